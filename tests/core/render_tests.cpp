@@ -1,0 +1,3 @@
+#include <boost/test/unit_test.hpp>
+BOOST_AUTO_TEST_SUITE(render_tests)
+BOOST_AUTO_TEST_SUITE_END()
