@@ -46,8 +46,12 @@ enum class Stage { kCart, kContact, kShippingAddress, kShippingMethod, kPayment 
 const char* StageName(Stage s);                       // "cart", "contact", ...
 std::optional<Stage> ParseStage(const std::string& s);
 
-enum class CartState { kActive, kAbandoned, kRecovered, kExpired, kEmptied };
+// active: being filled; abandoned: quiet for the flow's abandon_after; recovered: ordered
+// after it was abandoned; ordered: ordered without ever being abandoned; emptied: all items
+// removed; expired: abandoned and never ordered within the journey.
+enum class CartState { kActive, kAbandoned, kRecovered, kOrdered, kExpired, kEmptied };
 const char* CartStateName(CartState s);               // "active", "abandoned", ...
+std::optional<CartState> ParseCartState(const std::string& s);
 
 struct Cart {
   std::string cart_id;

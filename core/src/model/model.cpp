@@ -98,10 +98,18 @@ const char* CartStateName(CartState s) {
     case CartState::kActive: return "active";
     case CartState::kAbandoned: return "abandoned";
     case CartState::kRecovered: return "recovered";
+    case CartState::kOrdered: return "ordered";
     case CartState::kExpired: return "expired";
     case CartState::kEmptied: return "emptied";
   }
   return "active";
+}
+
+std::optional<CartState> ParseCartState(const std::string& s) {
+  for (CartState st : {CartState::kActive, CartState::kAbandoned, CartState::kRecovered,
+                       CartState::kOrdered, CartState::kExpired, CartState::kEmptied})
+    if (s == CartStateName(st)) return st;
+  return std::nullopt;
 }
 
 int64_t Cart::ValueMinor() const {

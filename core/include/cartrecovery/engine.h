@@ -1,0 +1,121 @@
+// engine.h: the facade that wires the modules; the only type the bindings need.
+//
+// Events in:  Track() validates (throwing InvalidArgument), queues and returns; one writer
+//             thread per process commits the queue in batches, one transaction per batch
+//             (group commit). Events that gate sending (orders, unsubscribes, consent) and
+//             calls with durable=true wait for their commit. A full queue throws kQueueFull:
+//             never a silent drop. Reads and RunDue() first wait for everything accepted
+//             before them in this process (Flush()).
+// Time:       RunDue(now) runs every job due at `now`; Start()/Stop() run a worker thread
+//             that sleeps until the next due time (or a wake-up) and never busy-polls.
+// Fork:       no thread starts in the constructor. When the engine is used in a child
+//             process after fork(), it drops what it inherited (the parent's queue, writer,
+//             worker and connection) and opens the store again.
+//
+// Thread-safety: every public method may be called from any thread.
+#ifndef CARTRECOVERY_ENGINE_H_
+#define CARTRECOVERY_ENGINE_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cartrecovery/clock.h"
+#include "cartrecovery/delivery.h"
+#include "cartrecovery/flow.h"
+#include "cartrecovery/render.h"
+#include "cartrecovery/store.h"
+#include "cartrecovery/value.h"
+
+namespace cartrecovery {
+
+struct EngineOptions {
+  std::string store_url = "sqlite:///recovery.db";
+  std::vector<Flow> flows;  // empty: DefaultFlow()
+  // Channel name -> channel. When `channels_given` is false every channel name a flow uses
+  // goes to an outbox (kept in the store, and written to outbox_directory when set).
+  std::map<std::string, std::shared_ptr<Channel>> channels;
+  bool channels_given = false;
+  std::string outbox_directory;
+  std::shared_ptr<Clock> clock;  // null: SystemClock
+  ShopInfo shop;
+  std::string timezone = "UTC";
+
+  size_t queue_capacity = 100000;      // events accepted but not yet committed
+  size_t max_batch = 5000;             // events per commit
+  Millis lease_ms = 5 * kMinute;       // how long a claimed job is a worker's
+  int max_attempts = 6;                // transient delivery failures before "failed"
+  Millis retry_base_ms = kMinute;      // backoff: base * 4^(attempt-1), capped at 6 h
+  Millis attribution_window_ms = 7 * kDay;  // an order this soon after a message counts
+  Millis worker_idle_ms = 5 * kSecond; // longest worker sleep (other processes add jobs)
+  std::string worker_id;               // empty: host:pid
+};
+
+struct JourneyView {
+  JourneyRecord record;
+  std::optional<size_t> total_steps;
+};
+
+struct CartView {
+  Cart cart;
+  std::optional<JourneyRecord> journey;
+};
+
+struct EngineStatus {
+  StoreStatus store;
+  bool worker_running = false;        // this process's background worker
+  std::optional<Millis> this_worker_last_run_ms;
+  size_t queued = 0;                  // accepted, not yet committed
+  int64_t committed = 0;              // events committed by this process
+  std::string last_error;             // the writer's or worker's last failure, if any
+  Millis now_ms = 0;
+};
+
+class Engine {
+ public:
+  // Opens the store (creating/migrating it) and checks the flows against the shipped
+  // templates. Throws Error(kConfig / kStorage).
+  explicit Engine(EngineOptions options);
+  ~Engine();  // Close()
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Validates and queues one event. `at`: the event's time (default: the clock).
+  void Track(const std::string& type, const Value& fields, std::optional<Millis> at = {},
+             bool durable = false);
+  // Validates every event first (all or nothing: an invalid one throws InvalidArgument with
+  // field "[i].<field>" and nothing is queued), then queues them in order.
+  // `at_ms` per event (nullopt: the clock).
+  size_t TrackMany(const std::vector<std::pair<std::string, Value>>& events,
+                   const std::vector<std::optional<Millis>>& at_ms, bool durable = false);
+  // Waits until every event accepted so far is committed; rethrows a commit failure.
+  void Flush();
+  // Flush, stop the worker and the writer, close the store. Idempotent.
+  void Close();
+
+  // Runs every job due at `now` (default: the clock). Returns how many jobs ran.
+  int RunDue(std::optional<Millis> now = {});
+  void Start();
+  void Stop();
+  bool Running() const;
+
+  std::optional<CartView> GetCart(const std::string& cart_id);
+  std::vector<MessageRecord> Messages(const std::string& cart_id, const std::string& email);
+  std::vector<ReportRow> Report(const ReportQuery& query);
+  EngineStatus Status();
+
+  Millis Now() const;
+  const std::vector<Flow>& flows() const;
+  const std::string& worker_id() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cartrecovery
+
+#endif  // CARTRECOVERY_ENGINE_H_

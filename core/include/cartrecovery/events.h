@@ -1,0 +1,86 @@
+// events.h: what a shop tells the engine, validated into typed events.
+//
+// ParseEvent turns the loose form (an event type and a map of fields, as it arrives from a
+// Python dict or JSON) into an Event, or throws InvalidArgument naming the field at fault.
+// Validation is complete before anything is queued: an event either is accepted whole or
+// leaves no trace. Unknown fields are refused, so a typo does not silently drop data.
+#ifndef CARTRECOVERY_EVENTS_H_
+#define CARTRECOVERY_EVENTS_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cartrecovery/clock.h"
+#include "cartrecovery/model.h"
+#include "cartrecovery/value.h"
+
+namespace cartrecovery {
+
+enum class EventType {
+  kCartUpdated,
+  kContactCaptured,
+  kCheckoutStage,
+  kPageView,
+  kOrderPlaced,
+  kMessageOpened,
+  kLinkClicked,
+  kUnsubscribed,
+};
+const char* EventTypeName(EventType t);  // "cart_updated", ...
+std::optional<EventType> ParseEventType(const std::string& name);
+
+struct Event {
+  EventType type = EventType::kCartUpdated;
+  Millis at_ms = 0;
+
+  std::string cart_id;
+  std::string visitor_id;
+
+  // cart_updated
+  bool has_items = false;  // items given (an empty list empties the cart)
+  std::vector<LineItem> items;
+  std::string currency;
+  std::optional<Stage> stage;  // also checkout_stage
+  std::string restore_url;
+
+  // contact_captured (email lower-cased; phone E.164; language the first BCP 47 tag)
+  std::string email;  // also order_placed, unsubscribed
+  std::string phone;  // also order_placed, unsubscribed
+  std::string first_name;
+  std::string language;
+  std::string timezone;
+  std::optional<int64_t> orders_count;
+  std::optional<int64_t> lifetime_value_minor;
+  Consent consent;
+
+  // page_view
+  std::string page_type;
+  std::string url;  // also link_clicked
+  std::string product_id;
+
+  // order_placed
+  std::string order_id;
+  std::optional<int64_t> value_minor;
+  std::string coupon;
+
+  // message_opened, link_clicked
+  std::string message_id;
+};
+
+// Validates `fields` (a map) for event `type` at time `at_ms`. Throws InvalidArgument with
+// field() naming the culprit ("type", "items[1].price", "email", ...).
+Event ParseEvent(const std::string& type, const Value& fields, Millis at_ms);
+
+// Events whose effect must be durable before track() returns: they stop or gate sending.
+bool GatesSending(const Event& event);
+
+// Canonical JSON of an event (stored in the event log, used for replays).
+std::string EventToJson(const Event& event);
+
+// The contact key an event names, if any ("e:<email>", "p:<phone>"); empty otherwise.
+std::string ContactKeyOf(const std::string& email, const std::string& phone);
+
+}  // namespace cartrecovery
+
+#endif  // CARTRECOVERY_EVENTS_H_

@@ -1,0 +1,214 @@
+// store.h: where the engine keeps carts, contacts, journeys, jobs, messages and orders.
+//
+// The Store is the only place that speaks SQL. It offers domain operations; the engine
+// composes them inside transactions:
+//   - Write(fn) runs fn in one write transaction (SQLite: BEGIN IMMEDIATE; commit on return,
+//     rollback on throw). Transactions serialize writers across processes, so a
+//     read-modify-write inside one is safe with several web workers on one file.
+//     A Write() inside a Write() is a savepoint: if the inner fn throws, only its changes are
+//     undone and the exception goes on to the caller, who may continue the outer one.
+//   - Every other method must be called from inside Write(), or, for the read-only ones
+//     marked "read", inside or outside it.
+// Errors: Error(kStorage) for I/O, lock timeouts, a file that is not ours or comes from a
+// newer version. A failed Write leaves nothing of fn behind.
+//
+// Thread-safety: one Store is used by one thread at a time; the engine holds a mutex.
+// Fork: a Store opened before fork() must not be used after it in the child; the engine
+// opens a new one there (and never closes the inherited handle, whose POSIX locks belong to
+// the parent).
+//
+// Job lifecycle (the jobs table), with the operation that performs each transition:
+//
+//     ScheduleJob            ClaimDueJobs (due_ms <= now)        FinishJob(attempt)
+//   ─────────────▶ pending ─────────────────────────▶ claimed ───────────────────▶ done
+//                    ▲  ▲        lease expired: claimable again  │
+//                    │  └────────────────────────────────────────┘
+//                    └─ ScheduleJob / RetryJob(attempt) (new due time; a newer claim wins)
+//   CancelJobs: pending|claimed ▶ done.
+//   A claim bumps `attempt`; FinishJob and RetryJob only act when the attempt still matches
+//   (a fencing token), so a worker that lost its lease cannot overwrite a newer claim.
+#ifndef CARTRECOVERY_STORE_H_
+#define CARTRECOVERY_STORE_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cartrecovery/clock.h"
+#include "cartrecovery/events.h"
+#include "cartrecovery/flow.h"
+#include "cartrecovery/model.h"
+
+namespace cartrecovery {
+
+struct JourneyRecord {
+  std::string journey_id;
+  std::string contact_key;
+  std::string cart_id;
+  std::string flow;
+  std::string path;
+  std::string state = "running";  // running, completed, ended, refused
+  std::string end_reason;         // ordered, unsubscribed, emptied, frequency_cap, ...
+  int next_step = 0;              // 0-based; == steps.size() when all sent
+  Millis next_due_ms = 0;
+  std::optional<Engagement> next_branch;
+  Millis started_ms = 0;
+  Millis prev_sent_ms = 0;
+  Engagement prev_engagement = Engagement::kUnopened;
+  std::optional<Engagement> prev_branch;
+  Millis updated_ms = 0;
+};
+
+struct JobRecord {
+  int64_t job_id = 0;
+  std::string kind;     // "abandon" (subject: cart id), "step" (subject: journey id)
+  std::string subject;
+  Millis due_ms = 0;
+  int attempt = 0;      // the fencing token of the current claim
+};
+
+struct MessageRecord {
+  std::string message_id;
+  std::string journey_id;
+  std::string cart_id;
+  std::string contact_key;
+  std::string flow;
+  std::string path;
+  int step = 1;  // 1-based
+  std::optional<Engagement> branch;
+  std::string channel;
+  std::string status;  // sending, sent, retrying, failed, suppressed
+  std::string reason;
+  std::string to;
+  std::string subject;
+  std::string text;
+  std::string html;
+  Millis due_ms = 0;
+  Millis sent_ms = 0;
+  Millis opened_ms = 0;
+  Millis clicked_ms = 0;
+  int attempts = 0;
+  Millis created_ms = 0;
+};
+
+struct OrderRecord {
+  std::string order_id;
+  std::string cart_id;
+  std::string contact_key;
+  int64_t value_minor = 0;
+  std::string currency;
+  std::string coupon;
+  Millis at_ms = 0;
+  // Last touch: the newest message sent to this contact within the attribution window.
+  std::string message_id;
+  std::string flow;
+  int step = 0;
+  std::string channel;
+};
+
+struct ReportQuery {
+  std::optional<Millis> since;  // inclusive
+  std::optional<Millis> until;  // exclusive
+  std::vector<std::string> by;  // any of "flow", "step", "channel", "path", "day"
+};
+
+struct ReportRow {
+  std::map<std::string, std::string> keys;  // the `by` columns
+  int64_t sent = 0, failed = 0, suppressed = 0, opened = 0, clicked = 0, orders = 0,
+          orders_with_coupon = 0, revenue_minor = 0;
+  std::string currency;  // revenue's currency; "MIXED" if several
+};
+
+struct StoreStatus {
+  std::optional<Millis> worker_last_run_ms;  // newest heartbeat of any worker, any process
+  std::string worker_last_id;
+  int64_t jobs_due = 0;                      // pending jobs with due_ms <= now
+  int64_t jobs_pending = 0;
+  std::optional<Millis> oldest_due_ms;       // the most overdue job's due time
+  std::optional<Millis> next_due_ms;         // the next job in the future
+  int64_t events = 0, carts = 0, running_journeys = 0;
+  int64_t messages_sent = 0, messages_failed = 0;
+  int schema_version = 0;
+};
+
+struct MessageFilter {
+  std::string cart_id;
+  std::string contact_key;
+  std::string journey_id;
+  int limit = 1000;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual void Write(const std::function<void()>& fn) = 0;
+
+  // Events.
+  virtual void AppendEvent(const Event& event, const std::string& json) = 0;
+
+  // Carts and contacts (read).
+  virtual std::optional<Cart> LoadCart(const std::string& cart_id) = 0;
+  virtual void SaveCart(const Cart& cart) = 0;
+  virtual std::optional<Contact> LoadContact(const std::string& key) = 0;
+  virtual void SaveContact(const Contact& contact) = 0;
+  // Contacts other than `except_key` that hold `phone`; the engine moves the number (R3.4).
+  virtual std::vector<std::string> ContactsWithPhone(const std::string& phone,
+                                                     const std::string& except_key) = 0;
+  virtual std::string ContactKeyForVisitor(const std::string& visitor_id) = 0;  // read
+  virtual void LinkVisitor(const std::string& visitor_id, const std::string& contact_key) = 0;
+  // Carts of a contact, newest activity first (read).
+  virtual std::vector<std::string> CartsOfContact(const std::string& contact_key) = 0;
+
+  // Journeys.
+  virtual std::optional<JourneyRecord> LoadJourney(const std::string& journey_id) = 0;
+  virtual std::optional<JourneyRecord> RunningJourneyOfContact(const std::string& contact_key) = 0;
+  virtual std::optional<JourneyRecord> LatestJourneyOfCart(const std::string& cart_id) = 0;
+  virtual void SaveJourney(const JourneyRecord& journey) = 0;
+
+  // Jobs (see the lifecycle above). ScheduleJob creates or moves the one job of
+  // (kind, subject) to due_ms, pending.
+  virtual void ScheduleJob(const std::string& kind, const std::string& subject, Millis due_ms) = 0;
+  virtual void CancelJobs(const std::string& kind, const std::string& subject) = 0;
+  // Claims up to `limit` jobs due at `now` (or whose lease expired), oldest due first, in
+  // one statement; each claim's attempt is bumped and leased until now + lease_ms.
+  virtual std::vector<JobRecord> ClaimDueJobs(Millis now, int limit, Millis lease_ms) = 0;
+  // True when the claim (job_id, attempt) was still current and the job is now done.
+  virtual bool FinishJob(int64_t job_id, int attempt) = 0;
+  // Puts a claimed job back to pending at due_ms; false when the claim is stale.
+  virtual bool RetryJob(int64_t job_id, int attempt, Millis due_ms) = 0;
+  virtual bool ClaimIsCurrent(int64_t job_id, int attempt) = 0;  // read
+  virtual std::optional<Millis> NextDueMs() = 0;                  // read
+
+  // Messages. InsertMessage returns false when the id exists (exactly one per step and
+  // channel); UpdateMessage writes status, reason, sent/attempts and content fields.
+  virtual bool InsertMessage(const MessageRecord& message) = 0;
+  virtual std::optional<MessageRecord> LoadMessage(const std::string& message_id) = 0;
+  virtual void UpdateMessage(const MessageRecord& message) = 0;
+  // Marks every unsent message of the journey suppressed with `reason`.
+  virtual void SuppressUnsent(const std::string& journey_id, const std::string& reason) = 0;
+  virtual std::vector<MessageRecord> ListMessages(const MessageFilter& filter) = 0;  // read
+  // The newest message sent to the contact at or after `since` (read).
+  virtual std::optional<MessageRecord> LastSentTo(const std::string& contact_key, Millis since) = 0;
+
+  // Orders. Returns false when the order id is already recorded (provider retries).
+  virtual bool InsertOrder(const OrderRecord& order) = 0;
+
+  // Looking inside (read).
+  virtual std::vector<ReportRow> Report(const ReportQuery& query) = 0;
+  virtual StoreStatus Status(Millis now) = 0;
+  virtual void RecordWorkerRun(const std::string& worker_id, Millis now, int jobs_run) = 0;
+};
+
+// Opens a store by URL: "sqlite:///path/to/file.db", "sqlite://:memory:", ":memory:", or a
+// plain file path. Creates and migrates the schema. Throws Error(kStorage) when the file is
+// not a cartrecovery store, is from a newer version, or cannot be opened; Error(kConfig) for
+// an unknown scheme.
+std::unique_ptr<Store> OpenStore(const std::string& url);
+
+}  // namespace cartrecovery
+
+#endif  // CARTRECOVERY_STORE_H_

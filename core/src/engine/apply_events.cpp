@@ -1,0 +1,284 @@
+// What a committed event changes. Runs inside the writer's transaction, one savepoint per
+// event; reads and writes only through the Store, decides only through flow.h's rules.
+#include <algorithm>
+
+#include "cartrecovery/status.h"
+#include "engine/engine_impl.h"
+
+namespace cartrecovery {
+namespace {
+
+Cart NewCart(const std::string& cart_id, Millis at) {
+  Cart c;
+  c.cart_id = cart_id;
+  c.created_ms = at;
+  c.last_activity_ms = at;
+  return c;
+}
+
+}  // namespace
+
+void Engine::Impl::Apply(Store& store, const Event& e) {
+  store.AppendEvent(e, EventToJson(e));
+  switch (e.type) {
+    case EventType::kCartUpdated: {
+      Cart cart = store.LoadCart(e.cart_id).value_or(NewCart(e.cart_id, e.at_ms));
+      if (cart.state == CartState::kRecovered || cart.state == CartState::kOrdered) {
+        // A shop that reuses a cart id after an order starts a new cart's life.
+        if (e.has_items && !e.items.empty()) cart = NewCart(e.cart_id, e.at_ms);
+        else break;
+      }
+      if (!e.visitor_id.empty()) {
+        cart.visitor_id = e.visitor_id;
+        if (cart.contact_key.empty()) cart.contact_key = store.ContactKeyForVisitor(e.visitor_id);
+      }
+      if (!e.currency.empty()) cart.currency = e.currency;
+      if (e.has_items) cart.items = e.items;
+      if (e.stage) cart.stage = *e.stage;
+      if (!e.restore_url.empty()) cart.restore_url = e.restore_url;
+      if (!e.email.empty() || !e.phone.empty()) ApplyContact(store, e, &cart);
+      ApplyCartActivity(store, cart, e.at_ms);
+      break;
+    }
+    case EventType::kCheckoutStage: {
+      Cart cart = store.LoadCart(e.cart_id).value_or(NewCart(e.cart_id, e.at_ms));
+      if (cart.state == CartState::kRecovered || cart.state == CartState::kOrdered) break;
+      if (!e.visitor_id.empty() && cart.visitor_id.empty()) cart.visitor_id = e.visitor_id;
+      cart.stage = *e.stage;
+      ApplyCartActivity(store, cart, e.at_ms);
+      break;
+    }
+    case EventType::kContactCaptured: {
+      std::optional<Cart> cart;
+      if (!e.cart_id.empty()) cart = store.LoadCart(e.cart_id).value_or(NewCart(e.cart_id, e.at_ms));
+      ApplyContact(store, e, cart ? &*cart : nullptr);
+      if (cart && cart->state != CartState::kRecovered && cart->state != CartState::kOrdered) {
+        // Typing an address into checkout is shopping (R1.5), and shows the contact stage.
+        if (cart->stage < Stage::kContact && (!e.email.empty() || !e.phone.empty()))
+          cart->stage = Stage::kContact;
+        ApplyCartActivity(store, *cart, e.at_ms);
+      } else if (cart) {
+        store.SaveCart(*cart);
+      }
+      break;
+    }
+    case EventType::kPageView:
+      break;  // kept in the event log for reports and lead temperature
+    case EventType::kOrderPlaced:
+      ApplyOrder(store, e);
+      break;
+    case EventType::kMessageOpened:
+    case EventType::kLinkClicked:
+      ApplyEngagement(store, e);
+      break;
+    case EventType::kUnsubscribed:
+      ApplyUnsubscribe(store, e);
+      break;
+  }
+}
+
+void Engine::Impl::ApplyCartActivity(Store& store, Cart& cart, Millis at) {
+  cart.last_activity_ms = std::max(cart.last_activity_ms, at);
+  if (cart.items.empty()) {
+    if (cart.state == CartState::kActive || cart.state == CartState::kAbandoned)
+      cart.state = CartState::kEmptied;
+    store.CancelJobs("abandon", cart.cart_id);
+    auto j = store.LatestJourneyOfCart(cart.cart_id);
+    if (j && j->state == "running") EndJourney(store, *j, "emptied", at);
+    store.SaveCart(cart);
+    return;
+  }
+  if (cart.state == CartState::kEmptied || cart.state == CartState::kExpired ||
+      cart.state == CartState::kAbandoned)
+    cart.state = CartState::kActive;
+  store.SaveCart(cart);
+  store.ScheduleJob("abandon", cart.cart_id, cart.last_activity_ms + min_abandon_after_ms);
+  // S3: never remind someone who is shopping. The contact's running journey (on this cart
+  // or, from another device, on an older one) waits until this cart is quiet again.
+  if (cart.contact_key.empty()) return;
+  auto j = store.RunningJourneyOfContact(cart.contact_key);
+  if (!j) return;
+  const Flow* flow = FindFlow(j->flow);
+  Millis quiet_until = cart.last_activity_ms + (flow ? flow->abandon_after_ms : min_abandon_after_ms);
+  if (j->next_due_ms < quiet_until) {
+    j->next_due_ms = quiet_until;
+    j->updated_ms = at;
+    store.SaveJourney(*j);
+    store.ScheduleJob("step", j->journey_id, quiet_until);
+  }
+}
+
+void Engine::Impl::ApplyContact(Store& store, const Event& e, Cart* cart) {
+  std::string old_key = cart ? cart->contact_key : std::string();
+  if (old_key.empty() && !e.visitor_id.empty()) old_key = store.ContactKeyForVisitor(e.visitor_id);
+  std::string key = ContactKeyOf(e.email, e.phone);
+  if (key.empty()) key = !old_key.empty() ? old_key : (!e.visitor_id.empty() ? "v:" + e.visitor_id : "c:" + e.cart_id);
+
+  Contact c = store.LoadContact(key).value_or(Contact{});
+  c.key = key;
+  // What the shopper left under the old key (a visitor-only contact) carries over.
+  if (!old_key.empty() && old_key != key) {
+    if (auto old = store.LoadContact(old_key)) {
+      if (c.language.empty()) c.language = old->language;
+      if (c.timezone.empty()) c.timezone = old->timezone;
+      if (c.first_name.empty()) c.first_name = old->first_name;
+    }
+  }
+  if (!e.email.empty()) c.email = e.email;
+  if (!e.phone.empty()) c.phone = e.phone;
+  if (!e.first_name.empty()) c.first_name = e.first_name;
+  if (!e.language.empty()) c.language = e.language;
+  if (!e.timezone.empty()) c.timezone = e.timezone;
+  if (e.orders_count) c.orders_count = *e.orders_count;
+  if (e.lifetime_value_minor) c.lifetime_value_minor = *e.lifetime_value_minor;
+  if (e.consent.email) c.consent.email = e.consent.email;
+  if (e.consent.sms) c.consent.sms = e.consent.sms;
+  if (e.consent.push) c.consent.push = e.consent.push;
+  if (e.consent.personalization) c.consent.personalization = e.consent.personalization;
+  store.SaveContact(c);
+
+  // R3.4: one phone number per customer; a number given by a newer e-mail moves to it.
+  if (!c.phone.empty()) {
+    for (const auto& other : store.ContactsWithPhone(c.phone, key)) {
+      if (auto o = store.LoadContact(other)) {
+        o->phone.clear();
+        store.SaveContact(*o);
+      }
+    }
+  }
+  if (!e.visitor_id.empty()) store.LinkVisitor(e.visitor_id, key);
+  if (cart && !cart->visitor_id.empty() && cart->visitor_id != e.visitor_id)
+    store.LinkVisitor(cart->visitor_id, key);
+  if (cart) cart->contact_key = key;
+  // A journey that ran under the old key belongs to the person now known by the new one.
+  if (!old_key.empty() && old_key != key) {
+    if (auto j = store.RunningJourneyOfContact(old_key)) {
+      j->contact_key = key;
+      store.SaveJourney(*j);
+    }
+  }
+}
+
+void Engine::Impl::EndJourney(Store& store, JourneyRecord& j, const std::string& reason, Millis at) {
+  j.state = "ended";
+  j.end_reason = reason;
+  j.updated_ms = at;
+  store.SaveJourney(j);
+  store.CancelJobs("step", j.journey_id);
+  // S4: messages already due but not yet handed to a channel are not sent either.
+  store.SuppressUnsent(j.journey_id, reason);
+}
+
+void Engine::Impl::ApplyOrder(Store& store, const Event& e) {
+  std::optional<Cart> cart;
+  if (!e.cart_id.empty()) cart = store.LoadCart(e.cart_id);
+  std::string key = cart && !cart->contact_key.empty() ? cart->contact_key : ContactKeyOf(e.email, e.phone);
+
+  OrderRecord order;
+  order.order_id = e.order_id;
+  order.cart_id = e.cart_id;
+  order.contact_key = key;
+  order.value_minor = e.value_minor.value_or(cart ? cart->ValueMinor() : 0);
+  order.currency = !e.currency.empty() ? e.currency : (cart ? cart->currency : std::string());
+  order.coupon = e.coupon;
+  order.at_ms = e.at_ms;
+  if (!key.empty()) {
+    // Last touch within the attribution window.
+    if (auto m = store.LastSentTo(key, e.at_ms - opts.attribution_window_ms)) {
+      if (m->sent_ms <= e.at_ms) {
+        order.message_id = m->message_id;
+        order.flow = m->flow;
+        order.step = m->step;
+        order.channel = m->channel;
+      }
+    }
+  }
+  if (!store.InsertOrder(order)) return;  // the same order reported twice
+
+  bool had_journey = false;
+  // S4: an order ends every running journey of the contact, whatever the order's state.
+  std::vector<std::string> keys;
+  if (!key.empty()) keys.push_back(key);
+  for (const std::string& k : {ContactKeyOf(e.email, ""), ContactKeyOf("", e.phone)})
+    if (!k.empty() && std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
+  for (const auto& k : keys) {
+    while (auto j = store.RunningJourneyOfContact(k)) {
+      had_journey = true;
+      EndJourney(store, *j, "ordered", e.at_ms);
+    }
+    if (auto c = store.LoadContact(k)) {
+      c->last_order_ms = std::max(c->last_order_ms, e.at_ms);
+      c->orders_count += 1;
+      c->lifetime_value_minor += order.value_minor;
+      store.SaveContact(*c);
+    }
+  }
+  if (cart) {
+    if (auto j = store.LatestJourneyOfCart(cart->cart_id)) {
+      had_journey = true;
+      if (j->state == "running") EndJourney(store, *j, "ordered", e.at_ms);
+    }
+    cart->state = had_journey || cart->state == CartState::kAbandoned ||
+                          cart->state == CartState::kExpired
+                      ? CartState::kRecovered
+                      : CartState::kOrdered;
+    store.CancelJobs("abandon", cart->cart_id);
+    store.SaveCart(*cart);
+  }
+}
+
+void Engine::Impl::ApplyEngagement(Store& store, const Event& e) {
+  auto m = store.LoadMessage(e.message_id);
+  if (!m) return;  // unknown or foreign id: nothing to attach it to
+  bool click = e.type == EventType::kLinkClicked;
+  bool changed = false;
+  if (m->opened_ms == 0) m->opened_ms = e.at_ms, changed = true;  // a click implies an open
+  if (click && m->clicked_ms == 0) m->clicked_ms = e.at_ms, changed = true;
+  if (!changed) return;
+  store.UpdateMessage(*m);
+
+  auto j = store.LoadJourney(m->journey_id);
+  if (!j || j->state != "running") return;
+  const Flow* flow = FindFlow(j->flow);
+  const Path* path = flow ? flow->FindPath(j->path) : nullptr;
+  if (!path || j->next_step >= static_cast<int>(path->steps.size())) return;
+  if (!EngagementMatters(*path, m->step - 1, j->next_step)) return;
+  Engagement seen = click ? Engagement::kClicked : Engagement::kOpened;
+  if (seen <= j->prev_engagement) return;
+  j->prev_engagement = seen;
+  // S2: the branch follows the engagement; its due time is recomputed, never into the past.
+  Cart cart = store.LoadCart(j->cart_id).value_or(Cart{});
+  JourneyProgress p;
+  p.next_step = j->next_step;
+  p.last_activity_ms = cart.last_activity_ms;
+  p.prev_sent_ms = j->prev_sent_ms;
+  p.prev_engagement = j->prev_engagement;
+  p.prev_branch = j->prev_branch;
+  DueStep due = NextDue(*flow, *path, p, e.at_ms);
+  j->next_due_ms = due.due_ms;
+  j->next_branch = due.branch;
+  j->updated_ms = e.at_ms;
+  store.SaveJourney(*j);
+  store.ScheduleJob("step", j->journey_id, due.due_ms);
+}
+
+void Engine::Impl::ApplyUnsubscribe(Store& store, const Event& e) {
+  // R3.4: one subscription state for e-mail and SMS: the contact is unsubscribed, whatever
+  // channel the request came from.
+  std::vector<std::string> keys;
+  for (const std::string& k : {ContactKeyOf(e.email, ""), ContactKeyOf("", e.phone)})
+    if (!k.empty()) keys.push_back(k);
+  if (!e.phone.empty())
+    for (const auto& k : store.ContactsWithPhone(e.phone, "")) keys.push_back(k);
+  for (const auto& k : keys) {
+    Contact c = store.LoadContact(k).value_or(Contact{});
+    c.key = k;
+    if (c.email.empty() && k.rfind("e:", 0) == 0) c.email = k.substr(2);
+    if (c.phone.empty() && k.rfind("p:", 0) == 0) c.phone = k.substr(2);
+    c.unsubscribed = true;
+    store.SaveContact(c);
+    while (auto j = store.RunningJourneyOfContact(k)) EndJourney(store, *j, "unsubscribed", e.at_ms);
+  }
+}
+
+}  // namespace cartrecovery

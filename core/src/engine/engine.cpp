@@ -1,0 +1,446 @@
+// The engine's plumbing: the ingest queue and its writer thread (group commit), the worker
+// thread, fork detection, and the read side.
+#include "cartrecovery/engine.h"
+
+#include <Poco/DigestEngine.h>
+#include <Poco/SHA2Engine.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "cartrecovery/status.h"
+#include "engine/engine_impl.h"
+
+namespace cartrecovery {
+
+std::string DerivedId(const std::string& prefix, const std::string& parts) {
+  Poco::SHA2Engine sha(Poco::SHA2Engine::SHA_256);
+  sha.update(parts);
+  return prefix + Poco::DigestEngine::digestToHex(sha.digest()).substr(0, 24);
+}
+
+Engine::Impl::Impl(EngineOptions o) : opts(std::move(o)) {
+  clock = opts.clock ? opts.clock : std::make_shared<SystemClock>();
+  flows = opts.flows.empty() ? std::vector<Flow>{DefaultFlow()} : opts.flows;
+  std::vector<std::string> names;
+  for (const auto& f : flows) {
+    if (std::count(names.begin(), names.end(), f.name))
+      throw ConfigError("flows", "two flows are named '" + f.name + "'");
+    names.push_back(f.name);
+  }
+  // Every template a flow names must exist, and every channel must be bound when the shop
+  // gave channels: a typo found at start-up, not at 3 a.m. in the worker.
+  auto shipped = ShippedTemplateNames();
+  min_abandon_after_ms = flows.front().abandon_after_ms;
+  for (const auto& f : flows) {
+    min_abandon_after_ms = std::min(min_abandon_after_ms, f.abandon_after_ms);
+    ParseFlow(FlowToJson(f), &shipped);
+    for (const auto& p : f.paths)
+      for (size_t i = 0; i < p.steps.size(); ++i)
+        for (const auto& ch : p.steps[i].channels)
+          if (opts.channels_given && !opts.channels.count(ch))
+            throw ConfigError("flows." + f.name + ".paths." + p.name + ".steps[" +
+                                  std::to_string(i) + "].channels",
+                              "channel '" + ch + "' is not configured (channels has no '" + ch +
+                                  "'; bind it, e.g. to an OutboxChannel)");
+  }
+  outbox = MakeOutboxChannel(opts.outbox_directory);
+  if (opts.worker_id.empty()) {
+    char host[256] = {0};
+    gethostname(host, sizeof(host) - 1);
+    worker_id = std::string(host) + ":" + std::to_string(getpid());
+  } else {
+    worker_id = opts.worker_id;
+  }
+  pid = getpid();
+  rt = NewRuntime();
+}
+
+std::unique_ptr<Runtime> Engine::Impl::NewRuntime() {
+  auto r = std::make_unique<Runtime>();
+  r->store = OpenStore(opts.store_url);
+  Runtime* raw = r.get();
+  r->clock_token = clock->Subscribe([this, raw] { WakeWorker(*raw); });
+  return r;
+}
+
+Runtime& Engine::Impl::R() {
+  if (closed) throw Error(ErrorCode::kInvalidArgument, "the engine is closed");
+  pid_t now = getpid();
+  if (now != pid) {
+    // A child of fork(): the parent's threads are not here, its mutexes may be held
+    // forever and its SQLite handle must not be touched. Leak them and start afresh.
+    if (rt) {
+      Runtime* old = rt.release();
+      if (old->store) {
+        old->store.release();  // neither used nor closed here
+      }
+      (void)old;  // intentionally leaked
+    }
+    pid = now;
+    if (opts.worker_id.empty()) {
+      char host[256] = {0};
+      gethostname(host, sizeof(host) - 1);
+      worker_id = std::string(host) + ":" + std::to_string(now);
+    }
+    rt = NewRuntime();
+  }
+  return *rt;
+}
+
+// ---- ingest ----------------------------------------------------------------------------
+
+void Engine::Impl::StartWriterLocked(Runtime& r) {
+  if (r.writer_running) return;
+  r.writer_running = true;
+  r.writer_stop = false;
+  r.writer = std::thread([this, &r] { WriterLoop(&r); });
+}
+
+int64_t Engine::Impl::Enqueue(Runtime& r, std::vector<Event> events, bool wait_for_room) {
+  std::unique_lock<std::mutex> lock(r.q_mu);
+  StartWriterLocked(r);
+  size_t i = 0;
+  while (i < events.size()) {
+    if (r.queue.size() >= opts.queue_capacity) {
+      if (!wait_for_room)
+        throw Error(ErrorCode::kQueueFull,
+                    "the ingest queue is full (" + std::to_string(r.queue.size()) +
+                        " events waiting to be committed); the store is not keeping up");
+      r.commit_cv.wait(lock, [&] { return r.queue.size() < opts.queue_capacity; });
+    }
+    for (; i < events.size() && r.queue.size() < opts.queue_capacity; ++i)
+      r.queue.emplace_back(++r.accepted_seq, std::move(events[i]));
+    r.writer_cv.notify_one();
+  }
+  return r.accepted_seq;
+}
+
+void Engine::Impl::WaitCommitted(Runtime& r, int64_t seq) {
+  std::unique_lock<std::mutex> lock(r.q_mu);
+  r.commit_cv.wait(lock, [&] { return r.committed_seq >= seq; });
+  // A refused sequence in the range we waited for is the caller's failure to see.
+  auto it = r.failed.begin();
+  if (it != r.failed.end() && it->first <= seq) {
+    std::string error = it->second;
+    r.failed.erase(r.failed.begin(), r.failed.upper_bound(seq));
+    throw Error(ErrorCode::kStorage, error);
+  }
+}
+
+void Engine::Impl::WriterLoop(Runtime* rp) {
+  Runtime& r = *rp;
+  std::vector<std::pair<int64_t, Event>> batch;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(r.q_mu);
+      r.writer_cv.wait(lock, [&] { return !r.queue.empty() || r.writer_stop; });
+      if (r.queue.empty()) break;  // stopping and drained
+      // Group commit: whatever queued while the last batch was committing goes in one
+      // transaction, so the cost of a commit is shared by every event waiting for it.
+      size_t n = std::min(r.queue.size(), opts.max_batch);
+      batch.clear();
+      for (size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(r.queue.front()));
+        r.queue.pop_front();
+      }
+    }
+    CommitBatch(r, batch);
+    {
+      std::lock_guard<std::mutex> lock(r.q_mu);
+      r.committed_seq = batch.back().first;
+    }
+    r.commit_cv.notify_all();
+    WakeWorker(r);  // new events may have made work due sooner
+  }
+}
+
+void Engine::Impl::CommitBatch(Runtime& r, std::vector<std::pair<int64_t, Event>>& batch) {
+  // A storage failure (disk full, lock held too long) fails the whole batch: retried a few
+  // times, then reported to whoever waits. One event whose effects cannot be applied is
+  // rolled back alone (a savepoint) and reported, so it cannot block those behind it.
+  for (int attempt = 0;; ++attempt) {
+    std::vector<std::pair<int64_t, std::string>> refused;
+    try {
+      std::lock_guard<std::mutex> lock(r.store_mu);
+      r.store->Write([&] {
+        for (auto& item : batch) {
+          try {
+            r.store->Write([&] { Apply(*r.store, item.second); });
+          } catch (const Error& e) {
+            if (e.code() == ErrorCode::kStorage) throw;
+            refused.emplace_back(item.first, std::string(EventTypeName(item.second.type)) +
+                                                 " could not be applied: " + e.what());
+          } catch (const std::exception& e) {
+            refused.emplace_back(item.first, std::string(EventTypeName(item.second.type)) +
+                                                 " could not be applied: " + e.what());
+          }
+        }
+      });
+      if (!refused.empty()) {
+        std::lock_guard<std::mutex> lock(r.q_mu);
+        for (auto& f : refused) r.failed[f.first] = f.second;
+        SetError(r, refused.back().second);
+      }
+      return;
+    } catch (const std::exception& e) {
+      SetError(r, e.what());
+      if (attempt >= 4) {
+        std::lock_guard<std::mutex> lock(r.q_mu);
+        for (auto& item : batch) r.failed[item.first] = std::string("not stored: ") + e.what();
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50 << attempt));
+    }
+  }
+}
+
+void Engine::Impl::SetError(Runtime& r, const std::string& error) {
+  std::lock_guard<std::mutex> lock(r.info_mu);
+  r.last_error = error;
+}
+
+// ---- worker ----------------------------------------------------------------------------
+
+void Engine::Impl::WakeWorker(Runtime& r) {
+  {
+    std::lock_guard<std::mutex> lock(r.w_mu);
+    r.worker_wake = true;
+  }
+  r.worker_cv.notify_all();
+}
+
+void Engine::Impl::WorkerLoop(Runtime* rp) {
+  Runtime& r = *rp;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(r.w_mu);
+      if (r.worker_stop) return;
+      r.worker_wake = false;
+    }
+    Millis now = clock->NowMillis();
+    std::optional<Millis> next;
+    try {
+      RunDueJobs(r, now);
+      std::lock_guard<std::mutex> lock(r.store_mu);
+      next = r.store->NextDueMs();
+    } catch (const std::exception& e) {
+      SetError(r, std::string("worker: ") + e.what());
+    }
+    std::unique_lock<std::mutex> lock(r.w_mu);
+    if (r.worker_stop) return;
+    if (clock->IsManual()) {
+      // Time moves only when someone advances the clock, which wakes us; the idle bound
+      // still lets us see jobs that other processes add.
+      r.worker_cv.wait_for(lock, std::chrono::milliseconds(opts.worker_idle_ms),
+                           [&] { return r.worker_wake || r.worker_stop; });
+    } else {
+      Millis wait = opts.worker_idle_ms;
+      if (next) wait = std::clamp<Millis>(*next - clock->NowMillis(), 0, wait);
+      r.worker_cv.wait_for(lock, std::chrono::milliseconds(wait),
+                           [&] { return r.worker_wake || r.worker_stop; });
+    }
+  }
+}
+
+// ---- Engine ----------------------------------------------------------------------------
+
+Engine::Engine(EngineOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+Engine::~Engine() {
+  try {
+    Close();
+  } catch (...) {
+    // Destructors do not throw; Close() reported nothing the caller could still act on.
+  }
+}
+
+void Engine::Track(const std::string& type, const Value& fields, std::optional<Millis> at,
+                   bool durable) {
+  Event e = ParseEvent(type, fields, at ? *at : impl_->clock->NowMillis());
+  bool wait = durable || GatesSending(e);
+  Runtime& r = impl_->R();
+  std::vector<Event> one;
+  one.push_back(std::move(e));
+  int64_t seq = impl_->Enqueue(r, std::move(one), false);
+  if (wait) impl_->WaitCommitted(r, seq);
+}
+
+size_t Engine::TrackMany(const std::vector<std::pair<std::string, Value>>& events,
+                         const std::vector<std::optional<Millis>>& at_ms, bool durable) {
+  std::vector<Event> parsed;
+  parsed.reserve(events.size());
+  Millis now = impl_->clock->NowMillis();
+  bool wait = durable;
+  for (size_t i = 0; i < events.size(); ++i) {
+    std::optional<Millis> at = i < at_ms.size() ? at_ms[i] : std::nullopt;
+    try {
+      parsed.push_back(ParseEvent(events[i].first, events[i].second, at ? *at : now));
+    } catch (const Error& e) {
+      std::string field = "[" + std::to_string(i) + "]" + (e.field().empty() ? "" : "." + e.field());
+      throw InvalidArgument(field, e.what());
+    }
+    wait = wait || GatesSending(parsed.back());
+  }
+  if (parsed.empty()) return 0;
+  Runtime& r = impl_->R();
+  size_t n = parsed.size();
+  int64_t seq = impl_->Enqueue(r, std::move(parsed), true);
+  if (wait) impl_->WaitCommitted(r, seq);
+  return n;
+}
+
+void Engine::Flush() {
+  Runtime& r = impl_->R();
+  int64_t seq;
+  {
+    std::lock_guard<std::mutex> lock(r.q_mu);
+    seq = r.accepted_seq;
+  }
+  impl_->WaitCommitted(r, seq);
+}
+
+void Engine::Close() {
+  if (impl_->closed) return;
+  Runtime& r = impl_->R();
+  Stop();
+  std::string error;
+  try {
+    Flush();
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  {
+    std::lock_guard<std::mutex> lock(r.q_mu);
+    r.writer_stop = true;
+  }
+  r.writer_cv.notify_all();
+  if (r.writer.joinable()) r.writer.join();
+  impl_->clock->Unsubscribe(r.clock_token);
+  {
+    std::lock_guard<std::mutex> lock(r.store_mu);
+    r.store.reset();
+  }
+  impl_->closed = true;
+  if (!error.empty()) throw Error(ErrorCode::kStorage, error);
+}
+
+int Engine::RunDue(std::optional<Millis> now) {
+  Flush();
+  Runtime& r = impl_->R();
+  return impl_->RunDueJobs(r, now ? *now : impl_->clock->NowMillis());
+}
+
+void Engine::Start() {
+  Runtime& r = impl_->R();
+  std::lock_guard<std::mutex> lock(r.w_mu);
+  if (r.worker_running) return;
+  r.worker_running = true;
+  r.worker_stop = false;
+  Impl* impl = impl_.get();
+  r.worker = std::thread([impl, &r] { impl->WorkerLoop(&r); });
+}
+
+void Engine::Stop() {
+  Runtime& r = impl_->R();
+  {
+    std::lock_guard<std::mutex> lock(r.w_mu);
+    if (!r.worker_running) return;
+    r.worker_stop = true;
+  }
+  r.worker_cv.notify_all();
+  if (r.worker.joinable()) r.worker.join();
+  std::lock_guard<std::mutex> lock(r.w_mu);
+  r.worker_running = false;
+}
+
+bool Engine::Running() const {
+  if (impl_->closed || !impl_->rt) return false;
+  std::lock_guard<std::mutex> lock(impl_->rt->w_mu);
+  return impl_->rt->worker_running;
+}
+
+std::optional<CartView> Engine::GetCart(const std::string& cart_id) {
+  Flush();
+  Runtime& r = impl_->R();
+  std::lock_guard<std::mutex> lock(r.store_mu);
+  auto cart = r.store->LoadCart(cart_id);
+  if (!cart) return std::nullopt;
+  CartView view;
+  view.cart = std::move(*cart);
+  view.journey = r.store->LatestJourneyOfCart(cart_id);
+  if (!view.journey && !view.cart.contact_key.empty()) {
+    // The contact's journey may have moved here from another cart, or be on a newer one.
+    auto j = r.store->RunningJourneyOfContact(view.cart.contact_key);
+    if (j && j->cart_id == cart_id) view.journey = j;
+  }
+  return view;
+}
+
+std::vector<MessageRecord> Engine::Messages(const std::string& cart_id, const std::string& email) {
+  Flush();
+  Runtime& r = impl_->R();
+  MessageFilter f;
+  f.cart_id = cart_id;
+  if (!email.empty()) {
+    std::string lower = email;
+    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+    f.contact_key = ContactKeyOf(lower, "");
+  }
+  std::lock_guard<std::mutex> lock(r.store_mu);
+  return r.store->ListMessages(f);
+}
+
+std::vector<ReportRow> Engine::Report(const ReportQuery& query) {
+  Flush();
+  Runtime& r = impl_->R();
+  std::lock_guard<std::mutex> lock(r.store_mu);
+  return r.store->Report(query);
+}
+
+EngineStatus Engine::Status() {
+  Runtime& r = impl_->R();
+  EngineStatus st;
+  st.now_ms = impl_->clock->NowMillis();
+  {
+    std::lock_guard<std::mutex> lock(r.store_mu);
+    st.store = r.store->Status(st.now_ms);
+  }
+  {
+    std::lock_guard<std::mutex> lock(r.q_mu);
+    st.queued = r.queue.size();
+    st.committed = r.committed_seq;
+  }
+  {
+    std::lock_guard<std::mutex> lock(r.w_mu);
+    st.worker_running = r.worker_running;
+  }
+  std::lock_guard<std::mutex> lock(r.info_mu);
+  st.last_error = r.last_error;
+  st.this_worker_last_run_ms = r.last_run_ms;
+  return st;
+}
+
+Millis Engine::Now() const { return impl_->clock->NowMillis(); }
+const std::vector<Flow>& Engine::flows() const { return impl_->flows; }
+const std::string& Engine::worker_id() const { return impl_->worker_id; }
+
+const Flow* Engine::Impl::FindFlow(const std::string& name) const {
+  for (const auto& f : flows)
+    if (f.name == name) return &f;
+  return nullptr;
+}
+
+Channel* Engine::Impl::ChannelFor(const std::string& name) const {
+  if (!opts.channels_given) return outbox.get();
+  auto it = opts.channels.find(name);
+  return it == opts.channels.end() ? nullptr : it->second.get();
+}
+
+std::string Engine::Impl::NewJourneyId(const std::string& contact_key, const std::string& cart_id,
+                                       Millis at) const {
+  return DerivedId("j_", contact_key + "\n" + cart_id + "\n" + std::to_string(at));
+}
+
+}  // namespace cartrecovery

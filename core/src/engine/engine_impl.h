@@ -1,0 +1,111 @@
+// engine_impl.h: the engine's private state, shared by engine.cpp (ingest queue, writer,
+// worker, reads), apply_events.cpp (what a committed event changes) and run_jobs.cpp (what a
+// due job does).
+#ifndef CARTRECOVERY_SRC_ENGINE_ENGINE_IMPL_H_
+#define CARTRECOVERY_SRC_ENGINE_ENGINE_IMPL_H_
+
+#include <sys/types.h>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cartrecovery/engine.h"
+#include "cartrecovery/events.h"
+#include "cartrecovery/store.h"
+
+namespace cartrecovery {
+
+// Everything bound to one process: after fork() the child gets a fresh one (see R()).
+struct Runtime {
+  std::mutex store_mu;
+  std::unique_ptr<Store> store;  // guarded by store_mu
+
+  std::mutex q_mu;
+  std::condition_variable writer_cv;  // the writer waits for work
+  std::condition_variable commit_cv;  // Flush() and durable Track() wait for commits
+  std::deque<std::pair<int64_t, Event>> queue;  // guarded by q_mu: (sequence, event)
+  int64_t accepted_seq = 0;   // guarded by q_mu: last sequence handed out
+  int64_t committed_seq = 0;  // guarded by q_mu: every sequence <= this is done
+  std::map<int64_t, std::string> failed;  // guarded by q_mu: sequences that were refused
+  bool writer_running = false;  // guarded by q_mu
+  bool writer_stop = false;     // guarded by q_mu
+  std::thread writer;
+
+  std::mutex w_mu;
+  std::condition_variable worker_cv;
+  bool worker_running = false;  // guarded by w_mu
+  bool worker_stop = false;     // guarded by w_mu
+  bool worker_wake = false;     // guarded by w_mu
+  std::thread worker;
+  int clock_token = 0;
+
+  std::mutex send_mu;  // one job's deliveries at a time per process: channels are not
+                       // thread-safe and keep their connection between messages
+
+  std::mutex info_mu;
+  std::string last_error;            // guarded by info_mu
+  std::optional<Millis> last_run_ms;  // guarded by info_mu
+};
+
+struct Engine::Impl {
+  EngineOptions opts;
+  std::shared_ptr<Clock> clock;
+  std::vector<Flow> flows;
+  std::shared_ptr<Channel> outbox;
+  std::string worker_id;
+  Millis min_abandon_after_ms = kHour;
+
+  pid_t pid = 0;
+  std::unique_ptr<Runtime> rt;
+  bool closed = false;
+
+  explicit Impl(EngineOptions o);
+
+  // This process's runtime; after a fork the inherited one is abandoned (never joined,
+  // never closed: its threads do not exist here and its locks belong to the parent).
+  Runtime& R();
+  std::unique_ptr<Runtime> NewRuntime();
+
+  // Ingest.
+  int64_t Enqueue(Runtime& rt, std::vector<Event> events, bool wait_for_room);
+  void WaitCommitted(Runtime& rt, int64_t seq);
+  void StartWriterLocked(Runtime& rt);  // requires rt.q_mu
+  void WriterLoop(Runtime* rt);
+  void CommitBatch(Runtime& rt, std::vector<std::pair<int64_t, Event>>& batch);
+  void SetError(Runtime& rt, const std::string& error);
+
+  // apply_events.cpp: inside the writer's transaction.
+  void Apply(Store& store, const Event& e);
+  void ApplyCartActivity(Store& store, Cart& cart, Millis at);
+  void ApplyContact(Store& store, const Event& e, Cart* cart);
+  void ApplyOrder(Store& store, const Event& e);
+  void ApplyEngagement(Store& store, const Event& e);
+  void ApplyUnsubscribe(Store& store, const Event& e);
+  void EndJourney(Store& store, JourneyRecord& j, const std::string& reason, Millis at);
+
+  // run_jobs.cpp: the worker's side.
+  int RunDueJobs(Runtime& rt, Millis now);
+  void RunAbandonJob(Runtime& rt, const JobRecord& job, Millis now);
+  void RunStepJob(Runtime& rt, const JobRecord& job, Millis now);
+  void WorkerLoop(Runtime* rt);
+  void WakeWorker(Runtime& rt);
+
+  // Helpers.
+  const Flow* FindFlow(const std::string& name) const;
+  Channel* ChannelFor(const std::string& name) const;
+  std::string NewJourneyId(const std::string& contact_key, const std::string& cart_id, Millis at) const;
+};
+
+// Stable ids derived from their parts (SHA-256, hex, truncated): the same journey, step and
+// channel always give the same message id, which the store refuses to hold twice.
+std::string DerivedId(const std::string& prefix, const std::string& parts);
+
+}  // namespace cartrecovery
+
+#endif  // CARTRECOVERY_SRC_ENGINE_ENGINE_IMPL_H_

@@ -1,0 +1,453 @@
+// Validation of incoming events. Each field is checked by a small reader that knows the
+// field's path, so every error names exactly what is wrong.
+#include "cartrecovery/events.h"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Stringifier.h>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <sstream>
+
+#include "cartrecovery/status.h"
+
+namespace cartrecovery {
+namespace {
+
+constexpr size_t kMaxIdLength = 200;
+constexpr size_t kMaxTextLength = 2000;
+constexpr size_t kMaxItems = 500;
+
+struct EventSpec {
+  EventType type;
+  const char* name;
+  std::set<std::string> allowed;
+};
+
+const std::vector<EventSpec>& Specs() {
+  static const std::vector<EventSpec> specs = {
+      {EventType::kCartUpdated, "cart_updated",
+       {"cart_id", "visitor_id", "items", "currency", "stage", "restore_url", "email", "phone"}},
+      {EventType::kContactCaptured, "contact_captured",
+       {"cart_id", "visitor_id", "email", "phone", "first_name", "language", "timezone",
+        "orders_count", "lifetime_value", "currency", "consent"}},
+      {EventType::kCheckoutStage, "checkout_stage", {"cart_id", "stage", "visitor_id"}},
+      {EventType::kPageView, "page_view", {"visitor_id", "page_type", "url", "product_id", "cart_id"}},
+      {EventType::kOrderPlaced, "order_placed",
+       {"order_id", "cart_id", "email", "phone", "value", "currency", "coupon", "status",
+        "visitor_id"}},
+      {EventType::kMessageOpened, "message_opened", {"message_id"}},
+      {EventType::kLinkClicked, "link_clicked", {"message_id", "url"}},
+      {EventType::kUnsubscribed, "unsubscribed", {"email", "phone"}},
+  };
+  return specs;
+}
+
+const EventSpec* FindSpec(const std::string& name) {
+  for (const auto& s : Specs())
+    if (name == s.name) return &s;
+  return nullptr;
+}
+
+// Reads typed fields out of a map, naming the path on error.
+class Fields {
+ public:
+  Fields(const Value& map, std::string prefix) : map_(map), prefix_(std::move(prefix)) {}
+
+  std::string Path(const std::string& key) const { return prefix_ + key; }
+  const Value* Get(const std::string& key) const {
+    const Value* v = map_.Find(key);
+    return (v && !v->is_null()) ? v : nullptr;
+  }
+
+  // Ids: strings (ints accepted, shops often number orders), non-empty, bounded.
+  std::string Id(const std::string& key, bool required) const {
+    const Value* v = Get(key);
+    if (!v) {
+      if (required) throw InvalidArgument(Path(key), "is required");
+      return {};
+    }
+    std::string s;
+    if (v->kind() == Value::Kind::kString) s = v->as_string();
+    else if (v->kind() == Value::Kind::kInt) s = std::to_string(v->as_int());
+    else throw WrongType(key, *v, "a string id");
+    if (s.empty()) throw InvalidArgument(Path(key), "must not be empty");
+    if (s.size() > kMaxIdLength) throw InvalidArgument(Path(key), "longer than 200 characters");
+    for (unsigned char c : s)
+      if (c < 0x20) throw InvalidArgument(Path(key), "contains a control character");
+    return s;
+  }
+
+  std::string Text(const std::string& key, size_t max = kMaxTextLength) const {
+    const Value* v = Get(key);
+    if (!v) return {};
+    if (v->kind() != Value::Kind::kString) throw WrongType(key, *v, "a string");
+    if (v->as_string().size() > max)
+      throw InvalidArgument(Path(key), "longer than " + std::to_string(max) + " characters");
+    return v->as_string();
+  }
+
+  std::optional<int64_t> Int(const std::string& key, int64_t min) const {
+    const Value* v = Get(key);
+    if (!v) return std::nullopt;
+    if (v->kind() != Value::Kind::kInt) throw WrongType(key, *v, "an int");
+    if (v->as_int() < min)
+      throw InvalidArgument(Path(key), "must be at least " + std::to_string(min));
+    return v->as_int();
+  }
+
+  std::optional<bool> Bool(const std::string& key) const {
+    const Value* v = Get(key);
+    if (!v) return std::nullopt;
+    if (v->kind() != Value::Kind::kBool) throw WrongType(key, *v, "a bool");
+    return v->as_bool();
+  }
+
+  // Money: Decimal, str or int; never float (a float is not an exact amount).
+  std::optional<int64_t> Money(const std::string& key, int exponent, bool allow_negative) const {
+    const Value* v = Get(key);
+    if (!v) return std::nullopt;
+    int64_t minor;
+    switch (v->kind()) {
+      case Value::Kind::kInt: {
+        int64_t scale = 1;
+        for (int i = 0; i < exponent; ++i) scale *= 10;
+        if (v->as_int() > INT64_MAX / scale || v->as_int() < INT64_MIN / scale)
+          throw InvalidArgument(Path(key), "too large");
+        minor = v->as_int() * scale;
+        break;
+      }
+      case Value::Kind::kDecimal:
+      case Value::Kind::kString:
+        minor = ParseMinorUnits(v->as_string(), exponent, Path(key));
+        break;
+      case Value::Kind::kFloat:
+        throw InvalidArgument(Path(key),
+                              "a float is not an exact amount; pass a Decimal, a str or an int");
+      default:
+        throw WrongType(key, *v, "an amount (Decimal, str or int)");
+    }
+    if (!allow_negative && minor < 0) throw InvalidArgument(Path(key), "must not be negative");
+    return minor;
+  }
+
+  Error WrongType(const std::string& key, const Value& v, const char* expected) const {
+    return InvalidArgument(Path(key), std::string("expected ") + expected + ", got " +
+                                          Value::KindName(v.kind()));
+  }
+
+  void RefuseUnknown(const std::set<std::string>& allowed) const {
+    for (const auto& kv : map_.as_map())
+      if (!allowed.count(kv.first)) throw InvalidArgument(Path(kv.first), "unknown field");
+  }
+
+ private:
+  const Value& map_;
+  std::string prefix_;
+};
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+std::string ValidEmail(const Fields& f, const std::string& key) {
+  std::string email = Lower(f.Text(key, 254));
+  if (email.empty()) return email;
+  size_t at = email.find('@');
+  bool ok = at != std::string::npos && at > 0 && at + 1 < email.size() &&
+            email.find('@', at + 1) == std::string::npos &&
+            email.find('.', at + 1) != std::string::npos && email.back() != '.';
+  for (unsigned char c : email)
+    if (c <= 0x20 || c == '<' || c == '>' || c == ',' || c == ';' || c == '"') ok = false;
+  if (!ok) throw InvalidArgument(f.Path(key), "'" + email + "' is not an e-mail address");
+  return email;
+}
+
+std::string ValidPhone(const Fields& f, const std::string& key) {
+  std::string phone = f.Text(key, 32);
+  if (phone.empty()) return phone;
+  bool ok = phone.size() >= 8 && phone.size() <= 16 && phone[0] == '+' && phone[1] >= '1' &&
+            phone[1] <= '9';
+  for (size_t i = 1; ok && i < phone.size(); ++i) ok = std::isdigit((unsigned char)phone[i]);
+  if (!ok)
+    throw InvalidArgument(f.Path(key), "'" + phone + "' is not an E.164 number (e.g. +48601234567)");
+  return phone;
+}
+
+// "pl-PL,pl;q=0.9,en;q=0.8" or "de_AT" -> the first tag, "pl-PL" / "de-AT".
+std::string ValidLanguage(const Fields& f, const std::string& key) {
+  std::string raw = f.Text(key, 200);
+  if (raw.empty()) return raw;
+  std::string tag = raw.substr(0, raw.find_first_of(",;"));
+  tag.erase(0, tag.find_first_not_of(' '));
+  tag.erase(tag.find_last_not_of(' ') + 1);
+  std::replace(tag.begin(), tag.end(), '_', '-');
+  bool ok = !tag.empty() && tag.size() <= 35 && std::isalpha((unsigned char)tag[0]);
+  for (char c : tag) ok = ok && (std::isalnum((unsigned char)c) || c == '-');
+  if (!ok || tag == "*") throw InvalidArgument(f.Path(key), "'" + raw + "' is not a language tag");
+  return tag;
+}
+
+std::string ValidTimezone(const Fields& f, const std::string& key) {
+  std::string tz = f.Text(key, 64);
+  if (tz.empty()) return tz;
+  bool ok = std::isalpha((unsigned char)tz[0]) && tz.find("..") == std::string::npos;
+  for (char c : tz)
+    ok = ok && (std::isalnum((unsigned char)c) || c == '/' || c == '_' || c == '-' || c == '+');
+  if (!ok) throw InvalidArgument(f.Path(key), "'" + tz + "' is not an IANA time zone name");
+  return tz;
+}
+
+std::string ValidCurrency(const Fields& f, const std::string& key) {
+  std::string c = f.Text(key, 3);
+  if (!c.empty() && !IsCurrencyCode(c))
+    throw InvalidArgument(f.Path(key), "'" + c + "' is not an ISO 4217 code like EUR");
+  return c;
+}
+
+std::string ValidUrl(const Fields& f, const std::string& key) {
+  std::string url = f.Text(key, 2000);
+  if (url.empty()) return url;
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0 && url[0] != '/')
+    throw InvalidArgument(f.Path(key), "must be an http(s) URL or a path starting with /");
+  return url;
+}
+
+std::vector<LineItem> ValidItems(const Value& list, int exponent) {
+  if (list.kind() != Value::Kind::kList)
+    throw InvalidArgument("items", std::string("expected a list, got ") + Value::KindName(list.kind()));
+  if (list.as_list().size() > kMaxItems) throw InvalidArgument("items", "more than 500 lines");
+  std::vector<LineItem> items;
+  size_t i = 0;
+  for (const Value& v : list.as_list()) {
+    std::string prefix = "items[" + std::to_string(i++) + "]";
+    if (v.kind() != Value::Kind::kMap)
+      throw InvalidArgument(prefix, std::string("expected a dict, got ") + Value::KindName(v.kind()));
+    Fields f(v, prefix + ".");
+    f.RefuseUnknown({"sku", "name", "price", "quantity", "image_url", "url"});
+    LineItem item;
+    item.sku = f.Id("sku", true);
+    item.name = f.Text("name", 500);
+    auto price = f.Money("price", exponent, false);
+    if (!price) throw InvalidArgument(f.Path("price"), "is required");
+    item.price_minor = *price;
+    auto qty = f.Int("quantity", 1);
+    if (!qty) throw InvalidArgument(f.Path("quantity"), "is required");
+    if (*qty > 100000) throw InvalidArgument(f.Path("quantity"), "is not plausible (over 100000)");
+    item.quantity = *qty;
+    item.image_url = ValidUrl(f, "image_url");
+    item.url = ValidUrl(f, "url");
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
+std::optional<Stage> ValidStage(const Fields& f, bool required) {
+  std::string s = f.Text("stage", 40);
+  if (s.empty()) {
+    if (required) throw InvalidArgument("stage", "is required");
+    return std::nullopt;
+  }
+  auto stage = ParseStage(s);
+  if (!stage)
+    throw InvalidArgument("stage", "'" + s +
+                                       "' is not one of cart, contact, shipping_address, "
+                                       "shipping_method, payment");
+  return stage;
+}
+
+}  // namespace
+
+const char* EventTypeName(EventType t) {
+  for (const auto& s : Specs())
+    if (s.type == t) return s.name;
+  return "?";
+}
+
+std::optional<EventType> ParseEventType(const std::string& name) {
+  const EventSpec* spec = FindSpec(name);
+  if (!spec) return std::nullopt;
+  return spec->type;
+}
+
+std::string ContactKeyOf(const std::string& email, const std::string& phone) {
+  if (!email.empty()) return "e:" + email;
+  if (!phone.empty()) return "p:" + phone;
+  return {};
+}
+
+Event ParseEvent(const std::string& type, const Value& fields, Millis at_ms) {
+  const EventSpec* spec = FindSpec(type);
+  if (!spec) {
+    std::string names;
+    for (const auto& s : Specs()) names += std::string(names.empty() ? "" : ", ") + s.name;
+    throw InvalidArgument("type", "'" + type + "' is not an event type (" + names + ")");
+  }
+  if (fields.kind() != Value::Kind::kMap) throw InvalidArgument("", "fields must be a dict");
+  Fields f(fields, "");
+  f.RefuseUnknown(spec->allowed);
+
+  Event e;
+  e.type = spec->type;
+  e.at_ms = at_ms;
+  e.visitor_id = f.Id("visitor_id", false);
+  switch (e.type) {
+    case EventType::kCartUpdated: {
+      e.cart_id = f.Id("cart_id", true);
+      e.currency = ValidCurrency(f, "currency");
+      if (const Value* items = f.Get("items")) {
+        e.has_items = true;
+        e.items = ValidItems(*items, CurrencyExponent(e.currency.empty() ? "EUR" : e.currency));
+      }
+      e.stage = ValidStage(f, false);
+      e.restore_url = ValidUrl(f, "restore_url");
+      e.email = ValidEmail(f, "email");
+      e.phone = ValidPhone(f, "phone");
+      break;
+    }
+    case EventType::kContactCaptured: {
+      e.cart_id = f.Id("cart_id", false);
+      if (e.cart_id.empty() && e.visitor_id.empty())
+        throw InvalidArgument("cart_id", "cart_id or visitor_id is required");
+      e.email = ValidEmail(f, "email");
+      e.phone = ValidPhone(f, "phone");
+      e.first_name = f.Text("first_name", 100);
+      e.language = ValidLanguage(f, "language");
+      e.timezone = ValidTimezone(f, "timezone");
+      e.orders_count = f.Int("orders_count", 0);
+      e.currency = ValidCurrency(f, "currency");
+      e.lifetime_value_minor =
+          f.Money("lifetime_value", CurrencyExponent(e.currency.empty() ? "EUR" : e.currency), false);
+      if (const Value* c = f.Get("consent")) {
+        if (c->kind() != Value::Kind::kMap) throw f.WrongType("consent", *c, "a dict");
+        Fields cf(*c, "consent.");
+        cf.RefuseUnknown({"email", "sms", "push", "personalization"});
+        e.consent.email = cf.Bool("email");
+        e.consent.sms = cf.Bool("sms");
+        e.consent.push = cf.Bool("push");
+        e.consent.personalization = cf.Bool("personalization");
+      }
+      break;
+    }
+    case EventType::kCheckoutStage:
+      e.cart_id = f.Id("cart_id", true);
+      e.stage = ValidStage(f, true);
+      break;
+    case EventType::kPageView: {
+      e.visitor_id = f.Id("visitor_id", true);
+      e.cart_id = f.Id("cart_id", false);
+      e.page_type = f.Text("page_type", 20);
+      static const std::set<std::string> kPages = {"home", "category", "product",
+                                                    "cart", "checkout", "other"};
+      if (e.page_type.empty()) throw InvalidArgument("page_type", "is required");
+      if (!kPages.count(e.page_type))
+        throw InvalidArgument("page_type", "'" + e.page_type +
+                                               "' is not one of home, category, product, cart, "
+                                               "checkout, other");
+      e.url = ValidUrl(f, "url");
+      e.product_id = f.Id("product_id", false);
+      break;
+    }
+    case EventType::kOrderPlaced: {
+      e.order_id = f.Id("order_id", true);
+      e.cart_id = f.Id("cart_id", false);
+      e.email = ValidEmail(f, "email");
+      e.phone = ValidPhone(f, "phone");
+      if (e.cart_id.empty() && e.email.empty() && e.phone.empty())
+        throw InvalidArgument("cart_id", "an order needs cart_id, email or phone to match it");
+      e.currency = ValidCurrency(f, "currency");
+      e.value_minor = f.Money("value", CurrencyExponent(e.currency.empty() ? "EUR" : e.currency), false);
+      e.coupon = f.Text("coupon", 100);
+      // "status" (paid, pending, on-hold, ...) is accepted and not used: an order in any
+      // state ends the contact's journeys (redirect gateways and bank transfers included).
+      f.Text("status", 40);
+      break;
+    }
+    case EventType::kMessageOpened:
+      e.message_id = f.Id("message_id", true);
+      break;
+    case EventType::kLinkClicked:
+      e.message_id = f.Id("message_id", true);
+      e.url = ValidUrl(f, "url");
+      break;
+    case EventType::kUnsubscribed:
+      e.email = ValidEmail(f, "email");
+      e.phone = ValidPhone(f, "phone");
+      if (e.email.empty() && e.phone.empty())
+        throw InvalidArgument("email", "email or phone is required");
+      break;
+  }
+  return e;
+}
+
+bool GatesSending(const Event& e) {
+  switch (e.type) {
+    case EventType::kOrderPlaced:
+    case EventType::kUnsubscribed:
+      return true;
+    case EventType::kContactCaptured:
+      return e.consent.email.has_value() || e.consent.sms.has_value() ||
+             e.consent.push.has_value() || e.consent.personalization.has_value();
+    default:
+      return false;
+  }
+}
+
+std::string EventToJson(const Event& e) {
+  Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+  o.set("type", EventTypeName(e.type));
+  o.set("at_ms", e.at_ms);
+  auto put = [&o](const char* k, const std::string& v) {
+    if (!v.empty()) o.set(k, v);
+  };
+  put("cart_id", e.cart_id);
+  put("visitor_id", e.visitor_id);
+  if (e.has_items) {
+    Poco::JSON::Array items;
+    for (const auto& it : e.items) {
+      Poco::JSON::Object i(Poco::JSON_PRESERVE_KEY_ORDER);
+      i.set("sku", it.sku);
+      if (!it.name.empty()) i.set("name", it.name);
+      i.set("price_minor", it.price_minor);
+      i.set("quantity", it.quantity);
+      if (!it.image_url.empty()) i.set("image_url", it.image_url);
+      if (!it.url.empty()) i.set("url", it.url);
+      items.add(i);
+    }
+    o.set("items", items);
+  }
+  put("currency", e.currency);
+  if (e.stage) o.set("stage", StageName(*e.stage));
+  put("restore_url", e.restore_url);
+  put("email", e.email);
+  put("phone", e.phone);
+  put("first_name", e.first_name);
+  put("language", e.language);
+  put("timezone", e.timezone);
+  if (e.orders_count) o.set("orders_count", *e.orders_count);
+  if (e.lifetime_value_minor) o.set("lifetime_value_minor", *e.lifetime_value_minor);
+  Poco::JSON::Object consent(Poco::JSON_PRESERVE_KEY_ORDER);
+  bool any_consent = false;
+  auto put_consent = [&](const char* k, const std::optional<bool>& v) {
+    if (v) consent.set(k, *v), any_consent = true;
+  };
+  put_consent("email", e.consent.email);
+  put_consent("sms", e.consent.sms);
+  put_consent("push", e.consent.push);
+  put_consent("personalization", e.consent.personalization);
+  if (any_consent) o.set("consent", consent);
+  put("page_type", e.page_type);
+  put("url", e.url);
+  put("product_id", e.product_id);
+  put("order_id", e.order_id);
+  if (e.value_minor) o.set("value_minor", *e.value_minor);
+  put("coupon", e.coupon);
+  put("message_id", e.message_id);
+  std::ostringstream out;
+  Poco::JSON::Stringifier::condense(o, out);
+  return out.str();
+}
+
+}  // namespace cartrecovery

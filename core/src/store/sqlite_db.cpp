@@ -1,0 +1,123 @@
+#include "store/sqlite_db.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "cartrecovery/status.h"
+
+namespace cartrecovery {
+namespace internal {
+
+Stmt::~Stmt() {
+  if (stmt_) {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+}
+
+Stmt& Stmt::Bind(int i, int64_t v) {
+  sqlite3_bind_int64(stmt_, i, v);
+  return *this;
+}
+
+Stmt& Stmt::Bind(int i, const std::string& v) {
+  sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Stmt& Stmt::BindNull(int i) {
+  sqlite3_bind_null(stmt_, i);
+  return *this;
+}
+
+Stmt& Stmt::Bind(int i, const std::optional<bool>& v) {
+  return v ? Bind(i, static_cast<int64_t>(*v)) : BindNull(i);
+}
+
+Stmt& Stmt::Bind(int i, const std::optional<int64_t>& v) { return v ? Bind(i, *v) : BindNull(i); }
+
+bool Stmt::Step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  db_->Fail(rc, "step");
+}
+
+void Stmt::Run() {
+  while (Step()) {
+  }
+}
+
+std::string Stmt::Text(int col) const {
+  const unsigned char* p = sqlite3_column_text(stmt_, col);
+  return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, col))
+           : std::string();
+}
+
+std::optional<bool> Stmt::OptBool(int col) const {
+  if (IsNull(col)) return std::nullopt;
+  return Int(col) != 0;
+}
+
+SqliteDb::SqliteDb(const std::string& path) : path_(path) {
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    if (db_) sqlite3_close(db_);
+    db_ = nullptr;
+    throw Error(ErrorCode::kStorage, "cannot open store '" + path + "': " + msg);
+  }
+  sqlite3_extended_result_codes(db_, 1);
+  sqlite3_busy_handler(db_, &SqliteDb::BusyHandler, this);
+}
+
+SqliteDb::~SqliteDb() {
+  if (abandoned_) return;
+  for (auto& kv : cache_) sqlite3_finalize(kv.second);
+  sqlite3_close(db_);
+}
+
+// SQLite's own busy handler (sqlite3_busy_timeout) sleeps in steps of up to 100 ms, which
+// stalls a web request far longer than the lock is held. Back off from 50 us to 2 ms.
+int SqliteDb::BusyHandler(void* self, int count) {
+  auto* db = static_cast<SqliteDb*>(self);
+  auto now = std::chrono::steady_clock::now();
+  if (count == 0) db->busy_since_ = now;
+  if (now - db->busy_since_ > std::chrono::milliseconds(kBusyTimeoutMs)) return 0;
+  int micros = std::min(2000, 50 << std::min(count, 6));
+  std::this_thread::sleep_for(std::chrono::microseconds(micros));
+  return 1;
+}
+
+Stmt SqliteDb::Prepare(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) return Stmt(this, it->second);
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) Fail(rc, "prepare: " + sql);
+  cache_.emplace(sql, stmt);
+  return Stmt(this, stmt);
+}
+
+void SqliteDb::Exec(const std::string& sql) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    throw Error(ErrorCode::kStorage, "store '" + path_ + "': " + msg);
+  }
+}
+
+void SqliteDb::Fail(int rc, const std::string& what) const {
+  std::string msg = sqlite3_errmsg(db_);
+  if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+    msg = "the store stayed locked by another process for " + std::to_string(kBusyTimeoutMs) +
+          " ms (" + msg + ")";
+  if ((rc & 0xff) == SQLITE_NOTADB) msg = "not a SQLite database (" + msg + ")";
+  throw Error(ErrorCode::kStorage, "store '" + path_ + "': " + what + ": " + msg);
+}
+
+}  // namespace internal
+}  // namespace cartrecovery

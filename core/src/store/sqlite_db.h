@@ -1,0 +1,86 @@
+// sqlite_db.h: a thin RAII layer over the SQLite C API: one connection, a cache of
+// prepared statements, a busy handler that backs off in sub-millisecond steps, and
+// errors turned into Error(kStorage) at this edge.
+#ifndef CARTRECOVERY_SRC_STORE_SQLITE_DB_H_
+#define CARTRECOVERY_SRC_STORE_SQLITE_DB_H_
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace cartrecovery {
+namespace internal {
+
+class SqliteDb;
+
+// A prepared statement borrowed from the cache; reset when it goes out of scope.
+class Stmt {
+ public:
+  Stmt(SqliteDb* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  Stmt(Stmt&& o) noexcept : db_(o.db_), stmt_(o.stmt_) { o.stmt_ = nullptr; }
+  ~Stmt();
+
+  // Binds by 1-based position; chainable.
+  Stmt& Bind(int i, int64_t v);
+  Stmt& Bind(int i, int v) { return Bind(i, static_cast<int64_t>(v)); }
+  Stmt& Bind(int i, const std::string& v);
+  Stmt& Bind(int i, const char* v) { return Bind(i, std::string(v)); }
+  Stmt& BindNull(int i);
+  Stmt& Bind(int i, const std::optional<bool>& v);
+  Stmt& Bind(int i, const std::optional<int64_t>& v);
+
+  // Steps once: true when a row is available.
+  bool Step();
+  // Runs to completion, ignoring rows.
+  void Run();
+
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::string Text(int col) const;
+  std::optional<bool> OptBool(int col) const;
+
+ private:
+  SqliteDb* db_;
+  sqlite3_stmt* stmt_;
+};
+
+class SqliteDb {
+ public:
+  // Opens (creating) the database; path ":memory:" for a private in-memory one.
+  explicit SqliteDb(const std::string& path);
+  ~SqliteDb();
+  SqliteDb(const SqliteDb&) = delete;
+  SqliteDb& operator=(const SqliteDb&) = delete;
+
+  Stmt Prepare(const std::string& sql);  // cached by its text
+  void Exec(const std::string& sql);  // for DDL and PRAGMAs
+  int64_t ChangedRows() const { return sqlite3_changes64(db_); }
+  [[noreturn]] void Fail(int rc, const std::string& what) const;
+  const std::string& path() const { return path_; }
+  // After fork() the inherited connection must be neither used nor closed (closing would
+  // drop the parent's POSIX locks); Abandon() leaks it on purpose.
+  void Abandon() { abandoned_ = true; }
+
+  // Busy waits: how long a writer waits for another process's lock before kStorage.
+  static constexpr int kBusyTimeoutMs = 10000;
+
+ private:
+  static int BusyHandler(void* self, int count);
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  std::map<std::string, sqlite3_stmt*> cache_;
+  std::chrono::steady_clock::time_point busy_since_;
+  bool abandoned_ = false;
+};
+
+}  // namespace internal
+}  // namespace cartrecovery
+
+#endif  // CARTRECOVERY_SRC_STORE_SQLITE_DB_H_

@@ -1,0 +1,756 @@
+// The SQLite store. Every statement is prepared once per connection and cached; writes run
+// inside Write()'s BEGIN IMMEDIATE transaction so that read-modify-write sequences from
+// several processes serialize on SQLite's write lock.
+#include "store/sqlite_store.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+
+#include <algorithm>
+#include <climits>
+#include <sstream>
+#include <vector>
+
+#include "cartrecovery/status.h"
+#include "store/sqlite_db.h"
+
+namespace cartrecovery {
+namespace internal {
+namespace {
+
+// Migrations, oldest first; migration i brings the schema from version i to i + 1.
+// Never edit a shipped migration: add a new one.
+const std::vector<const char*>& Migrations() {
+  static const std::vector<const char*> kMigrations = {
+      R"sql(
+      CREATE TABLE events(
+        id INTEGER PRIMARY KEY, type TEXT NOT NULL, at_ms INTEGER NOT NULL,
+        cart_id TEXT, visitor_id TEXT, payload TEXT NOT NULL);
+      CREATE INDEX events_at ON events(at_ms);
+      CREATE TABLE carts(
+        cart_id TEXT PRIMARY KEY, visitor_id TEXT, contact_key TEXT, state TEXT NOT NULL,
+        stage TEXT NOT NULL, currency TEXT, items TEXT NOT NULL, value_minor INTEGER NOT NULL,
+        restore_url TEXT, created_ms INTEGER NOT NULL, last_activity_ms INTEGER NOT NULL);
+      CREATE INDEX carts_contact ON carts(contact_key, last_activity_ms);
+      CREATE TABLE contacts(
+        contact_key TEXT PRIMARY KEY, email TEXT, phone TEXT, first_name TEXT, language TEXT,
+        timezone TEXT, orders_count INTEGER NOT NULL DEFAULT 0,
+        lifetime_value_minor INTEGER NOT NULL DEFAULT 0, consent_email INTEGER,
+        consent_sms INTEGER, consent_push INTEGER, consent_personalization INTEGER,
+        unsubscribed INTEGER NOT NULL DEFAULT 0, last_message_ms INTEGER NOT NULL DEFAULT 0,
+        last_order_ms INTEGER NOT NULL DEFAULT 0);
+      CREATE INDEX contacts_phone ON contacts(phone);
+      CREATE TABLE visitors(visitor_id TEXT PRIMARY KEY, contact_key TEXT NOT NULL);
+      CREATE TABLE journeys(
+        journey_id TEXT PRIMARY KEY, contact_key TEXT NOT NULL, cart_id TEXT NOT NULL,
+        flow TEXT NOT NULL, path TEXT NOT NULL, state TEXT NOT NULL, end_reason TEXT,
+        next_step INTEGER NOT NULL, next_due_ms INTEGER NOT NULL, next_branch TEXT,
+        started_ms INTEGER NOT NULL, prev_sent_ms INTEGER NOT NULL,
+        prev_engagement TEXT NOT NULL, prev_branch TEXT, updated_ms INTEGER NOT NULL);
+      CREATE INDEX journeys_contact ON journeys(contact_key, state);
+      CREATE INDEX journeys_cart ON journeys(cart_id, started_ms);
+      CREATE TABLE jobs(
+        job_id INTEGER PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL,
+        due_ms INTEGER NOT NULL, state TEXT NOT NULL, lease_until_ms INTEGER NOT NULL,
+        attempt INTEGER NOT NULL, UNIQUE(kind, subject));
+      CREATE INDEX jobs_due ON jobs(state, due_ms);
+      CREATE TABLE messages(
+        message_id TEXT PRIMARY KEY, journey_id TEXT NOT NULL, cart_id TEXT NOT NULL,
+        contact_key TEXT NOT NULL, flow TEXT NOT NULL, path TEXT NOT NULL,
+        step INTEGER NOT NULL, branch TEXT, channel TEXT NOT NULL, status TEXT NOT NULL,
+        reason TEXT, to_addr TEXT, subject TEXT, text TEXT, html TEXT,
+        due_ms INTEGER NOT NULL, sent_ms INTEGER NOT NULL DEFAULT 0,
+        opened_ms INTEGER NOT NULL DEFAULT 0, clicked_ms INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL);
+      CREATE INDEX messages_cart ON messages(cart_id, created_ms);
+      CREATE INDEX messages_journey ON messages(journey_id);
+      CREATE INDEX messages_contact ON messages(contact_key, sent_ms);
+      CREATE TABLE orders(
+        order_id TEXT PRIMARY KEY, cart_id TEXT, contact_key TEXT,
+        value_minor INTEGER NOT NULL, currency TEXT, coupon TEXT, at_ms INTEGER NOT NULL,
+        message_id TEXT, flow TEXT, step INTEGER, channel TEXT);
+      CREATE INDEX orders_at ON orders(at_ms);
+      CREATE TABLE workers(
+        worker_id TEXT PRIMARY KEY, last_run_ms INTEGER NOT NULL, jobs_run INTEGER NOT NULL);
+      )sql",
+  };
+  return kMigrations;
+}
+
+std::string ItemsToJson(const std::vector<LineItem>& items) {
+  Poco::JSON::Array arr;
+  for (const auto& it : items) {
+    Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+    o.set("sku", it.sku);
+    o.set("name", it.name);
+    o.set("price_minor", it.price_minor);
+    o.set("quantity", it.quantity);
+    o.set("image_url", it.image_url);
+    o.set("url", it.url);
+    arr.add(o);
+  }
+  std::ostringstream out;
+  Poco::JSON::Stringifier::condense(arr, out);
+  return out.str();
+}
+
+std::vector<LineItem> ItemsFromJson(const std::string& text) {
+  std::vector<LineItem> items;
+  Poco::JSON::Parser parser;
+  auto arr = parser.parse(text).extract<Poco::JSON::Array::Ptr>();
+  for (size_t i = 0; i < arr->size(); ++i) {
+    auto o = arr->getObject(static_cast<unsigned>(i));
+    LineItem it;
+    it.sku = o->getValue<std::string>("sku");
+    it.name = o->getValue<std::string>("name");
+    it.price_minor = o->getValue<int64_t>("price_minor");
+    it.quantity = o->getValue<int64_t>("quantity");
+    it.image_url = o->getValue<std::string>("image_url");
+    it.url = o->getValue<std::string>("url");
+    items.push_back(std::move(it));
+  }
+  return items;
+}
+
+std::string EngagementText(std::optional<Engagement> e) { return e ? EngagementName(*e) : ""; }
+std::optional<Engagement> EngagementFrom(const std::string& s) {
+  return s.empty() ? std::nullopt : ParseEngagement(s);
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(const std::string& path) : db_(path) { Initialize(); }
+
+  void Write(const std::function<void()>& fn) override {
+    if (depth_ > 0) {
+      // Nested: a savepoint inside the enclosing transaction, so the inner part is undone
+      // alone when it throws and the outer transaction may go on.
+      db_.Prepare("SAVEPOINT nested").Run();
+      ++depth_;
+      try {
+        fn();
+      } catch (...) {
+        --depth_;
+        db_.Prepare("ROLLBACK TO nested").Run();
+        db_.Prepare("RELEASE nested").Run();
+        throw;
+      }
+      --depth_;
+      db_.Prepare("RELEASE nested").Run();
+      return;
+    }
+    db_.Prepare("BEGIN IMMEDIATE").Run();
+    ++depth_;
+    try {
+      fn();
+      --depth_;
+      db_.Prepare("COMMIT").Run();
+    } catch (...) {
+      if (depth_ > 0) --depth_;
+      try {
+        db_.Prepare("ROLLBACK").Run();
+      } catch (...) {
+        // The connection rolled back by itself (e.g. after an I/O error).
+      }
+      throw;
+    }
+  }
+
+  void AppendEvent(const Event& e, const std::string& json) override {
+    db_.Prepare("INSERT INTO events(type, at_ms, cart_id, visitor_id, payload) VALUES(?,?,?,?,?)")
+        .Bind(1, EventTypeName(e.type))
+        .Bind(2, e.at_ms)
+        .Bind(3, e.cart_id)
+        .Bind(4, e.visitor_id)
+        .Bind(5, json)
+        .Run();
+  }
+
+  std::optional<Cart> LoadCart(const std::string& cart_id) override {
+    auto s = db_.Prepare(
+        "SELECT visitor_id, contact_key, state, stage, currency, items, restore_url, created_ms,"
+        " last_activity_ms FROM carts WHERE cart_id = ?");
+    s.Bind(1, cart_id);
+    if (!s.Step()) return std::nullopt;
+    Cart c;
+    c.cart_id = cart_id;
+    c.visitor_id = s.Text(0);
+    c.contact_key = s.Text(1);
+    c.state = ParseCartState(s.Text(2)).value_or(CartState::kActive);
+    c.stage = ParseStage(s.Text(3)).value_or(Stage::kCart);
+    c.currency = s.Text(4);
+    c.items = ItemsFromJson(s.Text(5));
+    c.restore_url = s.Text(6);
+    c.created_ms = s.Int(7);
+    c.last_activity_ms = s.Int(8);
+    return c;
+  }
+
+  void SaveCart(const Cart& c) override {
+    db_.Prepare(
+           "INSERT OR REPLACE INTO carts(cart_id, visitor_id, contact_key, state, stage, currency,"
+           " items, value_minor, restore_url, created_ms, last_activity_ms)"
+           " VALUES(?,?,?,?,?,?,?,?,?,?,?)")
+        .Bind(1, c.cart_id)
+        .Bind(2, c.visitor_id)
+        .Bind(3, c.contact_key)
+        .Bind(4, CartStateName(c.state))
+        .Bind(5, StageName(c.stage))
+        .Bind(6, c.currency)
+        .Bind(7, ItemsToJson(c.items))
+        .Bind(8, c.ValueMinor())
+        .Bind(9, c.restore_url)
+        .Bind(10, c.created_ms)
+        .Bind(11, c.last_activity_ms)
+        .Run();
+  }
+
+  std::optional<Contact> LoadContact(const std::string& key) override {
+    auto s = db_.Prepare(
+        "SELECT email, phone, first_name, language, timezone, orders_count, lifetime_value_minor,"
+        " consent_email, consent_sms, consent_push, consent_personalization, unsubscribed,"
+        " last_message_ms, last_order_ms FROM contacts WHERE contact_key = ?");
+    s.Bind(1, key);
+    if (!s.Step()) return std::nullopt;
+    Contact c;
+    c.key = key;
+    c.email = s.Text(0);
+    c.phone = s.Text(1);
+    c.first_name = s.Text(2);
+    c.language = s.Text(3);
+    c.timezone = s.Text(4);
+    c.orders_count = s.Int(5);
+    c.lifetime_value_minor = s.Int(6);
+    c.consent.email = s.OptBool(7);
+    c.consent.sms = s.OptBool(8);
+    c.consent.push = s.OptBool(9);
+    c.consent.personalization = s.OptBool(10);
+    c.unsubscribed = s.Int(11) != 0;
+    c.last_message_ms = s.Int(12);
+    c.last_order_ms = s.Int(13);
+    return c;
+  }
+
+  void SaveContact(const Contact& c) override {
+    db_.Prepare(
+           "INSERT OR REPLACE INTO contacts(contact_key, email, phone, first_name, language,"
+           " timezone, orders_count, lifetime_value_minor, consent_email, consent_sms,"
+           " consent_push, consent_personalization, unsubscribed, last_message_ms, last_order_ms)"
+           " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+        .Bind(1, c.key)
+        .Bind(2, c.email)
+        .Bind(3, c.phone)
+        .Bind(4, c.first_name)
+        .Bind(5, c.language)
+        .Bind(6, c.timezone)
+        .Bind(7, c.orders_count)
+        .Bind(8, c.lifetime_value_minor)
+        .Bind(9, c.consent.email)
+        .Bind(10, c.consent.sms)
+        .Bind(11, c.consent.push)
+        .Bind(12, c.consent.personalization)
+        .Bind(13, static_cast<int64_t>(c.unsubscribed))
+        .Bind(14, c.last_message_ms)
+        .Bind(15, c.last_order_ms)
+        .Run();
+  }
+
+  std::vector<std::string> ContactsWithPhone(const std::string& phone,
+                                             const std::string& except_key) override {
+    auto s = db_.Prepare("SELECT contact_key FROM contacts WHERE phone = ? AND contact_key <> ?");
+    s.Bind(1, phone).Bind(2, except_key);
+    std::vector<std::string> keys;
+    while (s.Step()) keys.push_back(s.Text(0));
+    return keys;
+  }
+
+  std::string ContactKeyForVisitor(const std::string& visitor_id) override {
+    auto s = db_.Prepare("SELECT contact_key FROM visitors WHERE visitor_id = ?");
+    s.Bind(1, visitor_id);
+    return s.Step() ? s.Text(0) : std::string();
+  }
+
+  void LinkVisitor(const std::string& visitor_id, const std::string& key) override {
+    db_.Prepare("INSERT OR REPLACE INTO visitors(visitor_id, contact_key) VALUES(?,?)")
+        .Bind(1, visitor_id)
+        .Bind(2, key)
+        .Run();
+  }
+
+  std::vector<std::string> CartsOfContact(const std::string& key) override {
+    auto s = db_.Prepare(
+        "SELECT cart_id FROM carts WHERE contact_key = ? ORDER BY last_activity_ms DESC");
+    s.Bind(1, key);
+    std::vector<std::string> ids;
+    while (s.Step()) ids.push_back(s.Text(0));
+    return ids;
+  }
+
+  std::optional<JourneyRecord> LoadJourney(const std::string& id) override {
+    auto s = db_.Prepare(JourneySelect("WHERE journey_id = ?"));
+    s.Bind(1, id);
+    return ReadJourney(s);
+  }
+
+  std::optional<JourneyRecord> RunningJourneyOfContact(const std::string& key) override {
+    auto s = db_.Prepare(JourneySelect(
+        "WHERE contact_key = ? AND state = 'running' ORDER BY started_ms DESC LIMIT 1"));
+    s.Bind(1, key);
+    return ReadJourney(s);
+  }
+
+  std::optional<JourneyRecord> LatestJourneyOfCart(const std::string& cart_id) override {
+    auto s = db_.Prepare(JourneySelect("WHERE cart_id = ? ORDER BY started_ms DESC LIMIT 1"));
+    s.Bind(1, cart_id);
+    return ReadJourney(s);
+  }
+
+  void SaveJourney(const JourneyRecord& j) override {
+    db_.Prepare(
+           "INSERT OR REPLACE INTO journeys(journey_id, contact_key, cart_id, flow, path, state,"
+           " end_reason, next_step, next_due_ms, next_branch, started_ms, prev_sent_ms,"
+           " prev_engagement, prev_branch, updated_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+        .Bind(1, j.journey_id)
+        .Bind(2, j.contact_key)
+        .Bind(3, j.cart_id)
+        .Bind(4, j.flow)
+        .Bind(5, j.path)
+        .Bind(6, j.state)
+        .Bind(7, j.end_reason)
+        .Bind(8, j.next_step)
+        .Bind(9, j.next_due_ms)
+        .Bind(10, EngagementText(j.next_branch))
+        .Bind(11, j.started_ms)
+        .Bind(12, j.prev_sent_ms)
+        .Bind(13, EngagementName(j.prev_engagement))
+        .Bind(14, EngagementText(j.prev_branch))
+        .Bind(15, j.updated_ms)
+        .Run();
+  }
+
+  void ScheduleJob(const std::string& kind, const std::string& subject, Millis due_ms) override {
+    db_.Prepare(
+           "INSERT INTO jobs(kind, subject, due_ms, state, lease_until_ms, attempt)"
+           " VALUES(?,?,?,'pending',0,0) ON CONFLICT(kind, subject) DO UPDATE SET"
+           " due_ms = excluded.due_ms, state = 'pending', lease_until_ms = 0")
+        .Bind(1, kind)
+        .Bind(2, subject)
+        .Bind(3, due_ms)
+        .Run();
+  }
+
+  void CancelJobs(const std::string& kind, const std::string& subject) override {
+    db_.Prepare("DELETE FROM jobs WHERE kind = ? AND subject = ?").Bind(1, kind).Bind(2, subject).Run();
+  }
+
+  std::vector<JobRecord> ClaimDueJobs(Millis now, int limit, Millis lease_ms) override {
+    // One statement claims the batch, so two workers can never both hold one job.
+    auto s = db_.Prepare(
+        "UPDATE jobs SET state = 'claimed', lease_until_ms = ?1 + ?3, attempt = attempt + 1"
+        " WHERE job_id IN (SELECT job_id FROM jobs WHERE"
+        "   (state = 'pending' AND due_ms <= ?1) OR (state = 'claimed' AND lease_until_ms <= ?1)"
+        "   ORDER BY due_ms LIMIT ?2)"
+        " RETURNING job_id, kind, subject, due_ms, attempt");
+    s.Bind(1, now).Bind(2, limit).Bind(3, lease_ms);
+    std::vector<JobRecord> jobs;
+    while (s.Step()) {
+      JobRecord j;
+      j.job_id = s.Int(0);
+      j.kind = s.Text(1);
+      j.subject = s.Text(2);
+      j.due_ms = s.Int(3);
+      j.attempt = static_cast<int>(s.Int(4));
+      jobs.push_back(std::move(j));
+    }
+    // RETURNING gives rows in no set order; run the most overdue first.
+    std::sort(jobs.begin(), jobs.end(),
+              [](const JobRecord& a, const JobRecord& b) { return a.due_ms < b.due_ms; });
+    return jobs;
+  }
+
+  bool FinishJob(int64_t job_id, int attempt) override {
+    // "done" is the row's removal: finished jobs leave nothing behind to scan.
+    db_.Prepare("DELETE FROM jobs WHERE job_id = ? AND attempt = ? AND state = 'claimed'")
+        .Bind(1, job_id)
+        .Bind(2, attempt)
+        .Run();
+    return db_.ChangedRows() == 1;
+  }
+
+  bool RetryJob(int64_t job_id, int attempt, Millis due_ms) override {
+    db_.Prepare(
+           "UPDATE jobs SET state = 'pending', due_ms = ?, lease_until_ms = 0"
+           " WHERE job_id = ? AND attempt = ? AND state = 'claimed'")
+        .Bind(1, due_ms)
+        .Bind(2, job_id)
+        .Bind(3, attempt)
+        .Run();
+    return db_.ChangedRows() == 1;
+  }
+
+  bool ClaimIsCurrent(int64_t job_id, int attempt) override {
+    auto s = db_.Prepare("SELECT 1 FROM jobs WHERE job_id = ? AND attempt = ? AND state = 'claimed'");
+    s.Bind(1, job_id).Bind(2, attempt);
+    return s.Step();
+  }
+
+  std::optional<Millis> NextDueMs() override {
+    auto s = db_.Prepare(
+        "SELECT min(CASE state WHEN 'pending' THEN due_ms ELSE lease_until_ms END) FROM jobs");
+    if (!s.Step() || s.IsNull(0)) return std::nullopt;
+    return s.Int(0);
+  }
+
+  bool InsertMessage(const MessageRecord& m) override {
+    auto s = db_.Prepare(
+        "INSERT OR IGNORE INTO messages(message_id, journey_id, cart_id, contact_key, flow, path,"
+        " step, branch, channel, status, reason, to_addr, subject, text, html, due_ms, sent_ms,"
+        " attempts, created_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    s.Bind(1, m.message_id)
+        .Bind(2, m.journey_id)
+        .Bind(3, m.cart_id)
+        .Bind(4, m.contact_key)
+        .Bind(5, m.flow)
+        .Bind(6, m.path)
+        .Bind(7, m.step)
+        .Bind(8, EngagementText(m.branch))
+        .Bind(9, m.channel)
+        .Bind(10, m.status)
+        .Bind(11, m.reason)
+        .Bind(12, m.to)
+        .Bind(13, m.subject)
+        .Bind(14, m.text)
+        .Bind(15, m.html)
+        .Bind(16, m.due_ms)
+        .Bind(17, m.sent_ms)
+        .Bind(18, m.attempts)
+        .Bind(19, m.created_ms)
+        .Run();
+    return db_.ChangedRows() == 1;
+  }
+
+  std::optional<MessageRecord> LoadMessage(const std::string& id) override {
+    auto s = db_.Prepare(MessageSelect("WHERE message_id = ?"));
+    s.Bind(1, id);
+    if (!s.Step()) return std::nullopt;
+    return ReadMessage(s);
+  }
+
+  void UpdateMessage(const MessageRecord& m) override {
+    db_.Prepare(
+           "UPDATE messages SET status = ?, reason = ?, to_addr = ?, subject = ?, text = ?,"
+           " html = ?, sent_ms = ?, opened_ms = ?, clicked_ms = ?, attempts = ?, due_ms = ?"
+           " WHERE message_id = ?")
+        .Bind(1, m.status)
+        .Bind(2, m.reason)
+        .Bind(3, m.to)
+        .Bind(4, m.subject)
+        .Bind(5, m.text)
+        .Bind(6, m.html)
+        .Bind(7, m.sent_ms)
+        .Bind(8, m.opened_ms)
+        .Bind(9, m.clicked_ms)
+        .Bind(10, m.attempts)
+        .Bind(11, m.due_ms)
+        .Bind(12, m.message_id)
+        .Run();
+  }
+
+  void SuppressUnsent(const std::string& journey_id, const std::string& reason) override {
+    db_.Prepare(
+           "UPDATE messages SET status = 'suppressed', reason = ?"
+           " WHERE journey_id = ? AND status IN ('sending', 'retrying')")
+        .Bind(1, reason)
+        .Bind(2, journey_id)
+        .Run();
+  }
+
+  std::vector<MessageRecord> ListMessages(const MessageFilter& f) override {
+    auto s = db_.Prepare(MessageSelect(
+        "WHERE (?1 = '' OR cart_id = ?1) AND (?2 = '' OR contact_key = ?2)"
+        " AND (?3 = '' OR journey_id = ?3) ORDER BY created_ms, step, channel LIMIT ?4"));
+    s.Bind(1, f.cart_id).Bind(2, f.contact_key).Bind(3, f.journey_id).Bind(4, f.limit);
+    std::vector<MessageRecord> out;
+    while (s.Step()) out.push_back(ReadMessage(s));
+    return out;
+  }
+
+  std::optional<MessageRecord> LastSentTo(const std::string& key, Millis since) override {
+    auto s = db_.Prepare(MessageSelect(
+        "WHERE contact_key = ? AND status = 'sent' AND sent_ms >= ? ORDER BY sent_ms DESC LIMIT 1"));
+    s.Bind(1, key).Bind(2, since);
+    if (!s.Step()) return std::nullopt;
+    return ReadMessage(s);
+  }
+
+  bool InsertOrder(const OrderRecord& o) override {
+    db_.Prepare(
+           "INSERT OR IGNORE INTO orders(order_id, cart_id, contact_key, value_minor, currency,"
+           " coupon, at_ms, message_id, flow, step, channel) VALUES(?,?,?,?,?,?,?,?,?,?,?)")
+        .Bind(1, o.order_id)
+        .Bind(2, o.cart_id)
+        .Bind(3, o.contact_key)
+        .Bind(4, o.value_minor)
+        .Bind(5, o.currency)
+        .Bind(6, o.coupon)
+        .Bind(7, o.at_ms)
+        .Bind(8, o.message_id)
+        .Bind(9, o.flow)
+        .Bind(10, o.step)
+        .Bind(11, o.channel)
+        .Run();
+    return db_.ChangedRows() == 1;
+  }
+
+  std::vector<ReportRow> Report(const ReportQuery& q) override;
+  StoreStatus Status(Millis now) override;
+
+  void RecordWorkerRun(const std::string& worker_id, Millis now, int jobs_run) override {
+    db_.Prepare(
+           "INSERT INTO workers(worker_id, last_run_ms, jobs_run) VALUES(?,?,?)"
+           " ON CONFLICT(worker_id) DO UPDATE SET last_run_ms = excluded.last_run_ms,"
+           " jobs_run = jobs_run + excluded.jobs_run")
+        .Bind(1, worker_id)
+        .Bind(2, now)
+        .Bind(3, jobs_run)
+        .Run();
+  }
+
+ private:
+  void Initialize();
+
+  // The statement cache is keyed by text, so each tail yields one cached statement.
+  static std::string JourneySelect(const char* tail) {
+    return std::string(
+              "SELECT journey_id, contact_key, cart_id, flow, path, state, end_reason, next_step,"
+              " next_due_ms, next_branch, started_ms, prev_sent_ms, prev_engagement, prev_branch,"
+              " updated_ms FROM journeys ") +
+           tail;
+  }
+
+  static std::optional<JourneyRecord> ReadJourney(Stmt& s) {
+    if (!s.Step()) return std::nullopt;
+    JourneyRecord j;
+    j.journey_id = s.Text(0);
+    j.contact_key = s.Text(1);
+    j.cart_id = s.Text(2);
+    j.flow = s.Text(3);
+    j.path = s.Text(4);
+    j.state = s.Text(5);
+    j.end_reason = s.Text(6);
+    j.next_step = static_cast<int>(s.Int(7));
+    j.next_due_ms = s.Int(8);
+    j.next_branch = EngagementFrom(s.Text(9));
+    j.started_ms = s.Int(10);
+    j.prev_sent_ms = s.Int(11);
+    j.prev_engagement = EngagementFrom(s.Text(12)).value_or(Engagement::kUnopened);
+    j.prev_branch = EngagementFrom(s.Text(13));
+    j.updated_ms = s.Int(14);
+    return j;
+  }
+
+  static std::string MessageSelect(const char* tail) {
+    return std::string(
+              "SELECT message_id, journey_id, cart_id, contact_key, flow, path, step, branch,"
+              " channel, status, reason, to_addr, subject, text, html, due_ms, sent_ms, opened_ms,"
+              " clicked_ms, attempts, created_ms FROM messages ") +
+           tail;
+  }
+
+  static MessageRecord ReadMessage(Stmt& s) {
+    MessageRecord m;
+    m.message_id = s.Text(0);
+    m.journey_id = s.Text(1);
+    m.cart_id = s.Text(2);
+    m.contact_key = s.Text(3);
+    m.flow = s.Text(4);
+    m.path = s.Text(5);
+    m.step = static_cast<int>(s.Int(6));
+    m.branch = EngagementFrom(s.Text(7));
+    m.channel = s.Text(8);
+    m.status = s.Text(9);
+    m.reason = s.Text(10);
+    m.to = s.Text(11);
+    m.subject = s.Text(12);
+    m.text = s.Text(13);
+    m.html = s.Text(14);
+    m.due_ms = s.Int(15);
+    m.sent_ms = s.Int(16);
+    m.opened_ms = s.Int(17);
+    m.clicked_ms = s.Int(18);
+    m.attempts = static_cast<int>(s.Int(19));
+    m.created_ms = s.Int(20);
+    return m;
+  }
+
+  SqliteDb db_;
+  int depth_ = 0;  // Write() nesting
+};
+
+void SqliteStore::Initialize() {
+  const bool memory = db_.path() == ":memory:";
+  int64_t app_id = 0, version = 0, tables = 0;
+  try {
+    auto s = db_.Prepare("PRAGMA application_id");
+    if (s.Step()) app_id = s.Int(0);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::kStorage,
+                "'" + db_.path() + "' is not a cartrecovery store (not a SQLite database)");
+  }
+  {
+    auto s = db_.Prepare("PRAGMA user_version");
+    if (s.Step()) version = s.Int(0);
+  }
+  {
+    auto s = db_.Prepare("SELECT count(*) FROM sqlite_master");
+    if (s.Step()) tables = s.Int(0);
+  }
+  if (tables > 0 && app_id != kApplicationId)
+    throw Error(ErrorCode::kStorage, "'" + db_.path() +
+                                         "' is not a cartrecovery store (another application's "
+                                         "SQLite database); refusing to touch it");
+  const int latest = SqliteSchemaVersion();
+  if (version > latest)
+    throw Error(ErrorCode::kStorage,
+                "'" + db_.path() + "' was written by a newer cartrecovery (schema " +
+                    std::to_string(version) + "; this version knows up to " +
+                    std::to_string(latest) + "); upgrade the package");
+  if (!memory) {
+    // WAL: readers never block the writer. FULL: a commit that gates a send (an order, an
+    // unsubscribe) survives power loss, not only a process crash.
+    db_.Exec("PRAGMA journal_mode=WAL");
+  }
+  db_.Exec("PRAGMA synchronous=FULL");
+  db_.Exec("PRAGMA foreign_keys=OFF");
+  if (version == latest) return;
+  Write([&] {
+    // Re-read under the write lock: another process may have migrated meanwhile.
+    auto s = db_.Prepare("PRAGMA user_version");
+    int64_t current = s.Step() ? s.Int(0) : 0;
+    for (int64_t v = current; v < latest; ++v) db_.Exec(Migrations()[v]);
+    db_.Exec("PRAGMA application_id=" + std::to_string(kApplicationId));
+    db_.Exec("PRAGMA user_version=" + std::to_string(latest));
+  });
+}
+
+std::vector<ReportRow> SqliteStore::Report(const ReportQuery& q) {
+  // Group keys are whitelisted column expressions; values never reach the SQL text.
+  static const std::map<std::string, std::pair<std::string, std::string>> kKeys = {
+      {"flow", {"flow", "flow"}},
+      {"path", {"path", "''"}},
+      {"step", {"CAST(step AS TEXT)", "CAST(step AS TEXT)"}},
+      {"channel", {"channel", "channel"}},
+      {"day",
+       {"strftime('%Y-%m-%d', CASE WHEN sent_ms > 0 THEN sent_ms ELSE created_ms END / 1000,"
+        " 'unixepoch')",
+        "strftime('%Y-%m-%d', at_ms / 1000, 'unixepoch')"}},
+  };
+  std::string msg_keys, order_keys;
+  for (const auto& k : q.by) {
+    auto it = kKeys.find(k);
+    if (it == kKeys.end())
+      throw InvalidArgument("by", "'" + k + "' is not one of flow, path, step, channel, day");
+    msg_keys += it->second.first + ", ";
+    order_keys += it->second.second + ", ";
+  }
+  const size_t nk = q.by.size();
+  const Millis since = q.since.value_or(INT64_MIN), until = q.until.value_or(INT64_MAX);
+  std::map<std::vector<std::string>, ReportRow> rows;
+  auto row_for = [&](const std::vector<std::string>& key) -> ReportRow& {
+    auto& r = rows[key];
+    for (size_t i = 0; i < nk; ++i) r.keys[q.by[i]] = key[i];
+    return r;
+  };
+  // One cached statement per distinct `by` combination.
+  std::string sql_m =
+      "SELECT " + msg_keys +
+      " sum(status = 'sent'), sum(status = 'failed'), sum(status = 'suppressed'),"
+      " sum(opened_ms > 0), sum(clicked_ms > 0) FROM messages"
+      " WHERE (CASE WHEN sent_ms > 0 THEN sent_ms ELSE created_ms END) >= ?1"
+      " AND (CASE WHEN sent_ms > 0 THEN sent_ms ELSE created_ms END) < ?2" +
+      (nk ? " GROUP BY " + msg_keys.substr(0, msg_keys.size() - 2) : std::string());
+  std::string sql_o = "SELECT " + order_keys +
+                      " count(*), sum(coupon <> ''), sum(value_minor), min(currency),"
+                      " max(currency) FROM orders WHERE message_id <> '' AND at_ms >= ?1"
+                      " AND at_ms < ?2" +
+                      (nk ? " GROUP BY " + order_keys.substr(0, order_keys.size() - 2)
+                          : std::string());
+  {
+    auto s = db_.Prepare(sql_m);
+    s.Bind(1, since).Bind(2, until);
+    while (s.Step()) {
+      std::vector<std::string> key;
+      for (size_t i = 0; i < nk; ++i) key.push_back(s.Text(static_cast<int>(i)));
+      auto& r = row_for(key);
+      r.sent += s.Int(nk);
+      r.failed += s.Int(nk + 1);
+      r.suppressed += s.Int(nk + 2);
+      r.opened += s.Int(nk + 3);
+      r.clicked += s.Int(nk + 4);
+    }
+  }
+  {
+    auto s = db_.Prepare(sql_o);
+    s.Bind(1, since).Bind(2, until);
+    while (s.Step()) {
+      if (s.Int(nk) == 0) continue;
+      std::vector<std::string> key;
+      for (size_t i = 0; i < nk; ++i) key.push_back(s.Text(static_cast<int>(i)));
+      auto& r = row_for(key);
+      r.orders += s.Int(nk);
+      r.orders_with_coupon += s.Int(nk + 1);
+      r.revenue_minor += s.Int(nk + 2);
+      r.currency = s.Text(nk + 3) == s.Text(nk + 4) ? s.Text(nk + 3) : "MIXED";
+    }
+  }
+  std::vector<ReportRow> out;
+  for (auto& kv : rows) out.push_back(std::move(kv.second));
+  return out;
+}
+
+StoreStatus SqliteStore::Status(Millis now) {
+  StoreStatus st;
+  st.schema_version = SqliteSchemaVersion();
+  {
+    auto s = db_.Prepare("SELECT worker_id, last_run_ms FROM workers ORDER BY last_run_ms DESC LIMIT 1");
+    if (s.Step()) {
+      st.worker_last_id = s.Text(0);
+      st.worker_last_run_ms = s.Int(1);
+    }
+  }
+  {
+    auto s = db_.Prepare(
+        "SELECT count(*), sum(due_ms <= ?1), min(CASE WHEN due_ms <= ?1 THEN due_ms END),"
+        " min(CASE WHEN due_ms > ?1 THEN due_ms END) FROM jobs");
+    s.Bind(1, now);
+    if (s.Step()) {
+      st.jobs_pending = s.Int(0);
+      st.jobs_due = s.Int(1);
+      if (!s.IsNull(2)) st.oldest_due_ms = s.Int(2);
+      if (!s.IsNull(3)) st.next_due_ms = s.Int(3);
+    }
+  }
+  auto count = [&](const char* sql) {
+    auto s = db_.Prepare(sql);
+    return s.Step() ? s.Int(0) : 0;
+  };
+  st.events = count("SELECT count(*) FROM events");
+  st.carts = count("SELECT count(*) FROM carts");
+  st.running_journeys = count("SELECT count(*) FROM journeys WHERE state = 'running'");
+  st.messages_sent = count("SELECT count(*) FROM messages WHERE status = 'sent'");
+  st.messages_failed = count("SELECT count(*) FROM messages WHERE status = 'failed'");
+  return st;
+}
+
+}  // namespace
+
+int SqliteSchemaVersion() { return static_cast<int>(Migrations().size()); }
+
+std::unique_ptr<Store> OpenSqliteStore(const std::string& path) {
+  return std::make_unique<SqliteStore>(path);
+}
+
+}  // namespace internal
+}  // namespace cartrecovery
