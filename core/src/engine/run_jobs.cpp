@@ -40,7 +40,10 @@ struct PendingSend {
 
 int Engine::Impl::RunDueJobs(Runtime& r, Millis now) {
   int ran = 0;
-  for (;;) {
+  // Keep claiming until nothing is due: a job may make another one due at once (an
+  // abandonment starts a journey whose first step is already due). Bounded in case a bug
+  // ever makes a job reschedule itself at `now` forever.
+  for (int round = 0; round < 10000; ++round) {
     std::vector<JobRecord> jobs;
     {
       std::lock_guard<std::mutex> lock(r.store_mu);
@@ -60,7 +63,7 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now) {
       }
       ++ran;
     }
-    if (jobs.size() < static_cast<size_t>(kClaimBatch)) break;
+    if (jobs.empty()) break;
   }
   if (ran > 0) {
     // Connections stay open across the messages of one run and are closed after it.
