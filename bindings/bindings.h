@@ -1,0 +1,29 @@
+// bindings.h: the init_* functions that module.cpp calls, and the conversion helpers they
+// share. Nothing here decides anything: Python objects become core values and back.
+#ifndef CARTRECOVERY_BINDINGS_BINDINGS_H_
+#define CARTRECOVERY_BINDINGS_BINDINGS_H_
+
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "cartrecovery/value.h"
+
+namespace cartrecovery {
+namespace bindings {
+
+namespace py = pybind11;
+
+void init_errors(py::module_& m);
+void init_flows(py::module_& m);
+void init_channels(py::module_& m);
+void init_engine(py::module_& m);
+
+// A Python value (dict, list, str, int, bool, None, Decimal, float) as a core Value.
+// Anything else throws InvalidArgument naming `path`. Requires the GIL.
+Value ToValue(py::handle obj, const std::string& path);
+
+}  // namespace bindings
+}  // namespace cartrecovery
+
+#endif  // CARTRECOVERY_BINDINGS_BINDINGS_H_

@@ -1,0 +1,282 @@
+// The Engine and ManualClock. Python values become core values before the GIL is
+// released; records come back as dicts of plain values (times as UTC milliseconds, money as
+// decimal text), which the Python package turns into datetimes and Decimals.
+#include <pybind11/stl.h>
+
+#include "bindings.h"
+#include "cartrecovery/clock.h"
+#include "cartrecovery/engine.h"
+#include "cartrecovery/status.h"
+
+namespace cartrecovery {
+namespace bindings {
+namespace {
+
+py::object OptMs(Millis ms) { return ms ? py::object(py::int_(ms)) : py::none(); }
+py::object OptStr(const std::string& s) { return s.empty() ? py::none() : py::object(py::str(s)); }
+py::object BranchOf(const std::optional<Engagement>& e) {
+  return e ? py::object(py::str(EngagementName(*e))) : py::none();
+}
+
+py::dict ItemDict(const LineItem& it, int exp) {
+  py::dict d;
+  d["sku"] = it.sku;
+  d["name"] = it.name;
+  d["price"] = FormatMinorUnits(it.price_minor, exp);
+  d["quantity"] = it.quantity;
+  d["image_url"] = OptStr(it.image_url);
+  d["url"] = OptStr(it.url);
+  return d;
+}
+
+py::dict JourneyDict(const JourneyRecord& j, const Engine& engine) {
+  py::dict d;
+  d["journey_id"] = j.journey_id;
+  d["flow"] = j.flow;
+  d["path"] = j.path;
+  d["state"] = j.state;
+  d["end_reason"] = OptStr(j.end_reason);
+  size_t total = 0;
+  for (const auto& f : engine.flows())
+    if (f.name == j.flow)
+      if (const Path* p = f.FindPath(j.path)) total = p->steps.size();
+  bool pending = j.state == "running" && static_cast<size_t>(j.next_step) < total;
+  d["next_step"] = pending ? py::object(py::int_(j.next_step + 1)) : py::none();
+  d["next_due"] = pending ? py::object(py::int_(j.next_due_ms)) : py::none();
+  d["branch"] = pending ? BranchOf(j.next_branch) : py::none();
+  d["steps"] = total;
+  d["started_at"] = j.started_ms;
+  return d;
+}
+
+py::dict MessageDict(const MessageRecord& m) {
+  py::dict d;
+  d["message_id"] = m.message_id;
+  d["cart_id"] = m.cart_id;
+  d["journey_id"] = m.journey_id;
+  d["flow"] = m.flow;
+  d["path"] = m.path;
+  d["step"] = m.step;
+  d["branch"] = BranchOf(m.branch);
+  d["channel"] = m.channel;
+  d["status"] = m.status;
+  d["reason"] = OptStr(m.reason);
+  d["due_at"] = OptMs(m.due_ms);
+  d["sent_at"] = OptMs(m.sent_ms);
+  d["opened_at"] = OptMs(m.opened_ms);
+  d["clicked_at"] = OptMs(m.clicked_ms);
+  d["to"] = OptStr(m.to);
+  d["subject"] = OptStr(m.subject);
+  d["text"] = OptStr(m.text);
+  d["html"] = OptStr(m.html);
+  d["attempts"] = m.attempts;
+  return d;
+}
+
+std::vector<std::string> Strings(const py::handle& list) {
+  std::vector<std::string> out;
+  for (py::handle h : list) out.push_back(h.cast<std::string>());
+  return out;
+}
+
+}  // namespace
+
+void init_engine(py::module_& m) {
+  py::class_<ManualClock, std::shared_ptr<ManualClock>>(m, "ManualClock")
+      .def(py::init<Millis>(), py::arg("start_ms"))
+      .def("now_ms", &ManualClock::NowMillis)
+      .def("set_ms", [](ManualClock& c, Millis t) {
+        py::gil_scoped_release release;  // wakes the worker, which may want the GIL
+        c.Set(t);
+      })
+      .def("advance_ms", [](ManualClock& c, Millis d) {
+        py::gil_scoped_release release;
+        c.Advance(d);
+      });
+
+  py::class_<Engine>(m, "Engine")
+      .def(py::init([](const std::string& store, const std::vector<std::string>& flows_json,
+                       py::object channels, std::shared_ptr<ManualClock> clock,
+                       const py::dict& settings) {
+             EngineOptions o;
+             o.store_url = store;
+             for (const auto& text : flows_json) o.flows.push_back(ParseFlow(text));
+             if (!channels.is_none()) {
+               o.channels_given = true;
+               for (auto kv : channels.cast<py::dict>())
+                 o.channels[kv.first.cast<std::string>()] = kv.second.cast<std::shared_ptr<Channel>>();
+             }
+             o.clock = clock;
+             auto str = [&](const char* k, std::string& out) {
+               if (settings.contains(k) && !settings[k].is_none()) out = settings[k].cast<std::string>();
+             };
+             auto num = [&](const char* k, auto& out) {
+               if (settings.contains(k) && !settings[k].is_none())
+                 out = settings[k].cast<std::decay_t<decltype(out)>>();
+             };
+             str("shop_name", o.shop.shop_name);
+             str("base_url", o.shop.base_url);
+             str("contact_email", o.shop.contact_email);
+             str("contact_phone", o.shop.contact_phone);
+             str("chat_url", o.shop.chat_url);
+             str("timezone", o.timezone);
+             str("outbox_directory", o.outbox_directory);
+             str("worker_id", o.worker_id);
+             num("queue_capacity", o.queue_capacity);
+             num("max_batch", o.max_batch);
+             num("lease_ms", o.lease_ms);
+             num("max_attempts", o.max_attempts);
+             num("retry_base_ms", o.retry_base_ms);
+             num("attribution_window_ms", o.attribution_window_ms);
+             num("worker_idle_ms", o.worker_idle_ms);
+             py::gil_scoped_release release;  // opening the store is I/O
+             return std::make_unique<Engine>(std::move(o));
+           }),
+           py::arg("store"), py::arg("flows"), py::arg("channels"), py::arg("clock"),
+           py::arg("settings"))
+      .def(
+          "track",
+          [](Engine& e, const std::string& type, const py::dict& fields, std::optional<Millis> at,
+             bool durable) {
+            Value v = ToValue(fields, "");
+            py::gil_scoped_release release;
+            e.Track(type, v, at, durable);
+          },
+          py::arg("type"), py::arg("fields"), py::arg("at_ms") = py::none(),
+          py::arg("durable") = false)
+      .def(
+          "track_many",
+          [](Engine& e, const py::list& events, bool durable) {
+            std::vector<std::pair<std::string, Value>> items;
+            std::vector<std::optional<Millis>> at;
+            items.reserve(events.size());
+            size_t i = 0;
+            for (py::handle ev : events) {
+              std::string prefix = "[" + std::to_string(i++) + "]";
+              auto t = ev.cast<py::tuple>();
+              Value v = ToValue(t[1], prefix);
+              items.emplace_back(t[0].cast<std::string>(), std::move(v));
+              at.push_back(t[2].is_none() ? std::nullopt : std::optional<Millis>(t[2].cast<Millis>()));
+            }
+            py::gil_scoped_release release;
+            return e.TrackMany(items, at, durable);
+          },
+          py::arg("events"), py::arg("durable") = false)
+      .def("flush", &Engine::Flush, py::call_guard<py::gil_scoped_release>())
+      .def("close", &Engine::Close, py::call_guard<py::gil_scoped_release>())
+      .def("run_due", &Engine::RunDue, py::arg("now_ms") = py::none(),
+           py::call_guard<py::gil_scoped_release>())
+      .def("start", &Engine::Start, py::call_guard<py::gil_scoped_release>())
+      .def("stop", &Engine::Stop, py::call_guard<py::gil_scoped_release>())
+      .def_property_readonly("running", &Engine::Running)
+      .def("now_ms", &Engine::Now)
+      .def_property_readonly("worker_id", &Engine::worker_id)
+      .def("flow_names",
+           [](const Engine& e) {
+             std::vector<std::string> names;
+             for (const auto& f : e.flows()) names.push_back(f.name);
+             return names;
+           })
+      .def("cart",
+           [](Engine& e, const std::string& cart_id) -> py::object {
+             std::optional<CartView> view;
+             {
+               py::gil_scoped_release release;
+               view = e.GetCart(cart_id);
+             }
+             if (!view) return py::none();
+             const Cart& c = view->cart;
+             int exp = CurrencyExponent(c.currency.empty() ? "EUR" : c.currency);
+             py::dict d;
+             d["cart_id"] = c.cart_id;
+             d["state"] = CartStateName(c.state);
+             d["stage"] = StageName(c.stage);
+             d["value"] = FormatMinorUnits(c.ValueMinor(), exp);
+             d["currency"] = OptStr(c.currency);
+             py::list items;
+             for (const auto& it : c.items) items.append(ItemDict(it, exp));
+             d["items"] = items;
+             d["visitor_id"] = OptStr(c.visitor_id);
+             d["contact"] = OptStr(c.contact_key);
+             d["restore_url"] = OptStr(c.restore_url);
+             d["last_activity"] = c.last_activity_ms;
+             d["journey"] = view->journey ? py::object(JourneyDict(*view->journey, e)) : py::none();
+             return d;
+           })
+      .def(
+          "messages",
+          [](Engine& e, const std::string& cart_id, const std::string& email) {
+            std::vector<MessageRecord> rows;
+            {
+              py::gil_scoped_release release;
+              rows = e.Messages(cart_id, email);
+            }
+            py::list out;
+            for (const auto& m : rows) out.append(MessageDict(m));
+            return out;
+          },
+          py::arg("cart_id") = "", py::arg("email") = "")
+      .def(
+          "report",
+          [](Engine& e, std::optional<Millis> since, std::optional<Millis> until, const py::object& by) {
+            ReportQuery q;
+            q.since = since;
+            q.until = until;
+            q.by = Strings(by);
+            std::vector<ReportRow> rows;
+            {
+              py::gil_scoped_release release;
+              rows = e.Report(q);
+            }
+            py::list out;
+            for (const auto& r : rows) {
+              py::dict d;
+              for (const auto& kv : r.keys) {
+                if (kv.first == "step") d["step"] = py::int_(std::stoi(kv.second));
+                else d[py::str(kv.first)] = kv.second;
+              }
+              d["sent"] = r.sent;
+              d["failed"] = r.failed;
+              d["suppressed"] = r.suppressed;
+              d["opened"] = r.opened;
+              d["clicked"] = r.clicked;
+              d["orders"] = r.orders;
+              d["orders_with_coupon"] = r.orders_with_coupon;
+              int exp = CurrencyExponent(r.currency.empty() || r.currency == "MIXED" ? "EUR" : r.currency);
+              d["revenue"] = FormatMinorUnits(r.revenue_minor, exp);
+              d["currency"] = OptStr(r.currency);
+              out.append(d);
+            }
+            return out;
+          },
+          py::arg("since_ms") = py::none(), py::arg("until_ms") = py::none(),
+          py::arg("by") = py::make_tuple("flow", "step", "channel"))
+      .def("status", [](Engine& e) {
+        EngineStatus st;
+        {
+          py::gil_scoped_release release;
+          st = e.Status();
+        }
+        py::dict d;
+        d["now"] = st.now_ms;
+        d["worker_last_run"] = st.store.worker_last_run_ms ? py::object(py::int_(*st.store.worker_last_run_ms)) : py::none();
+        d["worker_last_id"] = OptStr(st.store.worker_last_id);
+        d["worker_running_here"] = st.worker_running;
+        d["jobs_due"] = st.store.jobs_due;
+        d["jobs_pending"] = st.store.jobs_pending;
+        d["oldest_due"] = st.store.oldest_due_ms ? py::object(py::int_(*st.store.oldest_due_ms)) : py::none();
+        d["next_due"] = st.store.next_due_ms ? py::object(py::int_(*st.store.next_due_ms)) : py::none();
+        d["events"] = st.store.events;
+        d["carts"] = st.store.carts;
+        d["running_journeys"] = st.store.running_journeys;
+        d["messages_sent"] = st.store.messages_sent;
+        d["messages_failed"] = st.store.messages_failed;
+        d["queued"] = st.queued;
+        d["last_error"] = OptStr(st.last_error);
+        d["schema_version"] = st.store.schema_version;
+        return d;
+      });
+}
+
+}  // namespace bindings
+}  // namespace cartrecovery

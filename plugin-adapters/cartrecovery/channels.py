@@ -1,0 +1,65 @@
+"""Channels deliver rendered messages. Any channel name a flow uses ("email", "sms",
+"push", ...) can be bound to any of these; policies apply by the name."""
+from __future__ import annotations
+
+from typing import Callable
+
+from . import _core
+
+
+class Channel:
+    """Base of the channel classes; wraps a core channel."""
+
+    _native: _core.Channel
+
+    def describe(self) -> str:
+        return self._native.describe()
+
+    def send_test(self, to: str, subject: str = "Test message", text: str = "It works.",
+                  html: str = "") -> None:
+        """Sends one message now, outside any flow (R6.2: try a channel before going live).
+        Raises DeliveryError with .transient when the server refuses it."""
+        self._send({"message_id": "test", "to": to, "subject": subject, "text": text, "html": html})
+
+    def _send(self, message: dict) -> None:
+        """Sends a message dict (the CallbackChannel form) through this channel now."""
+        _core.channel_send(self._native, message)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.describe()}>"
+
+
+class SmtpChannel(Channel):
+    """E-mail over SMTP (Poco::Net): plain, STARTTLS (default, fails closed) or implicit SSL."""
+
+    def __init__(self, host: str, port: int = 587, username: str | None = None,
+                 password: str | None = None, starttls: bool = True, ssl: bool = False,
+                 sender: str = "Shop <shop@example.com>", reply_to: str | None = None,
+                 timeout: float = 10, verify_certificate: bool = True):
+        if starttls and ssl:
+            raise _core.ConfigError("starttls and ssl exclude each other (ssl is TLS from the first byte)")
+        self._native = _core.smtp_channel(host, int(port), username or "", password or "",
+                                          bool(starttls), bool(ssl), bool(verify_certificate),
+                                          sender, reply_to or "", float(timeout))
+
+
+class OutboxChannel(Channel):
+    """Keeps messages in the store (they count as sent) and, given a directory, also writes
+    each as <message_id>.eml there."""
+
+    def __init__(self, directory: str | None = None):
+        self.directory = directory
+        self._native = _core.outbox_channel(str(directory) if directory else "")
+
+
+class CallbackChannel(Channel):
+    """Hands each rendered message, as a dict (message_id, channel, to, to_name, subject,
+    text, html, headers), to fn: e.g. a Django shop's own mail backend. fn runs on the
+    worker's thread. Raising DeliveryError with transient=False fails the message; any other
+    exception is retried later."""
+
+    def __init__(self, fn: Callable[[dict], object]):
+        if not callable(fn):
+            raise TypeError("CallbackChannel needs a callable")
+        self.fn = fn
+        self._native = _core.callback_channel(fn)

@@ -1,0 +1,227 @@
+"""The cartrecovery command line.
+
+    cartrecovery simulate   a day of synthetic traffic through the real engine (the demo)
+    cartrecovery status     is the scheduler alive? jobs due, the oldest overdue one
+    cartrecovery worker     run the worker in the foreground until Ctrl-C
+    cartrecovery report     what was sent and what came back, by flow/step/channel
+    cartrecovery send-test  send one test e-mail through an SMTP server (R6.2)
+
+SMTP passwords come from the CARTRECOVERY_SMTP_PASSWORD environment variable, never from
+the command line (where `ps` would show them).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from . import _core
+from .channels import OutboxChannel, SmtpChannel
+from .engine import Engine
+from .flows import Flow
+
+
+def _smtp_from_args(args) -> SmtpChannel | None:
+    if not getattr(args, "smtp", None):
+        return None
+    host, _, port = args.smtp.rpartition(":")
+    if not host or not port.isdigit():
+        raise SystemExit(f"--smtp: expected HOST:PORT, got {args.smtp!r}")
+    security = args.smtp_security
+    return SmtpChannel(host, int(port), username=args.smtp_user,
+                       password=os.environ.get("CARTRECOVERY_SMTP_PASSWORD"),
+                       starttls=security == "starttls", ssl=security == "ssl",
+                       sender=args.sender)
+
+
+def _add_smtp_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--smtp", metavar="HOST:PORT", help="send e-mail through this SMTP server")
+    p.add_argument("--smtp-security", choices=["starttls", "ssl", "plain"], default="starttls")
+    p.add_argument("--smtp-user", default=None)
+    p.add_argument("--sender", default="Kite Shop <shop@kite.example>")
+
+
+def _table(rows: list[dict], columns: list[str]) -> str:
+    if not rows:
+        return "  (nothing yet)"
+    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    line = lambda vals: "  " + "  ".join(v.rjust(w) for v, w in zip(vals, widths))  # noqa: E731
+    return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def cmd_simulate(args) -> int:
+    from .simulate import Simulation, progress_bar
+
+    if args.store.startswith("sqlite:///") and not args.keep:
+        path = args.store[len("sqlite:///"):]
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.remove(path + suffix)
+    also = _smtp_from_args(args) or (OutboxChannel(args.outbox) if args.outbox else None)
+    print(f"cartrecovery simulate: {args.shoppers} shoppers over one day, then {args.days} days "
+          f"of reminders, store {args.store}")
+    sim = Simulation(args.store, shoppers=args.shoppers, seed=args.seed, also=also)
+    try:
+        r = sim.run(days_after=args.days, progress=progress_bar())
+    finally:
+        sim.close()
+    pct = lambda a, b: f"{100 * a / b:.0f}%" if b else "-"  # noqa: E731
+    print()
+    print(f"  shoppers              {r.shoppers}")
+    print(f"  carts                 {r.carts}")
+    print(f"  bought at once        {r.bought_at_once}")
+    print(f"  abandoned             {r.abandoned}  ({r.with_contact} carts had an e-mail)")
+    print(f"  reminders sent        {r.reminders}")
+    print(f"  opened / clicked      {r.opened} / {r.clicked}  ({pct(r.opened, r.reminders)} / {pct(r.clicked, r.reminders)})")
+    print(f"  recovered orders      {r.recovered_orders}  ({pct(r.recovered_orders, r.abandoned)} of abandoned carts)")
+    print(f"  recovered revenue     {r.recovered_revenue} EUR")
+    print()
+    print("  by path and step:")
+    print(_table(r.report, ["path", "step", "channel", "sent", "suppressed", "opened", "clicked",
+                            "orders", "revenue"]))
+    print()
+    print(f"  scheduler: {'healthy' if r.status['healthy'] else 'NOT healthy: ' + '; '.join(r.status['problems'])}"
+          f", {r.status['jobs_pending']} jobs pending")
+    if args.outbox:
+        print(f"  e-mails written to {args.outbox}/ (.eml)")
+    return 0
+
+
+def cmd_status(args) -> int:
+    engine = Engine(store=args.store)
+    try:
+        s = engine.status()
+    finally:
+        engine.close()
+    if args.json:
+        print(json.dumps(s, default=str, indent=2))
+    else:
+        now = s["now"]
+        last = s["worker_last_run"]
+        ago = f"{int((now - last).total_seconds())}s ago by {s['worker_last_id']}" if last else "never"
+        print(f"store          {args.store} (schema {s['schema_version']})")
+        print(f"worker         last ran {ago}")
+        print(f"jobs           {s['jobs_due']} due, {s['jobs_pending']} pending"
+              + (f", next at {s['next_due']:%Y-%m-%d %H:%M:%S} UTC" if s["next_due"] else ""))
+        if s["oldest_due"]:
+            print(f"oldest overdue {s['oldest_due']:%Y-%m-%d %H:%M:%S} UTC "
+                  f"({int((now - s['oldest_due']).total_seconds())}s late)")
+        print(f"journeys       {s['running_journeys']} running")
+        print(f"messages       {s['messages_sent']} sent, {s['messages_failed']} failed")
+        if s["last_error"]:
+            print(f"last error     {s['last_error']}")
+        print("health         " + ("OK" if s["healthy"] else "PROBLEM: " + "; ".join(s["problems"])))
+    return 0 if s["healthy"] else 2
+
+
+def cmd_worker(args) -> int:
+    flows = [Flow.from_file(f) for f in args.flow] or None
+    smtp = _smtp_from_args(args)
+    channels = {"email": smtp} if smtp else None
+    settings = {"shop_name": args.shop_name}
+    if args.base_url:
+        settings["base_url"] = args.base_url
+    engine = Engine(store=args.store, flows=flows, channels=channels, settings=settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    engine.start()
+    print(f"worker {engine.status()['worker_last_id'] or ''} running on {args.store}; Ctrl-C stops it",
+          file=sys.stderr)
+    try:
+        stop.wait()
+    finally:
+        engine.close()
+    return 0
+
+
+def cmd_report(args) -> int:
+    engine = Engine(store=args.store)
+    try:
+        since = datetime.fromisoformat(args.since).replace(tzinfo=timezone.utc) if args.since else None
+        until = datetime.fromisoformat(args.until).replace(tzinfo=timezone.utc) if args.until else None
+        by = [b for b in args.by.split(",") if b]
+        rows = engine.report(since=since, until=until, by=by)
+    finally:
+        engine.close()
+    if args.json:
+        print(json.dumps(rows, default=lambda v: str(v) if isinstance(v, Decimal) else v, indent=2))
+    else:
+        for r in rows:
+            r["ctr"] = f"{100 * r['ctr']:.1f}%"
+        print(_table(rows, by + ["sent", "failed", "suppressed", "opened", "clicked", "ctr",
+                                 "orders", "orders_with_coupon", "revenue"]))
+    return 0
+
+
+def cmd_send_test(args) -> int:
+    channel = _smtp_from_args(args)
+    if channel is None:
+        raise SystemExit("send-test: --smtp HOST:PORT is required")
+    try:
+        channel.send_test(args.to, subject=args.subject)
+    except _core.DeliveryError as e:
+        print(f"not sent ({'transient' if e.transient else 'permanent'}): {e}", file=sys.stderr)
+        return 1
+    print(f"sent a test message to {args.to} through {channel.describe()}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cartrecovery", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    store_default = os.environ.get("CARTRECOVERY_STORE", "sqlite:///recovery.db")
+
+    p = sub.add_parser("simulate", help="replay a day of synthetic shop traffic")
+    p.add_argument("--store", default="sqlite:///demo.db")
+    p.add_argument("--shoppers", type=int, default=400)
+    p.add_argument("--days", type=int, default=4, help="days of reminders after the traffic day")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--outbox", help="also write every reminder as .eml into this directory")
+    p.add_argument("--keep", action="store_true", help="keep an existing store instead of starting afresh")
+    _add_smtp_args(p)
+    p.set_defaults(fn=cmd_simulate)
+
+    p = sub.add_parser("status", help="is the scheduler alive? (exit 2 when not)")
+    p.add_argument("--store", default=store_default)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_status)
+
+    p = sub.add_parser("worker", help="run the worker in the foreground")
+    p.add_argument("--store", default=store_default)
+    p.add_argument("--flow", action="append", default=[], help="a flow JSON file (repeatable)")
+    p.add_argument("--shop-name", default="Our shop")
+    p.add_argument("--base-url", default=None)
+    _add_smtp_args(p)
+    p.set_defaults(fn=cmd_worker)
+
+    p = sub.add_parser("report", help="sent, opened, clicked, orders and revenue")
+    p.add_argument("--store", default=store_default)
+    p.add_argument("--since", help="YYYY-MM-DD (UTC)")
+    p.add_argument("--until", help="YYYY-MM-DD (UTC), exclusive")
+    p.add_argument("--by", default="flow,step,channel")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_report)
+
+    p = sub.add_parser("send-test", help="send one test e-mail (R6.2)")
+    p.add_argument("--to", required=True)
+    p.add_argument("--subject", default="cartrecovery test message")
+    _add_smtp_args(p)
+    p.set_defaults(fn=cmd_send_test)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.fn(args)
+    except _core.Error as e:
+        print(f"cartrecovery {args.command}: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""The Engine: the one object a shop talks to. Thin: values in, core call, values out."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Iterable, Mapping
+
+from . import _core
+from ._time import from_ms, to_ms
+from .channels import Channel
+from .clock import ManualClock
+from .flows import Flow, coerce_flow
+
+# Settings the engine understands; anything else is a ConfigError (a typo would otherwise
+# silently do nothing).
+_SETTINGS = {
+    "shop_name", "base_url", "secret", "timezone", "contact_email", "contact_phone", "chat_url",
+    "outbox_directory", "worker_id", "queue_capacity", "max_batch", "lease_seconds",
+    "max_attempts", "retry_base_seconds", "attribution_window_seconds", "worker_idle_seconds",
+}
+_SECONDS = {"lease_seconds": "lease_ms", "retry_base_seconds": "retry_base_ms",
+            "attribution_window_seconds": "attribution_window_ms",
+            "worker_idle_seconds": "worker_idle_ms"}
+
+
+def _native_settings(settings: Mapping[str, Any]) -> dict:
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        if key not in _SETTINGS:
+            err = _core.ConfigError(f"settings.{key}: unknown setting (known: {', '.join(sorted(_SETTINGS))})")
+            err.field = f"settings.{key}"
+            raise err
+        if key in _SECONDS:
+            out[_SECONDS[key]] = int(float(value) * 1000)
+        elif key != "secret":  # used by tracking links (signed tokens), never logged
+            out[key] = value
+    return out
+
+
+def _money(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+class Engine:
+    """Feeds checkout events to the recovery core and runs its reminders.
+
+    ``store``: "sqlite:///recovery.db" (default), ":memory:". ``flows``: None for
+    ``default_flow()``, else Flow objects, dicts, JSON text or paths to JSON files.
+    ``channels``: None sends everything to an outbox kept in the store; else a dict from
+    channel name to Channel. ``clock``: a ManualClock for tests and replays.
+    """
+
+    def __init__(self, store: str = "sqlite:///recovery.db", flows: Iterable[Any] | None = None,
+                 channels: Mapping[str, Channel] | None = None, clock: ManualClock | None = None,
+                 settings: Mapping[str, Any] | None = None):
+        self.flows = [coerce_flow(f) for f in flows] if flows is not None else []
+        native_channels = None
+        if channels is not None:
+            native_channels = {}
+            for name, channel in channels.items():
+                if not isinstance(channel, Channel):
+                    err = _core.ConfigError(f"channels.{name}: expected a Channel, got {type(channel).__name__}")
+                    err.field = f"channels.{name}"
+                    raise err
+                native_channels[name] = channel._native
+        self.clock = clock
+        self.settings = dict(settings or {})
+        self._native = _core.Engine(
+            str(store), [f.to_json() for f in self.flows], native_channels,
+            clock._native if clock is not None else None, _native_settings(self.settings))
+        self._channels = dict(channels or {})  # keeps Python callbacks alive with the engine
+
+    # ---- events in ---------------------------------------------------------------------
+    def track(self, type: str, *, at: datetime | None = None, durable: bool = False, **fields: Any) -> None:
+        """Validates and queues one event (see API.md for types and fields). Raises
+        ValidationError naming the field; nothing of a refused event is stored."""
+        self._native.track(type, fields, None if at is None else to_ms(at), durable)
+
+    def track_many(self, events: Iterable[Mapping[str, Any]], durable: bool = False) -> int:
+        """Queues a batch ({"type": ..., "at": optional datetime, **fields}); all or nothing:
+        one invalid event raises ValidationError ("[i].field") and none is queued."""
+        batch = []
+        for i, event in enumerate(events):
+            fields = dict(event)
+            type_ = fields.pop("type", None)
+            if not isinstance(type_, str):
+                err = _core.ValidationError(f"[{i}].type: is required")
+                err.field = f"[{i}].type"
+                raise err
+            at = fields.pop("at", None)
+            batch.append((type_, fields, None if at is None else to_ms(at, f"[{i}].at")))
+        return self._native.track_many(batch, durable)
+
+    def flush(self) -> None:
+        """Waits until every event accepted so far is committed."""
+        self._native.flush()
+
+    # ---- time --------------------------------------------------------------------------
+    def run_due(self, now: datetime | None = None) -> int:
+        """Runs every job due at ``now`` (default: the clock); returns how many ran."""
+        return self._native.run_due(None if now is None else to_ms(now, "now"))
+
+    def start(self) -> "Engine":
+        """Runs the worker on a background thread (in this process)."""
+        self._native.start()
+        return self
+
+    def stop(self) -> None:
+        self._native.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._native.running
+
+    def close(self) -> None:
+        """Flushes, stops the worker and closes the store."""
+        if self._native is not None:
+            native, self._native = self._native, None
+            native.close()
+
+    def __enter__(self) -> "Engine":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # ---- looking inside ----------------------------------------------------------------
+    def cart(self, cart_id: str) -> dict | None:
+        d = self._native.cart(str(cart_id))
+        if d is None:
+            return None
+        d["value"] = _money(d["value"])
+        d["last_activity"] = from_ms(d["last_activity"])
+        for item in d["items"]:
+            item["price"] = _money(item["price"])
+        j = d["journey"]
+        if j is not None:
+            j["next_due"] = from_ms(j["next_due"])
+            j["started_at"] = from_ms(j["started_at"])
+        return d
+
+    def messages(self, cart_id: str | None = None, email: str | None = None) -> list[dict]:
+        rows = self._native.messages(str(cart_id or ""), email or "")
+        for m in rows:
+            for key in ("due_at", "sent_at", "opened_at", "clicked_at"):
+                m[key] = from_ms(m[key])
+        return rows
+
+    def report(self, since: datetime | None = None, until: datetime | None = None,
+               by: Iterable[str] = ("flow", "step", "channel")) -> list[dict]:
+        rows = self._native.report(None if since is None else to_ms(since, "since"),
+                                   None if until is None else to_ms(until, "until"), list(by))
+        for r in rows:
+            r["revenue"] = _money(r["revenue"])
+            shown = r["sent"]
+            r["ctr"] = (r["clicked"] / shown) if shown else 0.0
+        return rows
+
+    def status(self) -> dict:
+        """When a worker last ran, how many jobs are due, the oldest overdue one, and whether
+        that looks healthy: a scheduler that silently stopped shows here."""
+        s = self._native.status()
+        now = from_ms(s["now"])
+        for key in ("now", "worker_last_run", "oldest_due", "next_due"):
+            s[key] = from_ms(s[key])
+        problems = []
+        if s["jobs_due"] and s["oldest_due"] is not None:
+            late = (now - s["oldest_due"]).total_seconds()
+            if late > 300:
+                problems.append(f"{s['jobs_due']} jobs overdue, the oldest by {_ago(late)}")
+        if s["worker_last_run"] is None:
+            if s["jobs_pending"]:
+                problems.append("no worker has ever run on this store")
+        elif s["jobs_due"] and (now - s["worker_last_run"]).total_seconds() > 300:
+            problems.append(f"the last worker run was {_ago((now - s['worker_last_run']).total_seconds())} ago")
+        s["healthy"] = not problems
+        s["problems"] = problems
+        return s
+
+    def flow_names(self) -> list[str]:
+        return self._native.flow_names()
+
+    def now(self) -> datetime:
+        return from_ms(self._native.now_ms())
+
+
+def _ago(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    if seconds < 172800:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
