@@ -44,6 +44,7 @@ class SimulationResult:
     with_contact: int = 0
     bought_at_once: int = 0
     abandoned: int = 0
+    abandoned_with_contact: int = 0
     reminders: int = 0
     opened: int = 0
     clicked: int = 0
@@ -185,9 +186,11 @@ class Simulation:
             r.recovered_orders = totals[0]["orders"]
             r.recovered_revenue = totals[0]["revenue"]
         r.status = self.engine.status()
-        r.abandoned = sum(1 for i in range(self.shoppers)
-                          if (c := self.engine.cart(f"cart-{i:05d}")) is not None
-                          and c["state"] in ("abandoned", "expired", "recovered"))
+        for i in range(self.shoppers):
+            c = self.engine.cart(f"cart-{i:05d}")
+            if c is not None and c["state"] in ("abandoned", "expired", "recovered"):
+                r.abandoned += 1
+                r.abandoned_with_contact += c["contact"] is not None and c["contact"].startswith("e:")
 
     def close(self) -> None:
         self.engine.close()
@@ -196,16 +199,20 @@ class Simulation:
 def progress_bar(stream=sys.stderr, width: int = 30) -> Callable[[float], None]:
     """A dependency-free progress bar on one terminal line."""
     last = [-1]
+    # On a terminal the bar redraws in place; in a log (CI) it prints every tenth instead.
+    step = 1 if stream.isatty() else 10
 
     def show(fraction: float) -> None:
         pct = min(100, int(fraction * 100))
-        if pct == last[0]:
+        if pct // step == last[0] // step and pct < 100 or pct == last[0]:
             return
         last[0] = pct
         filled = width * pct // 100
-        stream.write(f"\r  replaying  [{'#' * filled}{'.' * (width - filled)}] {pct:3d}%")
-        if pct >= 100:
-            stream.write("\n")
+        bar = f"  replaying  [{'#' * filled}{'.' * (width - filled)}] {pct:3d}%"
+        if step == 1:
+            stream.write("\r" + bar + ("\n" if pct >= 100 else ""))
+        else:
+            stream.write(bar + "\n")
         stream.flush()
 
     return show

@@ -173,25 +173,32 @@ void Engine::Impl::ApplyOrder(Store& store, const Event& e) {
   std::optional<Cart> cart;
   if (!e.cart_id.empty()) cart = store.LoadCart(e.cart_id);
   std::string key = cart && !cart->contact_key.empty() ? cart->contact_key : ContactKeyOf(e.email, e.phone);
+  // Last touch within the attribution window.
+  std::optional<MessageRecord> touch;
+  if (!key.empty()) {
+    touch = store.LastSentTo(key, e.at_ms - opts.attribution_window_ms);
+    if (touch && touch->sent_ms > e.at_ms) touch.reset();
+  }
+  if (!cart && !key.empty()) {
+    // Matched by e-mail or phone only (another device, a phone order): the order recovers
+    // the cart the contact's journey is about, or the one last reminded of.
+    if (auto j = store.RunningJourneyOfContact(key)) cart = store.LoadCart(j->cart_id);
+    else if (touch) cart = store.LoadCart(touch->cart_id);
+  }
 
   OrderRecord order;
   order.order_id = e.order_id;
-  order.cart_id = e.cart_id;
+  order.cart_id = cart ? cart->cart_id : e.cart_id;
   order.contact_key = key;
   order.value_minor = e.value_minor.value_or(cart ? cart->ValueMinor() : 0);
   order.currency = !e.currency.empty() ? e.currency : (cart ? cart->currency : std::string());
   order.coupon = e.coupon;
   order.at_ms = e.at_ms;
-  if (!key.empty()) {
-    // Last touch within the attribution window.
-    if (auto m = store.LastSentTo(key, e.at_ms - opts.attribution_window_ms)) {
-      if (m->sent_ms <= e.at_ms) {
-        order.message_id = m->message_id;
-        order.flow = m->flow;
-        order.step = m->step;
-        order.channel = m->channel;
-      }
-    }
+  if (touch) {
+    order.message_id = touch->message_id;
+    order.flow = touch->flow;
+    order.step = touch->step;
+    order.channel = touch->channel;
   }
   if (!store.InsertOrder(order)) return;  // the same order reported twice
 

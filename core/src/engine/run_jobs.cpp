@@ -47,7 +47,12 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now) {
     std::vector<JobRecord> jobs;
     {
       std::lock_guard<std::mutex> lock(r.store_mu);
-      r.store->Write([&] { jobs = r.store->ClaimDueJobs(now, kClaimBatch, opts.lease_ms); });
+      // The heartbeat rides in the first claim's transaction: one commit (one fsync) per
+      // idle run, so `cartrecovery status` can tell a live worker from a dead one cheaply.
+      r.store->Write([&] {
+        if (round == 0) r.store->RecordWorkerRun(worker_id, now, 0);
+        jobs = r.store->ClaimDueJobs(now, kClaimBatch, opts.lease_ms);
+      });
     }
     for (const auto& job : jobs) {
       try {
@@ -71,7 +76,7 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now) {
     outbox->Close();
     for (auto& kv : opts.channels) kv.second->Close();
   }
-  {
+  if (ran > 0) {
     std::lock_guard<std::mutex> lock(r.store_mu);
     r.store->Write([&] { r.store->RecordWorkerRun(worker_id, now, ran); });
   }

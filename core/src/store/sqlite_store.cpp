@@ -639,7 +639,7 @@ std::vector<ReportRow> SqliteStore::Report(const ReportQuery& q) {
   // Group keys are whitelisted column expressions; values never reach the SQL text.
   static const std::map<std::string, std::pair<std::string, std::string>> kKeys = {
       {"flow", {"flow", "flow"}},
-      {"path", {"path", "''"}},
+      {"path", {"path", "(SELECT m.path FROM messages m WHERE m.message_id = orders.message_id)"}},
       {"step", {"CAST(step AS TEXT)", "CAST(step AS TEXT)"}},
       {"channel", {"channel", "channel"}},
       {"day",
