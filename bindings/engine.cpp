@@ -85,14 +85,20 @@ void init_engine(py::module_& m) {
   py::class_<ManualClock, std::shared_ptr<ManualClock>>(m, "ManualClock")
       .def(py::init<Millis>(), py::arg("start_ms"))
       .def("now_ms", &ManualClock::NowMillis)
-      .def("set_ms", [](ManualClock& c, Millis t) {
-        py::gil_scoped_release release;  // wakes the worker, which may want the GIL
-        c.Set(t);
-      })
-      .def("advance_ms", [](ManualClock& c, Millis d) {
-        py::gil_scoped_release release;
-        c.Advance(d);
-      });
+      .def(
+          "set_ms",
+          [](ManualClock& c, Millis t) {
+            py::gil_scoped_release release;  // wakes the worker, which may want the GIL
+            c.Set(t);
+          },
+          py::arg("ms"))
+      .def(
+          "advance_ms",
+          [](ManualClock& c, Millis d) {
+            py::gil_scoped_release release;
+            c.Advance(d);
+          },
+          py::arg("ms"));
 
   py::class_<Engine>(m, "Engine")
       .def(py::init([](const std::string& store, const std::vector<std::string>& flows_json,
@@ -132,8 +138,8 @@ void init_engine(py::module_& m) {
              py::gil_scoped_release release;  // opening the store is I/O
              return std::make_unique<Engine>(std::move(o));
            }),
-           py::arg("store"), py::arg("flows"), py::arg("channels"), py::arg("clock"),
-           py::arg("settings"))
+           py::arg("store"), py::arg("flows"), py::arg("channels").none(true),
+           py::arg("clock").none(true), py::arg("settings"))
       .def(
           "track",
           [](Engine& e, const std::string& type, const py::dict& fields, std::optional<Millis> at,
@@ -202,7 +208,8 @@ void init_engine(py::module_& m) {
              d["last_activity"] = c.last_activity_ms;
              d["journey"] = view->journey ? py::object(JourneyDict(*view->journey, e)) : py::none();
              return d;
-           })
+           },
+           py::arg("cart_id"))
       .def(
           "messages",
           [](Engine& e, const std::string& cart_id, const std::string& email) {
