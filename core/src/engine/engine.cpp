@@ -72,11 +72,9 @@ Runtime& Engine::Impl::R() {
     // A child of fork(): the parent's threads are not here, its mutexes may be held
     // forever and its SQLite handle must not be touched. Leak them and start afresh.
     if (rt) {
-      Runtime* old = rt.release();
-      if (old->store) {
-        old->store.release();  // neither used nor closed here
-      }
-      (void)old;  // intentionally leaked
+      Runtime* old = rt.release();  // intentionally leaked
+      clock->Unsubscribe(old->clock_token);  // its worker does not exist here
+      old->store.release();                 // neither used nor closed here
     }
     pid = now;
     if (opts.worker_id.empty()) {
@@ -279,7 +277,10 @@ size_t Engine::TrackMany(const std::vector<std::pair<std::string, Value>>& event
       parsed.push_back(ParseEvent(events[i].first, events[i].second, at ? *at : now));
     } catch (const Error& e) {
       std::string field = "[" + std::to_string(i) + "]" + (e.field().empty() ? "" : "." + e.field());
-      throw InvalidArgument(field, e.what());
+      // e.what() already starts with "<field>: "; say the field once, with its index.
+      std::string what = e.what();
+      if (!e.field().empty() && what.rfind(e.field() + ": ", 0) == 0) what.erase(0, e.field().size() + 2);
+      throw InvalidArgument(field, what);
     }
     wait = wait || GatesSending(parsed.back());
   }
@@ -357,6 +358,9 @@ void Engine::Stop() {
 
 bool Engine::Running() const {
   if (impl_->closed || !impl_->rt) return false;
+  // In a child of fork() rt is still the parent's runtime (R() replaces it on first use),
+  // whose worker thread did not come along; its mutex may even be held forever.
+  if (impl_->pid != getpid()) return false;
   std::lock_guard<std::mutex> lock(impl_->rt->w_mu);
   return impl_->rt->worker_running;
 }

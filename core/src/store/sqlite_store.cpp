@@ -75,6 +75,20 @@ const std::vector<const char*>& Migrations() {
       CREATE TABLE workers(
         worker_id TEXT PRIMARY KEY, last_run_ms INTEGER NOT NULL, jobs_run INTEGER NOT NULL);
       )sql",
+      // 2: job ids are never reused. A finished job's row is deleted, and a plain rowid
+      // hands the highest id out again; (job_id, attempt) is the fencing token, so a worker
+      // that lost its lease could otherwise finish or move a later, unrelated job.
+      R"sql(
+      CREATE TABLE jobs_v2(
+        job_id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, subject TEXT NOT NULL,
+        due_ms INTEGER NOT NULL, state TEXT NOT NULL, lease_until_ms INTEGER NOT NULL,
+        attempt INTEGER NOT NULL, UNIQUE(kind, subject));
+      INSERT INTO jobs_v2(job_id, kind, subject, due_ms, state, lease_until_ms, attempt)
+        SELECT job_id, kind, subject, due_ms, state, lease_until_ms, attempt FROM jobs;
+      DROP TABLE jobs;
+      ALTER TABLE jobs_v2 RENAME TO jobs;
+      CREATE INDEX jobs_due ON jobs(state, due_ms);
+      )sql",
   };
   return kMigrations;
 }
@@ -627,8 +641,12 @@ void SqliteStore::Initialize() {
   if (version == latest) return;
   Write([&] {
     // Re-read under the write lock: another process may have migrated meanwhile.
-    auto s = db_.Prepare("PRAGMA user_version");
-    int64_t current = s.Step() ? s.Int(0) : 0;
+    int64_t current = 0;
+    {
+      // Reset before migrating: a pending statement would block DROP TABLE.
+      auto s = db_.Prepare("PRAGMA user_version");
+      if (s.Step()) current = s.Int(0);
+    }
     for (int64_t v = current; v < latest; ++v) db_.Exec(Migrations()[v]);
     db_.Exec("PRAGMA application_id=" + std::to_string(kApplicationId));
     db_.Exec("PRAGMA user_version=" + std::to_string(latest));
