@@ -126,6 +126,7 @@ void init_engine(py::module_& m) {
              str("contact_phone", o.shop.contact_phone);
              str("chat_url", o.shop.chat_url);
              str("timezone", o.timezone);
+             str("currency", o.currency);
              str("outbox_directory", o.outbox_directory);
              str("worker_id", o.worker_id);
              num("queue_capacity", o.queue_capacity);

@@ -14,7 +14,7 @@ from .flows import Flow, coerce_flow
 # Settings the engine understands; anything else is a ConfigError (a typo would otherwise
 # silently do nothing).
 _SETTINGS = {
-    "shop_name", "base_url", "secret", "timezone", "contact_email", "contact_phone", "chat_url",
+    "shop_name", "base_url", "secret", "timezone", "currency", "contact_email", "contact_phone", "chat_url",
     "outbox_directory", "worker_id", "queue_capacity", "max_batch", "lease_seconds",
     "max_attempts", "retry_base_seconds", "attribution_window_seconds", "worker_idle_seconds",
 }
@@ -113,10 +113,11 @@ class Engine:
         return self._native.running
 
     def close(self) -> None:
-        """Flushes, stops the worker and closes the store."""
-        if self._native is not None:
-            native, self._native = self._native, None
-            native.close()
+        """Flushes, stops the worker and closes the store. Idempotent. Afterwards every other
+        call raises ValidationError ("the engine is closed"), like I/O on a closed file."""
+        native = getattr(self, "_native", None)  # absent when __init__ failed
+        if native is not None:
+            native.close()  # the core's Close() is idempotent and marks the engine closed
 
     def __enter__(self) -> "Engine":
         return self.start()

@@ -43,6 +43,7 @@ struct EngineOptions {
   std::shared_ptr<Clock> clock;  // null: SystemClock
   ShopInfo shop;
   std::string timezone = "UTC";
+  std::string currency = "EUR";  // the shop's currency, for events that name none
 
   size_t queue_capacity = 100000;      // events accepted but not yet committed
   size_t max_batch = 5000;             // events per commit

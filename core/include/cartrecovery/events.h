@@ -69,8 +69,11 @@ struct Event {
 };
 
 // Validates `fields` (a map) for event `type` at time `at_ms`. Throws InvalidArgument with
-// field() naming the culprit ("type", "items[1].price", "email", ...).
-Event ParseEvent(const std::string& type, const Value& fields, Millis at_ms);
+// field() naming the culprit ("type", "items[1].price", "email", ...). Amounts are read in
+// the minor units of the event's `currency`, or of `default_currency` (the shop's) when the
+// event names none, so a JPY shop's "500" is 500 yen, never 5.00.
+Event ParseEvent(const std::string& type, const Value& fields, Millis at_ms,
+                 const std::string& default_currency = "EUR");
 
 // Events whose effect must be durable before track() returns: they stop or gate sending.
 bool GatesSending(const Event& event);

@@ -173,6 +173,11 @@ void Engine::Impl::ApplyOrder(Store& store, const Event& e) {
   std::optional<Cart> cart;
   if (!e.cart_id.empty()) cart = store.LoadCart(e.cart_id);
   std::string key = cart && !cart->contact_key.empty() ? cart->contact_key : ContactKeyOf(e.email, e.phone);
+  // R3.4: a phone number belongs to one contact, who is keyed by e-mail when one is known;
+  // an order that gives only the phone is that contact's.
+  std::vector<std::string> phone_owners;
+  if (!e.phone.empty()) phone_owners = store.ContactsWithPhone(e.phone, "");
+  if (key.rfind("p:", 0) == 0 && !phone_owners.empty()) key = phone_owners.front();
   // Last touch within the attribution window.
   std::optional<MessageRecord> touch;
   if (!key.empty()) {
@@ -208,6 +213,8 @@ void Engine::Impl::ApplyOrder(Store& store, const Event& e) {
   if (!key.empty()) keys.push_back(key);
   for (const std::string& k : {ContactKeyOf(e.email, ""), ContactKeyOf("", e.phone)})
     if (!k.empty() && std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
+  for (const auto& k : phone_owners)
+    if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
   for (const auto& k : keys) {
     while (auto j = store.RunningJourneyOfContact(k)) {
       had_journey = true;

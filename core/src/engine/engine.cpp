@@ -45,6 +45,8 @@ Engine::Impl::Impl(EngineOptions o) : opts(std::move(o)) {
                               "channel '" + ch + "' is not configured (channels has no '" + ch +
                                   "'; bind it, e.g. to an OutboxChannel)");
   }
+  if (!IsCurrencyCode(opts.currency))
+    throw ConfigError("settings.currency", "'" + opts.currency + "' is not an ISO 4217 code like EUR");
   outbox = MakeOutboxChannel(opts.outbox_directory);
   if (opts.worker_id.empty()) {
     char host[256] = {0};
@@ -256,7 +258,7 @@ Engine::~Engine() {
 
 void Engine::Track(const std::string& type, const Value& fields, std::optional<Millis> at,
                    bool durable) {
-  Event e = ParseEvent(type, fields, at ? *at : impl_->clock->NowMillis());
+  Event e = ParseEvent(type, fields, at ? *at : impl_->clock->NowMillis(), impl_->opts.currency);
   bool wait = durable || GatesSending(e);
   Runtime& r = impl_->R();
   std::vector<Event> one;
@@ -274,7 +276,7 @@ size_t Engine::TrackMany(const std::vector<std::pair<std::string, Value>>& event
   for (size_t i = 0; i < events.size(); ++i) {
     std::optional<Millis> at = i < at_ms.size() ? at_ms[i] : std::nullopt;
     try {
-      parsed.push_back(ParseEvent(events[i].first, events[i].second, at ? *at : now));
+      parsed.push_back(ParseEvent(events[i].first, events[i].second, at ? *at : now, impl_->opts.currency));
     } catch (const Error& e) {
       std::string field = "[" + std::to_string(i) + "]" + (e.field().empty() ? "" : "." + e.field());
       // e.what() already starts with "<field>: "; say the field once, with its index.

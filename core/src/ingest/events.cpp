@@ -278,7 +278,8 @@ std::string ContactKeyOf(const std::string& email, const std::string& phone) {
   return {};
 }
 
-Event ParseEvent(const std::string& type, const Value& fields, Millis at_ms) {
+Event ParseEvent(const std::string& type, const Value& fields, Millis at_ms,
+                 const std::string& default_currency) {
   const EventSpec* spec = FindSpec(type);
   if (!spec) {
     std::string names;
@@ -297,9 +298,10 @@ Event ParseEvent(const std::string& type, const Value& fields, Millis at_ms) {
     case EventType::kCartUpdated: {
       e.cart_id = f.Id("cart_id", true);
       e.currency = ValidCurrency(f, "currency");
+      if (e.currency.empty()) e.currency = default_currency;
       if (const Value* items = f.Get("items")) {
         e.has_items = true;
-        e.items = ValidItems(*items, CurrencyExponent(e.currency.empty() ? "EUR" : e.currency));
+        e.items = ValidItems(*items, CurrencyExponent(e.currency));
       }
       e.stage = ValidStage(f, false);
       e.restore_url = ValidUrl(f, "restore_url");
@@ -318,8 +320,8 @@ Event ParseEvent(const std::string& type, const Value& fields, Millis at_ms) {
       e.timezone = ValidTimezone(f, "timezone");
       e.orders_count = f.Int("orders_count", 0);
       e.currency = ValidCurrency(f, "currency");
-      e.lifetime_value_minor =
-          f.Money("lifetime_value", CurrencyExponent(e.currency.empty() ? "EUR" : e.currency), false);
+      if (e.currency.empty()) e.currency = default_currency;
+      e.lifetime_value_minor = f.Money("lifetime_value", CurrencyExponent(e.currency), false);
       if (const Value* c = f.Get("consent")) {
         if (c->kind() != Value::Kind::kMap) throw f.WrongType("consent", *c, "a dict");
         Fields cf(*c, "consent.");
@@ -358,7 +360,8 @@ Event ParseEvent(const std::string& type, const Value& fields, Millis at_ms) {
       if (e.cart_id.empty() && e.email.empty() && e.phone.empty())
         throw InvalidArgument("cart_id", "an order needs cart_id, email or phone to match it");
       e.currency = ValidCurrency(f, "currency");
-      e.value_minor = f.Money("value", CurrencyExponent(e.currency.empty() ? "EUR" : e.currency), false);
+      if (e.currency.empty()) e.currency = default_currency;
+      e.value_minor = f.Money("value", CurrencyExponent(e.currency), false);
       e.coupon = f.Text("coupon", 100);
       // "status" (paid, pending, on-hold, ...) is accepted and not used: an order in any
       // state ends the contact's journeys (redirect gateways and bank transfers included).
