@@ -145,9 +145,14 @@ void init_engine(py::module_& m) {
           "track",
           [](Engine& e, const std::string& type, const py::dict& fields, std::optional<Millis> at,
              bool durable) {
-            Value v = ToValue(fields, "");
-            py::gil_scoped_release release;
-            e.Track(type, v, at, durable);
+            // Validating and queueing take microseconds and never block: keep the GIL
+            // (releasing and re-taking it costs more under contention than the work).
+            // Only a wait for a commit (orders, unsubscribes, durable=True) releases it.
+            int64_t ticket = e.Accept(type, ToValue(fields, ""), at, durable);
+            if (ticket) {
+              py::gil_scoped_release release;
+              e.Await(ticket);
+            }
           },
           py::arg("type"), py::arg("fields"), py::arg("at_ms") = py::none(),
           py::arg("durable") = false)

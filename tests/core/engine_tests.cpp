@@ -29,6 +29,8 @@
 #include "cartrecovery/store.h"
 #include "cartrecovery/value.h"
 
+#include "test_util.h"
+
 using namespace cartrecovery;
 
 namespace {
@@ -37,20 +39,7 @@ namespace fs = std::filesystem;
 
 constexpr Millis kStart = 1700000000000;  // 2023-11-14T22:13:20Z
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/cr_engine_XXXXXX";
-    const char* dir = mkdtemp(tmpl);
-    if (!dir) throw std::runtime_error("mkdtemp failed");
-    path = dir;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string File(const std::string& name) const { return path + "/" + name; }
-  std::string path;
-};
+using testing::TempDir;
 
 Value Map(Value::Map m) { return Value::MakeMap(std::move(m)); }
 

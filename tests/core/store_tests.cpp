@@ -29,27 +29,15 @@
 #include "cartrecovery/store.h"
 #include "store/sqlite_store.h"
 
+#include "test_util.h"
+
 using namespace cartrecovery;
 
 namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory per test case, removed afterwards.
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/cr_store_XXXXXX";
-    const char* dir = mkdtemp(tmpl);
-    if (!dir) throw std::runtime_error("mkdtemp failed");
-    path = dir;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string File(const std::string& name) const { return path + "/" + name; }
-  std::string path;
-};
+using testing::TempDir;
 
 // A plain sqlite3 connection, independent of the store, to look at the file from outside.
 class RawDb {

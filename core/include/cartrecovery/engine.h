@@ -87,6 +87,13 @@ class Engine {
   // Validates and queues one event. `at`: the event's time (default: the clock).
   void Track(const std::string& type, const Value& fields, std::optional<Millis> at = {},
              bool durable = false);
+  // Track() in two halves, for callers that must not block while holding a lock of their
+  // own (the Python bindings keep the GIL for the first half only): Accept() validates and
+  // queues and returns a ticket to wait for, or 0 when nothing needs waiting for; Await()
+  // blocks until that ticket's event is committed and rethrows a commit failure.
+  int64_t Accept(const std::string& type, const Value& fields, std::optional<Millis> at = {},
+                 bool durable = false);
+  void Await(int64_t ticket);
   // Validates every event first (all or nothing: an invalid one throws InvalidArgument with
   // field "[i].<field>" and nothing is queued), then queues them in order.
   // `at_ms` per event (nullopt: the clock).

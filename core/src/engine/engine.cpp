@@ -156,10 +156,18 @@ void Engine::Impl::WriterLoop(Runtime* rp) {
   }
 }
 
+namespace {
+// Thrown inside a batch's transaction to roll it back and replay it event by event.
+struct ReplayWithSavepoints {};
+}  // namespace
+
 void Engine::Impl::CommitBatch(Runtime& r, std::vector<std::pair<int64_t, Event>>& batch) {
   // A storage failure (disk full, lock held too long) fails the whole batch: retried a few
-  // times, then reported to whoever waits. One event whose effects cannot be applied is
-  // rolled back alone (a savepoint) and reported, so it cannot block those behind it.
+  // times, then reported to whoever waits. An event whose effects cannot be applied must
+  // not take the others down: the batch is then replayed with one savepoint per event, so
+  // that event alone is rolled back and reported. Savepoints cost a statement pair per
+  // event, so the common case runs without them.
+  bool savepoints = false;
   for (int attempt = 0;; ++attempt) {
     std::vector<std::pair<int64_t, std::string>> refused;
     try {
@@ -167,12 +175,15 @@ void Engine::Impl::CommitBatch(Runtime& r, std::vector<std::pair<int64_t, Event>
       r.store->Write([&] {
         for (auto& item : batch) {
           try {
-            r.store->Write([&] { Apply(*r.store, item.second); });
+            if (savepoints) r.store->Write([&] { Apply(*r.store, item.second); });
+            else Apply(*r.store, item.second);
           } catch (const Error& e) {
             if (e.code() == ErrorCode::kStorage) throw;
+            if (!savepoints) throw ReplayWithSavepoints{};
             refused.emplace_back(item.first, std::string(EventTypeName(item.second.type)) +
                                                  " could not be applied: " + e.what());
           } catch (const std::exception& e) {
+            if (!savepoints) throw ReplayWithSavepoints{};
             refused.emplace_back(item.first, std::string(EventTypeName(item.second.type)) +
                                                  " could not be applied: " + e.what());
           }
@@ -184,6 +195,9 @@ void Engine::Impl::CommitBatch(Runtime& r, std::vector<std::pair<int64_t, Event>
         SetError(r, refused.back().second);
       }
       return;
+    } catch (const ReplayWithSavepoints&) {
+      savepoints = true;
+      --attempt;  // not a storage failure: replay at once
     } catch (const std::exception& e) {
       SetError(r, e.what());
       if (attempt >= 4) {
@@ -258,13 +272,22 @@ Engine::~Engine() {
 
 void Engine::Track(const std::string& type, const Value& fields, std::optional<Millis> at,
                    bool durable) {
+  Await(Accept(type, fields, at, durable));
+}
+
+int64_t Engine::Accept(const std::string& type, const Value& fields, std::optional<Millis> at,
+                       bool durable) {
   Event e = ParseEvent(type, fields, at ? *at : impl_->clock->NowMillis(), impl_->opts.currency);
   bool wait = durable || GatesSending(e);
   Runtime& r = impl_->R();
   std::vector<Event> one;
   one.push_back(std::move(e));
   int64_t seq = impl_->Enqueue(r, std::move(one), false);
-  if (wait) impl_->WaitCommitted(r, seq);
+  return wait ? seq : 0;
+}
+
+void Engine::Await(int64_t ticket) {
+  if (ticket > 0) impl_->WaitCommitted(impl_->R(), ticket);
 }
 
 size_t Engine::TrackMany(const std::vector<std::pair<std::string, Value>>& events,

@@ -16,17 +16,6 @@ namespace {
 
 using render_internal::Escape;
 
-// Local on purpose: flow.cpp's EngagementName may not be linked into every build that
-// links render (and the names are part of the template names, so they must not drift).
-const char* BranchName(Engagement e) {
-  switch (e) {
-    case Engagement::kUnopened: return "unopened";
-    case Engagement::kOpened: return "opened";
-    case Engagement::kClicked: return "clicked";
-  }
-  return "unopened";
-}
-
 std::string FormatMoney(int64_t minor, const std::string& currency) {
   std::string amount = FormatMinorUnits(minor, CurrencyExponent(currency));
   return currency.empty() ? amount : amount + " " + currency;
@@ -101,7 +90,7 @@ Value BuildContext(const RenderRequest& r) {
   ctx.Set("flow", Value::String(r.flow));
   ctx.Set("path", Value::String(r.path));
   ctx.Set("step", Value::Int(r.step));
-  ctx.Set("branch", Value::String(r.branch ? BranchName(*r.branch) : ""));
+  ctx.Set("branch", Value::String(r.branch ? EngagementName(*r.branch) : ""));
   ctx.Set("channel", Value::String(r.channel));
   return ctx;
 }
@@ -152,7 +141,7 @@ std::string DefaultTemplateName(const std::string& path, int step,
                                 std::optional<Engagement> branch) {
   std::string base = path + "_" + std::to_string(step);
   if (branch) {
-    std::string branched = base + "_" + BranchName(*branch);
+    std::string branched = base + "_" + EngagementName(*branch);
     if (render_internal::FindShippedTemplate(branched)) return branched;
   }
   if (render_internal::FindShippedTemplate(base)) return base;

@@ -637,6 +637,9 @@ void SqliteStore::Initialize() {
     db_.Exec("PRAGMA journal_mode=WAL");
   }
   db_.Exec("PRAGMA synchronous=FULL");
+  // Savepoints journal the pages they change; on disk that journal costs ~17 writes per
+  // event in a batch (measured with strace). In memory it is a few KB, emptied per event.
+  db_.Exec("PRAGMA temp_store=MEMORY");
   db_.Exec("PRAGMA foreign_keys=OFF");
   if (version == latest) return;
   Write([&] {
