@@ -196,8 +196,9 @@ class Simulation:
         self.engine.close()
 
 
-def progress_bar(stream=sys.stderr, width: int = 30) -> Callable[[float], None]:
-    """A dependency-free progress bar on one terminal line."""
+def progress_bar(stream=None, width: int = 30) -> Callable[[float], None]:
+    """A dependency-free progress bar on one terminal line (stderr by default)."""
+    stream = stream if stream is not None else sys.stderr
     last = [-1]
     # On a terminal the bar redraws in place; in a log (CI) it prints every tenth instead.
     step = 1 if stream.isatty() else 10
