@@ -6,7 +6,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-DEBIAN_PACKAGES=(cmake ninja-build g++ pkg-config python3-venv sqlite3 openssl
+DEBIAN_PACKAGES=(cmake ninja-build g++ pkg-config python3-venv sqlite3 openssl tzdata
   libsqlite3-dev libpoco-dev libboost-test-dev libhowardhinnant-date-dev libpq-dev)
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do

@@ -20,15 +20,21 @@
 namespace cartrecovery {
 
 struct OutgoingMessage {
-  std::string message_id;  // stable per (journey, step, channel); SMTP Message-ID local part
+  std::string message_id;  // stable per (journey, step, channel); SMTP Message-ID local part,
+                           // HTTP providers' idempotency key
   std::string channel;     // "email", "sms", ...
-  std::string to;          // e-mail address or E.164 phone number
+  // E-mail address, E.164 phone number, or for push the browser's subscription as JSON
+  // ({"endpoint", "keys": {"p256dh", "auth"}}); empty for webhooks (the channel's own URL).
+  std::string to;
   std::string to_name;     // display name, may be empty
   std::string subject;
   std::string text;
   std::string html;        // empty: text only
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers, in order
   Millis date_ms = 0;      // Date header
+  // Machine-readable form for webhooks and push: the abandoned cart, contact and links as
+  // a JSON object (see the engine's webhook payload); empty for e-mail and SMS.
+  std::string data_json;
 };
 
 class Channel {

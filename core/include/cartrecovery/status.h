@@ -7,6 +7,7 @@
 #ifndef CARTRECOVERY_STATUS_H_
 #define CARTRECOVERY_STATUS_H_
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -35,9 +36,18 @@ class Error : public std::runtime_error {
   // "items[2].price" or "paths[1].steps[2].branches.opened.after". Empty otherwise.
   const std::string& field() const noexcept { return field_; }
 
+  // For kTransientDelivery: how long the provider asked us to wait (HTTP Retry-After), in
+  // milliseconds; 0 when it said nothing.
+  int64_t retry_after_ms() const noexcept { return retry_after_ms_; }
+  Error& WithRetryAfter(int64_t ms) {
+    retry_after_ms_ = ms;
+    return *this;
+  }
+
  private:
   ErrorCode code_;
   std::string field_;
+  int64_t retry_after_ms_ = 0;
 };
 
 // Shorthands for the two errors that name a field; the message is prefixed with it.
