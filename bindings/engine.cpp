@@ -132,8 +132,8 @@ void init_engine(py::module_& m) {
              num("queue_capacity", o.queue_capacity);
              num("max_batch", o.max_batch);
              num("lease_ms", o.lease_ms);
-             num("max_attempts", o.max_attempts);
-             num("retry_base_ms", o.retry_base_ms);
+             num("max_attempts", o.retry.max_attempts);
+             num("retry_base_ms", o.retry.base_ms);
              num("attribution_window_ms", o.attribution_window_ms);
              num("worker_idle_ms", o.worker_idle_ms);
              py::gil_scoped_release release;  // opening the store is I/O

@@ -191,11 +191,8 @@ BOOST_AUTO_TEST_CASE(an_older_file_is_migrated_and_keeps_its_jobs) {
   const std::string path = dir.File("v1.db");
   {
     RawDb raw(path);
+    raw.Exec(internal::SqliteMigration(0));  // the file exactly as version 1 wrote it
     raw.Exec(
-        "CREATE TABLE jobs(job_id INTEGER PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL,"
-        " due_ms INTEGER NOT NULL, state TEXT NOT NULL, lease_until_ms INTEGER NOT NULL,"
-        " attempt INTEGER NOT NULL, UNIQUE(kind, subject));"
-        "CREATE INDEX jobs_due ON jobs(state, due_ms);"
         "INSERT INTO jobs VALUES(7, 'step', 'j7', 100, 'claimed', 900, 2);"
         "INSERT INTO jobs VALUES(3, 'abandon', 'c3', 50, 'pending', 0, 0);"
         "PRAGMA application_id = 1130451572; PRAGMA user_version = 1;");

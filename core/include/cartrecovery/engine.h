@@ -27,6 +27,7 @@
 #include "cartrecovery/delivery.h"
 #include "cartrecovery/flow.h"
 #include "cartrecovery/render.h"
+#include "cartrecovery/retry.h"
 #include "cartrecovery/store.h"
 #include "cartrecovery/value.h"
 
@@ -48,8 +49,7 @@ struct EngineOptions {
   size_t queue_capacity = 100000;      // events accepted but not yet committed
   size_t max_batch = 5000;             // events per commit
   Millis lease_ms = 5 * kMinute;       // how long a claimed job is a worker's
-  int max_attempts = 6;                // transient delivery failures before "failed"
-  Millis retry_base_ms = kMinute;      // backoff: base * 4^(attempt-1), capped at 6 h
+  RetryPolicy retry;                   // transient delivery failures: backoff and limit
   Millis attribution_window_ms = 7 * kDay;  // an order this soon after a message counts
   Millis worker_idle_ms = 5 * kSecond; // longest worker sleep (other processes add jobs)
   std::string worker_id;               // empty: host:pid

@@ -26,6 +26,7 @@ enum class EventType {
   kMessageOpened,
   kLinkClicked,
   kUnsubscribed,
+  kPushSubscribed,
 };
 const char* EventTypeName(EventType t);  // "cart_updated", ...
 std::optional<EventType> ParseEventType(const std::string& name);
@@ -66,6 +67,9 @@ struct Event {
 
   // message_opened, link_clicked
   std::string message_id;
+
+  // push_subscribed: canonical JSON of the subscription
+  std::string push_subscription;
 };
 
 // Validates `fields` (a map) for event `type` at time `at_ms`. Throws InvalidArgument with

@@ -92,6 +92,12 @@ struct Contact {
   bool unsubscribed = false;
   Millis last_message_ms = 0;  // last reminder sent to this person, any journey; 0 = never
   Millis last_order_ms = 0;    // 0 = never
+  // The browser's Web Push subscription as canonical JSON ({"endpoint", "keys": {"p256dh",
+  // "auth"}}); empty when none (or the push service said it expired).
+  std::string push_subscription;
+  // A permanent delivery failure (hard bounce) suppresses the address until it changes.
+  bool email_bounced = false;
+  bool phone_bounced = false;
 
   bool HasAddress() const { return !email.empty() || !phone.empty(); }
 };

@@ -74,6 +74,19 @@ void Engine::Impl::Apply(Store& store, const Event& e) {
     case EventType::kUnsubscribed:
       ApplyUnsubscribe(store, e);
       break;
+    case EventType::kPushSubscribed: {
+      std::optional<Cart> cart;
+      if (!e.cart_id.empty()) cart = store.LoadCart(e.cart_id).value_or(NewCart(e.cart_id, e.at_ms));
+      std::string key = ApplyContact(store, e, cart ? &*cart : nullptr);
+      if (auto c = store.LoadContact(key)) {
+        // Granting the browser's permission is the shopper's explicit yes to push.
+        c->push_subscription = e.push_subscription;
+        c->consent.push = true;
+        store.SaveContact(*c);
+      }
+      if (cart) store.SaveCart(*cart);
+      break;
+    }
   }
 }
 
@@ -108,7 +121,7 @@ void Engine::Impl::ApplyCartActivity(Store& store, Cart& cart, Millis at) {
   }
 }
 
-void Engine::Impl::ApplyContact(Store& store, const Event& e, Cart* cart) {
+std::string Engine::Impl::ApplyContact(Store& store, const Event& e, Cart* cart) {
   std::string old_key = cart ? cart->contact_key : std::string();
   if (old_key.empty() && !e.visitor_id.empty()) old_key = store.ContactKeyForVisitor(e.visitor_id);
   std::string key = ContactKeyOf(e.email, e.phone);
@@ -124,8 +137,8 @@ void Engine::Impl::ApplyContact(Store& store, const Event& e, Cart* cart) {
       if (c.first_name.empty()) c.first_name = old->first_name;
     }
   }
-  if (!e.email.empty()) c.email = e.email;
-  if (!e.phone.empty()) c.phone = e.phone;
+  if (!e.email.empty() && e.email != c.email) c.email = e.email, c.email_bounced = false;
+  if (!e.phone.empty() && e.phone != c.phone) c.phone = e.phone, c.phone_bounced = false;
   if (!e.first_name.empty()) c.first_name = e.first_name;
   if (!e.language.empty()) c.language = e.language;
   if (!e.timezone.empty()) c.timezone = e.timezone;
@@ -157,6 +170,7 @@ void Engine::Impl::ApplyContact(Store& store, const Event& e, Cart* cart) {
       store.SaveJourney(*j);
     }
   }
+  return key;
 }
 
 void Engine::Impl::EndJourney(Store& store, JourneyRecord& j, const std::string& reason, Millis at) {

@@ -83,7 +83,8 @@ struct Engine::Impl {
   // apply_events.cpp: inside the writer's transaction.
   void Apply(Store& store, const Event& e);
   void ApplyCartActivity(Store& store, Cart& cart, Millis at);
-  void ApplyContact(Store& store, const Event& e, Cart* cart);
+  // Records what the event says about the person; returns their contact key.
+  std::string ApplyContact(Store& store, const Event& e, Cart* cart);
   void ApplyOrder(Store& store, const Event& e);
   void ApplyEngagement(Store& store, const Event& e);
   void ApplyUnsubscribe(Store& store, const Event& e);

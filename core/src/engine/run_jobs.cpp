@@ -15,10 +15,18 @@ namespace {
 constexpr int kClaimBatch = 100;
 
 // The address a channel writes to, or empty.
+// The address a channel writes to, or empty. Three channel names carry a meaning: "email"
+// (the e-mail address), "sms" (the phone) and "push" (the browser's subscription); any
+// other channel (webhooks, the shop's own callbacks) is about the contact as a whole.
 std::string AddressFor(const std::string& channel, const Contact& c) {
   if (channel == "email") return c.email;
   if (channel == "sms") return c.phone;
-  return c.key;  // push, webhooks and custom channels are addressed by contact
+  if (channel == "push") return c.push_subscription;
+  return c.key;
+}
+
+bool Bounced(const std::string& channel, const Contact& c) {
+  return (channel == "email" && c.email_bounced) || (channel == "sms" && c.phone_bounced);
 }
 
 // Consent as given for a channel; only an explicit "no" stops a reminder here (the
@@ -276,6 +284,7 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
         if (contact.unsubscribed) reason = "unsubscribed";
         else if (!channel) reason = "channel_not_configured";
         else if (address.empty()) reason = "no_address";  // R3.1: SMS without a phone
+        else if (Bounced(ch, contact)) reason = "bounced";
         else if (ConsentRefused(ch, contact)) reason = "no_consent";
         if (!reason.empty()) {
           m.status = "suppressed";
@@ -346,31 +355,38 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
   std::lock_guard<std::mutex> lock(r.store_mu);
   Store& store = *r.store;
   store.Write([&] {
-    bool any_sent = false, any_retry = false;
-    int max_attempts_seen = 0;
+    bool any_sent = false;
+    std::optional<Millis> retry_at;
+    std::optional<Contact> contact = store.LoadContact(journey->contact_key);
     for (auto& [ps, error] : results) {
       MessageRecord m = ps->message;
       m.attempts += 1;
-      max_attempts_seen = std::max(max_attempts_seen, m.attempts);
       if (!error) {
         m.status = "sent";
         m.sent_ms = now;
         any_sent = true;
-      } else if (error->code() == ErrorCode::kTransientDelivery && m.attempts < opts.max_attempts) {
+      } else if (error->code() == ErrorCode::kTransientDelivery && MayRetry(opts.retry, m.attempts)) {
         m.status = "retrying";
         m.reason = error->what();
-        any_retry = true;
+        Millis at = now + RetryDelay(opts.retry, m.attempts, error->retry_after_ms(), m.message_id);
+        m.due_ms = at;
+        retry_at = std::min(retry_at.value_or(at), at);
       } else {
         m.status = "failed";
         m.reason = error->what();
+        // A permanent refusal of the address (hard bounce, expired push subscription)
+        // suppresses it: the next journey does not try it again.
+        if (contact && error->code() == ErrorCode::kPermanentDelivery) {
+          if (m.channel == "email") contact->email_bounced = true;
+          if (m.channel == "sms") contact->phone_bounced = true;
+          if (m.channel == "push") contact->push_subscription.clear();
+        }
       }
       store.UpdateMessage(m);
     }
-    if (any_sent) {
-      if (auto c = store.LoadContact(journey->contact_key)) {
-        c->last_message_ms = now;
-        store.SaveContact(*c);
-      }
+    if (contact) {
+      if (any_sent) contact->last_message_ms = now;
+      store.SaveContact(*contact);
     }
     // A worker that lost its lease recorded what it sent; the journey belongs to the newer
     // claim from here on.
@@ -380,10 +396,8 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
       store.FinishJob(job.job_id, job.attempt);
       return;
     }
-    if (any_retry) {
-      Millis backoff = opts.retry_base_ms;
-      for (int i = 1; i < max_attempts_seen && backoff < 6 * kHour; ++i) backoff *= 4;
-      store.RetryJob(job.job_id, job.attempt, now + std::min<Millis>(backoff, 6 * kHour));
+    if (retry_at) {
+      store.RetryJob(job.job_id, job.attempt, *retry_at);
       return;
     }
     j->prev_sent_ms = now;

@@ -40,6 +40,8 @@ const std::vector<EventSpec>& Specs() {
       {EventType::kMessageOpened, "message_opened", {"message_id"}},
       {EventType::kLinkClicked, "link_clicked", {"message_id", "url"}},
       {EventType::kUnsubscribed, "unsubscribed", {"email", "phone"}},
+      {EventType::kPushSubscribed, "push_subscribed",
+       {"cart_id", "visitor_id", "email", "subscription"}},
   };
   return specs;
 }
@@ -215,6 +217,42 @@ std::string ValidUrl(const Fields& f, const std::string& key) {
   return url;
 }
 
+bool IsBase64Url(const std::string& s) {
+  for (unsigned char c : s)
+    if (!std::isalnum(c) && c != '-' && c != '_' && c != '=') return false;
+  return !s.empty();
+}
+
+// A browser's PushSubscription.toJSON(): {"endpoint": "https://...", "keys": {"p256dh",
+// "auth"}} (expirationTime is accepted and ignored). Kept as canonical JSON.
+std::string ValidSubscription(const Fields& f) {
+  const Value* sub = f.Get("subscription");
+  if (!sub) throw InvalidArgument("subscription", "is required");
+  if (sub->kind() != Value::Kind::kMap) throw f.WrongType("subscription", *sub, "a dict");
+  Fields sf(*sub, "subscription.");
+  sf.RefuseUnknown({"endpoint", "keys", "expirationTime"});
+  std::string endpoint = sf.Text("endpoint", 2000);
+  if (endpoint.rfind("https://", 0) != 0)
+    throw InvalidArgument("subscription.endpoint", "must be an https URL");
+  const Value* keys = sf.Get("keys");
+  if (!keys || keys->kind() != Value::Kind::kMap)
+    throw InvalidArgument("subscription.keys", "is required (a dict with p256dh and auth)");
+  Fields kf(*keys, "subscription.keys.");
+  kf.RefuseUnknown({"p256dh", "auth"});
+  std::string p256dh = kf.Text("p256dh", 200), auth = kf.Text("auth", 100);
+  if (!IsBase64Url(p256dh)) throw InvalidArgument("subscription.keys.p256dh", "must be base64url");
+  if (!IsBase64Url(auth)) throw InvalidArgument("subscription.keys.auth", "must be base64url");
+  Poco::JSON::Object k(Poco::JSON_PRESERVE_KEY_ORDER);
+  k.set("p256dh", p256dh);
+  k.set("auth", auth);
+  Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+  o.set("endpoint", endpoint);
+  o.set("keys", k);
+  std::ostringstream out;
+  Poco::JSON::Stringifier::condense(o, out);
+  return out.str();
+}
+
 std::vector<LineItem> ValidItems(const Value& list, int exponent) {
   if (list.kind() != Value::Kind::kList)
     throw InvalidArgument("items", std::string("expected a list, got ") + Value::KindName(list.kind()));
@@ -375,6 +413,14 @@ Event ParseEvent(const std::string& type, const Value& fields, Millis at_ms,
       e.message_id = f.Id("message_id", true);
       e.url = ValidUrl(f, "url");
       break;
+    case EventType::kPushSubscribed: {
+      e.cart_id = f.Id("cart_id", false);
+      e.email = ValidEmail(f, "email");
+      if (e.cart_id.empty() && e.visitor_id.empty() && e.email.empty())
+        throw InvalidArgument("visitor_id", "visitor_id, cart_id or email is required");
+      e.push_subscription = ValidSubscription(f);
+      break;
+    }
     case EventType::kUnsubscribed:
       e.email = ValidEmail(f, "email");
       e.phone = ValidPhone(f, "phone");
@@ -448,6 +494,7 @@ std::string EventToJson(const Event& e) {
   if (e.value_minor) o.set("value_minor", *e.value_minor);
   put("coupon", e.coupon);
   put("message_id", e.message_id);
+  put("push_subscription", e.push_subscription);
   std::ostringstream out;
   Poco::JSON::Stringifier::condense(o, out);
   return out.str();

@@ -89,6 +89,12 @@ const std::vector<const char*>& Migrations() {
       ALTER TABLE jobs_v2 RENAME TO jobs;
       CREATE INDEX jobs_due ON jobs(state, due_ms);
       )sql",
+      // 3: browser push subscriptions and hard-bounce suppression on contacts.
+      R"sql(
+      ALTER TABLE contacts ADD COLUMN push_subscription TEXT NOT NULL DEFAULT '';
+      ALTER TABLE contacts ADD COLUMN email_bounced INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE contacts ADD COLUMN phone_bounced INTEGER NOT NULL DEFAULT 0;
+      )sql",
   };
   return kMigrations;
 }
@@ -225,7 +231,8 @@ class SqliteStore final : public Store {
     auto s = db_.Prepare(
         "SELECT email, phone, first_name, language, timezone, orders_count, lifetime_value_minor,"
         " consent_email, consent_sms, consent_push, consent_personalization, unsubscribed,"
-        " last_message_ms, last_order_ms FROM contacts WHERE contact_key = ?");
+        " last_message_ms, last_order_ms, push_subscription, email_bounced, phone_bounced"
+        " FROM contacts WHERE contact_key = ?");
     s.Bind(1, key);
     if (!s.Step()) return std::nullopt;
     Contact c;
@@ -244,6 +251,9 @@ class SqliteStore final : public Store {
     c.unsubscribed = s.Int(11) != 0;
     c.last_message_ms = s.Int(12);
     c.last_order_ms = s.Int(13);
+    c.push_subscription = s.Text(14);
+    c.email_bounced = s.Int(15) != 0;
+    c.phone_bounced = s.Int(16) != 0;
     return c;
   }
 
@@ -251,8 +261,9 @@ class SqliteStore final : public Store {
     db_.Prepare(
            "INSERT OR REPLACE INTO contacts(contact_key, email, phone, first_name, language,"
            " timezone, orders_count, lifetime_value_minor, consent_email, consent_sms,"
-           " consent_push, consent_personalization, unsubscribed, last_message_ms, last_order_ms)"
-           " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+           " consent_push, consent_personalization, unsubscribed, last_message_ms, last_order_ms,"
+           " push_subscription, email_bounced, phone_bounced)"
+           " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         .Bind(1, c.key)
         .Bind(2, c.email)
         .Bind(3, c.phone)
@@ -268,6 +279,9 @@ class SqliteStore final : public Store {
         .Bind(13, static_cast<int64_t>(c.unsubscribed))
         .Bind(14, c.last_message_ms)
         .Bind(15, c.last_order_ms)
+        .Bind(16, c.push_subscription)
+        .Bind(17, static_cast<int64_t>(c.email_bounced))
+        .Bind(18, static_cast<int64_t>(c.phone_bounced))
         .Run();
   }
 
@@ -768,6 +782,8 @@ StoreStatus SqliteStore::Status(Millis now) {
 }  // namespace
 
 int SqliteSchemaVersion() { return static_cast<int>(Migrations().size()); }
+
+const char* SqliteMigration(int i) { return Migrations().at(static_cast<size_t>(i)); }
 
 std::unique_ptr<Store> OpenSqliteStore(const std::string& path) {
   return std::make_unique<SqliteStore>(path);

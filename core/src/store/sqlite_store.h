@@ -16,6 +16,9 @@ namespace internal {
 constexpr int32_t kApplicationId = 0x43615274;
 // The schema version this build writes; files with a higher user_version are refused.
 int SqliteSchemaVersion();
+// The SQL of migration i (0-based: it brings version i to i + 1); for tests that build a
+// file as an older version wrote it.
+const char* SqliteMigration(int i);
 
 std::unique_ptr<Store> OpenSqliteStore(const std::string& path);
 
