@@ -34,6 +34,8 @@ class CallbackChannel final : public Channel {
       py::list headers;
       for (const auto& h : m.headers) headers.append(py::make_tuple(h.first, h.second));
       d["headers"] = headers;
+      d["data"] = m.data_json.empty() ? py::object(py::none())
+                                      : py::module_::import("json").attr("loads")(m.data_json);
       fn_(d);
     } catch (py::error_already_set& e) {
       // A DeliveryError raised by the callback keeps its verdict; anything else is

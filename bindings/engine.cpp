@@ -129,6 +129,16 @@ void init_engine(py::module_& m) {
              str("currency", o.currency);
              str("outbox_directory", o.outbox_directory);
              str("worker_id", o.worker_id);
+             if (settings.contains("sales_alert") && !settings["sales_alert"].is_none()) {
+               auto alert = settings["sales_alert"].cast<py::dict>();
+               for (auto kv : alert) {
+                 std::string k = kv.first.cast<std::string>();
+                 if (k == "min_value") o.sales_alert.min_value = py::str(kv.second);
+                 else if (k == "to") o.sales_alert.to = kv.second.cast<std::string>();
+                 else if (k == "channels") o.sales_alert.channels = kv.second.cast<std::vector<std::string>>();
+                 else throw ConfigError("settings.sales_alert." + k, "unknown key (min_value, channels, to)");
+               }
+             }
              num("queue_capacity", o.queue_capacity);
              num("max_batch", o.max_batch);
              num("lease_ms", o.lease_ms);

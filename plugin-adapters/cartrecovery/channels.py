@@ -54,7 +54,7 @@ class OutboxChannel(Channel):
 
 class CallbackChannel(Channel):
     """Hands each rendered message, as a dict (message_id, channel, to, to_name, subject,
-    text, html, headers), to fn: e.g. a Django shop's own mail backend. fn runs on the
+    text, html, headers, data: the cart as a dict for non-mail channels, else None), to fn: e.g. a Django shop's own mail backend. fn runs on the
     worker's thread. Raising DeliveryError with transient=False fails the message; any other
     exception is retried later."""
 

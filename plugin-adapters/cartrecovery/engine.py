@@ -15,7 +15,7 @@ from .flows import Flow, coerce_flow
 # silently do nothing).
 _SETTINGS = {
     "shop_name", "base_url", "secret", "timezone", "currency", "contact_email", "contact_phone", "chat_url",
-    "outbox_directory", "worker_id", "queue_capacity", "max_batch", "lease_seconds",
+    "outbox_directory", "sales_alert", "worker_id", "queue_capacity", "max_batch", "lease_seconds",
     "max_attempts", "retry_base_seconds", "attribution_window_seconds", "worker_idle_seconds",
 }
 _SECONDS = {"lease_seconds": "lease_ms", "retry_base_seconds": "retry_base_ms",

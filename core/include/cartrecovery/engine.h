@@ -33,6 +33,14 @@
 
 namespace cartrecovery {
 
+// R3.10: tell the team in real time when a valuable cart is abandoned, so anyone can help
+// close the sale. Off while `channels` is empty.
+struct SalesAlert {
+  std::string min_value = "0";        // decimal text, compared in the cart's currency
+  std::vector<std::string> channels;  // channel names, e.g. {"email"} or {"team_webhook"}
+  std::string to;                     // the team's address for an "email" channel
+};
+
 struct EngineOptions {
   std::string store_url = "sqlite:///recovery.db";
   std::vector<Flow> flows;  // empty: DefaultFlow()
@@ -43,6 +51,7 @@ struct EngineOptions {
   std::string outbox_directory;
   std::shared_ptr<Clock> clock;  // null: SystemClock
   ShopInfo shop;
+  SalesAlert sales_alert;
   std::string timezone = "UTC";
   std::string currency = "EUR";  // the shop's currency, for events that name none
 

@@ -45,6 +45,13 @@ Engine::Impl::Impl(EngineOptions o) : opts(std::move(o)) {
                               "channel '" + ch + "' is not configured (channels has no '" + ch +
                                   "'; bind it, e.g. to an OutboxChannel)");
   }
+  for (const auto& ch : opts.sales_alert.channels) {
+    if (opts.channels_given && !opts.channels.count(ch))
+      throw ConfigError("sales_alert.channels", "channel '" + ch + "' is not configured");
+    if (ch == "email" && opts.sales_alert.to.empty())
+      throw ConfigError("sales_alert.to", "an e-mail sales alert needs the team's address");
+  }
+  ParseMinorUnits(opts.sales_alert.min_value, 3, "sales_alert.min_value");  // fails early
   if (!IsCurrencyCode(opts.currency))
     throw ConfigError("settings.currency", "'" + opts.currency + "' is not an ISO 4217 code like EUR");
   outbox = MakeOutboxChannel(opts.outbox_directory);

@@ -94,6 +94,8 @@ struct Engine::Impl {
   int RunDueJobs(Runtime& rt, Millis now);
   void RunAbandonJob(Runtime& rt, const JobRecord& job, Millis now);
   void RunStepJob(Runtime& rt, const JobRecord& job, Millis now);
+  void RunAlertJob(Runtime& rt, const JobRecord& job, Millis now);  // sales_alert.cpp
+  bool WantsSalesAlert(const Cart& cart) const;
   void WorkerLoop(Runtime* rt);
   void WakeWorker(Runtime& rt);
 

@@ -7,42 +7,13 @@
 #include <algorithm>
 
 #include "cartrecovery/status.h"
+#include "engine/deliveries.h"
 #include "engine/engine_impl.h"
 
 namespace cartrecovery {
 namespace {
 
 constexpr int kClaimBatch = 100;
-
-// The address a channel writes to, or empty.
-// The address a channel writes to, or empty. Three channel names carry a meaning: "email"
-// (the e-mail address), "sms" (the phone) and "push" (the browser's subscription); any
-// other channel (webhooks, the shop's own callbacks) is about the contact as a whole.
-std::string AddressFor(const std::string& channel, const Contact& c) {
-  if (channel == "email") return c.email;
-  if (channel == "sms") return c.phone;
-  if (channel == "push") return c.push_subscription;
-  return c.key;
-}
-
-bool Bounced(const std::string& channel, const Contact& c) {
-  return (channel == "email" && c.email_bounced) || (channel == "sms" && c.phone_bounced);
-}
-
-// Consent as given for a channel; only an explicit "no" stops a reminder here (the
-// policies issue adds per-jurisdiction rules).
-bool ConsentRefused(const std::string& channel, const Contact& c) {
-  if (channel == "email") return c.consent.email == false;
-  if (channel == "sms") return c.consent.sms == false;
-  if (channel == "push") return c.consent.push == false;
-  return false;
-}
-
-struct PendingSend {
-  MessageRecord message;
-  OutgoingMessage outgoing;
-  Channel* channel = nullptr;
-};
 
 }  // namespace
 
@@ -66,6 +37,7 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now) {
       try {
         if (job.kind == "abandon") RunAbandonJob(r, job, now);
         else if (job.kind == "step") RunStepJob(r, job, now);
+        else if (job.kind == "alert") RunAlertJob(r, job, now);
         else {
           std::lock_guard<std::mutex> lock(r.store_mu);
           r.store->Write([&] { r.store->FinishJob(job.job_id, job.attempt); });
@@ -110,6 +82,9 @@ void Engine::Impl::RunAbandonJob(Runtime& r, const JobRecord& job, Millis now) {
     store.FinishJob(job.job_id, job.attempt);
     cart->state = CartState::kAbandoned;
     store.SaveCart(*cart);
+    // R3.10: the team hears of a valuable cart at once, whatever the flows decide.
+    if (WantsSalesAlert(*cart))
+      store.ScheduleJob("alert", cart->cart_id + "@" + std::to_string(cart->last_activity_ms), now);
 
     Contact contact;
     if (!cart->contact_key.empty())
@@ -162,7 +137,7 @@ void Engine::Impl::RunAbandonJob(Runtime& r, const JobRecord& job, Millis now) {
         m.channel = ch;
         m.status = "suppressed";
         m.reason = reason;
-        m.to = AddressFor(ch, contact) == contact.key ? "" : AddressFor(ch, contact);
+        m.to = internal::ShownAddress(ch, contact);
         m.due_ms = m.created_ms = now;
         store.InsertMessage(m);
       }
@@ -204,232 +179,6 @@ void Engine::Impl::RunAbandonJob(Runtime& r, const JobRecord& job, Millis now) {
     j.next_branch = due.branch;
     store.SaveJourney(j);
     store.ScheduleJob("step", j.journey_id, due.due_ms);
-  });
-}
-
-void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
-  // Only one job's deliveries at a time in this process: channels keep one connection.
-  std::lock_guard<std::mutex> send_lock(r.send_mu);
-  std::vector<PendingSend> sends;
-  std::optional<JourneyRecord> journey;
-  const Flow* flow = nullptr;
-  const Path* path = nullptr;
-  std::optional<Engagement> branch;
-
-  // Prepare.
-  {
-    std::lock_guard<std::mutex> lock(r.store_mu);
-    Store& store = *r.store;
-    store.Write([&] {
-      if (!store.ClaimIsCurrent(job.job_id, job.attempt)) return;
-      journey = store.LoadJourney(job.subject);
-      if (!journey || journey->state != "running") {
-        store.FinishJob(job.job_id, job.attempt);
-        journey.reset();
-        return;
-      }
-      flow = FindFlow(journey->flow);
-      path = flow ? flow->FindPath(journey->path) : nullptr;
-      if (!path || journey->next_step >= static_cast<int>(path->steps.size())) {
-        EndJourney(store, *journey, path ? "completed" : "flow_removed", now);
-        journey.reset();
-        return;
-      }
-      auto cart = store.LoadCart(journey->cart_id);
-      Contact contact = store.LoadContact(journey->contact_key).value_or(Contact{});
-      contact.key = journey->contact_key;
-      if (!cart || cart->state == CartState::kRecovered || cart->state == CartState::kOrdered) {
-        EndJourney(store, *journey, "ordered", now);
-        journey.reset();
-        return;
-      }
-      if (cart->state == CartState::kEmptied || !cart->HasItems()) {
-        EndJourney(store, *journey, "emptied", now);
-        journey.reset();
-        return;
-      }
-      // S3: the shopper is back; wait until the cart is quiet again.
-      Millis quiet_until = cart->last_activity_ms + flow->abandon_after_ms;
-      if (quiet_until > now) {
-        journey->next_due_ms = quiet_until;
-        store.SaveJourney(*journey);
-        store.RetryJob(job.job_id, job.attempt, quiet_until);
-        journey.reset();
-        return;
-      }
-      const Step& step = path->steps[journey->next_step];
-      branch = step.IsBranched() ? journey->next_branch : std::nullopt;
-      if (step.IsBranched() && !branch) branch = Engagement::kUnopened;
-      std::string tmpl = step.IsBranched() ? step.BranchFor(*branch).template_name : step.template_name;
-      for (const auto& ch : step.channels) {
-        MessageRecord m;
-        m.message_id = DerivedId("m_", journey->journey_id + "\n" +
-                                           std::to_string(journey->next_step + 1) + "\n" + ch);
-        auto existing = store.LoadMessage(m.message_id);
-        if (existing && existing->status != "retrying" && existing->status != "sending") continue;
-        if (existing) m = *existing;
-        m.journey_id = journey->journey_id;
-        m.cart_id = cart->cart_id;
-        m.contact_key = contact.key;
-        m.flow = flow->name;
-        m.path = path->name;
-        m.step = journey->next_step + 1;
-        m.branch = branch;
-        m.channel = ch;
-        m.due_ms = existing ? existing->due_ms : journey->next_due_ms;
-        m.created_ms = existing ? existing->created_ms : now;
-        std::string address = AddressFor(ch, contact);
-        Channel* channel = ChannelFor(ch);
-        std::string reason;
-        if (contact.unsubscribed) reason = "unsubscribed";
-        else if (!channel) reason = "channel_not_configured";
-        else if (address.empty()) reason = "no_address";  // R3.1: SMS without a phone
-        else if (Bounced(ch, contact)) reason = "bounced";
-        else if (ConsentRefused(ch, contact)) reason = "no_consent";
-        if (!reason.empty()) {
-          m.status = "suppressed";
-          m.reason = reason;
-          m.to = address == contact.key ? "" : address;
-          if (existing) store.UpdateMessage(m);
-          else store.InsertMessage(m);
-          continue;
-        }
-        RenderRequest req;
-        req.shop = opts.shop;
-        req.cart = *cart;
-        req.contact = contact;
-        req.flow = flow->name;
-        req.path = path->name;
-        req.step = m.step;
-        req.branch = branch;
-        req.channel = ch;
-        req.template_name = tmpl;
-        req.cart_url = !cart->restore_url.empty() ? cart->restore_url : opts.shop.base_url;
-        req.unsubscribe_url = opts.shop.base_url.empty() ? "" : opts.shop.base_url + "unsubscribe";
-        RenderedMessage rendered = Render(req);
-        m.status = "sending";
-        m.reason.clear();
-        m.to = address;
-        m.subject = rendered.subject;
-        m.text = rendered.text;
-        m.html = rendered.html;
-        if (existing) store.UpdateMessage(m);
-        else store.InsertMessage(m);
-        PendingSend ps;
-        ps.message = m;
-        ps.channel = channel;
-        ps.outgoing.message_id = m.message_id;
-        ps.outgoing.channel = ch;
-        ps.outgoing.to = address;
-        ps.outgoing.to_name = contact.consent.personalization == true ? contact.first_name : "";
-        ps.outgoing.subject = rendered.subject;
-        ps.outgoing.text = rendered.text;
-        ps.outgoing.html = rendered.html;
-        ps.outgoing.date_ms = now;
-        sends.push_back(std::move(ps));
-      }
-    });
-  }
-  if (!journey) return;
-
-  // Send: no transaction and no store lock held across the network.
-  std::vector<std::pair<PendingSend*, std::optional<Error>>> results;
-  for (auto& ps : sends) {
-    {
-      // S4: an order committed since we prepared stops the message here.
-      std::lock_guard<std::mutex> lock(r.store_mu);
-      auto current = r.store->LoadMessage(ps.message.message_id);
-      if (!current || current->status != "sending") continue;
-    }
-    try {
-      ps.channel->Send(ps.outgoing);
-      results.emplace_back(&ps, std::nullopt);
-    } catch (const Error& e) {
-      results.emplace_back(&ps, e);
-    } catch (const std::exception& e) {
-      results.emplace_back(&ps, Error(ErrorCode::kTransientDelivery, e.what()));
-    }
-  }
-
-  // Mark.
-  std::lock_guard<std::mutex> lock(r.store_mu);
-  Store& store = *r.store;
-  store.Write([&] {
-    bool any_sent = false;
-    std::optional<Millis> retry_at;
-    std::optional<Contact> contact = store.LoadContact(journey->contact_key);
-    for (auto& [ps, error] : results) {
-      MessageRecord m = ps->message;
-      m.attempts += 1;
-      if (!error) {
-        m.status = "sent";
-        m.sent_ms = now;
-        any_sent = true;
-      } else if (error->code() == ErrorCode::kTransientDelivery && MayRetry(opts.retry, m.attempts)) {
-        m.status = "retrying";
-        m.reason = error->what();
-        Millis at = now + RetryDelay(opts.retry, m.attempts, error->retry_after_ms(), m.message_id);
-        m.due_ms = at;
-        retry_at = std::min(retry_at.value_or(at), at);
-      } else {
-        m.status = "failed";
-        m.reason = error->what();
-        // A permanent refusal of the address (hard bounce, expired push subscription)
-        // suppresses it: the next journey does not try it again.
-        if (contact && error->code() == ErrorCode::kPermanentDelivery) {
-          if (m.channel == "email") contact->email_bounced = true;
-          if (m.channel == "sms") contact->phone_bounced = true;
-          if (m.channel == "push") contact->push_subscription.clear();
-        }
-      }
-      store.UpdateMessage(m);
-    }
-    if (contact) {
-      if (any_sent) contact->last_message_ms = now;
-      store.SaveContact(*contact);
-    }
-    // A worker that lost its lease recorded what it sent; the journey belongs to the newer
-    // claim from here on.
-    if (!store.ClaimIsCurrent(job.job_id, job.attempt)) return;
-    auto j = store.LoadJourney(journey->journey_id);
-    if (!j || j->state != "running") {
-      store.FinishJob(job.job_id, job.attempt);
-      return;
-    }
-    if (retry_at) {
-      store.RetryJob(job.job_id, job.attempt, *retry_at);
-      return;
-    }
-    j->prev_sent_ms = now;
-    j->prev_engagement = Engagement::kUnopened;
-    j->prev_branch = branch;
-    j->next_step += 1;
-    j->updated_ms = now;
-    if (j->next_step >= static_cast<int>(path->steps.size())) {
-      j->state = "completed";
-      j->next_branch.reset();
-      store.SaveJourney(*j);
-      store.FinishJob(job.job_id, job.attempt);
-      if (auto cart = store.LoadCart(j->cart_id)) {
-        if (cart->state == CartState::kAbandoned) {
-          cart->state = CartState::kExpired;
-          store.SaveCart(*cart);
-        }
-      }
-      return;
-    }
-    auto cart = store.LoadCart(j->cart_id);
-    JourneyProgress p;
-    p.next_step = j->next_step;
-    p.last_activity_ms = cart ? cart->last_activity_ms : 0;
-    p.prev_sent_ms = now;
-    p.prev_engagement = Engagement::kUnopened;
-    p.prev_branch = branch;
-    DueStep due = NextDue(*flow, *path, p, now);
-    j->next_due_ms = due.due_ms;
-    j->next_branch = due.branch;
-    store.SaveJourney(*j);
-    store.RetryJob(job.job_id, job.attempt, due.due_ms);  // the same row carries the next step
   });
 }
 

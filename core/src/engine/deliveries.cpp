@@ -1,0 +1,152 @@
+#include "engine/deliveries.h"
+
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Stringifier.h>
+#include <Poco/Timestamp.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "cartrecovery/flow.h"
+
+namespace cartrecovery {
+namespace internal {
+
+std::string AddressFor(const std::string& channel, const Contact& c) {
+  if (channel == "email") return c.email;
+  if (channel == "sms") return c.phone;
+  if (channel == "push") return c.push_subscription;
+  return c.key;
+}
+
+std::string ShownAddress(const std::string& channel, const Contact& c) {
+  if (channel == "email") return c.email;
+  if (channel == "sms") return c.phone;
+  return {};
+}
+
+bool Bounced(const std::string& channel, const Contact& c) {
+  return (channel == "email" && c.email_bounced) || (channel == "sms" && c.phone_bounced);
+}
+
+std::vector<SendResult> Deliver(std::mutex& store_mu, Store& store, std::vector<PendingSend>& sends) {
+  std::vector<SendResult> results;
+  for (auto& ps : sends) {
+    {
+      std::lock_guard<std::mutex> lock(store_mu);
+      auto current = store.LoadMessage(ps.message.message_id);
+      if (!current || current->status != "sending") continue;
+    }
+    SendResult result;
+    result.send = &ps;
+    try {
+      ps.channel->Send(ps.outgoing);
+    } catch (const Error& e) {
+      result.error = e;
+    } catch (const std::exception& e) {
+      result.error = Error(ErrorCode::kTransientDelivery, e.what());
+    }
+    results.push_back(std::move(result));
+  }
+  return results;
+}
+
+Recorded RecordResults(Store& store, const RetryPolicy& retry, const std::string& contact_key,
+                       std::vector<SendResult>& results, Millis now) {
+  Recorded out;
+  std::optional<Contact> contact = store.LoadContact(contact_key);
+  for (auto& r : results) {
+    MessageRecord m = r.send->message;
+    m.attempts += 1;
+    if (!r.error) {
+      m.status = "sent";
+      m.sent_ms = now;
+      out.any_sent = true;
+    } else if (r.error->code() == ErrorCode::kTransientDelivery && MayRetry(retry, m.attempts)) {
+      m.status = "retrying";
+      m.reason = r.error->what();
+      Millis at = now + RetryDelay(retry, m.attempts, r.error->retry_after_ms(), m.message_id);
+      m.due_ms = at;
+      out.retry_at = std::min(out.retry_at.value_or(at), at);
+    } else {
+      m.status = "failed";
+      m.reason = r.error->what();
+      // A permanent refusal of the address suppresses it: later journeys do not try it.
+      if (contact && r.error->code() == ErrorCode::kPermanentDelivery) {
+        if (m.channel == "email") contact->email_bounced = true;
+        if (m.channel == "sms") contact->phone_bounced = true;
+        if (m.channel == "push") contact->push_subscription.clear();
+      }
+    }
+    store.UpdateMessage(m);
+  }
+  if (contact) {
+    if (out.any_sent) contact->last_message_ms = now;
+    store.SaveContact(*contact);
+  }
+  return out;
+}
+
+namespace {
+
+std::string Iso8601(Millis ms) {
+  return Poco::DateTimeFormatter::format(Poco::Timestamp(ms * 1000),
+                                         Poco::DateTimeFormat::ISO8601_FRAC_FORMAT);
+}
+
+}  // namespace
+
+std::string CartPayloadJson(const std::string& event, const ShopInfo& shop, const Cart& cart,
+                            const Contact& contact, const MessageRecord& m,
+                            const std::string& cart_url) {
+  using Poco::JSON::Array;
+  using Poco::JSON::Object;
+  const int exp = CurrencyExponent(cart.currency);
+  Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+  o.set("event", event);
+  o.set("message_id", m.message_id);
+  o.set("flow", m.flow);
+  o.set("path", m.path);
+  o.set("step", m.step);
+  if (m.branch) o.set("branch", EngagementName(*m.branch));
+  Object s(Poco::JSON_PRESERVE_KEY_ORDER);
+  s.set("name", shop.shop_name);
+  s.set("base_url", shop.base_url);
+  o.set("shop", s);
+  Object c(Poco::JSON_PRESERVE_KEY_ORDER);
+  c.set("cart_id", cart.cart_id);
+  c.set("currency", cart.currency);
+  c.set("value", FormatMinorUnits(cart.ValueMinor(), exp));  // text: exact, never a float
+  c.set("stage", StageName(cart.stage));
+  Array items;
+  for (const auto& it : cart.items) {
+    Object i(Poco::JSON_PRESERVE_KEY_ORDER);
+    i.set("sku", it.sku);
+    i.set("name", it.name);
+    i.set("quantity", it.quantity);
+    i.set("price", FormatMinorUnits(it.price_minor, exp));
+    if (!it.image_url.empty()) i.set("image_url", it.image_url);
+    if (!it.url.empty()) i.set("url", it.url);
+    items.add(i);
+  }
+  c.set("items", items);
+  c.set("cart_url", cart_url);
+  o.set("cart", c);
+  Object p(Poco::JSON_PRESERVE_KEY_ORDER);
+  if (!contact.email.empty()) p.set("email", contact.email);
+  if (!contact.phone.empty()) p.set("phone", contact.phone);
+  if (contact.consent.personalization == true && !contact.first_name.empty())
+    p.set("first_name", contact.first_name);  // R3.7: only where lawfully given
+  if (!contact.language.empty()) p.set("language", contact.language);
+  o.set("contact", p);
+  o.set("abandoned_at", Iso8601(cart.last_activity_ms));
+  std::ostringstream out;
+  Poco::JSON::Stringifier::condense(o, out);
+  return out.str();
+}
+
+}  // namespace internal
+}  // namespace cartrecovery

@@ -1,0 +1,68 @@
+// deliveries.h: the parts of sending that reminders and sales alerts share: whom a channel
+// writes to, handing prepared messages to channels outside any transaction, and recording
+// what came back (sent, retry later, failed and suppress the address).
+#ifndef CARTRECOVERY_SRC_ENGINE_DELIVERIES_H_
+#define CARTRECOVERY_SRC_ENGINE_DELIVERIES_H_
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cartrecovery/delivery.h"
+#include "cartrecovery/render.h"
+#include "cartrecovery/retry.h"
+#include "cartrecovery/status.h"
+#include "cartrecovery/store.h"
+
+namespace cartrecovery {
+namespace internal {
+
+// The address a channel writes to, or empty. Three channel names carry a meaning: "email"
+// (the e-mail address), "sms" (the phone) and "push" (the browser's subscription); any
+// other channel (webhooks, the shop's own callbacks) is about the contact as a whole.
+std::string AddressFor(const std::string& channel, const Contact& contact);
+// The address as shown in messages(): empty for channels addressed by contact key.
+std::string ShownAddress(const std::string& channel, const Contact& contact);
+bool Bounced(const std::string& channel, const Contact& contact);
+
+struct PendingSend {
+  MessageRecord message;   // as stored, status "sending"
+  OutgoingMessage outgoing;
+  Channel* channel = nullptr;
+};
+
+struct SendResult {
+  PendingSend* send = nullptr;
+  std::optional<Error> error;  // nullopt: the channel accepted the message
+};
+
+// Hands each message to its channel, skipping those that stopped being "sending" since
+// they were prepared (an order or unsubscribe committed meanwhile: S4). Takes `store_mu`
+// only for that check; never holds it across the network.
+std::vector<SendResult> Deliver(std::mutex& store_mu, Store& store, std::vector<PendingSend>& sends);
+
+struct Recorded {
+  bool any_sent = false;
+  std::optional<Millis> retry_at;  // the earliest retry asked for, if any
+};
+
+// Inside a Write(): stores each outcome. A transient failure becomes "retrying" with a
+// backoff (RetryDelay); a permanent one "failed" with the provider's reply, and suppresses
+// the address (hard bounce; an expired push subscription is dropped). The contact's
+// last_message_ms moves to `now` when anything was sent.
+Recorded RecordResults(Store& store, const RetryPolicy& retry, const std::string& contact_key,
+                       std::vector<SendResult>& results, Millis now);
+
+// The machine-readable form of a reminder or alert for webhooks, push and callbacks:
+// {"event", "message_id", "flow", "path", "step", "branch", "shop": {...}, "cart": {"cart_id",
+// "currency", "value", "stage", "items": [...], "cart_url"}, "contact": {"email", "phone",
+// "first_name" (only with personalization consent), "language"}, "abandoned_at"}.
+std::string CartPayloadJson(const std::string& event, const ShopInfo& shop, const Cart& cart,
+                            const Contact& contact, const MessageRecord& message,
+                            const std::string& cart_url);
+
+}  // namespace internal
+}  // namespace cartrecovery
+
+#endif  // CARTRECOVERY_SRC_ENGINE_DELIVERIES_H_

@@ -1,0 +1,144 @@
+// Sales alerts (R3.10): when a cart worth at least the threshold is abandoned, the team gets
+// the cart (products, images, the shopper's name and contact details) by e-mail or webhook,
+// at once. An alert is a job of its own ("alert", "<cart>@<last activity>"), so it is sent
+// exactly once per abandonment, retried like any message, and visible in messages().
+#include "cartrecovery/status.h"
+#include "engine/deliveries.h"
+#include "engine/engine_impl.h"
+
+namespace cartrecovery {
+namespace {
+
+const char kSubject[] = "Abandoned cart: {{value}} {{currency}}{{#who}} - {{who}}{{/who}}";
+
+const char kText[] =
+    "A cart worth {{value}} {{currency}} was just abandoned at {{shop}}.\n\n"
+    "{{#items}}- {{quantity}} x {{name}} ({{price}} {{currency}})\n{{/items}}\n"
+    "Shopper: {{#who}}{{who}}{{/who}}{{^who}}(no name){{/who}}\n"
+    "{{#email}}E-mail: {{email}}\n{{/email}}{{#phone}}Phone: {{phone}}\n{{/phone}}"
+    "Checkout stage: {{stage}}\n"
+    "Cart: {{cart_url}}\n";
+
+const char kHtml[] =
+    "<!doctype html><html><body style=\"font-family:sans-serif;max-width:600px\">"
+    "<h2 style=\"font-size:18px\">A cart worth {{value}} {{currency}} was just abandoned</h2>"
+    "<table style=\"border-collapse:collapse;width:100%\">{{#items}}<tr>"
+    "<td style=\"padding:4px\">{{#image_url}}<img src=\"{{image_url}}\" alt=\"{{name}}\" "
+    "width=\"64\">{{/image_url}}</td><td style=\"padding:4px\">{{quantity}} x {{name}}</td>"
+    "<td style=\"padding:4px;text-align:right\">{{price}} {{currency}}</td></tr>{{/items}}</table>"
+    "<p>Shopper: <b>{{#who}}{{who}}{{/who}}{{^who}}(no name){{/who}}</b><br>"
+    "{{#email}}E-mail: <a href=\"mailto:{{email}}\">{{email}}</a><br>{{/email}}"
+    "{{#phone}}Phone: <a href=\"tel:{{phone}}\">{{phone}}</a><br>{{/phone}}"
+    "Checkout stage: {{stage}}</p><p><a href=\"{{cart_url}}\">Open the cart</a></p>"
+    "</body></html>";
+
+Value AlertContext(const ShopInfo& shop, const Cart& cart, const Contact& contact,
+                   const std::string& cart_url) {
+  const int exp = CurrencyExponent(cart.currency);
+  Value ctx = Value::MakeMap();
+  ctx.Set("shop", Value::String(shop.shop_name));
+  ctx.Set("value", Value::String(FormatMinorUnits(cart.ValueMinor(), exp)));
+  ctx.Set("currency", Value::String(cart.currency));
+  // The team is the shop itself: the name the shopper typed helps them call back.
+  ctx.Set("who", Value::String(contact.first_name));
+  ctx.Set("email", Value::String(contact.email));
+  ctx.Set("phone", Value::String(contact.phone));
+  ctx.Set("stage", Value::String(StageName(cart.stage)));
+  ctx.Set("cart_url", Value::String(cart_url));
+  Value items = Value::MakeList();
+  for (const auto& it : cart.items) {
+    Value i = Value::MakeMap();
+    i.Set("name", Value::String(it.name.empty() ? it.sku : it.name));
+    i.Set("quantity", Value::Int(it.quantity));
+    i.Set("price", Value::String(FormatMinorUnits(it.price_minor, exp)));
+    i.Set("image_url", Value::String(it.image_url));
+    items.as_list().push_back(std::move(i));
+  }
+  ctx.Set("items", items);
+  return ctx;
+}
+
+}  // namespace
+
+bool Engine::Impl::WantsSalesAlert(const Cart& cart) const {
+  if (opts.sales_alert.channels.empty()) return false;
+  // Compare in thousandths, the finest unit of any currency (KWD, BHD, ...).
+  int64_t min = ParseMinorUnits(opts.sales_alert.min_value, 3, "sales_alert.min_value");
+  int64_t scale = 1;
+  for (int i = CurrencyExponent(cart.currency); i < 3; ++i) scale *= 10;
+  return cart.ValueMinor() * scale >= min;
+}
+
+void Engine::Impl::RunAlertJob(Runtime& r, const JobRecord& job, Millis now) {
+  std::lock_guard<std::mutex> send_lock(r.send_mu);
+  std::vector<internal::PendingSend> sends;
+  std::string contact_key;
+  bool prepared = false;
+  {
+    std::lock_guard<std::mutex> lock(r.store_mu);
+    Store& store = *r.store;
+    store.Write([&] {
+      if (!store.ClaimIsCurrent(job.job_id, job.attempt)) return;
+      std::string cart_id = job.subject.substr(0, job.subject.rfind('@'));
+      auto cart = store.LoadCart(cart_id);
+      if (!cart) {
+        store.FinishJob(job.job_id, job.attempt);
+        return;
+      }
+      Contact contact = store.LoadContact(cart->contact_key).value_or(Contact{});
+      contact.key = cart->contact_key;
+      contact_key = contact.key;
+      std::string cart_url = !cart->restore_url.empty() ? cart->restore_url : opts.shop.base_url;
+      Value ctx = AlertContext(opts.shop, *cart, contact, cart_url);
+      for (const auto& ch : opts.sales_alert.channels) {
+        MessageRecord m;
+        m.message_id = DerivedId("a_", job.subject + "\n" + ch);
+        auto existing = store.LoadMessage(m.message_id);
+        if (existing && existing->status != "retrying" && existing->status != "sending") continue;
+        if (existing) m = *existing;
+        m.journey_id = "alert:" + job.subject;
+        m.cart_id = cart->cart_id;
+        m.contact_key = contact.key;
+        m.flow = "sales_alert";
+        m.step = 0;
+        m.channel = ch;
+        m.due_ms = existing ? existing->due_ms : job.due_ms;
+        m.created_ms = existing ? existing->created_ms : now;
+        m.to = ch == "email" ? opts.sales_alert.to : "";
+        m.subject = RenderMustache(kSubject, ctx, "sales_alert subject");
+        m.text = RenderMustache(kText, ctx, "sales_alert text");
+        m.html = ch == "email" ? RenderMustache(kHtml, ctx, "sales_alert html") : "";
+        m.status = "sending";
+        if (existing) store.UpdateMessage(m);
+        else store.InsertMessage(m);
+        internal::PendingSend ps;
+        ps.message = m;
+        ps.channel = ChannelFor(ch);
+        ps.outgoing.message_id = m.message_id;
+        ps.outgoing.channel = ch;
+        ps.outgoing.to = m.to;
+        ps.outgoing.subject = m.subject;
+        ps.outgoing.text = m.text;
+        ps.outgoing.html = m.html;
+        ps.outgoing.date_ms = now;
+        if (ch != "email")
+          ps.outgoing.data_json =
+              internal::CartPayloadJson("sales_alert", opts.shop, *cart, contact, m, cart_url);
+        sends.push_back(std::move(ps));
+      }
+      prepared = true;
+    });
+  }
+  if (!prepared) return;
+  std::vector<internal::SendResult> results = internal::Deliver(r.store_mu, *r.store, sends);
+  std::lock_guard<std::mutex> lock(r.store_mu);
+  Store& store = *r.store;
+  store.Write([&] {
+    // The alert is not a message to the shopper: it must not count against their caps.
+    internal::Recorded rec = internal::RecordResults(store, opts.retry, "", results, now);
+    if (rec.retry_at) store.RetryJob(job.job_id, job.attempt, *rec.retry_at);
+    else store.FinishJob(job.job_id, job.attempt);
+  });
+}
+
+}  // namespace cartrecovery
