@@ -1,16 +1,27 @@
 // render_tests: the Mustache renderer (feature by feature, table-driven), its errors, and
-// Render() over every shipped template (cart shown, consent, merge tags, SMS).
+// Render() over every shipped template (cart shown, consent, merge tags, SMS); languages and
+// their fallback (table-driven), shop template files (override, add, load errors), the open
+// pixel.
 #include <boost/test/unit_test.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "cartrecovery/flow.h"
 #include "cartrecovery/render.h"
 #include "cartrecovery/status.h"
 #include "cartrecovery/value.h"
 #include "render/render_internal.h"
+#include "test_util.h"
 
 using namespace cartrecovery;
 
@@ -126,6 +137,74 @@ void CheckShowsCart(const RenderedMessage& m) {
     BOOST_TEST(!Contains(*part, "}}"));
     BOOST_TEST(!Contains(*part, "*|"));
   }
+}
+
+// The cart shown, in any language: names, prices, total and every link.
+void CheckShowsCartInAnyLanguage(const RenderedMessage& m) {
+  BOOST_TEST(!m.subject.empty());
+  BOOST_TEST(!Contains(m.subject, "\n"));
+  for (const std::string* part : {&m.text, &m.html}) {
+    BOOST_TEST(Contains(*part, "Wind Spinner"));
+    BOOST_TEST(Contains(*part, "19.90 EUR"));
+    BOOST_TEST(Contains(*part, "5.05 EUR"));
+    BOOST_TEST(Contains(*part, "44.85 EUR"));
+  }
+  BOOST_TEST(Contains(m.text, "Stunt Kite & Lines"));
+  BOOST_TEST(Contains(m.text, "2 x 19.90 EUR"));
+  BOOST_TEST(Contains(m.text, "https://kite.example/cr/restore?c=c1&s=sig"));
+  BOOST_TEST(Contains(m.text, "https://kite.example/cr/unsub?k=abc"));
+  BOOST_TEST(Contains(m.html, "Stunt Kite &amp; Lines"));
+  BOOST_TEST(Contains(m.html, "<img src=\"https://img.example/kite.jpg\""));
+  BOOST_TEST(Contains(m.html, "href=\"https://kite.example/cr/restore?c=c1&amp;s=sig\""));
+  BOOST_TEST(Contains(m.html, "href=\"https://kite.example/cr/unsub?k=abc\""));
+  BOOST_TEST(Contains(m.html, "href=\"mailto:help@kite.example\""));
+  BOOST_TEST(Contains(m.html, "href=\"tel:+4930123456\""));
+  BOOST_TEST(Contains(m.html, "href=\"https://kite.example/chat\""));
+  for (const std::string* part : {&m.subject, &m.text, &m.html}) {
+    BOOST_TEST(!Contains(*part, "{{"));
+    BOOST_TEST(!Contains(*part, "}}"));
+    BOOST_TEST(!Contains(*part, "*|"));
+  }
+}
+
+void WriteFile(const std::string& path, const std::string& contents) {
+  std::ofstream out(path, std::ios::binary);
+  out << contents;
+  BOOST_REQUIRE(out.good());
+}
+
+// A shop template directory: overrides, an added template, an added language.
+const std::map<std::string, std::string>& ShopFiles() {
+  static const std::map<std::string, std::string> kFiles = {
+      // Overrides one part of a shipped template; its text and HTML stay shipped.
+      {"visitor_1.email.de.subject.mustache", "Hallo von {{shop.name}}!\n"},
+      // Overrides the generic German SMS.
+      {"reminder.short.de.text.mustache",
+       "*|SHOP_NAME|*: Ihr Korb wartet. *|CART_URL|* {{ui.total}} {{total}}\n"},
+      // A template of the shop's own, in English, for e-mail and SMS.
+      {"vip_1.email.en.subject.mustache", "A thank-you from *|SHOP_NAME|*"},
+      {"vip_1.email.en.text.mustache",
+       "{{greeting}}\n{{#items}}\n* {{name}} ({{quantity}}): {{line_total}}\n{{/items}}\n"
+       "{{ui.total}}: {{total}}\n*|CART_URL|*\n"},
+      {"vip_1.email.en.html.mustache",
+       "<html><body>\n<p>{{greeting}}</p>\n{{#items}}\n<p>{{name}}</p>\n{{/items}}\n"
+       "<a href=\"*|CART_URL|*\">{{ui.return_to_cart}}</a>\n</BODY></html>\n"},
+      {"vip_1.sms.en.text.mustache", "VIP at *|SHOP_NAME|*: *|CART_URL|*"},
+      // A language the shop adds to a shipped template.
+      {"customer_1.email.fr.subject.mustache", "Un souci avec votre commande ?"},
+      {"customer_1.email.fr.text.mustache", "Bonjour,\n{{#items}}{{name}}\n{{/items}}{{total}}\n"},
+      {"customer_1.email.fr.html.mustache", "<p>Bonjour,</p><p>{{ui.total}}: {{total}}</p>"},
+      // Only in Austrian German.
+      {"austria_1.email.de-AT.subject.mustache", "Servus"},
+      {"austria_1.email.de-AT.text.mustache", "Servus! {{total}}"},
+      {"austria_1.email.de-AT.html.mustache", "<p>Servus! {{total}}</p>"},
+  };
+  return kFiles;
+}
+
+RenderRequest InLanguage(RenderRequest r, const std::string& language) {
+  r.language = language;
+  return r;
 }
 
 }  // namespace
@@ -503,6 +582,505 @@ BOOST_AUTO_TEST_CASE(sms_is_one_short_line) {
   // The template name is still checked on every channel.
   r.template_name = "nope";
   BOOST_CHECK_THROW(Render(r), Error);
+}
+
+// --- Languages ------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(language_fallbacks_in_order) {
+  struct Case {
+    const char* language;
+    const char* default_language;
+    std::vector<std::string> expected;
+  };
+  const std::vector<Case> cases = {
+      {"de-AT", "pl", {"de-at", "de", "pl", "en"}},
+      {"", "pl", {"pl", "en"}},
+      {"EN-gb", "en", {"en-gb", "en"}},
+      {"", "", {"en"}},
+      {"de_AT", "de-CH", {"de-at", "de", "de-ch", "en"}},
+      {" pl ", "PL", {"pl", "en"}},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT("'" << c.language << "' with default '" << c.default_language << "'") {
+      BOOST_TEST(LanguageFallbacks(c.language, c.default_language) == c.expected,
+                 boost::test_tools::per_element());
+    }
+  }
+}
+
+// R3.5: the shopper's language, its primary language, the shop default, English.
+BOOST_AUTO_TEST_CASE(language_fallback) {
+  struct Case {
+    const char* language;          // the shopper's (request.language)
+    const char* contact_language;  // used when request.language is empty
+    const char* default_language;  // the shop's
+    const char* expected;
+  };
+  const std::vector<Case> cases = {
+      {"de-AT", "", "en", "de"},   // region dropped
+      {"de", "", "en", "de"},
+      {"DE", "", "pl", "de"},      // case-insensitive
+      {"pl-PL", "", "en", "pl"},
+      {"pt-BR", "", "en", "en"},   // no "pt": the shop default
+      {"pt-BR", "", "pl", "pl"},
+      {"pt", "", "de", "de"},
+      {"EN-gb", "", "de", "en"},
+      {"", "", "de", "de"},        // empty: the shop default
+      {"", "", "en", "en"},
+      {"", "", "pl", "pl"},        // shop default "pl" when the shopper's language is missing
+      {"", "pl-PL", "de", "pl"},   // the contact's language when the request has none
+      {"de", "pl", "en", "de"},    // the request's wins over the contact's
+      {"fr", "", "it", "en"},      // unknown everything: English
+      {"fr-CA", "", "", "en"},
+      {"de_AT", "", "en", "de"},
+  };
+  const TemplateSet shipped;
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT("'" << c.language << "' (contact '" << c.contact_language
+                           << "') with default '" << c.default_language << "'") {
+      RenderRequest r = TwoItemRequest();
+      r.language = c.language;
+      r.contact.language = c.contact_language;
+      r.shop.default_language = c.default_language;
+      for (const char* channel : {"email", "sms"}) {
+        r.channel = channel;
+        BOOST_TEST(Render(r).language == c.expected, channel);
+      }
+      if (*c.language != '\0') {
+        BOOST_TEST(shipped.ResolveLanguage("visitor_1", "email", c.language,
+                                           c.default_language) == c.expected);
+      }
+    }
+  }
+  BOOST_CHECK_THROW(shipped.ResolveLanguage("nope", "email", "de"), Error);
+}
+
+BOOST_AUTO_TEST_CASE(shipped_languages_and_names) {
+  BOOST_TEST(ShippedLanguages() == (std::vector<std::string>{"en", "de", "pl"}),
+             boost::test_tools::per_element());
+  const TemplateSet shipped;
+  BOOST_TEST(shipped.Languages() == (std::vector<std::string>{"de", "en", "pl"}),
+             boost::test_tools::per_element());
+  std::vector<std::string> names = ShippedTemplateNames();
+  std::sort(names.begin(), names.end());
+  BOOST_TEST(shipped.Names() == names, boost::test_tools::per_element());
+  // Every pack has every template, in the same order.
+  for (const render_internal::LanguagePack* pack : render_internal::ShippedPacks()) {
+    BOOST_TEST_CONTEXT(pack->language) {
+      BOOST_REQUIRE(pack->template_count == ShippedTemplateNames().size());
+      for (size_t i = 0; i < pack->template_count; ++i)
+        BOOST_TEST(pack->templates[i].name == ShippedTemplateNames()[i]);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(every_shipped_language_renders_every_template) {
+  std::map<std::string, std::string> english_subjects;
+  for (const std::string& language : ShippedLanguages()) {
+    std::set<std::string> subjects;
+    for (const std::string& name : ShippedTemplateNames()) {
+      BOOST_TEST_CONTEXT(language << " " << name) {
+        RenderRequest r = InLanguage(TwoItemRequest(), language);
+        r.template_name = name;
+        RenderedMessage m = Render(r);
+        BOOST_TEST(m.language == language);
+        BOOST_TEST(m.template_name == name);
+        CheckShowsCartInAnyLanguage(m);
+        BOOST_TEST(Contains(m.html, "<html lang=\"" + language + "\">"));
+        subjects.insert(m.subject);
+        if (language == "en") english_subjects[name] = m.subject;
+        else BOOST_TEST(m.subject != english_subjects[name]);  // really translated
+
+        r.coupon_code = "SAVE10";
+        RenderedMessage with_coupon = Render(r);
+        BOOST_TEST(Contains(with_coupon.text, "SAVE10"));
+        BOOST_TEST(Contains(with_coupon.html, "SAVE10"));
+
+        r.channel = "sms";
+        RenderedMessage sms = Render(r);
+        BOOST_TEST(sms.language == language);
+        BOOST_TEST(sms.html.empty());
+        BOOST_TEST(sms.subject.empty());
+        BOOST_TEST(Contains(sms.text, "Kite & Co: "));
+        BOOST_TEST(Contains(sms.text, "https://kite.example/cr/restore?c=c1&s=sig"));
+        BOOST_TEST(Contains(sms.text, "SAVE10"));
+        BOOST_TEST(!Contains(sms.text, "\n"));
+      }
+    }
+    BOOST_TEST(subjects.size() == ShippedTemplateNames().size(), language);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(german_and_polish_words_for_their_shoppers) {
+  struct Case {
+    const char* language;
+    std::vector<std::string> text;   // in the plain text
+    std::vector<std::string> html;   // in the HTML
+    const char* greeting_neutral;
+    const char* greeting_named;
+    const char* code;
+    const char* sms;
+  };
+  const std::vector<Case> cases = {
+      {"de-AT",
+       {"Ihr Warenkorb:", "Gesamt: 44.85 EUR",
+        "Zurück zum Warenkorb: https://kite.example/cr/restore?c=c1&s=sig",
+        "Fragen? Wir helfen Ihnen gern:", "E-Mail: help@kite.example", "Telefon: +49 30 123-456",
+        "Abmelden: https://kite.example/cr/unsub?k=abc"},
+       {">Zurück zum Warenkorb</a>", "Menge: 2", "Preis: 19.90 EUR", "Gesamt: 44.85 EUR",
+        ">Abmelden</a>", ">Schreiben Sie uns</a>"},
+       "Guten Tag,", "Hallo Anna,", "Ihr Code: SAVE10",
+       "Kite & Co: Ihr Warenkorb ist noch gespeichert. Bestellung abschließen: "
+       "https://kite.example/cr/restore?c=c1&s=sig"},
+      {"pl",
+       {"Twój koszyk:", "Razem: 44.85 EUR",
+        "Wróć do koszyka: https://kite.example/cr/restore?c=c1&s=sig",
+        "Masz pytania? Chętnie pomożemy:", "Telefon: +49 30 123-456", "Czat: https://kite.example/chat",
+        "Wypisz się: https://kite.example/cr/unsub?k=abc"},
+       {">Wróć do koszyka</a>", "Ilość: 2", "Cena: 19.90 EUR", "Razem: 44.85 EUR",
+        ">Wypisz się</a>", ">napisz do nas</a>"},
+       "Dzień dobry,", "Cześć Anna,", "Twój kod: SAVE10",
+       "Kite & Co: Twoj koszyk jest zapisany. Dokoncz zamowienie: "
+       "https://kite.example/cr/restore?c=c1&s=sig"},
+  };
+  const std::vector<std::string> english = {"Return to your cart", "Total:", "Quantity",
+                                            "Unsubscribe", "Questions?", "Hello,", "Your cart"};
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.language) {
+      RenderRequest r = InLanguage(TwoItemRequest(), c.language);
+      RenderedMessage m = Render(r);
+      for (const std::string& s : c.text) BOOST_TEST(Contains(m.text, s), s);
+      for (const std::string& s : c.html) BOOST_TEST(Contains(m.html, s), s);
+      for (const std::string& s : english) {
+        BOOST_TEST(!Contains(m.text, s), s);
+        BOOST_TEST(!Contains(m.html, s), s);
+      }
+      BOOST_TEST(Contains(m.text, c.greeting_neutral));
+      BOOST_TEST(!Contains(m.text, "Anna"));  // R3.7 holds in every language
+
+      r.contact.consent.personalization = true;
+      BOOST_TEST(Contains(Render(r).text, c.greeting_named));
+      BOOST_TEST(Contains(Render(r).html, c.greeting_named));
+
+      r.coupon_code = "SAVE10";
+      BOOST_TEST(Contains(Render(r).text, c.code));
+
+      r.coupon_code.clear();
+      r.channel = "sms";
+      BOOST_TEST(Render(r).text == c.sms);
+    }
+  }
+}
+
+// --- Shop templates -------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(shop_templates_override_and_add) {
+  testing::TempDir dir;
+  for (const auto& [file, contents] : ShopFiles()) WriteFile(dir.File(file), contents);
+  WriteFile(dir.File(".visitor_1.email.de.subject.mustache.swp"), "skipped: hidden");
+  const TemplateSet set = LoadTemplates(dir.path);
+
+  const std::vector<std::string> names = set.Names();
+  for (const std::string& name : ShippedTemplateNames()) BOOST_TEST(set.Contains(name), name);
+  BOOST_TEST(set.Contains("vip_1"));
+  BOOST_TEST(set.Contains("austria_1"));
+  BOOST_TEST(!set.Contains("vip"));
+  BOOST_TEST(names.size() == ShippedTemplateNames().size() + 2);
+  BOOST_TEST(set.Languages() == (std::vector<std::string>{"de", "de-at", "en", "fr", "pl"}),
+             boost::test_tools::per_element());
+
+  RenderRequest r = TwoItemRequest();
+  r.templates = &set;
+
+  // Override: one part replaced; the rest of the German template stays shipped.
+  r.template_name = "visitor_1";
+  r.language = "de-DE";
+  RenderedMessage m = Render(r);
+  BOOST_TEST(m.subject == "Hallo von Kite & Co!");
+  BOOST_TEST(Contains(m.text, "Zurück zum Warenkorb"));
+  BOOST_TEST(Contains(m.html, "Zurück zum Warenkorb"));
+  // Other languages keep the shipped subject.
+  r.language = "en";
+  BOOST_TEST(Render(r).subject == "Need a hand with your order?");
+  // Without the set: shipped only.
+  r.language = "de";
+  r.templates = nullptr;
+  BOOST_TEST(Render(r).subject == "Brauchen Sie Hilfe bei Ihrer Bestellung?");
+  r.templates = &set;
+
+  // The overridden generic German SMS, for any template without an SMS of its own.
+  r.channel = "sms";
+  r.template_name = "customer_2";
+  BOOST_TEST(Render(r).text == "Kite & Co: Ihr Korb wartet. "
+                               "https://kite.example/cr/restore?c=c1&s=sig Gesamt 44.85 EUR");
+
+  // Added template: as written, no shared layout, the ui words of its language.
+  r.channel = "email";
+  r.template_name = "vip_1";
+  r.language = "en";
+  m = Render(r);
+  BOOST_TEST(m.subject == "A thank-you from Kite & Co");
+  BOOST_TEST(m.text == "Hello,\n* Stunt Kite & Lines (2): 39.80 EUR\n* Wind Spinner (1): 5.05 EUR\n"
+                       "Total: 44.85 EUR\nhttps://kite.example/cr/restore?c=c1&s=sig\n");
+  BOOST_TEST(Contains(m.html, "<p>Stunt Kite &amp; Lines</p>"));
+  BOOST_TEST(Contains(m.html, ">Return to your cart</a>"));
+  BOOST_TEST(!Contains(m.html, "max-width:600px"));
+  // A German shopper: no German vip_1, so the chain reaches English.
+  r.language = "de-AT";
+  BOOST_TEST(Render(r).language == "en");
+  BOOST_TEST(Render(r).subject == "A thank-you from Kite & Co");
+  // Its SMS for English shoppers; a German shopper gets the German generic SMS (language
+  // before channel).
+  r.channel = "sms";
+  r.language = "en";
+  BOOST_TEST(Render(r).text == "VIP at Kite & Co: https://kite.example/cr/restore?c=c1&s=sig");
+  r.language = "de";
+  BOOST_TEST(Contains(Render(r).text, "Ihr Korb wartet"));
+
+  // A language the shop added; the layout words come from the shop default (then English).
+  r.channel = "email";
+  r.template_name = "customer_1";
+  r.language = "fr-FR";
+  m = Render(r);
+  BOOST_TEST(m.language == "fr");
+  BOOST_TEST(m.subject == "Un souci avec votre commande ?");
+  BOOST_TEST(m.html == "<p>Bonjour,</p><p>Total: 44.85 EUR</p>");
+  r.shop.default_language = "pl";
+  BOOST_TEST(Render(r).html == "<p>Bonjour,</p><p>Razem: 44.85 EUR</p>");
+  r.shop.default_language = "en";
+
+  // A regional template: exact tag only; a template in no language of the chain still goes
+  // out, in the language it has.
+  r.template_name = "austria_1";
+  r.language = "DE-at";
+  BOOST_TEST(Render(r).subject == "Servus");
+  BOOST_TEST(Render(r).language == "de-at");
+  r.language = "pl";
+  BOOST_TEST(Render(r).language == "de-at");
+  BOOST_TEST(set.ResolveLanguage("austria_1", "email", "de-DE") == "de-at");
+
+  // The default name for a step sees the shop's templates.
+  BOOST_TEST(DefaultTemplateName("vip", 1, std::nullopt, set) == "vip_1");
+  BOOST_TEST(DefaultTemplateName("vip", 1, std::nullopt) == "reminder");
+  r.template_name.clear();
+  r.path = "vip";
+  r.step = 1;
+  r.language = "en";
+  BOOST_TEST(Render(r).template_name == "vip_1");
+
+  // A name that exists only for SMS is no e-mail template.
+  const TemplateSet sms_only = ParseTemplates({{"sms_1.sms.en.text.mustache", "Hi *|CART_URL|*"}});
+  BOOST_TEST(!sms_only.CanRender("sms_1", "email"));
+  BOOST_TEST(sms_only.CanRender("sms_1", "sms"));
+  BOOST_TEST(sms_only.CanRender("sms_1", "push"));  // the generic short text
+  BOOST_TEST(sms_only.CanRender("visitor_1", "email"));
+  BOOST_TEST(!sms_only.CanRender("nope", "sms"));
+  BOOST_TEST(set.CanRender("austria_1", "email"));
+  r.templates = &sms_only;
+  r.template_name = "sms_1";
+  BOOST_CHECK_THROW(Render(r), Error);
+  r.channel = "sms";
+  BOOST_TEST(Render(r).text == "Hi https://kite.example/cr/restore?c=c1&s=sig");
+}
+
+struct LoadErrorCase {
+  std::map<std::string, std::string> files;
+  const char* field;
+  const char* message_part;
+};
+
+BOOST_AUTO_TEST_CASE(load_errors_name_the_file_and_line) {
+  const char* kSubject = "vip_1.email.en.subject.mustache";
+  const char* kText = "vip_1.email.en.text.mustache";
+  const char* kHtml = "vip_1.email.en.html.mustache";
+  const std::vector<LoadErrorCase> cases = {
+      // A broken section on line 3.
+      {{{"visitor_1.email.de.text.mustache", "Hallo,\n\n{{#items}}\n- {{name}}\n"}},
+       "visitor_1.email.de.text.mustache:3", "unclosed section {{#items}}"},
+      {{{"visitor_1.email.de.html.mustache", "<p>\n{{#items}}\n{{/item}}\n</p>"}},
+       "visitor_1.email.de.html.mustache:3", "does not match {{#items}} opened at line 2"},
+      {{{"reminder.sms.en.text.mustache", "Hi {{name"}}, "reminder.sms.en.text.mustache:1",
+       "unclosed tag"},
+      // Unknown merge tags, with their line.
+      {{{"visitor_1.email.en.text.mustache", "Hello\nHi *|FRIST_NAME|*,\n"}},
+       "visitor_1.email.en.text.mustache:2", "unknown merge tag *|FRIST_NAME|*"},
+      {{{"visitor_1.email.en.subject.mustache", "*|first_name|*, look"}},
+       "visitor_1.email.en.subject.mustache:1", "unknown merge tag *|first_name|*"},
+      // Bad file names.
+      {{{"visitor_1.email.de.mustache", "x"}}, "visitor_1.email.de.mustache", "bad file name"},
+      {{{"visitor_1.email.de.body.mustache", "x"}}, "visitor_1.email.de.body.mustache",
+       "part 'body'"},
+      {{{"visitor_1.email.d3.subject.mustache", "x"}}, "visitor_1.email.d3.subject.mustache",
+       "not a language tag"},
+      {{{"visitor 1.email.de.text.mustache", "x"}}, "visitor 1.email.de.text.mustache",
+       "template name"},
+      {{{"visitor_1.EMAIL.de.text.mustache", "x"}}, "visitor_1.EMAIL.de.text.mustache",
+       "channel 'EMAIL'"},
+      {{{"notes.txt", "x"}}, "notes.txt", "does not end in .mustache"},
+      {{{"visitor_1.sms.de.html.mustache", "x"}}, "visitor_1.sms.de.html.mustache",
+       "has only a text part"},
+      // Two files for one part.
+      {{{"visitor_1.email.de-AT.text.mustache", "a"}, {"visitor_1.email.de-at.text.mustache", "b"}},
+       "visitor_1.email.de-at.text.mustache", "the same template part as"},
+      // A shop-added e-mail template needs every part.
+      {{{kSubject, "s"}, {kText, "t"}}, kHtml, "needs a subject, a text and an html part"},
+      {{{kSubject, "s"}, {kHtml, "h"}}, kText, "missing"},
+      {{{"customer_1.email.fr.html.mustache", "h"}}, "customer_1.email.fr.subject.mustache",
+       "missing"},
+  };
+  for (const LoadErrorCase& c : cases) {
+    BOOST_TEST_CONTEXT(c.field) {
+      try {
+        ParseTemplates(c.files);
+        BOOST_FAIL("no error");
+      } catch (const Error& e) {
+        BOOST_TEST((e.code() == ErrorCode::kConfig));
+        BOOST_TEST(e.field() == c.field);
+        BOOST_TEST(Contains(e.what(), c.message_part), e.what());
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(load_templates_reports_errors_from_the_directory) {
+  auto field_of = [](const std::string& directory) -> std::string {
+    try {
+      LoadTemplates(directory);
+    } catch (const Error& e) {
+      BOOST_TEST((e.code() == ErrorCode::kConfig));
+      return e.field();
+    }
+    return "no error";
+  };
+  {  // The "errors at load time with the template's name and line" of the issue.
+    testing::TempDir dir;
+    WriteFile(dir.File("visitor_1.email.de.text.mustache"), "Hallo,\n\n{{#items}}\n{{name}}\n");
+    BOOST_TEST(field_of(dir.path) == "visitor_1.email.de.text.mustache:3");
+  }
+  {
+    testing::TempDir dir;
+    WriteFile(dir.File("visitor_1.email.en.text.mustache"), "a\nb\nc\nHi *|FRIST_NAME|*\n");
+    BOOST_TEST(field_of(dir.path) == "visitor_1.email.en.text.mustache:4");
+  }
+  {
+    testing::TempDir dir;
+    std::filesystem::create_directory(dir.File("visitor_1.email.de.text.mustache"));
+    BOOST_TEST(field_of(dir.path) == "visitor_1.email.de.text.mustache");
+  }
+  {
+    testing::TempDir dir;
+    BOOST_TEST(field_of(dir.File("missing")) == dir.File("missing"));
+    WriteFile(dir.File("README"), "templates for the shop");
+    BOOST_TEST(field_of(dir.path) == "README");
+  }
+  {
+    testing::TempDir dir;
+    std::filesystem::create_symlink(dir.File("gone"), dir.File("visitor_1.email.de.text.mustache"));
+    BOOST_TEST(field_of(dir.path) == "visitor_1.email.de.text.mustache");
+  }
+  if (geteuid() != 0) {  // root reads anything
+    testing::TempDir dir;
+    const std::string file = dir.File("visitor_1.email.de.text.mustache");
+    WriteFile(file, "ok");
+    chmod(file.c_str(), 0);
+    BOOST_TEST(field_of(dir.path) == "visitor_1.email.de.text.mustache");
+  }
+  {  // An empty directory is the shipped set; a byte-order mark is not part of a subject.
+    testing::TempDir dir;
+    BOOST_TEST(LoadTemplates(dir.path).Names() == TemplateSet().Names());
+    WriteFile(dir.File("visitor_1.email.en.subject.mustache"), "\xEF\xBB\xBFHi\n");
+    RenderRequest r = TwoItemRequest();
+    const TemplateSet set = LoadTemplates(dir.path);
+    r.templates = &set;
+    r.template_name = "visitor_1";
+    BOOST_TEST(Render(r).subject == "Hi");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(unknown_merge_tags_are_found) {
+  using render_internal::FindUnknownMergeTag;
+  BOOST_TEST(!FindUnknownMergeTag("*|FIRST_NAME|* *|COUPON|* *|CART_URL|* *|UNSUBSCRIBE_URL|* "
+                                  "*|SHOP_NAME|*"));
+  BOOST_TEST(!FindUnknownMergeTag("*| |* *|x *|| a|b |* *|"));
+  auto u = FindUnknownMergeTag("a\n*|FIRST_NAME|*\nb *|LAST_NAME|* *|X|*");
+  BOOST_REQUIRE(u.has_value());
+  BOOST_TEST(u->tag == "*|LAST_NAME|*");
+  BOOST_TEST(u->line == 3);
+}
+
+BOOST_AUTO_TEST_CASE(flow_naming_a_shop_template_validates_with_names) {
+  const TemplateSet set = ParseTemplates(ShopFiles());
+  const std::string flow =
+      R"({"name":"vip","paths":[{"name":"vip","steps":[)"
+      R"({"after":"1h","channels":["email","sms"],"template":"vip_1"},)"
+      R"({"after":"1d","channels":["email"],"template":"customer_1"}]}]})";
+  const std::vector<std::string> names = set.Names();
+  BOOST_CHECK_NO_THROW(ParseFlow(flow, &names));
+  const std::vector<std::string> shipped = ShippedTemplateNames();
+  try {
+    ParseFlow(flow, &shipped);
+    BOOST_FAIL("no error");
+  } catch (const Error& e) {
+    BOOST_TEST(e.field() == "paths[0].steps[0].template");
+    BOOST_TEST(Contains(e.what(), "unknown template 'vip_1'"));
+  }
+}
+
+// --- Open pixel -----------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(open_pixel_only_for_email_and_only_when_set) {
+  const std::string pixel =
+      "<img src=\"https://kite.example/cr/o?m=1&amp;s=x\" width=\"1\" height=\"1\" alt=\"\">";
+  const TemplateSet shop = ParseTemplates(ShopFiles());
+  RenderRequest r = TwoItemRequest();
+
+  // Not set: no pixel.
+  RenderedMessage m = Render(r);
+  BOOST_TEST(!Contains(m.html, "width=\"1\""));
+
+  r.open_pixel_url = "https://kite.example/cr/o?m=1&s=x";
+  for (const std::string& language : ShippedLanguages()) {
+    BOOST_TEST_CONTEXT(language) {
+      m = Render(InLanguage(r, language));
+      const size_t at = m.html.find(pixel);
+      BOOST_REQUIRE(at != std::string::npos);
+      BOOST_TEST(m.html.find(pixel, at + 1) == std::string::npos);  // once
+      BOOST_TEST(at > m.html.rfind("</table>"));                    // at the end of the body
+      BOOST_TEST(at < m.html.find("</body>"));
+      BOOST_TEST(!Contains(m.text, "kite.example/cr/o"));
+      BOOST_TEST(!Contains(m.subject, "kite.example/cr/o"));
+    }
+  }
+
+  // Other channels never carry it.
+  for (const char* channel : {"sms", "push", "webhook"}) {
+    r.channel = channel;
+    BOOST_TEST(!Contains(Render(r).text, "kite.example/cr/o"), channel);
+  }
+
+  // A shop's own HTML gets it before </body> (any case), or at the end without one.
+  r.channel = "email";
+  r.templates = &shop;
+  r.template_name = "vip_1";
+  m = Render(r);
+  BOOST_TEST(Contains(m.html, pixel + "\n</BODY></html>"));
+  r.template_name = "customer_1";
+  r.language = "fr";
+  m = Render(r);
+  BOOST_TEST(m.html == "<p>Bonjour,</p><p>Total: 44.85 EUR</p>" + pixel + "\n");
+  // A shop template that places the pixel itself gets it only there.
+  const TemplateSet own = ParseTemplates({
+      {"p.email.en.subject.mustache", "s"},
+      {"p.email.en.text.mustache", "t"},
+      {"p.email.en.html.mustache", "<body><img src=\"{{open_pixel_url}}\"><p>x</p></body>"},
+  });
+  r.templates = &own;
+  r.template_name = "p";
+  r.language = "en";
+  BOOST_TEST(Render(r).html ==
+             "<body><img src=\"https://kite.example/cr/o?m=1&amp;s=x\"><p>x</p></body>");
+  r.open_pixel_url.clear();
+  BOOST_TEST(Render(r).html == "<body><img src=\"\"><p>x</p></body>");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

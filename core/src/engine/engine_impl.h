@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -47,6 +48,9 @@ struct Runtime {
 
   std::mutex send_mu;  // one job's deliveries at a time per process: channels are not
                        // thread-safe and keep their connection between messages
+
+  // When this process last wrote a worker heartbeat (real time; see RunDueJobs).
+  std::chrono::steady_clock::time_point last_heartbeat{};  // guarded by store_mu
 
   std::mutex info_mu;
   std::string last_error;            // guarded by info_mu

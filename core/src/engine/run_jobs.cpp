@@ -5,6 +5,7 @@
 // transaction, no store lock) -> mark (transaction: sent / retry / failed, advance). Every
 // decision not to send is a message row with status "suppressed" and its reason (S7).
 #include <algorithm>
+#include <chrono>
 
 #include "cartrecovery/status.h"
 #include "engine/deliveries.h"
@@ -14,6 +15,7 @@ namespace cartrecovery {
 namespace {
 
 constexpr int kClaimBatch = 100;
+constexpr std::chrono::seconds kHeartbeatEvery(5);
 
 }  // namespace
 
@@ -26,12 +28,20 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now) {
     std::vector<JobRecord> jobs;
     {
       std::lock_guard<std::mutex> lock(r.store_mu);
-      // The heartbeat rides in the first claim's transaction: one commit (one fsync) per
-      // idle run, so `cartrecovery status` can tell a live worker from a dead one cheaply.
+      // An idle run costs no commit (no fsync) unless the heartbeat is due: nothing to
+      // claim is a read, and the heartbeat that lets `cartrecovery status` tell a live
+      // worker from a dead one is written at most every kHeartbeatEvery of real time.
+      auto wall = std::chrono::steady_clock::now();
+      bool heartbeat = round == 0 && wall - r.last_heartbeat >= kHeartbeatEvery;
+      if (!heartbeat) {
+        auto next = r.store->NextDueMs();
+        if (!next || *next > now) break;
+      }
       r.store->Write([&] {
-        if (round == 0) r.store->RecordWorkerRun(worker_id, now, 0);
+        if (heartbeat) r.store->RecordWorkerRun(worker_id, now, 0);
         jobs = r.store->ClaimDueJobs(now, kClaimBatch, opts.lease_ms);
       });
+      if (heartbeat) r.last_heartbeat = wall;
     }
     for (const auto& job : jobs) {
       try {

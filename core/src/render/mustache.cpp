@@ -340,6 +340,10 @@ std::string RenderMustache(const std::string& tmpl, const Value& context,
   return out;
 }
 
+void CheckMustache(const std::string& tmpl, const std::string& template_name) {
+  Parse(Tokenizer(tmpl, template_name).Run(), template_name);
+}
+
 }  // namespace render_internal
 
 std::string RenderMustache(const std::string& tmpl, const Value& context,

@@ -1,8 +1,10 @@
 // render.cpp: from a RenderRequest to the subject, text and HTML the shopper reads.
 //
-// Render builds one context (a Value map) from the request, picks the template, expands the
-// playbook merge tags into Mustache variables and renders each part. Subject and text
+// Render picks the template by name, channel and language (template_set.cpp), builds one
+// context (a Value map) from the request with the layout words of the template's language,
+// and renders each part; merge tags were expanded when the set was built. Subject and text
 // render without HTML escaping (they are not HTML); the HTML part escapes every {{x}}.
+#include <cctype>
 #include <string>
 #include <vector>
 
@@ -44,7 +46,38 @@ std::string OneLine(std::string s) {
   return Trim(s);
 }
 
-Value BuildContext(const RenderRequest& r) {
+Value UiContext(const render_internal::UiWords& w) {
+  Value ui = Value::MakeMap();
+  const std::pair<const char*, const char*> words[] = {
+      {"your_cart", w.your_cart},
+      {"quantity", w.quantity},
+      {"price", w.price},
+      {"total", w.total},
+      {"your_code", w.your_code},
+      {"return_to_cart", w.return_to_cart},
+      {"questions", w.questions},
+      {"email", w.email},
+      {"phone", w.phone},
+      {"chat", w.chat},
+      {"chat_link", w.chat_link},
+      {"unsubscribe_question", w.unsubscribe_question},
+      {"unsubscribe", w.unsubscribe},
+  };
+  for (const auto& [key, text] : words) ui.Set(key, Value::String(text));
+  return ui;
+}
+
+// The layout words for a template language; a shop language we ship no words for ("fr")
+// borrows them from the shop's default language, else English.
+const render_internal::LanguagePack& PackFor(const std::string& language,
+                                             const std::string& default_language) {
+  for (const std::string& lang : LanguageFallbacks(language, default_language))
+    if (const render_internal::LanguagePack* pack = render_internal::FindPack(lang)) return *pack;
+  return render_internal::EnglishPack();
+}
+
+Value BuildContext(const RenderRequest& r, const std::string& language,
+                   const render_internal::LanguagePack& pack) {
   const std::string& currency = r.cart.currency;
 
   Value shop = Value::MakeMap();
@@ -74,7 +107,9 @@ Value BuildContext(const RenderRequest& r) {
 
   Value ctx = Value::MakeMap();
   ctx.Set("shop", std::move(shop));
-  ctx.Set("greeting", Value::String(first_name.empty() ? "Hello," : "Hi " + first_name + ","));
+  ctx.Set("greeting", Value::String(first_name.empty() ? std::string(pack.ui.greeting_neutral)
+                                                       : pack.ui.greeting_named + first_name +
+                                                             pack.ui.greeting_named_end));
   ctx.Set("first_name", Value::String(first_name));
   ctx.Set("item_count", Value::Int(static_cast<int64_t>(items.size())));
   ctx.Set("items", Value::MakeList(std::move(items)));
@@ -92,91 +127,110 @@ Value BuildContext(const RenderRequest& r) {
   ctx.Set("step", Value::Int(r.step));
   ctx.Set("branch", Value::String(r.branch ? EngagementName(*r.branch) : ""));
   ctx.Set("channel", Value::String(r.channel));
+  ctx.Set("language", Value::String(language));
+  ctx.Set("ui", UiContext(pack.ui));
+  ctx.Set("open_pixel_url", Value::String(r.channel == "email" ? r.open_pixel_url : ""));
   return ctx;
+}
+
+const TemplateSet& ShippedSet() {
+  static const TemplateSet kSet;
+  return kSet;
+}
+
+size_t FindLastNoCase(const std::string& haystack, const std::string& needle) {
+  if (needle.size() > haystack.size()) return std::string::npos;
+  for (size_t i = haystack.size() - needle.size() + 1; i-- > 0;) {
+    bool match = true;
+    for (size_t k = 0; match && k < needle.size(); ++k)
+      match = std::tolower(static_cast<unsigned char>(haystack[i + k])) == needle[k];
+    if (match) return i;
+  }
+  return std::string::npos;
 }
 
 }  // namespace
 
-namespace render_internal {
-
-std::string ExpandMergeTags(const std::string& text) {
-  static const struct {
-    const char* tag;
-    const char* variable;
-  } kTags[] = {
-      {"*|FIRST_NAME|*", "{{first_name}}"},
-      {"*|CART_URL|*", "{{cart_url}}"},
-      {"*|UNSUBSCRIBE_URL|*", "{{unsubscribe_url}}"},
-      {"*|COUPON|*", "{{coupon}}"},
-      {"*|SHOP_NAME|*", "{{shop.name}}"},
-  };
-  std::string out;
-  out.reserve(text.size());
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t start = text.find("*|", pos);
-    if (start == std::string::npos) break;
-    out.append(text, pos, start - pos);
-    bool replaced = false;
-    for (const auto& t : kTags) {
-      if (text.compare(start, std::char_traits<char>::length(t.tag), t.tag) == 0) {
-        out += t.variable;
-        pos = start + std::char_traits<char>::length(t.tag);
-        replaced = true;
-        break;
-      }
-    }
-    if (!replaced) {
-      out += "*|";
-      pos = start + 2;
-    }
-  }
-  out.append(text, pos, std::string::npos);
-  return out;
-}
-
-}  // namespace render_internal
-
 std::string DefaultTemplateName(const std::string& path, int step,
-                                std::optional<Engagement> branch) {
+                                std::optional<Engagement> branch, const TemplateSet& templates) {
   std::string base = path + "_" + std::to_string(step);
   if (branch) {
     std::string branched = base + "_" + EngagementName(*branch);
-    if (render_internal::FindShippedTemplate(branched)) return branched;
+    if (templates.Contains(branched)) return branched;
   }
-  if (render_internal::FindShippedTemplate(base)) return base;
+  if (templates.Contains(base)) return base;
   return "reminder";
 }
 
-RenderedMessage Render(const RenderRequest& request) {
-  const std::string name = request.template_name.empty()
-                               ? DefaultTemplateName(request.path, request.step, request.branch)
-                               : request.template_name;
-  const render_internal::ShippedTemplate* t = render_internal::FindShippedTemplate(name);
-  if (t == nullptr) throw ConfigError("template " + name, "unknown template");
+std::string DefaultTemplateName(const std::string& path, int step,
+                                std::optional<Engagement> branch) {
+  return DefaultTemplateName(path, step, branch, ShippedSet());
+}
 
-  const Value context = BuildContext(request);
-  auto render = [&](const std::string& tmpl, const std::string& part, Escape escape) {
-    return render_internal::RenderMustache(render_internal::ExpandMergeTags(tmpl), context,
-                                           name + "." + part, escape);
+RenderedMessage Render(const RenderRequest& request) {
+  const TemplateSet& set = request.templates ? *request.templates : ShippedSet();
+  const std::string name = request.template_name.empty()
+                               ? DefaultTemplateName(request.path, request.step, request.branch, set)
+                               : request.template_name;
+  if (!set.Contains(name)) throw ConfigError("template " + name, "unknown template");
+
+  const std::string& shopper_language =
+      request.language.empty() ? request.contact.language : request.language;
+  std::string language;
+  const render_internal::StoredTemplate* t = render_internal::ResolveTemplate(
+      render_internal::TemplateSetAccess::Data(set), name, request.channel, shopper_language,
+      request.shop.default_language, &language);
+  if (t == nullptr)
+    throw ConfigError("template " + name,
+                      "has no template for channel '" + request.channel + "' in any language");
+
+  const Value context =
+      BuildContext(request, language, PackFor(language, request.shop.default_language));
+  auto render = [&](render_internal::Part part, Escape escape) {
+    const auto& stored = t->parts[part];
+    // ParseTemplates refuses incomplete e-mail templates; this is a bug if it happens.
+    if (!stored)
+      throw Error(ErrorCode::kInternal, "template " + name + " (" + language + ") has no " +
+                                            render_internal::PartName(part) + " part");
+    return render_internal::RenderMustache(stored->tmpl, context, stored->source, escape);
   };
 
   RenderedMessage message;
+  message.template_name = name;
+  message.language = language;
   if (request.channel == "email") {
-    message.subject = OneLine(render(t->subject, "subject", Escape::kNone));
-    message.text = render(t->text, "text", Escape::kNone);
-    message.html = render(t->html, "html", Escape::kHtml);
+    message.subject = OneLine(render(render_internal::kSubject, Escape::kNone));
+    message.text = render(render_internal::kText, Escape::kNone);
+    message.html = render(render_internal::kHtml, Escape::kHtml);
+    // A shop's own HTML that does not place the pixel itself gets it at the end of the body,
+    // as the shared layout has it.
+    if (!request.open_pixel_url.empty() &&
+        t->parts[render_internal::kHtml]->tmpl.find("open_pixel_url") == std::string::npos) {
+      const std::string pixel = render_internal::RenderMustache(
+          "<img src=\"{{open_pixel_url}}\" width=\"1\" height=\"1\" alt=\"\">\n", context,
+          "open pixel", Escape::kHtml);
+      size_t body_end = FindLastNoCase(message.html, "</body>");
+      message.html.insert(body_end == std::string::npos ? message.html.size() : body_end, pixel);
+    }
   } else {
-    // SMS, push, webhooks: one short line from the generic template.
-    message.text = OneLine(render(render_internal::ShortTextTemplate(), "short", Escape::kNone));
+    // SMS, push, webhooks: one short line, no HTML.
+    message.text = OneLine(render(render_internal::kText, Escape::kNone));
   }
   return message;
 }
 
 std::vector<std::string> ShippedTemplateNames() {
   std::vector<std::string> names;
-  for (const auto& t : render_internal::ShippedTemplates()) names.push_back(t.name);
+  const render_internal::LanguagePack& en = render_internal::EnglishPack();
+  for (size_t i = 0; i < en.template_count; ++i) names.push_back(en.templates[i].name);
   return names;
+}
+
+std::vector<std::string> ShippedLanguages() {
+  std::vector<std::string> languages;
+  for (const render_internal::LanguagePack* pack : render_internal::ShippedPacks())
+    languages.push_back(pack->language);
+  return languages;
 }
 
 }  // namespace cartrecovery

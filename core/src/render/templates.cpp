@@ -1,4 +1,5 @@
-// templates.cpp: the shipped e-mail templates, compiled in.
+// templates.cpp: the shared layout and the shipped English templates, compiled in
+// (templates_de.cpp and templates_pl.cpp hold the German and Polish ones).
 //
 // Each template contributes a subject, a plain-text body and an HTML body; the shared
 // layout around them (greeting, the cart with images and prices, the button back to the
@@ -10,8 +11,9 @@
 // customer path offers help and sales contacts, then asks why (R2.2); the visitor path
 // branches on engagement with reminder 1 (R2.3).
 //
-// Context variables: see BuildContext() in render.cpp. The text parts render without HTML
-// escaping; the HTML part escapes every {{x}}.
+// The layout's fixed words come from {{ui.*}}, the words of the template's language, so one
+// layout serves every language. Context variables: see BuildContext() in render.cpp. The
+// text parts render without HTML escaping; the HTML part escapes every {{x}}.
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,13 +24,6 @@ namespace cartrecovery {
 namespace render_internal {
 namespace {
 
-struct TemplateSource {
-  const char* name;
-  const char* subject;
-  const char* text_body;  // paragraphs separated by blank lines
-  const char* html_body;  // <p>, <ul>, <li> get their inline styles from StyleHtml()
-};
-
 // ---------------------------------------------------------------------------------------
 // Shared layout. @@BODY@@ is replaced by the template's own body.
 
@@ -36,39 +31,39 @@ const char* const kTextLayout = R"CR({{greeting}}
 
 @@BODY@@
 
-Your cart:
+{{ui.your_cart}}
 {{#items}}
 - {{name}}: {{quantity}} x {{price}}
 {{/items}}
-Total: {{total}}
+{{ui.total}}: {{total}}
 {{#has_coupon}}
 
-Your code: *|COUPON|*
+{{ui.your_code}}: *|COUPON|*
 {{/has_coupon}}
 
-Return to your cart: *|CART_URL|*
+{{ui.return_to_cart}}: *|CART_URL|*
 {{#has_contact}}
 
-Questions? We're happy to help:
+{{ui.questions}}
 {{#shop.contact_email}}
-E-mail: {{shop.contact_email}}
+{{ui.email}}: {{shop.contact_email}}
 {{/shop.contact_email}}
 {{#shop.contact_phone}}
-Phone: {{shop.contact_phone}}
+{{ui.phone}}: {{shop.contact_phone}}
 {{/shop.contact_phone}}
 {{#shop.chat_url}}
-Chat: {{shop.chat_url}}
+{{ui.chat}}: {{shop.chat_url}}
 {{/shop.chat_url}}
 {{/has_contact}}
 
 *|SHOP_NAME|*
 {{#unsubscribe_url}}
-Don't want these reminders? Unsubscribe: *|UNSUBSCRIBE_URL|*
+{{ui.unsubscribe_question}} {{ui.unsubscribe}}: *|UNSUBSCRIBE_URL|*
 {{/unsubscribe_url}}
 )CR";
 
 const char* const kHtmlLayout = R"CR(<!DOCTYPE html>
-<html lang="en">
+<html lang="{{language}}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -95,11 +90,11 @@ const char* const kHtmlLayout = R"CR(<!DOCTYPE html>
 {{#items}}
 <tr>
 <td width="80" valign="top" style="width:80px;padding:12px 12px 12px 0;border-top:1px solid #e4e4e7;">{{#image_url}}<img src="{{image_url}}" alt="{{name}}" width="80" style="display:block;width:80px;max-width:80px;height:auto;border:0;">{{/image_url}}</td>
-<td valign="top" style="padding:12px 0;border-top:1px solid #e4e4e7;"><strong>{{#url}}<a href="{{url}}" style="color:#111111;text-decoration:none;">{{name}}</a>{{/url}}{{^url}}{{name}}{{/url}}</strong><br>Quantity: {{quantity}}<br>Price: {{price}}</td>
+<td valign="top" style="padding:12px 0;border-top:1px solid #e4e4e7;"><strong>{{#url}}<a href="{{url}}" style="color:#111111;text-decoration:none;">{{name}}</a>{{/url}}{{^url}}{{name}}{{/url}}</strong><br>{{ui.quantity}}: {{quantity}}<br>{{ui.price}}: {{price}}</td>
 </tr>
 {{/items}}
 <tr>
-<td colspan="2" align="right" style="padding:12px 0;border-top:1px solid #e4e4e7;font-size:18px;font-weight:bold;">Total: {{total}}</td>
+<td colspan="2" align="right" style="padding:12px 0;border-top:1px solid #e4e4e7;font-size:18px;font-weight:bold;">{{ui.total}}: {{total}}</td>
 </tr>
 </table>
 </td>
@@ -107,7 +102,7 @@ const char* const kHtmlLayout = R"CR(<!DOCTYPE html>
 {{#has_coupon}}
 <tr>
 <td align="center" style="padding:8px 24px;">
-<p style="margin:0;padding:12px;border:2px dashed #1d4ed8;border-radius:6px;">Your code: <strong style="font-size:18px;letter-spacing:1px;">*|COUPON|*</strong></p>
+<p style="margin:0;padding:12px;border:2px dashed #1d4ed8;border-radius:6px;">{{ui.your_code}}: <strong style="font-size:18px;letter-spacing:1px;">*|COUPON|*</strong></p>
 </td>
 </tr>
 {{/has_coupon}}
@@ -116,7 +111,7 @@ const char* const kHtmlLayout = R"CR(<!DOCTYPE html>
 <table role="presentation" cellpadding="0" cellspacing="0" border="0">
 <tr>
 <td align="center" bgcolor="#1d4ed8" style="border-radius:6px;background-color:#1d4ed8;">
-<a href="*|CART_URL|*" style="display:inline-block;padding:14px 32px;font-size:18px;line-height:24px;font-weight:bold;color:#ffffff;text-decoration:none;border-radius:6px;">Return to your cart</a>
+<a href="*|CART_URL|*" style="display:inline-block;padding:14px 32px;font-size:18px;line-height:24px;font-weight:bold;color:#ffffff;text-decoration:none;border-radius:6px;">{{ui.return_to_cart}}</a>
 </td>
 </tr>
 </table>
@@ -125,15 +120,15 @@ const char* const kHtmlLayout = R"CR(<!DOCTYPE html>
 {{#has_contact}}
 <tr>
 <td style="padding:0 24px 16px 24px;font-size:14px;line-height:22px;color:#444444;">
-<p style="margin:0 0 4px 0;font-weight:bold;">Questions? We're happy to help:</p>
+<p style="margin:0 0 4px 0;font-weight:bold;">{{ui.questions}}</p>
 {{#shop.contact_email}}
-E-mail: <a href="mailto:{{shop.contact_email}}" style="color:#1d4ed8;">{{shop.contact_email}}</a><br>
+{{ui.email}}: <a href="mailto:{{shop.contact_email}}" style="color:#1d4ed8;">{{shop.contact_email}}</a><br>
 {{/shop.contact_email}}
 {{#shop.contact_phone}}
-Phone: <a href="tel:{{shop.contact_phone_tel}}" style="color:#1d4ed8;">{{shop.contact_phone}}</a><br>
+{{ui.phone}}: <a href="tel:{{shop.contact_phone_tel}}" style="color:#1d4ed8;">{{shop.contact_phone}}</a><br>
 {{/shop.contact_phone}}
 {{#shop.chat_url}}
-Chat: <a href="{{shop.chat_url}}" style="color:#1d4ed8;">talk to us</a><br>
+{{ui.chat}}: <a href="{{shop.chat_url}}" style="color:#1d4ed8;">{{ui.chat_link}}</a><br>
 {{/shop.chat_url}}
 </td>
 </tr>
@@ -141,25 +136,28 @@ Chat: <a href="{{shop.chat_url}}" style="color:#1d4ed8;">talk to us</a><br>
 </table>
 <table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="width:100%;max-width:600px;font-family:Arial,Helvetica,sans-serif;font-size:12px;line-height:18px;color:#71717a;">
 <tr>
-<td align="center" style="padding:16px 24px;">*|SHOP_NAME|*{{#unsubscribe_url}}<br>Don't want these reminders? <a href="*|UNSUBSCRIBE_URL|*" style="color:#71717a;">Unsubscribe</a>{{/unsubscribe_url}}</td>
+<td align="center" style="padding:16px 24px;">*|SHOP_NAME|*{{#unsubscribe_url}}<br>{{ui.unsubscribe_question}} <a href="*|UNSUBSCRIBE_URL|*" style="color:#71717a;">{{ui.unsubscribe}}</a>{{/unsubscribe_url}}</td>
 </tr>
 </table>
 </td>
 </tr>
 </table>
+{{#open_pixel_url}}
+<img src="{{open_pixel_url}}" width="1" height="1" alt="">
+{{/open_pixel_url}}
 </body>
 </html>
 )CR";
 
 // One line for SMS, push and webhooks: who, why, where (R3.3 keeps it short).
-const char* const kShortText =
+const char* const kEnglishShortText =
     "*|SHOP_NAME|*: your cart is still saved.{{#has_coupon}} Code *|COUPON|*.{{/has_coupon}} "
     "Finish your order: *|CART_URL|*";
 
 // ---------------------------------------------------------------------------------------
 // The templates. Keep words short and friendly; no promises the shop may not keep.
 
-const TemplateSource kSources[] = {
+const TemplateSource kEnglish[] = {
     // R2.5: the first reminder helps rather than sells.
     {"customer_1", "Did something go wrong with your order?",
      R"CR(Thanks for shopping with us again! It looks like your order didn't go through, so we saved your cart.
@@ -272,6 +270,13 @@ Did something go wrong? If checkout gave you trouble, or you'd like to pay anoth
 <p>Did something go wrong? If checkout gave you trouble, or you'd like to pay another way, just reply to this e-mail and we'll help.</p>)CR"},
 };
 
+const UiWords kEnglishUi = {
+    "Hi ", ",", "Hello,",
+    "Your cart:", "Quantity", "Price", "Total", "Your code", "Return to your cart",
+    "Questions? We're happy to help:", "E-mail", "Phone", "Chat", "talk to us",
+    "Don't want these reminders?", "Unsubscribe",
+};
+
 void ReplaceAll(std::string* s, const std::string& from, const std::string& to) {
   for (size_t pos = s->find(from); pos != std::string::npos; pos = s->find(from, pos + to.size()))
     s->replace(pos, from.size(), to);
@@ -292,31 +297,28 @@ std::string Wrap(const char* layout, const std::string& body) {
   return out;
 }
 
-std::vector<ShippedTemplate> Assemble() {
-  std::vector<ShippedTemplate> out;
-  for (const TemplateSource& s : kSources) {
-    out.push_back({s.name, s.subject, Wrap(kTextLayout, s.text_body),
-                   Wrap(kHtmlLayout, StyleHtml(s.html_body))});
-  }
-  return out;
-}
-
 }  // namespace
 
-const std::vector<ShippedTemplate>& ShippedTemplates() {
-  static const std::vector<ShippedTemplate> kTemplates = Assemble();
-  return kTemplates;
+std::string AssembleText(const char* body) { return Wrap(kTextLayout, body); }
+
+std::string AssembleHtml(const char* body) { return Wrap(kHtmlLayout, StyleHtml(body)); }
+
+const LanguagePack& EnglishPack() {
+  static const LanguagePack kPack = {"en", kEnglishUi, kEnglishShortText, kEnglish,
+                                     sizeof kEnglish / sizeof kEnglish[0]};
+  return kPack;
 }
 
-const ShippedTemplate* FindShippedTemplate(const std::string& name) {
-  for (const ShippedTemplate& t : ShippedTemplates())
-    if (t.name == name) return &t;
+const std::vector<const LanguagePack*>& ShippedPacks() {
+  static const std::vector<const LanguagePack*> kPacks = {&EnglishPack(), &GermanPack(),
+                                                          &PolishPack()};
+  return kPacks;
+}
+
+const LanguagePack* FindPack(const std::string& language) {
+  for (const LanguagePack* pack : ShippedPacks())
+    if (language == pack->language) return pack;
   return nullptr;
-}
-
-const std::string& ShortTextTemplate() {
-  static const std::string kText = kShortText;
-  return kText;
 }
 
 }  // namespace render_internal
