@@ -76,6 +76,110 @@ std::unique_ptr<Channel> MakeOutboxChannel(const std::string& directory);
 std::string BuildMimeMessage(const OutgoingMessage& message, const std::string& sender,
                              const std::string& reply_to);
 
+// ---------------------------------------------------------------------------------------
+// HTTP channels: SMS through a provider's API, and signed webhooks.
+//
+// Both send one HTTPS request per message (TLS 1.2 or newer, certificate chain and host name
+// verified unless verify_certificate is false) and classify the answer once:
+//   2xx: sent.
+//   429, 5xx: kTransientDelivery with retry_after_ms() from Retry-After (seconds or an
+//     HTTP-date, at most a day); timeouts, refused, reset or dropped connections and a
+//     response cut short are transient too.
+//   Other 4xx, and 3xx (redirects are never followed): kPermanentDelivery. A certificate
+//     that does not verify is permanent as well (a configuration problem).
+// The error message is the provider's reply, "<status> <reason>: <first 300 bytes of the
+// body>", or what broke; it never contains a password, token or secret.
+// Every request carries "Idempotency-Key: <message_id>", so a provider that honours it
+// drops the duplicate when a retry follows a lost response.
+// timeout_ms bounds the connect and each send and receive, not the whole exchange.
+
+// An SMS provider's HTTP API. In `body` values and `headers` values these placeholders are
+// replaced per message: {to} (E.164 number), {from}, {text}, {message_id}. Any other
+// {lower_case_name} is a ConfigError (a typo would otherwise reach the shopper); other
+// braces are literal.
+struct SmsSettings {
+  enum class Auth { kNone, kBasic, kBearer };
+  enum class BodyFormat {
+    kForm,  // application/x-www-form-urlencoded (for GET: the URL's query instead)
+    kJson,  // application/json: an object of string fields, in order
+  };
+  std::string url;                  // https://... ; http:// only for a relay you trust
+  std::string method = "POST";      // POST, PUT, PATCH or GET
+  Auth auth = Auth::kNone;
+  std::string username;             // kBasic
+  std::string password;             // kBasic; never in errors or Describe()
+  std::string token;                // kBearer ("Authorization: Bearer <token>"); never shown
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers, in order
+  BodyFormat body_format = BodyFormat::kForm;
+  // Field -> value template, in order.
+  std::vector<std::pair<std::string, std::string>> body = {
+      {"to", "{to}"}, {"from", "{from}"}, {"text", "{text}"}};
+  std::string from;                 // sender id or number, for {from}
+  int max_segments = 10;            // longer texts are refused (InvalidArgument "text")
+  int timeout_ms = 10000;
+  bool verify_certificate = true;   // TLS chain and host name of the provider
+  std::string ca_file;              // extra trusted CA (PEM), e.g. a test server's; empty: none
+};
+
+// Twilio's Programmable Messaging API: POST <base_url>/2010-04-01/Accounts/<sid>/
+// Messages.json, form fields To, From, Body, HTTP basic auth <sid>:<token>, and the
+// message id also as I-Twilio-Idempotency-Token. `from` is a Twilio number (E.164) or an
+// alphanumeric sender id. Returns settings the caller may still adjust (timeouts, CA).
+SmsSettings TwilioSms(const std::string& account_sid, const std::string& auth_token,
+                      const std::string& from,
+                      const std::string& base_url = "https://api.twilio.com");
+
+// Sends message.text to message.to (E.164, e.g. "+4915112345678") as the provider request
+// described by `settings`. Send throws InvalidArgument("to") for a number that is not E.164
+// and InvalidArgument("text") for empty or invalid UTF-8 text or one longer than
+// max_segments (sms.h counts them), all before any I/O; otherwise see the section comment.
+// Describe() is "sms <method> https://host[:port]/path" (no query, no credentials).
+// Throws ConfigError(<field>) for a URL that is not http(s)://host/..., an unknown method,
+// auth without its username/token, an unknown placeholder, a header that is malformed or
+// one the channel sets itself (Content-Type, Content-Length, Host, Authorization), a
+// timeout_ms or max_segments < 1, or a ca_file that cannot be read.
+std::unique_ptr<Channel> MakeSmsChannel(const SmsSettings& settings);
+
+// A receiver of signed webhooks (Zapier, Make, the shop's own endpoint).
+struct WebhookSettings {
+  std::string url;                  // https://... ; http:// only for a receiver you trust
+  std::string secret;               // at least 16 bytes; signs every request; never shown
+  int timeout_ms = 10000;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers, in order
+  bool verify_certificate = true;   // TLS chain and host name of the receiver
+  std::string ca_file;              // extra trusted CA (PEM); empty: none
+};
+
+// POSTs one JSON document per message to settings.url:
+//   body: message.data_json (the abandoned cart, contact and links, as the engine builds it)
+//     or, when that is empty, {"message_id", "channel", "subject", "text"}.
+//   Content-Type: application/json
+//   Idempotency-Key: <message_id>           (receivers dedupe retries by it)
+//   X-CartRecovery-Event: <event>           (message header X-CartRecovery-Event, else
+//                                            "abandoned_cart")
+//   X-CartRecovery-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
+// then message.headers and settings.headers. The signature is Stripe's scheme: to verify,
+// a receiver takes t and v1 from the header, computes HMAC-SHA256 over the decimal t, a
+// '.', and the raw body bytes as received, compares in constant time, and rejects
+// timestamps more than 5 minutes old (replays). t is message.date_ms (the engine sets it to
+// the attempt's time; when 0, the wall clock). VerifyWebhookSignature does exactly this.
+// Describe() is "webhook https://host[:port]/path". Throws ConfigError("url"),
+// ConfigError("secret") for a secret shorter than 16 bytes, ConfigError("headers") for a
+// malformed header or one the channel sets itself, ConfigError("timeout_ms"),
+// ConfigError("ca_file"). Send's errors: see the section comment.
+std::unique_ptr<Channel> MakeWebhookChannel(const WebhookSettings& settings);
+
+// The X-CartRecovery-Signature value for `body` sent at `unix_seconds`. Thread-safe.
+std::string WebhookSignature(const std::string& secret, int64_t unix_seconds,
+                             const std::string& body);
+
+// True when `header` (an X-CartRecovery-Signature value; any of several v1= entries may
+// match, for secret rotation) signs `body` with `secret` and its t is within
+// `tolerance_seconds` of `now_seconds`. Malformed headers are false, never an exception.
+bool VerifyWebhookSignature(const std::string& secret, const std::string& header,
+                            const std::string& body, int64_t now_seconds,
+                            int64_t tolerance_seconds = 300);
+
 }  // namespace cartrecovery
 
 #endif  // CARTRECOVERY_DELIVERY_H_
