@@ -4,6 +4,8 @@
 
 #include "bindings.h"
 #include "cartrecovery/delivery.h"
+#include "cartrecovery/push.h"
+#include "cartrecovery/sms.h"
 #include "cartrecovery/status.h"
 
 namespace cartrecovery {
@@ -82,6 +84,120 @@ void init_channels(py::module_& m) {
       py::arg("host"), py::arg("port"), py::arg("username"), py::arg("password"),
       py::arg("starttls"), py::arg("ssl"), py::arg("verify_certificate"), py::arg("sender"),
       py::arg("reply_to"), py::arg("timeout"));
+  m.def(
+      "sms_channel",
+      [](const std::string& url, const std::string& method, const std::string& auth,
+         const std::string& username, const std::string& password, const std::string& token,
+         const std::vector<std::pair<std::string, std::string>>& headers,
+         const std::string& body_format, const std::vector<std::pair<std::string, std::string>>& body,
+         const std::string& from, int max_segments, double timeout, bool verify_certificate,
+         const std::string& ca_file) {
+        SmsSettings s;
+        s.url = url;
+        s.method = method;
+        if (auth == "basic") s.auth = SmsSettings::Auth::kBasic;
+        else if (auth == "bearer") s.auth = SmsSettings::Auth::kBearer;
+        else if (auth != "none") throw ConfigError("auth", "'" + auth + "' is not none, basic or bearer");
+        s.username = username;
+        s.password = password;
+        s.token = token;
+        s.headers = headers;
+        if (body_format == "json") s.body_format = SmsSettings::BodyFormat::kJson;
+        else if (body_format != "form") throw ConfigError("body_format", "'" + body_format + "' is not form or json");
+        if (!body.empty()) s.body = body;
+        s.from = from;
+        s.max_segments = max_segments;
+        s.timeout_ms = static_cast<int>(timeout * 1000);
+        s.verify_certificate = verify_certificate;
+        s.ca_file = ca_file;
+        return std::shared_ptr<Channel>(MakeSmsChannel(s));
+      },
+      py::arg("url"), py::arg("method"), py::arg("auth"), py::arg("username"),
+      py::arg("password"), py::arg("token"), py::arg("headers"), py::arg("body_format"),
+      py::arg("body"), py::arg("sender"), py::arg("max_segments"), py::arg("timeout"),
+      py::arg("verify_certificate"), py::arg("ca_file"));
+  m.def(
+      "twilio_sms_channel",
+      [](const std::string& sid, const std::string& token, const std::string& from,
+         const std::string& base_url, double timeout, bool verify_certificate,
+         const std::string& ca_file) {
+        SmsSettings s = TwilioSms(sid, token, from, base_url);
+        s.timeout_ms = static_cast<int>(timeout * 1000);
+        s.verify_certificate = verify_certificate;
+        s.ca_file = ca_file;
+        return std::shared_ptr<Channel>(MakeSmsChannel(s));
+      },
+      py::arg("account_sid"), py::arg("auth_token"), py::arg("sender"), py::arg("base_url"),
+      py::arg("timeout"), py::arg("verify_certificate"), py::arg("ca_file"));
+  m.def(
+      "webhook_channel",
+      [](const std::string& url, const std::string& secret,
+         const std::vector<std::pair<std::string, std::string>>& headers, double timeout,
+         bool verify_certificate, const std::string& ca_file) {
+        WebhookSettings s;
+        s.url = url;
+        s.secret = secret;
+        s.headers = headers;
+        s.timeout_ms = static_cast<int>(timeout * 1000);
+        s.verify_certificate = verify_certificate;
+        s.ca_file = ca_file;
+        return std::shared_ptr<Channel>(MakeWebhookChannel(s));
+      },
+      py::arg("url"), py::arg("secret"), py::arg("headers"), py::arg("timeout"),
+      py::arg("verify_certificate"), py::arg("ca_file"));
+  m.def(
+      "push_channel",
+      [](const std::string& vapid_private_key, const std::string& vapid_subject, int ttl,
+         const std::string& urgency, const std::string& topic, double timeout,
+         bool verify_certificate, const std::string& ca_file) {
+        PushSettings s;
+        s.vapid_private_key = vapid_private_key;
+        s.vapid_subject = vapid_subject;
+        s.ttl_seconds = ttl;
+        s.urgency = urgency;
+        s.topic = topic;
+        s.timeout_ms = static_cast<int>(timeout * 1000);
+        s.verify_certificate = verify_certificate;
+        s.ca_file = ca_file;
+        return std::shared_ptr<Channel>(MakePushChannel(s));
+      },
+      py::arg("vapid_private_key"), py::arg("vapid_subject"), py::arg("ttl"),
+      py::arg("urgency"), py::arg("topic"), py::arg("timeout"), py::arg("verify_certificate"),
+      py::arg("ca_file"));
+  m.def(
+      "sms_info",
+      [](const std::string& text) {
+        SmsInfo info = DescribeSms(text);
+        py::dict d;
+        d["encoding"] = SmsEncodingName(info.encoding);
+        d["units"] = info.units;
+        d["segments"] = info.segments;
+        d["chars"] = info.chars;
+        return d;
+      },
+      py::arg("text"), "How a text travels as SMS: encoding gsm7|ucs2, units, segments.");
+  m.def(
+      "generate_vapid_keys",
+      [] {
+        VapidKeys k = GenerateVapidKeys();
+        return py::make_tuple(k.private_b64url, k.public_b64url);
+      },
+      "A new VAPID key pair (private, public), base64url.");
+  m.def("vapid_public_key", &VapidPublicKey, py::arg("private_key"));
+  m.def(
+      "encrypt_web_push",
+      [](const std::string& plaintext, const std::string& p256dh, const std::string& auth) {
+        return py::bytes(EncryptWebPush(plaintext, p256dh, auth));
+      },
+      py::arg("plaintext"), py::arg("p256dh"), py::arg("auth"));
+  m.def(
+      "verify_webhook_signature",
+      [](const std::string& secret, const std::string& header, const py::bytes& body,
+         int64_t now_seconds, int64_t tolerance) {
+        return VerifyWebhookSignature(secret, header, std::string(body), now_seconds, tolerance);
+      },
+      py::arg("secret"), py::arg("header"), py::arg("body"), py::arg("now_seconds"),
+      py::arg("tolerance_seconds") = 300);
   m.def(
       "outbox_channel",
       [](const std::string& directory) { return std::shared_ptr<Channel>(MakeOutboxChannel(directory)); },

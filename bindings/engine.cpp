@@ -6,6 +6,7 @@
 #include "bindings.h"
 #include "cartrecovery/clock.h"
 #include "cartrecovery/engine.h"
+#include "cartrecovery/policy.h"
 #include "cartrecovery/status.h"
 
 namespace cartrecovery {
@@ -139,6 +140,14 @@ void init_engine(py::module_& m) {
                  else throw ConfigError("settings.sales_alert." + k, "unknown key (min_value, channels, to)");
                }
              }
+             if (settings.contains("secrets") && !settings["secrets"].is_none())
+               o.secrets = settings["secrets"].cast<std::vector<std::string>>();
+             if (settings.contains("policies_json") && !settings["policies_json"].is_none())
+               o.policies = ParsePolicies(settings["policies_json"].cast<std::string>());
+             str("templates", o.templates_directory);
+             str("default_language", o.shop.default_language);
+             str("unsubscribe_mailto", o.unsubscribe_mailto);
+             num("link_ttl_ms", o.link_ttl_ms);
              num("queue_capacity", o.queue_capacity);
              num("max_batch", o.max_batch);
              num("lease_ms", o.lease_ms);
@@ -199,6 +208,26 @@ void init_engine(py::module_& m) {
              for (const auto& f : e.flows()) names.push_back(f.name);
              return names;
            })
+      .def(
+          "handle_link",
+          [](Engine& e, const std::string& path, const std::string& method) {
+            LinkResponse r;
+            {
+              py::gil_scoped_release release;
+              r = e.HandleLink(path, method);
+            }
+            py::dict d;
+            d["status"] = r.status;
+            d["content_type"] = r.content_type;
+            d["body"] = py::bytes(r.body);
+            py::dict headers;
+            for (const auto& h : r.headers) headers[py::str(h.first)] = h.second;
+            d["headers"] = headers;
+            d["kind"] = OptStr(r.kind);
+            d["cart_id"] = r.cart ? py::object(py::str(r.cart->cart.cart_id)) : py::none();
+            return d;
+          },
+          py::arg("path"), py::arg("method") = "GET")
       .def("cart",
            [](Engine& e, const std::string& cart_id) -> py::object {
              std::optional<CartView> view;

@@ -15,10 +15,19 @@ from ._core import (  # noqa: F401  (the error tree is defined once, in bindings
     StoreError,
     ValidationError,
 )
-from .channels import CallbackChannel, Channel, OutboxChannel, SmtpChannel
+from .channels import (
+    CallbackChannel,
+    Channel,
+    OutboxChannel,
+    PushChannel,
+    SmsChannel,
+    SmtpChannel,
+    WebhookChannel,
+)
 from .clock import ManualClock
 from .engine import Engine
 from .flows import Branch, Flow, Path, Step, default_flow
+from .tools import generate_vapid_keys, sms_info, vapid_public_key, verify_webhook_signature
 
 __version__ = "0.1.0"
 
@@ -34,10 +43,17 @@ __all__ = [
     "ManualClock",
     "OutboxChannel",
     "Path",
+    "PushChannel",
+    "SmsChannel",
     "QueueFullError",
     "SmtpChannel",
     "Step",
     "StoreError",
     "ValidationError",
+    "WebhookChannel",
     "default_flow",
+    "generate_vapid_keys",
+    "sms_info",
+    "vapid_public_key",
+    "verify_webhook_signature",
 ]

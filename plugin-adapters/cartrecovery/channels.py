@@ -63,3 +63,53 @@ class CallbackChannel(Channel):
             raise TypeError("CallbackChannel needs a callable")
         self.fn = fn
         self._native = _core.callback_channel(fn)
+
+
+class SmsChannel(Channel):
+    """SMS through any HTTP provider: the request (URL, method, auth, body fields with
+    {to} {from} {text} {message_id} placeholders) is configurable; see twilio() for a preset.
+    429/5xx replies are retried (honouring Retry-After), other 4xx fail the message."""
+
+    def __init__(self, url: str, *, sender: str = "", method: str = "POST", auth: str = "none",
+                 username: str = "", password: str = "", token: str = "",
+                 headers: dict | None = None, body_format: str = "form",
+                 body: dict | None = None, max_segments: int = 10, timeout: float = 10,
+                 verify_certificate: bool = True, ca_file: str | None = None):
+        self._native = _core.sms_channel(url, method, auth, username, password, token,
+                                         list((headers or {}).items()), body_format,
+                                         list((body or {}).items()), sender, int(max_segments),
+                                         float(timeout), bool(verify_certificate), ca_file or "")
+
+    @classmethod
+    def twilio(cls, account_sid: str, auth_token: str, sender: str, *,
+               base_url: str = "https://api.twilio.com", timeout: float = 10,
+               verify_certificate: bool = True, ca_file: str | None = None) -> "SmsChannel":
+        """Twilio's Messages API (form fields To, From, Body; basic auth)."""
+        channel = cls.__new__(cls)
+        channel._native = _core.twilio_sms_channel(account_sid, auth_token, sender, base_url,
+                                                   float(timeout), bool(verify_certificate),
+                                                   ca_file or "")
+        return channel
+
+
+class WebhookChannel(Channel):
+    """POSTs the abandoned cart as JSON to a URL (Zapier-style), signed:
+    X-CartRecovery-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>.
+    Receivers check it with cartrecovery.verify_webhook_signature()."""
+
+    def __init__(self, url: str, secret: str, *, headers: dict | None = None, timeout: float = 10,
+                 verify_certificate: bool = True, ca_file: str | None = None):
+        self._native = _core.webhook_channel(url, secret, list((headers or {}).items()),
+                                             float(timeout), bool(verify_certificate), ca_file or "")
+
+
+class PushChannel(Channel):
+    """Browser push (Web Push: RFC 8291 encryption, RFC 8292 VAPID). Bind it to the channel
+    name "push"; shops send the browser's subscription as a "push_subscribed" event."""
+
+    def __init__(self, vapid_private_key: str, vapid_subject: str, *, ttl: int = 86400,
+                 urgency: str = "normal", topic: str = "", timeout: float = 10,
+                 verify_certificate: bool = True, ca_file: str | None = None):
+        self._native = _core.push_channel(vapid_private_key, vapid_subject, int(ttl), urgency,
+                                          topic, float(timeout), bool(verify_certificate),
+                                          ca_file or "")

@@ -1,6 +1,7 @@
 """The Engine: the one object a shop talks to. Thin: values in, core call, values out."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
@@ -14,13 +15,15 @@ from .flows import Flow, coerce_flow
 # Settings the engine understands; anything else is a ConfigError (a typo would otherwise
 # silently do nothing).
 _SETTINGS = {
-    "shop_name", "base_url", "secret", "timezone", "currency", "contact_email", "contact_phone", "chat_url",
+    "shop_name", "base_url", "secret", "timezone", "currency", "contact_email", "contact_phone",
+    "chat_url", "default_language", "templates", "policies", "unsubscribe_mailto",
     "outbox_directory", "sales_alert", "worker_id", "queue_capacity", "max_batch", "lease_seconds",
     "max_attempts", "retry_base_seconds", "attribution_window_seconds", "worker_idle_seconds",
+    "link_ttl_seconds",
 }
 _SECONDS = {"lease_seconds": "lease_ms", "retry_base_seconds": "retry_base_ms",
             "attribution_window_seconds": "attribution_window_ms",
-            "worker_idle_seconds": "worker_idle_ms"}
+            "worker_idle_seconds": "worker_idle_ms", "link_ttl_seconds": "link_ttl_ms"}
 
 
 def _native_settings(settings: Mapping[str, Any]) -> dict:
@@ -32,8 +35,20 @@ def _native_settings(settings: Mapping[str, Any]) -> dict:
             raise err
         if key in _SECONDS:
             out[_SECONDS[key]] = int(float(value) * 1000)
-        elif key != "secret":  # used by tracking links (signed tokens), never logged
+        elif key == "secret":
+            # Signs tracking links; a list rotates (the first signs, all verify). Never logged.
+            out["secrets"] = [value] if isinstance(value, str) else list(value)
+        elif key == "policies":
+            pass  # below, with the shop's time zone
+        elif key == "templates":
+            out["templates"] = str(value)
+        else:
             out[key] = value
+    policies = dict(settings.get("policies") or {})
+    if "timezone" in settings:
+        policies.setdefault("timezone", settings["timezone"])
+    if policies:
+        out["policies_json"] = json.dumps(policies)
     return out
 
 
@@ -183,6 +198,18 @@ class Engine:
         s["healthy"] = not problems
         s["problems"] = problems
         return s
+
+    def handle_link(self, path: str, method: str = "GET") -> dict:
+        """Answers a tracking link for an adapter. ``path`` follows the base URL:
+        "o/<token>.gif" (open pixel), "c/<token>" (click), "r/<token>" (restore cart),
+        "u/<token>" (unsubscribe: GET shows a form, POST unsubscribes). Returns ``status``,
+        ``content_type``, ``body`` (bytes), ``headers``, ``kind`` and, for a good restore
+        link, ``cart`` (as ``cart()`` gives it) for the adapter to rebuild in the session.
+        Bad or expired tokens are 400/410 answers, never exceptions or redirects."""
+        r = self._native.handle_link(str(path), method.upper())
+        cart_id = r.pop("cart_id")
+        r["cart"] = self.cart(cart_id) if cart_id is not None else None
+        return r
 
     def flow_names(self) -> list[str]:
         return self._native.flow_names()

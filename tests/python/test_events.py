@@ -259,7 +259,7 @@ def test_channel_that_is_not_a_channel_is_a_config_error(make_engine):
 
 def test_known_settings_are_accepted(make_engine):
     e = make_engine(settings={"shop_name": "Kite Shop", "base_url": "https://kite.example/cr/",
-                              "secret": "s3cret", "timezone": "Europe/Warsaw",
+                              "secret": "a-secret-of-32-bytes-for-links!!", "timezone": "Europe/Warsaw",
                               "contact_email": "help@kite.example", "retry_base_seconds": 30,
                               "worker_id": "w-1"})
     assert e.status()["events"] == 0

@@ -18,7 +18,7 @@ def test_four_step_email_and_sms_flow(make_engine, clock):
     engine = make_engine(flows=[flow], channels={"email": cr.OutboxChannel(), "sms": cr.OutboxChannel()})
     add_cart(engine, "small", items=[{"sku": "S", "price": "10", "quantity": 1}], email="s@example.com")
     add_cart(engine, "big", items=[{"sku": "B", "price": "30", "quantity": 1}], email="b@example.com",
-             phone="+48601234567")
+             phone="+48601234567", consent={"sms": True})
     # abandon_after 30m; steps at +1h, then +1d, +2d, +3d after the previous send.
     for t in (T0 + HOUR, T0 + HOUR + DAY, T0 + HOUR + 3 * DAY, T0 + HOUR + 6 * DAY):
         run_at(engine, clock, t)

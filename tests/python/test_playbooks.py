@@ -258,7 +258,7 @@ def test_order_during_a_send_stops_the_rest_of_that_step(make_engine, clock):
     e = make_engine(flows=[flow], channels={"email": cr.CallbackChannel(on_email),
                                             "sms": cr.OutboxChannel()})
     holder["engine"] = e
-    add_cart(e, phone="+48601234567")
+    add_cart(e, phone="+48601234567", consent={"sms": True})
     run_at(e, clock, S)
     run_at(e, clock, S + 30 * DAY)
     msgs = {m["channel"]: m for m in e.messages("c1")}
@@ -279,7 +279,7 @@ def test_order_before_abandonment_means_no_journey(engine, clock):
 
 
 def test_order_matched_by_phone_ends_the_journey(engine, clock):
-    add_cart(engine, phone="+48601234567")
+    add_cart(engine, phone="+48601234567", consent={"sms": True})
     run_at(engine, clock, S)
     clock.set(S + HOUR)
     engine.track("order_placed", order_id="o-1", phone="+48601234567")
@@ -439,7 +439,7 @@ def test_email_and_sms_without_phone_sends_only_the_email(two_channel_engine, cl
 
 def test_email_and_sms_with_a_phone_sends_both(two_channel_engine, clock):
     e = two_channel_engine
-    add_cart(e, phone="+48601234567")
+    add_cart(e, phone="+48601234567", consent={"sms": True})
     run_at(e, clock, S)
     run_at(e, clock, S + 2 * HOUR)
     msgs = e.messages("c1")
@@ -464,7 +464,7 @@ def test_sms_only_without_phone_sends_nothing(make_engine, clock):
                          ids=["by-email", "by-phone"])
 def test_unsubscribe_stops_email_and_sms(two_channel_engine, clock, by):
     e = two_channel_engine
-    add_cart(e, phone="+48601234567")
+    add_cart(e, phone="+48601234567", consent={"sms": True})
     run_at(e, clock, S)
     assert [m["status"] for m in e.messages("c1")] == ["sent", "sent"]
     clock.set(S + HOUR)
@@ -476,7 +476,7 @@ def test_unsubscribe_stops_email_and_sms(two_channel_engine, clock, by):
     assert j["state"] == "ended" and j["end_reason"] == "unsubscribed"
     # Weeks later the same shopper leaves another cart: neither channel writes to them.
     clock.set(S + 31 * DAY)
-    add_cart(e, "c2", phone="+48601234567")
+    add_cart(e, "c2", phone="+48601234567", consent={"sms": True})
     run_at(e, clock, S + 31 * DAY + HOUR)
     run_at(e, clock, S + 31 * DAY + 3 * HOUR)
     later = e.messages("c2")
@@ -487,9 +487,9 @@ def test_unsubscribe_stops_email_and_sms(two_channel_engine, clock, by):
 
 def test_a_phone_number_moves_to_the_newest_contact(two_channel_engine, clock):
     e = two_channel_engine
-    add_cart(e, "c1", email="ann@example.com", phone="+48601234567")
+    add_cart(e, "c1", email="ann@example.com", phone="+48601234567", consent={"sms": True})
     clock.set(T0 + 5 * timedelta(minutes=1))
-    add_cart(e, "c2", email="bob@example.com", phone="+48601234567")
+    add_cart(e, "c2", email="bob@example.com", phone="+48601234567", consent={"sms": True})
     run_at(e, clock, S + 5 * timedelta(minutes=1))
     got = {(m["cart_id"], m["channel"]): (m["status"], m["to"], m["reason"]) for m in e.messages()}
     assert got[("c2", "sms")] == ("sent", "+48601234567", None)

@@ -26,6 +26,7 @@
 #include "cartrecovery/clock.h"
 #include "cartrecovery/delivery.h"
 #include "cartrecovery/flow.h"
+#include "cartrecovery/policy.h"
 #include "cartrecovery/render.h"
 #include "cartrecovery/retry.h"
 #include "cartrecovery/store.h"
@@ -52,6 +53,15 @@ struct EngineOptions {
   std::shared_ptr<Clock> clock;  // null: SystemClock
   ShopInfo shop;
   SalesAlert sales_alert;
+  Policies policies;                  // consent, caps, quiet hours (policy.h)
+  std::string templates_directory;    // the shop's templates (render.h); empty: shipped only
+  // Secrets for signed links (track.h): the first signs, all verify (rotation). Empty: no
+  // tracking links, no restore or one-click unsubscribe links (the shop's restore_url and
+  // no unsubscribe link are used).
+  std::vector<std::string> secrets;
+  Millis link_ttl_ms = 30 * kDay;          // open, click and restore links
+  Millis unsubscribe_ttl_ms = 400 * kDay;  // an unsubscribe link must work for a long time
+  std::string unsubscribe_mailto;          // optional second List-Unsubscribe target
   std::string timezone = "UTC";
   std::string currency = "EUR";  // the shop's currency, for events that name none
 
@@ -72,6 +82,16 @@ struct JourneyView {
 struct CartView {
   Cart cart;
   std::optional<JourneyRecord> journey;
+};
+
+// What an adapter answers for a tracking link (open pixel, click, restore, unsubscribe).
+struct LinkResponse {
+  int status = 404;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // e.g. Location, Cache-Control
+  std::string kind;                                          // "open", ... or empty
+  std::optional<CartView> cart;                              // a valid restore link's cart
 };
 
 struct EngineStatus {
@@ -118,6 +138,16 @@ class Engine {
   void Start();
   void Stop();
   bool Running() const;
+
+  // Answers a tracking link. `path` is what follows the base URL ("o/<token>.gif",
+  // "c/<token>", "r/<token>", "u/<token>"); `method` "GET" or "POST". Never throws for a bad
+  // or expired token (that is a 4xx answer); opens and clicks are recorded as events.
+  //   open        200 GIF, Cache-Control: no-store, whatever the token
+  //   click       302 to the URL inside the signed token; 400 bad token, 410 expired
+  //   restore     200 with `cart` for the adapter to rebuild (never a login); 400 / 410
+  //   unsubscribe GET: 200 confirmation page with a POST form (mail scanners follow GETs);
+  //               POST: 200, the contact is unsubscribed (committed before returning)
+  LinkResponse HandleLink(const std::string& path, const std::string& method);
 
   std::optional<CartView> GetCart(const std::string& cart_id);
   std::vector<MessageRecord> Messages(const std::string& cart_id, const std::string& email);

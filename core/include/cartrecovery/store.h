@@ -134,6 +134,12 @@ struct StoreStatus {
   int schema_version = 0;
 };
 
+// What was sent to one contact (policies: channel caps and the daily ceiling).
+struct ContactSends {
+  std::map<std::string, Millis> last_by_channel;           // newest send per channel, ever
+  std::vector<std::pair<std::string, Millis>> recent;      // (channel, sent_ms) since `since`
+};
+
 struct MessageFilter {
   std::string cart_id;
   std::string contact_key;
@@ -191,6 +197,8 @@ class Store {
   // Marks every unsent message of the journey suppressed with `reason`.
   virtual void SuppressUnsent(const std::string& journey_id, const std::string& reason) = 0;
   virtual std::vector<MessageRecord> ListMessages(const MessageFilter& filter) = 0;  // read
+  // What was sent to the contact: last per channel, and every send at or after `since`.
+  virtual ContactSends SendsTo(const std::string& contact_key, Millis since) = 0;  // read
   // The newest message sent to the contact at or after `since` (read).
   virtual std::optional<MessageRecord> LastSentTo(const std::string& contact_key, Millis since) = 0;
 

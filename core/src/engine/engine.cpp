@@ -10,6 +10,7 @@
 #include <chrono>
 
 #include "cartrecovery/status.h"
+#include "cartrecovery/track.h"
 #include "engine/engine_impl.h"
 
 namespace cartrecovery {
@@ -31,7 +32,8 @@ Engine::Impl::Impl(EngineOptions o) : opts(std::move(o)) {
   }
   // Every template a flow names must exist, and every channel must be bound when the shop
   // gave channels: a typo found at start-up, not at 3 a.m. in the worker.
-  auto shipped = ShippedTemplateNames();
+  if (!opts.templates_directory.empty()) templates = LoadTemplates(opts.templates_directory);
+  auto shipped = templates.Names();
   min_abandon_after_ms = flows.front().abandon_after_ms;
   for (const auto& f : flows) {
     min_abandon_after_ms = std::min(min_abandon_after_ms, f.abandon_after_ms);
@@ -52,6 +54,14 @@ Engine::Impl::Impl(EngineOptions o) : opts(std::move(o)) {
       throw ConfigError("sales_alert.to", "an e-mail sales alert needs the team's address");
   }
   ParseMinorUnits(opts.sales_alert.min_value, 3, "sales_alert.min_value");  // fails early
+  if (!opts.secrets.empty()) {
+    // Fails now, naming "secret" or "base_url", rather than at the first message.
+    LinkClaims probe;
+    probe.kind = LinkKind::kOpen;
+    probe.message_id = "probe";
+    probe.expires_ms = 1;
+    LinkUrl(opts.shop.base_url, LinkKind::kOpen, SignLink(opts.secrets, probe));
+  }
   if (!IsCurrencyCode(opts.currency))
     throw ConfigError("settings.currency", "'" + opts.currency + "' is not an ISO 4217 code like EUR");
   outbox = MakeOutboxChannel(opts.outbox_directory);

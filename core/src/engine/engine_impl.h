@@ -62,6 +62,7 @@ struct Engine::Impl {
   std::shared_ptr<Clock> clock;
   std::vector<Flow> flows;
   std::shared_ptr<Channel> outbox;
+  TemplateSet templates;  // shipped, overlaid with the shop's directory
   std::string worker_id;
   Millis min_abandon_after_ms = kHour;
 
@@ -102,6 +103,17 @@ struct Engine::Impl {
   bool WantsSalesAlert(const Cart& cart) const;
   void WorkerLoop(Runtime* rt);
   void WakeWorker(Runtime& rt);
+
+  // Links (links.cpp): the signed URLs a message carries, and the answers to them.
+  struct MessageLinks {
+    std::string cart_url;         // restore link, or the shop's restore_url / base_url
+    std::string unsubscribe_url;  // empty without secrets
+    std::string open_pixel_url;   // e-mail only, empty without secrets
+  };
+  MessageLinks LinksFor(const MessageRecord& m, const Cart& cart, Millis now) const;
+  // Wraps the message's http(s) links for click tracking and adds List-Unsubscribe headers.
+  void AddTracking(const MessageLinks& links, const MessageRecord& m, Millis now,
+                   OutgoingMessage& out, std::string& stored_html) const;
 
   // Helpers.
   const Flow* FindFlow(const std::string& name) const;

@@ -15,12 +15,9 @@ using internal::PendingSend;
 
 namespace {
 
-// Consent as given for a channel; only an explicit "no" stops a reminder here.
-bool ConsentRefused(const std::string& channel, const Contact& c) {
-  if (channel == "email") return c.consent.email == false;
-  if (channel == "sms") return c.consent.sms == false;
-  if (channel == "push") return c.consent.push == false;
-  return false;
+// A message of the step that still has to go: being sent, to retry, or deferred by a policy.
+bool IsUnresolved(const std::string& status) {
+  return status == "sending" || status == "retrying" || status == "deferred";
 }
 
 }  // namespace
@@ -78,12 +75,19 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
       branch = step.IsBranched() ? journey->next_branch : std::nullopt;
       if (step.IsBranched() && !branch) branch = Engagement::kUnopened;
       std::string tmpl = step.IsBranched() ? step.BranchFor(*branch).template_name : step.template_name;
+      // Policies see every send to this person, across journeys, plus what this step sends
+      // on its earlier channels (the daily ceiling counts them).
+      ContactSends sends_so_far = store.SendsTo(contact.key, now - 2 * kDay);
+      SendHistory history;
+      history.last_sent_ms = sends_so_far.last_by_channel;
+      for (const auto& [channel_name, at] : sends_so_far.recent)
+        history.recent.push_back({channel_name, at});
       for (const auto& ch : step.channels) {
         MessageRecord m;
         m.message_id = DerivedId("m_", journey->journey_id + "\n" +
                                            std::to_string(journey->next_step + 1) + "\n" + ch);
         auto existing = store.LoadMessage(m.message_id);
-        if (existing && existing->status != "retrying" && existing->status != "sending") continue;
+        if (existing && !IsUnresolved(existing->status)) continue;
         if (existing) m = *existing;
         m.journey_id = journey->journey_id;
         m.cart_id = cart->cart_id;
@@ -95,23 +99,33 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
         m.channel = ch;
         m.due_ms = existing ? existing->due_ms : journey->next_due_ms;
         m.created_ms = existing ? existing->created_ms : now;
+        m.to = internal::ShownAddress(ch, contact);
         std::string address = AddressFor(ch, contact);
         Channel* channel = ChannelFor(ch);
-        std::string reason;
-        if (contact.unsubscribed) reason = "unsubscribed";
-        else if (!channel) reason = "channel_not_configured";
-        else if (address.empty()) reason = "no_address";  // R3.1: SMS without a phone
-        else if (internal::Bounced(ch, contact)) reason = "bounced";
-        else if (ConsentRefused(ch, contact)) reason = "no_consent";
-        if (!reason.empty()) {
-          m.status = "suppressed";
-          m.reason = reason;
-          m.to = internal::ShownAddress(ch, contact);
+        auto save = [&] {
           if (existing) store.UpdateMessage(m);
           else store.InsertMessage(m);
+        };
+        std::string reason;
+        if (!channel) reason = "channel_not_configured";
+        else if (address.empty()) reason = "no_address";  // R3.1: SMS without a phone
+        else if (internal::Bounced(ch, contact)) reason = "bounced";
+        PolicyDecision decision;
+        if (reason.empty()) decision = DecideSend(opts.policies, ch, contact, history, now);
+        if (!reason.empty() || decision.action == SendAction::kSkip) {
+          m.status = "suppressed";
+          m.reason = reason.empty() ? decision.reason : reason;
+          save();
           continue;
         }
-        std::string cart_url = !cart->restore_url.empty() ? cart->restore_url : opts.shop.base_url;
+        if (decision.action == SendAction::kDefer) {  // S6: moved, not dropped
+          m.status = "deferred";
+          m.reason = decision.reason;
+          m.due_ms = decision.not_before;
+          save();
+          continue;
+        }
+        MessageLinks links = LinksFor(m, *cart, now);
         RenderRequest req;
         req.shop = opts.shop;
         req.cart = *cart;
@@ -122,19 +136,18 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
         req.branch = branch;
         req.channel = ch;
         req.template_name = tmpl;
-        req.cart_url = cart_url;
-        req.unsubscribe_url = opts.shop.base_url.empty() ? "" : opts.shop.base_url + "unsubscribe";
+        req.templates = &templates;
+        req.language = contact.language;
+        req.cart_url = links.cart_url;
+        req.unsubscribe_url = links.unsubscribe_url;
+        req.open_pixel_url = links.open_pixel_url;
         RenderedMessage rendered = Render(req);
         m.status = "sending";
         m.reason.clear();
-        m.to = internal::ShownAddress(ch, contact);
         m.subject = rendered.subject;
         m.text = rendered.text;
         m.html = rendered.html;
-        if (existing) store.UpdateMessage(m);
-        else store.InsertMessage(m);
         PendingSend ps;
-        ps.message = m;
         ps.channel = channel;
         ps.outgoing.message_id = m.message_id;
         ps.outgoing.channel = ch;
@@ -145,8 +158,13 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
         ps.outgoing.html = rendered.html;
         ps.outgoing.date_ms = now;
         if (ch != "email" && ch != "sms")
-          ps.outgoing.data_json =
-              internal::CartPayloadJson("cart_abandoned", opts.shop, *cart, contact, m, cart_url);
+          ps.outgoing.data_json = internal::CartPayloadJson("cart_abandoned", opts.shop, *cart,
+                                                            contact, m, links.cart_url);
+        AddTracking(links, m, now, ps.outgoing, m.html);
+        save();
+        ps.message = m;
+        history.last_sent_ms[ch] = now;
+        history.recent.push_back({ch, now});
         sends.push_back(std::move(ps));
       }
     });
@@ -168,11 +186,25 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
       store.FinishJob(job.job_id, job.attempt);
       return;
     }
-    if (rec.retry_at) {
-      store.RetryJob(job.job_id, job.attempt, *rec.retry_at);
+    // The step is done when every channel is: sent, failed or suppressed. A channel
+    // deferred by quiet hours or retrying after a failure holds it (the step's job comes
+    // back then); the next step still counts from the step's first send.
+    std::optional<Millis> wake = rec.retry_at;
+    Millis first_sent = 0;
+    MessageFilter of_journey;
+    of_journey.journey_id = j->journey_id;
+    for (const auto& m : store.ListMessages(of_journey)) {
+      if (m.step != j->next_step + 1) continue;
+      if (IsUnresolved(m.status) && m.status != "sending")
+        wake = std::min(wake.value_or(m.due_ms), m.due_ms);
+      if (m.status == "sent" && (first_sent == 0 || m.sent_ms < first_sent)) first_sent = m.sent_ms;
+    }
+    if (wake) {
+      store.RetryJob(job.job_id, job.attempt, std::max(*wake, now));
       return;
     }
-    j->prev_sent_ms = now;
+    if (first_sent == 0) first_sent = now;  // nothing went: the next step counts from now
+    j->prev_sent_ms = first_sent;
     j->prev_engagement = Engagement::kUnopened;
     j->prev_branch = branch;
     j->next_step += 1;
@@ -194,7 +226,7 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
     JourneyProgress p;
     p.next_step = j->next_step;
     p.last_activity_ms = cart ? cart->last_activity_ms : 0;
-    p.prev_sent_ms = now;
+    p.prev_sent_ms = first_sent;
     p.prev_engagement = Engagement::kUnopened;
     p.prev_branch = branch;
     DueStep due = NextDue(*flow, *path, p, now);

@@ -513,6 +513,23 @@ class SqliteStore final : public Store {
     return ReadMessage(s);
   }
 
+  ContactSends SendsTo(const std::string& key, Millis since) override {
+    ContactSends out;
+    {
+      auto s = db_.Prepare(
+          "SELECT channel, max(sent_ms) FROM messages WHERE contact_key = ? AND status = 'sent'"
+          " GROUP BY channel");
+      s.Bind(1, key);
+      while (s.Step()) out.last_by_channel[s.Text(0)] = s.Int(1);
+    }
+    auto s = db_.Prepare(
+        "SELECT channel, sent_ms FROM messages WHERE contact_key = ? AND status = 'sent'"
+        " AND sent_ms >= ? ORDER BY sent_ms");
+    s.Bind(1, key).Bind(2, since);
+    while (s.Step()) out.recent.emplace_back(s.Text(0), s.Int(1));
+    return out;
+  }
+
   bool InsertOrder(const OrderRecord& o) override {
     db_.Prepare(
            "INSERT OR IGNORE INTO orders(order_id, cart_id, contact_key, value_minor, currency,"
