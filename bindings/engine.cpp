@@ -228,6 +228,9 @@ void init_engine(py::module_& m) {
             return d;
           },
           py::arg("path"), py::arg("method") = "GET")
+      .def("send_test", &Engine::SendTest, py::arg("channel"), py::arg("to"),
+           py::arg("template") = "", py::arg("language") = "",
+           py::call_guard<py::gil_scoped_release>())
       .def("cart",
            [](Engine& e, const std::string& cart_id) -> py::object {
              std::optional<CartView> view;

@@ -164,11 +164,16 @@ def cmd_send_test(args) -> int:
     channel = _smtp_from_args(args)
     if channel is None:
         raise SystemExit("send-test: --smtp HOST:PORT is required")
+    engine = Engine(store=":memory:", channels={"email": channel},
+                    settings={"shop_name": args.shop_name})
     try:
-        channel.send_test(args.to, subject=args.subject)
+        # The real first reminder for a sample cart, so the shop sees what shoppers will.
+        engine.send_test("email", args.to, template=args.template, language=args.language)
     except _core.DeliveryError as e:
         print(f"not sent ({'transient' if e.transient else 'permanent'}): {e}", file=sys.stderr)
         return 1
+    finally:
+        engine.close()
     print(f"sent a test message to {args.to} through {channel.describe()}")
     return 0
 
@@ -211,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("send-test", help="send one test e-mail (R6.2)")
     p.add_argument("--to", required=True)
-    p.add_argument("--subject", default="cartrecovery test message")
+    p.add_argument("--template", default=None, help="template name (default: the first reminder)")
+    p.add_argument("--language", default=None, help="e.g. de, pl (default: the shop's)")
+    p.add_argument("--shop-name", default="Our shop")
     _add_smtp_args(p)
     p.set_defaults(fn=cmd_send_test)
 

@@ -211,6 +211,13 @@ class Engine:
         r["cart"] = self.cart(cart_id) if cart_id is not None else None
         return r
 
+    def send_test(self, channel: str, to: str, template: str | None = None,
+                  language: str | None = None) -> None:
+        """Sends the real reminder (``template``, default the first one) for a sample cart
+        through the channel bound to ``channel`` now (R6.2: try it before going live).
+        Nothing is stored; a refusal raises DeliveryError (``.transient`` tells which)."""
+        self._native.send_test(channel, to, template or "", language or "")
+
     def flow_names(self) -> list[str]:
         return self._native.flow_names()
 

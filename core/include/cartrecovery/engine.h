@@ -149,6 +149,13 @@ class Engine {
   //               POST: 200, the contact is unsubscribed (committed before returning)
   LinkResponse HandleLink(const std::string& path, const std::string& method);
 
+  // R6.2: renders `template_name` (empty: the first reminder) in `language` for a sample
+  // cart and sends it now to `to` through the channel bound to `channel`, so the shop sees
+  // its real reminder before going live. Nothing is stored. Throws ConfigError for an
+  // unknown channel or template, and the channel's DeliveryError as is.
+  void SendTest(const std::string& channel, const std::string& to,
+                const std::string& template_name, const std::string& language);
+
   std::optional<CartView> GetCart(const std::string& cart_id);
   std::vector<MessageRecord> Messages(const std::string& cart_id, const std::string& email);
   std::vector<ReportRow> Report(const ReportQuery& query);

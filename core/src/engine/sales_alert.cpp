@@ -141,4 +141,62 @@ void Engine::Impl::RunAlertJob(Runtime& r, const JobRecord& job, Millis now) {
   });
 }
 
+void Engine::SendTest(const std::string& channel_name, const std::string& to,
+                      const std::string& template_name, const std::string& language) {
+  const auto& opts = impl_->opts;
+  Channel* channel = impl_->ChannelFor(channel_name);
+  if (!channel) throw ConfigError("channel", "channel '" + channel_name + "' is not configured");
+  Millis now = impl_->clock->NowMillis();
+  Cart cart;
+  cart.cart_id = "test";
+  cart.currency = opts.currency;
+  LineItem a;
+  a.sku = "SAMPLE-1";
+  a.name = "Sample product";
+  a.price_minor = 2490;
+  a.quantity = 2;
+  LineItem b;
+  b.sku = "SAMPLE-2";
+  b.name = "Another sample";
+  b.price_minor = 990;
+  b.quantity = 1;
+  cart.items = {a, b};
+  cart.last_activity_ms = now;
+  Contact contact;
+  contact.key = "test";
+  contact.first_name = "Test";
+  contact.consent.personalization = true;
+  contact.language = language;
+  RenderRequest req;
+  req.shop = opts.shop;
+  req.cart = cart;
+  req.contact = contact;
+  req.flow = "test";
+  req.path = "visitor";
+  req.step = 1;
+  req.channel = channel_name;
+  req.template_name = template_name.empty() ? "visitor_1" : template_name;
+  req.templates = &impl_->templates;
+  req.language = language;
+  req.cart_url = opts.shop.base_url;
+  RenderedMessage rendered = Render(req);
+  OutgoingMessage out;
+  out.message_id = DerivedId("test_", std::to_string(now) + "\n" + channel_name + "\n" + to);
+  out.channel = channel_name;
+  out.to = to;
+  out.subject = "[TEST] " + rendered.subject;
+  out.text = rendered.text;
+  out.html = rendered.html;
+  out.date_ms = now;
+  Runtime& r = impl_->R();
+  std::lock_guard<std::mutex> send_lock(r.send_mu);  // channels are not thread-safe
+  try {
+    channel->Send(out);
+  } catch (...) {
+    channel->Close();
+    throw;
+  }
+  channel->Close();
+}
+
 }  // namespace cartrecovery
