@@ -27,7 +27,8 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check "pybind11>=2.12" "setuptools>=64" wheel
 if [ "${CARTRECOVERY_WITH_TESTS:-0}" = 1 ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check \
-    "pytest>=7" "aiosmtpd>=1.4" "django>=4.2" "pybind11-stubgen>=2.5"
+    "pytest>=7" "aiosmtpd>=1.4" "django>=4.2" "pybind11-stubgen>=2.5" \
+    "http-ece>=1.1" "cryptography>=41"
 fi
 
 echo "bootstrap: building (cmake, $(nproc) jobs)"

@@ -121,9 +121,11 @@ void Engine::Impl::RunAlertJob(Runtime& r, const JobRecord& job, Millis now) {
         ps.outgoing.text = m.text;
         ps.outgoing.html = m.html;
         ps.outgoing.date_ms = now;
-        if (ch != "email")
+        if (ch != "email") {
           ps.outgoing.data_json =
               internal::CartPayloadJson("sales_alert", opts.shop, *cart, contact, m, cart_url);
+          ps.outgoing.headers.emplace_back("X-CartRecovery-Event", "sales_alert");
+        }
         sends.push_back(std::move(ps));
       }
       prepared = true;

@@ -142,6 +142,9 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
         req.unsubscribe_url = links.unsubscribe_url;
         req.open_pixel_url = links.open_pixel_url;
         RenderedMessage rendered = Render(req);
+        // A browser notification needs a title (push.h: "title" is the subject); the renderer
+        // writes subjects for e-mail only.
+        if (ch == "push" && rendered.subject.empty()) rendered.subject = opts.shop.shop_name;
         m.status = "sending";
         m.reason.clear();
         m.subject = rendered.subject;
@@ -157,9 +160,12 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
         ps.outgoing.text = rendered.text;
         ps.outgoing.html = rendered.html;
         ps.outgoing.date_ms = now;
-        if (ch != "email" && ch != "sms")
+        if (ch != "email" && ch != "sms") {
           ps.outgoing.data_json = internal::CartPayloadJson("cart_abandoned", opts.shop, *cart,
                                                             contact, m, links.cart_url);
+          // Webhook receivers route on this header: it must name the payload's event.
+          ps.outgoing.headers.emplace_back("X-CartRecovery-Event", "cart_abandoned");
+        }
         AddTracking(links, m, now, ps.outgoing, m.html);
         save();
         ps.message = m;
