@@ -4,11 +4,8 @@
 // ClassifyHttpResponse(); nothing else in the deliver module decides retry vs fail for HTTP.
 #include "deliver/http_client.h"
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <cctype>
-#include <csignal>
 #include <ctime>
 #include <exception>
 #include <fstream>
@@ -29,12 +26,11 @@
 #include "Poco/Net/HTTPRequest.h"
 #include "Poco/Net/HTTPResponse.h"
 #include "Poco/Net/HTTPSClientSession.h"
-#include "Poco/Net/InvalidCertificateHandler.h"
 #include "Poco/Net/NetException.h"
 #include "Poco/Net/SSLException.h"
-#include "Poco/Net/VerificationErrorArgs.h"
 #include "Poco/Timespan.h"
 #include "Poco/URI.h"
+#include "deliver/net_util.h"
 
 namespace cartrecovery {
 namespace internal {
@@ -51,58 +47,6 @@ class HttpFailure : public std::runtime_error {
 
  private:
   bool permanent_;
-};
-
-// OpenSSL writes with plain write(): a peer that closed the connection raises SIGPIPE, which
-// kills a host process that has not ignored it. Blocked for this thread only, and an
-// instance we caused is swallowed (libpq's approach; same as the SMTP channel).
-class ScopedSigpipeBlock {
- public:
-  ScopedSigpipeBlock() {
-    sigset_t pipe_set;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask_);
-    sigset_t pending;
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-  }
-  ~ScopedSigpipeBlock() {
-    if (!was_pending_) {
-      sigset_t pending;
-      sigpending(&pending);
-      if (sigismember(&pending, SIGPIPE) == 1) {
-        sigset_t pipe_set;
-        sigemptyset(&pipe_set);
-        sigaddset(&pipe_set, SIGPIPE);
-        timespec zero{};
-        sigtimedwait(&pipe_set, nullptr, &zero);
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
-  }
-  ScopedSigpipeBlock(const ScopedSigpipeBlock&) = delete;
-  ScopedSigpipeBlock& operator=(const ScopedSigpipeBlock&) = delete;
-
- private:
-  sigset_t old_mask_;
-  bool was_pending_ = false;
-};
-
-// Refuses every invalid certificate and remembers why, so Classify() can tell a failed
-// verification (permanent) from a handshake that merely broke (transient). Installed on our
-// own Context, so Poco's process-wide SSLManager is never consulted.
-class RecordingCertificateHandler : public Poco::Net::InvalidCertificateHandler {
- public:
-  explicit RecordingCertificateHandler(std::shared_ptr<std::string> reason)
-      : Poco::Net::InvalidCertificateHandler(false), reason_(std::move(reason)) {}
-  void onInvalidCertificate(const void*, Poco::Net::VerificationErrorArgs& args) override {
-    if (reason_->empty()) *reason_ = args.errorMessage();
-    args.setIgnoreError(false);
-  }
-
- private:
-  std::shared_ptr<std::string> reason_;
 };
 
 Poco::Net::Context::Ptr MakeTlsContext(const HttpOptions& options,

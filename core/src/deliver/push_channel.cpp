@@ -13,13 +13,9 @@
 // Every failure leaves Send() as a cartrecovery::Error made by Classify(), the one place
 // that decides transient vs permanent. Errors name the push service's origin only: the
 // endpoint's path is a per-browser capability and stays out of logs.
-#include <pthread.h>
-
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <csignal>
-#include <ctime>
 #include <exception>
 #include <istream>
 #include <memory>
@@ -40,15 +36,14 @@
 #include "Poco/Net/HTTPRequest.h"
 #include "Poco/Net/HTTPResponse.h"
 #include "Poco/Net/HTTPSClientSession.h"
-#include "Poco/Net/InvalidCertificateHandler.h"
 #include "Poco/Net/NetException.h"
 #include "Poco/Net/SSLException.h"
-#include "Poco/Net/VerificationErrorArgs.h"
 #include "Poco/Timespan.h"
 #include "Poco/Timestamp.h"
 #include "Poco/URI.h"
 #include "cartrecovery/push.h"
 #include "cartrecovery/status.h"
+#include "deliver/net_util.h"
 #include "deliver/webpush_crypto.h"
 
 namespace cartrecovery {
@@ -59,57 +54,8 @@ constexpr size_t kMaxReadResponse = 1024 * 1024;  // more than this: stop, drop 
 constexpr int64_t kMaxRetryAfterMs = 30 * kDay;   // a provider cannot park us for years
 constexpr int64_t kVapidLifetimeSeconds = 12 * 3600;
 
-// See smtp_channel.cpp: OpenSSL writes with write(), which raises SIGPIPE on a closed peer;
-// blocked for this thread only and any instance we caused is swallowed (libpq's approach).
-// A copy of the SMTP channel's guard; both belong in a shared deliver helper eventually.
-class ScopedSigpipeBlock {
- public:
-  ScopedSigpipeBlock() {
-    sigset_t pipe_set;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask_);
-    sigset_t pending;
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-  }
-  ~ScopedSigpipeBlock() {
-    if (!was_pending_) {
-      sigset_t pending;
-      sigpending(&pending);
-      if (sigismember(&pending, SIGPIPE) == 1) {
-        sigset_t pipe_set;
-        sigemptyset(&pipe_set);
-        sigaddset(&pipe_set, SIGPIPE);
-        timespec zero{};
-        sigtimedwait(&pipe_set, nullptr, &zero);
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
-  }
-  ScopedSigpipeBlock(const ScopedSigpipeBlock&) = delete;
-  ScopedSigpipeBlock& operator=(const ScopedSigpipeBlock&) = delete;
-
- private:
-  sigset_t old_mask_;
-  bool was_pending_ = false;
-};
-
-// Refuses every invalid certificate and remembers why, so Classify() can tell a
-// verification failure (permanent) from a handshake that merely broke (transient). Set on
-// our own Context so the process-wide SSLManager is never consulted.
-class RecordingCertificateHandler : public Poco::Net::InvalidCertificateHandler {
- public:
-  explicit RecordingCertificateHandler(std::shared_ptr<std::string> reason)
-      : Poco::Net::InvalidCertificateHandler(false), reason_(std::move(reason)) {}
-  void onInvalidCertificate(const void*, Poco::Net::VerificationErrorArgs& args) override {
-    if (reason_->empty()) *reason_ = args.errorMessage();
-    args.setIgnoreError(false);
-  }
-
- private:
-  std::shared_ptr<std::string> reason_;
-};
+using internal::RecordingCertificateHandler;
+using internal::ScopedSigpipeBlock;
 
 // The push service answered; its status decides.
 struct HttpReply {

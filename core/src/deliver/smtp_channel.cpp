@@ -10,12 +10,8 @@
 //
 // Every failure leaves Send() as a cartrecovery::Error made by Classify(), the one place
 // that decides transient vs permanent.
-#include <pthread.h>
-
 #include <algorithm>
 #include <cctype>
-#include <csignal>
-#include <ctime>
 #include <exception>
 #include <map>
 #include <memory>
@@ -27,17 +23,16 @@
 #include "Poco/Exception.h"
 #include "Poco/Net/Context.h"
 #include "Poco/Net/DNS.h"
-#include "Poco/Net/InvalidCertificateHandler.h"
 #include "Poco/Net/NetException.h"
 #include "Poco/Net/SSLException.h"
 #include "Poco/Net/SecureStreamSocket.h"
 #include "Poco/Net/SocketAddress.h"
 #include "Poco/Net/StreamSocket.h"
-#include "Poco/Net/VerificationErrorArgs.h"
 #include "Poco/Timespan.h"
 #include "cartrecovery/delivery.h"
 #include "cartrecovery/status.h"
 #include "deliver/mime_internal.h"
+#include "deliver/net_util.h"
 
 namespace cartrecovery {
 namespace {
@@ -78,58 +73,8 @@ struct Reply {
   }
 };
 
-// Writes to a socket the peer has closed raise SIGPIPE, which kills a process that has not
-// ignored it (Python ignores it; a C++ host may not), and OpenSSL writes with plain write().
-// Blocking it for this thread and swallowing any instance we caused is libpq's approach: it
-// leaves the process-wide disposition alone.
-class ScopedSigpipeBlock {
- public:
-  ScopedSigpipeBlock() {
-    sigset_t pipe_set;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask_);
-    sigset_t pending;
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-  }
-  ~ScopedSigpipeBlock() {
-    if (!was_pending_) {
-      sigset_t pending;
-      sigpending(&pending);
-      if (sigismember(&pending, SIGPIPE) == 1) {
-        sigset_t pipe_set;
-        sigemptyset(&pipe_set);
-        sigaddset(&pipe_set, SIGPIPE);
-        timespec zero{};
-        sigtimedwait(&pipe_set, nullptr, &zero);
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
-  }
-  ScopedSigpipeBlock(const ScopedSigpipeBlock&) = delete;
-  ScopedSigpipeBlock& operator=(const ScopedSigpipeBlock&) = delete;
-
- private:
-  sigset_t old_mask_;
-  bool was_pending_ = false;
-};
-
-// Refuses every invalid certificate and remembers why, so Classify() can tell a
-// verification failure (permanent) from a handshake that merely broke (transient).
-// Set on our own Context so the process-wide SSLManager is never consulted.
-class RecordingCertificateHandler : public Poco::Net::InvalidCertificateHandler {
- public:
-  explicit RecordingCertificateHandler(std::shared_ptr<std::string> reason)
-      : Poco::Net::InvalidCertificateHandler(false), reason_(std::move(reason)) {}
-  void onInvalidCertificate(const void*, Poco::Net::VerificationErrorArgs& args) override {
-    if (reason_->empty()) *reason_ = args.errorMessage();
-    args.setIgnoreError(false);
-  }
-
- private:
-  std::shared_ptr<std::string> reason_;
-};
+using internal::RecordingCertificateHandler;
+using internal::ScopedSigpipeBlock;
 
 std::string ToUpper(std::string s) {
   for (char& c : s) c = char(std::toupper(uint8_t(c)));

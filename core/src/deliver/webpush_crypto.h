@@ -5,15 +5,13 @@
 
 #include <string>
 
+#include "model/base64url.h"
+
 namespace cartrecovery {
 namespace internal {
 
-// Base64url without padding (RFC 4648 section 5).
-std::string Base64UrlEncode(const std::string& bytes);
-
-// Decodes base64url or standard base64 (pages sometimes use btoa), padded or not. Returns
-// false, leaving *bytes unspecified, on any other character or an impossible length.
-bool Base64UrlDecode(const std::string& text, std::string* bytes);
+// Base64UrlEncode and the lenient Base64UrlDecode (base64url or standard base64, padded or
+// not) come from model/base64url.h, included above.
 
 // "https://push.example:8443" for "https://push.example:8443/send/abc?x" (the RFC 6454
 // ASCII origin: lower-case scheme and host, port only when not the scheme's default,

@@ -4,12 +4,10 @@
 #include <Poco/Exception.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <exception>
-#include <initializer_list>
 #include <limits>
 #include <map>
 #include <set>
@@ -19,6 +17,7 @@
 
 #include "cartrecovery/flow.h"
 #include "cartrecovery/status.h"
+#include "model/json_reader.h"
 
 namespace cartrecovery {
 
@@ -41,55 +40,18 @@ constexpr DurationUnit kDurationUnits[] = {{'d', kDay}, {'h', kHour}, {'m', kMin
 
 // ---- reading Poco values ------------------------------------------------------------------
 
-std::string Member(const std::string& path, const std::string& key) {
-  return path.empty() ? key : path + "." + key;
-}
-
-std::string Element(const std::string& path, size_t index) {
-  return path + "[" + std::to_string(index) + "]";
-}
-
-bool IsObject(const Var& v) { return !v.isEmpty() && v.type() == typeid(Object::Ptr); }
-bool IsArray(const Var& v) { return !v.isEmpty() && v.type() == typeid(Array::Ptr); }
-bool IsBool(const Var& v) { return !v.isEmpty() && v.type() == typeid(bool); }
-bool IsString(const Var& v) { return !v.isEmpty() && v.type() == typeid(std::string); }
-// Poco reports booleans as integers too.
-bool IsInteger(const Var& v) { return !v.isEmpty() && !IsBool(v) && v.isInteger(); }
-
-// What the document holds instead of what was wanted, for error messages.
-std::string Kind(const Var& v) {
-  if (v.isEmpty()) return "null";
-  if (IsObject(v)) return "an object";
-  if (IsArray(v)) return "a list";
-  if (IsBool(v)) return "a boolean";
-  if (IsString(v)) return "a string";
-  if (IsInteger(v)) return "an integer";
-  if (v.isNumeric()) return "a fractional number";
-  return "an unsupported value";
-}
-
-[[noreturn]] void WrongType(const Var& v, const std::string& path, const std::string& wanted) {
-  throw ConfigError(path, "must be " + wanted + ", not " + Kind(v));
-}
-
-const Object& AsObject(const Var& v, const std::string& path) {
-  if (!IsObject(v)) WrongType(v, path, "an object");
-  const Object::Ptr& ptr = v.extract<Object::Ptr>();
-  if (ptr.isNull()) WrongType(v, path, "an object");
-  return *ptr;
-}
-
-const Array& AsArray(const Var& v, const std::string& path) {
-  if (!IsArray(v)) WrongType(v, path, "a list");
-  const Array::Ptr& ptr = v.extract<Array::Ptr>();
-  if (ptr.isNull()) WrongType(v, path, "a list");
-  return *ptr;
-}
-
-std::string AsString(const Var& v, const std::string& path) {
-  if (!IsString(v)) WrongType(v, path, "a string");
-  return v.extract<std::string>();
-}
+// The shared readers (paths and messages common to the flow and policies documents).
+using internal::AsArray;
+using internal::AsObject;
+using internal::AsString;
+using internal::CheckKeys;
+using internal::Element;
+using internal::IsBool;
+using internal::IsInteger;
+using internal::IsObject;
+using internal::IsString;
+using internal::Member;
+using internal::WrongType;
 
 std::string AsNonEmptyString(const Var& v, const std::string& path) {
   std::string s = AsString(v, path);
@@ -119,17 +81,6 @@ int64_t AsCount(const Var& v, const std::string& path) {
 Millis AsDuration(const Var& v, const std::string& path) {
   if (!IsString(v)) WrongType(v, path, "a duration string such as \"30m\" or \"1d12h\"");
   return ParseDuration(v.extract<std::string>(), path);
-}
-
-// Unknown keys are errors so that a typo ("aftre") is not silently a default.
-void CheckKeys(const Object& o, const std::string& path, std::initializer_list<const char*> known) {
-  for (const auto& [key, value] : o) {
-    bool ok = std::any_of(known.begin(), known.end(), [&](const char* k) { return key == k; });
-    if (ok) continue;
-    std::string list;
-    for (const char* k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-    throw ConfigError(Member(path, key), "unknown key (expected one of: " + list + ")");
-  }
 }
 
 // min_value in its canonical form: no sign, no leading or trailing zeros ("010.50" -> "10.5").
@@ -530,15 +481,7 @@ const Path* Flow::FindPath(const std::string& path_name) const {
 // ---- documents ----------------------------------------------------------------------------
 
 Flow ParseFlow(const std::string& json, const std::vector<std::string>* known_templates) {
-  Var root;
-  try {
-    Poco::JSON::Parser parser;
-    root = parser.parse(json);
-  } catch (const Poco::Exception& e) {
-    throw ConfigError("", "not valid JSON: " + e.message());
-  } catch (const std::exception& e) {
-    throw ConfigError("", std::string("not valid JSON: ") + e.what());
-  }
+  const Var root = internal::ParseJson(json, "");
   // Only cartrecovery::Error leaves the core; anything else from Poco here is a surprise
   // about a value's shape, still the document's fault.
   try {

@@ -4,12 +4,10 @@
 #include <Poco/Exception.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <exception>
-#include <initializer_list>
 #include <limits>
 #include <string>
 #include <utility>
@@ -18,6 +16,7 @@
 #include "cartrecovery/flow.h"
 #include "cartrecovery/policy.h"
 #include "cartrecovery/status.h"
+#include "model/json_reader.h"
 #include "policy/policy_internal.h"
 
 namespace cartrecovery {
@@ -46,63 +45,17 @@ constexpr int kMaxRounds = 16;
 
 // ---- reading Poco values (the same conventions as the flow document) -----------------------
 
-std::string Member(const std::string& path, const std::string& key) {
-  return path.empty() ? key : path + "." + key;
-}
-
-std::string Element(const std::string& path, size_t index) {
-  return path + "[" + std::to_string(index) + "]";
-}
-
-bool IsObject(const Var& v) { return !v.isEmpty() && v.type() == typeid(Object::Ptr); }
-bool IsArray(const Var& v) { return !v.isEmpty() && v.type() == typeid(Array::Ptr); }
-bool IsBool(const Var& v) { return !v.isEmpty() && v.type() == typeid(bool); }
-bool IsString(const Var& v) { return !v.isEmpty() && v.type() == typeid(std::string); }
-bool IsInteger(const Var& v) { return !v.isEmpty() && !IsBool(v) && v.isInteger(); }
-
-std::string Kind(const Var& v) {
-  if (v.isEmpty()) return "null";
-  if (IsObject(v)) return "an object";
-  if (IsArray(v)) return "a list";
-  if (IsBool(v)) return "a boolean";
-  if (IsString(v)) return "a string";
-  if (IsInteger(v)) return "an integer";
-  if (v.isNumeric()) return "a fractional number";
-  return "an unsupported value";
-}
-
-[[noreturn]] void WrongType(const Var& v, const std::string& path, const std::string& wanted) {
-  throw ConfigError(path, "must be " + wanted + ", not " + Kind(v));
-}
-
-const Object& AsObject(const Var& v, const std::string& path) {
-  if (!IsObject(v)) WrongType(v, path, "an object");
-  const Object::Ptr& ptr = v.extract<Object::Ptr>();
-  if (ptr.isNull()) WrongType(v, path, "an object");
-  return *ptr;
-}
-
-const Array& AsArray(const Var& v, const std::string& path) {
-  if (!IsArray(v)) WrongType(v, path, "a list");
-  const Array::Ptr& ptr = v.extract<Array::Ptr>();
-  if (ptr.isNull()) WrongType(v, path, "a list");
-  return *ptr;
-}
-
-std::string AsString(const Var& v, const std::string& path) {
-  if (!IsString(v)) WrongType(v, path, "a string");
-  return v.extract<std::string>();
-}
-
-void CheckKeys(const Object& o, const std::string& path, std::initializer_list<const char*> known) {
-  for (const auto& entry : o) {
-    const std::string& key = entry.first;
-    if (std::any_of(known.begin(), known.end(), [&](const char* k) { return key == k; })) continue;
-    std::string list;
-    for (const char* k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-    throw ConfigError(Member(path, key), "unknown key (expected one of: " + list + ")");
-  }
-}
+using internal::AsArray;
+using internal::AsObject;
+using internal::AsString;
+using internal::CheckKeys;
+using internal::Element;
+using internal::IsArray;
+using internal::IsInteger;
+using internal::IsObject;
+using internal::IsString;
+using internal::Member;
+using internal::WrongType;
 
 bool IsChannelName(const std::string& s) {
   if (s.empty() || s[0] < 'a' || s[0] > 'z') return false;
@@ -447,15 +400,7 @@ bool operator==(const Policies& a, const Policies& b) {
 // ---- documents ----------------------------------------------------------------------------
 
 Policies ParsePolicies(const std::string& json, const std::string& path_prefix) {
-  Var root;
-  try {
-    Poco::JSON::Parser parser;
-    root = parser.parse(json);
-  } catch (const Poco::Exception& e) {
-    throw ConfigError(path_prefix, "not valid JSON: " + e.message());
-  } catch (const std::exception& e) {
-    throw ConfigError(path_prefix, std::string("not valid JSON: ") + e.what());
-  }
+  const Var root = internal::ParseJson(json, path_prefix);
   try {
     return ReadPolicies(root, path_prefix);
   } catch (const Error&) {

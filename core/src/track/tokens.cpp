@@ -26,6 +26,7 @@
 #include <cstring>
 
 #include "cartrecovery/status.h"
+#include "model/base64url.h"
 
 namespace cartrecovery {
 
@@ -39,72 +40,14 @@ constexpr char kContext[] = "cartrecovery.link";  // the '\0' after it is hashed
 constexpr size_t kMaxPayloadBytes = 2 + 10 + 3 * (2 + kMaxLinkIdBytes) + 2 + kMaxLinkUrlBytes;
 constexpr size_t kMaxTokenChars = ((kMaxPayloadBytes + kTagBytes) * 4 + 2) / 3;
 
-constexpr char kB64Alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-int B64Value(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
+using internal::Base64UrlDecodeStrict;
+using internal::Base64UrlEncode;
 
 bool IsBase64UrlToken(const std::string& s) {
   if (s.empty()) return false;
   for (unsigned char c : s)
-    if (B64Value(c) < 0) return false;
+    if (!internal::IsBase64UrlChar(c)) return false;
   return true;
-}
-
-std::string Base64UrlEncode(const std::string& bytes) {
-  std::string out;
-  out.reserve((bytes.size() * 4 + 2) / 3);
-  size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    uint32_t v = (uint32_t(uint8_t(bytes[i])) << 16) | (uint32_t(uint8_t(bytes[i + 1])) << 8) |
-                 uint8_t(bytes[i + 2]);
-    out += kB64Alphabet[(v >> 18) & 63];
-    out += kB64Alphabet[(v >> 12) & 63];
-    out += kB64Alphabet[(v >> 6) & 63];
-    out += kB64Alphabet[v & 63];
-  }
-  size_t rest = bytes.size() - i;
-  if (rest == 1) {
-    uint32_t v = uint32_t(uint8_t(bytes[i])) << 16;
-    out += kB64Alphabet[(v >> 18) & 63];
-    out += kB64Alphabet[(v >> 12) & 63];
-  } else if (rest == 2) {
-    uint32_t v = (uint32_t(uint8_t(bytes[i])) << 16) | (uint32_t(uint8_t(bytes[i + 1])) << 8);
-    out += kB64Alphabet[(v >> 18) & 63];
-    out += kB64Alphabet[(v >> 12) & 63];
-    out += kB64Alphabet[(v >> 6) & 63];
-  }
-  return out;
-}
-
-// Strict: only the url-safe alphabet, no padding, and the unused low bits of the last
-// character must be zero. Without that last rule "AB" and "AC" would decode to the same
-// byte, so changing the final character of a token could leave it valid.
-std::optional<std::string> Base64UrlDecode(const std::string& text) {
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : text) {
-    int v = B64Value(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | uint32_t(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += char((acc >> bits) & 0xFF);
-    }
-  }
-  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
-  return out;
 }
 
 void PutVarint(std::string& out, uint64_t v) {
@@ -314,7 +257,7 @@ LinkCheck CheckLink(const std::vector<std::string>& secrets, const std::string& 
   LinkCheck result;
   result.problem = LinkProblem::kMalformed;
   if (token.size() > kMaxTokenChars) return result;
-  std::optional<std::string> raw = Base64UrlDecode(token);
+  std::optional<std::string> raw = Base64UrlDecodeStrict(token);
   if (!raw || raw->size() < 2 + kTagBytes || uint8_t((*raw)[0]) != kVersion) return result;
   std::string payload = raw->substr(0, raw->size() - kTagBytes);
   const unsigned char* tag =
