@@ -40,7 +40,9 @@ class CMakeBuild(build_ext):
 
 
 setup(
-    packages=["cartrecovery"],
+    packages=["cartrecovery", "cartrecovery.flask", "cartrecovery.django",
+              "cartrecovery.django.templatetags", "cartrecovery.django.management",
+              "cartrecovery.django.management.commands"],
     package_dir={"": "plugin-adapters"},
     package_data={"cartrecovery": ["py.typed", "*.pyi", "static/*"]},
     ext_modules=[CMakeExtension("cartrecovery._core")],

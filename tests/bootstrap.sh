@@ -8,6 +8,8 @@ cd "$ROOT"
 
 DEBIAN_PACKAGES=(cmake ninja-build g++ pkg-config python3-venv sqlite3 openssl tzdata
   libsqlite3-dev libpoco-dev libboost-test-dev libhowardhinnant-date-dev libpq-dev)
+# The browser tests drive Debian's chromium through Playwright (never `playwright install`).
+[ "${CARTRECOVERY_WITH_TESTS:-0}" = 1 ] && DEBIAN_PACKAGES+=(chromium)
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -27,7 +29,7 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check "pybind11>=2.12" "setuptools>=64" wheel
 if [ "${CARTRECOVERY_WITH_TESTS:-0}" = 1 ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check \
-    "pytest>=7" "aiosmtpd>=1.4" "django>=4.2" "pybind11-stubgen>=2.5" \
+    "pytest>=7" "aiosmtpd>=1.4" "django>=4.2" "pybind11-stubgen>=2.5" "flask>=2.2" "playwright>=1.40" \
     "http-ece>=1.1" "cryptography>=41"
 fi
 

@@ -1,0 +1,80 @@
+"""Views: request to event, engine answer to response. No recovery logic here.
+
+The POST endpoints are csrf_exempt on purpose: beacons are authenticated by the same-origin
+check and a signed visitor token, and one-click unsubscribe (RFC 8058) is posted by mail
+clients that hold no CSRF token."""
+from __future__ import annotations
+
+from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from .. import web
+from . import SESSION_CART, config, engine
+
+
+def _response(a: web.Answer) -> HttpResponse:
+    r = HttpResponse(a.body, status=a.status, content_type=a.content_type)
+    for k, v in a.headers.items():
+        r[k] = v
+    return r
+
+
+def _own_origin(request) -> str:
+    return f"{request.scheme}://{request.get_host()}"
+
+
+def _body(request, limit: int) -> bytes:
+    # Read at most limit + 1 bytes from the stream: never the whole of an oversized body.
+    return request.read(limit + 1)
+
+
+def _length(request) -> int | None:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) or None
+    except ValueError:
+        return None
+
+
+@csrf_exempt
+@require_POST
+def beacon(request):
+    cfg = config()
+    return _response(web.handle_beacon(engine, cfg, _body(request, int(cfg.get("MAX_BODY_BYTES"))),
+                                       request.headers, _own_origin(request), _length(request)))
+
+
+@csrf_exempt
+@require_POST
+def exit_intent(request):
+    cfg = config()
+    return _response(web.handle_exit_intent(engine, cfg, _body(request, int(cfg.get("MAX_BODY_BYTES"))),
+                                            request.headers, _own_origin(request), _length(request)))
+
+
+@require_GET
+def script(request):
+    etag = web.script_etag()
+    if request.headers.get("If-None-Match") == etag:
+        r = HttpResponse(status=304)
+    else:
+        r = HttpResponse(web.script_bytes(), content_type="text/javascript; charset=utf-8")
+        r["Cache-Control"] = "public, max-age=3600"
+    r["ETag"] = etag
+    return r
+
+
+@csrf_exempt
+def link(request, kind: str, token: str):
+    if request.method not in ("GET", "HEAD") and not (kind == "u" and request.method == "POST"):
+        return HttpResponseNotAllowed(["POST", "GET"] if kind == "u" else ["GET"])
+    path = f"{kind}/{token}.gif" if kind == "o" else f"{kind}/{token}"
+    a = web.handle_link(engine(), path, "POST" if request.method == "POST" else "GET")
+    if a.kind == "restore" and a.status == 200 and a.cart is not None:
+        # Rebuild the cart for whoever holds the link; never log anyone in.
+        if a.cart.get("cart_id"):
+            request.session[SESSION_CART] = str(a.cart["cart_id"])
+        hook = config().hook("RESTORE_CART")
+        target = hook(request, a.cart) if hook else None
+        return HttpResponseRedirect(target or config().get("CART_URL"))
+    return _response(a)

@@ -1,0 +1,221 @@
+"""Flask extension (Flask 2.2+ and 3.x).
+
+    from cartrecovery.flask import CartRecovery, track
+    app.config["CARTRECOVERY"] = {"SECRET": "...", "BASE_URL": "https://shop.example/cr/",
+                                  "RESTORE_CART": "shop.cart.rebuild"}
+    recovery = CartRecovery(app)          # or CartRecovery(); recovery.init_app(app)
+
+    @app.post("/cart/add")
+    def add():
+        ...
+        track("cart_updated", cart_id=cart.id, items=cart.items_for_recovery(), currency="EUR")
+
+In templates: ``{{ cartrecovery_script("product", product_id=p.id, cart_items=n) }}``.
+Commands: ``flask cartrecovery worker | report | import-coupons | send-test``.
+
+Settings are read through ``cartrecovery.web.AdapterSettings`` (code, then
+``app.config["CARTRECOVERY"]``, then ``CARTRECOVERY_*`` environment variables). The engine
+opens on first use in each process (never in ``init_app``), so a pre-forking server gives
+every worker its own. State lives in ``app.extensions["cartrecovery"]``; the extension
+object keeps no reference to the app. With Flask-WTF's CSRFProtect, exempt the
+"cartrecovery" blueprint: its POSTs are checked by origin and a signed token instead.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+import click
+from flask import Blueprint, Response, current_app, g, redirect, request, session
+from flask.cli import AppGroup  # its commands run inside the app context
+from markupsafe import Markup
+
+from .. import _core
+from .. import web
+from ..engine import Engine
+
+SESSION_VISITOR = "_cr_visitor"
+SESSION_CART = "_cr_cart"
+
+
+class _State:
+    def __init__(self, cfg: web.AdapterSettings):
+        self.cfg = cfg
+        self.holder = web.EngineHolder(lambda: Engine(**cfg.engine_kwargs()))
+
+
+def _state() -> _State:
+    try:
+        return current_app.extensions["cartrecovery"]
+    except KeyError:
+        raise RuntimeError("cartrecovery: call CartRecovery(app) or init_app(app) first") from None
+
+
+def engine() -> Engine:
+    """This process's engine for the current app (opened on first use)."""
+    return _state().holder.get()
+
+
+def visitor_id() -> str:
+    """The visitor id kept in the session, made on first use."""
+    vid = session.get(SESSION_VISITOR)
+    if not vid:
+        vid = session[SESSION_VISITOR] = web.new_visitor_id()
+    return vid
+
+
+def track(type: str, **fields: Any) -> None:
+    """engine.track() with what the request knows filled in: visitor id, the session's cart
+    (remembered from the last event that named one), language from Accept-Language and the
+    time zone the script reported."""
+    if fields.get("cart_id"):
+        session[SESSION_CART] = str(fields["cart_id"])
+    event = web.fill_event(type, fields, visitor_id(), session.get(SESSION_CART),
+                           web.language_from_accept(request.headers.get("Accept-Language")),
+                           web.valid_timezone(request.cookies.get("cr_tz")))
+    engine().track(type, **event)
+
+
+def script_tag(page_type: str | None = None, **data: Any) -> Markup:
+    """The <script> element for the browser script (a Jinja global: cartrecovery_script)."""
+    st = _state()
+    token = web.sign_visitor(st.cfg.get("SECRET"), visitor_id(), session.get(SESSION_CART))
+    nonce = getattr(g, "csp_nonce", None) or getattr(request, "csp_nonce", None)
+    if callable(nonce):
+        nonce = nonce()
+    endpoint = web.mount_path(st.cfg)
+    return Markup(web.script_tag(endpoint + "cartrecovery.js", endpoint, token, page_type, nonce, **data))
+
+
+def _response(a: web.Answer) -> Response:
+    r = Response(a.body, status=a.status, content_type=a.content_type)
+    for k, v in a.headers.items():
+        r.headers[k] = v
+    return r
+
+
+def _body(limit: int) -> bytes:
+    # Never read more than the limit (+1 to notice the excess), whatever Content-Length says.
+    return request.stream.read(limit + 1)
+
+
+def _own_origin() -> str:
+    return web.origin_of(request.host_url) or ""
+
+
+bp = Blueprint("cartrecovery", __name__)
+
+
+@bp.post("/b")
+def beacon():
+    st = _state()
+    limit = int(st.cfg.get("MAX_BODY_BYTES"))
+    return _response(web.handle_beacon(st.holder.get, st.cfg, _body(limit), request.headers,
+                                       _own_origin(), request.content_length))
+
+
+@bp.post("/x")
+def exit_intent():
+    st = _state()
+    limit = int(st.cfg.get("MAX_BODY_BYTES"))
+    return _response(web.handle_exit_intent(st.holder.get, st.cfg, _body(limit), request.headers,
+                                            _own_origin(), request.content_length))
+
+
+@bp.get("/cartrecovery.js")
+def script():
+    etag = web.script_etag()
+    if request.headers.get("If-None-Match") == etag:
+        return Response(status=304, headers={"ETag": etag})
+    return Response(web.script_bytes(), content_type="text/javascript; charset=utf-8",
+                    headers={"ETag": etag, "Cache-Control": "public, max-age=3600"})
+
+
+@bp.route("/<any(o, c, r, u):kind>/<token>", methods=["GET", "POST"])
+def link(kind: str, token: str):
+    st = _state()
+    if request.method == "POST" and kind != "u":
+        return Response("method not allowed", 405, content_type="text/plain")
+    a = web.handle_link(st.holder.get(), f"{kind}/{token}", request.method)
+    if a.kind == "restore" and a.status == 200 and a.cart is not None:
+        # Rebuild the cart for whoever holds the link; never log anyone in.
+        if a.cart.get("cart_id"):
+            session[SESSION_CART] = str(a.cart["cart_id"])
+        hook = st.cfg.hook("RESTORE_CART")
+        target = hook(request, a.cart) if hook else None
+        return redirect(target or st.cfg.get("CART_URL"), 302)
+    return _response(a)
+
+
+class CartRecovery:
+    """The extension. ``CartRecovery(app, secret=..., base_url=...)``: keyword arguments
+    override ``app.config["CARTRECOVERY"]`` (handy in tests)."""
+
+    def __init__(self, app=None, **overrides: Any):
+        self.overrides = overrides
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app, **overrides: Any) -> None:
+        source = dict(app.config.get("CARTRECOVERY") or {})
+        for key in web.DEFAULTS:  # flat keys too: CARTRECOVERY_SECRET in app.config
+            if "CARTRECOVERY_" + key in app.config and key not in source:
+                source[key] = app.config["CARTRECOVERY_" + key]
+        cfg = web.AdapterSettings(source, {**self.overrides, **overrides})
+        for problem in cfg.problems():
+            app.logger.warning("cartrecovery: %s", problem)
+        app.extensions["cartrecovery"] = _State(cfg)
+        app.register_blueprint(bp, url_prefix=web.mount_path(cfg).rstrip("/") or None)
+        app.jinja_env.globals["cartrecovery_script"] = script_tag
+        app.cli.add_command(cli)
+
+    @staticmethod
+    def engine() -> Engine:
+        return engine()
+
+
+# ---- flask cartrecovery ... ----------------------------------------------------------
+cli = AppGroup("cartrecovery", help="Abandoned-cart recovery: worker, report, coupons, test mail.")
+
+
+@cli.command("worker", help="Run the reminder worker until Ctrl-C.")
+def worker_command():
+    st = _state()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    web.run_worker(st.holder.get(), st.cfg, stop, lambda s: click.echo(s, err=True))
+    st.holder.close()
+
+
+@cli.command("report", help="Sent, opened, clicked, orders and revenue.")
+@click.option("--by", default="flow,step,channel")
+@click.option("--json", "as_json", is_flag=True)
+def report_command(by: str, as_json: bool):
+    click.echo(web.report_text(engine(), by, as_json))
+
+
+@cli.command("import-coupons", help="Import coupon codes from a CSV into a pool.")
+@click.argument("pool")
+@click.argument("csv_path", type=click.Path(exists=True, dir_okay=False))
+def import_coupons_command(pool: str, csv_path: str):
+    try:
+        n = web.import_coupons(engine(), pool, csv_path)
+    except _core.Error as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"imported {n} codes into {pool}")
+
+
+@cli.command("send-test", help="Send one test message through the configured channel.")
+@click.option("--to", required=True)
+@click.option("--channel", default="email")
+def send_test_command(to: str, channel: str):
+    try:
+        described = web.send_test(_state().cfg, to, channel)
+    except _core.Error as e:
+        raise click.ClickException(f"{type(e).__name__}: {e}") from None
+    click.echo(f"sent a test message to {to} through {described}")
+
+
+__all__ = ["CartRecovery", "engine", "script_tag", "track", "visitor_id"]

@@ -1,0 +1,27 @@
+"""Settings of the small Django shop the adapter tests drive (no database needed: sessions
+live in signed cookies). Each test points CARTRECOVERY at its own store with
+override_settings."""
+SECRET_KEY = "django-test-shop-not-secret"
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+ROOT_URLCONF = "django_project.urls"
+INSTALLED_APPS = ["django.contrib.sessions", "cartrecovery.django"]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+]
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True,
+              "OPTIONS": {"context_processors": ["django.template.context_processors.request"]}}]
+DATABASES = {}
+USE_TZ = True
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CARTRECOVERY = {
+    "SECRET": "django-test-secret-0123456789",
+    "BASE_URL": "http://testserver/cr/",
+    "STORE": "sqlite:///:memory:",
+    "SHOP_NAME": "Kite Shop",
+    "RESTORE_CART": "django_project.shop.rebuild_cart",
+    "CART_URL": "/cart/",
+}

@@ -1,0 +1,158 @@
+"""The browser script in headless Chromium (Debian's chromium, driven by Playwright) against
+the Flask test shop served by werkzeug on 127.0.0.1: exit intent, contact capture as the
+shopper types, the abandoned-tab notice. Skipped when chromium or Playwright is missing."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+if not os.path.exists(CHROMIUM):
+    pytest.skip("no /usr/bin/chromium (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("flask")
+
+from werkzeug.serving import make_server  # noqa: E402
+
+import cartrecovery as cr  # noqa: E402
+from conftest import T0  # noqa: E402
+from flask_testshop import create_app  # noqa: E402
+
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class Shop:
+    def __init__(self, tmp_path):
+        self.clock = cr.ManualClock(T0)
+        self._app = None
+        self.server = make_server("127.0.0.1", 0, lambda env, start: self._app(env, start), threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self._app = create_app(f"sqlite:///{tmp_path / 'browser.db'}", base_url=self.url + "/cr/", CLOCK=self.clock)
+        with self._app.app_context():
+            self.engine = self._app.extensions["cartrecovery"].holder.get()
+        self.offers = []
+        if not hasattr(self.engine, "exit_intent"):
+            # Exit-intent offers belong to the engine's offers issue, not built yet: stand in
+            # for engine.exit_intent with a recorded coupon decision so the script's coupon
+            # path is exercised end to end through the adapter.
+            def exit_intent(visitor_id=None, cart_id=None, context=None):
+                d = {"show": True, "kind": "coupon", "variant": "A",
+                     "coupon": {"code": f"SAVE10-{len(self.offers) + 1}", "discount": "10%", "expires_at": None}}
+                self.offers.append({"visitor_id": visitor_id, "cart_id": cart_id, "context": context, **d})
+                return d
+            self.engine.exit_intent = exit_intent
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self._app.extensions["cartrecovery"].holder.close()
+
+
+@pytest.fixture
+def shop(tmp_path):
+    s = Shop(tmp_path)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def page(browser, shop):
+    ctx = browser.new_context(viewport={"width": 1000, "height": 700}, has_touch=False)
+    pg = ctx.new_page()
+    yield pg
+    ctx.close()
+
+
+def add_kite(page, shop):
+    page.goto(shop.url + "/p/KITE-1")
+    page.click("#add")
+    page.wait_for_url("**/cart")
+
+
+def wait_for(fn, timeout=5.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.05)
+    return fn()
+
+
+def test_pointer_leaving_through_the_top_shows_the_engines_coupon_once(page, shop, tmp_path):
+    add_kite(page, shop)
+    page.mouse.move(500, 300)
+    page.mouse.move(500, 100)
+    page.mouse.move(500, -10)  # out through the top edge
+    popup = page.locator(".cr-popup[role=dialog]")
+    popup.wait_for(state="visible", timeout=5000)
+    page.screenshot(path=str(tmp_path / "exit-popup.png"))
+    if os.environ.get("CARTRECOVERY_SCREENSHOTS"):  # keep a copy to look at
+        page.screenshot(path=os.path.join(os.environ["CARTRECOVERY_SCREENSHOTS"], "exit-popup.png"))
+    assert (tmp_path / "exit-popup.png").stat().st_size > 1000
+    [offer] = shop.offers if shop.offers else [page.evaluate("window.__cartrecovery.decision")]
+    assert popup.locator(".cr-coupon").inner_text() == offer["coupon"]["code"]
+    if shop.offers:  # the adapter asked with the signed visitor's cart
+        assert shop.engine.cart(offer["cart_id"])["state"] == "active"
+        assert offer["context"]["trigger"] == "pointer_top"
+    # accessible: labelled, focus inside, Escape closes and gives focus back
+    labelled = popup.get_attribute("aria-labelledby")
+    assert page.locator(f"#{labelled}").inner_text()
+    assert page.evaluate("document.querySelector('.cr-popup').contains(document.activeElement)")
+    page.keyboard.press("Escape")
+    popup.wait_for(state="detached")
+    # at most once per session, also on the next page
+    page.goto(shop.url + "/cart")
+    page.mouse.move(500, 300)
+    page.mouse.move(500, -10)
+    page.wait_for_timeout(300)
+    assert page.locator(".cr-popup").count() == 0
+    assert len(shop.offers) <= 1
+
+
+def test_email_typed_into_checkout_reaches_the_engine_before_submit(page, shop):
+    add_kite(page, shop)
+    page.goto(shop.url + "/checkout")
+    page.locator("#email").press_sequentially("typed@example.com", delay=20)
+    cart_id = page.evaluate("JSON.parse(atob(document.querySelector('script[data-cr-token]')"
+                            ".dataset.crToken.split('.')[0].replace(/-/g,'+').replace(/_/g,'/')))[1]")
+
+    def contact():  # the cart's contact key, "e:<email>" once an e-mail is known
+        cart = shop.engine.cart(cart_id)
+        return cart and cart.get("contact")
+
+    assert wait_for(contact) == "e:typed@example.com"
+    assert page.url.endswith("/checkout")  # nothing was submitted
+
+
+SET_VISIBILITY = """state => {
+    Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => state});
+    document.dispatchEvent(new Event('visibilitychange'));
+}"""
+
+
+def test_tab_title_changes_while_hidden_and_comes_back(page, shop):
+    add_kite(page, shop)
+    page.goto(shop.url + "/cart")
+    assert page.title() == "Your cart"
+    # Headless Chromium keeps every tab "visible" (bring_to_front on another tab changes
+    # nothing), so the test reports the state change the way a real tab switch does.
+    page.evaluate(SET_VISIBILITY, "hidden")
+    assert page.title() == "(1) Your cart is waiting"
+    icon = "document.querySelector(\"link[rel~='icon']\").getAttribute('href')"
+    assert page.evaluate(icon).startswith("data:image/svg")
+    page.evaluate(SET_VISIBILITY, "visible")
+    assert page.title() == "Your cart"
+    assert page.evaluate(icon) == "data:,"
