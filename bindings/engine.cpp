@@ -228,6 +228,31 @@ void init_engine(py::module_& m) {
             return d;
           },
           py::arg("path"), py::arg("method") = "GET")
+      .def(
+          "set_order_check",
+          [](Engine& e, py::object fn) {
+            if (fn.is_none()) {
+              e.SetOrderCheck(nullptr);
+              return;
+            }
+            // The callable is a Python object shared with the worker thread: hold it in a
+            // shared_ptr whose deleter takes the GIL, and call it with the GIL held.
+            auto holder = std::shared_ptr<py::object>(new py::object(fn), [](py::object* p) {
+              py::gil_scoped_acquire gil;
+              delete p;
+            });
+            e.SetOrderCheck([holder](const std::string& cart_id, const std::string& email) {
+              py::gil_scoped_acquire gil;
+              try {
+                return py::bool_((*holder)(cart_id, email.empty() ? py::object(py::none())
+                                                                  : py::object(py::str(email))))
+                    .cast<bool>();
+              } catch (py::error_already_set& err) {
+                throw Error(ErrorCode::kInternal, std::string("order check: ") + err.what());
+              }
+            });
+          },
+          py::arg("fn"))
       .def("send_test", &Engine::SendTest, py::arg("channel"), py::arg("to"),
            py::arg("template") = "", py::arg("language") = "",
            py::call_guard<py::gil_scoped_release>())
@@ -291,6 +316,8 @@ void init_engine(py::module_& m) {
                 else d[py::str(kv.first)] = kv.second;
               }
               d["sent"] = r.sent;
+              d["delivered"] = r.sent - r.bounced;
+              d["bounced"] = r.bounced;
               d["failed"] = r.failed;
               d["suppressed"] = r.suppressed;
               d["opened"] = r.opened;

@@ -211,6 +211,23 @@ class Engine:
         r["cart"] = self.cart(cart_id) if cart_id is not None else None
         return r
 
+    def set_order_check(self, fn) -> None:
+        """The shop's own "has this cart been ordered?" (``fn(cart_id, email) -> bool``),
+        asked before every reminder: True ends the journey as an order would. Use it when
+        orders may reach the engine late (payment redirects, bank transfers)."""
+        self._native.set_order_check(fn)
+
+    def record_bounce(self, message_id: str, permanent: bool = True, reason: str | None = None,
+                      event_id: str | None = None) -> None:
+        """A provider's later report that a message did not arrive (e.g. anymail's tracking
+        signal). A permanent bounce suppresses the address for later reminders."""
+        fields = {"message_id": message_id, "permanent": bool(permanent)}
+        if reason:
+            fields["reason"] = reason[:500]
+        if event_id:
+            fields["event_id"] = event_id
+        self.track("message_bounced", **fields)
+
     def send_test(self, channel: str, to: str, template: str | None = None,
                   language: str | None = None) -> None:
         """Sends the real reminder (``template``, default the first one) for a sample cart

@@ -16,6 +16,7 @@
 #ifndef CARTRECOVERY_ENGINE_H_
 #define CARTRECOVERY_ENGINE_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -148,6 +149,14 @@ class Engine {
   //   unsubscribe GET: 200 confirmation page with a POST form (mail scanners follow GETs);
   //               POST: 200, the contact is unsubscribed (committed before returning)
   LinkResponse HandleLink(const std::string& path, const std::string& method);
+
+  // The shop's own "has this cart been ordered?" (DESIGN "Check again at send time"): asked
+  // before each reminder with the cart id and the contact's e-mail, outside any store lock.
+  // True ends the journey as an order would (reason "ordered"). An exception from it is
+  // recorded as the worker's last error and the reminder waits for the next run.
+  // Set it before Start(); thread-safety: called from the thread that runs jobs.
+  using OrderCheck = std::function<bool(const std::string& cart_id, const std::string& email)>;
+  void SetOrderCheck(OrderCheck check);
 
   // R6.2: renders `template_name` (empty: the first reminder) in `language` for a sample
   // cart and sends it now to `to` through the channel bound to `channel`, so the shop sees

@@ -27,6 +27,7 @@ enum class EventType {
   kLinkClicked,
   kUnsubscribed,
   kPushSubscribed,
+  kMessageBounced,
 };
 const char* EventTypeName(EventType t);  // "cart_updated", ...
 std::optional<EventType> ParseEventType(const std::string& name);
@@ -70,6 +71,12 @@ struct Event {
 
   // push_subscribed: canonical JSON of the subscription
   std::string push_subscription;
+
+  // message_bounced (a provider's report after the message was accepted)
+  bool permanent = true;
+  std::string reason;
+  // message_opened, link_clicked, message_bounced: the provider's event id, kept in the log
+  std::string event_id;
 };
 
 // Validates `fields` (a map) for event `type` at time `at_ms`. Throws InvalidArgument with

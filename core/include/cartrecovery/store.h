@@ -117,7 +117,7 @@ struct ReportQuery {
 
 struct ReportRow {
   std::map<std::string, std::string> keys;  // the `by` columns
-  int64_t sent = 0, failed = 0, suppressed = 0, opened = 0, clicked = 0, orders = 0,
+  int64_t sent = 0, bounced = 0, failed = 0, suppressed = 0, opened = 0, clicked = 0, orders = 0,
           orders_with_coupon = 0, revenue_minor = 0;
   std::string currency;  // revenue's currency; "MIXED" if several
 };

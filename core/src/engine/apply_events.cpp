@@ -74,6 +74,22 @@ void Engine::Impl::Apply(Store& store, const Event& e) {
     case EventType::kUnsubscribed:
       ApplyUnsubscribe(store, e);
       break;
+    case EventType::kMessageBounced: {
+      // A provider's later report (anymail, a bounce mailbox): the message did not arrive.
+      auto m = store.LoadMessage(e.message_id);
+      // Providers repeat their reports: the first one counts.
+      if (!m || m->status == "bounced") break;
+      m->status = "bounced";
+      m->reason = e.reason.empty() ? (e.permanent ? "hard bounce" : "soft bounce") : e.reason;
+      store.UpdateMessage(*m);
+      if (!e.permanent) break;
+      if (auto c = store.LoadContact(m->contact_key)) {
+        if (m->channel == "email") c->email_bounced = true;
+        if (m->channel == "sms") c->phone_bounced = true;
+        store.SaveContact(*c);
+      }
+      break;
+    }
     case EventType::kPushSubscribed: {
       std::optional<Cart> cart;
       if (!e.cart_id.empty()) cart = store.LoadCart(e.cart_id).value_or(NewCart(e.cart_id, e.at_ms));

@@ -63,6 +63,9 @@ struct Engine::Impl {
   std::vector<Flow> flows;
   std::shared_ptr<Channel> outbox;
   TemplateSet templates;  // shipped, overlaid with the shop's directory
+  Engine::OrderCheck order_check;  // set before the worker starts; may be empty
+  // Asks order_check for the journey's cart; true when the shop says it was ordered.
+  bool OrderedAtShop(Runtime& rt, const std::string& journey_id);
   std::string worker_id;
   Millis min_abandon_after_ms = kHour;
 

@@ -30,6 +30,8 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
   const Flow* flow = nullptr;
   const Path* path = nullptr;
   std::optional<Engagement> branch;
+  // Asked first, with no lock held: the hook may be slow (the shop's database) or Python.
+  const bool ordered_at_shop = OrderedAtShop(r, job.subject);
 
   {
     std::lock_guard<std::mutex> lock(r.store_mu);
@@ -37,6 +39,15 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
     store.Write([&] {
       if (!store.ClaimIsCurrent(job.job_id, job.attempt)) return;
       journey = store.LoadJourney(job.subject);
+      if (journey && journey->state == "running" && ordered_at_shop) {
+        if (auto cart = store.LoadCart(journey->cart_id)) {
+          cart->state = journey->next_step > 0 ? CartState::kRecovered : CartState::kOrdered;
+          store.SaveCart(*cart);
+        }
+        EndJourney(store, *journey, "ordered", now);
+        journey.reset();
+        return;
+      }
       if (!journey || journey->state != "running") {
         store.FinishJob(job.job_id, job.attempt);
         journey.reset();
@@ -242,5 +253,20 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
     store.RetryJob(job.job_id, job.attempt, due.due_ms);  // the same row carries the next step
   });
 }
+
+bool Engine::Impl::OrderedAtShop(Runtime& r, const std::string& journey_id) {
+  if (!order_check) return false;
+  std::string cart_id, email;
+  {
+    std::lock_guard<std::mutex> lock(r.store_mu);
+    auto j = r.store->LoadJourney(journey_id);
+    if (!j || j->state != "running") return false;
+    cart_id = j->cart_id;
+    if (auto c = r.store->LoadContact(j->contact_key)) email = c->email;
+  }
+  return order_check(cart_id, email);  // an exception leaves the job claimed: retried later
+}
+
+void Engine::SetOrderCheck(OrderCheck check) { impl_->order_check = std::move(check); }
 
 }  // namespace cartrecovery

@@ -37,8 +37,10 @@ const std::vector<EventSpec>& Specs() {
       {EventType::kOrderPlaced, "order_placed",
        {"order_id", "cart_id", "email", "phone", "value", "currency", "coupon", "status",
         "visitor_id"}},
-      {EventType::kMessageOpened, "message_opened", {"message_id"}},
-      {EventType::kLinkClicked, "link_clicked", {"message_id", "url"}},
+      {EventType::kMessageOpened, "message_opened", {"message_id", "event_id"}},
+      {EventType::kLinkClicked, "link_clicked", {"message_id", "url", "event_id"}},
+      {EventType::kMessageBounced, "message_bounced",
+       {"message_id", "permanent", "reason", "event_id"}},
       {EventType::kUnsubscribed, "unsubscribed", {"email", "phone"}},
       {EventType::kPushSubscribed, "push_subscribed",
        {"cart_id", "visitor_id", "email", "subscription"}},
@@ -408,10 +410,18 @@ Event ParseEvent(const std::string& type, const Value& fields, Millis at_ms,
     }
     case EventType::kMessageOpened:
       e.message_id = f.Id("message_id", true);
+      e.event_id = f.Id("event_id", false);
       break;
     case EventType::kLinkClicked:
       e.message_id = f.Id("message_id", true);
       e.url = ValidUrl(f, "url");
+      e.event_id = f.Id("event_id", false);
+      break;
+    case EventType::kMessageBounced:
+      e.message_id = f.Id("message_id", true);
+      e.permanent = f.Bool("permanent").value_or(true);
+      e.reason = f.Text("reason", 500);
+      e.event_id = f.Id("event_id", false);
       break;
     case EventType::kPushSubscribed: {
       e.cart_id = f.Id("cart_id", false);
@@ -495,6 +505,11 @@ std::string EventToJson(const Event& e) {
   put("coupon", e.coupon);
   put("message_id", e.message_id);
   put("push_subscription", e.push_subscription);
+  if (e.type == EventType::kMessageBounced) {
+    o.set("permanent", e.permanent);
+    put("reason", e.reason);
+  }
+  put("event_id", e.event_id);
   std::ostringstream out;
   Poco::JSON::Stringifier::condense(o, out);
   return out.str();

@@ -718,8 +718,8 @@ std::vector<ReportRow> SqliteStore::Report(const ReportQuery& q) {
   // One cached statement per distinct `by` combination.
   std::string sql_m =
       "SELECT " + msg_keys +
-      " sum(status = 'sent'), sum(status = 'failed'), sum(status = 'suppressed'),"
-      " sum(opened_ms > 0), sum(clicked_ms > 0) FROM messages"
+      " sum(status IN ('sent', 'bounced')), sum(status = 'failed'), sum(status = 'suppressed'),"
+      " sum(opened_ms > 0), sum(clicked_ms > 0), sum(status = 'bounced') FROM messages"
       " WHERE (CASE WHEN sent_ms > 0 THEN sent_ms ELSE created_ms END) >= ?1"
       " AND (CASE WHEN sent_ms > 0 THEN sent_ms ELSE created_ms END) < ?2" +
       (nk ? " GROUP BY " + msg_keys.substr(0, msg_keys.size() - 2) : std::string());
@@ -741,6 +741,7 @@ std::vector<ReportRow> SqliteStore::Report(const ReportQuery& q) {
       r.suppressed += s.Int(nk + 2);
       r.opened += s.Int(nk + 3);
       r.clicked += s.Int(nk + 4);
+      r.bounced += s.Int(nk + 5);
     }
   }
   {
