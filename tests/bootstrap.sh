@@ -27,6 +27,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check "pybind11>=2.12" "setuptools>=64" wheel
+# The example shops (the README's main command) need Flask and an SMTP sink.
+.venv/bin/python -m pip install -q --disable-pip-version-check "flask>=2.2" "aiosmtpd>=1.4"
 if [ "${CARTRECOVERY_WITH_TESTS:-0}" = 1 ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check \
     "pytest>=7" "aiosmtpd>=1.4" "django>=4.2" "pybind11-stubgen>=2.5" "flask>=2.2" "playwright>=1.40" \
