@@ -561,15 +561,24 @@ def fill_event(type: str, fields: dict, visitor_id: str | None, cart_id: str | N
 
 
 def install_order_check(engine: Any, hook: Callable[[str], bool] | None) -> bool:
-    """Gives the engine the shop's "has this cart been ordered?" hook, asked at send time.
-    Returns False when this engine cannot take one (the worker then says so)."""
+    """Gives the engine the shop's "has this cart been ordered?" hook (``hook(cart_id) ->
+    bool``), asked before every reminder. Returns False when this engine cannot take one."""
     if hook is None:
         return True
     setter = getattr(engine, "set_order_check", None)
     if setter is None:
         return False
-    setter(hook)
+    setter(lambda cart_id, email: bool(hook(cart_id)))
     return True
+
+
+def open_engine(cfg: "AdapterSettings") -> Any:
+    """This process's engine as the settings describe it, with the shop's hooks installed."""
+    from .engine import Engine
+
+    engine = Engine(**cfg.engine_kwargs())
+    install_order_check(engine, cfg.hook("CART_IS_ORDERED"))
+    return engine
 
 
 def mount_path(cfg: AdapterSettings, default: str = "/cr/") -> str:

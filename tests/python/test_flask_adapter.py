@@ -304,3 +304,22 @@ def test_commands(app, engine, tmp_path):
     if not hasattr(engine, "import_coupons"):
         assert r.exit_code != 0 and "not available" in r.output
     assert "worker" in runner.invoke(args=["cartrecovery", "--help"]).output
+
+
+def test_the_cart_is_ordered_hook_is_asked_before_a_reminder(tmp_path, clock):
+    # A bank transfer the engine never heard of: the shop's own order table says "ordered".
+    ordered = set()
+    app = create_app(f"sqlite:///{tmp_path / 'hook.db'}", CLOCK=clock,
+                     CART_IS_ORDERED=lambda cart_id: cart_id in ordered)
+    try:
+        with app.app_context():
+            engine = app.extensions["cartrecovery"].holder.get()
+        shopper = app.test_client()
+        cart_id, _ = walk_to_payment(shopper)
+        ordered.add(cart_id)
+        clock.advance(timedelta(hours=2))
+        engine.run_due()
+        assert [m for m in engine.messages(cart_id) if m["status"] == "sent"] == []
+        assert engine.cart(cart_id)["journey"]["end_reason"] == "ordered"
+    finally:
+        app.extensions["cartrecovery"].holder.close()

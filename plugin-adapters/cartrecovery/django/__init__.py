@@ -48,9 +48,7 @@ def config() -> web.AdapterSettings:
 
 
 def _open_engine():
-    from ..engine import Engine
-
-    return Engine(**config().engine_kwargs())
+    return web.open_engine(config())
 
 
 def engine():

@@ -42,7 +42,7 @@ SESSION_CART = "_cr_cart"
 class _State:
     def __init__(self, cfg: web.AdapterSettings):
         self.cfg = cfg
-        self.holder = web.EngineHolder(lambda: Engine(**cfg.engine_kwargs()))
+        self.holder = web.EngineHolder(lambda: web.open_engine(cfg))
 
 
 def _state() -> _State:
