@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "cartrecovery/offer.h"
 #include "cartrecovery/value.h"
 
 namespace cartrecovery {
@@ -22,6 +23,11 @@ void init_engine(py::module_& m);
 // A Python value (dict, list, str, int, bool, None, Decimal, float) as a core Value.
 // Anything else throws InvalidArgument naming `path`. Requires the GIL.
 Value ToValue(py::handle obj, const std::string& path);
+
+// offers.cpp: settings dicts to offer.h values (ConfigError naming the key), and back.
+CouponPool PoolFromDict(const py::dict& d, const std::string& path);
+ExitIntentPolicy ExitPolicyFromDict(const py::dict& d, std::string* pool);
+py::object CouponDict(const std::optional<Coupon>& coupon);
 
 }  // namespace bindings
 }  // namespace cartrecovery

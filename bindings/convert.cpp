@@ -58,7 +58,7 @@ Value ToValue(py::handle obj, const std::string& path) {
     return Value::Decimal(py::str(py::module_::import("builtins").attr("format")(obj, "f")));
   }
   throw InvalidArgument(path, std::string("unsupported type ") +
-                                  std::string(py::str(obj.get_type().attr("__name__"))));
+                                  std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
 }
 
 }  // namespace bindings

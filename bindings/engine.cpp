@@ -3,6 +3,8 @@
 // decimal text), which the Python package turns into datetimes and Decimals.
 #include <pybind11/stl.h>
 
+#include <fstream>
+
 #include "bindings.h"
 #include "cartrecovery/clock.h"
 #include "cartrecovery/engine.h"
@@ -148,6 +150,15 @@ void init_engine(py::module_& m) {
              str("default_language", o.shop.default_language);
              str("unsubscribe_mailto", o.unsubscribe_mailto);
              num("link_ttl_ms", o.link_ttl_ms);
+             if (settings.contains("coupon_pools") && !settings["coupon_pools"].is_none()) {
+               size_t i = 0;
+               for (auto pool : settings["coupon_pools"].cast<py::list>())
+                 o.coupon_pools.push_back(
+                     PoolFromDict(pool.cast<py::dict>(), "coupon_pools[" + std::to_string(i++) + "]"));
+             }
+             if (settings.contains("exit_intent") && !settings["exit_intent"].is_none())
+               o.exit_intent = ExitPolicyFromDict(settings["exit_intent"].cast<py::dict>(),
+                                                  &o.exit_intent_pool);
              num("queue_capacity", o.queue_capacity);
              num("max_batch", o.max_batch);
              num("lease_ms", o.lease_ms);
@@ -253,6 +264,102 @@ void init_engine(py::module_& m) {
             });
           },
           py::arg("fn"))
+      .def(
+          "exit_intent",
+          [](Engine& e, const std::string& visitor_id, const std::string& cart_id) {
+            ExitIntentResult r;
+            {
+              py::gil_scoped_release release;
+              r = e.ExitIntent(visitor_id, cart_id);
+            }
+            py::dict d;
+            d["show"] = r.decision.show;
+            d["kind"] = r.decision.kind;
+            d["variant"] = OptStr(r.decision.variant);
+            d["reason"] = OptStr(r.decision.reason);
+            d["incentive_rule"] = OptStr(r.decision.incentive_rule);
+            d["coupon"] = r.decision.show ? CouponDict(r.coupon) : py::none();
+            d["repeated"] = r.repeated;
+            return d;
+          },
+          py::arg("visitor_id"), py::arg("cart_id") = "")
+      .def(
+          "save_coupon_pool",
+          [](Engine& e, const py::dict& pool) {
+            CouponPool p = PoolFromDict(pool, "pool");
+            py::gil_scoped_release release;
+            e.SaveCouponPool(p);
+          },
+          py::arg("pool"))
+      .def(
+          "import_coupons",
+          [](Engine& e, const std::string& pool, const std::string& path, const std::string& column,
+             int column_index, bool has_header, py::object on_progress) {
+            std::ifstream in(path, std::ios::binary);
+            if (!in) throw InvalidArgument("path", "cannot open '" + path + "'");
+            CsvImportOptions opts;
+            opts.column_name = column;
+            opts.column_index = column_index;
+            opts.has_header = has_header;
+            if (!on_progress.is_none()) {
+              opts.progress_every_bytes = 64 * 1024;
+              opts.on_progress = [on_progress](uint64_t bytes) {
+                py::gil_scoped_acquire gil;
+                on_progress(bytes);
+              };
+            }
+            CouponImportReport r;
+            {
+              py::gil_scoped_release release;
+              r = e.ImportCoupons(pool, in, opts);
+            }
+            py::dict d;
+            d["imported"] = r.imported;
+            d["already_known"] = r.already_known;
+            d["duplicates_in_file"] = r.duplicates_in_file;
+            d["bad_row_count"] = r.bad_row_count;
+            py::list bad;
+            for (const auto& b : r.bad_rows)
+              bad.append(py::make_tuple(b.line, b.reason, b.detail));
+            d["bad_rows"] = bad;
+            return d;
+          },
+          py::arg("pool"), py::arg("path"), py::arg("column") = "", py::arg("column_index") = 0,
+          py::arg("has_header") = true, py::arg("on_progress") = py::none())
+      .def("free_coupons", &Engine::FreeCoupons, py::arg("pool"),
+           py::call_guard<py::gil_scoped_release>())
+      .def(
+          "validate_coupon",
+          [](Engine& e, const std::string& code, const std::string& email) {
+            CouponCheck c;
+            {
+              py::gil_scoped_release release;
+              c = e.ValidateCoupon(code, email);
+            }
+            py::dict d;
+            d["valid"] = c.problem == CouponProblem::kNone;
+            d["problem"] = c.problem == CouponProblem::kNone ? py::object(py::none())
+                                                              : py::object(py::str(CouponProblemName(c.problem)));
+            d["coupon"] = CouponDict(c.coupon);
+            return d;
+          },
+          py::arg("code"), py::arg("email") = "")
+      .def(
+          "redeem_coupon",
+          [](Engine& e, const std::string& code, const std::string& order_id, const std::string& email) {
+            CouponCheck c;
+            {
+              py::gil_scoped_release release;
+              c = e.RedeemCoupon(code, order_id, email);
+            }
+            py::dict d;
+            d["redeemed"] = c.problem == CouponProblem::kNone;
+            d["problem"] = c.problem == CouponProblem::kNone ? py::object(py::none())
+                                                              : py::object(py::str(CouponProblemName(c.problem)));
+            d["coupon"] = CouponDict(c.coupon);
+            return d;
+          },
+          py::arg("code"), py::arg("order_id"), py::arg("email") = "")
       .def("send_test", &Engine::SendTest, py::arg("channel"), py::arg("to"),
            py::arg("template") = "", py::arg("language") = "",
            py::call_guard<py::gil_scoped_release>())

@@ -19,7 +19,7 @@ _SETTINGS = {
     "chat_url", "default_language", "templates", "policies", "unsubscribe_mailto",
     "outbox_directory", "sales_alert", "worker_id", "queue_capacity", "max_batch", "lease_seconds",
     "max_attempts", "retry_base_seconds", "attribution_window_seconds", "worker_idle_seconds",
-    "link_ttl_seconds",
+    "link_ttl_seconds", "coupon_pools", "exit_intent",
 }
 _SECONDS = {"lease_seconds": "lease_ms", "retry_base_seconds": "retry_base_ms",
             "attribution_window_seconds": "attribution_window_ms",
@@ -211,6 +211,63 @@ class Engine:
         r["cart"] = self.cart(cart_id) if cart_id is not None else None
         return r
 
+    # ---- offers ------------------------------------------------------------------------
+    def exit_intent(self, visitor_id: str | None = None, cart_id: str | None = None,
+                    context: Mapping[str, Any] | None = None) -> dict:
+        """What to show a visitor about to leave (R5.1, R5.2): ``show``, ``kind`` ("coupon",
+        "email_capture", "none"), ``variant``, ``coupon`` ({code, discount, expires_at} or
+        None) and ``reason`` when nothing is shown. Asking again returns the recorded offer,
+        never a second coupon. ``context`` (page, device) is accepted for adapters."""
+        if not visitor_id:
+            err = _core.ValidationError("visitor_id: is required")
+            err.field = "visitor_id"
+            raise err
+        d = self._native.exit_intent(str(visitor_id), str(cart_id or ""))
+        if d["coupon"] is not None:
+            d["coupon"] = _coupon(d["coupon"])
+        return d
+
+    def add_coupon_pool(self, name: str, *, kind: str = "generated", percent=None, amount=None,
+                        currency: str | None = None, code: str | None = None,
+                        prefix: str | None = None, length: int | None = None,
+                        valid_for: str | None = None) -> None:
+        """Defines a coupon pool (R4.1): "static" (one ``code`` for everyone), "imported"
+        (codes from CSV, see import_coupons) or "generated" (unique, unguessable codes with
+        a ``prefix``). The discount is ``percent`` or a fixed ``amount`` in ``currency``;
+        handed-out codes expire after ``valid_for`` ("7d")."""
+        pool = {"name": name, "kind": kind}
+        for key, value in (("percent", percent), ("amount", amount), ("currency", currency),
+                           ("code", code), ("prefix", prefix), ("length", length),
+                           ("valid_for", valid_for)):
+            if value is not None:
+                pool[key] = value
+        self._native.save_coupon_pool(pool)
+
+    def import_coupons(self, pool: str, path: str, column: str | int = 0, has_header: bool = True,
+                       progress=None) -> dict:
+        """Streams codes from a CSV file into an imported pool (R4.2). ``column`` is a header
+        name or a 0-based index. Returns imported, already_known, duplicates_in_file,
+        bad_row_count and bad_rows [(line, reason, detail)]. ``progress(bytes_read)`` is
+        called as the file is read."""
+        name, index = (column, 0) if isinstance(column, str) else ("", int(column))
+        return self._native.import_coupons(pool, str(path), name, index, has_header, progress)
+
+    def free_coupons(self, pool: str) -> int:
+        return self._native.free_coupons(pool)
+
+    def validate_coupon(self, code: str, email: str | None = None) -> dict:
+        """At checkout: ``valid`` and, when not, ``problem`` ("unknown", "expired",
+        "already_redeemed", "not_issued", "assigned_to_another_contact")."""
+        d = self._native.validate_coupon(code, email or "")
+        d["coupon"] = _coupon(d["coupon"])
+        return d
+
+    def redeem_coupon(self, code: str, order_id: str, email: str | None = None) -> dict:
+        """Uses a code for an order (one order per unique code; the same order may retry)."""
+        d = self._native.redeem_coupon(code, str(order_id), email or "")
+        d["coupon"] = _coupon(d["coupon"])
+        return d
+
     def set_order_check(self, fn) -> None:
         """The shop's own "has this cart been ordered?" (``fn(cart_id, email) -> bool``),
         asked before every reminder: True ends the journey as an order would. Use it when
@@ -240,6 +297,19 @@ class Engine:
 
     def now(self) -> datetime:
         return from_ms(self._native.now_ms())
+
+
+def _coupon(c: dict | None) -> dict | None:
+    if c is None:
+        return None
+    c = dict(c)
+    c["expires_at"] = from_ms(c["expires_at"])
+    discount = dict(c["discount"])
+    for key in ("percent", "amount"):
+        if key in discount:
+            discount[key] = Decimal(discount[key])
+    c["discount"] = discount
+    return c
 
 
 def _ago(seconds: float) -> str:

@@ -17,6 +17,7 @@
 #define CARTRECOVERY_ENGINE_H_
 
 #include <functional>
+#include <istream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -27,6 +28,7 @@
 #include "cartrecovery/clock.h"
 #include "cartrecovery/delivery.h"
 #include "cartrecovery/flow.h"
+#include "cartrecovery/offer.h"
 #include "cartrecovery/policy.h"
 #include "cartrecovery/render.h"
 #include "cartrecovery/retry.h"
@@ -63,6 +65,11 @@ struct EngineOptions {
   Millis link_ttl_ms = 30 * kDay;          // open, click and restore links
   Millis unsubscribe_ttl_ms = 400 * kDay;  // an unsubscribe link must work for a long time
   std::string unsubscribe_mailto;          // optional second List-Unsubscribe target
+  // Offers (offer.h): pools defined by the shop (saved to the store at start), and the
+  // exit-intent popup's rules and the pool its coupons come from (empty: no coupon popup).
+  std::vector<CouponPool> coupon_pools;
+  ExitIntentPolicy exit_intent;
+  std::string exit_intent_pool;
   std::string timezone = "UTC";
   std::string currency = "EUR";  // the shop's currency, for events that name none
 
@@ -93,6 +100,25 @@ struct LinkResponse {
   std::vector<std::pair<std::string, std::string>> headers;  // e.g. Location, Cache-Control
   std::string kind;                                          // "open", ... or empty
   std::optional<CartView> cart;                              // a valid restore link's cart
+};
+
+struct ExitIntentResult {
+  ExitIntentDecision decision;
+  std::optional<Coupon> coupon;  // the code handed to this visitor, when a coupon is shown
+  bool repeated = false;         // the recorded decision, returned again (not re-drawn)
+};
+
+struct CouponImportReport {
+  int64_t imported = 0;            // new codes added to the pool
+  int64_t already_known = 0;       // good codes the store had already (skipped)
+  int64_t duplicates_in_file = 0;  // repeated within the file (skipped)
+  int64_t bad_row_count = 0;
+  std::vector<CsvBadRow> bad_rows;  // with line numbers (the first options.max_bad_rows_kept)
+};
+
+struct CouponCheck {
+  CouponProblem problem = CouponProblem::kUnknown;
+  std::optional<Coupon> coupon;
 };
 
 struct EngineStatus {
@@ -157,6 +183,27 @@ class Engine {
   // Set it before Start(); thread-safety: called from the thread that runs jobs.
   using OrderCheck = std::function<bool(const std::string& cart_id, const std::string& email)>;
   void SetOrderCheck(OrderCheck check);
+
+  // The exit-intent popup for a visitor about to leave (R5.1, R5.2): the recorded decision
+  // when one was made within the policy's repeat_after (so asking twice never re-draws a
+  // coupon), else a fresh one (offer.h DecideExitIntent), recorded with the R4.4 rule, and
+  // for a coupon popup a code from the pool handed to this contact. An empty pool shows
+  // nothing (reason "no_coupons_left"). Throws InvalidArgument("visitor_id") when empty.
+  ExitIntentResult ExitIntent(const std::string& visitor_id, const std::string& cart_id);
+
+  // Coupon pools: defines or replaces a pool (ValidateCouponPool: ConfigError); a static
+  // pool's code is stored at once. Import streams codes from CSV into an imported pool in
+  // batches (one transaction each); bad rows are reported with line numbers, duplicates
+  // skipped. Throws ConfigError("pool") for an unknown or non-imported pool.
+  void SaveCouponPool(const CouponPool& pool);
+  CouponImportReport ImportCoupons(const std::string& pool, std::istream& csv,
+                                   CsvImportOptions options);
+  int64_t FreeCoupons(const std::string& pool);
+  // At checkout: may this contact (by e-mail, or none) use `code` now? Redeem records the
+  // order on the code in the same transaction; the same order may redeem again (retries).
+  CouponCheck ValidateCoupon(const std::string& code, const std::string& email);
+  CouponCheck RedeemCoupon(const std::string& code, const std::string& order_id,
+                           const std::string& email);
 
   // R6.2: renders `template_name` (empty: the first reminder) in `language` for a sample
   // cart and sends it now to `to` through the channel bound to `channel`, so the shop sees

@@ -41,6 +41,7 @@
 #include "cartrecovery/events.h"
 #include "cartrecovery/flow.h"
 #include "cartrecovery/model.h"
+#include "cartrecovery/offer.h"
 
 namespace cartrecovery {
 
@@ -147,6 +148,21 @@ struct MessageFilter {
   int limit = 1000;
 };
 
+// An exit-intent decision as recorded (the popup is returned again, not re-drawn).
+struct OfferRecord {
+  int64_t offer_id = 0;
+  std::string visitor_id;
+  std::string cart_id;
+  std::string contact_key;
+  bool show = false;
+  std::string kind;            // coupon, email_capture, none
+  std::string variant;
+  std::string reason;
+  std::string incentive_rule;  // the R4.4 rule that decided, for audits
+  std::string coupon_code;
+  Millis decided_ms = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -204,6 +220,30 @@ class Store {
 
   // Orders. Returns false when the order id is already recorded (provider retries).
   virtual bool InsertOrder(const OrderRecord& order) = 0;
+
+  // Coupons (offer.h). Codes are canonical (NormalizeCouponCode).
+  virtual void SavePool(const CouponPool& pool) = 0;
+  virtual std::optional<CouponPool> LoadPool(const std::string& name) = 0;  // read
+  // Adds codes to a pool; codes already known (in any pool) are skipped. Returns how many
+  // were added.
+  virtual int64_t AddCoupons(const std::vector<Coupon>& coupons) = 0;
+  // Hands a free code of `pool` to `contact_key` in one statement (two workers never get
+  // the same one): assigned and, when the pool says so, given its expiry. nullopt: none left.
+  virtual std::optional<Coupon> TakeFreeCoupon(const CouponPool& pool, const std::string& contact_key,
+                                               Millis now) = 0;
+  virtual std::optional<Coupon> LoadCoupon(const std::string& code) = 0;  // read
+  virtual void MarkRedeemed(const std::string& code, const std::string& order_id, Millis at) = 0;
+  virtual int64_t FreeCoupons(const std::string& pool, Millis now) = 0;  // read
+  virtual int64_t PruneCoupons(Millis now, Millis grace_ms) = 0;
+
+  // Exit-intent decisions.
+  virtual std::optional<OfferRecord> LatestOffer(const std::string& visitor_id,
+                                                 const std::string& contact_key) = 0;  // read
+  virtual void SaveOffer(const OfferRecord& offer) = 0;
+  // Coupon-popup decisions in [since, ...): how many reached the incentive step, and how
+  // many got an incentive; and the last incentive a contact got (0: none).
+  virtual IncentiveHistory IncentiveCounts(Millis since) = 0;  // read
+  virtual Millis LastIncentiveTo(const std::string& contact_key) = 0;  // read
 
   // Looking inside (read).
   virtual std::vector<ReportRow> Report(const ReportQuery& query) = 0;

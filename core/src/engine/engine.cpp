@@ -62,6 +62,15 @@ Engine::Impl::Impl(EngineOptions o) : opts(std::move(o)) {
     probe.expires_ms = 1;
     LinkUrl(opts.shop.base_url, LinkKind::kOpen, SignLink(opts.secrets, probe));
   }
+  for (size_t i = 0; i < opts.coupon_pools.size(); ++i)
+    ValidateCouponPool(opts.coupon_pools[i], "coupon_pools[" + std::to_string(i) + "]");
+  ValidateExitIntentPolicy(opts.exit_intent);
+  if (!opts.exit_intent_pool.empty()) {
+    bool found = false;
+    for (const auto& p : opts.coupon_pools) found = found || p.name == opts.exit_intent_pool;
+    if (!found)
+      throw ConfigError("exit_intent.pool", "no coupon pool named '" + opts.exit_intent_pool + "'");
+  }
   if (!IsCurrencyCode(opts.currency))
     throw ConfigError("settings.currency", "'" + opts.currency + "' is not an ISO 4217 code like EUR");
   outbox = MakeOutboxChannel(opts.outbox_directory);
@@ -74,6 +83,25 @@ Engine::Impl::Impl(EngineOptions o) : opts(std::move(o)) {
   }
   pid = getpid();
   rt = NewRuntime();
+  if (!opts.coupon_pools.empty()) {
+    std::lock_guard<std::mutex> lock(rt->store_mu);
+    rt->store->Write([&] {
+      for (const auto& p : opts.coupon_pools) SavePoolLocked(*rt->store, p);
+    });
+  }
+}
+
+void Engine::Impl::SavePoolLocked(Store& store, const CouponPool& pool) {
+  store.SavePool(pool);
+  if (pool.kind == PoolKind::kStatic) {
+    Coupon c;
+    c.code = pool.static_code;
+    c.pool = pool.name;
+    c.shared = true;
+    c.discount = pool.discount;
+    c.expires_ms = pool.expires_ms;
+    store.AddCoupons({c});
+  }
 }
 
 std::unique_ptr<Runtime> Engine::Impl::NewRuntime() {

@@ -118,6 +118,8 @@ struct Engine::Impl {
   void AddTracking(const MessageLinks& links, const MessageRecord& m, Millis now,
                    OutgoingMessage& out, std::string& stored_html) const;
 
+  void SavePoolLocked(Store& store, const CouponPool& pool);  // inside Write()
+
   // Helpers.
   const Flow* FindFlow(const std::string& name) const;
   Channel* ChannelFor(const std::string& name) const;

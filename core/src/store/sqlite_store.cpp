@@ -95,6 +95,29 @@ const std::vector<const char*>& Migrations() {
       ALTER TABLE contacts ADD COLUMN email_bounced INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE contacts ADD COLUMN phone_bounced INTEGER NOT NULL DEFAULT 0;
       )sql",
+      // 4: coupon pools and codes, exit-intent decisions.
+      R"sql(
+      CREATE TABLE coupon_pools(
+        name TEXT PRIMARY KEY, kind TEXT NOT NULL, discount_kind TEXT NOT NULL,
+        amount INTEGER NOT NULL, currency TEXT NOT NULL, static_code TEXT NOT NULL,
+        prefix TEXT NOT NULL, code_length INTEGER NOT NULL, valid_for_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL);
+      CREATE TABLE coupons(
+        code TEXT PRIMARY KEY, pool TEXT NOT NULL, shared INTEGER NOT NULL,
+        discount_kind TEXT NOT NULL, amount INTEGER NOT NULL, currency TEXT NOT NULL,
+        expires_ms INTEGER NOT NULL, assigned_contact TEXT NOT NULL DEFAULT '',
+        assigned_ms INTEGER NOT NULL DEFAULT 0, redeemed_order TEXT NOT NULL DEFAULT '',
+        redeemed_ms INTEGER NOT NULL DEFAULT 0);
+      CREATE INDEX coupons_free ON coupons(pool, assigned_contact);
+      CREATE TABLE offers(
+        offer_id INTEGER PRIMARY KEY AUTOINCREMENT, visitor_id TEXT NOT NULL,
+        cart_id TEXT NOT NULL, contact_key TEXT NOT NULL, show INTEGER NOT NULL,
+        kind TEXT NOT NULL, variant TEXT NOT NULL, reason TEXT NOT NULL,
+        incentive_rule TEXT NOT NULL, coupon_code TEXT NOT NULL, decided_ms INTEGER NOT NULL);
+      CREATE INDEX offers_visitor ON offers(visitor_id, decided_ms);
+      CREATE INDEX offers_contact ON offers(contact_key, decided_ms);
+      CREATE INDEX offers_decided ON offers(decided_ms);
+      )sql",
   };
   return kMigrations;
 }
@@ -528,6 +551,193 @@ class SqliteStore final : public Store {
     s.Bind(1, key).Bind(2, since);
     while (s.Step()) out.recent.emplace_back(s.Text(0), s.Int(1));
     return out;
+  }
+
+  void SavePool(const CouponPool& p) override {
+    db_.Prepare(
+           "INSERT OR REPLACE INTO coupon_pools(name, kind, discount_kind, amount, currency,"
+           " static_code, prefix, code_length, valid_for_ms, expires_ms)"
+           " VALUES(?,?,?,?,?,?,?,?,?,?)")
+        .Bind(1, p.name)
+        .Bind(2, PoolKindName(p.kind))
+        .Bind(3, DiscountKindName(p.discount.kind))
+        .Bind(4, p.discount.amount)
+        .Bind(5, p.discount.currency)
+        .Bind(6, p.static_code)
+        .Bind(7, p.prefix)
+        .Bind(8, p.code_length)
+        .Bind(9, p.valid_for_ms)
+        .Bind(10, p.expires_ms)
+        .Run();
+  }
+
+  std::optional<CouponPool> LoadPool(const std::string& name) override {
+    auto s = db_.Prepare(
+        "SELECT kind, discount_kind, amount, currency, static_code, prefix, code_length,"
+        " valid_for_ms, expires_ms FROM coupon_pools WHERE name = ?");
+    s.Bind(1, name);
+    if (!s.Step()) return std::nullopt;
+    CouponPool p;
+    p.name = name;
+    p.kind = ParsePoolKind(s.Text(0)).value_or(PoolKind::kGenerated);
+    p.discount.kind = ParseDiscountKind(s.Text(1)).value_or(DiscountKind::kPercent);
+    p.discount.amount = s.Int(2);
+    p.discount.currency = s.Text(3);
+    p.static_code = s.Text(4);
+    p.prefix = s.Text(5);
+    p.code_length = static_cast<int>(s.Int(6));
+    p.valid_for_ms = s.Int(7);
+    p.expires_ms = s.Int(8);
+    return p;
+  }
+
+  int64_t AddCoupons(const std::vector<Coupon>& coupons) override {
+    int64_t added = 0;
+    for (const auto& c : coupons) {
+      db_.Prepare(
+             "INSERT OR IGNORE INTO coupons(code, pool, shared, discount_kind, amount, currency,"
+             " expires_ms, assigned_contact, assigned_ms) VALUES(?,?,?,?,?,?,?,?,?)")
+          .Bind(1, c.code)
+          .Bind(2, c.pool)
+          .Bind(3, static_cast<int64_t>(c.shared))
+          .Bind(4, DiscountKindName(c.discount.kind))
+          .Bind(5, c.discount.amount)
+          .Bind(6, c.discount.currency)
+          .Bind(7, c.expires_ms)
+          .Bind(8, c.assigned_contact)
+          .Bind(9, c.assigned_contact.empty() ? int64_t{0} : int64_t{1})
+          .Run();
+      added += db_.ChangedRows();
+    }
+    return added;
+  }
+
+  std::optional<Coupon> TakeFreeCoupon(const CouponPool& pool, const std::string& contact_key,
+                                       Millis now) override {
+    // One statement: choose and assign, so two workers can never hand out the same code.
+    auto s = db_.Prepare(
+        "UPDATE coupons SET assigned_contact = ?1, assigned_ms = ?2,"
+        " expires_ms = CASE WHEN ?3 = 0 THEN expires_ms WHEN expires_ms = 0 OR ?3 < expires_ms"
+        " THEN ?3 ELSE expires_ms END"
+        " WHERE code = (SELECT code FROM coupons WHERE pool = ?4 AND shared = 0"
+        " AND assigned_contact = '' AND (expires_ms = 0 OR expires_ms > ?2) ORDER BY rowid LIMIT 1)"
+        " RETURNING code");
+    s.Bind(1, contact_key).Bind(2, now).Bind(3, CouponExpiry(pool, now)).Bind(4, pool.name);
+    if (!s.Step()) return std::nullopt;
+    std::string code = s.Text(0);
+    while (s.Step()) {
+    }
+    return LoadCoupon(code);
+  }
+
+  std::optional<Coupon> LoadCoupon(const std::string& code) override {
+    auto s = db_.Prepare(
+        "SELECT pool, shared, discount_kind, amount, currency, expires_ms, assigned_contact,"
+        " redeemed_order, redeemed_ms FROM coupons WHERE code = ?");
+    s.Bind(1, code);
+    if (!s.Step()) return std::nullopt;
+    Coupon c;
+    c.code = code;
+    c.pool = s.Text(0);
+    c.shared = s.Int(1) != 0;
+    c.discount.kind = ParseDiscountKind(s.Text(2)).value_or(DiscountKind::kPercent);
+    c.discount.amount = s.Int(3);
+    c.discount.currency = s.Text(4);
+    c.expires_ms = s.Int(5);
+    c.assigned_contact = s.Text(6);
+    c.redeemed_order = s.Text(7);
+    c.redeemed_ms = s.Int(8);
+    return c;
+  }
+
+  void MarkRedeemed(const std::string& code, const std::string& order_id, Millis at) override {
+    db_.Prepare("UPDATE coupons SET redeemed_order = ?, redeemed_ms = ? WHERE code = ? AND shared = 0")
+        .Bind(1, order_id)
+        .Bind(2, at)
+        .Bind(3, code)
+        .Run();
+  }
+
+  int64_t FreeCoupons(const std::string& pool, Millis now) override {
+    auto s = db_.Prepare(
+        "SELECT count(*) FROM coupons WHERE pool = ? AND shared = 0 AND assigned_contact = ''"
+        " AND (expires_ms = 0 OR expires_ms > ?)");
+    s.Bind(1, pool).Bind(2, now);
+    return s.Step() ? s.Int(0) : 0;
+  }
+
+  int64_t PruneCoupons(Millis now, Millis grace_ms) override {
+    db_.Prepare(
+           "DELETE FROM coupons WHERE shared = 0 AND redeemed_order = '' AND expires_ms <> 0"
+           " AND expires_ms + ? <= ?")
+        .Bind(1, grace_ms)
+        .Bind(2, now)
+        .Run();
+    return db_.ChangedRows();
+  }
+
+  std::optional<OfferRecord> LatestOffer(const std::string& visitor_id,
+                                         const std::string& contact_key) override {
+    auto s = db_.Prepare(
+        "SELECT offer_id, visitor_id, cart_id, contact_key, show, kind, variant, reason,"
+        " incentive_rule, coupon_code, decided_ms FROM offers"
+        " WHERE visitor_id = ?1 OR (?2 <> '' AND contact_key = ?2) ORDER BY decided_ms DESC,"
+        " offer_id DESC LIMIT 1");
+    s.Bind(1, visitor_id).Bind(2, contact_key);
+    if (!s.Step()) return std::nullopt;
+    OfferRecord o;
+    o.offer_id = s.Int(0);
+    o.visitor_id = s.Text(1);
+    o.cart_id = s.Text(2);
+    o.contact_key = s.Text(3);
+    o.show = s.Int(4) != 0;
+    o.kind = s.Text(5);
+    o.variant = s.Text(6);
+    o.reason = s.Text(7);
+    o.incentive_rule = s.Text(8);
+    o.coupon_code = s.Text(9);
+    o.decided_ms = s.Int(10);
+    while (s.Step()) {
+    }
+    return o;
+  }
+
+  void SaveOffer(const OfferRecord& o) override {
+    db_.Prepare(
+           "INSERT INTO offers(visitor_id, cart_id, contact_key, show, kind, variant, reason,"
+           " incentive_rule, coupon_code, decided_ms) VALUES(?,?,?,?,?,?,?,?,?,?)")
+        .Bind(1, o.visitor_id)
+        .Bind(2, o.cart_id)
+        .Bind(3, o.contact_key)
+        .Bind(4, static_cast<int64_t>(o.show))
+        .Bind(5, o.kind)
+        .Bind(6, o.variant)
+        .Bind(7, o.reason)
+        .Bind(8, o.incentive_rule)
+        .Bind(9, o.coupon_code)
+        .Bind(10, o.decided_ms)
+        .Run();
+  }
+
+  IncentiveHistory IncentiveCounts(Millis since) override {
+    auto s = db_.Prepare(
+        // One abandonment asked about twice is one abandoner (the decision is the same).
+        "SELECT count(DISTINCT visitor_id || '/' || cart_id), sum(show) FROM offers"
+        " WHERE kind = 'coupon' AND incentive_rule <> '' AND decided_ms >= ?");
+    s.Bind(1, since);
+    IncentiveHistory h;
+    if (s.Step()) {
+      h.abandoners = s.Int(0);
+      h.incentives = s.IsNull(1) ? 0 : s.Int(1);
+    }
+    return h;
+  }
+
+  Millis LastIncentiveTo(const std::string& contact_key) override {
+    auto s = db_.Prepare(
+        "SELECT max(decided_ms) FROM offers WHERE contact_key = ? AND kind = 'coupon' AND show = 1");
+    s.Bind(1, contact_key);
+    return s.Step() && !s.IsNull(0) ? s.Int(0) : 0;
   }
 
   bool InsertOrder(const OrderRecord& o) override {

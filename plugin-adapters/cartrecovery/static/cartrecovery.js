@@ -149,6 +149,16 @@
   });
 
   // ---- the popup ----------------------------------------------------------------------
+  // The engine's discount ({kind, percent} or {kind, amount, currency}) in words.
+  function discountText(d) {
+    if (!d) return "a discount";
+    if (typeof d === "string") return d;
+    var trim = function (v) { return String(v).replace(/\.0+$/, "").replace(/(\.\d*[1-9])0+$/, "$1"); };
+    if (d.percent != null) return trim(d.percent) + " %";
+    if (d.amount != null) return trim(d.amount) + " " + (d.currency || "");
+    return "a discount";
+  }
+
   function el(name, attrs, text) {
     var e = d.createElement(name);
     for (var k in attrs) e.setAttribute(k, attrs[k]);
@@ -166,7 +176,7 @@
     box.appendChild(title); box.appendChild(text);
     if (decision.kind === "coupon" && decision.coupon) {
       title.textContent = decision.title || "Before you go";
-      text.textContent = decision.text || ("Take " + (decision.coupon.discount || "a discount") + " off your order with this code:");
+      text.textContent = decision.text || ("Take " + discountText(decision.coupon.discount) + " off your order with this code:");
       box.appendChild(el("p", { "class": "cr-coupon", style: "font:bold 1.5rem monospace;letter-spacing:.1em;text-align:center" }, decision.coupon.code));
     } else if (decision.kind === "email_capture") {
       title.textContent = decision.title || "Keep your cart";
