@@ -625,12 +625,21 @@ def report_text(engine: Any, by: str = "flow,step,channel", as_json: bool = Fals
                                 "orders_with_coupon", "revenue"])
 
 
-def import_coupons(engine: Any, pool: str, path: str) -> int:
-    """CSV of codes into a coupon pool (R4.2). Coupon pools belong to the offers issue."""
-    fn = getattr(engine, "import_coupons", None)
-    if fn is None:
-        raise _core.ConfigError("coupon pools are not available in this engine yet (offers issue)")
-    return fn(pool, path)
+def import_coupons(engine: Any, pool: str, path: str, column: str | int = 0) -> str:
+    """CSV of codes into an imported coupon pool (R4.2), with a progress bar on stderr for
+    large files; returns the summary to print (bad rows by line number)."""
+    import os
+
+    from .simulate import progress_bar
+
+    size = max(os.path.getsize(path), 1)
+    bar = progress_bar()
+    report = engine.import_coupons(pool, path, column=column, progress=lambda n: bar(n / size))
+    lines = [f"imported {report['imported']} codes into {pool}"
+             f" ({report['already_known']} already known, {report['duplicates_in_file']} repeated"
+             f" in the file, {report['bad_row_count']} bad rows)"]
+    lines += [f"  line {line}: {reason} {detail}".rstrip() for line, reason, detail in report["bad_rows"][:20]]
+    return "\n".join(lines)
 
 
 def send_test(cfg: AdapterSettings, to: str, channel: str = "email") -> str:

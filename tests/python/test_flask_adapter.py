@@ -301,9 +301,24 @@ def test_commands(app, engine, tmp_path):
     csv = tmp_path / "codes.csv"
     csv.write_text("code\nSAVE10\n")
     r = runner.invoke(args=["cartrecovery", "import-coupons", "exit", str(csv)])
-    if not hasattr(engine, "import_coupons"):
-        assert r.exit_code != 0 and "not available" in r.output
+    assert r.exit_code != 0 and "no coupon pool named 'exit'" in r.output
     assert "worker" in runner.invoke(args=["cartrecovery", "--help"]).output
+
+
+def test_import_coupons_command_fills_a_pool_and_names_bad_rows(tmp_path, clock):
+    app = create_app(f"sqlite:///{tmp_path / 'pool.db'}", CLOCK=clock, ENGINE_SETTINGS={
+        "coupon_pools": [{"name": "exit", "kind": "imported", "percent": 10}]})
+    try:
+        csv = tmp_path / "codes.csv"
+        csv.write_text("code\nSAVE10\nSAVE10\nBAD*CODE\nMORE77\n")
+        r = app.test_cli_runner().invoke(args=["cartrecovery", "import-coupons", "exit", str(csv)])
+        assert r.exit_code == 0, r.output
+        assert "imported 2 codes into exit" in r.output and "1 repeated" in r.output
+        assert "line 4: invalid_characters" in r.output
+        with app.app_context():
+            assert app.extensions["cartrecovery"].holder.get().free_coupons("exit") == 2
+    finally:
+        app.extensions["cartrecovery"].holder.close()
 
 
 def test_the_cart_is_ordered_hook_is_asked_before_a_reminder(tmp_path, clock):

@@ -201,10 +201,10 @@ def report_command(by: str, as_json: bool):
 @click.argument("csv_path", type=click.Path(exists=True, dir_okay=False))
 def import_coupons_command(pool: str, csv_path: str):
     try:
-        n = web.import_coupons(engine(), pool, csv_path)
+        summary = web.import_coupons(engine(), pool, csv_path)
     except _core.Error as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"imported {n} codes into {pool}")
+    click.echo(summary)
 
 
 @cli.command("send-test", help="Send one test message through the configured channel.")

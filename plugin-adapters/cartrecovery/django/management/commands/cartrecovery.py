@@ -39,8 +39,7 @@ class Command(BaseCommand):
             elif action == "report":
                 self.stdout.write(web.report_text(engine(), options["by"], options["json"]))
             elif action == "import_coupons":
-                n = web.import_coupons(engine(), options["pool"], options["csv_path"])
-                self.stdout.write(f"imported {n} codes into {options['pool']}")
+                self.stdout.write(web.import_coupons(engine(), options["pool"], options["csv_path"]))
             elif action == "send_test":
                 described = web.send_test(config(), options["to"], options["channel"])
                 self.stdout.write(f"sent a test message to {options['to']} through {described}")
