@@ -216,6 +216,19 @@ def test_anymail_tracking_feeds_opens_and_clicks_once_per_event_id(engine, clock
     assert m["opened_at"] is not None and m["clicked_at"] is not None
 
 
+def test_anymail_bounces_reach_the_engine_and_suppress_the_address(engine, clock):
+    cart_id, _ = walk_to_payment(Client())
+    clock.advance(timedelta(hours=2))
+    engine.run_due()
+    [m] = engine.messages(cart_id=cart_id)
+    bounced = SimpleNamespace(event_type="bounced", event_id="ev-b", description="550 5.1.1 no such user",
+                              metadata={"cartrecovery_message_id": m["message_id"]})
+    assert anymail.on_tracking(event=bounced) == "bounced"
+    engine.flush()
+    [m] = engine.messages(cart_id=cart_id)
+    assert m["status"] == "bounced" and "no such user" in m["reason"]
+
+
 def test_each_forked_worker_opens_its_own_engine(engine, tmp_path):
     """What gunicorn --preload does: the master imported the app (and here even used the
     engine); each forked worker must open its own and its events must reach the store."""
