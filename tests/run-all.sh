@@ -12,5 +12,13 @@ ctest --test-dir build --output-on-failure
 echo "== Python (pytest)"
 .venv/bin/python -m pytest -q
 
+echo "== adapters on the oldest supported Django (4.2 LTS) and Flask (2.2)"
+# The same built extension, imported from plugin-adapters by a second, small environment.
+if [ ! -x .venv-compat/bin/python ]; then "${PYTHON:-python3}" -m venv .venv-compat; fi
+.venv-compat/bin/python -m pip install -q --disable-pip-version-check \
+  "django>=4.2,<4.3" "flask>=2.2,<2.3" "werkzeug<2.3" "pytest>=7" "aiosmtpd>=1.4"
+PYTHONPATH=plugin-adapters .venv-compat/bin/python -m pytest -q -p no:cacheprovider \
+  tests/python/test_django_adapter.py tests/python/test_flask_adapter.py tests/python/test_web.py
+
 echo "== stubs (_core.pyi matches the module)"
 tests/check-stubs.sh
