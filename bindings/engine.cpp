@@ -326,6 +326,18 @@ void init_engine(py::module_& m) {
           },
           py::arg("pool"), py::arg("path"), py::arg("column") = "", py::arg("column_index") = 0,
           py::arg("has_header") = true, py::arg("on_progress") = py::none())
+      .def("paused_steps",
+           [](Engine& e) {
+             std::map<std::pair<std::string, std::string>, int64_t> paused;
+             {
+               py::gil_scoped_release release;
+               paused = e.PausedSteps();
+             }
+             py::list out;
+             for (const auto& kv : paused)
+               out.append(py::make_tuple(kv.first.first, kv.first.second, kv.second));
+             return out;
+           })
       .def("free_coupons", &Engine::FreeCoupons, py::arg("pool"),
            py::call_guard<py::gil_scoped_release>())
       .def(

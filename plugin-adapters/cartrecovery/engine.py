@@ -68,7 +68,7 @@ class Engine:
     def __init__(self, store: str = "sqlite:///recovery.db", flows: Iterable[Any] | None = None,
                  channels: Mapping[str, Channel] | None = None, clock: ManualClock | None = None,
                  settings: Mapping[str, Any] | None = None):
-        self.flows = [coerce_flow(f) for f in flows] if flows is not None else []
+        self._flows = [coerce_flow(f) for f in flows] if flows is not None else []
         native_channels = None
         if channels is not None:
             native_channels = {}
@@ -81,7 +81,7 @@ class Engine:
         self.clock = clock
         self.settings = dict(settings or {})
         self._native = _core.Engine(
-            str(store), [f.to_json() for f in self.flows], native_channels,
+            str(store), [f.to_json() for f in self._flows], native_channels,
             clock._native if clock is not None else None, _native_settings(self.settings))
         self._channels = dict(channels or {})  # keeps Python callbacks alive with the engine
 
@@ -251,6 +251,15 @@ class Engine:
         called as the file is read."""
         name, index = (column, 0) if isinstance(column, str) else ("", int(column))
         return self._native.import_coupons(pool, str(path), name, index, has_header, progress)
+
+    def flows(self) -> list[dict]:
+        """Each flow and its state: "paused" with the reason while a step waits for coupons
+        (R4.3: the pool is empty; importing codes resumes it), else "running"."""
+        paused: dict[str, list] = {}
+        for flow, reason, count in self._native.paused_steps():
+            paused.setdefault(flow, []).append({"reason": reason, "messages": count})
+        return [{"name": name, "status": "paused" if name in paused else "running",
+                 "paused": paused.get(name, [])} for name in self._native.flow_names()]
 
     def free_coupons(self, pool: str) -> int:
         return self._native.free_coupons(pool)

@@ -141,3 +141,40 @@ def test_two_processes_drawing_from_one_pool_never_hand_out_the_same_code(tmp_pa
     codes = results[0] + results[1]
     assert len(codes) == 60  # 80 asked, 60 codes: every code handed out once, then none left
     assert len(set(codes)) == len(codes)
+
+
+def _flow_with_coupon(pool):
+    return cr.Flow("with-coupon", abandon_after="1h", paths=[cr.Path("everyone", steps=[
+        cr.Step(after="1h", channels=["email"], coupon=pool)])])
+
+
+def test_a_step_with_a_coupon_pauses_on_an_empty_pool_and_resumes_on_import(make_engine, clock, tmp_path):
+    from conftest import HOUR, run_at, sent
+
+    engine = make_engine(flows=[_flow_with_coupon("csv")], settings={
+        "coupon_pools": [{"name": "csv", "kind": "imported", "percent": 15}]})
+    first = tmp_path / "one.csv"
+    first.write_text("code\nFIRST7\n")
+    engine.import_coupons("csv", first)
+    add_cart(engine, "c1", email="ann@example.com")
+    add_cart(engine, "c2", email="bob@example.com")
+    run_at(engine, clock, T0 + HOUR)
+    [got] = sent(engine, "c1") or sent(engine, "c2")
+    assert "FIRST7" in got["text"]  # the code is in the reminder (R4.1)
+    waiting = [m for m in engine.messages() if m["status"] == "paused"]
+    assert len(waiting) == 1 and waiting[0]["reason"] == "coupon_pool_empty:csv"
+    [flow] = engine.flows()
+    assert flow["status"] == "paused" and flow["paused"][0]["reason"] == "coupon_pool_empty:csv"
+    more = tmp_path / "more.csv"
+    more.write_text("code\nSECOND9\n")
+    engine.import_coupons("csv", more)  # codes again: the paused step goes on at once
+    run_at(engine, clock, T0 + HOUR + timedelta(minutes=1))
+    texts = [m["text"] for m in engine.messages() if m["status"] == "sent"]
+    assert len(texts) == 2 and any("SECOND9" in t for t in texts)
+    assert engine.flows()[0]["status"] == "running"
+
+
+def test_a_flow_naming_an_unknown_pool_is_a_config_error(make_engine):
+    with pytest.raises(cr.ConfigError) as e:
+        make_engine(flows=[_flow_with_coupon("nope")])
+    assert e.value.field == "flows.with-coupon.paths.everyone.steps[0].coupon"

@@ -202,6 +202,8 @@ class Engine {
   // At checkout: may this contact (by e-mail, or none) use `code` now? Redeem records the
   // order on the code in the same transaction; the same order may redeem again (retries).
   CouponCheck ValidateCoupon(const std::string& code, const std::string& email);
+  // Steps waiting for coupons (R4.3), per flow: (flow, reason) -> paused messages.
+  std::map<std::pair<std::string, std::string>, int64_t> PausedSteps();
   CouponCheck RedeemCoupon(const std::string& code, const std::string& order_id,
                            const std::string& email);
 

@@ -234,6 +234,14 @@ class Store {
   virtual std::optional<Coupon> LoadCoupon(const std::string& code) = 0;  // read
   virtual void MarkRedeemed(const std::string& code, const std::string& order_id, Millis at) = 0;
   virtual int64_t FreeCoupons(const std::string& pool, Millis now) = 0;  // read
+  // The unredeemed, unexpired code of `pool` already handed to the contact, if any (a
+  // retried step must show the same code, and a code goes to one contact only).
+  virtual std::optional<Coupon> AssignedCoupon(const std::string& pool,
+                                               const std::string& contact_key, Millis now) = 0;
+  // Paused messages (R4.3) per flow: (flow, reason) -> count.
+  virtual std::map<std::pair<std::string, std::string>, int64_t> PausedMessages() = 0;  // read
+  // Steps paused for an empty pool (messages "paused") are made due at `now`.
+  virtual int64_t ResumePaused(Millis now) = 0;
   virtual int64_t PruneCoupons(Millis now, Millis grace_ms) = 0;
 
   // Exit-intent decisions.

@@ -62,6 +62,18 @@ Engine::Impl::Impl(EngineOptions o) : opts(std::move(o)) {
     probe.expires_ms = 1;
     LinkUrl(opts.shop.base_url, LinkKind::kOpen, SignLink(opts.secrets, probe));
   }
+  for (const auto& f : flows)
+    for (const auto& p : f.paths)
+      for (size_t i = 0; i < p.steps.size(); ++i) {
+        const std::string& pool = p.steps[i].coupon;
+        if (pool.empty()) continue;
+        bool known = false;
+        for (const auto& cp : opts.coupon_pools) known = known || cp.name == pool;
+        if (!known)
+          throw ConfigError("flows." + f.name + ".paths." + p.name + ".steps[" + std::to_string(i) +
+                                "].coupon",
+                            "no coupon pool named '" + pool + "' (define it in coupon_pools)");
+      }
   for (size_t i = 0; i < opts.coupon_pools.size(); ++i)
     ValidateCouponPool(opts.coupon_pools[i], "coupon_pools[" + std::to_string(i) + "]");
   ValidateExitIntentPolicy(opts.exit_intent);

@@ -119,6 +119,10 @@ struct Engine::Impl {
                    OutgoingMessage& out, std::string& stored_html) const;
 
   void SavePoolLocked(Store& store, const CouponPool& pool);  // inside Write()
+  // A code of `pool` for the contact, inside Write(): the one they already hold, else a
+  // new one (generated, or a free imported one, or the static code). nullopt: none left.
+  std::optional<Coupon> CouponFor(Store& store, const std::string& pool, const std::string& contact_key,
+                                  Millis now);
 
   // Helpers.
   const Flow* FindFlow(const std::string& name) const;

@@ -71,24 +71,7 @@ ExitIntentResult Engine::ExitIntent(const std::string& visitor_id, const std::st
     ExitIntentDecision d = DecideExitIntent(policy, facts);
 
     if (d.show && d.kind == "coupon") {
-      auto pool = store.LoadPool(opts.exit_intent_pool);
-      std::optional<Coupon> coupon;
-      if (pool && pool->kind == PoolKind::kStatic) {
-        coupon = store.LoadCoupon(pool->static_code);
-      } else if (pool && pool->kind == PoolKind::kImported) {
-        coupon = store.TakeFreeCoupon(*pool, contact_key, now);
-      } else if (pool) {
-        // Generated: unique and unguessable; a clash with an existing code draws again.
-        for (int attempt = 0; attempt < 5 && !coupon; ++attempt) {
-          Coupon c;
-          c.code = GenerateCouponCode(pool->prefix, pool->code_length, CryptoRandom());
-          c.pool = pool->name;
-          c.discount = pool->discount;
-          c.expires_ms = CouponExpiry(*pool, now);
-          c.assigned_contact = contact_key;
-          if (store.AddCoupons({c}) == 1) coupon = c;
-        }
-      }
+      std::optional<Coupon> coupon = impl_->CouponFor(store, opts.exit_intent_pool, contact_key, now);
       if (!coupon) {
         d.show = false;
         d.reason = "no_coupons_left";
@@ -112,11 +95,36 @@ ExitIntentResult Engine::ExitIntent(const std::string& visitor_id, const std::st
   return result;
 }
 
+std::optional<Coupon> Engine::Impl::CouponFor(Store& store, const std::string& pool_name,
+                                              const std::string& contact_key, Millis now) {
+  auto pool = store.LoadPool(pool_name);
+  if (!pool) return std::nullopt;
+  if (pool->kind == PoolKind::kStatic) return store.LoadCoupon(pool->static_code);
+  if (!contact_key.empty())
+    if (auto held = store.AssignedCoupon(pool->name, contact_key, now)) return held;
+  if (pool->kind == PoolKind::kImported) return store.TakeFreeCoupon(*pool, contact_key, now);
+  // Generated: unique and unguessable; a clash with an existing code draws again.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    Coupon c;
+    c.code = GenerateCouponCode(pool->prefix, pool->code_length, CryptoRandom());
+    c.pool = pool->name;
+    c.discount = pool->discount;
+    c.expires_ms = CouponExpiry(*pool, now);
+    c.assigned_contact = contact_key;
+    if (store.AddCoupons({c}) == 1) return c;
+  }
+  return std::nullopt;
+}
+
 void Engine::SaveCouponPool(const CouponPool& pool) {
   ValidateCouponPool(pool);
   Runtime& r = impl_->R();
   std::lock_guard<std::mutex> lock(r.store_mu);
-  r.store->Write([&] { impl_->SavePoolLocked(*r.store, pool); });
+  r.store->Write([&] {
+    impl_->SavePoolLocked(*r.store, pool);
+    r.store->ResumePaused(impl_->clock->NowMillis());  // R4.3: codes again, steps go on
+  });
+  impl_->WakeWorker(r);
 }
 
 CouponImportReport Engine::ImportCoupons(const std::string& pool_name, std::istream& csv,
@@ -155,6 +163,11 @@ CouponImportReport Engine::ImportCoupons(const std::string& pool_name, std::istr
     if (batch.size() >= static_cast<size_t>(kImportBatch)) commit();
   }
   commit();
+  if (report.imported > 0) {
+    std::lock_guard<std::mutex> lock(r.store_mu);
+    r.store->Write([&] { r.store->ResumePaused(impl_->clock->NowMillis()); });  // R4.3
+    impl_->WakeWorker(r);
+  }
   report.duplicates_in_file = reader.duplicates();
   report.bad_row_count = reader.bad_row_count();
   report.bad_rows = reader.bad_rows();
@@ -197,6 +210,13 @@ CouponCheck Engine::RedeemCoupon(const std::string& code, const std::string& ord
     }
   });
   return check;
+}
+
+std::map<std::pair<std::string, std::string>, int64_t> Engine::PausedSteps() {
+  Flush();
+  Runtime& r = impl_->R();
+  std::lock_guard<std::mutex> lock(r.store_mu);
+  return r.store->PausedMessages();
 }
 
 }  // namespace cartrecovery

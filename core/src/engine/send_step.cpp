@@ -17,7 +17,7 @@ namespace {
 
 // A message of the step that still has to go: being sent, to retry, or deferred by a policy.
 bool IsUnresolved(const std::string& status) {
-  return status == "sending" || status == "retrying" || status == "deferred";
+  return status == "sending" || status == "retrying" || status == "deferred" || status == "paused";
 }
 
 }  // namespace
@@ -83,6 +83,40 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
         return;
       }
       const Step& step = path->steps[journey->next_step];
+      // R4.1/R4.3: a step with a coupon needs a code for this person; with the pool empty
+      // the step waits ("paused", with the reason) until codes arrive: nobody gets a
+      // message with an empty code.
+      std::string coupon_code;
+      if (!step.coupon.empty()) {
+        auto coupon = CouponFor(store, step.coupon, contact.key, now);
+        if (!coupon) {
+          for (const auto& ch : step.channels) {
+            MessageRecord m;
+            m.message_id = DerivedId("m_", journey->journey_id + "\n" +
+                                               std::to_string(journey->next_step + 1) + "\n" + ch);
+            auto existing = store.LoadMessage(m.message_id);
+            if (existing && !IsUnresolved(existing->status)) continue;
+            if (existing) m = *existing;
+            m.journey_id = journey->journey_id;
+            m.cart_id = cart->cart_id;
+            m.contact_key = contact.key;
+            m.flow = flow->name;
+            m.path = path->name;
+            m.step = journey->next_step + 1;
+            m.channel = ch;
+            m.due_ms = existing ? existing->due_ms : journey->next_due_ms;
+            m.created_ms = existing ? existing->created_ms : now;
+            m.status = "paused";
+            m.reason = "coupon_pool_empty:" + step.coupon;
+            if (existing) store.UpdateMessage(m);
+            else store.InsertMessage(m);
+          }
+          store.RetryJob(job.job_id, job.attempt, now + kHour);  // or at once on import
+          journey.reset();
+          return;
+        }
+        coupon_code = coupon->code;
+      }
       branch = step.IsBranched() ? journey->next_branch : std::nullopt;
       if (step.IsBranched() && !branch) branch = Engagement::kUnopened;
       std::string tmpl = step.IsBranched() ? step.BranchFor(*branch).template_name : step.template_name;
@@ -152,6 +186,7 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
         req.cart_url = links.cart_url;
         req.unsubscribe_url = links.unsubscribe_url;
         req.open_pixel_url = links.open_pixel_url;
+        req.coupon_code = coupon_code;
         RenderedMessage rendered = Render(req);
         // A browser notification needs a title (push.h: "title" is the subject); the renderer
         // writes subjects for e-mail only.

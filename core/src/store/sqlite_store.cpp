@@ -512,7 +512,7 @@ class SqliteStore final : public Store {
   void SuppressUnsent(const std::string& journey_id, const std::string& reason) override {
     db_.Prepare(
            "UPDATE messages SET status = 'suppressed', reason = ?"
-           " WHERE journey_id = ? AND status IN ('sending', 'retrying')")
+           " WHERE journey_id = ? AND status IN ('sending', 'retrying', 'deferred', 'paused')")
         .Bind(1, reason)
         .Bind(2, journey_id)
         .Run();
@@ -664,6 +664,39 @@ class SqliteStore final : public Store {
         " AND (expires_ms = 0 OR expires_ms > ?)");
     s.Bind(1, pool).Bind(2, now);
     return s.Step() ? s.Int(0) : 0;
+  }
+
+  std::optional<Coupon> AssignedCoupon(const std::string& pool, const std::string& contact_key,
+                                       Millis now) override {
+    std::string code;
+    {
+      auto s = db_.Prepare(
+          "SELECT code FROM coupons WHERE pool = ? AND assigned_contact = ? AND shared = 0"
+          " AND redeemed_order = '' AND (expires_ms = 0 OR expires_ms > ?) ORDER BY assigned_ms DESC"
+          " LIMIT 1");
+      s.Bind(1, pool).Bind(2, contact_key).Bind(3, now);
+      if (!s.Step()) return std::nullopt;
+      code = s.Text(0);
+    }
+    return LoadCoupon(code);
+  }
+
+  std::map<std::pair<std::string, std::string>, int64_t> PausedMessages() override {
+    std::map<std::pair<std::string, std::string>, int64_t> out;
+    auto s = db_.Prepare(
+        "SELECT flow, reason, count(*) FROM messages WHERE status = 'paused' GROUP BY flow, reason");
+    while (s.Step()) out[{s.Text(0), s.Text(1)}] = s.Int(2);
+    return out;
+  }
+
+  int64_t ResumePaused(Millis now) override {
+    db_.Prepare(
+           "UPDATE jobs SET due_ms = ?1, state = 'pending', lease_until_ms = 0 WHERE kind = 'step'"
+           " AND state = 'pending' AND due_ms > ?1 AND subject IN"
+           " (SELECT journey_id FROM messages WHERE status = 'paused')")
+        .Bind(1, now)
+        .Run();
+    return db_.ChangedRows();
   }
 
   int64_t PruneCoupons(Millis now, Millis grace_ms) override {
