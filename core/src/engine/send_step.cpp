@@ -83,6 +83,27 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
         return;
       }
       const Step& step = path->steps[journey->next_step];
+      // The step's message on a channel: as stored so far (retrying, deferred, paused) or
+      // new; nullopt when it is already resolved (sent, failed, suppressed).
+      auto message_for = [&](const std::string& ch, std::optional<MessageRecord>* existing)
+          -> std::optional<MessageRecord> {
+        MessageRecord m;
+        m.message_id = DerivedId("m_", journey->journey_id + "\n" +
+                                           std::to_string(journey->next_step + 1) + "\n" + ch);
+        *existing = store.LoadMessage(m.message_id);
+        if (*existing && !IsUnresolved((*existing)->status)) return std::nullopt;
+        if (*existing) m = **existing;
+        m.journey_id = journey->journey_id;
+        m.cart_id = cart->cart_id;
+        m.contact_key = contact.key;
+        m.flow = flow->name;
+        m.path = path->name;
+        m.step = journey->next_step + 1;
+        m.channel = ch;
+        m.due_ms = *existing ? (*existing)->due_ms : journey->next_due_ms;
+        m.created_ms = *existing ? (*existing)->created_ms : now;
+        return m;
+      };
       // R4.1/R4.3: a step with a coupon needs a code for this person; with the pool empty
       // the step waits ("paused", with the reason) until codes arrive: nobody gets a
       // message with an empty code.
@@ -91,25 +112,13 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
         auto coupon = CouponFor(store, step.coupon, contact.key, now);
         if (!coupon) {
           for (const auto& ch : step.channels) {
-            MessageRecord m;
-            m.message_id = DerivedId("m_", journey->journey_id + "\n" +
-                                               std::to_string(journey->next_step + 1) + "\n" + ch);
-            auto existing = store.LoadMessage(m.message_id);
-            if (existing && !IsUnresolved(existing->status)) continue;
-            if (existing) m = *existing;
-            m.journey_id = journey->journey_id;
-            m.cart_id = cart->cart_id;
-            m.contact_key = contact.key;
-            m.flow = flow->name;
-            m.path = path->name;
-            m.step = journey->next_step + 1;
-            m.channel = ch;
-            m.due_ms = existing ? existing->due_ms : journey->next_due_ms;
-            m.created_ms = existing ? existing->created_ms : now;
-            m.status = "paused";
-            m.reason = "coupon_pool_empty:" + step.coupon;
-            if (existing) store.UpdateMessage(m);
-            else store.InsertMessage(m);
+            std::optional<MessageRecord> existing;
+            auto m = message_for(ch, &existing);
+            if (!m) continue;
+            m->status = "paused";
+            m->reason = "coupon_pool_empty:" + step.coupon;
+            if (existing) store.UpdateMessage(*m);
+            else store.InsertMessage(*m);
           }
           store.RetryJob(job.job_id, job.attempt, now + kHour);  // or at once on import
           journey.reset();
@@ -128,22 +137,11 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
       for (const auto& [channel_name, at] : sends_so_far.recent)
         history.recent.push_back({channel_name, at});
       for (const auto& ch : step.channels) {
-        MessageRecord m;
-        m.message_id = DerivedId("m_", journey->journey_id + "\n" +
-                                           std::to_string(journey->next_step + 1) + "\n" + ch);
-        auto existing = store.LoadMessage(m.message_id);
-        if (existing && !IsUnresolved(existing->status)) continue;
-        if (existing) m = *existing;
-        m.journey_id = journey->journey_id;
-        m.cart_id = cart->cart_id;
-        m.contact_key = contact.key;
-        m.flow = flow->name;
-        m.path = path->name;
-        m.step = journey->next_step + 1;
+        std::optional<MessageRecord> existing;
+        auto step_message = message_for(ch, &existing);
+        if (!step_message) continue;
+        MessageRecord m = std::move(*step_message);
         m.branch = branch;
-        m.channel = ch;
-        m.due_ms = existing ? existing->due_ms : journey->next_due_ms;
-        m.created_ms = existing ? existing->created_ms : now;
         m.to = internal::ShownAddress(ch, contact);
         std::string address = AddressFor(ch, contact);
         Channel* channel = ChannelFor(ch);
