@@ -326,6 +326,70 @@ void init_engine(py::module_& m) {
           },
           py::arg("pool"), py::arg("path"), py::arg("column") = "", py::arg("column_index") = 0,
           py::arg("has_header") = true, py::arg("on_progress") = py::none())
+      .def(
+          "funnel",
+          [](Engine& e, Millis since, Millis until) {
+            std::vector<FunnelRow> rows;
+            {
+              py::gil_scoped_release release;
+              rows = e.Funnel(since, until);
+            }
+            py::list out;
+            for (const auto& f : rows) {
+              py::dict d;
+              d["stage"] = f.stage;
+              d["carts"] = f.carts;
+              d["abandoned"] = f.abandoned;
+              d["recovered"] = f.recovered;
+              out.append(d);
+            }
+            return out;
+          },
+          py::arg("since_ms"), py::arg("until_ms"))
+      .def(
+          "leads",
+          [](Engine& e, Millis since, Millis until) {
+            LeadCounts l;
+            {
+              py::gil_scoped_release release;
+              l = e.Leads(since, until);
+            }
+            py::dict d;
+            d["cold"] = l.cold;
+            d["warm"] = l.warm;
+            d["hot"] = l.hot;
+            return d;
+          },
+          py::arg("since_ms"), py::arg("until_ms"))
+      .def(
+          "experiment_report",
+          [](Engine& e, const std::string& kind) {
+            std::vector<VariantResult> rows;
+            {
+              py::gil_scoped_release release;
+              rows = e.ExperimentReport(kind);
+            }
+            py::list out;
+            for (const auto& v : rows) {
+              py::dict d;
+              d["variant"] = v.variant;
+              d["trials"] = v.trials;
+              d["conversions"] = v.conversions;
+              d["rate"] = v.rate;
+              d["ci"] = py::make_tuple(v.ci.low, v.ci.high);
+              if (v.vs_holdout) {
+                py::dict diff;
+                diff["difference"] = v.vs_holdout->difference;
+                diff["ci"] = py::make_tuple(v.vs_holdout->ci.low, v.vs_holdout->ci.high);
+                d["vs_holdout"] = diff;
+              } else {
+                d["vs_holdout"] = py::none();
+              }
+              out.append(d);
+            }
+            return out;
+          },
+          py::arg("kind") = "coupon")
       .def("paused_steps",
            [](Engine& e) {
              std::map<std::pair<std::string, std::string>, int64_t> paused;

@@ -178,6 +178,21 @@ class Engine:
             r["ctr"] = (r["clicked"] / shown) if shown else 0.0
         return rows
 
+    def funnel(self, since: datetime | None = None, until: datetime | None = None) -> list[dict]:
+        """Where carts were left (R1.3): per checkout stage in order, the carts created in
+        the range whose furthest stage it was, how many were abandoned and recovered."""
+        return self._native.funnel(_ms_or(since, -(2 ** 62)), _ms_or(until, 2 ** 62))
+
+    def leads(self, since: datetime | None = None, until: datetime | None = None) -> dict:
+        """Lead temperature (R1.4) of visitors seen in the range: {"cold", "warm", "hot"}."""
+        return self._native.leads(_ms_or(since, -(2 ** 62)), _ms_or(until, 2 ** 62))
+
+    def experiment_report(self, kind: str = "coupon") -> list[dict]:
+        """The exit-intent experiment of a popup kind: per variant ``trials``,
+        ``conversions`` (an order within the attribution window), ``rate`` with a 95 %
+        Wilson ``ci``, and ``vs_holdout`` (difference with Newcombe's 95 % interval)."""
+        return self._native.experiment_report(kind)
+
     def status(self) -> dict:
         """When a worker last ran, how many jobs are due, the oldest overdue one, and whether
         that looks healthy: a scheduler that silently stopped shows here."""
@@ -306,6 +321,10 @@ class Engine:
 
     def now(self) -> datetime:
         return from_ms(self._native.now_ms())
+
+
+def _ms_or(when: datetime | None, default: int) -> int:
+    return default if when is None else to_ms(when, "since/until")
 
 
 def _coupon(c: dict | None) -> dict | None:

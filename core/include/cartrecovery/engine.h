@@ -218,6 +218,12 @@ class Engine {
   std::vector<MessageRecord> Messages(const std::string& cart_id, const std::string& email);
   std::vector<ReportRow> Report(const ReportQuery& query);
   EngineStatus Status();
+  // The checkout-stage funnel (R1.3) and lead temperature (R1.4) over [since, until).
+  std::vector<FunnelRow> Funnel(Millis since, Millis until);
+  LeadCounts Leads(Millis since, Millis until);
+  // Exit-intent experiment of a popup kind: per variant, conversion (an order within the
+  // attribution window after the decision) with a Wilson interval, and vs the holdout.
+  std::vector<VariantResult> ExperimentReport(const std::string& kind);
 
   Millis Now() const;
   const std::vector<Flow>& flows() const;

@@ -163,6 +163,20 @@ struct OfferRecord {
   Millis decided_ms = 0;
 };
 
+// Where carts were left (R1.3): per checkout stage, carts created in the range.
+struct FunnelRow {
+  std::string stage;
+  int64_t carts = 0;      // carts that reached this stage as their furthest
+  int64_t abandoned = 0;  // of those, abandoned (abandoned, expired or recovered)
+  int64_t recovered = 0;  // of those, ordered after a reminder
+};
+
+// Lead temperature (R1.4) of the visitors seen in a range: hot = a cart with items; warm =
+// browsed category or product pages without a cart; cold = anything else.
+struct LeadCounts {
+  int64_t cold = 0, warm = 0, hot = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -252,6 +266,13 @@ class Store {
   // many got an incentive; and the last incentive a contact got (0: none).
   virtual IncentiveHistory IncentiveCounts(Millis since) = 0;  // read
   virtual Millis LastIncentiveTo(const std::string& contact_key) = 0;  // read
+
+  // Reports beyond messages (read).
+  virtual std::vector<FunnelRow> Funnel(Millis since, Millis until) = 0;
+  virtual LeadCounts Leads(Millis since, Millis until) = 0;
+  // Exit-intent decisions of `kind` per variant (holdout included): decisions, and those
+  // whose contact ordered within `window_ms` after it.
+  virtual std::vector<VariantCounts> OfferVariants(const std::string& kind, Millis window_ms) = 0;
 
   // Looking inside (read).
   virtual std::vector<ReportRow> Report(const ReportQuery& query) = 0;

@@ -773,6 +773,61 @@ class SqliteStore final : public Store {
     return s.Step() && !s.IsNull(0) ? s.Int(0) : 0;
   }
 
+  std::vector<FunnelRow> Funnel(Millis since, Millis until) override {
+    auto s = db_.Prepare(
+        "SELECT stage, count(*), sum(state IN ('abandoned', 'expired', 'recovered')),"
+        " sum(state = 'recovered') FROM carts WHERE created_ms >= ? AND created_ms < ?"
+        " AND value_minor > 0 GROUP BY stage");
+    s.Bind(1, since).Bind(2, until);
+    std::map<std::string, FunnelRow> by_stage;
+    while (s.Step()) {
+      FunnelRow r;
+      r.stage = s.Text(0);
+      r.carts = s.Int(1);
+      r.abandoned = s.Int(2);
+      r.recovered = s.Int(3);
+      by_stage[r.stage] = r;
+    }
+    std::vector<FunnelRow> out;  // in checkout order, every stage present
+    for (Stage st : {Stage::kCart, Stage::kContact, Stage::kShippingAddress,
+                     Stage::kShippingMethod, Stage::kPayment}) {
+      FunnelRow r = by_stage[StageName(st)];
+      r.stage = StageName(st);
+      out.push_back(r);
+    }
+    return out;
+  }
+
+  LeadCounts Leads(Millis since, Millis until) override {
+    auto s = db_.Prepare(
+        "WITH v AS (SELECT visitor_id, max(json_extract(payload, '$.page_type')"
+        "   IN ('category', 'product')) AS browsed FROM events WHERE type = 'page_view'"
+        "   AND at_ms >= ?1 AND at_ms < ?2 GROUP BY visitor_id)"
+        " SELECT sum(hot), sum(NOT hot AND browsed), sum(NOT hot AND NOT browsed) FROM"
+        " (SELECT browsed, EXISTS(SELECT 1 FROM carts c WHERE c.visitor_id = v.visitor_id"
+        "   AND c.value_minor > 0) AS hot FROM v)");
+    s.Bind(1, since).Bind(2, until);
+    LeadCounts l;
+    if (s.Step() && !s.IsNull(0)) {
+      l.hot = s.Int(0);
+      l.warm = s.Int(1);
+      l.cold = s.Int(2);
+    }
+    return l;
+  }
+
+  std::vector<VariantCounts> OfferVariants(const std::string& kind, Millis window_ms) override {
+    auto s = db_.Prepare(
+        "SELECT variant, count(*), sum(EXISTS(SELECT 1 FROM orders o WHERE o.contact_key <> ''"
+        "   AND o.contact_key = offers.contact_key AND o.at_ms >= offers.decided_ms"
+        "   AND o.at_ms < offers.decided_ms + ?2))"
+        " FROM offers WHERE kind = ?1 AND variant <> '' GROUP BY variant ORDER BY variant");
+    s.Bind(1, kind).Bind(2, window_ms);
+    std::vector<VariantCounts> out;
+    while (s.Step()) out.push_back({s.Text(0), s.Int(1), s.Int(2)});
+    return out;
+  }
+
   bool InsertOrder(const OrderRecord& o) override {
     db_.Prepare(
            "INSERT OR IGNORE INTO orders(order_id, cart_id, contact_key, value_minor, currency,"

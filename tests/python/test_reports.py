@@ -1,0 +1,57 @@
+"""Reports beyond messages: the checkout funnel (R1.3), lead temperature (R1.4), and the
+exit-intent experiment against its holdout (R6.3) — checked against outcomes built by hand."""
+from conftest import HOUR, T0, add_cart, run_at
+
+
+def test_the_funnel_counts_where_carts_were_left_and_what_came_back(make_engine, clock):
+    engine = make_engine()
+    add_cart(engine, "a", email="a@example.com")                          # contact stage
+    add_cart(engine, "b", email="b@example.com")
+    engine.track("checkout_stage", cart_id="b", stage="payment")          # payment
+    add_cart(engine, "c", email=None)                                     # cart stage only
+    add_cart(engine, "d", email="d@example.com")
+    engine.track("checkout_stage", cart_id="d", stage="payment")
+    engine.track("order_placed", order_id="o-d", cart_id="d", value="59.97", currency="EUR")
+    run_at(engine, clock, T0 + HOUR)                                       # a, b, c abandoned
+    run_at(engine, clock, T0 + 2 * HOUR)
+    engine.track("order_placed", order_id="o-b", cart_id="b", value="59.97", currency="EUR")
+    rows = {r["stage"]: r for r in engine.funnel()}
+    assert list(rows) == ["cart", "contact", "shipping_address", "shipping_method", "payment"]
+    assert (rows["cart"]["carts"], rows["cart"]["abandoned"], rows["cart"]["recovered"]) == (1, 1, 0)
+    assert (rows["contact"]["carts"], rows["contact"]["abandoned"]) == (1, 1)
+    assert (rows["payment"]["carts"], rows["payment"]["abandoned"], rows["payment"]["recovered"]) == (2, 1, 1)
+    assert rows["shipping_method"]["carts"] == 0
+
+
+def test_lead_temperature_from_page_views_and_carts(make_engine):
+    engine = make_engine()
+    engine.track("page_view", visitor_id="cold", page_type="home")
+    engine.track("page_view", visitor_id="warm", page_type="home")
+    engine.track("page_view", visitor_id="warm", page_type="product", product_id="KITE-1")
+    engine.track("page_view", visitor_id="hot", page_type="product", product_id="KITE-1")
+    add_cart(engine, "h1", visitor_id="hot")
+    assert engine.leads() == {"cold": 1, "warm": 1, "hot": 1}
+
+
+def test_the_experiment_report_compares_variants_with_the_holdout(make_engine, clock):
+    engine = make_engine(settings={
+        "coupon_pools": [{"name": "p", "kind": "generated", "percent": 10}],
+        "exit_intent": {"pool": "p", "incentive": {"share": 1.0},
+                        "experiments": {"coupon": {"variants": {"A": 1}, "holdout": 1}}}})
+    by_variant = {"A": [0, 0], "holdout": [0, 0]}
+    for i in range(60):
+        add_cart(engine, f"c{i}", email=f"s{i}@example.com", visitor_id=f"v{i}")
+        engine.track("checkout_stage", cart_id=f"c{i}", stage="payment")
+        variant = engine.exit_intent(visitor_id=f"v{i}", cart_id=f"c{i}")["variant"]
+        by_variant[variant][0] += 1
+        if variant == "A" and i % 2 == 0 or variant == "holdout" and i % 5 == 0:  # known outcomes
+            engine.track("order_placed", order_id=f"o{i}", cart_id=f"c{i}", value="1", currency="EUR")
+            by_variant[variant][1] += 1
+    report = {r["variant"]: r for r in engine.experiment_report("coupon")}
+    for variant, (trials, conversions) in by_variant.items():
+        assert (report[variant]["trials"], report[variant]["conversions"]) == (trials, conversions)
+        assert report[variant]["ci"][0] <= report[variant]["rate"] <= report[variant]["ci"][1]
+    diff = report["A"]["vs_holdout"]
+    assert abs(diff["difference"] - (report["A"]["rate"] - report["holdout"]["rate"])) < 1e-12
+    assert diff["ci"][0] < diff["difference"] < diff["ci"][1]
+    assert report["holdout"]["vs_holdout"] is None
