@@ -178,3 +178,17 @@ def test_a_flow_naming_an_unknown_pool_is_a_config_error(make_engine):
     with pytest.raises(cr.ConfigError) as e:
         make_engine(flows=[_flow_with_coupon("nope")])
     assert e.value.field == "flows.with-coupon.paths.everyone.steps[0].coupon"
+
+
+def test_expired_unused_codes_are_pruned_after_a_grace_period(make_engine, clock):
+    engine = _engine(make_engine)
+    _hot_lead(engine)
+    code = engine.exit_intent(visitor_id="v1", cart_id="c1")["coupon"]["code"]  # valid 7 days
+    clock.advance(timedelta(days=8))
+    engine.run_due()
+    assert engine.validate_coupon(code, "ann@example.com")["problem"] == "expired"  # still known
+    clock.advance(timedelta(days=31))
+    engine.close()  # a new engine's first worker run writes a heartbeat, which prunes
+    engine = _engine(make_engine)
+    engine.run_due()
+    assert engine.validate_coupon(code, "ann@example.com")["problem"] == "unknown"

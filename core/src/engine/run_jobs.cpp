@@ -16,6 +16,7 @@ namespace {
 
 constexpr int kClaimBatch = 100;
 constexpr std::chrono::seconds kHeartbeatEvery(5);
+constexpr Millis kCouponGrace = 30 * kDay;
 
 }  // namespace
 
@@ -38,7 +39,12 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now) {
         if (!next || *next > now) break;
       }
       r.store->Write([&] {
-        if (heartbeat) r.store->RecordWorkerRun(worker_id, now, 0);
+        if (heartbeat) {
+          r.store->RecordWorkerRun(worker_id, now, 0);
+          // Expired codes nobody used do not pile up; a grace period keeps telling a shopper
+          // "expired" rather than "unknown" for a while (offer.h IsPrunable).
+          r.store->PruneCoupons(now, kCouponGrace);
+        }
         jobs = r.store->ClaimDueJobs(now, kClaimBatch, opts.lease_ms);
       });
       if (heartbeat) r.last_heartbeat = wall;
