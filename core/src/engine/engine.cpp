@@ -4,10 +4,12 @@
 
 #include <Poco/DigestEngine.h>
 #include <Poco/SHA2Engine.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 #include "cartrecovery/status.h"
 #include "cartrecovery/track.h"
@@ -116,11 +118,57 @@ void Engine::Impl::SavePoolLocked(Store& store, const CouponPool& pool) {
   }
 }
 
+// ---- fork ------------------------------------------------------------------------------
+// fork() copies only the calling thread. If another thread of ours were inside SQLite at
+// that moment, the child could inherit a SQLite-global mutex (the unix VFS's, the memory
+// allocator's) locked forever, and hang on its first open. Every store call happens under
+// a runtime's store_mu, so holding all of them across fork() means no thread of ours is in
+// SQLite when the process is copied. Threads holding store_mu never wait for the GIL or
+// for the forking thread, so this cannot deadlock.
+namespace {
+
+std::mutex& LiveRuntimesMutex() {
+  static std::mutex* mu = new std::mutex;  // never destroyed: used at exit and after fork
+  return *mu;
+}
+
+std::set<Runtime*>& LiveRuntimes() {  // guarded by LiveRuntimesMutex()
+  static std::set<Runtime*>* runtimes = new std::set<Runtime*>;
+  return *runtimes;
+}
+
+void BeforeFork() {
+  LiveRuntimesMutex().lock();
+  for (Runtime* r : LiveRuntimes()) r->store_mu.lock();
+}
+
+void AfterFork() {
+  for (Runtime* r : LiveRuntimes()) r->store_mu.unlock();
+  LiveRuntimesMutex().unlock();
+}
+
+void RegisterRuntime(Runtime* r) {
+  static std::once_flag once;
+  std::call_once(once, [] { pthread_atfork(BeforeFork, AfterFork, AfterFork); });
+  std::lock_guard<std::mutex> lock(LiveRuntimesMutex());
+  LiveRuntimes().insert(r);
+}
+
+void UnregisterRuntime(Runtime* r) {
+  std::lock_guard<std::mutex> lock(LiveRuntimesMutex());
+  LiveRuntimes().erase(r);
+}
+
+}  // namespace
+
+Runtime::~Runtime() { UnregisterRuntime(this); }
+
 std::unique_ptr<Runtime> Engine::Impl::NewRuntime() {
   auto r = std::make_unique<Runtime>();
   r->store = OpenStore(opts.store_url);
   Runtime* raw = r.get();
   r->clock_token = clock->Subscribe([this, raw] { WakeWorker(*raw); });
+  RegisterRuntime(raw);
   return r;
 }
 
@@ -132,6 +180,7 @@ Runtime& Engine::Impl::R() {
     // forever and its SQLite handle must not be touched. Leak them and start afresh.
     if (rt) {
       Runtime* old = rt.release();  // intentionally leaked
+      UnregisterRuntime(old);       // no longer ours to lock around a fork
       clock->Unsubscribe(old->clock_token);  // its worker does not exist here
       old->store.release();                 // neither used nor closed here
     }

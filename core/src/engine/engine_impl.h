@@ -24,6 +24,11 @@ namespace cartrecovery {
 
 // Everything bound to one process: after fork() the child gets a fresh one (see R()).
 struct Runtime {
+  Runtime() = default;
+  ~Runtime();  // leaves the set of runtimes locked around fork() (engine.cpp)
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
   std::mutex store_mu;
   std::unique_ptr<Store> store;  // guarded by store_mu
 
