@@ -141,22 +141,36 @@ def cmd_worker(args) -> int:
     return 0
 
 
+def report_output(engine: Engine, since: datetime | None = None, until: datetime | None = None,
+                  by: list[str] | None = None, as_json: bool = False) -> str:
+    """The report the CLI and the adapters' commands print: messages by `by`, the
+    checkout-stage funnel and the visitors' lead temperature."""
+    by = list(by if by is not None else ["flow", "step", "channel"])
+    rows = engine.report(since=since, until=until, by=by)
+    funnel = engine.funnel(since=since, until=until)
+    leads = engine.leads(since=since, until=until)
+    if as_json:
+        return json.dumps({"messages": rows, "funnel": funnel, "leads": leads},
+                          default=lambda v: str(v) if isinstance(v, Decimal) else v, indent=2)
+    for r in rows:
+        r["ctr"] = f"{100 * r['ctr']:.1f}%"
+    return "\n".join([
+        _table(rows, by + ["sent", "delivered", "failed", "suppressed", "opened", "clicked", "ctr",
+                           "orders", "orders_with_coupon", "revenue"]),
+        "", "  where carts were left (checkout stage):",
+        _table(funnel, ["stage", "carts", "abandoned", "recovered"]),
+        "", f"  visitors: {leads['hot']} hot (a cart), {leads['warm']} warm (browsed products),"
+            f" {leads['cold']} cold"])
+
+
 def cmd_report(args) -> int:
     engine = Engine(store=args.store)
     try:
         since = datetime.fromisoformat(args.since).replace(tzinfo=timezone.utc) if args.since else None
         until = datetime.fromisoformat(args.until).replace(tzinfo=timezone.utc) if args.until else None
-        by = [b for b in args.by.split(",") if b]
-        rows = engine.report(since=since, until=until, by=by)
+        print(report_output(engine, since, until, [b for b in args.by.split(",") if b], args.json))
     finally:
         engine.close()
-    if args.json:
-        print(json.dumps(rows, default=lambda v: str(v) if isinstance(v, Decimal) else v, indent=2))
-    else:
-        for r in rows:
-            r["ctr"] = f"{100 * r['ctr']:.1f}%"
-        print(_table(rows, by + ["sent", "failed", "suppressed", "opened", "clicked", "ctr",
-                                 "orders", "orders_with_coupon", "revenue"]))
     return 0
 
 

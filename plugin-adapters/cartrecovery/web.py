@@ -611,18 +611,9 @@ def run_worker(engine: Any, cfg: AdapterSettings, stop: threading.Event, say: Ca
 
 
 def report_text(engine: Any, by: str = "flow,step,channel", as_json: bool = False) -> str:
-    from decimal import Decimal
+    from .cli import report_output
 
-    from .cli import _table
-
-    keys = [b for b in by.split(",") if b]
-    rows = engine.report(by=keys)
-    if as_json:
-        return json.dumps(rows, default=lambda v: str(v) if isinstance(v, Decimal) else v, indent=2)
-    for r in rows:
-        r["ctr"] = f"{100 * r['ctr']:.1f}%"
-    return _table(rows, keys + ["sent", "failed", "opened", "clicked", "ctr", "orders",
-                                "orders_with_coupon", "revenue"])
+    return report_output(engine, by=[b for b in by.split(",") if b], as_json=as_json)
 
 
 def import_coupons(engine: Any, pool: str, path: str, column: str | int = 0) -> str:

@@ -56,9 +56,15 @@ def test_report_prints_json(tmp_path, capsys):
     main(["simulate", "--store", store, "--shoppers", "30", "--days", "2"])
     capsys.readouterr()
     assert main(["report", "--store", store, "--by", "step", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    data = json.loads(capsys.readouterr().out)
+    rows = data["messages"]
     assert [r["step"] for r in rows] == sorted(r["step"] for r in rows)
-    assert all({"sent", "orders", "revenue", "ctr"} <= set(r) for r in rows)
+    assert all({"sent", "delivered", "orders", "revenue", "ctr"} <= set(r) for r in rows)
+    assert [f["stage"] for f in data["funnel"]][0] == "cart"
+    assert sum(f["carts"] for f in data["funnel"]) > 0 and data["leads"]["hot"] > 0
+    assert main(["report", "--store", store]) == 0
+    text = capsys.readouterr().out
+    assert "where carts were left" in text and "hot (a cart)" in text
 
 
 def test_a_bad_store_is_a_clear_error_not_a_traceback(tmp_path, capsys):
