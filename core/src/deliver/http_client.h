@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "cartrecovery/clock.h"
+#include "model/json_writer.h"
 #include "cartrecovery/status.h"
 
 namespace cartrecovery {
@@ -88,8 +89,6 @@ std::string DescribeUrl(const HttpUrl& url);
 
 // Helpers the HTTP channels share.
 
-// `utf8` as a JSON string literal, quotes included (", \ and controls escaped).
-std::string JsonString(const std::string& utf8);
 
 // ASCII case-insensitive equality (header names).
 bool EqualsIgnoreCase(const std::string& a, const std::string& b);

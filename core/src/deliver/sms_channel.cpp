@@ -117,7 +117,7 @@ class SmsChannel final : public Channel {
       if (secret.empty()) return;
       options_.secrets.push_back(secret);
       options_.secrets.push_back(FormEncode(secret));
-      std::string json = internal::JsonString(secret);
+      std::string json = internal::JsonQuote(secret);
       options_.secrets.push_back(json.substr(1, json.size() - 2));
     };
     if (settings.auth == SmsSettings::Auth::kBasic) {
@@ -182,7 +182,7 @@ void SmsChannel::Send(const OutgoingMessage& message) {
     body = "{";
     for (const auto& [field, tmpl] : settings_.body) {
       if (body.size() > 1) body += ",";
-      body += internal::JsonString(field) + ":" + internal::JsonString(Expand(tmpl, values));
+      body += internal::JsonQuote(field) + ":" + internal::JsonQuote(Expand(tmpl, values));
     }
     body += "}";
     request.headers.emplace_back("Content-Type", "application/json; charset=utf-8");

@@ -78,10 +78,10 @@ class WebhookChannel final : public Channel {
 void WebhookChannel::Send(const OutgoingMessage& message) {
   std::string body = message.data_json;
   if (body.empty()) {
-    body = "{\"message_id\":" + internal::JsonString(message.message_id) +
-           ",\"channel\":" + internal::JsonString(message.channel) +
-           ",\"subject\":" + internal::JsonString(message.subject) +
-           ",\"text\":" + internal::JsonString(message.text) + "}";
+    body = "{\"message_id\":" + internal::JsonQuote(message.message_id) +
+           ",\"channel\":" + internal::JsonQuote(message.channel) +
+           ",\"subject\":" + internal::JsonQuote(message.subject) +
+           ",\"text\":" + internal::JsonQuote(message.text) + "}";
   }
   int64_t seconds = message.date_ms / 1000;
   if (message.date_ms <= 0) seconds = static_cast<int64_t>(std::time(nullptr));

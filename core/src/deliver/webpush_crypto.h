@@ -6,6 +6,7 @@
 #include <string>
 
 #include "model/base64url.h"
+#include "model/json_writer.h"
 
 namespace cartrecovery {
 namespace internal {
@@ -19,8 +20,6 @@ namespace internal {
 // http(s) with a host.
 std::string UrlOrigin(const std::string& url, const std::string& field);
 
-// JSON string literal (with quotes) for UTF-8 text; control characters escaped.
-std::string JsonQuote(const std::string& text);
 
 }  // namespace internal
 }  // namespace cartrecovery

@@ -18,6 +18,7 @@
 #include "cartrecovery/flow.h"
 #include "cartrecovery/status.h"
 #include "model/json_reader.h"
+#include "model/json_writer.h"
 
 namespace cartrecovery {
 
@@ -276,58 +277,14 @@ class FlowReader {
 
 // ---- the canonical writer -----------------------------------------------------------------
 
-std::string Quote(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
-std::string Indent(int depth) { return std::string(2 * depth, ' '); }
-
-using Members = std::vector<std::pair<std::string, std::string>>;
-
-// An object whose member values are already rendered for `depth + 1`.
-std::string ObjectText(const Members& members, int depth) {
-  if (members.empty()) return "{}";
-  std::string out = "{";
-  for (size_t i = 0; i < members.size(); ++i) {
-    out += (i ? ",\n" : "\n") + Indent(depth + 1) + Quote(members[i].first) + ": " + members[i].second;
-  }
-  return out + "\n" + Indent(depth) + "}";
-}
-
-// A list of already rendered items, one per line.
+using internal::JsonMembers;
+using Members = JsonMembers;
+std::string Quote(const std::string& s) { return internal::JsonQuote(s); }
+std::string ObjectText(const Members& m, int depth) { return internal::JsonBlockObject(m, depth); }
 std::string ListText(const std::vector<std::string>& items, int depth) {
-  if (items.empty()) return "[]";
-  std::string out = "[";
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? ",\n" : "\n") + Indent(depth + 1) + items[i];
-  return out + "\n" + Indent(depth) + "]";
+  return internal::JsonBlockList(items, depth);
 }
-
-// Short lists of names stay on one line: ["email", "sms"].
-std::string InlineList(const std::vector<std::string>& names) {
-  std::string out = "[";
-  for (size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + Quote(names[i]);
-  return out + "]";
-}
+std::string InlineList(const std::vector<std::string>& names) { return internal::JsonInlineNames(names); }
 
 std::string StepText(const Step& step, int depth) {
   Members m;

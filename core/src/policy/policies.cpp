@@ -17,6 +17,7 @@
 #include "cartrecovery/policy.h"
 #include "cartrecovery/status.h"
 #include "model/json_reader.h"
+#include "model/json_writer.h"
 #include "policy/policy_internal.h"
 
 namespace cartrecovery {
@@ -229,47 +230,10 @@ Policies ReadPolicies(const Var& root, const std::string& path) {
 
 // ---- the canonical writer -----------------------------------------------------------------
 
-std::string Quote(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
-using Members = std::vector<std::pair<std::string, std::string>>;
-
-// {"a": 1, "b": 2} on one line.
-std::string InlineObject(const Members& members) {
-  std::string out = "{";
-  for (size_t i = 0; i < members.size(); ++i)
-    out += (i ? ", " : "") + Quote(members[i].first) + ": " + members[i].second;
-  return out + "}";
-}
-
-// One member per line, indented by `depth` levels of two spaces.
-std::string BlockObject(const Members& members, int depth) {
-  if (members.empty()) return "{}";
-  const std::string indent(2 * (depth + 1), ' ');
-  std::string out = "{";
-  for (size_t i = 0; i < members.size(); ++i)
-    out += (i ? ",\n" : "\n") + indent + Quote(members[i].first) + ": " + members[i].second;
-  return out + "\n" + std::string(2 * depth, ' ') + "}";
-}
+using Members = internal::JsonMembers;
+std::string Quote(const std::string& s) { return internal::JsonQuote(s); }
+std::string InlineObject(const Members& m) { return internal::JsonInlineObject(m); }
+std::string BlockObject(const Members& m, int depth) { return internal::JsonBlockObject(m, depth); }
 
 std::string ClockText(int minutes) {
   char buf[16];
