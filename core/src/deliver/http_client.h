@@ -29,8 +29,8 @@
 #include <vector>
 
 #include "cartrecovery/clock.h"
-#include "model/json_writer.h"
 #include "cartrecovery/status.h"
+#include "model/json_writer.h"
 
 namespace cartrecovery {
 namespace internal {
