@@ -40,6 +40,7 @@ namespace fs = std::filesystem;
 constexpr Millis kStart = 1700000000000;  // 2023-11-14T22:13:20Z
 
 using testing::TempDir;
+using testing::WaitChild;
 
 Value Map(Value::Map m) { return Value::MakeMap(std::move(m)); }
 
@@ -78,21 +79,6 @@ Error ExpectError(const std::function<void()>& fn) {
   throw std::logic_error("unreachable");
 }
 
-int WaitChild(pid_t pid, int timeout_s = 60) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  int status = 0;
-  for (;;) {
-    pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) return status;
-    if (r < 0) return -1;
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
 
 // Counts every Send per message id, across all the channels that share it.
 struct SendLog {

@@ -38,6 +38,7 @@ namespace {
 namespace fs = std::filesystem;
 
 using testing::TempDir;
+using testing::WaitChild;
 
 // A plain sqlite3 connection, independent of the store, to look at the file from outside.
 class RawDb {
@@ -101,22 +102,6 @@ bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-// Waits for a child with a bound, so a deadlocked child fails the test instead of hanging it.
-int WaitChild(pid_t pid, int timeout_s = 60) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  int status = 0;
-  for (;;) {
-    pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) return status;
-    if (r < 0) return -1;
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
 
 bool ExitedOk(int status) { return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
 

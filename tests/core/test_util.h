@@ -2,7 +2,13 @@
 #ifndef CARTRECOVERY_TESTS_CORE_TEST_UTIL_H_
 #define CARTRECOVERY_TESTS_CORE_TEST_UTIL_H_
 
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <thread>
 
 #include <filesystem>
 #include <stdexcept>
@@ -28,6 +34,24 @@ struct TempDir {
   std::string File(const std::string& name) const { return path + "/" + name; }
   std::string path;
 };
+
+// Waits for a child with a bound, so a deadlocked child fails the test instead of hanging
+// it: the child's wait status, or -1 after killing it at the deadline.
+inline int WaitChild(pid_t pid, int timeout_s = 60) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  int status = 0;
+  for (;;) {
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) return status;
+    if (r < 0) return -1;
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
 
 }  // namespace testing
 }  // namespace cartrecovery
