@@ -64,6 +64,7 @@ py::dict MessageDict(const MessageRecord& m) {
   d["channel"] = m.channel;
   d["status"] = m.status;
   d["reason"] = OptStr(m.reason);
+  d["variant"] = OptStr(m.variant);
   d["due_at"] = OptMs(m.due_ms);
   d["sent_at"] = OptMs(m.sent_ms);
   d["opened_at"] = OptMs(m.opened_ms);
@@ -363,11 +364,11 @@ void init_engine(py::module_& m) {
           py::arg("since_ms"), py::arg("until_ms"))
       .def(
           "experiment_report",
-          [](Engine& e, const std::string& kind) {
+          [](Engine& e, const std::string& name) {
             std::vector<VariantResult> rows;
             {
               py::gil_scoped_release release;
-              rows = e.ExperimentReport(kind);
+              rows = e.ExperimentReport(name);
             }
             py::list out;
             for (const auto& v : rows) {
@@ -389,7 +390,49 @@ void init_engine(py::module_& m) {
             }
             return out;
           },
-          py::arg("kind") = "coupon")
+          py::arg("name") = "coupon")
+      .def("experiments",
+           [](const Engine& e) {
+             py::list out;
+             for (const auto& x : e.Experiments()) {
+               py::dict d;
+               d["name"] = x.name;
+               d["kind"] = x.kind;
+               d["flow"] = OptStr(x.flow);
+               d["path"] = OptStr(x.path);
+               d["step"] = x.step ? py::object(py::int_(x.step)) : py::none();
+               out.append(d);
+             }
+             return out;
+           })
+      .def(
+          "events",
+          [](Engine& e, Millis since, Millis until, int64_t after_id, int limit) {
+            std::vector<LoggedEvent> rows;
+            {
+              py::gil_scoped_release release;
+              rows = e.Events(since, until, after_id, limit);
+            }
+            py::list out;
+            for (const auto& ev : rows) out.append(py::make_tuple(ev.id, ev.type, ev.at_ms, ev.fields_json));
+            return out;
+          },
+          py::arg("since_ms"), py::arg("until_ms"), py::arg("after_id"), py::arg("limit"))
+      .def("pause_flow", &Engine::PauseFlow, py::arg("flow"), py::arg("reason"),
+           py::call_guard<py::gil_scoped_release>())
+      .def("resume_flow", &Engine::ResumeFlow, py::arg("flow"),
+           py::call_guard<py::gil_scoped_release>())
+      .def("flow_pauses",
+           [](Engine& e) {
+             std::map<std::string, FlowPause> pauses;
+             {
+               py::gil_scoped_release release;
+               pauses = e.FlowPauses();
+             }
+             py::dict out;
+             for (const auto& [flow, p] : pauses) out[py::str(flow)] = py::make_tuple(p.reason, p.paused_ms);
+             return out;
+           })
       .def("paused_steps",
            [](Engine& e) {
              std::map<std::pair<std::string, std::string>, int64_t> paused;
@@ -481,11 +524,13 @@ void init_engine(py::module_& m) {
           py::arg("cart_id") = "", py::arg("email") = "")
       .def(
           "report",
-          [](Engine& e, std::optional<Millis> since, std::optional<Millis> until, const py::object& by) {
+          [](Engine& e, std::optional<Millis> since, std::optional<Millis> until, const py::object& by,
+             const std::map<std::string, std::string>& where) {
             ReportQuery q;
             q.since = since;
             q.until = until;
             q.by = Strings(by);
+            q.where = where;
             std::vector<ReportRow> rows;
             {
               py::gil_scoped_release release;
@@ -505,6 +550,7 @@ void init_engine(py::module_& m) {
               d["suppressed"] = r.suppressed;
               d["opened"] = r.opened;
               d["clicked"] = r.clicked;
+              d["unsubscribed"] = r.unsubscribed;
               d["orders"] = r.orders;
               d["orders_with_coupon"] = r.orders_with_coupon;
               int exp = CurrencyExponent(r.currency.empty() || r.currency == "MIXED" ? "EUR" : r.currency);
@@ -515,7 +561,8 @@ void init_engine(py::module_& m) {
             return out;
           },
           py::arg("since_ms") = py::none(), py::arg("until_ms") = py::none(),
-          py::arg("by") = py::make_tuple("flow", "step", "channel"))
+          py::arg("by") = py::make_tuple("flow", "step", "channel"),
+          py::arg("where") = std::map<std::string, std::string>())
       .def("status", [](Engine& e) {
         EngineStatus st;
         {

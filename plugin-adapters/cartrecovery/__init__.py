@@ -26,7 +26,7 @@ from .channels import (
 )
 from .clock import ManualClock
 from .engine import Engine
-from .flows import Branch, Flow, Path, Step, default_flow
+from .flows import Branch, Flow, Path, Step, Variant, default_flow
 from .tools import generate_vapid_keys, sms_info, vapid_public_key, verify_webhook_signature
 
 __version__ = "0.1.0"
@@ -48,6 +48,7 @@ __all__ = [
     "QueueFullError",
     "SmtpChannel",
     "Step",
+    "Variant",
     "StoreError",
     "ValidationError",
     "WebhookChannel",

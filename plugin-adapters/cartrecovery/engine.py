@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from . import _core
 from ._time import from_ms, to_ms
@@ -169,13 +169,29 @@ class Engine:
         return rows
 
     def report(self, since: datetime | None = None, until: datetime | None = None,
-               by: Iterable[str] = ("flow", "step", "channel")) -> list[dict]:
+               by: Iterable[str] = ("flow", "step", "channel"), *, flow: str | None = None,
+               path: str | None = None, step: int | None = None, channel: str | None = None,
+               variant: str | None = None) -> list[dict]:
+        """What was sent and what came back (R6.1), grouped by any of "flow", "path",
+        "step", "channel", "variant", "day" (UTC) and filtered by the keywords. Rows: sent,
+        delivered, bounced, failed, suppressed, opened, clicked, unsubscribed, orders,
+        orders_with_coupon, revenue (Decimal), currency, ``ctr`` (clicked / sent) and
+        ``conversion`` (orders / sent). An order counts when it follows a message to the
+        same contact within the attribution window; the last such message gets it."""
+        if isinstance(by, str):
+            by = (by,)
+        where = {}
+        for key, value in (("flow", flow), ("path", path), ("step", step), ("channel", channel),
+                           ("variant", variant)):
+            if value is not None:
+                where[key] = str(value)
         rows = self._native.report(None if since is None else to_ms(since, "since"),
-                                   None if until is None else to_ms(until, "until"), list(by))
+                                   None if until is None else to_ms(until, "until"), list(by), where)
         for r in rows:
             r["revenue"] = _money(r["revenue"])
             shown = r["sent"]
             r["ctr"] = (r["clicked"] / shown) if shown else 0.0
+            r["conversion"] = (r["orders"] / shown) if shown else 0.0
         return rows
 
     def funnel(self, since: datetime | None = None, until: datetime | None = None) -> list[dict]:
@@ -187,11 +203,36 @@ class Engine:
         """Lead temperature (R1.4) of visitors seen in the range: {"cold", "warm", "hot"}."""
         return self._native.leads(_ms_or(since, -(2 ** 62)), _ms_or(until, 2 ** 62))
 
-    def experiment_report(self, kind: str = "coupon") -> list[dict]:
-        """The exit-intent experiment of a popup kind: per variant ``trials``,
-        ``conversions`` (an order within the attribution window), ``rate`` with a 95 %
-        Wilson ``ci``, and ``vs_holdout`` (difference with Newcombe's 95 % interval)."""
-        return self._native.experiment_report(kind)
+    def experiment_report(self, name: str = "coupon") -> list[dict]:
+        """An experiment's results: ``name`` is a popup kind ("coupon", "email_capture") or a
+        flow step's experiment name. Per variant (holdout included): ``trials``,
+        ``conversions`` (an order within the attribution window after the decision or
+        assignment), ``rate`` with a 95 % Wilson ``ci``, and ``vs_holdout`` (difference
+        with Newcombe's 95 % interval)."""
+        return self._native.experiment_report(name)
+
+    def experiments(self) -> list[dict]:
+        """Every experiment the engine runs: ``name``, ``kind`` ("popup" or "step"),
+        ``flow``, ``path``, ``step`` (None for popups) and its ``results``."""
+        out = self._native.experiments()
+        for e in out:
+            e["results"] = self._native.experiment_report(e["name"])
+        return out
+
+    def events(self, since: datetime | None = None, until: datetime | None = None,
+               batch: int = 1000) -> Iterator[dict]:
+        """The event log, oldest first: ``{"type", "at", **fields}`` with amounts as
+        decimal text, each ready to feed back to ``track_many`` (exports, replays). Read in
+        batches, so a long history does not sit in memory at once."""
+        lo, hi = _ms_or(since, -(2 ** 62)), _ms_or(until, 2 ** 62)
+        after = 0
+        while True:
+            rows = self._native.events(lo, hi, after, batch)
+            for event_id, type_, at_ms, fields in rows:
+                yield {"type": type_, "at": from_ms(at_ms), **json.loads(fields)}
+                after = event_id
+            if len(rows) < batch:
+                return
 
     def status(self) -> dict:
         """When a worker last ran, how many jobs are due, the oldest overdue one, and whether
@@ -268,13 +309,32 @@ class Engine:
         return self._native.import_coupons(pool, str(path), name, index, has_header, progress)
 
     def flows(self) -> list[dict]:
-        """Each flow and its state: "paused" with the reason while a step waits for coupons
-        (R4.3: the pool is empty; importing codes resumes it), else "running"."""
+        """Each flow and its state: "paused" while staff paused it (``paused_by_staff``:
+        reason and time) or a step waits for coupons (R4.3: the pool is empty; importing
+        codes resumes it), else "running". ``paused`` lists the waiting messages by reason."""
         paused: dict[str, list] = {}
         for flow, reason, count in self._native.paused_steps():
             paused.setdefault(flow, []).append({"reason": reason, "messages": count})
-        return [{"name": name, "status": "paused" if name in paused else "running",
-                 "paused": paused.get(name, [])} for name in self._native.flow_names()]
+        by_staff = {name: {"reason": reason, "at": from_ms(at)}
+                    for name, (reason, at) in self._native.flow_pauses().items()}
+        for name, waiting in list(paused.items()):
+            if name not in by_staff:  # resumed: those go at the worker's next run
+                paused[name] = [w for w in waiting if w["reason"] != "flow_paused"]
+                if not paused[name]:
+                    del paused[name]
+        return [{"name": name,
+                 "status": "paused" if name in paused or name in by_staff else "running",
+                 "paused": paused.get(name, []), "paused_by_staff": by_staff.get(name)}
+                for name in self._native.flow_names()]
+
+    def pause_flow(self, name: str, reason: str = "paused by staff") -> None:
+        """Stops a flow's reminders until ``resume_flow``: due steps wait (status "paused",
+        reason "flow_paused"); on resume they go at once, each re-checked (ordered?
+        unsubscribed? quiet hours?). Journeys still start while paused."""
+        self._native.pause_flow(str(name), str(reason))
+
+    def resume_flow(self, name: str) -> None:
+        self._native.resume_flow(str(name))
 
     def free_coupons(self, pool: str) -> int:
         return self._native.free_coupons(pool)

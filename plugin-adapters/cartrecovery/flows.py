@@ -29,12 +29,35 @@ class Branch:
         return d
 
 
+class Variant:
+    """One arm of a step's A/B test: its share (``weight``) and what it changes."""
+
+    def __init__(self, name: str, weight: int = 1, template: str | None = None,
+                 coupon: str | None = None):
+        self.name, self.weight, self.template, self.coupon = name, weight, template, coupon
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {"name": self.name, "weight": self.weight}
+        if self.template:
+            d["template"] = self.template
+        if self.coupon:
+            d["coupon"] = self.coupon
+        return d
+
+
 class Step:
+    """A reminder. ``variants`` (with an optional ``holdout`` weight, who get nothing from
+    this step on) make it an experiment named ``experiment`` (default
+    "<flow>/<path>/<step number>"); each contact's arm is drawn once and kept."""
+
     def __init__(self, after: str | None = None, channels: Iterable[str] = ("email",),
                  template: str | None = None, branches: Mapping[str, Branch | dict] | None = None,
-                 coupon: str | None = None):
+                 coupon: str | None = None, variants: Iterable[Variant | dict] | None = None,
+                 holdout: int | None = None, experiment: str | None = None):
         self.after, self.channels, self.template = after, list(channels), template
         self.branches, self.coupon = dict(branches) if branches else None, coupon
+        self.variants = list(variants) if variants is not None else None
+        self.holdout, self.experiment = holdout, experiment
 
     def to_dict(self) -> dict:
         d: dict[str, Any] = {}
@@ -48,6 +71,12 @@ class Step:
             d["template"] = self.template
         if self.coupon:
             d["coupon"] = self.coupon
+        if self.variants is not None:
+            d["variants"] = [v.to_dict() if isinstance(v, Variant) else v for v in self.variants]
+        if self.holdout is not None:
+            d["holdout"] = self.holdout
+        if self.experiment is not None:
+            d["experiment"] = self.experiment
         return d
 
 

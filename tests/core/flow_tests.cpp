@@ -89,8 +89,15 @@ bool SameFlow(const Flow& a, const Flow& b) {
       const Step& s = p.steps[j];
       const Step& t = q.steps[j];
       if (s.after_ms != t.after_ms || s.channels != t.channels || s.template_name != t.template_name ||
-          s.coupon != t.coupon || !SameBranches(s.branches, t.branches))
+          s.coupon != t.coupon || !SameBranches(s.branches, t.branches) ||
+          s.experiment != t.experiment || s.holdout_weight != t.holdout_weight ||
+          s.variants.size() != t.variants.size())
         return false;
+      for (size_t k = 0; k < s.variants.size(); ++k)
+        if (s.variants[k].name != t.variants[k].name || s.variants[k].weight != t.variants[k].weight ||
+            s.variants[k].template_name != t.variants[k].template_name ||
+            s.variants[k].coupon != t.variants[k].coupon)
+          return false;
     }
   }
   return true;
@@ -1072,6 +1079,72 @@ BOOST_AUTO_TEST_CASE(engagement_matters_only_before_a_first_branch) {
   BOOST_TEST(!EngagementMatters(visitor, 2, 3));  // past the end
   BOOST_TEST(!EngagementMatters(visitor, 5, 6));
   for (size_t i = 0; i < 3; ++i) BOOST_TEST(!EngagementMatters(customer, i, i + 1));  // plain
+}
+
+BOOST_AUTO_TEST_CASE(reads_step_experiments_and_names_them) {
+  const std::string doc = WithSteps(
+      R"({"after":"1h","channels":["email"],"variants":[{"name":"plain"},)"
+      R"({"name":"coupon","weight":3,"coupon":"P","template":"visitor_1"}],"holdout":2},)"
+      R"({"after":"1d","channels":["email"],"experiment":"late","variants":[{"name":"a","weight":0},{"name":"b"}]})");
+  Flow f = ParseFlow(doc);
+  const Step& first = f.paths[0].steps[0];
+  BOOST_TEST(first.HasExperiment());
+  BOOST_TEST(first.experiment == "f/p/1");  // the default name: flow/path/step number
+  BOOST_TEST(first.holdout_weight == 2);
+  BOOST_TEST(first.variants.size() == 2u);
+  BOOST_TEST(first.variants[0].weight == 1);  // default weight
+  BOOST_TEST(first.variants[1].weight == 3);
+  BOOST_TEST(first.variants[1].coupon == "P");
+  BOOST_TEST(first.variants[1].template_name == "visitor_1");
+  BOOST_TEST(f.paths[0].steps[1].experiment == "late");
+  BOOST_TEST(f.paths[0].steps[1].holdout_weight == 0);
+  // Canonical and stable: the default name is written out and reads back the same.
+  const std::string canonical = FlowToJson(f);
+  BOOST_TEST(canonical.find("\"experiment\": \"f/p/1\"") != std::string::npos, canonical);
+  Flow again = ParseFlow(canonical);
+  BOOST_TEST(SameFlow(f, again));
+  BOOST_TEST(FlowToJson(again) == canonical);
+  BOOST_TEST(!DefaultFlow().paths[0].steps[0].HasExperiment());
+}
+
+BOOST_AUTO_TEST_CASE(refuses_bad_experiments_naming_the_path) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {WithSteps(R"({"after":"1h","channels":["email"],"variants":[]})"), "paths[0].steps[0].variants"},
+      {WithSteps(R"({"after":"1h","channels":["email"],"variants":{}})"), "paths[0].steps[0].variants"},
+      {WithSteps(R"({"after":"1h","channels":["email"],"variants":[{"weight":1}]})"),
+       "paths[0].steps[0].variants[0].name"},
+      {WithSteps(R"({"after":"1h","channels":["email"],"variants":[{"name":"holdout"}]})"),
+       "paths[0].steps[0].variants[0].name"},
+      {WithSteps(R"({"after":"1h","channels":["email"],"variants":[{"name":"a"},{"name":"a"}]})"),
+       "paths[0].steps[0].variants[1].name"},
+      {WithSteps(R"({"after":"1h","channels":["email"],"variants":[{"name":"a","weight":-1}]})"),
+       "paths[0].steps[0].variants[0].weight"},
+      {WithSteps(R"({"after":"1h","channels":["email"],"variants":[{"name":"a","weight":0}]})"),
+       "paths[0].steps[0].variants"},
+      {WithSteps(R"({"after":"1h","channels":["email"],"variants":[{"name":"a","colour":"red"}]})"),
+       "paths[0].steps[0].variants[0].colour"},
+      {WithSteps(R"({"after":"1h","channels":["email"],"variants":[{"name":"a","coupon":""}]})"),
+       "paths[0].steps[0].variants[0].coupon"},
+      {WithSteps(R"({"after":"1h","channels":["email"],"variants":[{"name":"a","weight":4294967296},{"name":"b"}]})"),
+       "paths[0].steps[0].variants"},
+      {WithSteps(R"({"after":"1h","channels":["email"],"variants":[{"name":"a"}],"holdout":-1})"),
+       "paths[0].steps[0].holdout"},
+      {WithSteps(R"({"after":"1h","channels":["email"],"holdout":1})"), "paths[0].steps[0].holdout"},
+      {WithSteps(R"({"after":"1h","channels":["email"],"experiment":"x"})"), "paths[0].steps[0].experiment"},
+      {WithSecondStep(R"({"channels":["email"],"branches":{"unopened":{"after":"1h"}},)"
+                      R"("variants":[{"name":"a","template":"visitor_1"}]})"),
+       "paths[0].steps[1].variants[0].template"},
+      {WithSteps(R"({"after":"1h","channels":["email"],"variants":[{"name":"a"}],"experiment":"x"},)"
+                 R"({"after":"1h","channels":["email"],"variants":[{"name":"a"}],"experiment":"x"})"),
+       "paths[0].steps[1].experiment"},
+  };
+  for (const auto& [json, path] : cases) {
+    BOOST_TEST_CONTEXT(json) { ExpectConfigError([&] { ParseFlow(json); }, path); }
+  }
+  const std::vector<std::string> known = {"visitor_1"};
+  ExpectConfigError(
+      [&] { ParseFlow(WithSteps(R"({"after":"1h","channels":["email"],"variants":[{"name":"a","template":"nope"}]})"), &known); },
+      "paths[0].steps[0].variants[0].template");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

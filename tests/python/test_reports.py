@@ -1,6 +1,9 @@
 """Reports beyond messages: the checkout funnel (R1.3), lead temperature (R1.4), and the
 exit-intent experiment against its holdout (R6.3) — checked against outcomes built by hand."""
-from conftest import HOUR, T0, add_cart, run_at
+import pytest
+
+import cartrecovery as cr
+from conftest import HOUR, SETTINGS, T0, add_cart, run_at
 
 
 def test_the_funnel_counts_where_carts_were_left_and_what_came_back(make_engine, clock):
@@ -55,3 +58,47 @@ def test_the_experiment_report_compares_variants_with_the_holdout(make_engine, c
     assert abs(diff["difference"] - (report["A"]["rate"] - report["holdout"]["rate"])) < 1e-12
     assert diff["ci"][0] < diff["difference"] < diff["ci"][1]
     assert report["holdout"]["vs_holdout"] is None
+
+
+def test_unsubscribes_count_against_the_message_before_them_and_filters_narrow_the_report(make_engine, clock):
+    engine = make_engine()
+    for i in range(6):
+        add_cart(engine, f"c{i}", email=f"s{i}@example.com", orders_count=1 if i < 2 else None)
+    run_at(engine, clock, T0 + HOUR)                    # step 1 to all six (2 customers, 4 visitors)
+    engine.track("unsubscribed", email="s0@example.com")  # customer, after step 1
+    engine.track("unsubscribed", email="s3@example.com")  # visitor, after step 1
+    engine.track("order_placed", order_id="o2", cart_id="c2", value="10.00", currency="EUR")
+    engine.track("unsubscribed", email="nobody@example.com")  # no message: counts nowhere
+    rows = {(r["path"], r["step"]): r for r in engine.report(by=("path", "step"))}
+    assert rows[("customer", 1)]["unsubscribed"] == 1 and rows[("visitor", 1)]["unsubscribed"] == 1
+    assert rows[("visitor", 1)]["conversion"] == 1 / 4 and rows[("customer", 1)]["conversion"] == 0
+    [visitors] = engine.report(by=(), path="visitor")
+    assert (visitors["sent"], visitors["orders"], visitors["unsubscribed"]) == (4, 1, 1)
+    [nothing] = engine.report(by=(), channel="sms")  # no grouping: always one total row
+    assert (nothing["sent"], nothing["orders"], nothing["conversion"]) == (0, 0, 0.0)
+    [one] = engine.report(by=("flow",), step=1, flow="cart-recovery", channel="email")
+    assert one["sent"] == 6
+    with pytest.raises(cr.ValidationError) as e:
+        engine.report(by=("colour",))
+    assert e.value.field == "by"
+
+
+def test_the_event_log_exports_in_the_form_track_many_takes(make_engine, clock, tmp_path):
+    engine = make_engine()
+    add_cart(engine, "c1", email="ann@example.com", first_name="Ann", consent={"email": True})
+    engine.track("checkout_stage", cart_id="c1", stage="payment")
+    engine.track("order_placed", order_id="o1", cart_id="c1", value="59.97", currency="EUR")
+    events = list(engine.events())
+    assert [e["type"] for e in events] == ["cart_updated", "contact_captured", "checkout_stage", "order_placed"]
+    assert events[0]["items"][0]["price"] == "19.99" and events[-1]["value"] == "59.97"
+    assert all(e["at"] == T0 for e in events)
+    assert list(engine.events(since=T0 + HOUR)) == []
+    copy = cr.Engine(store=f"sqlite:///{tmp_path / 'copy.db'}", clock=clock, settings=SETTINGS)
+    try:
+        copy.track_many(events)
+        original, replayed = engine.cart("c1"), copy.cart("c1")
+        for key in ("state", "stage", "value", "currency", "items"):
+            assert replayed[key] == original[key]
+        assert list(copy.events()) == events
+    finally:
+        copy.close()

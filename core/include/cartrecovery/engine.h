@@ -121,6 +121,22 @@ struct CouponCheck {
   std::optional<Coupon> coupon;
 };
 
+// An experiment the engine runs (R6.3): an exit-intent popup's, or a flow step's.
+struct ExperimentInfo {
+  std::string name;  // popups: the popup kind ("coupon", "email_capture")
+  std::string kind;  // "popup" or "step"
+  std::string flow, path;
+  int step = 0;      // 1-based; 0 for popups
+};
+
+// One entry of the event log in the public form (events.h LoggedEventFields).
+struct LoggedEvent {
+  int64_t id = 0;
+  std::string type;
+  Millis at_ms = 0;
+  std::string fields_json;
+};
+
 struct EngineStatus {
   StoreStatus store;
   bool worker_running = false;        // this process's background worker
@@ -221,9 +237,24 @@ class Engine {
   // The checkout-stage funnel (R1.3) and lead temperature (R1.4) over [since, until).
   std::vector<FunnelRow> Funnel(Millis since, Millis until);
   LeadCounts Leads(Millis since, Millis until);
-  // Exit-intent experiment of a popup kind: per variant, conversion (an order within the
-  // attribution window after the decision) with a Wilson interval, and vs the holdout.
-  std::vector<VariantResult> ExperimentReport(const std::string& kind);
+  // An experiment's results: per variant (holdout included), conversion (an order within
+  // the attribution window after the popup decision or the step's assignment) with a
+  // Wilson interval, and vs the holdout. `name` is a popup kind or a step experiment's
+  // name; InvalidArgument("experiment") when it is neither.
+  std::vector<VariantResult> ExperimentReport(const std::string& name);
+  std::vector<ExperimentInfo> Experiments() const;
+
+  // The event log in order (exports and replays): up to `limit` events after `after_id`
+  // with since <= at < until.
+  std::vector<LoggedEvent> Events(Millis since, Millis until, int64_t after_id, int limit);
+
+  // Staff pause a flow: its reminders wait ("paused", reason "flow_paused") until it is
+  // resumed, then go at once, each re-checked as always. Pausing twice keeps the first
+  // time; resuming a running flow does nothing. InvalidArgument("flow") for an unknown
+  // flow. Durable before returning.
+  void PauseFlow(const std::string& flow, const std::string& reason);
+  void ResumeFlow(const std::string& flow);
+  std::map<std::string, FlowPause> FlowPauses();
 
   Millis Now() const;
   const std::vector<Flow>& flows() const;

@@ -92,6 +92,12 @@ bool GatesSending(const Event& event);
 // Canonical JSON of an event (stored in the event log, used for replays).
 std::string EventToJson(const Event& event);
 
+// A logged event (EventToJson) back in the public form ParseEvent takes: the fields only
+// (no "type" or "at"), amounts as decimal text in the event's currency or
+// `default_currency` ("price": "19.99", not "price_minor": 1999), so an export can be fed
+// to another engine. Throws Error(kStorage) when `stored_json` is not a logged event.
+std::string LoggedEventFields(const std::string& stored_json, const std::string& default_currency);
+
 // The contact key an event names, if any ("e:<email>", "p:<phone>"); empty otherwise.
 std::string ContactKeyOf(const std::string& email, const std::string& phone);
 

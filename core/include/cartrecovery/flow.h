@@ -56,6 +56,14 @@ struct Branch {
   std::string template_name;  // empty: the shipped default for the step
 };
 
+// One arm of a step's A/B test (R6.3): what it changes for the contacts drawn into it.
+struct StepVariant {
+  std::string name;           // not empty, not "holdout", unique within the step
+  int64_t weight = 1;         // >= 0
+  std::string template_name;  // plain steps only; empty: the step's own
+  std::string coupon;         // empty: the step's own (which may be none)
+};
+
 struct Step {
   // Plain step: after_ms is set and branches is empty. Branched step: after_ms is unset
   // and branches has "unopened"; "opened" falls back to "unopened", "clicked" to
@@ -65,8 +73,16 @@ struct Step {
   std::vector<std::string> channels;  // "email", "sms", "push", "webhook", ...; at least one
   std::string template_name;          // plain steps; empty: the shipped default
   std::string coupon;                 // coupon pool name; empty: none
+  // An experiment on this step: each contact is drawn (sticky, offer.h AssignVariant) into
+  // one variant, or into the holdout, who get nothing from this step on (their journey
+  // ends), so the step's uplift is measured against doing nothing. `experiment` names it
+  // in reports; it defaults to "<flow>/<path>/<step number>".
+  std::vector<StepVariant> variants;
+  int64_t holdout_weight = 0;
+  std::string experiment;
 
   bool IsBranched() const { return !branches.empty(); }
+  bool HasExperiment() const { return !variants.empty(); }
   // The branch that applies for engagement e (with the fallbacks above).
   const Branch& BranchFor(Engagement e) const;
 };

@@ -93,6 +93,8 @@ struct MessageRecord {
   Millis clicked_ms = 0;
   int attempts = 0;
   Millis created_ms = 0;
+  std::string variant;        // the step experiment's variant ("holdout" too); "" without one
+  Millis unsubscribed_ms = 0;  // the contact unsubscribed after this message (last touch)
 };
 
 struct OrderRecord {
@@ -113,13 +115,16 @@ struct OrderRecord {
 struct ReportQuery {
   std::optional<Millis> since;  // inclusive
   std::optional<Millis> until;  // exclusive
-  std::vector<std::string> by;  // any of "flow", "step", "channel", "path", "day"
+  std::vector<std::string> by;  // any of "flow", "step", "channel", "path", "day", "variant"
+  // Only messages (and orders whose last touch was a message) with these values; keys as
+  // in `by` except "day".
+  std::map<std::string, std::string> where;
 };
 
 struct ReportRow {
   std::map<std::string, std::string> keys;  // the `by` columns
-  int64_t sent = 0, bounced = 0, failed = 0, suppressed = 0, opened = 0, clicked = 0, orders = 0,
-          orders_with_coupon = 0, revenue_minor = 0;
+  int64_t sent = 0, bounced = 0, failed = 0, suppressed = 0, opened = 0, clicked = 0,
+          unsubscribed = 0, orders = 0, orders_with_coupon = 0, revenue_minor = 0;
   std::string currency;  // revenue's currency; "MIXED" if several
 };
 
@@ -175,6 +180,20 @@ struct FunnelRow {
 // browsed category or product pages without a cart; cold = anything else.
 struct LeadCounts {
   int64_t cold = 0, warm = 0, hot = 0;
+};
+
+// An event as the log keeps it: its canonical JSON (EventToJson).
+struct StoredEvent {
+  int64_t id = 0;
+  std::string type;
+  Millis at_ms = 0;
+  std::string json;
+};
+
+// A flow paused by staff: nothing of it is sent until it is resumed.
+struct FlowPause {
+  std::string reason;
+  Millis paused_ms = 0;
 };
 
 class Store {
@@ -266,6 +285,27 @@ class Store {
   // many got an incentive; and the last incentive a contact got (0: none).
   virtual IncentiveHistory IncentiveCounts(Millis since) = 0;  // read
   virtual Millis LastIncentiveTo(const std::string& contact_key) = 0;  // read
+
+  // The event log in order, from after `after_id`, `limit` at a time (read; exports, replays).
+  virtual std::vector<StoredEvent> ListEvents(Millis since, Millis until, int64_t after_id,
+                                              int limit) = 0;
+
+  // Step experiments (R6.3): records `variant` as the contact's assignment in `experiment`
+  // unless one is recorded already, and returns the recorded one (the first sticks, even
+  // when weights change later).
+  virtual std::string AssignVariant(const std::string& experiment, const std::string& contact_key,
+                                    const std::string& variant, const std::string& flow,
+                                    Millis now) = 0;
+  // Per variant of a step experiment: contacts assigned, and those who ordered within
+  // `window_ms` after their assignment (read).
+  virtual std::vector<VariantCounts> StepVariants(const std::string& experiment,
+                                                  Millis window_ms) = 0;
+
+  // Flows paused by staff. Resume returns false when the flow was not paused; its waiting
+  // steps become due at `now`.
+  virtual void PauseFlow(const std::string& flow, const std::string& reason, Millis now) = 0;
+  virtual bool ResumeFlow(const std::string& flow, Millis now) = 0;
+  virtual std::map<std::string, FlowPause> FlowPauses() = 0;  // read
 
   // Reports beyond messages (read).
   virtual std::vector<FunnelRow> Funnel(Millis since, Millis until) = 0;

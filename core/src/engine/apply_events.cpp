@@ -321,6 +321,13 @@ void Engine::Impl::ApplyUnsubscribe(Store& store, const Event& e) {
     if (c.phone.empty() && k.rfind("p:", 0) == 0) c.phone = k.substr(2);
     c.unsubscribed = true;
     store.SaveContact(c);
+    // R6.1 counts unsubscribes per message: the last one sent within the attribution window.
+    if (auto touch = store.LastSentTo(k, e.at_ms - opts.attribution_window_ms)) {
+      if (touch->unsubscribed_ms == 0 && touch->sent_ms <= e.at_ms) {
+        touch->unsubscribed_ms = e.at_ms;
+        store.UpdateMessage(*touch);
+      }
+    }
     while (auto j = store.RunningJourneyOfContact(k)) EndJourney(store, *j, "unsubscribed", e.at_ms);
   }
 }

@@ -64,17 +64,27 @@ Engine::Impl::Impl(EngineOptions o) : opts(std::move(o)) {
     probe.expires_ms = 1;
     LinkUrl(opts.shop.base_url, LinkKind::kOpen, SignLink(opts.secrets, probe));
   }
+  auto check_pool = [&](const std::string& pool, const std::string& at) {
+    if (pool.empty()) return;
+    bool known = false;
+    for (const auto& cp : opts.coupon_pools) known = known || cp.name == pool;
+    if (!known)
+      throw ConfigError(at, "no coupon pool named '" + pool + "' (define it in coupon_pools)");
+  };
+  std::set<std::string> experiments;
   for (const auto& f : flows)
     for (const auto& p : f.paths)
       for (size_t i = 0; i < p.steps.size(); ++i) {
-        const std::string& pool = p.steps[i].coupon;
-        if (pool.empty()) continue;
-        bool known = false;
-        for (const auto& cp : opts.coupon_pools) known = known || cp.name == pool;
-        if (!known)
-          throw ConfigError("flows." + f.name + ".paths." + p.name + ".steps[" + std::to_string(i) +
-                                "].coupon",
-                            "no coupon pool named '" + pool + "' (define it in coupon_pools)");
+        const Step& step = p.steps[i];
+        const std::string at = "flows." + f.name + ".paths." + p.name + ".steps[" + std::to_string(i) + "]";
+        check_pool(step.coupon, at + ".coupon");
+        for (size_t v = 0; v < step.variants.size(); ++v)
+          check_pool(step.variants[v].coupon, at + ".variants[" + std::to_string(v) + "].coupon");
+        // Reports find an experiment by name, across flows too.
+        if (step.HasExperiment() && !experiments.insert(step.experiment).second)
+          throw ConfigError(at + ".experiment", "duplicate experiment name '" + step.experiment + "'");
+        if (step.HasExperiment() && (step.experiment == "coupon" || step.experiment == "email_capture"))
+          throw ConfigError(at + ".experiment", "'" + step.experiment + "' names the exit-intent popup's experiment");
       }
   for (size_t i = 0; i < opts.coupon_pools.size(); ++i)
     ValidateCouponPool(opts.coupon_pools[i], "coupon_pools[" + std::to_string(i) + "]");
@@ -525,13 +535,6 @@ std::vector<MessageRecord> Engine::Messages(const std::string& cart_id, const st
   }
   std::lock_guard<std::mutex> lock(r.store_mu);
   return r.store->ListMessages(f);
-}
-
-std::vector<ReportRow> Engine::Report(const ReportQuery& query) {
-  Flush();
-  Runtime& r = impl_->R();
-  std::lock_guard<std::mutex> lock(r.store_mu);
-  return r.store->Report(query);
 }
 
 EngineStatus Engine::Status() {

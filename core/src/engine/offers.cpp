@@ -219,29 +219,4 @@ std::map<std::pair<std::string, std::string>, int64_t> Engine::PausedSteps() {
   return r.store->PausedMessages();
 }
 
-std::vector<FunnelRow> Engine::Funnel(Millis since, Millis until) {
-  Flush();
-  Runtime& r = impl_->R();
-  std::lock_guard<std::mutex> lock(r.store_mu);
-  return r.store->Funnel(since, until);
-}
-
-LeadCounts Engine::Leads(Millis since, Millis until) {
-  Flush();
-  Runtime& r = impl_->R();
-  std::lock_guard<std::mutex> lock(r.store_mu);
-  return r.store->Leads(since, until);
-}
-
-std::vector<VariantResult> Engine::ExperimentReport(const std::string& kind) {
-  Flush();
-  Runtime& r = impl_->R();
-  std::vector<VariantCounts> counts;
-  {
-    std::lock_guard<std::mutex> lock(r.store_mu);
-    counts = r.store->OfferVariants(kind, impl_->opts.attribution_window_ms);
-  }
-  return ExperimentResults(counts);
-}
-
 }  // namespace cartrecovery

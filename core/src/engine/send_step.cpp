@@ -4,6 +4,7 @@
 // Every decision not to send is a message row "suppressed" with its reason (S7).
 #include <algorithm>
 
+#include "cartrecovery/offer.h"
 #include "cartrecovery/status.h"
 #include "engine/deliveries.h"
 #include "engine/engine_impl.h"
@@ -83,6 +84,7 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
         return;
       }
       const Step& step = path->steps[journey->next_step];
+      std::string variant;  // the step experiment's arm for this contact, once drawn
       // The step's message on a channel: as stored so far (retrying, deferred, paused) or
       // new; nullopt when it is already resolved (sent, failed, suppressed).
       auto message_for = [&](const std::string& ch, std::optional<MessageRecord>* existing)
@@ -102,24 +104,56 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
         m.channel = ch;
         m.due_ms = *existing ? (*existing)->due_ms : journey->next_due_ms;
         m.created_ms = *existing ? (*existing)->created_ms : now;
+        m.variant = variant;
         return m;
       };
+      // Every channel's message of this step gets `status` and `reason` and is stored.
+      auto hold_step = [&](const std::string& status, const std::string& reason) {
+        for (const auto& ch : step.channels) {
+          std::optional<MessageRecord> existing;
+          auto m = message_for(ch, &existing);
+          if (!m) continue;
+          m->status = status;
+          m->reason = reason;
+          if (existing) store.UpdateMessage(*m);
+          else store.InsertMessage(*m);
+        }
+      };
+      // Paused by staff: the step waits (resume makes it due at once).
+      if (store.FlowPauses().count(flow->name)) {
+        hold_step("paused", "flow_paused");
+        store.RetryJob(job.job_id, job.attempt, now + kHour);
+        journey.reset();
+        return;
+      }
+      // R6.3: the contact's arm of the step's experiment; the holdout gets nothing from
+      // here on, so that the step's effect is measured against doing nothing.
+      const StepVariant* arm = nullptr;
+      if (step.HasExperiment()) {
+        Experiment experiment;
+        experiment.name = step.experiment;
+        for (const auto& v : step.variants) experiment.variants.push_back({v.name, v.weight});
+        experiment.holdout_weight = step.holdout_weight;
+        variant = store.AssignVariant(step.experiment, contact.key,
+                                      AssignVariant(experiment, contact.key), flow->name, now);
+        if (variant == kHoldout) {
+          hold_step("suppressed", "holdout");
+          EndJourney(store, *journey, "holdout", now);
+          journey.reset();
+          return;
+        }
+        for (const auto& v : step.variants)
+          if (v.name == variant) arm = &v;  // none: the arm was removed; the step's own content
+      }
+      const std::string& coupon_pool = arm && !arm->coupon.empty() ? arm->coupon : step.coupon;
       // R4.1/R4.3: a step with a coupon needs a code for this person; with the pool empty
       // the step waits ("paused", with the reason) until codes arrive: nobody gets a
       // message with an empty code.
       std::string coupon_code;
-      if (!step.coupon.empty()) {
-        auto coupon = CouponFor(store, step.coupon, contact.key, now);
+      if (!coupon_pool.empty()) {
+        auto coupon = CouponFor(store, coupon_pool, contact.key, now);
         if (!coupon) {
-          for (const auto& ch : step.channels) {
-            std::optional<MessageRecord> existing;
-            auto m = message_for(ch, &existing);
-            if (!m) continue;
-            m->status = "paused";
-            m->reason = "coupon_pool_empty:" + step.coupon;
-            if (existing) store.UpdateMessage(*m);
-            else store.InsertMessage(*m);
-          }
+          hold_step("paused", "coupon_pool_empty:" + coupon_pool);
           store.RetryJob(job.job_id, job.attempt, now + kHour);  // or at once on import
           journey.reset();
           return;
@@ -129,6 +163,7 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
       branch = step.IsBranched() ? journey->next_branch : std::nullopt;
       if (step.IsBranched() && !branch) branch = Engagement::kUnopened;
       std::string tmpl = step.IsBranched() ? step.BranchFor(*branch).template_name : step.template_name;
+      if (arm && !arm->template_name.empty()) tmpl = arm->template_name;
       // Policies see every send to this person, across journeys, plus what this step sends
       // on its earlier channels (the daily ceiling counts them).
       ContactSends sends_so_far = store.SendsTo(contact.key, now - 2 * kDay);

@@ -142,6 +142,20 @@ class FlowReader {
                           "duplicate path name '" + flow.paths.back().name + "'");
     }
     if (o.has("policies")) flow.policies = ReadPolicies(o.get("policies"), "policies");
+    // Experiments are reported by name, so two steps may not share one.
+    std::set<std::string> experiments;
+    for (size_t i = 0; i < flow.paths.size(); ++i) {
+      Path& p = flow.paths[i];
+      for (size_t k = 0; k < p.steps.size(); ++k) {
+        Step& step = p.steps[k];
+        if (!step.HasExperiment()) continue;
+        if (step.experiment.empty())
+          step.experiment = flow.name + "/" + p.name + "/" + std::to_string(k + 1);
+        if (!experiments.insert(step.experiment).second)
+          throw ConfigError(Member(Element(Member(Element("paths", i), "steps"), k), "experiment"),
+                            "duplicate experiment name '" + step.experiment + "'");
+      }
+    }
     return flow;
   }
 
@@ -192,7 +206,8 @@ class FlowReader {
 
   Step ReadStep(const Var& v, const std::string& path, size_t index) {
     const Object& o = AsObject(v, path);
-    CheckKeys(o, path, {"after", "branches", "channels", "template", "coupon"});
+    CheckKeys(o, path,
+              {"after", "branches", "channels", "template", "coupon", "variants", "holdout", "experiment"});
     Step step;
     const bool has_after = o.has("after");
     const bool has_branches = o.has("branches");
@@ -230,7 +245,49 @@ class FlowReader {
       step.template_name = ReadTemplate(o.get("template"), at);
     }
     if (o.has("coupon")) step.coupon = AsNonEmptyString(o.get("coupon"), Member(path, "coupon"));
+    ReadExperiment(o, path, step);
     return step;
+  }
+
+  void ReadExperiment(const Object& o, const std::string& path, Step& step) {
+    const std::string variants_path = Member(path, "variants");
+    if (!o.has("variants")) {
+      for (const char* key : {"holdout", "experiment"})
+        if (o.has(key)) throw ConfigError(Member(path, key), "needs 'variants' in the same step");
+      return;
+    }
+    const Array& variants = AsArray(o.get("variants"), variants_path);
+    if (variants.size() == 0) throw ConfigError(variants_path, "must list at least one variant");
+    uint64_t total = 0;
+    for (size_t i = 0; i < variants.size(); ++i) {
+      const std::string at = Element(variants_path, i);
+      const Object& v = AsObject(variants.get(static_cast<unsigned>(i)), at);
+      CheckKeys(v, at, {"name", "weight", "template", "coupon"});
+      StepVariant variant;
+      if (!v.has("name")) throw ConfigError(Member(at, "name"), "is required");
+      variant.name = AsNonEmptyString(v.get("name"), Member(at, "name"));
+      if (variant.name == "holdout")
+        throw ConfigError(Member(at, "name"), "'holdout' is the group that gets nothing; use the step's 'holdout' weight");
+      for (const auto& other : step.variants)
+        if (other.name == variant.name)
+          throw ConfigError(Member(at, "name"), "duplicate variant '" + variant.name + "'");
+      if (v.has("weight")) variant.weight = AsCount(v.get("weight"), Member(at, "weight"));
+      if (v.has("template")) {
+        if (step.IsBranched())
+          throw ConfigError(Member(at, "template"), "a branched step names its templates in its branches");
+        variant.template_name = ReadTemplate(v.get("template"), Member(at, "template"));
+      }
+      if (v.has("coupon")) variant.coupon = AsNonEmptyString(v.get("coupon"), Member(at, "coupon"));
+      total += static_cast<uint64_t>(variant.weight);
+      step.variants.push_back(std::move(variant));
+    }
+    if (o.has("holdout")) step.holdout_weight = AsCount(o.get("holdout"), Member(path, "holdout"));
+    if (total == 0) throw ConfigError(variants_path, "every variant has weight 0: nobody would get this step");
+    // The draw's resolution (offer.h AssignVariant).
+    if (total + static_cast<uint64_t>(step.holdout_weight) > (uint64_t{1} << 32))
+      throw ConfigError(variants_path, "weights add up to more than 2^32");
+    if (o.has("experiment"))
+      step.experiment = AsNonEmptyString(o.get("experiment"), Member(path, "experiment"));
   }
 
   std::map<Engagement, Branch> ReadBranches(const Var& v, const std::string& path) {
@@ -302,6 +359,18 @@ std::string StepText(const Step& step, int depth) {
   m.emplace_back("channels", InlineList(step.channels));
   if (!step.template_name.empty()) m.emplace_back("template", Quote(step.template_name));
   if (!step.coupon.empty()) m.emplace_back("coupon", Quote(step.coupon));
+  if (step.HasExperiment()) {
+    m.emplace_back("experiment", Quote(step.experiment));
+    std::vector<std::string> variants;
+    for (const StepVariant& v : step.variants) {
+      Members vm{{"name", Quote(v.name)}, {"weight", std::to_string(v.weight)}};
+      if (!v.template_name.empty()) vm.emplace_back("template", Quote(v.template_name));
+      if (!v.coupon.empty()) vm.emplace_back("coupon", Quote(v.coupon));
+      variants.push_back(internal::JsonInlineObject(vm));
+    }
+    m.emplace_back("variants", ListText(variants, depth + 1));
+    m.emplace_back("holdout", std::to_string(step.holdout_weight));
+  }
   return ObjectText(m, depth);
 }
 

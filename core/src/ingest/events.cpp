@@ -3,6 +3,7 @@
 #include "cartrecovery/events.h"
 
 #include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
 
 #include <algorithm>
@@ -513,6 +514,46 @@ std::string EventToJson(const Event& e) {
   std::ostringstream out;
   Poco::JSON::Stringifier::condense(o, out);
   return out.str();
+}
+
+std::string LoggedEventFields(const std::string& stored_json, const std::string& default_currency) {
+  Poco::JSON::Object::Ptr in;
+  try {
+    in = Poco::JSON::Parser().parse(stored_json).extract<Poco::JSON::Object::Ptr>();
+  } catch (const Poco::Exception& ex) {
+    throw Error(ErrorCode::kStorage, "event log: a stored event is not JSON (" + ex.displayText() + ")");
+  }
+  const std::string currency = in->has("currency") ? in->getValue<std::string>("currency") : default_currency;
+  const int exp = CurrencyExponent(currency);
+  auto amount = [&](const std::string& key) {
+    return FormatMinorUnits(in->getValue<Poco::Int64>(key), exp);
+  };
+  Poco::JSON::Object out(Poco::JSON_PRESERVE_KEY_ORDER);
+  for (const auto& key : in->getNames()) {
+    if (key == "type" || key == "at_ms") continue;
+    if (key == "value_minor") {
+      out.set("value", amount(key));
+    } else if (key == "lifetime_value_minor") {
+      out.set("lifetime_value", amount(key));
+    } else if (key == "items") {
+      Poco::JSON::Array items;
+      for (const auto& v : *in->getArray("items")) {
+        auto item = v.extract<Poco::JSON::Object::Ptr>();
+        Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+        for (const auto& k : item->getNames()) {
+          if (k == "price_minor") o.set("price", FormatMinorUnits(item->getValue<Poco::Int64>(k), exp));
+          else o.set(k, item->get(k));
+        }
+        items.add(o);
+      }
+      out.set("items", items);
+    } else {
+      out.set(key, in->get(key));
+    }
+  }
+  std::ostringstream text;
+  Poco::JSON::Stringifier::condense(out, text);
+  return text.str();
 }
 
 }  // namespace cartrecovery

@@ -118,6 +118,17 @@ const std::vector<const char*>& Migrations() {
       CREATE INDEX offers_contact ON offers(contact_key, decided_ms);
       CREATE INDEX offers_decided ON offers(decided_ms);
       )sql",
+      // 5: A/B variants of flow steps (the first assignment sticks), unsubscribes attributed
+      // to the message that preceded them, and flows paused by staff.
+      R"sql(
+      ALTER TABLE messages ADD COLUMN variant TEXT NOT NULL DEFAULT '';
+      ALTER TABLE messages ADD COLUMN unsubscribed_ms INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE assignments(
+        experiment TEXT NOT NULL, contact_key TEXT NOT NULL, variant TEXT NOT NULL,
+        flow TEXT NOT NULL, assigned_ms INTEGER NOT NULL, PRIMARY KEY(experiment, contact_key));
+      CREATE TABLE flow_pauses(
+        flow TEXT PRIMARY KEY, reason TEXT NOT NULL, paused_ms INTEGER NOT NULL);
+      )sql",
   };
   return kMigrations;
 }
@@ -458,7 +469,7 @@ class SqliteStore final : public Store {
     auto s = db_.Prepare(
         "INSERT OR IGNORE INTO messages(message_id, journey_id, cart_id, contact_key, flow, path,"
         " step, branch, channel, status, reason, to_addr, subject, text, html, due_ms, sent_ms,"
-        " attempts, created_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        " attempts, created_ms, variant) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     s.Bind(1, m.message_id)
         .Bind(2, m.journey_id)
         .Bind(3, m.cart_id)
@@ -478,6 +489,7 @@ class SqliteStore final : public Store {
         .Bind(17, m.sent_ms)
         .Bind(18, m.attempts)
         .Bind(19, m.created_ms)
+        .Bind(20, m.variant)
         .Run();
     return db_.ChangedRows() == 1;
   }
@@ -492,8 +504,8 @@ class SqliteStore final : public Store {
   void UpdateMessage(const MessageRecord& m) override {
     db_.Prepare(
            "UPDATE messages SET status = ?, reason = ?, to_addr = ?, subject = ?, text = ?,"
-           " html = ?, sent_ms = ?, opened_ms = ?, clicked_ms = ?, attempts = ?, due_ms = ?"
-           " WHERE message_id = ?")
+           " html = ?, sent_ms = ?, opened_ms = ?, clicked_ms = ?, attempts = ?, due_ms = ?,"
+           " variant = ?, unsubscribed_ms = ? WHERE message_id = ?")
         .Bind(1, m.status)
         .Bind(2, m.reason)
         .Bind(3, m.to)
@@ -505,7 +517,9 @@ class SqliteStore final : public Store {
         .Bind(9, m.clicked_ms)
         .Bind(10, m.attempts)
         .Bind(11, m.due_ms)
-        .Bind(12, m.message_id)
+        .Bind(12, m.variant)
+        .Bind(13, m.unsubscribed_ms)
+        .Bind(14, m.message_id)
         .Run();
   }
 
@@ -693,7 +707,7 @@ class SqliteStore final : public Store {
     db_.Prepare(
            "UPDATE jobs SET due_ms = ?1, state = 'pending', lease_until_ms = 0 WHERE kind = 'step'"
            " AND state = 'pending' AND due_ms > ?1 AND subject IN"
-           " (SELECT journey_id FROM messages WHERE status = 'paused')")
+           " (SELECT journey_id FROM messages WHERE status = 'paused' AND reason <> 'flow_paused')")
         .Bind(1, now)
         .Run();
     return db_.ChangedRows();
@@ -816,6 +830,77 @@ class SqliteStore final : public Store {
     return l;
   }
 
+  std::vector<StoredEvent> ListEvents(Millis since, Millis until, int64_t after_id,
+                                     int limit) override {
+    auto s = db_.Prepare(
+        "SELECT id, type, at_ms, payload FROM events WHERE at_ms >= ?1 AND at_ms < ?2"
+        " AND id > ?3 ORDER BY id LIMIT ?4");
+    s.Bind(1, since).Bind(2, until).Bind(3, after_id).Bind(4, limit);
+    std::vector<StoredEvent> out;
+    while (s.Step()) out.push_back({s.Int(0), s.Text(1), s.Int(2), s.Text(3)});
+    return out;
+  }
+
+  std::string AssignVariant(const std::string& experiment, const std::string& contact_key,
+                            const std::string& variant, const std::string& flow,
+                            Millis now) override {
+    db_.Prepare(
+           "INSERT OR IGNORE INTO assignments(experiment, contact_key, variant, flow, assigned_ms)"
+           " VALUES(?,?,?,?,?)")
+        .Bind(1, experiment)
+        .Bind(2, contact_key)
+        .Bind(3, variant)
+        .Bind(4, flow)
+        .Bind(5, now)
+        .Run();
+    auto s = db_.Prepare("SELECT variant FROM assignments WHERE experiment = ? AND contact_key = ?");
+    s.Bind(1, experiment).Bind(2, contact_key);
+    return s.Step() ? s.Text(0) : variant;
+  }
+
+  std::vector<VariantCounts> StepVariants(const std::string& experiment, Millis window_ms) override {
+    auto s = db_.Prepare(
+        "SELECT variant, count(*), sum(EXISTS(SELECT 1 FROM orders o WHERE"
+        "   o.contact_key = assignments.contact_key AND o.at_ms >= assignments.assigned_ms"
+        "   AND o.at_ms < assignments.assigned_ms + ?2))"
+        " FROM assignments WHERE experiment = ?1 GROUP BY variant ORDER BY variant");
+    s.Bind(1, experiment).Bind(2, window_ms);
+    std::vector<VariantCounts> out;
+    while (s.Step()) out.push_back({s.Text(0), s.Int(1), s.Int(2)});
+    return out;
+  }
+
+  void PauseFlow(const std::string& flow, const std::string& reason, Millis now) override {
+    db_.Prepare(
+           "INSERT INTO flow_pauses(flow, reason, paused_ms) VALUES(?,?,?)"
+           " ON CONFLICT(flow) DO UPDATE SET reason = excluded.reason")
+        .Bind(1, flow)
+        .Bind(2, reason)
+        .Bind(3, now)
+        .Run();
+  }
+
+  bool ResumeFlow(const std::string& flow, Millis now) override {
+    db_.Prepare("DELETE FROM flow_pauses WHERE flow = ?").Bind(1, flow).Run();
+    if (db_.ChangedRows() == 0) return false;
+    // The flow's waiting steps are due at once; each re-checks everything at send time.
+    db_.Prepare(
+           "UPDATE jobs SET due_ms = ?1, state = 'pending', lease_until_ms = 0 WHERE kind = 'step'"
+           " AND state = 'pending' AND due_ms > ?1 AND subject IN (SELECT journey_id FROM messages"
+           " WHERE status = 'paused' AND reason = 'flow_paused' AND flow = ?2)")
+        .Bind(1, now)
+        .Bind(2, flow)
+        .Run();
+    return true;
+  }
+
+  std::map<std::string, FlowPause> FlowPauses() override {
+    std::map<std::string, FlowPause> out;
+    auto s = db_.Prepare("SELECT flow, reason, paused_ms FROM flow_pauses");
+    while (s.Step()) out[s.Text(0)] = FlowPause{s.Text(1), s.Int(2)};
+    return out;
+  }
+
   std::vector<VariantCounts> OfferVariants(const std::string& kind, Millis window_ms) override {
     auto s = db_.Prepare(
         "SELECT variant, count(*), sum(EXISTS(SELECT 1 FROM orders o WHERE o.contact_key <> ''"
@@ -898,7 +983,7 @@ class SqliteStore final : public Store {
     return std::string(
               "SELECT message_id, journey_id, cart_id, contact_key, flow, path, step, branch,"
               " channel, status, reason, to_addr, subject, text, html, due_ms, sent_ms, opened_ms,"
-              " clicked_ms, attempts, created_ms FROM messages ") +
+              " clicked_ms, attempts, created_ms, variant, unsubscribed_ms FROM messages ") +
            tail;
   }
 
@@ -925,6 +1010,8 @@ class SqliteStore final : public Store {
     m.clicked_ms = s.Int(18);
     m.attempts = static_cast<int>(s.Int(19));
     m.created_ms = s.Int(20);
+    m.variant = s.Text(21);
+    m.unsubscribed_ms = s.Int(22);
     return m;
   }
 
@@ -986,24 +1073,38 @@ void SqliteStore::Initialize() {
 }
 
 std::vector<ReportRow> SqliteStore::Report(const ReportQuery& q) {
-  // Group keys are whitelisted column expressions; values never reach the SQL text.
+  // Group and filter keys are whitelisted column expressions (for messages, and for orders
+  // through their last-touch message); values never reach the SQL text.
   static const std::map<std::string, std::pair<std::string, std::string>> kKeys = {
       {"flow", {"flow", "flow"}},
       {"path", {"path", "(SELECT m.path FROM messages m WHERE m.message_id = orders.message_id)"}},
       {"step", {"CAST(step AS TEXT)", "CAST(step AS TEXT)"}},
       {"channel", {"channel", "channel"}},
+      {"variant",
+       {"variant", "(SELECT m.variant FROM messages m WHERE m.message_id = orders.message_id)"}},
       {"day",
        {"strftime('%Y-%m-%d', CASE WHEN sent_ms > 0 THEN sent_ms ELSE created_ms END / 1000,"
         " 'unixepoch')",
         "strftime('%Y-%m-%d', at_ms / 1000, 'unixepoch')"}},
   };
-  std::string msg_keys, order_keys;
+  std::string msg_keys, order_keys, msg_where, order_where;
   for (const auto& k : q.by) {
     auto it = kKeys.find(k);
     if (it == kKeys.end())
-      throw InvalidArgument("by", "'" + k + "' is not one of flow, path, step, channel, day");
+      throw InvalidArgument("by", "'" + k + "' is not one of flow, path, step, channel, variant, day");
     msg_keys += it->second.first + ", ";
     order_keys += it->second.second + ", ";
+  }
+  std::vector<std::string> where_values;
+  for (const auto& [k, v] : q.where) {
+    auto it = kKeys.find(k);
+    if (it == kKeys.end() || k == "day")
+      throw InvalidArgument(k, "cannot filter a report by '" + k +
+                                   "' (use flow, path, step, channel or variant; since/until for days)");
+    where_values.push_back(v);
+    const std::string param = "?" + std::to_string(where_values.size() + 2);
+    msg_where += " AND " + it->second.first + " = " + param;
+    order_where += " AND " + it->second.second + " = " + param;
   }
   const size_t nk = q.by.size();
   const Millis since = q.since.value_or(INT64_MIN), until = q.until.value_or(INT64_MAX);
@@ -1013,23 +1114,29 @@ std::vector<ReportRow> SqliteStore::Report(const ReportQuery& q) {
     for (size_t i = 0; i < nk; ++i) r.keys[q.by[i]] = key[i];
     return r;
   };
-  // One cached statement per distinct `by` combination.
+  // One cached statement per distinct `by` and filter combination.
   std::string sql_m =
       "SELECT " + msg_keys +
       " sum(status IN ('sent', 'bounced')), sum(status = 'failed'), sum(status = 'suppressed'),"
-      " sum(opened_ms > 0), sum(clicked_ms > 0), sum(status = 'bounced') FROM messages"
+      " sum(opened_ms > 0), sum(clicked_ms > 0), sum(status = 'bounced'),"
+      " sum(unsubscribed_ms > 0) FROM messages"
       " WHERE (CASE WHEN sent_ms > 0 THEN sent_ms ELSE created_ms END) >= ?1"
-      " AND (CASE WHEN sent_ms > 0 THEN sent_ms ELSE created_ms END) < ?2" +
+      " AND (CASE WHEN sent_ms > 0 THEN sent_ms ELSE created_ms END) < ?2" + msg_where +
       (nk ? " GROUP BY " + msg_keys.substr(0, msg_keys.size() - 2) : std::string());
   std::string sql_o = "SELECT " + order_keys +
                       " count(*), sum(coupon <> ''), sum(value_minor), min(currency),"
                       " max(currency) FROM orders WHERE message_id <> '' AND at_ms >= ?1"
-                      " AND at_ms < ?2" +
+                      " AND at_ms < ?2" + order_where +
                       (nk ? " GROUP BY " + order_keys.substr(0, order_keys.size() - 2)
                           : std::string());
+  auto bind_where = [&](Stmt& s) {
+    for (size_t i = 0; i < where_values.size(); ++i)
+      s.Bind(static_cast<int>(i + 3), where_values[i]);
+  };
   {
     auto s = db_.Prepare(sql_m);
     s.Bind(1, since).Bind(2, until);
+    bind_where(s);
     while (s.Step()) {
       std::vector<std::string> key;
       for (size_t i = 0; i < nk; ++i) key.push_back(s.Text(static_cast<int>(i)));
@@ -1040,11 +1147,13 @@ std::vector<ReportRow> SqliteStore::Report(const ReportQuery& q) {
       r.opened += s.Int(nk + 3);
       r.clicked += s.Int(nk + 4);
       r.bounced += s.Int(nk + 5);
+      r.unsubscribed += s.Int(nk + 6);
     }
   }
   {
     auto s = db_.Prepare(sql_o);
     s.Bind(1, since).Bind(2, until);
+    bind_where(s);
     while (s.Step()) {
       if (s.Int(nk) == 0) continue;
       std::vector<std::string> key;
