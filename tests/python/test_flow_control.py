@@ -72,3 +72,30 @@ def test_importing_coupons_does_not_resume_a_staff_pause(make_engine, clock, tmp
     engine.run_due()
     assert sent(engine, "c1") == [1]
     assert "SPRING1" in engine.messages(cart_id="c1")[0]["text"]
+
+
+def test_the_team_hears_once_per_dry_spell_when_a_pool_pauses_a_flow(make_engine, clock, tmp_path):
+    team, hook = [], []
+    flow = cr.Flow("coupons", paths=[cr.Path("all", steps=[cr.Step(after="1h", coupon="P")])])
+    engine = make_engine(flows=[flow], channels={
+        "email": cr.OutboxChannel(), "team": cr.CallbackChannel(team.append),
+        "hook": cr.CallbackChannel(hook.append)}, settings={
+        "shop_name": "Kite Shop", "base_url": "https://kite.example/cr/",
+        "coupon_pools": [{"name": "P", "kind": "imported", "percent": 10}],
+        "sales_alert": {"min_value": "100000", "channels": ["team", "hook"]}})
+    for i in range(3):
+        add_cart(engine, f"c{i}", email=f"s{i}@example.com")
+    run_at(engine, clock, T0 + HOUR)
+    run_at(engine, clock, T0 + 3 * HOUR)  # the steps come back hourly: still one alert
+    assert len(team) == 1 and len(hook) == 1
+    assert "P" in team[0]["subject"] and "3 reminder(s) waiting" in team[0]["text"]
+    assert hook[0]["data"]["event"] == "coupon_pool_empty"
+    assert hook[0]["data"]["paused"] == [{"flow": "coupons", "messages": 3}]
+    csv = tmp_path / "codes.csv"
+    csv.write_text("code\nA1AAAA\nB2BBBB\nC3CCCC\n")
+    engine.import_coupons("P", str(csv))
+    engine.run_due()
+    assert sorted(m["status"] for i in range(3) for m in engine.messages(cart_id=f"c{i}")) == ["sent"] * 3
+    add_cart(engine, "c9", email="late@example.com")  # the pool is dry again: a new alert
+    run_at(engine, clock, clock.now() + HOUR)
+    assert len(team) == 2 and "1 reminder(s) waiting" in team[1]["text"]

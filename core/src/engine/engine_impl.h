@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -109,6 +110,20 @@ struct Engine::Impl {
   void RunStepJob(Runtime& rt, const JobRecord& job, Millis now);
   void RunAlertJob(Runtime& rt, const JobRecord& job, Millis now);  // sales_alert.cpp
   bool WantsSalesAlert(const Cart& cart) const;
+  // An alert for the team, as composed inside the send transaction.
+  struct TeamAlert {
+    std::string kind;  // "sales_alert", "coupon_pool_empty": stored as the message's flow
+    std::string cart_id, contact_key;
+    std::string subject, text, html;
+    std::function<std::string(const MessageRecord&)> data_json;  // webhook payload
+  };
+  // Sends compose()'s alert on every sales_alert channel, exactly once per job subject;
+  // nullopt from compose() drops the job.
+  void SendTeamAlert(Runtime& rt, const JobRecord& job, Millis now,
+                     const std::function<std::optional<TeamAlert>(Store&)>& compose);
+  // pool_alert.cpp: R4.3, the team hears when a step pauses for an empty coupon pool.
+  void SchedulePoolAlert(Store& store, const std::string& pool, Millis now);
+  void RunPoolAlertJob(Runtime& rt, const JobRecord& job, Millis now);
   void WorkerLoop(Runtime* rt);
   void WakeWorker(Runtime& rt);
 

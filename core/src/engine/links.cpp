@@ -74,7 +74,7 @@ void Engine::Impl::AddTracking(const MessageLinks& links, const MessageRecord& m
     out.html = WrapLinks(out.html, [&](const std::string& url) {
       // Our own links are already signed (and counted where they land).
       if (url == links.cart_url || url == links.unsubscribe_url || url == links.open_pixel_url ||
-          url.rfind(opts.shop.base_url, 0) == 0 && !opts.shop.base_url.empty())
+          (url.rfind(opts.shop.base_url, 0) == 0 && !opts.shop.base_url.empty()))
         return url;
       LinkClaims click;
       click.kind = LinkKind::kClick;

@@ -54,6 +54,7 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now) {
         if (job.kind == "abandon") RunAbandonJob(r, job, now);
         else if (job.kind == "step") RunStepJob(r, job, now);
         else if (job.kind == "alert") RunAlertJob(r, job, now);
+        else if (job.kind == "pool_alert") RunPoolAlertJob(r, job, now);
         else {
           std::lock_guard<std::mutex> lock(r.store_mu);
           r.store->Write([&] { r.store->FinishJob(job.job_id, job.attempt); });

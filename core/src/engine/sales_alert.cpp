@@ -1,7 +1,10 @@
-// Sales alerts (R3.10): when a cart worth at least the threshold is abandoned, the team gets
-// the cart (products, images, the shopper's name and contact details) by e-mail or webhook,
-// at once. An alert is a job of its own ("alert", "<cart>@<last activity>"), so it is sent
-// exactly once per abandonment, retried like any message, and visible in messages().
+// Alerts to the shop's team, on the sales_alert channels (e-mail to sales_alert.to, or a
+// webhook). Sales alerts (R3.10): when a cart worth at least the threshold is abandoned, the
+// team gets the cart (products, images, the shopper's name and contact details) at once.
+// Coupon alerts (R4.3): when a step pauses because its pool ran dry (pool_alert.cpp).
+// An alert is a job of its own ("alert", "<cart>@<last activity>"; "pool_alert",
+// "<pool>@<time it ran dry>"), so it is sent exactly once, retried like any message, and
+// visible in messages().
 #include "cartrecovery/status.h"
 #include "engine/deliveries.h"
 #include "engine/engine_impl.h"
@@ -70,26 +73,43 @@ bool Engine::Impl::WantsSalesAlert(const Cart& cart) const {
 }
 
 void Engine::Impl::RunAlertJob(Runtime& r, const JobRecord& job, Millis now) {
+  SendTeamAlert(r, job, now, [&](Store& store) -> std::optional<TeamAlert> {
+    std::string cart_id = job.subject.substr(0, job.subject.rfind('@'));
+    auto cart = store.LoadCart(cart_id);
+    if (!cart) return std::nullopt;
+    Contact contact = store.LoadContact(cart->contact_key).value_or(Contact{});
+    contact.key = cart->contact_key;
+    std::string cart_url = !cart->restore_url.empty() ? cart->restore_url : opts.shop.base_url;
+    Value ctx = AlertContext(opts.shop, *cart, contact, cart_url);
+    TeamAlert alert;
+    alert.kind = "sales_alert";
+    alert.cart_id = cart->cart_id;
+    alert.contact_key = contact.key;
+    alert.subject = RenderMustache(kSubject, ctx, "sales_alert subject");
+    alert.text = RenderMustache(kText, ctx, "sales_alert text");
+    alert.html = RenderMustache(kHtml, ctx, "sales_alert html");
+    alert.data_json = [this, cart = *cart, contact, cart_url](const MessageRecord& m) {
+      return internal::CartPayloadJson("sales_alert", opts.shop, cart, contact, m, cart_url);
+    };
+    return alert;
+  });
+}
+
+void Engine::Impl::SendTeamAlert(Runtime& r, const JobRecord& job, Millis now,
+                                 const std::function<std::optional<TeamAlert>(Store&)>& compose) {
   std::lock_guard<std::mutex> send_lock(r.send_mu);
   std::vector<internal::PendingSend> sends;
-  std::string contact_key;
   bool prepared = false;
   {
     std::lock_guard<std::mutex> lock(r.store_mu);
     Store& store = *r.store;
     store.Write([&] {
       if (!store.ClaimIsCurrent(job.job_id, job.attempt)) return;
-      std::string cart_id = job.subject.substr(0, job.subject.rfind('@'));
-      auto cart = store.LoadCart(cart_id);
-      if (!cart) {
+      std::optional<TeamAlert> alert = compose(store);
+      if (!alert) {
         store.FinishJob(job.job_id, job.attempt);
         return;
       }
-      Contact contact = store.LoadContact(cart->contact_key).value_or(Contact{});
-      contact.key = cart->contact_key;
-      contact_key = contact.key;
-      std::string cart_url = !cart->restore_url.empty() ? cart->restore_url : opts.shop.base_url;
-      Value ctx = AlertContext(opts.shop, *cart, contact, cart_url);
       for (const auto& ch : opts.sales_alert.channels) {
         MessageRecord m;
         m.message_id = DerivedId("a_", job.subject + "\n" + ch);
@@ -97,17 +117,17 @@ void Engine::Impl::RunAlertJob(Runtime& r, const JobRecord& job, Millis now) {
         if (existing && existing->status != "retrying" && existing->status != "sending") continue;
         if (existing) m = *existing;
         m.journey_id = "alert:" + job.subject;
-        m.cart_id = cart->cart_id;
-        m.contact_key = contact.key;
-        m.flow = "sales_alert";
+        m.cart_id = alert->cart_id;
+        m.contact_key = alert->contact_key;
+        m.flow = alert->kind;
         m.step = 0;
         m.channel = ch;
         m.due_ms = existing ? existing->due_ms : job.due_ms;
         m.created_ms = existing ? existing->created_ms : now;
         m.to = ch == "email" ? opts.sales_alert.to : "";
-        m.subject = RenderMustache(kSubject, ctx, "sales_alert subject");
-        m.text = RenderMustache(kText, ctx, "sales_alert text");
-        m.html = ch == "email" ? RenderMustache(kHtml, ctx, "sales_alert html") : "";
+        m.subject = alert->subject;
+        m.text = alert->text;
+        m.html = ch == "email" ? alert->html : "";
         m.status = "sending";
         if (existing) store.UpdateMessage(m);
         else store.InsertMessage(m);
@@ -122,9 +142,8 @@ void Engine::Impl::RunAlertJob(Runtime& r, const JobRecord& job, Millis now) {
         ps.outgoing.html = m.html;
         ps.outgoing.date_ms = now;
         if (ch != "email") {
-          ps.outgoing.data_json =
-              internal::CartPayloadJson("sales_alert", opts.shop, *cart, contact, m, cart_url);
-          ps.outgoing.headers.emplace_back("X-CartRecovery-Event", "sales_alert");
+          ps.outgoing.data_json = alert->data_json(m);
+          ps.outgoing.headers.emplace_back("X-CartRecovery-Event", alert->kind);
         }
         sends.push_back(std::move(ps));
       }

@@ -153,6 +153,7 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
       if (!coupon_pool.empty()) {
         auto coupon = CouponFor(store, coupon_pool, contact.key, now);
         if (!coupon) {
+          SchedulePoolAlert(store, coupon_pool, now);
           hold_step("paused", "coupon_pool_empty:" + coupon_pool);
           store.RetryJob(job.job_id, job.attempt, now + kHour);  // or at once on import
           journey.reset();
