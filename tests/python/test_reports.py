@@ -102,3 +102,24 @@ def test_the_event_log_exports_in_the_form_track_many_takes(make_engine, clock, 
         assert list(copy.events()) == events
     finally:
         copy.close()
+
+
+def test_an_order_after_a_shown_popup_counts_for_the_popup_unless_a_reminder_came_later(make_engine, clock):
+    engine = make_engine(settings={
+        **SETTINGS, "coupon_pools": [{"name": "p", "kind": "generated", "percent": 10}],
+        "exit_intent": {"pool": "p", "incentive": {"share": 1.0}}})
+    for cart in ("a", "b"):
+        add_cart(engine, cart, email=f"{cart}@example.com", visitor_id=f"v-{cart}")
+        engine.track("checkout_stage", cart_id=cart, stage="payment")
+    assert engine.exit_intent(visitor_id="v-b", cart_id="b")["show"]   # b: popup, then reminder
+    run_at(engine, clock, T0 + HOUR)                                    # reminder 1 to both
+    clock.set(T0 + HOUR + HOUR / 2)
+    assert engine.exit_intent(visitor_id="v-a", cart_id="a")["show"]   # a: reminder, then popup
+    clock.set(T0 + 2 * HOUR)
+    for cart in ("a", "b"):
+        engine.track("order_placed", order_id=f"o{cart}", cart_id=cart, value="59.97", currency="EUR")
+    rows = {(r["flow"], r["channel"]): r for r in engine.report(by=("flow", "channel"))}
+    assert rows[("cart-recovery", "email")]["orders"] == 1   # b: the reminder was the last touch
+    assert rows[("exit_intent", "coupon")]["orders"] == 1    # a: the popup was
+    assert rows[("exit_intent", "coupon")]["sent"] == 0
+    assert rows[("cart-recovery", "email")]["sent"] == 2

@@ -105,7 +105,9 @@ struct OrderRecord {
   std::string currency;
   std::string coupon;
   Millis at_ms = 0;
-  // Last touch: the newest message sent to this contact within the attribution window.
+  // Last touch: the newest message sent to this contact, or popup shown to them, within the
+  // attribution window. A popup is "offer:<offer_id>" with flow "exit_intent", step 0 and
+  // the popup kind as channel.
   std::string message_id;
   std::string flow;
   int step = 0;
@@ -281,6 +283,11 @@ class Store {
   virtual std::optional<OfferRecord> LatestOffer(const std::string& visitor_id,
                                                  const std::string& contact_key) = 0;  // read
   virtual void SaveOffer(const OfferRecord& offer) = 0;
+  // The newest popup shown to the visitor or contact with since <= decided <= until (read;
+  // an order's last touch may be an offer).
+  virtual std::optional<OfferRecord> LastShownOffer(const std::string& visitor_id,
+                                                    const std::string& contact_key, Millis since,
+                                                    Millis until) = 0;
   // Coupon-popup decisions in [since, ...): how many reached the incentive step, and how
   // many got an incentive; and the last incentive a contact got (0: none).
   virtual IncentiveHistory IncentiveCounts(Millis since) = 0;  // read

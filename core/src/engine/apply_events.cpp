@@ -229,7 +229,17 @@ void Engine::Impl::ApplyOrder(Store& store, const Event& e) {
   order.currency = !e.currency.empty() ? e.currency : (cart ? cart->currency : std::string());
   order.coupon = e.coupon;
   order.at_ms = e.at_ms;
-  if (touch) {
+  // A popup shown in the window is a touch too; the newer touch gets the order.
+  const std::string visitor = cart ? cart->visitor_id : std::string();
+  std::optional<OfferRecord> offer;
+  if (!key.empty() || !visitor.empty())
+    offer = store.LastShownOffer(visitor, key, e.at_ms - opts.attribution_window_ms, e.at_ms);
+  if (offer && (!touch || offer->decided_ms > touch->sent_ms)) {
+    order.message_id = "offer:" + std::to_string(offer->offer_id);
+    order.flow = "exit_intent";
+    order.step = 0;
+    order.channel = offer->kind;
+  } else if (touch) {
     order.message_id = touch->message_id;
     order.flow = touch->flow;
     order.step = touch->step;

@@ -725,12 +725,31 @@ class SqliteStore final : public Store {
 
   std::optional<OfferRecord> LatestOffer(const std::string& visitor_id,
                                          const std::string& contact_key) override {
-    auto s = db_.Prepare(
-        "SELECT offer_id, visitor_id, cart_id, contact_key, show, kind, variant, reason,"
-        " incentive_rule, coupon_code, decided_ms FROM offers"
-        " WHERE visitor_id = ?1 OR (?2 <> '' AND contact_key = ?2) ORDER BY decided_ms DESC,"
-        " offer_id DESC LIMIT 1");
+    auto s = db_.Prepare(OfferSelect(
+        "WHERE visitor_id = ?1 OR (?2 <> '' AND contact_key = ?2) ORDER BY decided_ms DESC,"
+        " offer_id DESC LIMIT 1"));
     s.Bind(1, visitor_id).Bind(2, contact_key);
+    return ReadOffer(s);
+  }
+
+  std::optional<OfferRecord> LastShownOffer(const std::string& visitor_id,
+                                            const std::string& contact_key, Millis since,
+                                            Millis until) override {
+    auto s = db_.Prepare(OfferSelect(
+        "WHERE show = 1 AND (visitor_id = ?1 OR (?2 <> '' AND contact_key = ?2))"
+        " AND decided_ms >= ?3 AND decided_ms <= ?4 ORDER BY decided_ms DESC, offer_id DESC LIMIT 1"));
+    s.Bind(1, visitor_id).Bind(2, contact_key).Bind(3, since).Bind(4, until);
+    return ReadOffer(s);
+  }
+
+  static std::string OfferSelect(const char* tail) {
+    return std::string(
+               "SELECT offer_id, visitor_id, cart_id, contact_key, show, kind, variant, reason,"
+               " incentive_rule, coupon_code, decided_ms FROM offers ") +
+           tail;
+  }
+
+  static std::optional<OfferRecord> ReadOffer(Stmt& s) {
     if (!s.Step()) return std::nullopt;
     OfferRecord o;
     o.offer_id = s.Int(0);
@@ -748,6 +767,7 @@ class SqliteStore final : public Store {
     }
     return o;
   }
+
 
   void SaveOffer(const OfferRecord& o) override {
     db_.Prepare(
@@ -1077,11 +1097,15 @@ std::vector<ReportRow> SqliteStore::Report(const ReportQuery& q) {
   // through their last-touch message); values never reach the SQL text.
   static const std::map<std::string, std::pair<std::string, std::string>> kKeys = {
       {"flow", {"flow", "flow"}},
-      {"path", {"path", "(SELECT m.path FROM messages m WHERE m.message_id = orders.message_id)"}},
+      {"path",
+       {"path",
+        "coalesce((SELECT m.path FROM messages m WHERE m.message_id = orders.message_id), '')"}},
       {"step", {"CAST(step AS TEXT)", "CAST(step AS TEXT)"}},
       {"channel", {"channel", "channel"}},
       {"variant",
-       {"variant", "(SELECT m.variant FROM messages m WHERE m.message_id = orders.message_id)"}},
+       {"variant",
+        "coalesce((SELECT m.variant FROM messages m WHERE m.message_id = orders.message_id),"
+        " (SELECT o.variant FROM offers o WHERE 'offer:' || o.offer_id = orders.message_id), '')"}},
       {"day",
        {"strftime('%Y-%m-%d', CASE WHEN sent_ms > 0 THEN sent_ms ELSE created_ms END / 1000,"
         " 'unixepoch')",
