@@ -123,3 +123,16 @@ def test_an_order_after_a_shown_popup_counts_for_the_popup_unless_a_reminder_cam
     assert rows[("exit_intent", "coupon")]["orders"] == 1    # a: the popup was
     assert rows[("exit_intent", "coupon")]["sent"] == 0
     assert rows[("cart-recovery", "email")]["sent"] == 2
+
+
+@pytest.mark.parametrize("currency,price", [("JPY", "1500"), ("KWD", "12.345"), ("EUR", "0.10")])
+def test_exported_amounts_keep_their_currency_exponent(make_engine, currency, price):
+    engine = make_engine(settings={**SETTINGS, "currency": currency})
+    engine.track("cart_updated", cart_id="c", items=[{"sku": "S", "price": price, "quantity": 2}])
+    engine.track("contact_captured", cart_id="c", email="a@example.com", lifetime_value=price,
+                 orders_count=3, consent={"email": True, "sms": False})
+    engine.track("order_placed", order_id="o", email="a@example.com", value=price)
+    cart, contact, order = list(engine.events())
+    assert cart["items"][0]["price"] == price and cart["currency"] == currency  # the default, written out
+    assert contact["lifetime_value"] == price and contact["consent"] == {"email": True, "sms": False}
+    assert order["value"] == price
