@@ -59,7 +59,8 @@ def configure(port: int, smtp_port: int, store: str, abandon_after: str, first: 
         ROOT_URLCONF=__name__,
         INSTALLED_APPS=["django.contrib.sessions", "cartrecovery.django"],
         MIDDLEWARE=["django.contrib.sessions.middleware.SessionMiddleware",
-                    "django.middleware.csrf.CsrfViewMiddleware"],
+                    "django.middleware.csrf.CsrfViewMiddleware",
+                    f"{__name__}.demo_staff"],
         SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies",  # no database needed
         TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True,
                     "OPTIONS": {"context_processors": ["django.template.context_processors.request"]}}],
@@ -82,6 +83,24 @@ def configure(port: int, smtp_port: int, store: str, abandon_after: str, first: 
         },
     )
     django.setup()
+
+
+class _DemoStaff:
+    """The demo has no user database: whoever browses from this machine is staff. A real shop
+    uses django.contrib.auth, whose request.user the dashboard checks the same way."""
+    is_authenticated = is_active = is_staff = True
+
+    def get_username(self) -> str:
+        return "demo"
+
+
+def demo_staff(get_response):
+    """Middleware standing in for AuthenticationMiddleware, for /cr/dashboard/ in the demo."""
+    def middleware(request):
+        if request.META.get("REMOTE_ADDR") == "127.0.0.1":
+            request.user = _DemoStaff()
+        return get_response(request)
+    return middleware
 
 
 # ---- views (after settings: they import Django's HTTP and template machinery) ------------
@@ -249,8 +268,8 @@ def main(argv=None) -> None:
 
     crd.engine().start()  # the demo runs the worker in-process
     server = make_server("127.0.0.1", args.port, get_wsgi_application(), server_class=_ThreadingServer)
-    print(f"Kite Shop (Django) on http://127.0.0.1:{args.port}/  (mails: /mails, SMTP sink on "
-          f":{args.smtp_port})", flush=True)
+    print(f"Kite Shop (Django) on http://127.0.0.1:{args.port}/  (mails: /mails, staff dashboard: "
+          f"/cr/dashboard/, SMTP sink on :{args.smtp_port})", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

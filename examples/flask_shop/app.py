@@ -60,6 +60,12 @@ def restore_cart(req, cart):
     return "/cart"
 
 
+def demo_staff(req):
+    """DASHBOARD_AUTH for the demo (/cr/dashboard): whoever browses from this machine is
+    staff. A real shop asks its own login, e.g. ``lambda request: current_user.is_staff``."""
+    return req.remote_addr == "127.0.0.1"
+
+
 def create_app(store="sqlite:///kite-shop.db", base_url="http://127.0.0.1:5000/cr/", smtp_port=None,
                sink=None, demo_speed=True, abandon_after="30s", first="10s") -> Flask:
     app = Flask(__name__)
@@ -71,6 +77,7 @@ def create_app(store="sqlite:///kite-shop.db", base_url="http://127.0.0.1:5000/c
         "SHOP_NAME": "Kite Shop", "CHANNELS": channels, "RESTORE_CART": restore_cart, "CART_URL": "/cart",
         "FLOWS": [demo_flow(abandon_after, first)] if demo_speed else None,
         "ENGINE_SETTINGS": {"worker_idle_seconds": 0.5} if demo_speed else {},
+        "DASHBOARD_AUTH": demo_staff,
     }
     CartRecovery(app)
 
@@ -170,7 +177,8 @@ def main(argv=None) -> None:
                      abandon_after=args.abandon_after, first=args.first_reminder)
     with app.app_context():
         app.extensions["cartrecovery"].holder.get().start()  # the demo runs the worker in-process
-    print(f"Kite Shop on http://127.0.0.1:{args.port}/  (mails: /mails, SMTP sink on :{args.smtp_port})", flush=True)
+    print(f"Kite Shop on http://127.0.0.1:{args.port}/  (mails: /mails, staff dashboard: /cr/dashboard, "
+          f"SMTP sink on :{args.smtp_port})", flush=True)
     try:
         app.run("127.0.0.1", args.port, threaded=True)
     finally:

@@ -5,6 +5,8 @@
     cartrecovery worker     run the worker in the foreground until Ctrl-C
     cartrecovery report     what was sent and what came back, by flow/step/channel
     cartrecovery send-test  send one test e-mail through an SMTP server (R6.2)
+    cartrecovery replay     what candidate flows would have sent for the stored history
+    cartrecovery export-events  the event log as JSON Lines (for replays elsewhere)
 
 SMTP passwords come from the CARTRECOVERY_SMTP_PASSWORD environment variable, never from
 the command line (where `ps` would show them).
@@ -16,6 +18,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -164,11 +167,50 @@ def report_output(engine: Engine, since: datetime | None = None, until: datetime
 
 
 def cmd_report(args) -> int:
+    html_path = os.path.abspath(args.html) if args.html else None
+    if html_path is not None:
+        # Checked before any work, so a typo costs nothing and leaves nothing behind.
+        problem = (f"{args.html} is a directory; name the file to write" if os.path.isdir(html_path)
+                   else None if os.path.isdir(os.path.dirname(html_path))
+                   else f"the directory {os.path.dirname(html_path)} does not exist")
+        if problem:
+            print(f"cartrecovery report: --html: {problem}", file=sys.stderr)
+            return 1
+
+    def when(text: str | None, option: str) -> datetime | None:
+        if not text:
+            return None
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            err = _core.ValidationError(f"{option}: expected YYYY-MM-DD (UTC), got {text!r}")
+            err.field = option
+            raise err from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+    since, until = when(args.since, "--since"), when(args.until, "--until")
     engine = Engine(store=args.store)
     try:
-        since = datetime.fromisoformat(args.since).replace(tzinfo=timezone.utc) if args.since else None
-        until = datetime.fromisoformat(args.until).replace(tzinfo=timezone.utc) if args.until else None
         print(report_output(engine, since, until, [b for b in args.by.split(",") if b], args.json))
+        if html_path is not None:
+            from .report_html import render_report
+
+            document = render_report(engine, since, until)
+            # Written beside the target and renamed over it: a reader never sees half a file.
+            fd, partial = tempfile.mkstemp(prefix=".report-", suffix=".html",
+                                           dir=os.path.dirname(html_path))
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    f.write(document)
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(partial, 0o666 & ~umask)  # as open() would make it, not mkstemp's 0600
+                os.replace(partial, html_path)
+            except BaseException:
+                os.unlink(partial)
+                raise
+            # stderr, so that --json output on stdout stays one JSON document.
+            print(f"cartrecovery report: wrote {html_path}", file=sys.stderr)
     finally:
         engine.close()
     return 0
@@ -189,6 +231,70 @@ def cmd_send_test(args) -> int:
     finally:
         engine.close()
     print(f"sent a test message to {args.to} through {channel.describe()}")
+    return 0
+
+
+def _cli_time(text: str | None, option: str) -> datetime | None:
+    """ISO-8601; a date, or a time without an offset, is UTC."""
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        err = _core.ValidationError(f"{option}: {text!r} is not an ISO-8601 date or time")
+        err.field = option
+        raise err from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _existing_store(url: str) -> str:
+    # Opening a SQLite URL creates the file: a typo would replay an empty, new store.
+    if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):]):
+        err = _core.StoreError(f"--store: no store at {url[len('sqlite:///'):]}")
+        err.field = "--store"
+        raise err
+    return url
+
+
+def cmd_replay(args) -> int:
+    from .replay import load_flows, replay
+    from .simulate import progress_bar
+
+    try:
+        flows = load_flows(args.flows)
+        since, until = _cli_time(args.since, "--since"), _cli_time(args.until, "--until")
+        store = _existing_store(args.store)
+        # With --events the file is the history and the store says what was sent.
+        source, compare = (args.events, store) if args.events else (store, None)
+        result = replay(source, flows, since=since, until=until, tail=args.tail,
+                        compare_with=compare, progress=progress_bar())
+    except (_core.Error, ValueError) as e:
+        print(f"cartrecovery replay: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"cartrecovery replay: {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.summary())
+    return 0
+
+
+def cmd_export_events(args) -> int:
+    from .replay import export_events
+
+    try:
+        since, until = _cli_time(args.since, "--since"), _cli_time(args.until, "--until")
+        engine = Engine(store=_existing_store(args.store))
+        try:
+            count = export_events(engine, args.out, since=since, until=until)
+        finally:
+            engine.close()
+    except _core.Error as e:
+        print(f"cartrecovery export-events: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"cartrecovery export-events: {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
+    print(f"exported {count} events to {args.out}")
     return 0
 
 
@@ -226,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--until", help="YYYY-MM-DD (UTC), exclusive")
     p.add_argument("--by", default="flow,step,channel")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--html", metavar="PATH",
+                   help="also write the report with its charts as one self-contained HTML file")
     p.set_defaults(fn=cmd_report)
 
     p = sub.add_parser("send-test", help="send one test e-mail (R6.2)")
@@ -235,6 +343,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shop-name", default="Our shop")
     _add_smtp_args(p)
     p.set_defaults(fn=cmd_send_test)
+
+    p = sub.add_parser("replay", help="what candidate flows would have sent for the stored history")
+    p.add_argument("--store", default=store_default, help="the history, and what was sent")
+    p.add_argument("--flows", required=True, metavar="FILE.json", help="one flow or an array of flows")
+    p.add_argument("--events", metavar="FILE", help="replay this export (.jsonl, .json, .csv) instead")
+    p.add_argument("--since", help="ISO-8601 (UTC when without an offset)")
+    p.add_argument("--until", help="ISO-8601, exclusive")
+    p.add_argument("--tail", default="7d", help="run on this long after the last event (default 7d)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_replay)
+
+    p = sub.add_parser("export-events", help="write the event log as JSON Lines")
+    p.add_argument("--store", default=store_default)
+    p.add_argument("--out", required=True, metavar="FILE.jsonl")
+    p.add_argument("--since", help="ISO-8601 (UTC when without an offset)")
+    p.add_argument("--until", help="ISO-8601, exclusive")
+    p.set_defaults(fn=cmd_export_events)
 
     args = parser.parse_args(argv)
     try:

@@ -62,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_EVENTS_PER_BEACON": 20,
     "TOKEN_MAX_AGE": 7 * 24 * 3600,     # seconds a visitor token stays valid
     "TRACK_ANYMAIL": True,              # Django: listen to django-anymail's tracking signal
+    "DASHBOARD_AUTH": None,             # Flask: hook(request) -> True for staff (Django: is_staff)
 }
 
 _ENV_PREFIX = "CARTRECOVERY_"
@@ -643,3 +644,47 @@ def send_test(cfg: AdapterSettings, to: str, channel: str = "email") -> str:
     ch = channels[channel]
     ch.send_test(to, subject="cartrecovery test message")
     return ch.describe()
+
+
+# ---------------------------------------------------------------------------------------
+# Staff forms (the dashboard's pause/resume buttons)
+# ---------------------------------------------------------------------------------------
+# Django has its own CSRF protection; Flask has none built in, so its forms carry an HMAC
+# over a random nonce kept in the staff member's session: a page from another site cannot
+# read the session, so it cannot make a token that matches it.
+_FORM_CONTEXT = b"cartrecovery staff form v1"
+FORM_TOKEN_MAX_AGE = 12 * 3600  # a dashboard left open overnight needs a reload
+
+
+def new_form_nonce() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def _form_key(secret: str | bytes) -> bytes:
+    # Derived with its own context: a form token is never a valid visitor or link token.
+    return hmac.new(_bytes(secret), _FORM_CONTEXT, hashlib.sha256).digest()
+
+
+def sign_form(secret: str | bytes, session_nonce: str, purpose: str, now: float | None = None) -> str:
+    """The hidden token of a staff form: "<issued>.<tag>", tied to the session's nonce and
+    to what the form is for ("dashboard")."""
+    issued = str(int(time.time() if now is None else now))
+    tag = hmac.new(_form_key(secret), f"{purpose}|{session_nonce}|{issued}".encode(), hashlib.sha256)
+    return issued + "." + _b64(tag.digest())
+
+
+def verify_form(secret: str | bytes, token: Any, session_nonce: str | None, purpose: str,
+                max_age: int = FORM_TOKEN_MAX_AGE, now: float | None = None) -> None:
+    """Refuses (403, naming the csrf_token field) a staff form whose token is missing,
+    forged, made for another session or purpose, or older than ``max_age``."""
+    if not session_nonce:
+        raise BadRequest(403, "csrf_token: no form token in this session; reload the page")
+    if not isinstance(token, str) or len(token) > 200 or not token.isascii() or token.count(".") != 1:
+        raise BadRequest(403, "csrf_token: missing or malformed form token; reload the page")
+    issued = token.split(".")[0]
+    if not issued.isdigit() or not hmac.compare_digest(
+            sign_form(secret, session_nonce, purpose, int(issued)), token):
+        raise BadRequest(403, "csrf_token: bad form token")
+    now = time.time() if now is None else now
+    if now - int(issued) > max_age or int(issued) - now > 300:
+        raise BadRequest(403, "csrf_token: form token expired; reload the page")

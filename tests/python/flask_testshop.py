@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from flask import Flask, redirect, render_template_string, request, session
 
@@ -22,6 +23,19 @@ def rebuild_cart(request, cart):
     session["items"] = {i["sku"]: int(i["quantity"]) for i in cart["items"]}
     session["cart_id"] = cart["cart_id"]
     return "/cart"
+
+
+# The shop's own users, for the staff dashboard (DASHBOARD_AUTH=staff_only).
+USERS = {"ann": "staff", "bob": "customer"}
+
+
+def staff_only(req):
+    """DASHBOARD_AUTH hook: staff pass; anyone else is sent to log in, or refused when
+    logged in but not staff."""
+    role = USERS.get(session.get("user"))
+    if role is None:
+        return redirect("/login?" + urlencode({"next": req.path}))
+    return role == "staff"
 
 
 def _items():
@@ -93,6 +107,16 @@ def create_app(store: str, base_url: str = "http://localhost/cr/", **overrides) 
     def method():
         track("checkout_stage", stage="payment")
         return "ok"
+
+    @app.route("/login", methods=["GET", "POST"])
+    def login():
+        # A stand-in for the shop's login: whoever types a known user name is that user.
+        if request.method == "POST" and request.form.get("user") in USERS:
+            session["user"] = request.form["user"]
+            target = request.args.get("next") or "/"
+            return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+        return page("Log in", "other", '<form method="post"><input id="user" name="user" aria-label="User">'
+                    '<button id="login">Log in</button></form>')
 
     @app.post("/checkout/pay")
     def pay():

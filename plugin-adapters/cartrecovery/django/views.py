@@ -2,12 +2,13 @@
 
 The POST endpoints are csrf_exempt on purpose: beacons are authenticated by the same-origin
 check and a signed visitor token, and one-click unsubscribe (RFC 8058) is posted by mail
-clients that hold no CSRF token."""
+clients that hold no CSRF token. The staff dashboard's forms are the exception: they carry
+Django's CSRF token."""
 from __future__ import annotations
 
 from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import web
 from . import SESSION_CART, config, engine
@@ -78,3 +79,33 @@ def link(request, kind: str, token: str):
         target = hook(request, a.cart) if hook else None
         return HttpResponseRedirect(target or config().get("CART_URL"))
     return _response(a)
+
+
+# ---- the staff dashboard ---------------------------------------------------------------
+# Not csrf_exempt: its pause/resume forms carry Django's own CSRF token, enforced here even
+# when a project has taken CsrfViewMiddleware out.
+@csrf_protect
+@require_http_methods(["GET", "HEAD", "POST"])
+def dashboard(request):
+    """Flows and why they wait, worker health, pause/resume, the report: for active staff
+    users only. Anonymous visitors go to the login page (as the admin does); logged-in
+    users who are not staff get 403."""
+    from django.middleware.csrf import get_token
+
+    from .. import dashboard as board
+
+    user = getattr(request, "user", None)
+    if user is None:
+        return _response(board.error_answer(
+            403, "the dashboard needs django.contrib.auth's AuthenticationMiddleware"))
+    if not user.is_authenticated:
+        from django.contrib.auth.views import redirect_to_login  # needs django.contrib.auth
+
+        return redirect_to_login(request.get_full_path())
+    if not (user.is_active and user.is_staff):
+        return _response(board.error_answer(403, "staff only"))
+    here = request.path
+    if request.method == "POST":
+        return _response(board.apply_form(engine(), request.POST, here, who=user.get_username()))
+    csrf = board.hidden_field("csrfmiddlewaretoken", get_token(request))
+    return _response(board.page_answer(engine(), here, csrf, request.GET, config().get("SHOP_NAME")))

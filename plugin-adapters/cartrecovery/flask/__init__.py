@@ -19,6 +19,11 @@ opens on first use in each process (never in ``init_app``), so a pre-forking ser
 every worker its own. State lives in ``app.extensions["cartrecovery"]``; the extension
 object keeps no reference to the app. With Flask-WTF's CSRFProtect, exempt the
 "cartrecovery" blueprint: its POSTs are checked by origin and a signed token instead.
+
+The staff dashboard (flows, worker health, pause/resume, the report) is at
+``<mount>/dashboard``, closed until ``DASHBOARD_AUTH`` names a ``hook(request)`` that returns
+True for staff (or a response, e.g. a redirect to the shop's login page):
+``CartRecovery(app, dashboard_auth=lambda request: current_user.is_staff)``.
 """
 from __future__ import annotations
 
@@ -27,11 +32,13 @@ import threading
 from typing import Any
 
 import click
-from flask import Blueprint, Response, current_app, g, redirect, request, session
+from flask import Blueprint, Response, current_app, g, redirect, request, session, url_for
 from flask.cli import AppGroup  # its commands run inside the app context
 from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
 
 from .. import _core
+from .. import dashboard
 from .. import web
 from ..engine import Engine
 
@@ -146,6 +153,53 @@ def link(kind: str, token: str):
         target = hook(request, a.cart) if hook else None
         return redirect(target or st.cfg.get("CART_URL"), 302)
     return _response(a)
+
+
+SESSION_FORM_NONCE = "_cr_staff_form"
+
+
+def _dashboard_refusal(st: _State):
+    """None when the DASHBOARD_AUTH hook says this request is staff; else the answer. The
+    hook may return a response of its own (a redirect to the shop's login page). With no
+    hook the dashboard is closed: it is never open by default."""
+    auth = st.cfg.hook("DASHBOARD_AUTH")
+    if auth is None:
+        return _response(dashboard.error_answer(
+            403, "staff only: set DASHBOARD_AUTH (a hook(request) -> True for staff) to open the dashboard"))
+    verdict = auth(request)
+    if verdict is True:
+        return None
+    if isinstance(verdict, BaseResponse):
+        return verdict
+    return _response(dashboard.error_answer(403, "staff only"))
+
+
+@bp.route("/dashboard", methods=["GET", "POST"])
+def staff_dashboard():
+    st = _state()
+    refused = _dashboard_refusal(st)
+    if refused is not None:
+        return refused
+    secret = st.cfg.get("SECRET")
+    if not secret:
+        return _response(dashboard.error_answer(503, "SECRET is not set: the dashboard cannot protect its forms"))
+    here = url_for(".staff_dashboard")
+    if request.method == "POST":
+        try:
+            # A foreign Origin is refused outright; the token is what proves the form is ours.
+            if request.headers.get("Origin") is not None:
+                web.check_same_origin(request.headers, _own_origin(), web.allowed_origins(st.cfg))
+            web.verify_form(secret, request.form.get("csrf_token"), session.get(SESSION_FORM_NONCE),
+                            dashboard.PURPOSE)
+        except web.BadRequest as e:
+            return _response(dashboard.error_answer(e.status, e.message, here))
+        return _response(dashboard.apply_form(st.holder.get(), request.form, here))
+    nonce = session.get(SESSION_FORM_NONCE)
+    if not nonce:
+        nonce = session[SESSION_FORM_NONCE] = web.new_form_nonce()
+    token = web.sign_form(secret, nonce, dashboard.PURPOSE)
+    return _response(dashboard.page_answer(st.holder.get(), here, dashboard.hidden_field("csrf_token", token),
+                                           request.args, st.cfg.get("SHOP_NAME")))
 
 
 class CartRecovery:
