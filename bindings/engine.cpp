@@ -511,17 +511,17 @@ void init_engine(py::module_& m) {
            py::arg("cart_id"))
       .def(
           "messages",
-          [](Engine& e, const std::string& cart_id, const std::string& email) {
+          [](Engine& e, const std::string& cart_id, const std::string& email, int limit) {
             std::vector<MessageRecord> rows;
             {
               py::gil_scoped_release release;
-              rows = e.Messages(cart_id, email);
+              rows = e.Messages(cart_id, email, limit);
             }
             py::list out;
             for (const auto& m : rows) out.append(MessageDict(m));
             return out;
           },
-          py::arg("cart_id") = "", py::arg("email") = "")
+          py::arg("cart_id") = "", py::arg("email") = "", py::arg("limit") = 1000)
       .def(
           "report",
           [](Engine& e, std::optional<Millis> since, std::optional<Millis> until, const py::object& by,

@@ -3,7 +3,8 @@
     cartrecovery simulate   a day of synthetic traffic through the real engine (the demo)
     cartrecovery status     is the scheduler alive? jobs due, the oldest overdue one
     cartrecovery worker     run the worker in the foreground until Ctrl-C
-    cartrecovery report     what was sent and what came back, by flow/step/channel
+    cartrecovery report     what was sent and what came back, by flow/step/channel;
+                            --html FILE also writes the report with its charts
     cartrecovery send-test  send one test e-mail through an SMTP server (R6.2)
     cartrecovery replay     what candidate flows would have sent for the stored history
     cartrecovery export-events  the event log as JSON Lines (for replays elsewhere)
@@ -177,18 +178,7 @@ def cmd_report(args) -> int:
             print(f"cartrecovery report: --html: {problem}", file=sys.stderr)
             return 1
 
-    def when(text: str | None, option: str) -> datetime | None:
-        if not text:
-            return None
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            err = _core.ValidationError(f"{option}: expected YYYY-MM-DD (UTC), got {text!r}")
-            err.field = option
-            raise err from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-    since, until = when(args.since, "--since"), when(args.until, "--until")
+    since, until = _cli_time(args.since, "--since"), _cli_time(args.until, "--until")
     engine = Engine(store=args.store)
     try:
         print(report_output(engine, since, until, [b for b in args.by.split(",") if b], args.json))

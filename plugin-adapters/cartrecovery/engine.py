@@ -161,8 +161,15 @@ class Engine:
             j["started_at"] = from_ms(j["started_at"])
         return d
 
-    def messages(self, cart_id: str | None = None, email: str | None = None) -> list[dict]:
-        rows = self._native.messages(str(cart_id or ""), email or "")
+    def messages(self, cart_id: str | None = None, email: str | None = None,
+                 limit: int | None = 1000) -> list[dict]:
+        """Messages of a cart and/or a contact (by e-mail), or of the whole store, oldest
+        first, at most ``limit`` (None: all of them)."""
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            err = _core.ValidationError(f"limit: must be a whole number >= 1 or None, not {limit!r}")
+            err.field = "limit"
+            raise err
+        rows = self._native.messages(str(cart_id or ""), email or "", limit or 0)
         for m in rows:
             for key in ("due_at", "sent_at", "opened_at", "clicked_at"):
                 m[key] = from_ms(m[key])
@@ -330,7 +337,8 @@ class Engine:
     def pause_flow(self, name: str, reason: str = "paused by staff") -> None:
         """Stops a flow's reminders until ``resume_flow``: due steps wait (status "paused",
         reason "flow_paused"); on resume they go at once, each re-checked (ordered?
-        unsubscribed? quiet hours?). Journeys still start while paused."""
+        unsubscribed? quiet hours?). Journeys still start while paused. An unknown flow
+        raises ValidationError (field "flow")."""
         self._native.pause_flow(str(name), str(reason))
 
     def resume_flow(self, name: str) -> None:

@@ -136,3 +136,18 @@ def test_exported_amounts_keep_their_currency_exponent(make_engine, currency, pr
     assert cart["items"][0]["price"] == price and cart["currency"] == currency  # the default, written out
     assert contact["lifetime_value"] == price and contact["consent"] == {"email": True, "sms": False}
     assert order["value"] == price
+
+
+def test_messages_of_the_whole_store_are_limited_only_when_asked(make_engine, clock):
+    engine = make_engine()
+    for i in range(5):
+        add_cart(engine, f"c{i}", email=f"s{i}@example.com")
+    run_at(engine, clock, T0 + HOUR)
+    assert len(engine.messages()) == 5 and len(engine.messages(limit=None)) == 5
+    assert [m["cart_id"] for m in engine.messages(limit=2)] == ["c0", "c1"]  # oldest first
+    assert [m["cart_id"] for m in engine.messages(email="S3@example.com")] == ["c3"]
+    assert [m["cart_id"] for m in engine.messages(cart_id="c4", email="s4@example.com")] == ["c4"]
+    assert engine.messages(cart_id="c4", email="s3@example.com") == []
+    with pytest.raises(cr.ValidationError) as e:
+        engine.messages(limit=0)
+    assert e.value.field == "limit"

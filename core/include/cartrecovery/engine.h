@@ -231,7 +231,10 @@ class Engine {
                 const std::string& template_name, const std::string& language);
 
   std::optional<CartView> GetCart(const std::string& cart_id);
-  std::vector<MessageRecord> Messages(const std::string& cart_id, const std::string& email);
+  // Messages of a cart and/or a contact (by e-mail), oldest first, at most `limit` (<= 0:
+  // all).
+  std::vector<MessageRecord> Messages(const std::string& cart_id, const std::string& email,
+                                      int limit = 1000);
   std::vector<ReportRow> Report(const ReportQuery& query);
   EngineStatus Status();
   // The checkout-stage funnel (R1.3) and lead temperature (R1.4) over [since, until).

@@ -152,7 +152,7 @@ struct MessageFilter {
   std::string cart_id;
   std::string contact_key;
   std::string journey_id;
-  int limit = 1000;
+  int limit = 1000;  // <= 0: no limit
 };
 
 // An exit-intent decision as recorded (the popup is returned again, not re-drawn).

@@ -523,11 +523,13 @@ std::optional<CartView> Engine::GetCart(const std::string& cart_id) {
   return view;
 }
 
-std::vector<MessageRecord> Engine::Messages(const std::string& cart_id, const std::string& email) {
+std::vector<MessageRecord> Engine::Messages(const std::string& cart_id, const std::string& email,
+                                            int limit) {
   Flush();
   Runtime& r = impl_->R();
   MessageFilter f;
   f.cart_id = cart_id;
+  f.limit = limit;
   if (!email.empty()) {
     std::string lower = email;
     std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);

@@ -533,10 +533,14 @@ class SqliteStore final : public Store {
   }
 
   std::vector<MessageRecord> ListMessages(const MessageFilter& f) override {
-    auto s = db_.Prepare(MessageSelect(
-        "WHERE (?1 = '' OR cart_id = ?1) AND (?2 = '' OR contact_key = ?2)"
-        " AND (?3 = '' OR journey_id = ?3) ORDER BY created_ms, step, channel LIMIT ?4"));
-    s.Bind(1, f.cart_id).Bind(2, f.contact_key).Bind(3, f.journey_id).Bind(4, f.limit);
+    // Only the filters given reach the SQL, so each query can use its index (a journey's
+    // messages are read after every step: that must not scan the table).
+    std::string where = "WHERE 1";
+    if (!f.cart_id.empty()) where += " AND cart_id = ?1";
+    if (!f.contact_key.empty()) where += " AND contact_key = ?2";
+    if (!f.journey_id.empty()) where += " AND journey_id = ?3";
+    auto s = db_.Prepare(MessageSelect((where + " ORDER BY created_ms, step, channel LIMIT ?4").c_str()));
+    s.Bind(1, f.cart_id).Bind(2, f.contact_key).Bind(3, f.journey_id).Bind(4, f.limit > 0 ? f.limit : -1);
     std::vector<MessageRecord> out;
     while (s.Step()) out.push_back(ReadMessage(s));
     return out;
