@@ -6,6 +6,7 @@
     cartrecovery report     what was sent and what came back, by flow/step/channel;
                             --html FILE also writes the report with its charts
     cartrecovery send-test  send one test e-mail through an SMTP server (R6.2)
+    cartrecovery import-coupons  codes from a CSV file into an imported pool (R4.2)
     cartrecovery replay     what candidate flows would have sent for the stored history
     cartrecovery export-events  the event log as JSON Lines (for replays elsewhere)
 
@@ -224,6 +225,21 @@ def cmd_send_test(args) -> int:
     return 0
 
 
+def cmd_import_coupons(args) -> int:
+    from .web import import_coupons
+
+    if not os.path.isfile(args.csv):
+        print(f"cartrecovery import-coupons: --csv: no file at {args.csv}", file=sys.stderr)
+        return 1
+    column = int(args.column) if args.column.isdigit() else args.column
+    engine = Engine(store=_existing_store(args.store))
+    try:
+        print(import_coupons(engine, args.pool, args.csv, column=column))
+    finally:
+        engine.close()
+    return 0
+
+
 def _cli_time(text: str | None, option: str) -> datetime | None:
     """ISO-8601; a date, or a time without an offset, is UTC."""
     if not text:
@@ -333,6 +349,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shop-name", default="Our shop")
     _add_smtp_args(p)
     p.set_defaults(fn=cmd_send_test)
+
+    p = sub.add_parser("import-coupons", help="codes from a CSV file into an imported coupon pool (R4.2)")
+    p.add_argument("--store", default=store_default)
+    p.add_argument("--pool", required=True, help="an imported pool, as the shop's coupon_pools define it")
+    p.add_argument("--csv", required=True, metavar="FILE.csv")
+    p.add_argument("--column", default="0", help="a header name, or a 0-based column number (default 0)")
+    p.set_defaults(fn=cmd_import_coupons)
 
     p = sub.add_parser("replay", help="what candidate flows would have sent for the stored history")
     p.add_argument("--store", default=store_default, help="the history, and what was sent")

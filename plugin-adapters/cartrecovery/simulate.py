@@ -196,7 +196,7 @@ class Simulation:
         self.engine.close()
 
 
-def progress_bar(stream=None, width: int = 30) -> Callable[[float], None]:
+def progress_bar(stream=None, width: int = 30, label: str = "replaying") -> Callable[[float], None]:
     """A dependency-free progress bar on one terminal line (stderr by default)."""
     stream = stream if stream is not None else sys.stderr
     last = [-1]
@@ -209,7 +209,7 @@ def progress_bar(stream=None, width: int = 30) -> Callable[[float], None]:
             return
         last[0] = pct
         filled = width * pct // 100
-        bar = f"  replaying  [{'#' * filled}{'.' * (width - filled)}] {pct:3d}%"
+        bar = f"  {label}  [{'#' * filled}{'.' * (width - filled)}] {pct:3d}%"
         if step == 1:
             stream.write("\r" + bar + ("\n" if pct >= 100 else ""))
         else:

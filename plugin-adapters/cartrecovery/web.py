@@ -625,7 +625,7 @@ def import_coupons(engine: Any, pool: str, path: str, column: str | int = 0) -> 
     from .simulate import progress_bar
 
     size = max(os.path.getsize(path), 1)
-    bar = progress_bar()
+    bar = progress_bar(label="importing")
     report = engine.import_coupons(pool, path, column=column, progress=lambda n: bar(n / size))
     lines = [f"imported {report['imported']} codes into {pool}"
              f" ({report['already_known']} already known, {report['duplicates_in_file']} repeated"

@@ -79,3 +79,21 @@ def test_the_module_runs_as_a_command():
                          text=True, check=True).stdout
     for command in ("simulate", "status", "worker", "report", "send-test"):
         assert command in out
+
+
+def test_import_coupons_fills_the_pool_the_shop_defined_and_names_bad_lines(tmp_path, capsys):
+    store = f"sqlite:///{tmp_path}/shop.db"
+    shop = cr.Engine(store=store, settings={"coupon_pools": [{"name": "spring", "kind": "imported", "percent": 15}]})
+    shop.close()  # the shop's engine saved its pools in the store
+    csv = tmp_path / "codes.csv"
+    csv.write_text("id,code\n1,SPRING001\n2,SPRING002\n3,SPRING001\n4,no way!\n")
+    assert main(["import-coupons", "--store", store, "--pool", "spring", "--csv", str(csv), "--column", "code"]) == 0
+    captured = capsys.readouterr()
+    assert "imported 2 codes into spring" in captured.out and "1 repeated" in captured.out
+    assert "line 5:" in captured.out and "importing" in captured.err
+    engine = cr.Engine(store=store)
+    assert engine.free_coupons("spring") == 2
+    engine.close()
+    assert main(["import-coupons", "--store", store, "--pool", "summer", "--csv", str(csv)]) == 1
+    assert "summer" in capsys.readouterr().err
+    assert main(["import-coupons", "--store", store, "--pool", "spring", "--csv", str(tmp_path / "none.csv")]) == 1
