@@ -10,7 +10,7 @@ from . import _core
 from ._time import from_ms, to_ms
 from .channels import Channel
 from .clock import ManualClock
-from .flows import Flow, coerce_flow
+from .flows import coerce_flow
 
 # Settings the engine understands; anything else is a ConfigError (a typo would otherwise
 # silently do nothing).

@@ -67,7 +67,6 @@ class Simulation:
         self.plan: list[_Planned] = []
         self.seq = 0
         self.result = SimulationResult(shoppers=shoppers)
-        self.cart_of_message: dict[str, str] = {}
         self.cart_value: dict[str, Decimal] = {}
         self.ordered: set[str] = set()
         channel = CallbackChannel(self._on_message)
@@ -82,7 +81,6 @@ class Simulation:
             self.also._send(message)
         r = self.result
         r.reminders += 1
-        cart_id = self.cart_of_message.get(message["message_id"])
         now = self.clock.now()
         mid = message["message_id"]
         if self.rng.random() < 0.45:

@@ -4,55 +4,32 @@ shopper types, the abandoned-tab notice. Skipped when chromium or Playwright is 
 from __future__ import annotations
 
 import os
-import threading
 import time
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
+if not os.path.exists("/usr/bin/chromium"):
     pytest.skip("no /usr/bin/chromium (apt-get install chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("flask")
 
-from werkzeug.serving import make_server  # noqa: E402
-
-import cartrecovery as cr  # noqa: E402
-from conftest import T0  # noqa: E402
-from flask_testshop import create_app  # noqa: E402
-
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+from browser_shop import ServedShop, launch_browser  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with launch_browser() as b:
         yield b
-        b.close()
 
 
-class Shop:
+class Shop(ServedShop):
     def __init__(self, tmp_path):
-        self.clock = cr.ManualClock(T0)
-        self._app = None
-        self.server = make_server("127.0.0.1", 0, lambda env, start: self._app(env, start), threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
         # The engine's own offers: a generated-coupon pool, and an incentive for every hot
         # lead (share 1.0) so the test knows a coupon popup is due.
         offers = {"coupon_pools": [{"name": "exit10", "kind": "generated", "percent": 10,
                                     "prefix": "KITE"}],
                   "exit_intent": {"pool": "exit10", "incentive": {"share": 1.0}}}
-        self._app = create_app(f"sqlite:///{tmp_path / 'browser.db'}", base_url=self.url + "/cr/",
-                               CLOCK=self.clock, ENGINE_SETTINGS=offers)
-        with self._app.app_context():
-            self.engine = self._app.extensions["cartrecovery"].holder.get()
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self._app.extensions["cartrecovery"].holder.close()
+        super().__init__(tmp_path / "browser.db", ENGINE_SETTINGS=offers)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import subprocess
 import sys
 from datetime import timedelta
 
-import pytest
 
 import cartrecovery as cr
 from cartrecovery.cli import main

@@ -5,23 +5,19 @@ resumes it. Skipped when chromium or Playwright is missing."""
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
+if not os.path.exists("/usr/bin/chromium"):
     pytest.skip("no /usr/bin/chromium (apt-get install chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("flask")
 
-from werkzeug.serving import make_server  # noqa: E402
-
 import cartrecovery as cr  # noqa: E402
-from conftest import BOARD, HOUR, KITE, T0, add_cart  # noqa: E402
-from flask_testshop import create_app, staff_only  # noqa: E402
+from browser_shop import ServedShop, launch_browser  # noqa: E402
+from conftest import BOARD, HOUR, KITE, add_cart  # noqa: E402
+from flask_testshop import staff_only  # noqa: E402
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 # Carts of 200 or more get a coupon from a pool that starts empty: that flow waits (R4.3).
 BIG_CARTS = cr.Flow("big-carts", abandon_after="1h", enter_when={"min_value": "200"},
                     paths=[cr.Path("everyone", steps=[cr.Step(after="1h", channels=["email"], coupon="csv")])])
@@ -29,31 +25,16 @@ BIG_CARTS = cr.Flow("big-carts", abandon_after="1h", enter_when={"min_value": "2
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with launch_browser() as b:
         yield b
-        b.close()
 
 
-class Shop:
+class Shop(ServedShop):
     def __init__(self, tmp_path):
-        self.clock = cr.ManualClock(T0)
-        self._app = None
-        self.server = make_server("127.0.0.1", 0, lambda env, start: self._app(env, start), threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self._app = create_app(f"sqlite:///{tmp_path / 'dashboard.db'}", base_url=self.url + "/cr/",
-                               CLOCK=self.clock, DASHBOARD_AUTH=staff_only,
-                               FLOWS=[BIG_CARTS, cr.default_flow()],
-                               ENGINE_SETTINGS={"coupon_pools": [{"name": "csv", "kind": "imported",
-                                                                  "percent": 15}]})
-        with self._app.app_context():
-            self.engine = self._app.extensions["cartrecovery"].holder.get()
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self._app.extensions["cartrecovery"].holder.close()
+        super().__init__(tmp_path / "dashboard.db", DASHBOARD_AUTH=staff_only,
+                         FLOWS=[BIG_CARTS, cr.default_flow()],
+                         ENGINE_SETTINGS={"coupon_pools": [{"name": "csv", "kind": "imported",
+                                                            "percent": 15}]})
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ pytest.importorskip("flask")
 import cartrecovery as cr  # noqa: E402
 from cartrecovery import web  # noqa: E402
 from conftest import T0  # noqa: E402
-from flask_testshop import SECRET, create_app  # noqa: E402
+from flask_testshop import create_app  # noqa: E402
 
 ORIGIN = {"Origin": "http://localhost"}
 needs_links = pytest.mark.skipif(not hasattr(cr.Engine, "handle_link") or

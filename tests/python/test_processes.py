@@ -8,7 +8,6 @@ import os
 import signal
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 

@@ -1,7 +1,6 @@
 """The shop's hooks: an order check asked at send time, and bounces reported later."""
 from datetime import timedelta
 
-import cartrecovery as cr
 from conftest import DAY, HOUR, T0, add_cart, run_at, sent
 
 
