@@ -12,13 +12,24 @@ ctest --test-dir build --output-on-failure
 echo "== Python (pytest)"
 .venv/bin/python -m pytest -q
 
+echo "== Python (pytest) on PostgreSQL: the engine-level tests, each in a schema of its own"
+# The store behind every engine is CARTRECOVERY_TEST_PG (default: the local server's `test`
+# database, which .ci/run starts); adapters, browser and CLI layers above the engine run once.
+CARTRECOVERY_TEST_STORE=postgresql .venv/bin/python -m pytest -q -p no:cacheprovider \
+  tests/python/test_events.py tests/python/test_ingest.py tests/python/test_messages.py \
+  tests/python/test_offers.py tests/python/test_experiments.py tests/python/test_flow_control.py \
+  tests/python/test_playbooks.py tests/python/test_processes.py tests/python/test_reports.py \
+  tests/python/test_report_exact.py tests/python/test_sales_alerts.py tests/python/test_shop_hooks.py \
+  tests/python/test_worker.py tests/python/test_example_flows.py
+
 echo "== adapters on the oldest supported Django (4.2 LTS) and Flask (2.2)"
 # The same built extension, imported from plugin-adapters by a second, small environment.
 if [ ! -x .venv-compat/bin/python ]; then "${PYTHON:-python3}" -m venv .venv-compat; fi
 .venv-compat/bin/python -m pip install -q --disable-pip-version-check \
   "django>=4.2,<4.3" "flask>=2.2,<2.3" "werkzeug<2.3" "pytest>=7" "aiosmtpd>=1.4"
 PYTHONPATH=plugin-adapters .venv-compat/bin/python -m pytest -q -p no:cacheprovider \
-  tests/python/test_django_adapter.py tests/python/test_flask_adapter.py tests/python/test_web.py
+  tests/python/test_django_adapter.py tests/python/test_flask_adapter.py tests/python/test_web.py \
+  tests/python/test_dashboard.py
 
 echo "== stubs (_core.pyi matches the module)"
 tests/check-stubs.sh

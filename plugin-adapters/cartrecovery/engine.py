@@ -59,7 +59,8 @@ def _money(text: str | None) -> Decimal | None:
 class Engine:
     """Feeds checkout events to the recovery core and runs its reminders.
 
-    ``store``: "sqlite:///recovery.db" (default), ":memory:". ``flows``: None for
+    ``store``: "sqlite:///recovery.db" (default), ":memory:", or
+    "postgresql://user@host:5432/db?schema=shop" for a shop on several hosts. ``flows``: None for
     ``default_flow()``, else Flow objects, dicts, JSON text or paths to JSON files.
     ``channels``: None sends everything to an outbox kept in the store; else a dict from
     channel name to Channel. ``clock``: a ManualClock for tests and replays.

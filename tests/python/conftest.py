@@ -3,11 +3,23 @@
 Time is a ManualClock that starts on Monday 2026-03-02 09:00 UTC (T0); every engine lives on
 a SQLite file under the test's tmp_path. Helpers add a cart with items and a contact, and
 move the clock to an exact time and run what is due there.
+
+With CARTRECOVERY_TEST_STORE=postgresql the same tests run on PostgreSQL: store_url() hands
+out a fresh schema of the database at CARTRECOVERY_TEST_PG (default
+postgresql://postgres@127.0.0.1:5432/test) per test and store file name, dropped when the
+test ends. Tests about SQLite files mark themselves @pytest.mark.sqlite_only("why").
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import os
+import re
+import secrets
+import sqlite3
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Iterable
 
 import pytest
@@ -25,8 +37,133 @@ KITE = {"sku": "KITE-1", "name": "Kite Pro 9m", "price": Decimal("19.99"), "quan
 BOARD = {"sku": "BOARD-2", "name": "Twin-Tip Board", "price": "249.00", "quantity": 1}
 
 
+TEST_STORE = os.environ.get("CARTRECOVERY_TEST_STORE", "sqlite").strip().lower() or "sqlite"
+if TEST_STORE not in ("sqlite", "postgresql", "postgres"):
+    raise pytest.UsageError(f"CARTRECOVERY_TEST_STORE={TEST_STORE!r}: use sqlite or postgresql")
+ON_POSTGRES = TEST_STORE != "sqlite"
+PG_URL = os.environ.get("CARTRECOVERY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+class RawPostgres:
+    """A bare libpq connection through ctypes, for set-up and for looking at rows behind the
+    engine's back: libpq is what the core links, so no Python driver is needed."""
+
+    def __init__(self, url: str) -> None:
+        lib = ctypes.CDLL(ctypes.util.find_library("pq") or "libpq.so.5")
+        for name, args, res in [
+                ("PQconnectdb", [ctypes.c_char_p], ctypes.c_void_p),
+                ("PQstatus", [ctypes.c_void_p], ctypes.c_int),
+                ("PQerrorMessage", [ctypes.c_void_p], ctypes.c_char_p),
+                ("PQexec", [ctypes.c_void_p, ctypes.c_char_p], ctypes.c_void_p),
+                ("PQresultStatus", [ctypes.c_void_p], ctypes.c_int),
+                ("PQresultErrorMessage", [ctypes.c_void_p], ctypes.c_char_p),
+                ("PQntuples", [ctypes.c_void_p], ctypes.c_int),
+                ("PQnfields", [ctypes.c_void_p], ctypes.c_int),
+                ("PQgetvalue", [ctypes.c_void_p, ctypes.c_int, ctypes.c_int], ctypes.c_char_p),
+                ("PQgetisnull", [ctypes.c_void_p, ctypes.c_int, ctypes.c_int], ctypes.c_int),
+                ("PQclear", [ctypes.c_void_p], None),
+                ("PQfinish", [ctypes.c_void_p], None)]:
+            getattr(lib, name).argtypes = args
+            getattr(lib, name).restype = res
+        self._lib = lib
+        self._conn = lib.PQconnectdb(url.encode())
+        if lib.PQstatus(self._conn) != 0:  # CONNECTION_OK
+            message = lib.PQerrorMessage(self._conn).decode(errors="replace").strip()
+            lib.PQfinish(self._conn)
+            shown = re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", url)  # never the password
+            raise RuntimeError(f"PostgreSQL for the tests ({shown}) is not reachable: {message}; "
+                               "start it or run the suite on SQLite")
+        self.execute("SET lock_timeout = '30s'; SET client_min_messages = warning")
+
+    def execute(self, sql: str) -> list[tuple]:
+        res = self._lib.PQexec(self._conn, sql.encode())
+        try:
+            if self._lib.PQresultStatus(res) not in (1, 2):  # COMMAND_OK, TUPLES_OK
+                raise RuntimeError(f"{sql}: {self._lib.PQresultErrorMessage(res).decode().strip()}")
+            return [tuple(None if self._lib.PQgetisnull(res, r, c)
+                          else self._lib.PQgetvalue(res, r, c).decode()
+                          for c in range(self._lib.PQnfields(res)))
+                    for r in range(self._lib.PQntuples(res))]
+        finally:
+            self._lib.PQclear(res)
+
+    def close(self) -> None:
+        self._lib.PQfinish(self._conn)
+
+
+_pg_test: dict[str, Any] = {"base": None, "schemas": []}  # this test's schemas (PostgreSQL)
+
+
+def _pg_schema(path) -> str:
+    if _pg_test["base"] is None:
+        raise RuntimeError("store_url() on PostgreSQL is only for use inside a test")
+    stem = re.sub(r"[^a-z0-9_]", "_", Path(str(path)).stem.lower())[:40]
+    schema = _pg_test["base"] if stem == "recovery" else f"{_pg_test['base']}_{stem}"
+    if schema not in _pg_test["schemas"]:
+        _pg_test["schemas"].append(schema)
+    return schema
+
+
 def store_url(path) -> str:
+    """The store of the file `path`: that SQLite file, or on PostgreSQL a schema of the test's
+    own (one per file name, so a test may still open several stores)."""
+    if ON_POSTGRES:
+        return f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={_pg_schema(path)}"
     return f"sqlite:///{path}"
+
+
+def store_execute(path, sql: str) -> list[tuple]:
+    """Runs SQL on the store of `path` behind the engine's back (as text rows on PostgreSQL)."""
+    if ON_POSTGRES:
+        raw = RawPostgres(PG_URL)
+        try:
+            raw.execute(f"SET search_path TO {_pg_schema(path)}")
+            return raw.execute(sql)
+        finally:
+            raw.close()
+    con = sqlite3.connect(str(path))
+    try:
+        with con:
+            return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): about SQLite files; skipped when the suite runs on PostgreSQL")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not ON_POSTGRES:
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None:
+            why = marker.args[0] if marker.args else "about SQLite files"
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {why}"))
+
+
+@pytest.fixture(autouse=True)
+def _postgres_schemas():
+    """On PostgreSQL: the schemas this test's stores live in, dropped when it ends (after
+    every engine fixture has closed its engines)."""
+    if not ON_POSTGRES:
+        yield
+        return
+    _pg_test["base"] = f"t_py_{secrets.token_hex(6)}"
+    _pg_test["schemas"] = []
+    try:
+        yield
+    finally:
+        schemas, _pg_test["schemas"], _pg_test["base"] = _pg_test["schemas"], [], None
+        if schemas:
+            raw = RawPostgres(PG_URL)
+            try:
+                for schema in schemas:
+                    raw.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            finally:
+                raw.close()
 
 
 @pytest.fixture

@@ -313,6 +313,7 @@ def test_status_shows_a_worker_that_stopped(engine, clock):
 
 # ---- the store ----------------------------------------------------------------------------------
 
+@pytest.mark.sqlite_only("holds SQLite's write lock from a second sqlite3 connection")
 def test_a_full_queue_refuses_loudly_and_never_drops(make_engine, db_path):
     """While another connection holds the write lock the writer cannot commit; once the
     queue is full, track() raises QueueFullError. Every event accepted is stored later."""
@@ -337,6 +338,7 @@ def test_a_full_queue_refuses_loudly_and_never_drops(make_engine, db_path):
     assert engine.status()["events"] == 1 + accepted
 
 
+@pytest.mark.sqlite_only("a foreign SQLite file (store_tests refuses a foreign PostgreSQL schema)")
 def test_a_foreign_sqlite_file_is_refused(make_engine, db_path):
     import sqlite3
 

@@ -1,10 +1,9 @@
 """Ingest: one event that cannot be applied is refused alone, the rest of its batch lands."""
-import sqlite3
 
 import pytest
 
 import cartrecovery as cr
-from conftest import KITE, add_cart
+from conftest import KITE, add_cart, store_execute
 
 
 def test_an_event_that_cannot_be_applied_does_not_take_its_batch_down(make_engine, db_path):
@@ -12,10 +11,7 @@ def test_an_event_that_cannot_be_applied_does_not_take_its_batch_down(make_engin
     add_cart(engine, "bad")
     engine.flush()
     # Damage one stored cart behind the engine's back, so applying an update to it fails.
-    con = sqlite3.connect(db_path)
-    con.execute("UPDATE carts SET items = '{broken' WHERE cart_id = 'bad'")
-    con.commit()
-    con.close()
+    store_execute(db_path, "UPDATE carts SET items = '{broken' WHERE cart_id = 'bad'")
     item = dict(KITE)
     engine.track_many([
         {"type": "cart_updated", "cart_id": "good1", "items": [item], "currency": "EUR"},

@@ -327,10 +327,12 @@ class Store {
   virtual void RecordWorkerRun(const std::string& worker_id, Millis now, int jobs_run) = 0;
 };
 
-// Opens a store by URL: "sqlite:///path/to/file.db", "sqlite://:memory:", ":memory:", or a
-// plain file path. Creates and migrates the schema. Throws Error(kStorage) when the file is
-// not a cartrecovery store, is from a newer version, or cannot be opened; Error(kConfig) for
-// an unknown scheme.
+// Opens a store by URL: "sqlite:///path/to/file.db", "sqlite://:memory:", ":memory:", a
+// plain file path, or "postgresql://user[:password]@host[:port]/db[?schema=name]" (also
+// "postgres://"; several hosts share one database). Creates and migrates the schema. Throws
+// Error(kStorage) when the file or schema is not a cartrecovery store, is from a newer
+// version, or cannot be opened (a password never appears in the message); Error(kConfig) for
+// an unknown scheme or a malformed URL.
 std::unique_ptr<Store> OpenStore(const std::string& url);
 
 }  // namespace cartrecovery

@@ -1,5 +1,6 @@
 #include "cartrecovery/status.h"
 #include "cartrecovery/store.h"
+#include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 
 namespace cartrecovery {
@@ -13,11 +14,13 @@ std::unique_ptr<Store> OpenStore(const std::string& url) {
     return internal::OpenSqliteStore(url.substr(kSqlite.size()));
   }
   if (url.find("://") == std::string::npos && !url.empty()) return internal::OpenSqliteStore(url);
+  // Both spellings libpq (and SQLAlchemy, Django's dj-database-url) accept.
   if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0)
-    throw Error(ErrorCode::kConfig, "store: PostgreSQL is not supported by this build yet", "store");
+    return internal::OpenPostgresStore(url);
   throw Error(ErrorCode::kConfig,
               "store: '" + url.substr(0, url.find("://")) +
-                  "' is not a known store scheme (use sqlite:///path.db or :memory:)",
+                  "' is not a known store scheme (use sqlite:///path.db, :memory: or "
+                  "postgresql://user@host/db)",
               "store");
 }
 

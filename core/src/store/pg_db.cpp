@@ -1,0 +1,487 @@
+#include "store/pg_db.h"
+
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+
+#include "cartrecovery/status.h"
+
+namespace cartrecovery {
+namespace internal {
+namespace {
+
+constexpr Oid kInt8Oid = 20;
+constexpr Oid kTextOid = 25;
+// 'CaRt', as SQLite files are marked: the first key of every advisory lock we take.
+constexpr int32_t kLockClass = 0x43615274;
+
+std::string PercentDecode(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Split(const std::string& s, char sep) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (;;) {
+    size_t end = s.find(sep, start);
+    parts.push_back(s.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) return parts;
+    start = end + 1;
+  }
+}
+
+std::string Join(const std::vector<std::string>& parts, char sep) {
+  std::string out;
+  for (const auto& p : parts) {
+    if (!out.empty()) out += sep;
+    out += p;
+  }
+  return out;
+}
+
+// libpq's messages span lines ("...\n\tThis probably means..."); ours are one line.
+std::string OneLine(const std::string& text) {
+  std::string out;
+  bool space = false;
+  for (char c : text) {
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += c;
+  }
+  return out;
+}
+
+std::string Summary(const std::string& sql) {
+  std::string s = OneLine(sql);
+  return s.size() > 60 ? s.substr(0, 57) + "..." : s;
+}
+
+bool ValidSchemaName(const std::string& s) {
+  if (s.empty() || s.size() > 63) return false;
+  if (!(std::islower(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+  for (char c : s)
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
+          c == '_'))
+      return false;
+  return true;
+}
+
+int32_t Fnv1a(const std::string& s) {
+  uint32_t h = 2166136261u;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 16777619u;
+  }
+  return static_cast<int32_t>(h);
+}
+
+bool Succeeded(const PGresult* r) {
+  if (!r) return false;
+  ExecStatusType st = PQresultStatus(r);
+  return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
+}
+
+void DiscardNotice(void*, const char*) {}  // "schema ... already exists, skipping" etc.
+
+}  // namespace
+
+PgUrl ParsePgUrl(const std::string& url) {
+  PgUrl out;
+  const size_t sep = url.find("://");
+  if (sep == std::string::npos)
+    throw Error(ErrorCode::kConfig, "store: not a postgresql:// URL", "store");
+  const std::string scheme = url.substr(0, sep);
+  std::string rest = url.substr(sep + 3);
+  // As libpq reads it: user information runs to the first '@' seen before any '/'.
+  std::string userinfo;
+  const size_t at = rest.find_first_of("@/");
+  if (at != std::string::npos && rest[at] == '@') {
+    userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+  }
+  std::string user = userinfo;
+  bool has_password = false;
+  if (size_t colon = userinfo.find(':'); colon != std::string::npos) {
+    user = userinfo.substr(0, colon);
+    const std::string password = userinfo.substr(colon + 1);
+    has_password = true;
+    out.secrets.push_back(password);
+    out.secrets.push_back(PercentDecode(password));
+  }
+  std::string query;
+  if (size_t q = rest.find('?'); q != std::string::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  std::vector<std::string> for_libpq, shown;
+  if (!query.empty()) {
+    for (const auto& part : Split(query, '&')) {
+      const size_t eq = part.find('=');
+      const std::string key = part.substr(0, eq);
+      const std::string value = eq == std::string::npos ? "" : part.substr(eq + 1);
+      if (key == "schema") {
+        out.schema = PercentDecode(value);
+        if (!ValidSchemaName(out.schema))
+          throw Error(ErrorCode::kConfig,
+                      "store: schema '" + out.schema +
+                          "' must be lower-case letters, digits and _ (at most 63, not starting "
+                          "with a digit)",
+                      "store");
+        shown.push_back(part);
+        continue;
+      }
+      if (key == "password") {
+        out.secrets.push_back(value);
+        out.secrets.push_back(PercentDecode(value));
+        for_libpq.push_back(part);
+        shown.push_back("password=***");
+        continue;
+      }
+      for_libpq.push_back(part);
+      shown.push_back(part);
+    }
+  }
+  std::vector<std::string> secrets;
+  for (auto& s : out.secrets)
+    if (!s.empty()) secrets.push_back(s);
+  out.secrets = secrets;
+  out.conninfo = scheme + "://" + (userinfo.empty() ? "" : userinfo + "@") + rest +
+                 (for_libpq.empty() ? "" : "?" + Join(for_libpq, '&'));
+  out.shown = scheme + "://" + (userinfo.empty() ? "" : user + (has_password ? ":***" : "") + "@") +
+              rest + (shown.empty() ? "" : "?" + Join(shown, '&'));
+  return out;
+}
+
+std::string PgArray(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (const auto& item : items) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char c : item) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+std::string PgArray(const std::vector<int64_t>& items) {
+  std::string out = "{";
+  for (int64_t item : items) out += (out.size() > 1 ? "," : "") + std::to_string(item);
+  return out + "}";
+}
+
+// ---- PgStmt ----------------------------------------------------------------------------
+
+PgStmt::PgStmt(PgStmt&& o) noexcept
+    : db_(o.db_),
+      prepared_(o.prepared_),
+      values_(std::move(o.values_)),
+      types_(std::move(o.types_)),
+      result_(o.result_),
+      rows_(o.rows_),
+      row_(o.row_),
+      executed_(o.executed_) {
+  o.result_ = nullptr;
+}
+
+PgStmt::~PgStmt() {
+  if (result_) PQclear(result_);  // client memory only: safe in any process
+}
+
+void PgStmt::Set(int i, std::optional<std::string> value, unsigned type) {
+  if (value && value->find('\0') != std::string::npos)
+    throw Error(ErrorCode::kStorage,
+                db_->Scrub("store '" + db_->url().shown +
+                           "': PostgreSQL text cannot hold a NUL character (parameter $" +
+                           std::to_string(i) + " of: " + Summary(prepared_->sql) + ")"));
+  const size_t n = static_cast<size_t>(i);
+  if (values_.size() < n) {
+    values_.resize(n);
+    types_.resize(n, 0);
+  }
+  values_[n - 1] = std::move(value);
+  types_[n - 1] = type;
+}
+
+PgStmt& PgStmt::Bind(int i, int64_t v) {
+  Set(i, std::to_string(v), kInt8Oid);
+  return *this;
+}
+
+PgStmt& PgStmt::Bind(int i, const std::string& v) {
+  Set(i, v, kTextOid);
+  return *this;
+}
+
+PgStmt& PgStmt::BindLiteral(int i, const std::string& v) {
+  Set(i, v, 0);
+  return *this;
+}
+
+PgStmt& PgStmt::BindNull(int i) {
+  Set(i, std::nullopt, 0);  // the server infers the type from the statement
+  return *this;
+}
+
+PgStmt& PgStmt::Bind(int i, const std::optional<bool>& v) {
+  return v ? Bind(i, static_cast<int64_t>(*v)) : BindNull(i);
+}
+
+PgStmt& PgStmt::Bind(int i, const std::optional<int64_t>& v) { return v ? Bind(i, *v) : BindNull(i); }
+
+void PgStmt::Execute() {
+  // Outside a transaction a statement is a read (store.h): when the connection turns out
+  // to be lost (an idle timeout, a server restart), it is reconnected and run once more.
+  for (int attempt = 0;; ++attempt) {
+    db_->EnsureUsable();
+    PGconn* conn = db_->conn_;
+    const int n = static_cast<int>(values_.size());
+    PGresult* r = nullptr;
+    if (prepared_->generation != db_->generation_) {
+      r = PQprepare(conn, prepared_->name.c_str(), prepared_->sql.c_str(), n, types_.data());
+      if (Succeeded(r)) {
+        PQclear(r);
+        r = nullptr;
+        prepared_->generation = db_->generation_;
+      }
+    }
+    if (!r) {
+      std::vector<const char*> values(values_.size());
+      for (size_t i = 0; i < values_.size(); ++i) values[i] = values_[i] ? values_[i]->c_str() : nullptr;
+      r = PQexecPrepared(conn, prepared_->name.c_str(), n, values.data(), nullptr, nullptr, 0);
+    }
+    if (Succeeded(r)) {
+      result_ = r;
+      break;
+    }
+    if (attempt == 0 && db_->Retryable()) {
+      PQclear(r);
+      continue;
+    }
+    db_->Fail(r, (prepared_->generation != db_->generation_ ? "prepare: " : "") + Summary(prepared_->sql));
+  }
+  executed_ = true;
+  rows_ = PQntuples(result_);
+  db_->changed_ = std::atoll(PQcmdTuples(result_));
+}
+
+bool PgStmt::Step() {
+  if (!executed_) Execute();
+  if (row_ + 1 < rows_) {
+    ++row_;
+    return true;
+  }
+  row_ = rows_;
+  return false;
+}
+
+void PgStmt::Run() {
+  if (!executed_) Execute();
+}
+
+bool PgStmt::IsNull(int col) const { return PQgetisnull(result_, row_, col) != 0; }
+
+int64_t PgStmt::Int(int col) const {
+  if (IsNull(col)) return 0;  // as sqlite3_column_int64 reads NULL
+  const char* v = PQgetvalue(result_, row_, col);
+  if (v[0] == 't') return 1;  // a boolean column
+  if (v[0] == 'f') return 0;
+  return std::strtoll(v, nullptr, 10);
+}
+
+std::string PgStmt::Text(int col) const {
+  if (IsNull(col)) return std::string();
+  return std::string(PQgetvalue(result_, row_, col),
+                     static_cast<size_t>(PQgetlength(result_, row_, col)));
+}
+
+std::optional<bool> PgStmt::OptBool(int col) const {
+  if (IsNull(col)) return std::nullopt;
+  return Int(col) != 0;
+}
+
+// ---- PgDb ------------------------------------------------------------------------------
+
+PgDb::PgDb(const std::string& url) : url_(ParsePgUrl(url)), pid_(getpid()) { Connect(); }
+
+PgDb::~PgDb() {
+  if (!conn_ || abandoned_ || getpid() != pid_) return;  // leaked on purpose (see the header)
+  PQfinish(conn_);
+}
+
+void PgDb::Connect() {
+  // Reject a malformed URL before touching the network, as a configuration error.
+  char* err = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(url_.conninfo.c_str(), &err);
+  if (!parsed) {
+    std::string msg = err ? OneLine(err) : "cannot parse the URL";
+    if (err) PQfreemem(err);
+    throw Error(ErrorCode::kConfig, Scrub("store: '" + url_.shown + "': " + msg), "store");
+  }
+  PQconninfoFree(parsed);
+  // Entries before dbname are defaults the URL may override; entries after it win.
+  const std::string app = url_.schema.empty() ? "cartrecovery" : "cartrecovery/" + url_.schema;
+  const char* keys[] = {"connect_timeout", "application_name", "dbname", "client_encoding", nullptr};
+  const char* values[] = {"10", app.c_str(), url_.conninfo.c_str(), "UTF8", nullptr};
+  conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+  if (!conn_) throw Error(ErrorCode::kStorage, "store '" + url_.shown + "': cannot connect: out of memory");
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    std::string msg = OneLine(PQerrorMessage(conn_));
+    PQfinish(conn_);  // ours, in this process, never used: nothing to protect
+    conn_ = nullptr;
+    throw Error(ErrorCode::kStorage, Scrub("store '" + url_.shown + "': cannot connect: " + msg));
+  }
+  PQsetNoticeProcessor(conn_, &DiscardNotice, nullptr);
+  try {
+    SetUpSession();
+  } catch (...) {
+    PQfinish(conn_);  // the constructor fails: no destructor will close it
+    conn_ = nullptr;
+    throw;
+  }
+}
+
+void PgDb::SetUpSession() {
+  std::string sql = "SET lock_timeout = " + std::to_string(kLockTimeoutMs);
+  // A validated name (ParsePgUrl): safe in the SQL text. Created on first migration.
+  if (!url_.schema.empty()) sql += "; SET search_path TO " + url_.schema;
+  PGresult* r = PQexec(conn_, sql.c_str());
+  if (!Succeeded(r)) Fail(r, "session setup");
+  PQclear(r);
+  if (!url_.schema.empty()) {
+    schema_ = url_.schema;
+  } else {
+    r = PQexec(conn_, "SELECT coalesce(current_schema(), '')");
+    if (!Succeeded(r)) Fail(r, "session setup");
+    schema_ = PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+    PQclear(r);
+  }
+  lock_key_ = Fnv1a(schema_);
+}
+
+void PgDb::EnsureUsable() {
+  if (getpid() != pid_)
+    throw Error(ErrorCode::kStorage,
+                "store '" + url_.shown + "': this connection was opened by process " +
+                    std::to_string(pid_) + " before fork(); a child must open its own store");
+  if (PQstatus(conn_) == CONNECTION_OK || in_transaction_) return;
+  // Lost between transactions (server restart, idle timeout): reconnect with the same
+  // parameters; the statements prepared on the old connection are gone with it.
+  PQreset(conn_);
+  if (PQstatus(conn_) != CONNECTION_OK)
+    throw Error(ErrorCode::kStorage, Scrub("store '" + url_.shown + "': lost the connection and cannot reconnect: " +
+                                           OneLine(PQerrorMessage(conn_))));
+  ++generation_;
+  SetUpSession();
+}
+
+PgStmt PgDb::Prepare(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    PgPrepared p;
+    p.sql = sql;
+    p.name = "cr" + std::to_string(++next_name_);
+    it = cache_.emplace(sql, std::move(p)).first;
+  }
+  return PgStmt(this, &it->second);
+}
+
+void PgDb::Exec(const std::string& sql) {
+  EnsureUsable();
+  PGresult* r = PQexec(conn_, sql.c_str());
+  if (!Succeeded(r)) Fail(r, Summary(sql));
+  changed_ = std::atoll(PQcmdTuples(r));
+  PQclear(r);
+}
+
+void PgDb::Begin() {
+  EnsureUsable();
+  if (PQtransactionStatus(conn_) != PQTRANS_IDLE) PQclear(PQexec(conn_, "ROLLBACK"));
+  const std::string sql = "BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(kLockClass) + ", " +
+                          std::to_string(lock_key_) + ")";
+  PGresult* r = PQexec(conn_, sql.c_str());
+  if (!Succeeded(r) && Retryable()) {
+    // Lost while idle: nothing of this transaction happened yet, so begin it afresh.
+    PQclear(r);
+    EnsureUsable();
+    r = PQexec(conn_, sql.c_str());
+  }
+  if (!Succeeded(r)) {
+    if (PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) != PQTRANS_IDLE)
+      PQclear(PQexec(conn_, "ROLLBACK"));
+    Fail(r, "begin");
+  }
+  PQclear(r);
+  in_transaction_ = true;
+}
+
+bool PgDb::Retryable() const { return !in_transaction_ && PQstatus(conn_) == CONNECTION_BAD; }
+
+void PgDb::Commit() {
+  in_transaction_ = false;  // over, whatever the outcome
+  PGresult* r = PQexec(conn_, "COMMIT");
+  if (!Succeeded(r))
+    Fail(r, PQstatus(conn_) == CONNECTION_BAD ? "commit (whether it took effect is unknown)" : "commit");
+  const bool committed = std::strcmp(PQcmdStatus(r), "COMMIT") == 0;
+  PQclear(r);
+  if (!committed)
+    throw Error(ErrorCode::kStorage, "store '" + url_.shown +
+                                         "': commit: the server rolled the transaction back "
+                                         "because a statement in it had failed");
+}
+
+void PgDb::Rollback() noexcept {
+  in_transaction_ = false;
+  if (!conn_ || getpid() != pid_ || PQstatus(conn_) != CONNECTION_OK) return;
+  if (PQtransactionStatus(conn_) == PQTRANS_IDLE) return;
+  PQclear(PQexec(conn_, "ROLLBACK"));
+}
+
+std::string PgDb::Scrub(std::string text) const {
+  for (const auto& secret : url_.secrets) {
+    for (size_t pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos + 3))
+      text.replace(pos, secret.size(), "***");
+  }
+  return text;
+}
+
+void PgDb::Fail(pg_result* r, const std::string& what) {
+  std::string state, msg;
+  if (r) {
+    if (const char* s = PQresultErrorField(r, PG_DIAG_SQLSTATE)) state = s;
+    if (const char* p = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)) msg = p;
+    PQclear(r);
+  }
+  if (msg.empty() && conn_) msg = PQerrorMessage(conn_);
+  msg = OneLine(msg);
+  if (conn_ && PQstatus(conn_) == CONNECTION_BAD)
+    msg = "lost the connection to the server (" + msg + "); the next call reconnects";
+  else if (state == "55P03")
+    msg = "the store stayed locked by another process for " + std::to_string(kLockTimeoutMs) +
+          " ms (" + msg + ")";
+  else if (!state.empty())
+    msg += " [SQLSTATE " + state + "]";
+  throw Error(ErrorCode::kStorage, Scrub("store '" + url_.shown + "': " + what + ": " + msg));
+}
+
+}  // namespace internal
+}  // namespace cartrecovery

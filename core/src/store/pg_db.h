@@ -1,0 +1,160 @@
+// pg_db.h: a thin RAII layer over libpq, the PostgreSQL twin of sqlite_db.h: one
+// connection, statements prepared once per connection and cached by their text,
+// parameters bound as text, and errors turned into Error(kStorage) at this edge with the
+// URL's password scrubbed from every message.
+//
+// libpq's header stays out of this one (its types are only declared), so that code which
+// includes it needs no PostgreSQL include path.
+#ifndef CARTRECOVERY_SRC_STORE_PG_DB_H_
+#define CARTRECOVERY_SRC_STORE_PG_DB_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct pg_conn;
+struct pg_result;
+
+namespace cartrecovery {
+namespace internal {
+
+// A store URL taken apart: postgresql://user:password@host:port/db?schema=name&sslmode=...
+struct PgUrl {
+  std::string conninfo;  // what libpq gets: the URL without our own parameters
+  std::string schema;    // ?schema=: created if missing and put first on search_path
+  std::string shown;     // for messages: the URL without its password
+  std::vector<std::string> secrets;  // the password as written and decoded
+};
+// Throws Error(kConfig) for a URL that cannot be a PostgreSQL store's.
+PgUrl ParsePgUrl(const std::string& url);
+
+// An array in PostgreSQL's text form: {"a","b\"c"}, for BindLiteral and $n::text[].
+std::string PgArray(const std::vector<std::string>& items);
+std::string PgArray(const std::vector<int64_t>& items);
+
+class PgDb;
+
+// A statement in the cache: prepared on the connection of generation `generation`.
+struct PgPrepared {
+  std::string sql;
+  std::string name;
+  uint64_t generation = 0;  // 0: not prepared on any connection yet
+};
+
+// A cached statement with its own parameters and result; executed by the first Step() or
+// Run(), after which rows are read one by one as with SQLite.
+class PgStmt {
+ public:
+  PgStmt(PgDb* db, PgPrepared* prepared) : db_(db), prepared_(prepared) {}
+  PgStmt(const PgStmt&) = delete;
+  PgStmt& operator=(const PgStmt&) = delete;
+  PgStmt(PgStmt&& o) noexcept;
+  ~PgStmt();
+
+  // Binds by 1-based position ($1, $2, ...); chainable. Integers travel as int8, strings
+  // as text: the statement is prepared with the types of its first binding.
+  PgStmt& Bind(int i, int64_t v);
+  PgStmt& Bind(int i, int v) { return Bind(i, static_cast<int64_t>(v)); }
+  PgStmt& Bind(int i, const std::string& v);
+  PgStmt& Bind(int i, const char* v) { return Bind(i, std::string(v)); }
+  PgStmt& BindNull(int i);
+  // A value in PostgreSQL's text form whose type the statement gives ($1::text[]).
+  PgStmt& BindLiteral(int i, const std::string& v);
+  PgStmt& Bind(int i, const std::optional<bool>& v);
+  PgStmt& Bind(int i, const std::optional<int64_t>& v);
+
+  // Executes on the first call; true while a row is available.
+  bool Step();
+  // Executes, ignoring rows.
+  void Run();
+
+  int64_t Int(int col) const;
+  bool IsNull(int col) const;
+  std::string Text(int col) const;
+  std::optional<bool> OptBool(int col) const;
+
+ private:
+  void Set(int i, std::optional<std::string> value, unsigned type);
+  void Execute();
+
+  PgDb* db_;
+  PgPrepared* prepared_;
+  std::vector<std::optional<std::string>> values_;
+  std::vector<unsigned> types_;  // Oids
+  pg_result* result_ = nullptr;
+  int rows_ = 0;
+  int row_ = -1;
+  bool executed_ = false;
+};
+
+class PgDb {
+ public:
+  // Connects; Error(kConfig) for a bad URL, Error(kStorage) when the server cannot be
+  // reached or refuses us.
+  explicit PgDb(const std::string& url);
+  // Closes the connection, except in a child of fork() or when abandoned: closing sends
+  // a Terminate message down the socket the parent still uses.
+  ~PgDb();
+  PgDb(const PgDb&) = delete;
+  PgDb& operator=(const PgDb&) = delete;
+
+  PgStmt Prepare(const std::string& sql);  // cached by its text
+  // The simple query protocol, for DDL, transaction control and several statements.
+  void Exec(const std::string& sql);
+  int64_t ChangedRows() const { return changed_; }
+
+  // A write transaction that holds the store's writer lock (a transaction-level advisory
+  // lock per schema) until it ends: writers serialize across processes and hosts as they
+  // do on SQLite's file lock, which the engine's read-modify-write sequences rely on.
+  void Begin();
+  // Throws Error(kStorage) when the server did not commit (it rolls back a transaction in
+  // which a statement failed, and says so only in the command tag).
+  void Commit();
+  void Rollback() noexcept;
+  bool in_transaction() const { return in_transaction_; }
+
+  const PgUrl& url() const { return url_; }
+  // The schema the tables live in: ?schema= or the server's current_schema().
+  const std::string& schema() const { return schema_; }
+  void Abandon() { abandoned_ = true; }
+  // Error(kStorage) naming the store and what failed, its password scrubbed; consumes r.
+  [[noreturn]] void Fail(pg_result* r, const std::string& what);
+  std::string Scrub(std::string text) const;
+
+  // How long a writer waits for another process's transaction before kStorage, as with
+  // SQLite's busy timeout.
+  static constexpr int kLockTimeoutMs = 10000;
+
+ private:
+  friend class PgStmt;
+
+  void Connect();
+  void SetUpSession();
+  // Before talking to the server: refuses a connection inherited through fork(), and
+  // reconnects one that was lost (only between transactions: a lost transaction is gone).
+  void EnsureUsable();
+  // A statement failed because the connection was lost outside a transaction: it may be
+  // run again on a new one.
+  bool Retryable() const;
+
+  PgUrl url_;
+  std::string schema_;
+  int32_t lock_key_ = 0;
+  pg_conn* conn_ = nullptr;
+  pid_t pid_ = 0;
+  uint64_t generation_ = 1;  // bumped on every reconnect: prepared statements are gone
+  uint64_t next_name_ = 0;
+  std::map<std::string, PgPrepared> cache_;
+  int64_t changed_ = 0;
+  bool in_transaction_ = false;
+  bool abandoned_ = false;
+};
+
+}  // namespace internal
+}  // namespace cartrecovery
+
+#endif  // CARTRECOVERY_SRC_STORE_PG_DB_H_

@@ -1,0 +1,1297 @@
+// The PostgreSQL store: the SQLite store's twin, statement for statement. Every statement
+// is prepared once per connection and cached; writes run inside Write()'s transaction,
+// which holds a per-schema advisory lock, so that read-modify-write sequences from
+// processes on several hosts serialize as they do on SQLite's write lock. Claims (jobs,
+// coupons) are single statements with FOR UPDATE SKIP LOCKED besides.
+//
+// Where SQLite breaks ties by rowid (the order rows were last written in), a `seq` column
+// does the same here, in the direction SQLite's plan reads them, so both stores answer
+// alike for the same data (store_tests checks it).
+#include "store/postgres_store.h"
+
+#include <algorithm>
+#include <climits>
+#include <vector>
+
+#include "cartrecovery/status.h"
+#include "store/pg_db.h"
+#include "store/store_codec.h"
+
+namespace cartrecovery {
+namespace internal {
+namespace {
+
+// Migrations, oldest first; migration i brings the schema from version i to i + 1, and
+// version i has the tables and columns of the SQLite store's version i.
+// Never edit a shipped migration: add a new one.
+const std::vector<const char*>& Migrations() {
+  static const std::vector<const char*> kMigrations = {
+      R"sql(
+      CREATE TABLE events(
+        id BIGSERIAL PRIMARY KEY, type TEXT NOT NULL, at_ms BIGINT NOT NULL,
+        cart_id TEXT, visitor_id TEXT, payload TEXT NOT NULL);
+      CREATE INDEX events_at ON events(at_ms);
+      CREATE TABLE carts(
+        cart_id TEXT PRIMARY KEY, visitor_id TEXT, contact_key TEXT, state TEXT NOT NULL,
+        stage TEXT NOT NULL, currency TEXT, items TEXT NOT NULL, value_minor BIGINT NOT NULL,
+        restore_url TEXT, created_ms BIGINT NOT NULL, last_activity_ms BIGINT NOT NULL,
+        seq BIGSERIAL NOT NULL);
+      CREATE INDEX carts_contact ON carts(contact_key, last_activity_ms);
+      CREATE TABLE contacts(
+        contact_key TEXT PRIMARY KEY, email TEXT, phone TEXT, first_name TEXT, language TEXT,
+        timezone TEXT, orders_count BIGINT NOT NULL DEFAULT 0,
+        lifetime_value_minor BIGINT NOT NULL DEFAULT 0, consent_email BIGINT,
+        consent_sms BIGINT, consent_push BIGINT, consent_personalization BIGINT,
+        unsubscribed BIGINT NOT NULL DEFAULT 0, last_message_ms BIGINT NOT NULL DEFAULT 0,
+        last_order_ms BIGINT NOT NULL DEFAULT 0);
+      CREATE INDEX contacts_phone ON contacts(phone);
+      CREATE TABLE visitors(visitor_id TEXT PRIMARY KEY, contact_key TEXT NOT NULL);
+      CREATE TABLE journeys(
+        journey_id TEXT PRIMARY KEY, contact_key TEXT NOT NULL, cart_id TEXT NOT NULL,
+        flow TEXT NOT NULL, path TEXT NOT NULL, state TEXT NOT NULL, end_reason TEXT,
+        next_step BIGINT NOT NULL, next_due_ms BIGINT NOT NULL, next_branch TEXT,
+        started_ms BIGINT NOT NULL, prev_sent_ms BIGINT NOT NULL,
+        prev_engagement TEXT NOT NULL, prev_branch TEXT, updated_ms BIGINT NOT NULL,
+        seq BIGSERIAL NOT NULL);
+      CREATE INDEX journeys_contact ON journeys(contact_key, state);
+      CREATE INDEX journeys_cart ON journeys(cart_id, started_ms);
+      CREATE TABLE jobs(
+        job_id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL,
+        due_ms BIGINT NOT NULL, state TEXT NOT NULL, lease_until_ms BIGINT NOT NULL,
+        attempt BIGINT NOT NULL, UNIQUE(kind, subject));
+      CREATE INDEX jobs_due ON jobs(state, due_ms);
+      CREATE TABLE messages(
+        message_id TEXT PRIMARY KEY, journey_id TEXT NOT NULL, cart_id TEXT NOT NULL,
+        contact_key TEXT NOT NULL, flow TEXT NOT NULL, path TEXT NOT NULL,
+        step BIGINT NOT NULL, branch TEXT, channel TEXT NOT NULL, status TEXT NOT NULL,
+        reason TEXT, to_addr TEXT, subject TEXT, text TEXT, html TEXT,
+        due_ms BIGINT NOT NULL, sent_ms BIGINT NOT NULL DEFAULT 0,
+        opened_ms BIGINT NOT NULL DEFAULT 0, clicked_ms BIGINT NOT NULL DEFAULT 0,
+        attempts BIGINT NOT NULL DEFAULT 0, created_ms BIGINT NOT NULL,
+        seq BIGSERIAL NOT NULL);
+      CREATE INDEX messages_cart ON messages(cart_id, created_ms);
+      CREATE INDEX messages_journey ON messages(journey_id);
+      CREATE INDEX messages_contact ON messages(contact_key, sent_ms);
+      CREATE TABLE orders(
+        order_id TEXT PRIMARY KEY, cart_id TEXT, contact_key TEXT,
+        value_minor BIGINT NOT NULL, currency TEXT, coupon TEXT, at_ms BIGINT NOT NULL,
+        message_id TEXT, flow TEXT, step BIGINT, channel TEXT);
+      CREATE INDEX orders_at ON orders(at_ms);
+      CREATE TABLE workers(
+        worker_id TEXT PRIMARY KEY, last_run_ms BIGINT NOT NULL, jobs_run BIGINT NOT NULL);
+      )sql",
+      // 2: job ids are never reused (SQLite needed AUTOINCREMENT for that); a sequence
+      // never hands a number out twice, so version 1 already does it.
+      "-- nothing to do",
+      // 3: browser push subscriptions and hard-bounce suppression on contacts.
+      R"sql(
+      ALTER TABLE contacts ADD COLUMN push_subscription TEXT NOT NULL DEFAULT '',
+        ADD COLUMN email_bounced BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN phone_bounced BIGINT NOT NULL DEFAULT 0;
+      )sql",
+      // 4: coupon pools and codes, exit-intent decisions.
+      R"sql(
+      CREATE TABLE coupon_pools(
+        name TEXT PRIMARY KEY, kind TEXT NOT NULL, discount_kind TEXT NOT NULL,
+        amount BIGINT NOT NULL, currency TEXT NOT NULL, static_code TEXT NOT NULL,
+        prefix TEXT NOT NULL, code_length BIGINT NOT NULL, valid_for_ms BIGINT NOT NULL,
+        expires_ms BIGINT NOT NULL);
+      CREATE TABLE coupons(
+        code TEXT PRIMARY KEY, pool TEXT NOT NULL, shared BIGINT NOT NULL,
+        discount_kind TEXT NOT NULL, amount BIGINT NOT NULL, currency TEXT NOT NULL,
+        expires_ms BIGINT NOT NULL, assigned_contact TEXT NOT NULL DEFAULT '',
+        assigned_ms BIGINT NOT NULL DEFAULT 0, redeemed_order TEXT NOT NULL DEFAULT '',
+        redeemed_ms BIGINT NOT NULL DEFAULT 0, seq BIGSERIAL NOT NULL);
+      CREATE INDEX coupons_free ON coupons(pool, assigned_contact, seq);
+      CREATE TABLE offers(
+        offer_id BIGSERIAL PRIMARY KEY, visitor_id TEXT NOT NULL,
+        cart_id TEXT NOT NULL, contact_key TEXT NOT NULL, show BIGINT NOT NULL,
+        kind TEXT NOT NULL, variant TEXT NOT NULL, reason TEXT NOT NULL,
+        incentive_rule TEXT NOT NULL, coupon_code TEXT NOT NULL, decided_ms BIGINT NOT NULL);
+      CREATE INDEX offers_visitor ON offers(visitor_id, decided_ms);
+      CREATE INDEX offers_contact ON offers(contact_key, decided_ms);
+      CREATE INDEX offers_decided ON offers(decided_ms);
+      )sql",
+      // 5: A/B variants of flow steps (the first assignment sticks), unsubscribes attributed
+      // to the message that preceded them, and flows paused by staff.
+      R"sql(
+      ALTER TABLE messages ADD COLUMN variant TEXT NOT NULL DEFAULT '',
+        ADD COLUMN unsubscribed_ms BIGINT NOT NULL DEFAULT 0;
+      CREATE TABLE assignments(
+        experiment TEXT NOT NULL, contact_key TEXT NOT NULL, variant TEXT NOT NULL,
+        flow TEXT NOT NULL, assigned_ms BIGINT NOT NULL, PRIMARY KEY(experiment, contact_key));
+      CREATE TABLE flow_pauses(
+        flow TEXT PRIMARY KEY, reason TEXT NOT NULL, paused_ms BIGINT NOT NULL);
+      )sql",
+  };
+  return kMigrations;
+}
+
+// Our tables: a schema that has one of them but no schema_version of ours belongs to
+// another application, and is refused rather than "migrated".
+const char kOurTables[] =
+    "'events', 'carts', 'contacts', 'visitors', 'journeys', 'jobs', 'messages', 'orders',"
+    " 'workers', 'coupon_pools', 'coupons', 'offers', 'assignments', 'flow_pauses',"
+    " 'schema_version'";
+
+class PostgresStore final : public Store {
+ public:
+  explicit PostgresStore(const std::string& url) : db_(url) { Initialize(); }
+
+  void Write(const std::function<void()>& fn) override {
+    if (depth_ > 0) {
+      // Nested: a savepoint inside the enclosing transaction, so the inner part is undone
+      // alone when it throws (a failed statement included) and the outer one may go on.
+      db_.Exec("SAVEPOINT nested");
+      ++depth_;
+      try {
+        fn();
+      } catch (...) {
+        --depth_;
+        db_.Exec("ROLLBACK TO SAVEPOINT nested; RELEASE SAVEPOINT nested");
+        throw;
+      }
+      --depth_;
+      db_.Exec("RELEASE SAVEPOINT nested");
+      return;
+    }
+    db_.Begin();
+    ++depth_;
+    try {
+      fn();
+      --depth_;
+      db_.Commit();
+    } catch (...) {
+      if (depth_ > 0) --depth_;
+      db_.Rollback();
+      throw;
+    }
+  }
+
+  void AppendEvent(const Event& e, const std::string& json) override {
+    db_.Prepare("INSERT INTO events(type, at_ms, cart_id, visitor_id, payload) VALUES($1,$2,$3,$4,$5)")
+        .Bind(1, EventTypeName(e.type))
+        .Bind(2, e.at_ms)
+        .Bind(3, e.cart_id)
+        .Bind(4, e.visitor_id)
+        .Bind(5, json)
+        .Run();
+  }
+
+  std::optional<Cart> LoadCart(const std::string& cart_id) override {
+    auto s = db_.Prepare(
+        "SELECT visitor_id, contact_key, state, stage, currency, items, restore_url, created_ms,"
+        " last_activity_ms FROM carts WHERE cart_id = $1");
+    s.Bind(1, cart_id);
+    if (!s.Step()) return std::nullopt;
+    Cart c;
+    c.cart_id = cart_id;
+    c.visitor_id = s.Text(0);
+    c.contact_key = s.Text(1);
+    c.state = ParseCartState(s.Text(2)).value_or(CartState::kActive);
+    c.stage = ParseStage(s.Text(3)).value_or(Stage::kCart);
+    c.currency = s.Text(4);
+    c.items = ItemsFromJson(s.Text(5));
+    c.restore_url = s.Text(6);
+    c.created_ms = s.Int(7);
+    c.last_activity_ms = s.Int(8);
+    return c;
+  }
+
+  void SaveCart(const Cart& c) override {
+    // seq = excluded.seq: a fresh number, as SQLite's INSERT OR REPLACE gives a new rowid.
+    db_.Prepare(
+           "INSERT INTO carts(cart_id, visitor_id, contact_key, state, stage, currency, items,"
+           " value_minor, restore_url, created_ms, last_activity_ms)"
+           " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT(cart_id) DO UPDATE SET"
+           " visitor_id = excluded.visitor_id, contact_key = excluded.contact_key,"
+           " state = excluded.state, stage = excluded.stage, currency = excluded.currency,"
+           " items = excluded.items, value_minor = excluded.value_minor,"
+           " restore_url = excluded.restore_url, created_ms = excluded.created_ms,"
+           " last_activity_ms = excluded.last_activity_ms, seq = excluded.seq")
+        .Bind(1, c.cart_id)
+        .Bind(2, c.visitor_id)
+        .Bind(3, c.contact_key)
+        .Bind(4, CartStateName(c.state))
+        .Bind(5, StageName(c.stage))
+        .Bind(6, c.currency)
+        .Bind(7, ItemsToJson(c.items))
+        .Bind(8, c.ValueMinor())
+        .Bind(9, c.restore_url)
+        .Bind(10, c.created_ms)
+        .Bind(11, c.last_activity_ms)
+        .Run();
+  }
+
+  std::optional<Contact> LoadContact(const std::string& key) override {
+    auto s = db_.Prepare(
+        "SELECT email, phone, first_name, language, timezone, orders_count, lifetime_value_minor,"
+        " consent_email, consent_sms, consent_push, consent_personalization, unsubscribed,"
+        " last_message_ms, last_order_ms, push_subscription, email_bounced, phone_bounced"
+        " FROM contacts WHERE contact_key = $1");
+    s.Bind(1, key);
+    if (!s.Step()) return std::nullopt;
+    Contact c;
+    c.key = key;
+    c.email = s.Text(0);
+    c.phone = s.Text(1);
+    c.first_name = s.Text(2);
+    c.language = s.Text(3);
+    c.timezone = s.Text(4);
+    c.orders_count = s.Int(5);
+    c.lifetime_value_minor = s.Int(6);
+    c.consent.email = s.OptBool(7);
+    c.consent.sms = s.OptBool(8);
+    c.consent.push = s.OptBool(9);
+    c.consent.personalization = s.OptBool(10);
+    c.unsubscribed = s.Int(11) != 0;
+    c.last_message_ms = s.Int(12);
+    c.last_order_ms = s.Int(13);
+    c.push_subscription = s.Text(14);
+    c.email_bounced = s.Int(15) != 0;
+    c.phone_bounced = s.Int(16) != 0;
+    return c;
+  }
+
+  void SaveContact(const Contact& c) override {
+    db_.Prepare(
+           "INSERT INTO contacts(contact_key, email, phone, first_name, language, timezone,"
+           " orders_count, lifetime_value_minor, consent_email, consent_sms, consent_push,"
+           " consent_personalization, unsubscribed, last_message_ms, last_order_ms,"
+           " push_subscription, email_bounced, phone_bounced)"
+           " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)"
+           " ON CONFLICT(contact_key) DO UPDATE SET email = excluded.email,"
+           " phone = excluded.phone, first_name = excluded.first_name,"
+           " language = excluded.language, timezone = excluded.timezone,"
+           " orders_count = excluded.orders_count,"
+           " lifetime_value_minor = excluded.lifetime_value_minor,"
+           " consent_email = excluded.consent_email, consent_sms = excluded.consent_sms,"
+           " consent_push = excluded.consent_push,"
+           " consent_personalization = excluded.consent_personalization,"
+           " unsubscribed = excluded.unsubscribed, last_message_ms = excluded.last_message_ms,"
+           " last_order_ms = excluded.last_order_ms,"
+           " push_subscription = excluded.push_subscription,"
+           " email_bounced = excluded.email_bounced, phone_bounced = excluded.phone_bounced")
+        .Bind(1, c.key)
+        .Bind(2, c.email)
+        .Bind(3, c.phone)
+        .Bind(4, c.first_name)
+        .Bind(5, c.language)
+        .Bind(6, c.timezone)
+        .Bind(7, c.orders_count)
+        .Bind(8, c.lifetime_value_minor)
+        .Bind(9, c.consent.email)
+        .Bind(10, c.consent.sms)
+        .Bind(11, c.consent.push)
+        .Bind(12, c.consent.personalization)
+        .Bind(13, static_cast<int64_t>(c.unsubscribed))
+        .Bind(14, c.last_message_ms)
+        .Bind(15, c.last_order_ms)
+        .Bind(16, c.push_subscription)
+        .Bind(17, static_cast<int64_t>(c.email_bounced))
+        .Bind(18, static_cast<int64_t>(c.phone_bounced))
+        .Run();
+  }
+
+  std::vector<std::string> ContactsWithPhone(const std::string& phone,
+                                             const std::string& except_key) override {
+    auto s = db_.Prepare("SELECT contact_key FROM contacts WHERE phone = $1 AND contact_key <> $2");
+    s.Bind(1, phone).Bind(2, except_key);
+    std::vector<std::string> keys;
+    while (s.Step()) keys.push_back(s.Text(0));
+    return keys;
+  }
+
+  std::string ContactKeyForVisitor(const std::string& visitor_id) override {
+    auto s = db_.Prepare("SELECT contact_key FROM visitors WHERE visitor_id = $1");
+    s.Bind(1, visitor_id);
+    return s.Step() ? s.Text(0) : std::string();
+  }
+
+  void LinkVisitor(const std::string& visitor_id, const std::string& key) override {
+    db_.Prepare(
+           "INSERT INTO visitors(visitor_id, contact_key) VALUES($1,$2)"
+           " ON CONFLICT(visitor_id) DO UPDATE SET contact_key = excluded.contact_key")
+        .Bind(1, visitor_id)
+        .Bind(2, key)
+        .Run();
+  }
+
+  std::vector<std::string> CartsOfContact(const std::string& key) override {
+    auto s = db_.Prepare(
+        "SELECT cart_id FROM carts WHERE contact_key = $1 ORDER BY last_activity_ms DESC, seq DESC");
+    s.Bind(1, key);
+    std::vector<std::string> ids;
+    while (s.Step()) ids.push_back(s.Text(0));
+    return ids;
+  }
+
+  std::optional<JourneyRecord> LoadJourney(const std::string& id) override {
+    auto s = db_.Prepare(JourneySelect("WHERE journey_id = $1"));
+    s.Bind(1, id);
+    return ReadJourney(s);
+  }
+
+  std::optional<JourneyRecord> RunningJourneyOfContact(const std::string& key) override {
+    auto s = db_.Prepare(JourneySelect(
+        "WHERE contact_key = $1 AND state = 'running' ORDER BY started_ms DESC, seq LIMIT 1"));
+    s.Bind(1, key);
+    return ReadJourney(s);
+  }
+
+  std::optional<JourneyRecord> LatestJourneyOfCart(const std::string& cart_id) override {
+    auto s = db_.Prepare(
+        JourneySelect("WHERE cart_id = $1 ORDER BY started_ms DESC, seq DESC LIMIT 1"));
+    s.Bind(1, cart_id);
+    return ReadJourney(s);
+  }
+
+  void SaveJourney(const JourneyRecord& j) override {
+    db_.Prepare(
+           "INSERT INTO journeys(journey_id, contact_key, cart_id, flow, path, state, end_reason,"
+           " next_step, next_due_ms, next_branch, started_ms, prev_sent_ms, prev_engagement,"
+           " prev_branch, updated_ms) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)"
+           " ON CONFLICT(journey_id) DO UPDATE SET contact_key = excluded.contact_key,"
+           " cart_id = excluded.cart_id, flow = excluded.flow, path = excluded.path,"
+           " state = excluded.state, end_reason = excluded.end_reason,"
+           " next_step = excluded.next_step, next_due_ms = excluded.next_due_ms,"
+           " next_branch = excluded.next_branch, started_ms = excluded.started_ms,"
+           " prev_sent_ms = excluded.prev_sent_ms, prev_engagement = excluded.prev_engagement,"
+           " prev_branch = excluded.prev_branch, updated_ms = excluded.updated_ms,"
+           " seq = excluded.seq")
+        .Bind(1, j.journey_id)
+        .Bind(2, j.contact_key)
+        .Bind(3, j.cart_id)
+        .Bind(4, j.flow)
+        .Bind(5, j.path)
+        .Bind(6, j.state)
+        .Bind(7, j.end_reason)
+        .Bind(8, j.next_step)
+        .Bind(9, j.next_due_ms)
+        .Bind(10, EngagementText(j.next_branch))
+        .Bind(11, j.started_ms)
+        .Bind(12, j.prev_sent_ms)
+        .Bind(13, EngagementName(j.prev_engagement))
+        .Bind(14, EngagementText(j.prev_branch))
+        .Bind(15, j.updated_ms)
+        .Run();
+  }
+
+  void ScheduleJob(const std::string& kind, const std::string& subject, Millis due_ms) override {
+    db_.Prepare(
+           "INSERT INTO jobs(kind, subject, due_ms, state, lease_until_ms, attempt)"
+           " VALUES($1,$2,$3,'pending',0,0) ON CONFLICT(kind, subject) DO UPDATE SET"
+           " due_ms = excluded.due_ms, state = 'pending', lease_until_ms = 0")
+        .Bind(1, kind)
+        .Bind(2, subject)
+        .Bind(3, due_ms)
+        .Run();
+  }
+
+  void CancelJobs(const std::string& kind, const std::string& subject) override {
+    db_.Prepare("DELETE FROM jobs WHERE kind = $1 AND subject = $2").Bind(1, kind).Bind(2, subject).Run();
+  }
+
+  std::vector<JobRecord> ClaimDueJobs(Millis now, int limit, Millis lease_ms) override {
+    // One statement claims the batch; SKIP LOCKED passes over rows another transaction is
+    // claiming, so two workers on different hosts can never both hold one job.
+    auto s = db_.Prepare(
+        "UPDATE jobs SET state = 'claimed', lease_until_ms = $1 + $3, attempt = attempt + 1"
+        " WHERE job_id IN (SELECT job_id FROM jobs WHERE"
+        "   (state = 'pending' AND due_ms <= $1) OR (state = 'claimed' AND lease_until_ms <= $1)"
+        "   ORDER BY due_ms, job_id LIMIT $2 FOR UPDATE SKIP LOCKED)"
+        " RETURNING job_id, kind, subject, due_ms, attempt");
+    s.Bind(1, now).Bind(2, limit).Bind(3, lease_ms);
+    std::vector<JobRecord> jobs;
+    while (s.Step()) {
+      JobRecord j;
+      j.job_id = s.Int(0);
+      j.kind = s.Text(1);
+      j.subject = s.Text(2);
+      j.due_ms = s.Int(3);
+      j.attempt = static_cast<int>(s.Int(4));
+      jobs.push_back(std::move(j));
+    }
+    // RETURNING gives rows in no set order; run the most overdue first.
+    std::sort(jobs.begin(), jobs.end(), [](const JobRecord& a, const JobRecord& b) {
+      return a.due_ms != b.due_ms ? a.due_ms < b.due_ms : a.job_id < b.job_id;
+    });
+    return jobs;
+  }
+
+  bool FinishJob(int64_t job_id, int attempt) override {
+    // "done" is the row's removal: finished jobs leave nothing behind to scan.
+    db_.Prepare("DELETE FROM jobs WHERE job_id = $1 AND attempt = $2 AND state = 'claimed'")
+        .Bind(1, job_id)
+        .Bind(2, attempt)
+        .Run();
+    return db_.ChangedRows() == 1;
+  }
+
+  bool RetryJob(int64_t job_id, int attempt, Millis due_ms) override {
+    db_.Prepare(
+           "UPDATE jobs SET state = 'pending', due_ms = $1, lease_until_ms = 0"
+           " WHERE job_id = $2 AND attempt = $3 AND state = 'claimed'")
+        .Bind(1, due_ms)
+        .Bind(2, job_id)
+        .Bind(3, attempt)
+        .Run();
+    return db_.ChangedRows() == 1;
+  }
+
+  bool ClaimIsCurrent(int64_t job_id, int attempt) override {
+    auto s = db_.Prepare("SELECT 1 FROM jobs WHERE job_id = $1 AND attempt = $2 AND state = 'claimed'");
+    s.Bind(1, job_id).Bind(2, attempt);
+    return s.Step();
+  }
+
+  std::optional<Millis> NextDueMs() override {
+    auto s = db_.Prepare(
+        "SELECT min(CASE state WHEN 'pending' THEN due_ms ELSE lease_until_ms END) FROM jobs");
+    if (!s.Step() || s.IsNull(0)) return std::nullopt;
+    return s.Int(0);
+  }
+
+  bool InsertMessage(const MessageRecord& m) override {
+    auto s = db_.Prepare(
+        "INSERT INTO messages(message_id, journey_id, cart_id, contact_key, flow, path, step,"
+        " branch, channel, status, reason, to_addr, subject, text, html, due_ms, sent_ms,"
+        " attempts, created_ms, variant) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,"
+        "$15,$16,$17,$18,$19,$20) ON CONFLICT DO NOTHING");
+    s.Bind(1, m.message_id)
+        .Bind(2, m.journey_id)
+        .Bind(3, m.cart_id)
+        .Bind(4, m.contact_key)
+        .Bind(5, m.flow)
+        .Bind(6, m.path)
+        .Bind(7, m.step)
+        .Bind(8, EngagementText(m.branch))
+        .Bind(9, m.channel)
+        .Bind(10, m.status)
+        .Bind(11, m.reason)
+        .Bind(12, m.to)
+        .Bind(13, m.subject)
+        .Bind(14, m.text)
+        .Bind(15, m.html)
+        .Bind(16, m.due_ms)
+        .Bind(17, m.sent_ms)
+        .Bind(18, m.attempts)
+        .Bind(19, m.created_ms)
+        .Bind(20, m.variant)
+        .Run();
+    return db_.ChangedRows() == 1;
+  }
+
+  std::optional<MessageRecord> LoadMessage(const std::string& id) override {
+    auto s = db_.Prepare(MessageSelect("WHERE message_id = $1"));
+    s.Bind(1, id);
+    if (!s.Step()) return std::nullopt;
+    return ReadMessage(s);
+  }
+
+  void UpdateMessage(const MessageRecord& m) override {
+    db_.Prepare(
+           "UPDATE messages SET status = $1, reason = $2, to_addr = $3, subject = $4, text = $5,"
+           " html = $6, sent_ms = $7, opened_ms = $8, clicked_ms = $9, attempts = $10,"
+           " due_ms = $11, variant = $12, unsubscribed_ms = $13 WHERE message_id = $14")
+        .Bind(1, m.status)
+        .Bind(2, m.reason)
+        .Bind(3, m.to)
+        .Bind(4, m.subject)
+        .Bind(5, m.text)
+        .Bind(6, m.html)
+        .Bind(7, m.sent_ms)
+        .Bind(8, m.opened_ms)
+        .Bind(9, m.clicked_ms)
+        .Bind(10, m.attempts)
+        .Bind(11, m.due_ms)
+        .Bind(12, m.variant)
+        .Bind(13, m.unsubscribed_ms)
+        .Bind(14, m.message_id)
+        .Run();
+  }
+
+  void SuppressUnsent(const std::string& journey_id, const std::string& reason) override {
+    db_.Prepare(
+           "UPDATE messages SET status = 'suppressed', reason = $1"
+           " WHERE journey_id = $2 AND status IN ('sending', 'retrying', 'deferred', 'paused')")
+        .Bind(1, reason)
+        .Bind(2, journey_id)
+        .Run();
+  }
+
+  std::vector<MessageRecord> ListMessages(const MessageFilter& f) override {
+    // Only the filters given reach the SQL, so each query can use its index (a journey's
+    // messages are read after every step: that must not scan the table).
+    std::vector<std::string> values;
+    std::string where = "WHERE true";
+    for (const auto& [column, value] : {std::pair<const char*, const std::string*>{"cart_id", &f.cart_id},
+                                        {"contact_key", &f.contact_key},
+                                        {"journey_id", &f.journey_id}}) {
+      if (value->empty()) continue;
+      values.push_back(*value);
+      where += std::string(" AND ") + column + " = $" + std::to_string(values.size());
+    }
+    const int limit_param = static_cast<int>(values.size()) + 1;
+    auto s = db_.Prepare(MessageSelect(
+        (where + " ORDER BY created_ms, step, channel COLLATE \"C\", seq LIMIT $" +
+         std::to_string(limit_param)).c_str()));
+    for (size_t i = 0; i < values.size(); ++i) s.Bind(static_cast<int>(i + 1), values[i]);
+    if (f.limit > 0) s.Bind(limit_param, f.limit);
+    else s.BindNull(limit_param);  // LIMIT NULL: no limit
+    std::vector<MessageRecord> out;
+    while (s.Step()) out.push_back(ReadMessage(s));
+    return out;
+  }
+
+  std::optional<MessageRecord> LastSentTo(const std::string& key, Millis since) override {
+    auto s = db_.Prepare(MessageSelect(
+        "WHERE contact_key = $1 AND status = 'sent' AND sent_ms >= $2"
+        " ORDER BY sent_ms DESC, seq DESC LIMIT 1"));
+    s.Bind(1, key).Bind(2, since);
+    if (!s.Step()) return std::nullopt;
+    return ReadMessage(s);
+  }
+
+  ContactSends SendsTo(const std::string& key, Millis since) override {
+    ContactSends out;
+    {
+      auto s = db_.Prepare(
+          "SELECT channel, max(sent_ms) FROM messages WHERE contact_key = $1 AND status = 'sent'"
+          " GROUP BY channel");
+      s.Bind(1, key);
+      while (s.Step()) out.last_by_channel[s.Text(0)] = s.Int(1);
+    }
+    auto s = db_.Prepare(
+        "SELECT channel, sent_ms FROM messages WHERE contact_key = $1 AND status = 'sent'"
+        " AND sent_ms >= $2 ORDER BY sent_ms, seq");
+    s.Bind(1, key).Bind(2, since);
+    while (s.Step()) out.recent.emplace_back(s.Text(0), s.Int(1));
+    return out;
+  }
+
+  void SavePool(const CouponPool& p) override {
+    db_.Prepare(
+           "INSERT INTO coupon_pools(name, kind, discount_kind, amount, currency, static_code,"
+           " prefix, code_length, valid_for_ms, expires_ms) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
+           " ON CONFLICT(name) DO UPDATE SET kind = excluded.kind,"
+           " discount_kind = excluded.discount_kind, amount = excluded.amount,"
+           " currency = excluded.currency, static_code = excluded.static_code,"
+           " prefix = excluded.prefix, code_length = excluded.code_length,"
+           " valid_for_ms = excluded.valid_for_ms, expires_ms = excluded.expires_ms")
+        .Bind(1, p.name)
+        .Bind(2, PoolKindName(p.kind))
+        .Bind(3, DiscountKindName(p.discount.kind))
+        .Bind(4, p.discount.amount)
+        .Bind(5, p.discount.currency)
+        .Bind(6, p.static_code)
+        .Bind(7, p.prefix)
+        .Bind(8, p.code_length)
+        .Bind(9, p.valid_for_ms)
+        .Bind(10, p.expires_ms)
+        .Run();
+  }
+
+  std::optional<CouponPool> LoadPool(const std::string& name) override {
+    auto s = db_.Prepare(
+        "SELECT kind, discount_kind, amount, currency, static_code, prefix, code_length,"
+        " valid_for_ms, expires_ms FROM coupon_pools WHERE name = $1");
+    s.Bind(1, name);
+    if (!s.Step()) return std::nullopt;
+    CouponPool p;
+    p.name = name;
+    p.kind = ParsePoolKind(s.Text(0)).value_or(PoolKind::kGenerated);
+    p.discount.kind = ParseDiscountKind(s.Text(1)).value_or(DiscountKind::kPercent);
+    p.discount.amount = s.Int(2);
+    p.discount.currency = s.Text(3);
+    p.static_code = s.Text(4);
+    p.prefix = s.Text(5);
+    p.code_length = static_cast<int>(s.Int(6));
+    p.valid_for_ms = s.Int(7);
+    p.expires_ms = s.Int(8);
+    return p;
+  }
+
+  int64_t AddCoupons(const std::vector<Coupon>& coupons) override {
+    // A statement per thousand codes, not a round trip per code: an import holds the
+    // writer lock meanwhile. Rows go in in the given order (seq: the order codes are handed
+    // out in); a code already known, or twice in the list, is skipped as on SQLite.
+    constexpr size_t kChunk = 1000;
+    int64_t added = 0;
+    for (size_t start = 0; start < coupons.size(); start += kChunk) {
+      std::vector<std::string> code, pool, kind, currency, contact;
+      std::vector<int64_t> shared, amount, expires, assigned;
+      for (size_t i = start; i < std::min(coupons.size(), start + kChunk); ++i) {
+        const Coupon& c = coupons[i];
+        code.push_back(c.code);
+        pool.push_back(c.pool);
+        shared.push_back(c.shared ? 1 : 0);
+        kind.push_back(DiscountKindName(c.discount.kind));
+        amount.push_back(c.discount.amount);
+        currency.push_back(c.discount.currency);
+        expires.push_back(c.expires_ms);
+        contact.push_back(c.assigned_contact);
+        assigned.push_back(c.assigned_contact.empty() ? 0 : 1);
+      }
+      db_.Prepare(
+             "INSERT INTO coupons(code, pool, shared, discount_kind, amount, currency, expires_ms,"
+             " assigned_contact, assigned_ms) SELECT c, p, s, k, a, cur, e, ac, am FROM"
+             " unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[],"
+             " $7::bigint[], $8::text[], $9::bigint[]) WITH ORDINALITY"
+             " AS t(c, p, s, k, a, cur, e, ac, am, n) ORDER BY n ON CONFLICT DO NOTHING")
+          .BindLiteral(1, PgArray(code))
+          .BindLiteral(2, PgArray(pool))
+          .BindLiteral(3, PgArray(shared))
+          .BindLiteral(4, PgArray(kind))
+          .BindLiteral(5, PgArray(amount))
+          .BindLiteral(6, PgArray(currency))
+          .BindLiteral(7, PgArray(expires))
+          .BindLiteral(8, PgArray(contact))
+          .BindLiteral(9, PgArray(assigned))
+          .Run();
+      added += db_.ChangedRows();
+    }
+    return added;
+  }
+
+  std::optional<Coupon> TakeFreeCoupon(const CouponPool& pool, const std::string& contact_key,
+                                       Millis now) override {
+    // One statement: choose and assign; SKIP LOCKED passes over a code another transaction
+    // is taking, so two processes drawing from one pool never hand out the same code.
+    auto s = db_.Prepare(
+        "UPDATE coupons SET assigned_contact = $1, assigned_ms = $2,"
+        " expires_ms = CASE WHEN $3 = 0 THEN expires_ms WHEN expires_ms = 0 OR $3 < expires_ms"
+        " THEN $3 ELSE expires_ms END"
+        " WHERE code = (SELECT code FROM coupons WHERE pool = $4 AND shared = 0"
+        " AND assigned_contact = '' AND (expires_ms = 0 OR expires_ms > $2) ORDER BY seq LIMIT 1"
+        " FOR UPDATE SKIP LOCKED)"
+        " RETURNING code");
+    s.Bind(1, contact_key).Bind(2, now).Bind(3, CouponExpiry(pool, now)).Bind(4, pool.name);
+    if (!s.Step()) return std::nullopt;
+    return LoadCoupon(s.Text(0));
+  }
+
+  std::optional<Coupon> LoadCoupon(const std::string& code) override {
+    auto s = db_.Prepare(
+        "SELECT pool, shared, discount_kind, amount, currency, expires_ms, assigned_contact,"
+        " redeemed_order, redeemed_ms FROM coupons WHERE code = $1");
+    s.Bind(1, code);
+    if (!s.Step()) return std::nullopt;
+    Coupon c;
+    c.code = code;
+    c.pool = s.Text(0);
+    c.shared = s.Int(1) != 0;
+    c.discount.kind = ParseDiscountKind(s.Text(2)).value_or(DiscountKind::kPercent);
+    c.discount.amount = s.Int(3);
+    c.discount.currency = s.Text(4);
+    c.expires_ms = s.Int(5);
+    c.assigned_contact = s.Text(6);
+    c.redeemed_order = s.Text(7);
+    c.redeemed_ms = s.Int(8);
+    return c;
+  }
+
+  void MarkRedeemed(const std::string& code, const std::string& order_id, Millis at) override {
+    db_.Prepare(
+           "UPDATE coupons SET redeemed_order = $1, redeemed_ms = $2 WHERE code = $3 AND shared = 0")
+        .Bind(1, order_id)
+        .Bind(2, at)
+        .Bind(3, code)
+        .Run();
+  }
+
+  int64_t FreeCoupons(const std::string& pool, Millis now) override {
+    auto s = db_.Prepare(
+        "SELECT count(*) FROM coupons WHERE pool = $1 AND shared = 0 AND assigned_contact = ''"
+        " AND (expires_ms = 0 OR expires_ms > $2)");
+    s.Bind(1, pool).Bind(2, now);
+    return s.Step() ? s.Int(0) : 0;
+  }
+
+  std::optional<Coupon> AssignedCoupon(const std::string& pool, const std::string& contact_key,
+                                       Millis now) override {
+    std::string code;
+    {
+      auto s = db_.Prepare(
+          "SELECT code FROM coupons WHERE pool = $1 AND assigned_contact = $2 AND shared = 0"
+          " AND redeemed_order = '' AND (expires_ms = 0 OR expires_ms > $3)"
+          " ORDER BY assigned_ms DESC, seq DESC LIMIT 1");
+      s.Bind(1, pool).Bind(2, contact_key).Bind(3, now);
+      if (!s.Step()) return std::nullopt;
+      code = s.Text(0);
+    }
+    return LoadCoupon(code);
+  }
+
+  std::map<std::pair<std::string, std::string>, int64_t> PausedMessages() override {
+    std::map<std::pair<std::string, std::string>, int64_t> out;
+    auto s = db_.Prepare(
+        "SELECT flow, reason, count(*) FROM messages WHERE status = 'paused' GROUP BY flow, reason");
+    while (s.Step()) out[{s.Text(0), s.Text(1)}] = s.Int(2);
+    return out;
+  }
+
+  int64_t ResumePaused(Millis now) override {
+    db_.Prepare(
+           "UPDATE jobs SET due_ms = $1, state = 'pending', lease_until_ms = 0 WHERE kind = 'step'"
+           " AND state = 'pending' AND due_ms > $1 AND subject IN"
+           " (SELECT journey_id FROM messages WHERE status = 'paused' AND reason <> 'flow_paused')")
+        .Bind(1, now)
+        .Run();
+    return db_.ChangedRows();
+  }
+
+  int64_t PruneCoupons(Millis now, Millis grace_ms) override {
+    db_.Prepare(
+           "DELETE FROM coupons WHERE shared = 0 AND redeemed_order = '' AND expires_ms <> 0"
+           " AND expires_ms + $1 <= $2")
+        .Bind(1, grace_ms)
+        .Bind(2, now)
+        .Run();
+    return db_.ChangedRows();
+  }
+
+  std::optional<OfferRecord> LatestOffer(const std::string& visitor_id,
+                                         const std::string& contact_key) override {
+    auto s = db_.Prepare(OfferSelect(
+        "WHERE visitor_id = $1 OR ($2 <> '' AND contact_key = $2) ORDER BY decided_ms DESC,"
+        " offer_id DESC LIMIT 1"));
+    s.Bind(1, visitor_id).Bind(2, contact_key);
+    return ReadOffer(s);
+  }
+
+  std::optional<OfferRecord> LastShownOffer(const std::string& visitor_id,
+                                            const std::string& contact_key, Millis since,
+                                            Millis until) override {
+    auto s = db_.Prepare(OfferSelect(
+        "WHERE show = 1 AND (visitor_id = $1 OR ($2 <> '' AND contact_key = $2))"
+        " AND decided_ms >= $3 AND decided_ms <= $4 ORDER BY decided_ms DESC, offer_id DESC"
+        " LIMIT 1"));
+    s.Bind(1, visitor_id).Bind(2, contact_key).Bind(3, since).Bind(4, until);
+    return ReadOffer(s);
+  }
+
+  void SaveOffer(const OfferRecord& o) override {
+    db_.Prepare(
+           "INSERT INTO offers(visitor_id, cart_id, contact_key, show, kind, variant, reason,"
+           " incentive_rule, coupon_code, decided_ms) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)")
+        .Bind(1, o.visitor_id)
+        .Bind(2, o.cart_id)
+        .Bind(3, o.contact_key)
+        .Bind(4, static_cast<int64_t>(o.show))
+        .Bind(5, o.kind)
+        .Bind(6, o.variant)
+        .Bind(7, o.reason)
+        .Bind(8, o.incentive_rule)
+        .Bind(9, o.coupon_code)
+        .Bind(10, o.decided_ms)
+        .Run();
+  }
+
+  IncentiveHistory IncentiveCounts(Millis since) override {
+    auto s = db_.Prepare(
+        // One abandonment asked about twice is one abandoner (the decision is the same).
+        "SELECT count(DISTINCT visitor_id || '/' || cart_id), sum(show) FROM offers"
+        " WHERE kind = 'coupon' AND incentive_rule <> '' AND decided_ms >= $1");
+    s.Bind(1, since);
+    IncentiveHistory h;
+    if (s.Step()) {
+      h.abandoners = s.Int(0);
+      h.incentives = s.IsNull(1) ? 0 : s.Int(1);
+    }
+    return h;
+  }
+
+  Millis LastIncentiveTo(const std::string& contact_key) override {
+    auto s = db_.Prepare(
+        "SELECT max(decided_ms) FROM offers WHERE contact_key = $1 AND kind = 'coupon' AND show = 1");
+    s.Bind(1, contact_key);
+    return s.Step() && !s.IsNull(0) ? s.Int(0) : 0;
+  }
+
+  std::vector<FunnelRow> Funnel(Millis since, Millis until) override {
+    auto s = db_.Prepare(
+        "SELECT stage, count(*), count(*) FILTER (WHERE state IN ('abandoned', 'expired',"
+        " 'recovered')), count(*) FILTER (WHERE state = 'recovered') FROM carts"
+        " WHERE created_ms >= $1 AND created_ms < $2 AND value_minor > 0 GROUP BY stage");
+    s.Bind(1, since).Bind(2, until);
+    std::map<std::string, FunnelRow> by_stage;
+    while (s.Step()) {
+      FunnelRow r;
+      r.stage = s.Text(0);
+      r.carts = s.Int(1);
+      r.abandoned = s.Int(2);
+      r.recovered = s.Int(3);
+      by_stage[r.stage] = r;
+    }
+    std::vector<FunnelRow> out;  // in checkout order, every stage present
+    for (Stage st : {Stage::kCart, Stage::kContact, Stage::kShippingAddress,
+                     Stage::kShippingMethod, Stage::kPayment}) {
+      FunnelRow r = by_stage[StageName(st)];
+      r.stage = StageName(st);
+      out.push_back(r);
+    }
+    return out;
+  }
+
+  LeadCounts Leads(Millis since, Millis until) override {
+    auto s = db_.Prepare(
+        "WITH v AS (SELECT visitor_id, bool_or((payload::jsonb ->> 'page_type')"
+        "   IN ('category', 'product')) AS browsed FROM events WHERE type = 'page_view'"
+        "   AND at_ms >= $1 AND at_ms < $2 GROUP BY visitor_id)"
+        " SELECT sum(CASE WHEN hot THEN 1 ELSE 0 END),"
+        "   sum(CASE WHEN NOT hot AND browsed THEN 1 ELSE 0 END),"
+        "   sum(CASE WHEN NOT hot AND NOT browsed THEN 1 ELSE 0 END) FROM"
+        " (SELECT browsed, EXISTS(SELECT 1 FROM carts c WHERE c.visitor_id = v.visitor_id"
+        "   AND c.value_minor > 0) AS hot FROM v) AS t");
+    s.Bind(1, since).Bind(2, until);
+    LeadCounts l;
+    if (s.Step() && !s.IsNull(0)) {
+      l.hot = s.Int(0);
+      l.warm = s.Int(1);
+      l.cold = s.Int(2);
+    }
+    return l;
+  }
+
+  std::vector<StoredEvent> ListEvents(Millis since, Millis until, int64_t after_id,
+                                      int limit) override {
+    auto s = db_.Prepare(
+        "SELECT id, type, at_ms, payload FROM events WHERE at_ms >= $1 AND at_ms < $2"
+        " AND id > $3 ORDER BY id LIMIT $4");
+    s.Bind(1, since).Bind(2, until).Bind(3, after_id).Bind(4, limit);
+    std::vector<StoredEvent> out;
+    while (s.Step()) out.push_back({s.Int(0), s.Text(1), s.Int(2), s.Text(3)});
+    return out;
+  }
+
+  std::string AssignVariant(const std::string& experiment, const std::string& contact_key,
+                            const std::string& variant, const std::string& flow,
+                            Millis now) override {
+    db_.Prepare(
+           "INSERT INTO assignments(experiment, contact_key, variant, flow, assigned_ms)"
+           " VALUES($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING")
+        .Bind(1, experiment)
+        .Bind(2, contact_key)
+        .Bind(3, variant)
+        .Bind(4, flow)
+        .Bind(5, now)
+        .Run();
+    auto s = db_.Prepare("SELECT variant FROM assignments WHERE experiment = $1 AND contact_key = $2");
+    s.Bind(1, experiment).Bind(2, contact_key);
+    return s.Step() ? s.Text(0) : variant;
+  }
+
+  std::vector<VariantCounts> StepVariants(const std::string& experiment, Millis window_ms) override {
+    auto s = db_.Prepare(
+        "SELECT variant, count(*), count(*) FILTER (WHERE EXISTS(SELECT 1 FROM orders o WHERE"
+        "   o.contact_key = assignments.contact_key AND o.at_ms >= assignments.assigned_ms"
+        "   AND o.at_ms < assignments.assigned_ms + $2))"
+        " FROM assignments WHERE experiment = $1 GROUP BY variant ORDER BY variant COLLATE \"C\"");
+    s.Bind(1, experiment).Bind(2, window_ms);
+    std::vector<VariantCounts> out;
+    while (s.Step()) out.push_back({s.Text(0), s.Int(1), s.Int(2)});
+    return out;
+  }
+
+  void PauseFlow(const std::string& flow, const std::string& reason, Millis now) override {
+    db_.Prepare(
+           "INSERT INTO flow_pauses(flow, reason, paused_ms) VALUES($1,$2,$3)"
+           " ON CONFLICT(flow) DO UPDATE SET reason = excluded.reason")
+        .Bind(1, flow)
+        .Bind(2, reason)
+        .Bind(3, now)
+        .Run();
+  }
+
+  bool ResumeFlow(const std::string& flow, Millis now) override {
+    db_.Prepare("DELETE FROM flow_pauses WHERE flow = $1").Bind(1, flow).Run();
+    if (db_.ChangedRows() == 0) return false;
+    // The flow's waiting steps are due at once; each re-checks everything at send time.
+    db_.Prepare(
+           "UPDATE jobs SET due_ms = $1, state = 'pending', lease_until_ms = 0 WHERE kind = 'step'"
+           " AND state = 'pending' AND due_ms > $1 AND subject IN (SELECT journey_id FROM messages"
+           " WHERE status = 'paused' AND reason = 'flow_paused' AND flow = $2)")
+        .Bind(1, now)
+        .Bind(2, flow)
+        .Run();
+    return true;
+  }
+
+  std::map<std::string, FlowPause> FlowPauses() override {
+    std::map<std::string, FlowPause> out;
+    auto s = db_.Prepare("SELECT flow, reason, paused_ms FROM flow_pauses");
+    while (s.Step()) out[s.Text(0)] = FlowPause{s.Text(1), s.Int(2)};
+    return out;
+  }
+
+  std::vector<VariantCounts> OfferVariants(const std::string& kind, Millis window_ms) override {
+    auto s = db_.Prepare(
+        "SELECT variant, count(*), count(*) FILTER (WHERE EXISTS(SELECT 1 FROM orders o WHERE"
+        "   o.contact_key <> '' AND o.contact_key = offers.contact_key"
+        "   AND o.at_ms >= offers.decided_ms AND o.at_ms < offers.decided_ms + $2))"
+        " FROM offers WHERE kind = $1 AND variant <> '' GROUP BY variant"
+        " ORDER BY variant COLLATE \"C\"");
+    s.Bind(1, kind).Bind(2, window_ms);
+    std::vector<VariantCounts> out;
+    while (s.Step()) out.push_back({s.Text(0), s.Int(1), s.Int(2)});
+    return out;
+  }
+
+  bool InsertOrder(const OrderRecord& o) override {
+    db_.Prepare(
+           "INSERT INTO orders(order_id, cart_id, contact_key, value_minor, currency, coupon, at_ms,"
+           " message_id, flow, step, channel) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
+           " ON CONFLICT DO NOTHING")
+        .Bind(1, o.order_id)
+        .Bind(2, o.cart_id)
+        .Bind(3, o.contact_key)
+        .Bind(4, o.value_minor)
+        .Bind(5, o.currency)
+        .Bind(6, o.coupon)
+        .Bind(7, o.at_ms)
+        .Bind(8, o.message_id)
+        .Bind(9, o.flow)
+        .Bind(10, o.step)
+        .Bind(11, o.channel)
+        .Run();
+    return db_.ChangedRows() == 1;
+  }
+
+  std::vector<ReportRow> Report(const ReportQuery& q) override;
+  StoreStatus Status(Millis now) override;
+
+  void RecordWorkerRun(const std::string& worker_id, Millis now, int jobs_run) override {
+    db_.Prepare(
+           "INSERT INTO workers(worker_id, last_run_ms, jobs_run) VALUES($1,$2,$3)"
+           " ON CONFLICT(worker_id) DO UPDATE SET last_run_ms = excluded.last_run_ms,"
+           " jobs_run = workers.jobs_run + excluded.jobs_run")
+        .Bind(1, worker_id)
+        .Bind(2, now)
+        .Bind(3, jobs_run)
+        .Run();
+  }
+
+ private:
+  void Initialize();
+  // The schema's version: -1 without a schema_version table. Refuses a schema_version that
+  // is not ours.
+  int64_t SchemaVersion();
+  [[noreturn]] void RefuseNewer(int64_t version);
+
+  // The statement cache is keyed by text, so each tail yields one cached statement.
+  static std::string JourneySelect(const char* tail) {
+    return std::string(
+               "SELECT journey_id, contact_key, cart_id, flow, path, state, end_reason, next_step,"
+               " next_due_ms, next_branch, started_ms, prev_sent_ms, prev_engagement, prev_branch,"
+               " updated_ms FROM journeys ") +
+           tail;
+  }
+
+  static std::optional<JourneyRecord> ReadJourney(PgStmt& s) {
+    if (!s.Step()) return std::nullopt;
+    JourneyRecord j;
+    j.journey_id = s.Text(0);
+    j.contact_key = s.Text(1);
+    j.cart_id = s.Text(2);
+    j.flow = s.Text(3);
+    j.path = s.Text(4);
+    j.state = s.Text(5);
+    j.end_reason = s.Text(6);
+    j.next_step = static_cast<int>(s.Int(7));
+    j.next_due_ms = s.Int(8);
+    j.next_branch = EngagementFrom(s.Text(9));
+    j.started_ms = s.Int(10);
+    j.prev_sent_ms = s.Int(11);
+    j.prev_engagement = EngagementFrom(s.Text(12)).value_or(Engagement::kUnopened);
+    j.prev_branch = EngagementFrom(s.Text(13));
+    j.updated_ms = s.Int(14);
+    return j;
+  }
+
+  static std::string MessageSelect(const char* tail) {
+    return std::string(
+               "SELECT message_id, journey_id, cart_id, contact_key, flow, path, step, branch,"
+               " channel, status, reason, to_addr, subject, text, html, due_ms, sent_ms, opened_ms,"
+               " clicked_ms, attempts, created_ms, variant, unsubscribed_ms FROM messages ") +
+           tail;
+  }
+
+  static MessageRecord ReadMessage(PgStmt& s) {
+    MessageRecord m;
+    m.message_id = s.Text(0);
+    m.journey_id = s.Text(1);
+    m.cart_id = s.Text(2);
+    m.contact_key = s.Text(3);
+    m.flow = s.Text(4);
+    m.path = s.Text(5);
+    m.step = static_cast<int>(s.Int(6));
+    m.branch = EngagementFrom(s.Text(7));
+    m.channel = s.Text(8);
+    m.status = s.Text(9);
+    m.reason = s.Text(10);
+    m.to = s.Text(11);
+    m.subject = s.Text(12);
+    m.text = s.Text(13);
+    m.html = s.Text(14);
+    m.due_ms = s.Int(15);
+    m.sent_ms = s.Int(16);
+    m.opened_ms = s.Int(17);
+    m.clicked_ms = s.Int(18);
+    m.attempts = static_cast<int>(s.Int(19));
+    m.created_ms = s.Int(20);
+    m.variant = s.Text(21);
+    m.unsubscribed_ms = s.Int(22);
+    return m;
+  }
+
+  static std::string OfferSelect(const char* tail) {
+    return std::string(
+               "SELECT offer_id, visitor_id, cart_id, contact_key, show, kind, variant, reason,"
+               " incentive_rule, coupon_code, decided_ms FROM offers ") +
+           tail;
+  }
+
+  static std::optional<OfferRecord> ReadOffer(PgStmt& s) {
+    if (!s.Step()) return std::nullopt;
+    OfferRecord o;
+    o.offer_id = s.Int(0);
+    o.visitor_id = s.Text(1);
+    o.cart_id = s.Text(2);
+    o.contact_key = s.Text(3);
+    o.show = s.Int(4) != 0;
+    o.kind = s.Text(5);
+    o.variant = s.Text(6);
+    o.reason = s.Text(7);
+    o.incentive_rule = s.Text(8);
+    o.coupon_code = s.Text(9);
+    o.decided_ms = s.Int(10);
+    return o;
+  }
+
+  PgDb db_;
+  int depth_ = 0;  // Write() nesting
+};
+
+int64_t PostgresStore::SchemaVersion() {
+  {
+    auto s = db_.Prepare(
+        "SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = 'schema_version'");
+    s.Bind(1, db_.schema());
+    if (!s.Step()) return -1;
+  }
+  const std::string foreign = "store '" + db_.url().shown +
+                              "' is not a cartrecovery store (schema '" + db_.schema() +
+                              "' has a table schema_version of another application); refusing to "
+                              "touch it (give the store a schema of its own: ?schema=cartrecovery)";
+  {
+    auto s = db_.Prepare(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = $1"
+        " AND table_name = 'schema_version' AND column_name IN ('app', 'version')");
+    s.Bind(1, db_.schema());
+    if (!s.Step() || s.Int(0) != 2) throw Error(ErrorCode::kStorage, foreign);  // not our columns
+  }
+  auto s = db_.Prepare("SELECT version FROM schema_version WHERE app = 'cartrecovery'");
+  if (!s.Step()) throw Error(ErrorCode::kStorage, foreign);  // our shape, not our row
+  return s.Int(0);
+}
+
+void PostgresStore::RefuseNewer(int64_t version) {
+  throw Error(ErrorCode::kStorage,
+              "store '" + db_.url().shown + "' was written by a newer cartrecovery (schema " +
+                  std::to_string(version) + "; this version knows up to " +
+                  std::to_string(PostgresSchemaVersion()) + "); upgrade the package");
+}
+
+void PostgresStore::Initialize() {
+  const int latest = PostgresSchemaVersion();
+  // Fast path, no lock: an up-to-date schema (every open but the first).
+  int64_t version = SchemaVersion();
+  if (version > latest) RefuseNewer(version);
+  if (version == latest) return;
+  // Migrate in one transaction under the writer lock: two processes starting at once take
+  // turns, and the second finds the work done.
+  Write([&] {
+    if (!db_.url().schema.empty()) {
+      auto s = db_.Prepare("SELECT 1 FROM pg_namespace WHERE nspname = $1");
+      s.Bind(1, db_.url().schema);
+      // Created only when missing: CREATE SCHEMA needs a privilege that using one does not.
+      if (!s.Step()) db_.Exec("CREATE SCHEMA " + db_.url().schema);
+    }
+    int64_t current = SchemaVersion();
+    if (current > latest) RefuseNewer(current);
+    if (current < 0) {
+      auto s = db_.Prepare(std::string("SELECT tablename FROM pg_tables WHERE schemaname = $1 AND"
+                                       " tablename IN (") +
+                           kOurTables + ") ORDER BY tablename");
+      s.Bind(1, db_.schema());
+      if (s.Step())
+        throw Error(ErrorCode::kStorage,
+                    "store '" + db_.url().shown + "' is not a cartrecovery store (schema '" +
+                        db_.schema() + "' already has a table '" + s.Text(0) +
+                        "' of another application); refusing to touch it (give the store a "
+                        "schema of its own: ?schema=cartrecovery)");
+      db_.Exec("CREATE TABLE schema_version(app TEXT PRIMARY KEY, version BIGINT NOT NULL)");
+      db_.Exec("INSERT INTO schema_version(app, version) VALUES('cartrecovery', 0)");
+      current = 0;
+    }
+    for (int64_t v = current; v < latest; ++v) db_.Exec(Migrations()[static_cast<size_t>(v)]);
+    db_.Prepare("UPDATE schema_version SET version = $1 WHERE app = 'cartrecovery'")
+        .Bind(1, static_cast<int64_t>(latest))
+        .Run();
+  });
+}
+
+std::vector<ReportRow> PostgresStore::Report(const ReportQuery& q) {
+  // Group and filter keys are whitelisted column expressions (for messages, and for orders
+  // through their last-touch message); values never reach the SQL text. The same
+  // expressions as the SQLite store's, in PostgreSQL's words.
+  static const std::map<std::string, std::pair<std::string, std::string>> kKeys = {
+      {"flow", {"flow", "flow"}},
+      {"path",
+       {"path",
+        "coalesce((SELECT m.path FROM messages m WHERE m.message_id = orders.message_id), '')"}},
+      {"step", {"CAST(step AS TEXT)", "CAST(step AS TEXT)"}},
+      {"channel", {"channel", "channel"}},
+      {"variant",
+       {"variant",
+        "coalesce((SELECT m.variant FROM messages m WHERE m.message_id = orders.message_id),"
+        " (SELECT o.variant FROM offers o WHERE 'offer:' || o.offer_id = orders.message_id), '')"}},
+      // Integer division, as SQLite's strftime(..., ms / 1000, 'unixepoch') does it.
+      {"day",
+       {"to_char(to_timestamp((CASE WHEN sent_ms > 0 THEN sent_ms ELSE created_ms END) / 1000)"
+        " AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+        "to_char(to_timestamp(at_ms / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"}},
+  };
+  std::string msg_keys, order_keys, msg_where, order_where, group_by;
+  for (const auto& k : q.by) {
+    auto it = kKeys.find(k);
+    if (it == kKeys.end())
+      throw InvalidArgument("by", "'" + k + "' is not one of flow, path, step, channel, variant, day");
+    msg_keys += it->second.first + ", ";
+    order_keys += it->second.second + ", ";
+    group_by += (group_by.empty() ? " GROUP BY " : ", ") + std::to_string(&k - q.by.data() + 1);
+  }
+  std::vector<std::string> where_values;
+  for (const auto& [k, v] : q.where) {
+    auto it = kKeys.find(k);
+    if (it == kKeys.end() || k == "day")
+      throw InvalidArgument(k, "cannot filter a report by '" + k +
+                                   "' (use flow, path, step, channel or variant; since/until for days)");
+    where_values.push_back(v);
+    const std::string param = "$" + std::to_string(where_values.size() + 2);
+    msg_where += " AND " + it->second.first + " = " + param;
+    order_where += " AND " + it->second.second + " = " + param;
+  }
+  const size_t nk = q.by.size();
+  const Millis since = q.since.value_or(INT64_MIN), until = q.until.value_or(INT64_MAX);
+  std::map<std::vector<std::string>, ReportRow> rows;
+  auto row_for = [&](const std::vector<std::string>& key) -> ReportRow& {
+    auto& r = rows[key];
+    for (size_t i = 0; i < nk; ++i) r.keys[q.by[i]] = key[i];
+    return r;
+  };
+  // One cached statement per distinct `by` and filter combination.
+  std::string sql_m =
+      "SELECT " + msg_keys +
+      " count(*) FILTER (WHERE status IN ('sent', 'bounced')),"
+      " count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'suppressed'),"
+      " count(*) FILTER (WHERE opened_ms > 0), count(*) FILTER (WHERE clicked_ms > 0),"
+      " count(*) FILTER (WHERE status = 'bounced'), count(*) FILTER (WHERE unsubscribed_ms > 0)"
+      " FROM messages WHERE (CASE WHEN sent_ms > 0 THEN sent_ms ELSE created_ms END) >= $1"
+      " AND (CASE WHEN sent_ms > 0 THEN sent_ms ELSE created_ms END) < $2" + msg_where + group_by;
+  std::string sql_o = "SELECT " + order_keys +
+                      " count(*), count(*) FILTER (WHERE coupon <> ''), sum(value_minor),"
+                      " min(currency), max(currency) FROM orders WHERE message_id <> ''"
+                      " AND at_ms >= $1 AND at_ms < $2" + order_where + group_by;
+  auto bind_where = [&](PgStmt& s) {
+    for (size_t i = 0; i < where_values.size(); ++i)
+      s.Bind(static_cast<int>(i + 3), where_values[i]);
+  };
+  {
+    auto s = db_.Prepare(sql_m);
+    s.Bind(1, since).Bind(2, until);
+    bind_where(s);
+    while (s.Step()) {
+      std::vector<std::string> key;
+      for (size_t i = 0; i < nk; ++i) key.push_back(s.Text(static_cast<int>(i)));
+      auto& r = row_for(key);
+      const int n = static_cast<int>(nk);
+      r.sent += s.Int(n);
+      r.failed += s.Int(n + 1);
+      r.suppressed += s.Int(n + 2);
+      r.opened += s.Int(n + 3);
+      r.clicked += s.Int(n + 4);
+      r.bounced += s.Int(n + 5);
+      r.unsubscribed += s.Int(n + 6);
+    }
+  }
+  {
+    auto s = db_.Prepare(sql_o);
+    s.Bind(1, since).Bind(2, until);
+    bind_where(s);
+    while (s.Step()) {
+      const int n = static_cast<int>(nk);
+      if (s.Int(n) == 0) continue;
+      std::vector<std::string> key;
+      for (size_t i = 0; i < nk; ++i) key.push_back(s.Text(static_cast<int>(i)));
+      auto& r = row_for(key);
+      r.orders += s.Int(n);
+      r.orders_with_coupon += s.Int(n + 1);
+      r.revenue_minor += s.Int(n + 2);
+      r.currency = s.Text(n + 3) == s.Text(n + 4) ? s.Text(n + 3) : "MIXED";
+    }
+  }
+  std::vector<ReportRow> out;
+  for (auto& kv : rows) out.push_back(std::move(kv.second));
+  return out;
+}
+
+StoreStatus PostgresStore::Status(Millis now) {
+  StoreStatus st;
+  st.schema_version = PostgresSchemaVersion();
+  {
+    auto s = db_.Prepare(
+        "SELECT worker_id, last_run_ms FROM workers ORDER BY last_run_ms DESC LIMIT 1");
+    if (s.Step()) {
+      st.worker_last_id = s.Text(0);
+      st.worker_last_run_ms = s.Int(1);
+    }
+  }
+  {
+    auto s = db_.Prepare(
+        "SELECT count(*), count(*) FILTER (WHERE due_ms <= $1),"
+        " min(due_ms) FILTER (WHERE due_ms <= $1), min(due_ms) FILTER (WHERE due_ms > $1)"
+        " FROM jobs");
+    s.Bind(1, now);
+    if (s.Step()) {
+      st.jobs_pending = s.Int(0);
+      st.jobs_due = s.Int(1);
+      if (!s.IsNull(2)) st.oldest_due_ms = s.Int(2);
+      if (!s.IsNull(3)) st.next_due_ms = s.Int(3);
+    }
+  }
+  auto count = [&](const char* sql) {
+    auto s = db_.Prepare(sql);
+    return s.Step() ? s.Int(0) : 0;
+  };
+  st.events = count("SELECT count(*) FROM events");
+  st.carts = count("SELECT count(*) FROM carts");
+  st.running_journeys = count("SELECT count(*) FROM journeys WHERE state = 'running'");
+  st.messages_sent = count("SELECT count(*) FROM messages WHERE status = 'sent'");
+  st.messages_failed = count("SELECT count(*) FROM messages WHERE status = 'failed'");
+  return st;
+}
+
+}  // namespace
+
+int PostgresSchemaVersion() { return static_cast<int>(Migrations().size()); }
+
+const char* PostgresMigration(int i) { return Migrations().at(static_cast<size_t>(i)); }
+
+std::unique_ptr<Store> OpenPostgresStore(const std::string& url) {
+  return std::make_unique<PostgresStore>(url);
+}
+
+}  // namespace internal
+}  // namespace cartrecovery
