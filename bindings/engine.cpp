@@ -364,11 +364,12 @@ void init_engine(py::module_& m) {
           py::arg("since_ms"), py::arg("until_ms"))
       .def(
           "experiment_report",
-          [](Engine& e, const std::string& name) {
+          [](Engine& e, const std::string& name, std::optional<Millis> since,
+             std::optional<Millis> until) {
             std::vector<VariantResult> rows;
             {
               py::gil_scoped_release release;
-              rows = e.ExperimentReport(name);
+              rows = e.ExperimentReport(name, since, until);
             }
             py::list out;
             for (const auto& v : rows) {
@@ -390,7 +391,8 @@ void init_engine(py::module_& m) {
             }
             return out;
           },
-          py::arg("name") = "coupon")
+          py::arg("name") = "coupon", py::arg("since_ms") = py::none(),
+          py::arg("until_ms") = py::none())
       .def("experiments",
            [](const Engine& e) {
              py::list out;

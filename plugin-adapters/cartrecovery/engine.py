@@ -211,20 +211,23 @@ class Engine:
         """Lead temperature (R1.4) of visitors seen in the range: {"cold", "warm", "hot"}."""
         return self._native.leads(_ms_or(since, -(2 ** 62)), _ms_or(until, 2 ** 62))
 
-    def experiment_report(self, name: str = "coupon") -> list[dict]:
+    def experiment_report(self, name: str = "coupon", since: datetime | None = None,
+                          until: datetime | None = None) -> list[dict]:
         """An experiment's results: ``name`` is a popup kind ("coupon", "email_capture") or a
         flow step's experiment name. Per variant (holdout included): ``trials``,
         ``conversions`` (an order within the attribution window after the decision or
         assignment), ``rate`` with a 95 % Wilson ``ci``, and ``vs_holdout`` (difference
-        with Newcombe's 95 % interval)."""
-        return self._native.experiment_report(name)
+        with Newcombe's 95 % interval). ``since``/``until`` keep the trials that started in
+        that range (their orders may come up to the attribution window later)."""
+        return self._native.experiment_report(name, *_range(since, until))
 
-    def experiments(self) -> list[dict]:
+    def experiments(self, since: datetime | None = None, until: datetime | None = None) -> list[dict]:
         """Every experiment the engine runs: ``name``, ``kind`` ("popup" or "step"),
-        ``flow``, ``path``, ``step`` (None for popups) and its ``results``."""
+        ``flow``, ``path``, ``step`` (None for popups) and its ``results`` (as
+        ``experiment_report``, for trials in the range)."""
         out = self._native.experiments()
         for e in out:
-            e["results"] = self._native.experiment_report(e["name"])
+            e["results"] = self._native.experiment_report(e["name"], *_range(since, until))
         return out
 
     def events(self, since: datetime | None = None, until: datetime | None = None,
@@ -390,6 +393,11 @@ class Engine:
 
     def now(self) -> datetime:
         return from_ms(self._native.now_ms())
+
+
+def _range(since: datetime | None, until: datetime | None) -> tuple[int | None, int | None]:
+    return (None if since is None else to_ms(since, "since"),
+            None if until is None else to_ms(until, "until"))
 
 
 def _ms_or(when: datetime | None, default: int) -> int:

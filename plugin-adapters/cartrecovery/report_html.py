@@ -87,7 +87,7 @@ def render_report(engine: Any, since: datetime | None = None, until: datetime | 
     days = engine.report(since, until, by=("day",))
     funnel = engine.funnel(since, until)
     leads = engine.leads(since, until)
-    experiments = engine.experiments()
+    experiments = engine.experiments(since, until)
     shop = (getattr(engine, "settings", None) or {}).get("shop_name")
     currency = total.get("currency") or (getattr(engine, "settings", None) or {}).get("currency")
     # Heading levels follow the host: a page's <h1>, or the <h2> of an embedded section.
@@ -210,7 +210,8 @@ def _leads(leads: dict) -> str:
 def _experiments(experiments: list[dict], level: int) -> str:
     if not experiments:
         return '<p class="cr-muted">No experiments are running.</p>'
-    out = ['<p class="cr-muted">Experiments count every trial so far, not only this period. '
+    out = ['<p class="cr-muted">Experiments count the trials that started in this period (their '
+           'orders may follow up to the attribution window later). '
            'A difference whose 95% interval excludes 0 is unlikely to be chance.</p>']
     for n, e in enumerate(experiments):
         where = ("exit-intent popup" if e.get("kind") == "popup"

@@ -1604,14 +1604,16 @@ std::vector<std::string> Describe(Store& store) {
     line << "leads " << l.hot << ' ' << l.warm << ' ' << l.cold;
     emit();
   }
-  for (const auto& v : store.StepVariants("exp1", 2 * kDayMs)) {
-    line << "step variant " << v.variant << ' ' << v.trials << ' ' << v.conversions;
-    emit();
-  }
-  for (const char* kind : {"coupon", "email_capture"}) {
-    for (const auto& v : store.OfferVariants(kind, kDayMs)) {
-      line << "offer variant " << kind << ' ' << v.variant << ' ' << v.trials << ' ' << v.conversions;
+  for (auto [since, until] : {std::pair<Millis, Millis>{INT64_MIN, INT64_MAX}, {kDay0 + kDayMs, INT64_MAX}}) {
+    for (const auto& v : store.StepVariants("exp1", 2 * kDayMs, since, until)) {
+      line << "step variant " << v.variant << ' ' << v.trials << ' ' << v.conversions;
       emit();
+    }
+    for (const char* kind : {"coupon", "email_capture"}) {
+      for (const auto& v : store.OfferVariants(kind, kDayMs, since, until)) {
+        line << "offer variant " << kind << ' ' << v.variant << ' ' << v.trials << ' ' << v.conversions;
+        emit();
+      }
     }
   }
   IncentiveHistory h = store.IncentiveCounts(kDay0);

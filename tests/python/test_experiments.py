@@ -146,3 +146,20 @@ def test_unknown_experiments_and_pools_are_named(make_engine):
             cr.Step(after="1h", experiment="first-reminder", variants=[cr.Variant("x")])])])],
             settings=settings())
     assert "duplicate experiment name" in str(e.value)
+
+
+def test_the_experiment_report_counts_the_trials_of_a_period(make_engine, clock):
+    engine = make_engine(flows=[ab_flow()], settings=settings())
+    for i in range(40):
+        add_cart(engine, f"c{i}", email=f"s{i}@example.com", at=T0 + (i // 20) * DAY)
+    run_at(engine, clock, T0 + HOUR)        # the first 20 are drawn on day 1
+    run_at(engine, clock, T0 + DAY + HOUR)  # the other 20 on day 2
+    first_day = engine.experiment_report("first-reminder", until=T0 + DAY)
+    second_day = engine.experiment_report("first-reminder", since=T0 + DAY)
+    everything = engine.experiment_report("first-reminder")
+    trials = lambda rows: {r["variant"]: r["trials"] for r in rows}  # noqa: E731
+    assert sum(trials(first_day).values()) == 20 and sum(trials(second_day).values()) == 20
+    assert {v: trials(first_day).get(v, 0) + trials(second_day).get(v, 0) for v in trials(everything)} \
+        == trials(everything)
+    [info] = engine.experiments(since=T0 + DAY)
+    assert sum(r["trials"] for r in info["results"]) == 20

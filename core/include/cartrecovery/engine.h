@@ -244,7 +244,10 @@ class Engine {
   // the attribution window after the popup decision or the step's assignment) with a
   // Wilson interval, and vs the holdout. `name` is a popup kind or a step experiment's
   // name; InvalidArgument("experiment") when it is neither.
-  std::vector<VariantResult> ExperimentReport(const std::string& name);
+  // Only trials (popup decisions, step assignments) in [since, until) count.
+  std::vector<VariantResult> ExperimentReport(const std::string& name,
+                                              std::optional<Millis> since = {},
+                                              std::optional<Millis> until = {});
   std::vector<ExperimentInfo> Experiments() const;
 
   // The event log in order (exports and replays): up to `limit` events after `after_id`

@@ -303,10 +303,10 @@ class Store {
   virtual std::string AssignVariant(const std::string& experiment, const std::string& contact_key,
                                     const std::string& variant, const std::string& flow,
                                     Millis now) = 0;
-  // Per variant of a step experiment: contacts assigned, and those who ordered within
-  // `window_ms` after their assignment (read).
-  virtual std::vector<VariantCounts> StepVariants(const std::string& experiment,
-                                                  Millis window_ms) = 0;
+  // Per variant of a step experiment: contacts assigned in [since, until), and those who
+  // ordered within `window_ms` after their assignment (read).
+  virtual std::vector<VariantCounts> StepVariants(const std::string& experiment, Millis window_ms,
+                                                  Millis since, Millis until) = 0;
 
   // Flows paused by staff. Resume returns false when the flow was not paused; its waiting
   // steps become due at `now`.
@@ -317,9 +317,10 @@ class Store {
   // Reports beyond messages (read).
   virtual std::vector<FunnelRow> Funnel(Millis since, Millis until) = 0;
   virtual LeadCounts Leads(Millis since, Millis until) = 0;
-  // Exit-intent decisions of `kind` per variant (holdout included): decisions, and those
-  // whose contact ordered within `window_ms` after it.
-  virtual std::vector<VariantCounts> OfferVariants(const std::string& kind, Millis window_ms) = 0;
+  // Exit-intent decisions of `kind` per variant (holdout included) made in [since, until),
+  // and those whose contact ordered within `window_ms` after it.
+  virtual std::vector<VariantCounts> OfferVariants(const std::string& kind, Millis window_ms,
+                                                   Millis since, Millis until) = 0;
 
   // Looking inside (read).
   virtual std::vector<ReportRow> Report(const ReportQuery& query) = 0;

@@ -1,6 +1,7 @@
 // Reading what happened: the message report, the checkout funnel, lead temperature,
 // experiments, the event log; and the staff's pause switch per flow.
 #include <algorithm>
+#include <climits>
 
 #include "cartrecovery/offer.h"
 #include "cartrecovery/status.h"
@@ -41,7 +42,9 @@ std::vector<ExperimentInfo> Engine::Experiments() const {
   return out;
 }
 
-std::vector<VariantResult> Engine::ExperimentReport(const std::string& name) {
+std::vector<VariantResult> Engine::ExperimentReport(const std::string& name,
+                                                    std::optional<Millis> since,
+                                                    std::optional<Millis> until) {
   const auto experiments = Experiments();
   auto it = std::find_if(experiments.begin(), experiments.end(),
                          [&](const ExperimentInfo& e) { return e.name == name; });
@@ -58,8 +61,10 @@ std::vector<VariantResult> Engine::ExperimentReport(const std::string& name) {
   std::vector<VariantCounts> counts;
   {
     std::lock_guard<std::mutex> lock(r.store_mu);
-    counts = popup ? r.store->OfferVariants(name, impl_->opts.attribution_window_ms)
-                   : r.store->StepVariants(name, impl_->opts.attribution_window_ms);
+    const Millis window = impl_->opts.attribution_window_ms;
+    const Millis lo = since.value_or(INT64_MIN), hi = until.value_or(INT64_MAX);
+    counts = popup ? r.store->OfferVariants(name, window, lo, hi)
+                   : r.store->StepVariants(name, window, lo, hi);
   }
   return ExperimentResults(counts);
 }

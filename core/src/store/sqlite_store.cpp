@@ -839,13 +839,15 @@ class SqliteStore final : public Store {
     return s.Step() ? s.Text(0) : variant;
   }
 
-  std::vector<VariantCounts> StepVariants(const std::string& experiment, Millis window_ms) override {
+  std::vector<VariantCounts> StepVariants(const std::string& experiment, Millis window_ms,
+                                          Millis since, Millis until) override {
     auto s = db_.Prepare(
         "SELECT variant, count(*), sum(EXISTS(SELECT 1 FROM orders o WHERE"
         "   o.contact_key = assignments.contact_key AND o.at_ms >= assignments.assigned_ms"
         "   AND o.at_ms < assignments.assigned_ms + ?2))"
-        " FROM assignments WHERE experiment = ?1 GROUP BY variant ORDER BY variant");
-    s.Bind(1, experiment).Bind(2, window_ms);
+        " FROM assignments WHERE experiment = ?1 AND assigned_ms >= ?3 AND assigned_ms < ?4"
+        " GROUP BY variant ORDER BY variant");
+    s.Bind(1, experiment).Bind(2, window_ms).Bind(3, since).Bind(4, until);
     std::vector<VariantCounts> out;
     while (s.Step()) out.push_back({s.Text(0), s.Int(1), s.Int(2)});
     return out;
@@ -882,13 +884,15 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  std::vector<VariantCounts> OfferVariants(const std::string& kind, Millis window_ms) override {
+  std::vector<VariantCounts> OfferVariants(const std::string& kind, Millis window_ms, Millis since,
+                                           Millis until) override {
     auto s = db_.Prepare(
         "SELECT variant, count(*), sum(EXISTS(SELECT 1 FROM orders o WHERE o.contact_key <> ''"
         "   AND o.contact_key = offers.contact_key AND o.at_ms >= offers.decided_ms"
         "   AND o.at_ms < offers.decided_ms + ?2))"
-        " FROM offers WHERE kind = ?1 AND variant <> '' GROUP BY variant ORDER BY variant");
-    s.Bind(1, kind).Bind(2, window_ms);
+        " FROM offers WHERE kind = ?1 AND variant <> '' AND decided_ms >= ?3 AND decided_ms < ?4"
+        " GROUP BY variant ORDER BY variant");
+    s.Bind(1, kind).Bind(2, window_ms).Bind(3, since).Bind(4, until);
     std::vector<VariantCounts> out;
     while (s.Step()) out.push_back({s.Text(0), s.Int(1), s.Int(2)});
     return out;
