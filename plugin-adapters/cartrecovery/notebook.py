@@ -98,13 +98,14 @@ def funnel_frame(engine: Any, since: datetime | None = None, until: datetime | N
     return frame
 
 
-def experiment_frame(engine: Any, name: str = "coupon") -> pd.DataFrame:
-    """``engine.experiment_report(name)`` indexed by ``variant``: ``trials``,
+def experiment_frame(engine: Any, name: str = "coupon", since: datetime | None = None,
+                     until: datetime | None = None) -> pd.DataFrame:
+    """``engine.experiment_report(name, since, until)`` indexed by ``variant``: ``trials``,
     ``conversions``, ``rate``, its 95 % interval ``ci_low``..``ci_high``, the ``difference``
     from the holdout with ``difference_low``..``difference_high`` (NaN for the holdout), and
     ``holdout`` (bool)."""
     records = []
-    for r in engine.experiment_report(name):
+    for r in engine.experiment_report(name, since=since, until=until):
         vs = r.get("vs_holdout")
         records.append({
             "variant": r["variant"], "trials": r["trials"], "conversions": r["conversions"],
@@ -128,7 +129,7 @@ def messages_frame(engine: Any, cart_id: str | None = None, email: str | None = 
     UTC (NaT when it did not happen). ``since``/``until`` keep messages sent in that range
     (or due in it, for those never sent: the rule the report counts by). The rendered
     ``text`` and ``html`` are left out unless ``bodies=True``: they are large."""
-    rows = engine.messages(cart_id=cart_id, email=email)
+    rows = engine.messages(cart_id=cart_id, email=email, limit=None)
     lo = since.astimezone(timezone.utc) if since is not None else None
     hi = until.astimezone(timezone.utc) if until is not None else None
     kept = []

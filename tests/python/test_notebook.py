@@ -196,3 +196,12 @@ def test_the_example_notebook_runs_headless_without_errors(tmp_path, monkeypatch
     printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     report = Path(re.search(r"wrote (\S+report\.html)", printed).group(1))
     assert report.is_relative_to(tmp_path) and "Recovered revenue" in report.read_text(encoding="utf-8")
+
+
+def test_messages_frame_holds_every_message_not_a_first_page(make_engine, clock):
+    engine = make_engine(store=":memory:", settings=SETTINGS)
+    for i in range(1005):  # more than messages()'s default page
+        add_cart(engine, f"c{i}", email=f"s{i}@example.com")
+    run_at(engine, clock, T0 + HOUR)
+    frame = messages_frame(engine)
+    assert len(frame) == 1005 and frame["cart_id"].nunique() == 1005
