@@ -119,6 +119,14 @@ def cmd_status(args) -> int:
                   f"({int((now - s['oldest_due']).total_seconds())}s late)")
         print(f"journeys       {s['running_journeys']} running")
         print(f"messages       {s['messages_sent']} sent, {s['messages_failed']} failed")
+        for flow in s["flows"]:
+            if flow["status"] != "paused":
+                continue
+            why = [f"{w['reason']} ({w['messages']} waiting)" for w in flow["paused"]
+                   if w["reason"] != "flow_paused" or flow["paused_by_staff"]]
+            if flow["paused_by_staff"]:
+                why.insert(0, f"by staff: {flow['paused_by_staff']['reason']}")
+            print(f"paused flow    {flow['name']}: {'; '.join(why)}")
         if s["last_error"]:
             print(f"last error     {s['last_error']}")
         print("health         " + ("OK" if s["healthy"] else "PROBLEM: " + "; ".join(s["problems"])))

@@ -70,7 +70,8 @@ def parse_form(engine: Any, form: Mapping[str, str], who: str | None = None) -> 
     if action not in ACTIONS:
         raise _invalid("action", f"expected one of {', '.join(ACTIONS)}, got {action[:40]!r}")
     flow = (form.get("flow") or "").strip()
-    names = list(engine.flow_names())
+    # The engine's flows, and any the store still holds a pause for (so it can be resumed).
+    names = [f["name"] for f in engine.flows()]
     if flow not in names:
         raise _invalid("flow", f"no flow named {flow[:100]!r} (flows: {', '.join(names) or 'none'})")
     reason = " ".join((form.get("reason") or "").split())  # one line in the store and on the page
@@ -116,7 +117,7 @@ def page_answer(engine: Any, action_url: str, csrf_field: str, query: Mapping[st
         return error_answer(400, "until: before since", action_url)
     notice = None
     done, flow = query.get("done"), query.get("flow")
-    if done in ACTIONS and flow in engine.flow_names():
+    if done in ACTIONS and flow in [f["name"] for f in engine.flows()]:
         notice = f"{'Paused' if done == 'pause' else 'Resumed'} {flow}."
     html = render_page(engine, action_url, csrf_field, shop_name=shop_name, notice=notice,
                        since=since, until=None if until is None else until + timedelta(days=1))

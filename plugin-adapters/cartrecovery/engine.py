@@ -262,6 +262,13 @@ class Engine:
                 problems.append("no worker has ever run on this store")
         elif s["jobs_due"] and (now - s["worker_last_run"]).total_seconds() > 300:
             problems.append(f"the last worker run was {_ago((now - s['worker_last_run']).total_seconds())} ago")
+        # R4.3: reminders waiting for coupons need someone to import codes.
+        for flow in self.flows():
+            for waiting in flow["paused"]:
+                if waiting["reason"].startswith("coupon_pool_empty:"):
+                    problems.append(f"flow {flow['name']}: {waiting['messages']} reminders wait for coupons "
+                                    f"(pool {waiting['reason'].split(':', 1)[1]} is empty)")
+        s["flows"] = self.flows()
         s["healthy"] = not problems
         s["problems"] = problems
         return s
@@ -333,10 +340,16 @@ class Engine:
                 paused[name] = [w for w in waiting if w["reason"] != "flow_paused"]
                 if not paused[name]:
                     del paused[name]
+        names = list(self._native.flow_names())
+        # A flow this engine was not given (a CLI on the shop's store) still shows when the
+        # store holds a pause for it.
+        names += sorted((set(paused) | set(by_staff)) - set(names))
+        configured = set(self._native.flow_names())
         return [{"name": name,
                  "status": "paused" if name in paused or name in by_staff else "running",
-                 "paused": paused.get(name, []), "paused_by_staff": by_staff.get(name)}
-                for name in self._native.flow_names()]
+                 "paused": paused.get(name, []), "paused_by_staff": by_staff.get(name),
+                 "configured": name in configured}
+                for name in names]
 
     def pause_flow(self, name: str, reason: str = "paused by staff") -> None:
         """Stops a flow's reminders until ``resume_flow``: due steps wait (status "paused",

@@ -96,3 +96,22 @@ def test_import_coupons_fills_the_pool_the_shop_defined_and_names_bad_lines(tmp_
     assert main(["import-coupons", "--store", store, "--pool", "summer", "--csv", str(csv)]) == 1
     assert "summer" in capsys.readouterr().err
     assert main(["import-coupons", "--store", store, "--pool", "spring", "--csv", str(tmp_path / "none.csv")]) == 1
+
+
+def test_status_names_flows_waiting_for_coupons_and_paused_by_staff(tmp_path, capsys):
+    from conftest import HOUR, run_at
+    store = f"sqlite:///{tmp_path}/shop.db"
+    clock = cr.ManualClock(T0)
+    flow = cr.Flow("coupons", paths=[cr.Path("all", steps=[cr.Step(after="1h", coupon="P")])])
+    shop = cr.Engine(store=store, clock=clock, flows=[flow, cr.default_flow()], settings={
+        "coupon_pools": [{"name": "P", "kind": "imported", "percent": 10}]})
+    add_cart(shop, "c1")
+    shop.pause_flow("cart-recovery", reason="new prices on Monday")
+    run_at(shop, clock, T0 + HOUR)
+    shop.close()
+    # The command line knows none of the shop's flows; the store says what waits.
+    assert main(["status", "--store", store]) == 2
+    out = capsys.readouterr().out
+    assert "paused flow    coupons: coupon_pool_empty:P (1 waiting)" in out
+    assert "paused flow    cart-recovery: by staff: new prices on Monday" in out
+    assert "reminders wait for coupons (pool P is empty)" in out

@@ -99,3 +99,16 @@ def test_the_team_hears_once_per_dry_spell_when_a_pool_pauses_a_flow(make_engine
     add_cart(engine, "c9", email="late@example.com")  # the pool is dry again: a new alert
     run_at(engine, clock, clock.now() + HOUR)
     assert len(team) == 2 and "1 reminder(s) waiting" in team[1]["text"]
+
+
+def test_a_pause_of_a_flow_this_engine_does_not_run_shows_and_can_be_lifted(make_engine):
+    shop = make_engine(flows=[cr.default_flow(), cr.Flow("winback", paths=[cr.Path("all", steps=[cr.Step(after="1d")])])])
+    shop.pause_flow("winback", reason="rewriting it")
+    shop.close()
+    operator = make_engine()  # only the default flow
+    [winback] = [f for f in operator.flows() if f["name"] == "winback"]
+    assert winback["status"] == "paused" and not winback["configured"]
+    operator.resume_flow("winback")
+    assert [f["name"] for f in operator.flows()] == ["cart-recovery"]
+    with pytest.raises(cr.ValidationError):
+        operator.pause_flow("winback")  # pausing needs the flow

@@ -96,12 +96,15 @@ void Engine::PauseFlow(const std::string& flow, const std::string& reason) {
 }
 
 void Engine::ResumeFlow(const std::string& flow) {
-  if (!impl_->FindFlow(flow)) throw InvalidArgument("flow", "no flow named '" + flow + "'");
   Runtime& r = impl_->R();
   const Millis now = Now();
   bool resumed = false;
   {
     std::lock_guard<std::mutex> lock(r.store_mu);
+    // A flow this engine was not given may still be paused in the store (an operator's
+    // engine, or a flow since removed): resuming it must be possible.
+    if (!impl_->FindFlow(flow) && !r.store->FlowPauses().count(flow))
+      throw InvalidArgument("flow", "no flow named '" + flow + "'");
     r.store->Write([&] { resumed = r.store->ResumeFlow(flow, now); });
   }
   if (resumed) impl_->WakeWorker(r);
