@@ -163,3 +163,18 @@ def test_the_experiment_report_counts_the_trials_of_a_period(make_engine, clock)
         == trials(everything)
     [info] = engine.experiments(since=T0 + DAY)
     assert sum(r["trials"] for r in info["results"]) == 20
+
+
+def test_a_flow_without_contacts_draws_by_cart(make_engine, clock):
+    flow = cr.Flow("webhooks", enter_when={"has_contact": False}, paths=[cr.Path("all", steps=[
+        cr.Step(after="1h", channels=["crm"], experiment="crm-test", holdout=1,
+                variants=[cr.Variant("a")])])])
+    engine = make_engine(flows=[flow], channels={"crm": cr.OutboxChannel()})
+    for i in range(20):
+        add_cart(engine, f"c{i}", email=None)
+    run_at(engine, clock, T0 + HOUR)
+    weights = [("a", 1), ("holdout", 1)]
+    for i in range(20):
+        [m] = engine.messages(cart_id=f"c{i}")
+        assert m["variant"] == expected_variant("crm-test", f"cart:c{i}", weights)
+    assert engine.status()["last_error"] is None

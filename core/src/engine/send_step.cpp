@@ -134,8 +134,10 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
         experiment.name = step.experiment;
         for (const auto& v : step.variants) experiment.variants.push_back({v.name, v.weight});
         experiment.holdout_weight = step.holdout_weight;
-        variant = store.AssignVariant(step.experiment, contact.key,
-                                      AssignVariant(experiment, contact.key), flow->name, now);
+        // A flow may run without a contact (has_contact: false): the cart stands in.
+        const std::string who = contact.key.empty() ? "cart:" + journey->cart_id : contact.key;
+        variant = store.AssignVariant(step.experiment, who, AssignVariant(experiment, who),
+                                      flow->name, now);
         if (variant == kHoldout) {
           hold_step("suppressed", "holdout");
           EndJourney(store, *journey, "holdout", now);
