@@ -5,7 +5,8 @@
 //    ├── ConfigError(Error, ValueError)       kConfig            .field (document path)
 //    ├── StoreError(Error)                    kStorage, kNotFound
 //    │    └── QueueFullError(StoreError)      kQueueFull
-//    └── DeliveryError(Error)                 kTransientDelivery / kPermanentDelivery
+//    └── DeliveryError(Error)                 kTransientDelivery / kPermanentDelivery /
+//                                             kAccountDelivery (.code "account_delivery")
 //                                             .transient (bool)
 #include <pybind11/pybind11.h>
 
@@ -68,7 +69,8 @@ void init_errors(py::module_& m) {
         case ErrorCode::kNotFound: cls = c.store; break;
         case ErrorCode::kQueueFull: cls = c.queue_full; break;
         case ErrorCode::kTransientDelivery:
-        case ErrorCode::kPermanentDelivery: cls = c.delivery; break;
+        case ErrorCode::kPermanentDelivery:
+        case ErrorCode::kAccountDelivery: cls = c.delivery; break;
         case ErrorCode::kInternal: cls = c.error; break;
       }
       py::object instance = py::reinterpret_steal<py::object>(

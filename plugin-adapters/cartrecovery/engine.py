@@ -262,12 +262,16 @@ class Engine:
                 problems.append("no worker has ever run on this store")
         elif s["jobs_due"] and (now - s["worker_last_run"]).total_seconds() > 300:
             problems.append(f"the last worker run was {_ago((now - s['worker_last_run']).total_seconds())} ago")
-        # R4.3: reminders waiting for coupons need someone to import codes.
+        # R4.3: reminders waiting for coupons, or for the shop's provider account (credit,
+        # credentials), need someone to act.
         for flow in self.flows():
             for waiting in flow["paused"]:
                 if waiting["reason"].startswith("coupon_pool_empty:"):
                     problems.append(f"flow {flow['name']}: {waiting['messages']} reminders wait for coupons "
                                     f"(pool {waiting['reason'].split(':', 1)[1]} is empty)")
+                elif waiting["reason"].startswith("channel_unavailable:"):
+                    problems.append(f"flow {flow['name']}: {waiting['messages']} reminders wait for a channel "
+                                    f"({waiting['reason'].split(':', 1)[1]})")
         s["flows"] = self.flows()
         s["healthy"] = not problems
         s["problems"] = problems

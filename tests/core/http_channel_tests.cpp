@@ -373,14 +373,18 @@ BOOST_AUTO_TEST_CASE(status_codes_are_classified_once) {
     int64_t retry_after_ms;
     std::string text;  // expected in what()
   };
-  const ErrorCode T = ErrorCode::kTransientDelivery, P = ErrorCode::kPermanentDelivery;
+  const ErrorCode T = ErrorCode::kTransientDelivery, P = ErrorCode::kPermanentDelivery,
+                  A = ErrorCode::kAccountDelivery;
   const std::vector<Row> rows = {
       {200, "{\"sid\":\"SM1\"}", {}, true, T, 0, ""},
       {201, "created", {}, true, T, 0, ""},
       {204, "", {}, true, T, 0, ""},
       {400, "{\"message\":\"To is invalid\"}", {}, false, P, 0,
        "400 Bad Request: {\"message\":\"To is invalid\"}"},
-      {401, "bad credentials", {}, false, P, 0, "401 Unauthorized: bad credentials"},
+      {401, "bad credentials", {}, false, A, 0, "401 Unauthorized: bad credentials"},
+      {402, "{\"code\":20003,\"message\":\"Insufficient balance\"}", {}, false, A, 0,
+       "402 Payment Required: {\"code\":20003"},
+      {403, "account suspended", {}, false, A, 0, "403 Forbidden: account suspended"},
       {404, "no such account", {}, false, P, 0, "404 Not Found: no such account"},
       {429, "slow down", {{"Retry-After", "7"}}, false, T, 7000, "429 Too Many Requests: slow down"},
       {500, "oops", {}, false, T, 0, "500 Internal Server Error: oops"},

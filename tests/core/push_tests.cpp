@@ -761,7 +761,7 @@ BOOST_AUTO_TEST_CASE(overloaded_service_is_transient_with_retry_after) {
   BOOST_TEST(e.retry_after_ms() == 0);
   service.Reply(403, {}, "invalid JWT");
   e = SendExpectingError(*channel, PushMessage(browser.SubscriptionJson(service.Endpoint())));
-  BOOST_TEST(int(e.code()) == int(ErrorCode::kPermanentDelivery));
+  BOOST_TEST(int(e.code()) == int(ErrorCode::kAccountDelivery));  // the shop's VAPID key
   BOOST_TEST(std::string(e.what()).find("invalid JWT") != std::string::npos);
   service.Reply(201);
   channel->Send(PushMessage(browser.SubscriptionJson(service.Endpoint())));

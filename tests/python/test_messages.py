@@ -355,6 +355,34 @@ def test_sms_400_fails_and_the_phone_is_suppressed_later(http_server, make_engin
     assert len(srv.requests) == 1
 
 
+def test_sms_credit_gone_pauses_the_step_and_suppresses_nobody(http_server, make_engine, clock):
+    # R4.3: "if SMS credit is gone, the scenario pauses and says why" — the provider's 402 is
+    # the shop's problem, not the shopper's: nothing is marked bounced, and the hourly retry
+    # goes through once the credit is back.
+    srv = http_server()
+    srv.script = [(402, {}, b'{"message": "Insufficient balance"}')] * 2
+    channel = cr.SmsChannel(srv.url("/sms"), sender="Kite", timeout=5)
+    engine = sms_engine(make_engine, channel)
+    add_cart(engine, phone=PHONE, consent={"sms": True})
+    run_at(engine, clock, T0 + HOUR)
+    (m,) = engine.messages("c1")
+    assert m["status"] == "paused" and m["reason"].startswith("channel_unavailable:sms: 402")
+    assert "Insufficient balance" in m["reason"] and m["due_at"] == T0 + 2 * HOUR
+    [flow] = engine.flows()
+    assert flow["status"] == "paused" and flow["paused"][0]["messages"] == 1
+    assert any("wait for a channel" in p for p in engine.status()["problems"])
+    run_at(engine, clock, T0 + 2 * HOUR)  # still out of credit
+    assert engine.messages("c1")[0]["status"] == "paused"
+    run_at(engine, clock, T0 + 3 * HOUR)  # topped up
+    (m,) = engine.messages("c1")
+    assert (m["status"], m["sent_at"]) == ("sent", T0 + 3 * HOUR) and len(srv.requests) == 3
+    # The number was never suppressed: the next journey writes to it.
+    clock.set(T0 + 2 * DAY)
+    add_cart(engine, "c2", phone=PHONE, consent={"sms": True})
+    run_at(engine, clock, T0 + 2 * DAY + HOUR)
+    assert engine.messages("c2")[0]["status"] == "sent"
+
+
 @pytest.mark.parametrize("action, words", [("slow", "timed out"), ("drop", "connection")])
 def test_sms_slow_or_dropped_answer_is_retried(http_server, make_engine, clock, action, words):
     srv = http_server()

@@ -85,6 +85,8 @@ std::string BuildMimeMessage(const OutgoingMessage& message, const std::string& 
 //   429, 5xx: kTransientDelivery with retry_after_ms() from Retry-After (seconds or an
 //     HTTP-date, at most a day); timeouts, refused, reset or dropped connections and a
 //     response cut short are transient too.
+//   401, 402, 403: kAccountDelivery: the provider refuses the shop (credentials, credit,
+//     permissions), not the recipient; the engine pauses the step until the shop fixes it.
 //   Other 4xx, and 3xx (redirects are never followed): kPermanentDelivery. A certificate
 //     that does not verify is permanent as well (a configuration problem).
 // The error message is the provider's reply, "<status> <reason>: <first 300 bytes of the

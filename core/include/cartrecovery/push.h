@@ -120,6 +120,7 @@ struct PushSettings {
 //   kPermanentDelivery: 404/410 with a message starting "subscription expired" (the engine
 //     drops the subscription); other 4xx (the push service's reply in the message); TLS
 //     certificate rejected; payload too large.
+//   kAccountDelivery: 401/403, the service refuses the VAPID key or token (the shop's to fix).
 //   kTransientDelivery: 429 and 5xx (retry_after_ms() from Retry-After, seconds or HTTP
 //     date), timeouts, refused or dropped connections.
 // MakePushChannel throws ConfigError naming the bad setting (the key is never echoed).

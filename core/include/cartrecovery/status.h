@@ -21,6 +21,8 @@ enum class ErrorCode {
   kQueueFull,          // ingest queue is full; the event was not accepted
   kTransientDelivery,  // try again later (SMTP 4xx, HTTP 429/5xx, timeouts)
   kPermanentDelivery,  // never retry (SMTP 5xx, HTTP other 4xx)
+  kAccountDelivery,    // the provider refuses the shop, not the recipient (HTTP 401/402/403:
+                       // credentials, credit, permissions): wait until the shop fixes it
   kInternal,           // a bug: an invariant did not hold
 };
 

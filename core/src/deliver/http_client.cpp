@@ -317,6 +317,9 @@ Error ClassifyHttpResponse(const HttpResponse& response, Millis now_ms) {
     error.WithRetryAfter(ParseRetryAfter(response.Header("Retry-After"), reference));
     return error;
   }
+  // R4.3: out of credit (402), bad credentials (401), not allowed (403) are the shop's to
+  // fix; the recipient is fine, so nothing may be suppressed for it.
+  if (status == 401 || status == 402 || status == 403) return Error(ErrorCode::kAccountDelivery, text);
   if (status >= 300 && status <= 399) {
     std::string location = Printable(response.Header("Location"), 200);
     text += " (redirects are not followed; configure the final URL";

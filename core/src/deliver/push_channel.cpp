@@ -372,8 +372,11 @@ Error PushChannel::Classify(std::exception_ptr failure, const std::string& origi
       error.WithRetryAfter(RetryAfterMs(r.retry_after));
       return error;
     }
-    // Other 4xx: bad VAPID key or token (401/403), payload too large (413), ...; and
-    // redirects or 1xx, which a push service has no business sending for a POST.
+    // A VAPID key or token the service refuses is the shop's to fix (R4.3: wait, and keep
+    // every subscription).
+    if (r.status == 401 || r.status == 403) return Error(ErrorCode::kAccountDelivery, where + answer);
+    // Other 4xx: payload too large (413), ...; and redirects or 1xx, which a push service
+    // has no business sending for a POST.
     return Error(kPermanent, where + answer);
   } catch (const Poco::Net::CertificateValidationException& e) {
     return Error(kPermanent, where + "certificate not accepted: " + e.displayText());

@@ -54,6 +54,9 @@ std::vector<SendResult> Deliver(std::mutex& store_mu, Store& store, std::vector<
   return results;
 }
 
+// How often a step waiting for the shop's provider account (credit, credentials) tries again.
+constexpr Millis kAccountRetryMs = kHour;
+
 Recorded RecordResults(Store& store, const RetryPolicy& retry, const std::string& contact_key,
                        std::vector<SendResult>& results, Millis now) {
   Recorded out;
@@ -71,6 +74,13 @@ Recorded RecordResults(Store& store, const RetryPolicy& retry, const std::string
       Millis at = now + RetryDelay(retry, m.attempts, r.error->retry_after_ms(), m.message_id);
       m.due_ms = at;
       out.retry_at = std::min(out.retry_at.value_or(at), at);
+    } else if (r.error->code() == ErrorCode::kAccountDelivery) {
+      // R4.3: out of credit or locked out: the step waits (no attempt limit, nothing
+      // suppressed) and is tried again every hour until the provider takes it.
+      m.status = "paused";
+      m.reason = "channel_unavailable:" + m.channel + ": " + r.error->what();
+      m.due_ms = now + kAccountRetryMs;
+      out.retry_at = std::min(out.retry_at.value_or(m.due_ms), m.due_ms);
     } else {
       m.status = "failed";
       m.reason = r.error->what();
@@ -78,7 +88,8 @@ Recorded RecordResults(Store& store, const RetryPolicy& retry, const std::string
       if (contact && r.error->code() == ErrorCode::kPermanentDelivery) {
         if (m.channel == "email") contact->email_bounced = true;
         if (m.channel == "sms") contact->phone_bounced = true;
-        if (m.channel == "push") contact->push_subscription.clear();
+        if (m.channel == "push" && m.reason.rfind("subscription expired", 0) == 0)
+          contact->push_subscription.clear();
       }
     }
     store.UpdateMessage(m);

@@ -49,7 +49,9 @@ struct Recorded {
 
 // Inside a Write(): stores each outcome. A transient failure becomes "retrying" with a
 // backoff (RetryDelay); a permanent one "failed" with the provider's reply, and suppresses
-// the address (hard bounce; an expired push subscription is dropped). The contact's
+// the address (hard bounce; an expired push subscription is dropped); a refusal of the
+// shop's account (kAccountDelivery: credit, credentials) "paused" with reason
+// "channel_unavailable:<channel>: <reply>", tried again hourly, nothing suppressed (R4.3). The contact's
 // last_message_ms moves to `now` when anything was sent.
 Recorded RecordResults(Store& store, const RetryPolicy& retry, const std::string& contact_key,
                        std::vector<SendResult>& results, Millis now);

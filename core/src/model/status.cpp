@@ -11,6 +11,7 @@ const char* ErrorCodeName(ErrorCode code) {
     case ErrorCode::kQueueFull: return "queue_full";
     case ErrorCode::kTransientDelivery: return "transient_delivery";
     case ErrorCode::kPermanentDelivery: return "permanent_delivery";
+    case ErrorCode::kAccountDelivery: return "account_delivery";
     case ErrorCode::kInternal: return "internal";
   }
   return "unknown";
