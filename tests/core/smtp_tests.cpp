@@ -616,6 +616,8 @@ BOOST_AUTO_TEST_CASE(smtp_reply_classification) {
   };
   const Case cases[] = {
       {"MAIL", "451 4.3.0 Sender temporarily rejected", ErrorCode::kTransientDelivery},
+      // Before RCPT TO a 5xx is about the shop's sender or account, never the shopper.
+      {"MAIL", "550 5.7.1 Sender address rejected", ErrorCode::kAccountDelivery},
       {"RCPT", "451 4.2.1 Mailbox busy, try later", ErrorCode::kTransientDelivery},
       {"RCPT", "550 5.1.1 <ann@example.org>: no such user", ErrorCode::kPermanentDelivery},
       {"DATA", "451 4.3.2 Not now", ErrorCode::kTransientDelivery},
@@ -729,7 +731,7 @@ BOOST_AUTO_TEST_CASE(smtp_starttls_not_offered_fails_closed) {
   settings.password = "s3cret-pw";
   auto channel = MakeSmtpChannel(settings);
   Error e = ExpectError([&] { channel->Send(SampleMessage()); });
-  BOOST_TEST((e.code() == ErrorCode::kPermanentDelivery), e.what());
+  BOOST_TEST((e.code() == ErrorCode::kAccountDelivery), e.what());  // the shop's server
   BOOST_TEST(std::string(e.what()).find("STARTTLS") != std::string::npos, e.what());
   BOOST_TEST_MESSAGE(e.what());
   const std::vector<std::string> expected = {"<connect>", "EHLO client.test"};
@@ -749,7 +751,7 @@ BOOST_AUTO_TEST_CASE(smtp_password_never_in_errors_or_describe) {
   settings.password = "s3cret-pw";
   auto channel = MakeSmtpChannel(settings);
   Error e = ExpectError([&] { channel->Send(SampleMessage()); });
-  BOOST_TEST((e.code() == ErrorCode::kPermanentDelivery), e.what());
+  BOOST_TEST((e.code() == ErrorCode::kAccountDelivery), e.what());  // credentials: the shop's
   BOOST_TEST(std::string(e.what()).find("s3cret-pw") == std::string::npos, e.what());
   BOOST_TEST(std::string(e.what()).find("AG1haWxlcgBzM2NyZXQtcHc=") == std::string::npos);
   BOOST_TEST(std::string(e.what()).find("535 5.7.8 bad credentials") == 0u);
@@ -828,7 +830,7 @@ BOOST_AUTO_TEST_CASE(smtp_starttls_with_self_signed_certificate) {
   BOOST_TEST(server.transcript().back() == "QUIT");
 }
 
-BOOST_AUTO_TEST_CASE(smtp_untrusted_certificate_is_permanent_and_sends_nothing) {
+BOOST_AUTO_TEST_CASE(smtp_untrusted_certificate_is_the_shops_to_fix_and_sends_nothing) {
   const TestCertificate& cert = Certificate();
   if (!cert.ok()) {
     BOOST_TEST_MESSAGE("openssl CLI unavailable: certificate test skipped");
@@ -843,7 +845,7 @@ BOOST_AUTO_TEST_CASE(smtp_untrusted_certificate_is_permanent_and_sends_nothing) 
   settings.starttls = true;  // verify_certificate stays on: self-signed must be refused
   auto channel = MakeSmtpChannel(settings);
   Error e = ExpectError([&] { channel->Send(SampleMessage()); });
-  BOOST_TEST((e.code() == ErrorCode::kPermanentDelivery), e.what());
+  BOOST_TEST((e.code() == ErrorCode::kAccountDelivery), e.what());
   BOOST_TEST(std::string(e.what()).find("certificate") != std::string::npos, e.what());
   BOOST_TEST_MESSAGE(e.what());
   BOOST_TEST(!Contains(server.transcript(), "MAIL FROM"));

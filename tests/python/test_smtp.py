@@ -142,8 +142,9 @@ def test_auth_with_a_wrong_password_fails_without_leaking_it(smtp_server, make_e
     add_cart(engine)
     run_at(engine, clock, T0 + HOUR)
     (m,) = engine.messages("c1")
-    assert m["status"] in ("failed", "retrying")
-    assert m["reason"] and "535" in m["reason"]
+    # Wrong credentials are the shop's to fix: the reminder waits, the address stays good.
+    assert m["status"] == "paused" and m["reason"].startswith("channel_unavailable:email: ")
+    assert "535" in m["reason"]
     assert wrong not in m["reason"] and PASSWORD not in m["reason"]
     import base64
     assert base64.b64encode(wrong.encode()).decode() not in m["reason"]
@@ -224,8 +225,10 @@ def test_starttls_required_but_not_offered_fails_closed(smtp_server, make_engine
     add_cart(engine)
     run_at(engine, clock, T0 + HOUR)
     (m,) = engine.messages("c1")
-    assert m["status"] == "failed" and "STARTTLS" in m["reason"]
+    assert m["status"] == "paused" and "STARTTLS" in m["reason"]
     assert recorder.envelopes == []
+    # The shop's server, not the shopper's address: the operator is told, the reminder waits.
+    assert any("wait for a channel" in p for p in engine.status()["problems"])
 
 
 def test_smtp_channel_config_errors():

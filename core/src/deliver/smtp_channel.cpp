@@ -145,6 +145,9 @@ class SmtpChannel final : public Channel {
   bool open_ = false;                          // socket_ holds a connection
   bool ready_ = false;                         // greeted, (TLS,) EHLO'd, (AUTH'd)
   bool dirty_ = false;                         // a transaction was left unfinished
+  // From RCPT TO on, a refusal is about the recipient or the message; before it (greeting,
+  // TLS, AUTH, MAIL FROM) it is about the shop's server or account.
+  bool about_recipient_ = false;
   std::map<std::string, std::string> extensions_;  // EHLO keyword -> parameters
 };
 
@@ -244,6 +247,7 @@ void SmtpChannel::StartMail(const std::string& from) {
 }
 
 void SmtpChannel::FinishMail(const std::string& to, const std::string& data) {
+  about_recipient_ = true;
   Expect(Command("RCPT TO:<" + to + ">"), 250, 251);
   Expect(Command("DATA"), 354);
   SendAll(DotStuff(data) + ".\r\n");
@@ -256,6 +260,7 @@ void SmtpChannel::Send(const OutgoingMessage& message) {
   std::string data = BuildMimeMessage(message, settings_.sender, settings_.reply_to);
   std::string from = internal::ParseMailbox(settings_.sender, "sender").address;
   ScopedSigpipeBlock no_sigpipe;
+  about_recipient_ = false;
   try {
     if (ready_) {
       // A kept connection may have been closed by the server while idle: the first command
@@ -386,11 +391,14 @@ void SmtpChannel::SendAll(const std::string& bytes) {
   }
 }
 
-// The one place a failure becomes an error code. Permanent means retrying cannot help:
-// the server said 5xx, or the configuration is wrong (no STARTTLS, bad certificate).
+// The one place a failure becomes an error code. Permanent means retrying this message
+// cannot help: the server refused the recipient or the message with a 5xx. A 5xx before
+// that (AUTH, MAIL FROM) or a configuration that cannot work (no STARTTLS, bad certificate)
+// is the shop's account to fix, never the shopper's address (R4.3: kAccountDelivery).
 Error SmtpChannel::Classify(std::exception_ptr failure) const {
   const ErrorCode kTransient = ErrorCode::kTransientDelivery;
   const ErrorCode kPermanent = ErrorCode::kPermanentDelivery;
+  const ErrorCode kAccount = ErrorCode::kAccountDelivery;
   const std::string where = Describe() + ": ";
   try {
     std::rethrow_exception(failure);
@@ -398,18 +406,19 @@ Error SmtpChannel::Classify(std::exception_ptr failure) const {
     return error;
   } catch (const SmtpRefusal& refusal) {
     // The message is the server's reply, as is.
-    if (refusal.code() >= 500 && refusal.code() < 600) return Error(kPermanent, Scrub(refusal.what()));
+    if (refusal.code() >= 500 && refusal.code() < 600)
+      return Error(about_recipient_ ? kPermanent : kAccount, Scrub(refusal.what()));
     if (refusal.code() >= 400 && refusal.code() < 500) return Error(kTransient, Scrub(refusal.what()));
     return Error(kTransient, Scrub(where + "unexpected reply " + refusal.what()));
   } catch (const SmtpFailure& own) {
-    return Error(own.permanent() ? kPermanent : kTransient, Scrub(where + own.what()));
+    return Error(own.permanent() ? kAccount : kTransient, Scrub(where + own.what()));
   } catch (const Poco::Net::CertificateValidationException& e) {
-    return Error(kPermanent, Scrub(where + "certificate not accepted: " + e.displayText()));
+    return Error(kAccount, Scrub(where + "certificate not accepted: " + e.displayText()));
   } catch (const Poco::Net::SSLContextException& e) {
-    return Error(kPermanent, Scrub(where + "TLS setup failed: " + e.displayText()));
+    return Error(kAccount, Scrub(where + "TLS setup failed: " + e.displayText()));
   } catch (const Poco::Net::SSLException& e) {
     if (settings_.verify_certificate && !cert_failure_->empty()) {
-      return Error(kPermanent, Scrub(where + "certificate verification failed: " + *cert_failure_));
+      return Error(kAccount, Scrub(where + "certificate verification failed: " + *cert_failure_));
     }
     return Error(kTransient, Scrub(where + "TLS failed: " + e.displayText()));
   } catch (const Poco::TimeoutException&) {
