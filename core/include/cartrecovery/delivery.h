@@ -87,8 +87,8 @@ std::string BuildMimeMessage(const OutgoingMessage& message, const std::string& 
 //     response cut short are transient too.
 //   401, 402, 403: kAccountDelivery: the provider refuses the shop (credentials, credit,
 //     permissions), not the recipient; the engine pauses the step until the shop fixes it.
-//   Other 4xx, and 3xx (redirects are never followed): kPermanentDelivery. A certificate
-//     that does not verify is permanent as well (a configuration problem).
+//     A certificate that does not verify is kAccountDelivery too (a configuration problem).
+//   Other 4xx, and 3xx (redirects are never followed): kPermanentDelivery.
 // The error message is the provider's reply, "<status> <reason>: <first 300 bytes of the
 // body>", or what broke; it never contains a password, token or secret.
 // Every request carries "Idempotency-Key: <message_id>", so a provider that honours it

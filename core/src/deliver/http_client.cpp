@@ -160,12 +160,13 @@ Error Classify(std::exception_ptr failure, const std::string& where, const HttpO
   } catch (const HttpFailure& own) {
     return make(own.permanent() ? kPermanent : kTransient, own.what());
   } catch (const Poco::Net::CertificateValidationException& e) {
-    return make(kPermanent, "certificate not accepted: " + e.displayText());
+    // The provider's certificate or our TLS settings: the shop's to fix, not the shopper's.
+    return make(ErrorCode::kAccountDelivery, "certificate not accepted: " + e.displayText());
   } catch (const Poco::Net::SSLContextException& e) {
-    return make(kPermanent, "TLS setup failed: " + e.displayText());
+    return make(ErrorCode::kAccountDelivery, "TLS setup failed: " + e.displayText());
   } catch (const Poco::Net::SSLException& e) {
     if (options.verify_certificate && !cert_failure.empty()) {
-      return make(kPermanent, "certificate verification failed: " + cert_failure);
+      return make(ErrorCode::kAccountDelivery, "certificate verification failed: " + cert_failure);
     }
     return make(kTransient, "TLS failed: " + e.displayText());
   } catch (const Poco::TimeoutException&) {
