@@ -180,118 +180,53 @@ class PostgresStore final : public Store {
   }
 
   std::optional<Cart> LoadCart(const std::string& cart_id) override {
-    auto s = db_.Prepare(
-        "SELECT visitor_id, contact_key, state, stage, currency, items, restore_url, created_ms,"
-        " last_activity_ms FROM carts WHERE cart_id = $1");
+    auto s = db_.Prepare(CartSelect("WHERE cart_id = $1"));
     s.Bind(1, cart_id);
     if (!s.Step()) return std::nullopt;
-    Cart c;
-    c.cart_id = cart_id;
-    c.visitor_id = s.Text(0);
-    c.contact_key = s.Text(1);
-    c.state = ParseCartState(s.Text(2)).value_or(CartState::kActive);
-    c.stage = ParseStage(s.Text(3)).value_or(Stage::kCart);
-    c.currency = s.Text(4);
-    c.items = ItemsFromJson(s.Text(5));
-    c.restore_url = s.Text(6);
-    c.created_ms = s.Int(7);
-    c.last_activity_ms = s.Int(8);
-    return c;
+    return CartFromRow(s, cart_id);
   }
 
   void SaveCart(const Cart& c) override {
     // seq = excluded.seq: a fresh number, as SQLite's INSERT OR REPLACE gives a new rowid.
-    db_.Prepare(
-           "INSERT INTO carts(cart_id, visitor_id, contact_key, state, stage, currency, items,"
-           " value_minor, restore_url, created_ms, last_activity_ms)"
-           " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT(cart_id) DO UPDATE SET"
-           " visitor_id = excluded.visitor_id, contact_key = excluded.contact_key,"
-           " state = excluded.state, stage = excluded.stage, currency = excluded.currency,"
-           " items = excluded.items, value_minor = excluded.value_minor,"
-           " restore_url = excluded.restore_url, created_ms = excluded.created_ms,"
-           " last_activity_ms = excluded.last_activity_ms, seq = excluded.seq")
-        .Bind(1, c.cart_id)
-        .Bind(2, c.visitor_id)
-        .Bind(3, c.contact_key)
-        .Bind(4, CartStateName(c.state))
-        .Bind(5, StageName(c.stage))
-        .Bind(6, c.currency)
-        .Bind(7, ItemsToJson(c.items))
-        .Bind(8, c.ValueMinor())
-        .Bind(9, c.restore_url)
-        .Bind(10, c.created_ms)
-        .Bind(11, c.last_activity_ms)
-        .Run();
+    auto s = db_.Prepare(
+        "INSERT INTO carts(cart_id, visitor_id, contact_key, state, stage, currency, items,"
+        " value_minor, restore_url, created_ms, last_activity_ms)"
+        " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT(cart_id) DO UPDATE SET"
+        " visitor_id = excluded.visitor_id, contact_key = excluded.contact_key,"
+        " state = excluded.state, stage = excluded.stage, currency = excluded.currency,"
+        " items = excluded.items, value_minor = excluded.value_minor,"
+        " restore_url = excluded.restore_url, created_ms = excluded.created_ms,"
+        " last_activity_ms = excluded.last_activity_ms, seq = excluded.seq");
+    BindCartRow(s, c).Run();
   }
 
   std::optional<Contact> LoadContact(const std::string& key) override {
-    auto s = db_.Prepare(
-        "SELECT email, phone, first_name, language, timezone, orders_count, lifetime_value_minor,"
-        " consent_email, consent_sms, consent_push, consent_personalization, unsubscribed,"
-        " last_message_ms, last_order_ms, push_subscription, email_bounced, phone_bounced"
-        " FROM contacts WHERE contact_key = $1");
+    auto s = db_.Prepare(ContactSelect("WHERE contact_key = $1"));
     s.Bind(1, key);
     if (!s.Step()) return std::nullopt;
-    Contact c;
-    c.key = key;
-    c.email = s.Text(0);
-    c.phone = s.Text(1);
-    c.first_name = s.Text(2);
-    c.language = s.Text(3);
-    c.timezone = s.Text(4);
-    c.orders_count = s.Int(5);
-    c.lifetime_value_minor = s.Int(6);
-    c.consent.email = s.OptBool(7);
-    c.consent.sms = s.OptBool(8);
-    c.consent.push = s.OptBool(9);
-    c.consent.personalization = s.OptBool(10);
-    c.unsubscribed = s.Int(11) != 0;
-    c.last_message_ms = s.Int(12);
-    c.last_order_ms = s.Int(13);
-    c.push_subscription = s.Text(14);
-    c.email_bounced = s.Int(15) != 0;
-    c.phone_bounced = s.Int(16) != 0;
-    return c;
+    return ContactFromRow(s, key);
   }
 
   void SaveContact(const Contact& c) override {
-    db_.Prepare(
-           "INSERT INTO contacts(contact_key, email, phone, first_name, language, timezone,"
-           " orders_count, lifetime_value_minor, consent_email, consent_sms, consent_push,"
-           " consent_personalization, unsubscribed, last_message_ms, last_order_ms,"
-           " push_subscription, email_bounced, phone_bounced)"
-           " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)"
-           " ON CONFLICT(contact_key) DO UPDATE SET email = excluded.email,"
-           " phone = excluded.phone, first_name = excluded.first_name,"
-           " language = excluded.language, timezone = excluded.timezone,"
-           " orders_count = excluded.orders_count,"
-           " lifetime_value_minor = excluded.lifetime_value_minor,"
-           " consent_email = excluded.consent_email, consent_sms = excluded.consent_sms,"
-           " consent_push = excluded.consent_push,"
-           " consent_personalization = excluded.consent_personalization,"
-           " unsubscribed = excluded.unsubscribed, last_message_ms = excluded.last_message_ms,"
-           " last_order_ms = excluded.last_order_ms,"
-           " push_subscription = excluded.push_subscription,"
-           " email_bounced = excluded.email_bounced, phone_bounced = excluded.phone_bounced")
-        .Bind(1, c.key)
-        .Bind(2, c.email)
-        .Bind(3, c.phone)
-        .Bind(4, c.first_name)
-        .Bind(5, c.language)
-        .Bind(6, c.timezone)
-        .Bind(7, c.orders_count)
-        .Bind(8, c.lifetime_value_minor)
-        .Bind(9, c.consent.email)
-        .Bind(10, c.consent.sms)
-        .Bind(11, c.consent.push)
-        .Bind(12, c.consent.personalization)
-        .Bind(13, static_cast<int64_t>(c.unsubscribed))
-        .Bind(14, c.last_message_ms)
-        .Bind(15, c.last_order_ms)
-        .Bind(16, c.push_subscription)
-        .Bind(17, static_cast<int64_t>(c.email_bounced))
-        .Bind(18, static_cast<int64_t>(c.phone_bounced))
-        .Run();
+    auto s = db_.Prepare(
+        "INSERT INTO contacts(contact_key, email, phone, first_name, language, timezone,"
+        " orders_count, lifetime_value_minor, consent_email, consent_sms, consent_push,"
+        " consent_personalization, unsubscribed, last_message_ms, last_order_ms,"
+        " push_subscription, email_bounced, phone_bounced)"
+        " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)"
+        " ON CONFLICT(contact_key) DO UPDATE SET email = excluded.email,"
+        " phone = excluded.phone, first_name = excluded.first_name,"
+        " language = excluded.language, timezone = excluded.timezone,"
+        " orders_count = excluded.orders_count,"
+        " lifetime_value_minor = excluded.lifetime_value_minor,"
+        " consent_email = excluded.consent_email, consent_sms = excluded.consent_sms,"
+        " consent_push = excluded.consent_push,"
+        " consent_personalization = excluded.consent_personalization,"
+        " unsubscribed = excluded.unsubscribed, last_message_ms = excluded.last_message_ms,"
+        " last_order_ms = excluded.last_order_ms,"
+        " push_subscription = excluded.push_subscription,"
+        " email_bounced = excluded.email_bounced, phone_bounced = excluded.phone_bounced");
+    BindContactRow(s, c).Run();
   }
 
   std::vector<std::string> ContactsWithPhone(const std::string& phone,
@@ -348,34 +283,19 @@ class PostgresStore final : public Store {
   }
 
   void SaveJourney(const JourneyRecord& j) override {
-    db_.Prepare(
-           "INSERT INTO journeys(journey_id, contact_key, cart_id, flow, path, state, end_reason,"
-           " next_step, next_due_ms, next_branch, started_ms, prev_sent_ms, prev_engagement,"
-           " prev_branch, updated_ms) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)"
-           " ON CONFLICT(journey_id) DO UPDATE SET contact_key = excluded.contact_key,"
-           " cart_id = excluded.cart_id, flow = excluded.flow, path = excluded.path,"
-           " state = excluded.state, end_reason = excluded.end_reason,"
-           " next_step = excluded.next_step, next_due_ms = excluded.next_due_ms,"
-           " next_branch = excluded.next_branch, started_ms = excluded.started_ms,"
-           " prev_sent_ms = excluded.prev_sent_ms, prev_engagement = excluded.prev_engagement,"
-           " prev_branch = excluded.prev_branch, updated_ms = excluded.updated_ms,"
-           " seq = excluded.seq")
-        .Bind(1, j.journey_id)
-        .Bind(2, j.contact_key)
-        .Bind(3, j.cart_id)
-        .Bind(4, j.flow)
-        .Bind(5, j.path)
-        .Bind(6, j.state)
-        .Bind(7, j.end_reason)
-        .Bind(8, j.next_step)
-        .Bind(9, j.next_due_ms)
-        .Bind(10, EngagementText(j.next_branch))
-        .Bind(11, j.started_ms)
-        .Bind(12, j.prev_sent_ms)
-        .Bind(13, EngagementName(j.prev_engagement))
-        .Bind(14, EngagementText(j.prev_branch))
-        .Bind(15, j.updated_ms)
-        .Run();
+    auto s = db_.Prepare(
+        "INSERT INTO journeys(journey_id, contact_key, cart_id, flow, path, state, end_reason,"
+        " next_step, next_due_ms, next_branch, started_ms, prev_sent_ms, prev_engagement,"
+        " prev_branch, updated_ms) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)"
+        " ON CONFLICT(journey_id) DO UPDATE SET contact_key = excluded.contact_key,"
+        " cart_id = excluded.cart_id, flow = excluded.flow, path = excluded.path,"
+        " state = excluded.state, end_reason = excluded.end_reason,"
+        " next_step = excluded.next_step, next_due_ms = excluded.next_due_ms,"
+        " next_branch = excluded.next_branch, started_ms = excluded.started_ms,"
+        " prev_sent_ms = excluded.prev_sent_ms, prev_engagement = excluded.prev_engagement,"
+        " prev_branch = excluded.prev_branch, updated_ms = excluded.updated_ms,"
+        " seq = excluded.seq");
+    BindJourneyRow(s, j).Run();
   }
 
   void ScheduleJob(const std::string& kind, const std::string& subject, Millis due_ms) override {
@@ -459,27 +379,7 @@ class PostgresStore final : public Store {
         " branch, channel, status, reason, to_addr, subject, text, html, due_ms, sent_ms,"
         " attempts, created_ms, variant) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,"
         "$15,$16,$17,$18,$19,$20) ON CONFLICT DO NOTHING");
-    s.Bind(1, m.message_id)
-        .Bind(2, m.journey_id)
-        .Bind(3, m.cart_id)
-        .Bind(4, m.contact_key)
-        .Bind(5, m.flow)
-        .Bind(6, m.path)
-        .Bind(7, m.step)
-        .Bind(8, EngagementText(m.branch))
-        .Bind(9, m.channel)
-        .Bind(10, m.status)
-        .Bind(11, m.reason)
-        .Bind(12, m.to)
-        .Bind(13, m.subject)
-        .Bind(14, m.text)
-        .Bind(15, m.html)
-        .Bind(16, m.due_ms)
-        .Bind(17, m.sent_ms)
-        .Bind(18, m.attempts)
-        .Bind(19, m.created_ms)
-        .Bind(20, m.variant)
-        .Run();
+    BindNewMessageRow(s, m).Run();
     return db_.ChangedRows() == 1;
   }
 
@@ -491,25 +391,11 @@ class PostgresStore final : public Store {
   }
 
   void UpdateMessage(const MessageRecord& m) override {
-    db_.Prepare(
-           "UPDATE messages SET status = $1, reason = $2, to_addr = $3, subject = $4, text = $5,"
-           " html = $6, sent_ms = $7, opened_ms = $8, clicked_ms = $9, attempts = $10,"
-           " due_ms = $11, variant = $12, unsubscribed_ms = $13 WHERE message_id = $14")
-        .Bind(1, m.status)
-        .Bind(2, m.reason)
-        .Bind(3, m.to)
-        .Bind(4, m.subject)
-        .Bind(5, m.text)
-        .Bind(6, m.html)
-        .Bind(7, m.sent_ms)
-        .Bind(8, m.opened_ms)
-        .Bind(9, m.clicked_ms)
-        .Bind(10, m.attempts)
-        .Bind(11, m.due_ms)
-        .Bind(12, m.variant)
-        .Bind(13, m.unsubscribed_ms)
-        .Bind(14, m.message_id)
-        .Run();
+    auto s = db_.Prepare(
+        "UPDATE messages SET status = $1, reason = $2, to_addr = $3, subject = $4, text = $5,"
+        " html = $6, sent_ms = $7, opened_ms = $8, clicked_ms = $9, attempts = $10,"
+        " due_ms = $11, variant = $12, unsubscribed_ms = $13 WHERE message_id = $14");
+    BindMessageUpdate(s, m).Run();
   }
 
   void SuppressUnsent(const std::string& journey_id, const std::string& reason) override {
@@ -572,45 +458,22 @@ class PostgresStore final : public Store {
   }
 
   void SavePool(const CouponPool& p) override {
-    db_.Prepare(
-           "INSERT INTO coupon_pools(name, kind, discount_kind, amount, currency, static_code,"
-           " prefix, code_length, valid_for_ms, expires_ms) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
-           " ON CONFLICT(name) DO UPDATE SET kind = excluded.kind,"
-           " discount_kind = excluded.discount_kind, amount = excluded.amount,"
-           " currency = excluded.currency, static_code = excluded.static_code,"
-           " prefix = excluded.prefix, code_length = excluded.code_length,"
-           " valid_for_ms = excluded.valid_for_ms, expires_ms = excluded.expires_ms")
-        .Bind(1, p.name)
-        .Bind(2, PoolKindName(p.kind))
-        .Bind(3, DiscountKindName(p.discount.kind))
-        .Bind(4, p.discount.amount)
-        .Bind(5, p.discount.currency)
-        .Bind(6, p.static_code)
-        .Bind(7, p.prefix)
-        .Bind(8, p.code_length)
-        .Bind(9, p.valid_for_ms)
-        .Bind(10, p.expires_ms)
-        .Run();
+    auto s = db_.Prepare(
+        "INSERT INTO coupon_pools(name, kind, discount_kind, amount, currency, static_code,"
+        " prefix, code_length, valid_for_ms, expires_ms) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
+        " ON CONFLICT(name) DO UPDATE SET kind = excluded.kind,"
+        " discount_kind = excluded.discount_kind, amount = excluded.amount,"
+        " currency = excluded.currency, static_code = excluded.static_code,"
+        " prefix = excluded.prefix, code_length = excluded.code_length,"
+        " valid_for_ms = excluded.valid_for_ms, expires_ms = excluded.expires_ms");
+    BindPoolRow(s, p).Run();
   }
 
   std::optional<CouponPool> LoadPool(const std::string& name) override {
-    auto s = db_.Prepare(
-        "SELECT kind, discount_kind, amount, currency, static_code, prefix, code_length,"
-        " valid_for_ms, expires_ms FROM coupon_pools WHERE name = $1");
+    auto s = db_.Prepare(PoolSelect("WHERE name = $1"));
     s.Bind(1, name);
     if (!s.Step()) return std::nullopt;
-    CouponPool p;
-    p.name = name;
-    p.kind = ParsePoolKind(s.Text(0)).value_or(PoolKind::kGenerated);
-    p.discount.kind = ParseDiscountKind(s.Text(1)).value_or(DiscountKind::kPercent);
-    p.discount.amount = s.Int(2);
-    p.discount.currency = s.Text(3);
-    p.static_code = s.Text(4);
-    p.prefix = s.Text(5);
-    p.code_length = static_cast<int>(s.Int(6));
-    p.valid_for_ms = s.Int(7);
-    p.expires_ms = s.Int(8);
-    return p;
+    return PoolFromRow(s, name);
   }
 
   int64_t AddCoupons(const std::vector<Coupon>& coupons) override {
@@ -673,23 +536,10 @@ class PostgresStore final : public Store {
   }
 
   std::optional<Coupon> LoadCoupon(const std::string& code) override {
-    auto s = db_.Prepare(
-        "SELECT pool, shared, discount_kind, amount, currency, expires_ms, assigned_contact,"
-        " redeemed_order, redeemed_ms FROM coupons WHERE code = $1");
+    auto s = db_.Prepare(CouponSelect("WHERE code = $1"));
     s.Bind(1, code);
     if (!s.Step()) return std::nullopt;
-    Coupon c;
-    c.code = code;
-    c.pool = s.Text(0);
-    c.shared = s.Int(1) != 0;
-    c.discount.kind = ParseDiscountKind(s.Text(2)).value_or(DiscountKind::kPercent);
-    c.discount.amount = s.Int(3);
-    c.discount.currency = s.Text(4);
-    c.expires_ms = s.Int(5);
-    c.assigned_contact = s.Text(6);
-    c.redeemed_order = s.Text(7);
-    c.redeemed_ms = s.Int(8);
-    return c;
+    return CouponFromRow(s, code);
   }
 
   void MarkRedeemed(const std::string& code, const std::string& order_id, Millis at) override {
@@ -773,20 +623,10 @@ class PostgresStore final : public Store {
   }
 
   void SaveOffer(const OfferRecord& o) override {
-    db_.Prepare(
-           "INSERT INTO offers(visitor_id, cart_id, contact_key, show, kind, variant, reason,"
-           " incentive_rule, coupon_code, decided_ms) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)")
-        .Bind(1, o.visitor_id)
-        .Bind(2, o.cart_id)
-        .Bind(3, o.contact_key)
-        .Bind(4, static_cast<int64_t>(o.show))
-        .Bind(5, o.kind)
-        .Bind(6, o.variant)
-        .Bind(7, o.reason)
-        .Bind(8, o.incentive_rule)
-        .Bind(9, o.coupon_code)
-        .Bind(10, o.decided_ms)
-        .Run();
+    auto s = db_.Prepare(
+        "INSERT INTO offers(visitor_id, cart_id, contact_key, show, kind, variant, reason,"
+        " incentive_rule, coupon_code, decided_ms) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)");
+    BindOfferRow(s, o).Run();
   }
 
   IncentiveHistory IncentiveCounts(Millis since) override {
@@ -943,22 +783,11 @@ class PostgresStore final : public Store {
   }
 
   bool InsertOrder(const OrderRecord& o) override {
-    db_.Prepare(
-           "INSERT INTO orders(order_id, cart_id, contact_key, value_minor, currency, coupon, at_ms,"
-           " message_id, flow, step, channel) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
-           " ON CONFLICT DO NOTHING")
-        .Bind(1, o.order_id)
-        .Bind(2, o.cart_id)
-        .Bind(3, o.contact_key)
-        .Bind(4, o.value_minor)
-        .Bind(5, o.currency)
-        .Bind(6, o.coupon)
-        .Bind(7, o.at_ms)
-        .Bind(8, o.message_id)
-        .Bind(9, o.flow)
-        .Bind(10, o.step)
-        .Bind(11, o.channel)
-        .Run();
+    auto s = db_.Prepare(
+        "INSERT INTO orders(order_id, cart_id, contact_key, value_minor, currency, coupon, at_ms,"
+        " message_id, flow, step, channel) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
+        " ON CONFLICT DO NOTHING");
+    BindOrderRow(s, o).Run();
     return db_.ChangedRows() == 1;
   }
 

@@ -1,7 +1,8 @@
-// store_rows.h: the rows both stores read back whole (journeys, messages, popup decisions):
-// the column list of each SELECT and the reader that expects exactly those columns, in
-// one place so that a new column cannot reach one store and miss the other. `Row` is the
-// store's statement type (SQLite's Stmt, PostgreSQL's PgStmt): Step(), Text(i), Int(i).
+// store_rows.h: how both stores turn rows into records and records into parameters: the
+// column list of each SELECT with the reader that expects exactly those columns, and the
+// binders that give each INSERT its parameters in column order. In one place so that a new
+// column cannot reach one store and miss the other. `Row` / `S` is the store's statement
+// type (SQLite's Stmt, PostgreSQL's PgStmt): Step(), Text(i), Int(i), OptBool(i), Bind(i, v).
 #ifndef CARTRECOVERY_SRC_STORE_STORE_ROWS_H_
 #define CARTRECOVERY_SRC_STORE_STORE_ROWS_H_
 
@@ -112,6 +113,254 @@ std::optional<OfferRecord> ReadOffer(Row& s) {
   while (s.Step()) {
   }
   return o;
+}
+
+inline std::string CartSelect(const char* tail) {
+  return std::string(
+             "SELECT visitor_id, contact_key, state, stage, currency, items, restore_url, "
+             "created_ms, last_activity_ms FROM carts ") +
+         tail;
+}
+
+// The current row; `cart_id` is the key the row was looked up by.
+template <class Row>
+Cart CartFromRow(const Row& s, const std::string& cart_id) {
+  Cart c;
+  c.cart_id = cart_id;
+  c.visitor_id = s.Text(0);
+  c.contact_key = s.Text(1);
+  c.state = ParseCartState(s.Text(2)).value_or(CartState::kActive);
+  c.stage = ParseStage(s.Text(3)).value_or(Stage::kCart);
+  c.currency = s.Text(4);
+  c.items = ItemsFromJson(s.Text(5));
+  c.restore_url = s.Text(6);
+  c.created_ms = s.Int(7);
+  c.last_activity_ms = s.Int(8);
+  return c;
+}
+
+inline std::string ContactSelect(const char* tail) {
+  return std::string(
+             "SELECT email, phone, first_name, language, timezone, orders_count, "
+             "lifetime_value_minor, consent_email, consent_sms, consent_push, "
+             "consent_personalization, unsubscribed, last_message_ms, last_order_ms, "
+             "push_subscription, email_bounced, phone_bounced FROM contacts ") +
+         tail;
+}
+
+// The current row; `key` is the key the row was looked up by.
+template <class Row>
+Contact ContactFromRow(const Row& s, const std::string& key) {
+  Contact c;
+  c.key = key;
+  c.email = s.Text(0);
+  c.phone = s.Text(1);
+  c.first_name = s.Text(2);
+  c.language = s.Text(3);
+  c.timezone = s.Text(4);
+  c.orders_count = s.Int(5);
+  c.lifetime_value_minor = s.Int(6);
+  c.consent.email = s.OptBool(7);
+  c.consent.sms = s.OptBool(8);
+  c.consent.push = s.OptBool(9);
+  c.consent.personalization = s.OptBool(10);
+  c.unsubscribed = s.Int(11) != 0;
+  c.last_message_ms = s.Int(12);
+  c.last_order_ms = s.Int(13);
+  c.push_subscription = s.Text(14);
+  c.email_bounced = s.Int(15) != 0;
+  c.phone_bounced = s.Int(16) != 0;
+  return c;
+}
+
+inline std::string PoolSelect(const char* tail) {
+  return std::string(
+             "SELECT kind, discount_kind, amount, currency, static_code, prefix, code_length, "
+             "valid_for_ms, expires_ms FROM coupon_pools ") +
+         tail;
+}
+
+// The current row; `name` is the key the row was looked up by.
+template <class Row>
+CouponPool PoolFromRow(const Row& s, const std::string& name) {
+  CouponPool p;
+  p.name = name;
+  p.kind = ParsePoolKind(s.Text(0)).value_or(PoolKind::kGenerated);
+  p.discount.kind = ParseDiscountKind(s.Text(1)).value_or(DiscountKind::kPercent);
+  p.discount.amount = s.Int(2);
+  p.discount.currency = s.Text(3);
+  p.static_code = s.Text(4);
+  p.prefix = s.Text(5);
+  p.code_length = static_cast<int>(s.Int(6));
+  p.valid_for_ms = s.Int(7);
+  p.expires_ms = s.Int(8);
+  return p;
+}
+
+inline std::string CouponSelect(const char* tail) {
+  return std::string(
+             "SELECT pool, shared, discount_kind, amount, currency, expires_ms, assigned_contact, "
+             "redeemed_order, redeemed_ms FROM coupons ") +
+         tail;
+}
+
+// The current row; `code` is the key the row was looked up by.
+template <class Row>
+Coupon CouponFromRow(const Row& s, const std::string& code) {
+  Coupon c;
+  c.code = code;
+  c.pool = s.Text(0);
+  c.shared = s.Int(1) != 0;
+  c.discount.kind = ParseDiscountKind(s.Text(2)).value_or(DiscountKind::kPercent);
+  c.discount.amount = s.Int(3);
+  c.discount.currency = s.Text(4);
+  c.expires_ms = s.Int(5);
+  c.assigned_contact = s.Text(6);
+  c.redeemed_order = s.Text(7);
+  c.redeemed_ms = s.Int(8);
+  return c;
+}
+
+// Parameters 1..N in the column order of the stores' INSERT statements.
+template <class S>
+S& BindCartRow(S& s, const Cart& c) {
+  return s.Bind(1, c.cart_id)
+      .Bind(2, c.visitor_id)
+      .Bind(3, c.contact_key)
+      .Bind(4, CartStateName(c.state))
+      .Bind(5, StageName(c.stage))
+      .Bind(6, c.currency)
+      .Bind(7, ItemsToJson(c.items))
+      .Bind(8, c.ValueMinor())
+      .Bind(9, c.restore_url)
+      .Bind(10, c.created_ms)
+      .Bind(11, c.last_activity_ms);
+}
+
+template <class S>
+S& BindContactRow(S& s, const Contact& c) {
+  return s.Bind(1, c.key)
+      .Bind(2, c.email)
+      .Bind(3, c.phone)
+      .Bind(4, c.first_name)
+      .Bind(5, c.language)
+      .Bind(6, c.timezone)
+      .Bind(7, c.orders_count)
+      .Bind(8, c.lifetime_value_minor)
+      .Bind(9, c.consent.email)
+      .Bind(10, c.consent.sms)
+      .Bind(11, c.consent.push)
+      .Bind(12, c.consent.personalization)
+      .Bind(13, static_cast<int64_t>(c.unsubscribed))
+      .Bind(14, c.last_message_ms)
+      .Bind(15, c.last_order_ms)
+      .Bind(16, c.push_subscription)
+      .Bind(17, static_cast<int64_t>(c.email_bounced))
+      .Bind(18, static_cast<int64_t>(c.phone_bounced));
+}
+
+template <class S>
+S& BindJourneyRow(S& s, const JourneyRecord& j) {
+  return s.Bind(1, j.journey_id)
+      .Bind(2, j.contact_key)
+      .Bind(3, j.cart_id)
+      .Bind(4, j.flow)
+      .Bind(5, j.path)
+      .Bind(6, j.state)
+      .Bind(7, j.end_reason)
+      .Bind(8, j.next_step)
+      .Bind(9, j.next_due_ms)
+      .Bind(10, EngagementText(j.next_branch))
+      .Bind(11, j.started_ms)
+      .Bind(12, j.prev_sent_ms)
+      .Bind(13, EngagementName(j.prev_engagement))
+      .Bind(14, EngagementText(j.prev_branch))
+      .Bind(15, j.updated_ms);
+}
+
+template <class S>
+S& BindNewMessageRow(S& s, const MessageRecord& m) {
+  return s.Bind(1, m.message_id)
+      .Bind(2, m.journey_id)
+      .Bind(3, m.cart_id)
+      .Bind(4, m.contact_key)
+      .Bind(5, m.flow)
+      .Bind(6, m.path)
+      .Bind(7, m.step)
+      .Bind(8, EngagementText(m.branch))
+      .Bind(9, m.channel)
+      .Bind(10, m.status)
+      .Bind(11, m.reason)
+      .Bind(12, m.to)
+      .Bind(13, m.subject)
+      .Bind(14, m.text)
+      .Bind(15, m.html)
+      .Bind(16, m.due_ms)
+      .Bind(17, m.sent_ms)
+      .Bind(18, m.attempts)
+      .Bind(19, m.created_ms)
+      .Bind(20, m.variant);
+}
+
+template <class S>
+S& BindMessageUpdate(S& s, const MessageRecord& m) {
+  return s.Bind(1, m.status)
+      .Bind(2, m.reason)
+      .Bind(3, m.to)
+      .Bind(4, m.subject)
+      .Bind(5, m.text)
+      .Bind(6, m.html)
+      .Bind(7, m.sent_ms)
+      .Bind(8, m.opened_ms)
+      .Bind(9, m.clicked_ms)
+      .Bind(10, m.attempts)
+      .Bind(11, m.due_ms)
+      .Bind(12, m.variant)
+      .Bind(13, m.unsubscribed_ms)
+      .Bind(14, m.message_id);
+}
+
+template <class S>
+S& BindPoolRow(S& s, const CouponPool& p) {
+  return s.Bind(1, p.name)
+      .Bind(2, PoolKindName(p.kind))
+      .Bind(3, DiscountKindName(p.discount.kind))
+      .Bind(4, p.discount.amount)
+      .Bind(5, p.discount.currency)
+      .Bind(6, p.static_code)
+      .Bind(7, p.prefix)
+      .Bind(8, p.code_length)
+      .Bind(9, p.valid_for_ms)
+      .Bind(10, p.expires_ms);
+}
+
+template <class S>
+S& BindOfferRow(S& s, const OfferRecord& o) {
+  return s.Bind(1, o.visitor_id)
+      .Bind(2, o.cart_id)
+      .Bind(3, o.contact_key)
+      .Bind(4, static_cast<int64_t>(o.show))
+      .Bind(5, o.kind)
+      .Bind(6, o.variant)
+      .Bind(7, o.reason)
+      .Bind(8, o.incentive_rule)
+      .Bind(9, o.coupon_code)
+      .Bind(10, o.decided_ms);
+}
+
+template <class S>
+S& BindOrderRow(S& s, const OrderRecord& o) {
+  return s.Bind(1, o.order_id)
+      .Bind(2, o.cart_id)
+      .Bind(3, o.contact_key)
+      .Bind(4, o.value_minor)
+      .Bind(5, o.currency)
+      .Bind(6, o.coupon)
+      .Bind(7, o.at_ms)
+      .Bind(8, o.message_id)
+      .Bind(9, o.flow)
+      .Bind(10, o.step)
+      .Bind(11, o.channel);
 }
 
 }  // namespace internal
