@@ -264,7 +264,8 @@ class Engine:
             problems.append(f"the last worker run was {_ago((now - s['worker_last_run']).total_seconds())} ago")
         # R4.3: reminders waiting for coupons, or for the shop's provider account (credit,
         # credentials), need someone to act.
-        for flow in self.flows():
+        flows = self.flows()
+        for flow in flows:
             for waiting in flow["paused"]:
                 if waiting["reason"].startswith("coupon_pool_empty:"):
                     problems.append(f"flow {flow['name']}: {waiting['messages']} reminders wait for coupons "
@@ -272,7 +273,7 @@ class Engine:
                 elif waiting["reason"].startswith("channel_unavailable:"):
                     problems.append(f"flow {flow['name']}: {waiting['messages']} reminders wait for a channel "
                                     f"({waiting['reason'].split(':', 1)[1]})")
-        s["flows"] = self.flows()
+        s["flows"] = flows
         s["healthy"] = not problems
         s["problems"] = problems
         return s
@@ -339,16 +340,10 @@ class Engine:
             paused.setdefault(flow, []).append({"reason": reason, "messages": count})
         by_staff = {name: {"reason": reason, "at": from_ms(at)}
                     for name, (reason, at) in self._native.flow_pauses().items()}
-        for name, waiting in list(paused.items()):
-            if name not in by_staff:  # resumed: those go at the worker's next run
-                paused[name] = [w for w in waiting if w["reason"] != "flow_paused"]
-                if not paused[name]:
-                    del paused[name]
-        names = list(self._native.flow_names())
+        configured = list(self._native.flow_names())
         # A flow this engine was not given (a CLI on the shop's store) still shows when the
         # store holds a pause for it.
-        names += sorted((set(paused) | set(by_staff)) - set(names))
-        configured = set(self._native.flow_names())
+        names = configured + sorted((set(paused) | set(by_staff)) - set(configured))
         return [{"name": name,
                  "status": "paused" if name in paused or name in by_staff else "running",
                  "paused": paused.get(name, []), "paused_by_staff": by_staff.get(name),

@@ -34,6 +34,7 @@ def test_a_paused_flow_sends_nothing_until_it_is_resumed(make_engine, clock):
     assert engine.run_due() == 1  # Ann's reminder is due at once, not an hour later
     assert sent(engine, "c1") == [1] and sent(engine, "c2") == []
     engine.resume_flow("cart-recovery")  # resuming a running flow does nothing
+    assert engine.run_due() == 0 and engine.flows()[0]["status"] == "running"
 
 
 def test_the_pause_is_kept_in_the_store(make_engine, clock):

@@ -758,6 +758,12 @@ class PostgresStore final : public Store {
         .Bind(1, now)
         .Bind(2, flow)
         .Run();
+    // They are no longer held: "deferred" until they go (status and flows() agree at once).
+    db_.Prepare(
+           "UPDATE messages SET status = 'deferred', reason = 'flow_resumed' WHERE status = 'paused'"
+           " AND reason = 'flow_paused' AND flow = $1")
+        .Bind(1, flow)
+        .Run();
     return true;
   }
 
