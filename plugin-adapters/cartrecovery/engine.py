@@ -297,11 +297,7 @@ class Engine:
         "email_capture", "none"), ``variant``, ``coupon`` ({code, discount, expires_at} or
         None) and ``reason`` when nothing is shown. Asking again returns the recorded offer,
         never a second coupon. ``context`` (page, device) is accepted for adapters."""
-        if not visitor_id:
-            err = _core.ValidationError("visitor_id: is required")
-            err.field = "visitor_id"
-            raise err
-        d = self._native.exit_intent(str(visitor_id), str(cart_id or ""))
+        d = self._native.exit_intent(_id("visitor_id", visitor_id), _id("cart_id", cart_id, False))
         if d["coupon"] is not None:
             d["coupon"] = _coupon(d["coupon"])
         return d
@@ -372,7 +368,7 @@ class Engine:
 
     def redeem_coupon(self, code: str, order_id: str, email: str | None = None) -> dict:
         """Uses a code for an order (one order per unique code; the same order may retry)."""
-        d = self._native.redeem_coupon(code, str(order_id), email or "")
+        d = self._native.redeem_coupon(code, _id("order_id", order_id), email or "")
         d["coupon"] = _coupon(d["coupon"])
         return d
 
@@ -405,6 +401,21 @@ class Engine:
 
     def now(self) -> datetime:
         return from_ms(self._native.now_ms())
+
+
+def _id(field: str, value: Any, required: bool = True) -> str:
+    """An id argument as text: a str or an int (order numbers), never str() of anything else
+    (``...`` would become the visitor "Ellipsis")."""
+    if value is None or value == "":
+        if not required:
+            return ""
+        err = _core.ValidationError(f"{field}: is required")
+    elif isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return str(value)
+    else:
+        err = _core.ValidationError(f"{field}: must be a string id, not {type(value).__name__}")
+    err.field = field
+    raise err
 
 
 def _range(since: datetime | None, until: datetime | None) -> tuple[int | None, int | None]:

@@ -24,6 +24,12 @@ from __future__ import annotations
 
 from typing import Any
 
+try:
+    import django  # noqa: F401
+except ImportError as e:  # Django is an extra: say how to get it
+    raise ImportError('cartrecovery.django needs Django (django is missing): '
+                      'pip install "cartrecovery[django]"', name=e.name) from e
+
 from .. import web
 
 SESSION_VISITOR = "_cr_visitor"
