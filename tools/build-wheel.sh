@@ -71,7 +71,8 @@ echo "build-wheel: auditwheel repair"
 "$PY" -m auditwheel repair --exclude libsqlite3.so.0 -w "$DIST" "${RAW[0]}" >/dev/null
 WHEEL="$(ls -t "$DIST"/cartrecovery-"$VERSION"-*manylinux*.whl | head -1)"
 SHOW="$("$PY" -m auditwheel show "$WHEEL")"
-echo "$SHOW" | grep -q 'consistent with the following platform tag: "manylinux_' \
+TAG="$(echo "$SHOW" | tr '\n' ' ' | grep -oE 'platform tag[^"]*"manylinux_[^"]+"' | grep -oE 'manylinux_[^"]+' | head -1)"
+[ -n "$TAG" ] \
   || { echo "$SHOW" >&2; echo "build-wheel: auditwheel names no manylinux policy" >&2; exit 1; }
 if unzip -l "$WHEEL" | grep -q 'libsqlite3'; then
   echo "build-wheel: the wheel bundles a libsqlite3 (one SQLite per process is broken)" >&2; exit 1
@@ -79,4 +80,4 @@ fi
 "$PY" -m twine check --strict "$SDIST" "$WHEEL"
 echo "build-wheel: $(basename "$SDIST") $(du -h "$SDIST" | cut -f1)"
 echo "build-wheel: $(basename "$WHEEL") $(du -h "$WHEEL" | cut -f1) ($(stat -c %s "$WHEEL") bytes)"
-echo "$SHOW" | sed -n 's/.*platform tag: "\(.*\)"\./build-wheel: auditwheel policy \1/p' | head -1
+echo "build-wheel: auditwheel policy $TAG"

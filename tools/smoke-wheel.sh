@@ -26,7 +26,7 @@ cat > "$WORK/inside.sh" <<'SH'
 set -eu
 echo "== the clean root: $(. /etc/os-release; echo "$PRETTY_NAME"), $(python3 --version)"
 libs="$(ls /usr/lib/x86_64-linux-gnu /usr/lib /lib 2>/dev/null | grep -E '^lib(Poco|pq|date-tz)' || true)"
-devs="$(dpkg-query -W -f='${Package}\n' | grep -E -- '-dev$|^libpoco|^libpq|^libhowardhinnant|^g\+\+|^gcc' || true)"
+devs="$(dpkg-query -W -f='${Package}\n' | grep -E -- '-dev$|^libpoco|^libpq|^libhowardhinnant|^g\+\+|^gcc(-[0-9]+)?$|^cpp' || true)"
 echo "   Poco/libpq/date-tz libraries on the system: ${libs:-none}; -dev packages and compilers: ${devs:-none}"
 cd /tmp
 t0=$(date +%s.%N)
