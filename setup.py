@@ -40,7 +40,7 @@ class CMakeBuild(build_ext):
 
 
 setup(
-    packages=["cartrecovery", "cartrecovery.flask", "cartrecovery.django",
+    packages=["cartrecovery", "cartrecovery.web", "cartrecovery.flask", "cartrecovery.django",
               "cartrecovery.django.templatetags", "cartrecovery.django.management",
               "cartrecovery.django.management.commands"],
     package_dir={"": "plugin-adapters"},
