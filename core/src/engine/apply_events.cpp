@@ -2,6 +2,7 @@
 // event; reads and writes only through the Store, decides only through flow.h's rules.
 #include <algorithm>
 
+#include "cartrecovery/offer.h"
 #include "cartrecovery/status.h"
 #include "engine/engine_impl.h"
 
@@ -246,6 +247,13 @@ void Engine::Impl::ApplyOrder(Store& store, const Event& e) {
     order.channel = touch->channel;
   }
   if (!store.InsertOrder(order)) return;  // the same order reported twice
+  // An order that names one of our unique codes used it up: it cannot pay a second order.
+  // (The shop's platform accepted it; this order is the proof, whoever it was handed to.)
+  if (!e.coupon.empty()) {
+    auto coupon = store.LoadCoupon(NormalizeCouponCode(e.coupon));
+    if (coupon && !coupon->shared && coupon->redeemed_order.empty())
+      store.MarkRedeemed(coupon->code, e.order_id, e.at_ms);
+  }
 
   bool had_journey = false;
   // S4: an order ends every running journey of the contact, whatever the order's state.
@@ -316,6 +324,19 @@ void Engine::Impl::ApplyEngagement(Store& store, const Event& e) {
   store.ScheduleJob("step", j->journey_id, due.due_ms);
 }
 
+namespace {
+
+// The message an event names, when it is this contact's own (an id from another contact's
+// message, or a guessed one, attributes nothing).
+std::optional<MessageRecord> LinkedMessage(Store& store, const Event& e, const std::string& key) {
+  if (e.message_id.empty()) return std::nullopt;
+  auto m = store.LoadMessage(e.message_id);
+  if (!m || m->contact_key != key || m->sent_ms == 0) return std::nullopt;
+  return m;
+}
+
+}  // namespace
+
 void Engine::Impl::ApplyUnsubscribe(Store& store, const Event& e) {
   // R3.4: one subscription state for e-mail and SMS: the contact is unsubscribed, whatever
   // channel the request came from.
@@ -331,8 +352,14 @@ void Engine::Impl::ApplyUnsubscribe(Store& store, const Event& e) {
     if (c.phone.empty() && k.rfind("p:", 0) == 0) c.phone = k.substr(2);
     c.unsubscribed = true;
     store.SaveContact(c);
-    // R6.1 counts unsubscribes per message: the last one sent within the attribution window.
-    if (auto touch = store.LastSentTo(k, e.at_ms - opts.attribution_window_ms)) {
+    // R6.1 counts unsubscribes per message: the one whose link was used, else the last one
+    // sent within the attribution window.
+    if (auto used = LinkedMessage(store, e, k)) {
+      if (used->unsubscribed_ms == 0) {
+        used->unsubscribed_ms = e.at_ms;
+        store.UpdateMessage(*used);
+      }
+    } else if (auto touch = store.LastSentTo(k, e.at_ms - opts.attribution_window_ms)) {
       if (touch->unsubscribed_ms == 0 && touch->sent_ms <= e.at_ms) {
         touch->unsubscribed_ms = e.at_ms;
         store.UpdateMessage(*touch);

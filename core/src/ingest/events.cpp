@@ -42,7 +42,7 @@ const std::vector<EventSpec>& Specs() {
       {EventType::kLinkClicked, "link_clicked", {"message_id", "url", "event_id"}},
       {EventType::kMessageBounced, "message_bounced",
        {"message_id", "permanent", "reason", "event_id"}},
-      {EventType::kUnsubscribed, "unsubscribed", {"email", "phone"}},
+      {EventType::kUnsubscribed, "unsubscribed", {"email", "phone", "message_id"}},
       {EventType::kPushSubscribed, "push_subscribed",
        {"cart_id", "visitor_id", "email", "subscription"}},
   };
@@ -435,6 +435,9 @@ Event ParseEvent(const std::string& type, const Value& fields, Millis at_ms,
     case EventType::kUnsubscribed:
       e.email = ValidEmail(f, "email");
       e.phone = ValidPhone(f, "phone");
+      // The message whose unsubscribe link was used (the engine's own links pass it): the
+      // unsubscribe counts against that message, not the newest one sent (R6.1).
+      e.message_id = f.Id("message_id", false);
       if (e.email.empty() && e.phone.empty())
         throw InvalidArgument("email", "email or phone is required");
       break;
