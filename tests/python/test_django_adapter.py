@@ -252,6 +252,7 @@ def test_worker_once_and_status_commands(engine, clock):
     assert "ran " in out.getvalue()
     assert [m["status"] for m in engine.messages(cart_id=cart_id)] == ["sent"]
     out = io.StringIO()
+    engine.flush()
     call_command("cartrecovery", "status", "--json", stdout=out)
     assert json.loads(out.getvalue())["messages_sent"] == 1
 

@@ -345,10 +345,11 @@ def test_import_coupons_command_fills_a_pool_and_names_bad_rows(tmp_path, clock)
 
 def test_status_exits_2_until_a_worker_ran_and_worker_once_runs_what_is_due(app, engine, clock):
     cart_id, _ = walk_to_payment(app.test_client())
+    engine.flush()  # status reads the store as committed
     clock.advance(timedelta(hours=2))
     runner = app.test_cli_runner()
     r = runner.invoke(args=["cartrecovery", "status"])
-    assert r.exit_code == 2 and "PROBLEM" in r.output
+    assert r.exit_code == 2 and "PROBLEM" in r.output, r.output
     r = runner.invoke(args=["cartrecovery", "worker", "--once"])
     assert r.exit_code == 0 and "ran " in r.output, r.output
     assert [m["status"] for m in engine.messages(cart_id=cart_id)] == ["sent"]

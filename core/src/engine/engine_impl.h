@@ -97,6 +97,9 @@ struct Engine::Impl {
   // apply_events.cpp: inside the writer's transaction.
   void Apply(Store& store, const Event& e);
   void ApplyCartActivity(Store& store, Cart& cart, Millis at);
+  // cart_updated(continues=original): `cart` takes over the original's running journey,
+  // contact, visitor and stage; the original waits for nothing more (its abandon job goes).
+  void ContinueCart(Store& store, const std::string& original_id, Cart& cart, Millis at);
   // Records what the event says about the person; returns their contact key.
   std::string ApplyContact(Store& store, const Event& e, Cart* cart);
   void ApplyOrder(Store& store, const Event& e);

@@ -29,7 +29,8 @@ struct EventSpec {
 const std::vector<EventSpec>& Specs() {
   static const std::vector<EventSpec> specs = {
       {EventType::kCartUpdated, "cart_updated",
-       {"cart_id", "visitor_id", "items", "currency", "stage", "restore_url", "email", "phone"}},
+       {"cart_id", "visitor_id", "items", "currency", "stage", "restore_url", "email", "phone",
+        "continues"}},
       {EventType::kContactCaptured, "contact_captured",
        {"cart_id", "visitor_id", "email", "phone", "first_name", "language", "timezone",
         "orders_count", "lifetime_value", "currency", "consent"}},
@@ -348,6 +349,8 @@ Event ParseEvent(const std::string& type, const Value& fields, Millis at_ms,
       e.restore_url = ValidUrl(f, "restore_url");
       e.email = ValidEmail(f, "email");
       e.phone = ValidPhone(f, "phone");
+      e.continues = f.Id("continues", false);
+      if (e.continues == e.cart_id) e.continues.clear();  // a cart carrying on itself
       break;
     }
     case EventType::kContactCaptured: {
@@ -484,6 +487,7 @@ std::string EventToJson(const Event& e) {
   put("currency", e.currency);
   if (e.stage) o.set("stage", StageName(*e.stage));
   put("restore_url", e.restore_url);
+  put("continues", e.continues);
   put("email", e.email);
   put("phone", e.phone);
   put("first_name", e.first_name);
