@@ -28,7 +28,8 @@ from .channels import (
 from .clock import ManualClock
 from .engine import Engine
 from .flows import Branch, Flow, Path, Step, Variant, default_flow
-from .tools import generate_vapid_keys, sms_info, vapid_public_key, verify_webhook_signature
+from .tools import (generate_vapid_keys, public_holidays, sms_info, vapid_public_key,
+                    verify_webhook_signature)
 
 from ._version import __version__
 
@@ -55,6 +56,7 @@ __all__ = [
     "WebhookChannel",
     "default_flow",
     "generate_vapid_keys",
+    "public_holidays",
     "sms_info",
     "vapid_public_key",
     "verify_webhook_signature",
