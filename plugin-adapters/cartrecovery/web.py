@@ -25,12 +25,13 @@ import re
 import secrets
 import threading
 import time
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
-from . import _core
+from . import _core, abuse
 
 SCRIPT_PATH = Path(__file__).parent / "static" / "cartrecovery.js"
 
@@ -60,6 +61,7 @@ DEFAULTS: dict[str, Any] = {
     "ALLOWED_ORIGINS": (),              # extra origins allowed to post beacons
     "MAX_BODY_BYTES": 8192,             # beacon / exit-intent body limit
     "MAX_EVENTS_PER_BEACON": 20,
+    "RATE_LIMITS": {},                  # abuse.py: per visitor / per address, JSON depth
     "TOKEN_MAX_AGE": 7 * 24 * 3600,     # seconds a visitor token stays valid
     "TRACK_ANYMAIL": True,              # Django: listen to django-anymail's tracking signal
     "DASHBOARD_AUTH": None,             # Flask: hook(request) -> True for staff (Django: is_staff)
@@ -126,6 +128,10 @@ class AdapterSettings:
             parts = urlsplit(base)
             if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
                 out.append(f"BASE_URL {base!r} must be an absolute http(s) URL without query or fragment")
+        try:
+            abuse.Limits(self.get("RATE_LIMITS"))
+        except _core.ConfigError as e:
+            out.append(str(e))
         return out
 
     def engine_kwargs(self) -> dict:
@@ -255,10 +261,12 @@ class BadRequest(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers: dict = {}  # e.g. Retry-After on a 429
 
 
 def verify_visitor(secret: str | bytes, token: Any, max_age: int, now: float | None = None) -> Visitor:
-    if not isinstance(token, str) or not token or len(token) > 1024 or token.count(".") != 1:
+    if (not isinstance(token, str) or not token or len(token) > 1024 or token.count(".") != 1
+            or not token.isascii()):  # a token is base64url; anything else cannot be signed
         raise BadRequest(403, "t: missing or malformed visitor token")
     payload, tag = token.split(".")
     expected = _b64(hmac.new(_token_key(secret), payload.encode(), hashlib.sha256).digest()[:18])
@@ -304,8 +312,13 @@ def language_from_accept(header: str | None) -> str | None:
 
 
 def valid_timezone(name: str | None) -> str | None:
-    """An IANA zone name the browser reported, or None when it does not look like one."""
+    """An IANA zone name the browser reported, or None when it is not one (the contact is
+    still captured, in the shop's zone, rather than the whole beacon refused)."""
     if not name or len(name) > 64 or not _TZ_RE.match(name):
+        return None
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         return None
     return name
 
@@ -359,19 +372,23 @@ class Answer:
 
     @classmethod
     def error(cls, e: BadRequest) -> "Answer":
-        return cls.json(e.status, {"error": e.message})
+        answer = cls.json(e.status, {"error": e.message})
+        answer.headers.update(e.headers)
+        return answer
 
 
-def _read_json(body: bytes, content_length: int | None, limit: int) -> dict:
+def _read_json(body: bytes, content_length: int | None, limit: int, cfg: "AdapterSettings | None" = None) -> dict:
     if content_length is not None and content_length > limit:
         raise BadRequest(413, f"body larger than {limit} bytes")
     if len(body) > limit:
         raise BadRequest(413, f"body larger than {limit} bytes")
     if not body:
         raise BadRequest(400, "empty body: expected a JSON object")
+    if cfg is not None:
+        abuse.check_depth(cfg, body)  # before the parser: deep nesting is a 400, not a RecursionError
     try:
         data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise BadRequest(400, f"body is not valid JSON: {e}") from None
     if not isinstance(data, dict):
         raise BadRequest(400, "body must be a JSON object")
@@ -448,13 +465,16 @@ def beacon_events(data: dict, visitor: Visitor, language: str | None, max_events
 
 def handle_beacon(engine_get: Callable[[], Any], cfg: AdapterSettings, body: bytes,
                   headers: Mapping[str, str], own_origin: str,
-                  content_length: int | None = None) -> Answer:
+                  content_length: int | None = None, remote_addr: str | None = None) -> Answer:
     """POST <mount>/b: the browser's events. 204 when stored; 4xx (and nothing stored) for a
-    cross-origin or unsigned request, an oversized or malformed body or an invalid event."""
+    cross-origin or unsigned request, an oversized, too deep or malformed body, an invalid
+    event, or 429 (Retry-After) past the rate limits (abuse.py)."""
     try:
+        abuse.check_address(cfg, "beacon", remote_addr, headers)
         check_same_origin(headers, own_origin, allowed_origins(cfg))
-        data = _read_json(body, content_length, int(cfg.get("MAX_BODY_BYTES")))
+        data = _read_json(body, content_length, int(cfg.get("MAX_BODY_BYTES")), cfg)
         visitor = verify_visitor(cfg.get("SECRET"), data.get("t"), int(cfg.get("TOKEN_MAX_AGE")))
+        abuse.check_visitor(cfg, "beacon", visitor.visitor_id)
         events = beacon_events(data, visitor, language_from_accept(headers.get("Accept-Language")),
                                int(cfg.get("MAX_EVENTS_PER_BEACON")))
         try:
@@ -471,13 +491,16 @@ NO_OFFERS = {"show": False, "kind": "none", "reason": "offers are not enabled"}
 
 def handle_exit_intent(engine_get: Callable[[], Any], cfg: AdapterSettings, body: bytes,
                        headers: Mapping[str, str], own_origin: str,
-                       content_length: int | None = None) -> Answer:
+                       content_length: int | None = None, remote_addr: str | None = None) -> Answer:
     """POST <mount>/x: the shopper is about to leave; the engine decides what to show (R5.1).
-    The adapter makes no decision of its own: without engine offers it answers "none"."""
+    The adapter makes no decision of its own: without engine offers it answers "none".
+    Rate-limited like the beacon (abuse.py)."""
     try:
+        abuse.check_address(cfg, "exit_intent", remote_addr, headers)
         check_same_origin(headers, own_origin, allowed_origins(cfg))
-        data = _read_json(body, content_length, int(cfg.get("MAX_BODY_BYTES")))
+        data = _read_json(body, content_length, int(cfg.get("MAX_BODY_BYTES")), cfg)
         visitor = verify_visitor(cfg.get("SECRET"), data.get("t"), int(cfg.get("TOKEN_MAX_AGE")))
+        abuse.check_visitor(cfg, "exit_intent", visitor.visitor_id)
         context = data.get("context") or {}
         if not isinstance(context, dict) or len(json.dumps(context)) > 2000:
             raise BadRequest(400, "context: expected a small JSON object")

@@ -42,7 +42,8 @@ def _length(request) -> int | None:
 def beacon(request):
     cfg = config()
     return _response(web.handle_beacon(engine, cfg, _body(request, int(cfg.get("MAX_BODY_BYTES"))),
-                                       request.headers, _own_origin(request), _length(request)))
+                                       request.headers, _own_origin(request), _length(request),
+                                       request.META.get("REMOTE_ADDR")))
 
 
 @csrf_exempt
@@ -50,7 +51,8 @@ def beacon(request):
 def exit_intent(request):
     cfg = config()
     return _response(web.handle_exit_intent(engine, cfg, _body(request, int(cfg.get("MAX_BODY_BYTES"))),
-                                            request.headers, _own_origin(request), _length(request)))
+                                            request.headers, _own_origin(request), _length(request),
+                                            request.META.get("REMOTE_ADDR")))
 
 
 @require_GET

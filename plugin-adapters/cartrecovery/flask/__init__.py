@@ -119,7 +119,7 @@ def beacon():
     st = _state()
     limit = int(st.cfg.get("MAX_BODY_BYTES"))
     return _response(web.handle_beacon(st.holder.get, st.cfg, _body(limit), request.headers,
-                                       _own_origin(), request.content_length))
+                                       _own_origin(), request.content_length, request.remote_addr))
 
 
 @bp.post("/x")
@@ -127,7 +127,7 @@ def exit_intent():
     st = _state()
     limit = int(st.cfg.get("MAX_BODY_BYTES"))
     return _response(web.handle_exit_intent(st.holder.get, st.cfg, _body(limit), request.headers,
-                                            _own_origin(), request.content_length))
+                                            _own_origin(), request.content_length, request.remote_addr))
 
 
 @bp.get("/cartrecovery.js")
