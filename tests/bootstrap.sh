@@ -10,6 +10,8 @@ DEBIAN_PACKAGES=(cmake ninja-build g++ pkg-config python3-venv sqlite3 openssl t
   libsqlite3-dev libpoco-dev libboost-test-dev libhowardhinnant-date-dev libpq-dev)
 # The browser tests drive Debian's chromium through Playwright (never `playwright install`).
 [ "${CARTRECOVERY_WITH_TESTS:-0}" = 1 ] && DEBIAN_PACKAGES+=(chromium)
+# The libFuzzer targets (tests/fuzz/run.sh) need clang and its sanitizer runtimes.
+[ "${CARTRECOVERY_WITH_TESTS:-0}" = 1 ] && DEBIAN_PACKAGES+=(clang libclang-rt-14-dev)
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -35,3 +35,6 @@ PYTHONPATH=plugin-adapters .venv-compat/bin/python -m pytest -q -p no:cacheprovi
 echo "== stubs (_core.pyi matches the module)"
 tests/check-stubs.sh
 
+echo "== fuzz (libFuzzer + ASan/UBSan on the core's parsers, ~25 s a target)"
+# Bounded for CI; a longer run by hand: FUZZ_SECONDS=600 tests/fuzz/run.sh [target...]
+FUZZ_SECONDS="${FUZZ_SECONDS:-25}" bash tests/fuzz/run.sh
