@@ -30,6 +30,8 @@ class CMakeBuild(build_ext):
             f"-DPython_EXECUTABLE={sys.executable}",
             f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
             f"-DCARTRECOVERY_BUILD_TESTS={tests}",
+            # Test builds check the GIL rule unless told otherwise (bindings/py_callable.h).
+            f"-DCARTRECOVERY_ASSERT_GIL={os.environ.get('CARTRECOVERY_ASSERT_GIL', tests)}",
             "-DCMAKE_BUILD_TYPE=" + os.environ.get("CMAKE_BUILD_TYPE", "RelWithDebInfo"),
         ]
         if subprocess.call(["ninja", "--version"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "ingest/cart_event_cap.h"
 #include "cartrecovery/engine.h"
 #include "cartrecovery/events.h"
 #include "cartrecovery/store.h"
@@ -51,6 +52,9 @@ struct Runtime {
   bool worker_wake = false;     // guarded by w_mu
   std::thread worker;
   int clock_token = 0;
+
+  // Events per cart accepted by this process (ingest/cart_event_cap.h); thread-safe.
+  std::unique_ptr<internal::CartEventCap> cart_cap;
 
   std::mutex send_mu;  // one job's deliveries at a time per process: channels are not
                        // thread-safe and keep their connection between messages
@@ -87,6 +91,8 @@ struct Engine::Impl {
   std::unique_ptr<Runtime> NewRuntime();
 
   // Ingest.
+  // The error for an event over the cap on events per cart (opts.max_events_per_cart).
+  Error CartCapError(const std::string& field, const std::string& cart_id) const;
   int64_t Enqueue(Runtime& rt, std::vector<Event> events, bool wait_for_room);
   void WaitCommitted(Runtime& rt, int64_t seq);
   void StartWriterLocked(Runtime& rt);  // requires rt.q_mu
