@@ -142,7 +142,7 @@ def test_four_processes_track_2000_events(db_path, clock, method):
 
 # ---- (3) two workers, one due time -----------------------------------------------------------
 
-N_CARTS = 150  # more than one claim batch (100), so both workers get a share
+N_CARTS = 600  # more than one claim batch (500), so both workers get a share
 
 
 def _worker(url: str, outbox: str, barrier, times: list[float], result) -> None:
