@@ -187,7 +187,7 @@ def test_two_workers_at_the_same_due_time_send_each_message_once(db_path, tmp_pa
 
     engine = cr.Engine(store=url, clock=clock)
     try:
-        msgs = engine.messages()
+        msgs = engine.messages(limit=None)
         assert len(msgs) == 2 * N_CARTS
         assert {m["status"] for m in msgs} == {"sent"}
         assert sorted(m["message_id"] for m in msgs) == sorted(delivered)
