@@ -322,15 +322,16 @@ class PostgresStore final : public Store {
     // One statement claims the batch; SKIP LOCKED passes over rows another transaction is
     // claiming, so two workers on different hosts can never both hold one job.
     auto s = db_.Prepare(
-        // Each state through its own index, at most `limit` rows each (no sort of a backlog).
-        "UPDATE jobs SET state = 'claimed', lease_until_ms = $1 + $3, attempt = attempt + 1"
-        " WHERE job_id IN (SELECT job_id FROM ("
-        "   (SELECT job_id, due_ms FROM jobs WHERE state = 'pending' AND due_ms <= $1"
-        "     ORDER BY due_ms, job_id LIMIT $2 FOR UPDATE SKIP LOCKED)"
-        "   UNION ALL"
-        "   (SELECT job_id, due_ms FROM jobs WHERE state = 'claimed' AND lease_until_ms <= $1"
-        "     ORDER BY lease_until_ms, job_id LIMIT $2 FOR UPDATE SKIP LOCKED)) due"
+        // Each state through its own index, at most `limit` rows each (no sort of a backlog);
+        // FOR UPDATE may not sit under a UNION, so each side locks in its own CTE.
+        "WITH p AS (SELECT job_id, due_ms FROM jobs WHERE state = 'pending' AND due_ms <= $1"
+        "   ORDER BY due_ms, job_id LIMIT $2 FOR UPDATE SKIP LOCKED),"
+        " c AS (SELECT job_id, due_ms FROM jobs WHERE state = 'claimed' AND lease_until_ms <= $1"
+        "   ORDER BY lease_until_ms, job_id LIMIT $2 FOR UPDATE SKIP LOCKED),"
+        " pick AS (SELECT job_id, due_ms FROM p UNION ALL SELECT job_id, due_ms FROM c"
         "   ORDER BY due_ms, job_id LIMIT $2)"
+        " UPDATE jobs SET state = 'claimed', lease_until_ms = $1 + $3, attempt = attempt + 1"
+        " WHERE job_id IN (SELECT job_id FROM pick)"
         " RETURNING job_id, kind, subject, due_ms, attempt");
     s.Bind(1, now).Bind(2, limit).Bind(3, lease_ms);
     std::vector<JobRecord> jobs;
