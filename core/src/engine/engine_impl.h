@@ -21,6 +21,7 @@
 #include "cartrecovery/engine.h"
 #include "cartrecovery/events.h"
 #include "cartrecovery/store.h"
+#include "engine/deliveries.h"
 
 namespace cartrecovery {
 
@@ -115,8 +116,24 @@ struct Engine::Impl {
 
   // run_jobs.cpp: the worker's side.
   int RunDueJobs(Runtime& rt, Millis now);
-  void RunAbandonJob(Runtime& rt, const JobRecord& job, Millis now);
-  void RunStepJob(Runtime& rt, const JobRecord& job, Millis now);
+  void AbandonCart(Store& store, const JobRecord& job, Millis now);  // inside a Write()
+  void RunAbandonJobs(Runtime& rt, const std::vector<JobRecord>& jobs, Millis now);
+  // send_step.cpp: a batch of step jobs is plan (one transaction: re-check, decide, render,
+  // mark "sending") -> deliver (no transaction) -> record (one transaction: outcomes, advance).
+  struct StepPlan {
+    JobRecord job;
+    JourneyRecord journey;
+    const Flow* flow = nullptr;
+    const Path* path = nullptr;
+    std::optional<Engagement> branch;
+    std::vector<internal::PendingSend> sends;  // status "sending", stored
+  };
+  void RunStepJobs(Runtime& rt, const std::vector<JobRecord>& jobs, Millis now);
+  // Inside a Write(): nullopt when the job ended here (ordered, emptied, paused, ...).
+  std::optional<StepPlan> PlanStep(Store& store, const JobRecord& job, Millis now,
+                                   bool ordered_at_shop);
+  void RecordStep(Store& store, StepPlan& plan, std::vector<internal::SendResult>& results,
+                  Millis now);
   void RunAlertJob(Runtime& rt, const JobRecord& job, Millis now);  // sales_alert.cpp
   bool WantsSalesAlert(const Cart& cart) const;
   ValueThreshold SalesAlertThreshold() const;  // the shop's R3.10 threshold, per currency
