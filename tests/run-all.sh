@@ -9,6 +9,12 @@ CARTRECOVERY_WITH_TESTS=1 source tests/bootstrap.sh
 echo "== C++ (ctest)"
 ctest --test-dir build --output-on-failure
 
+echo "== release wheel (tools/build-wheel.sh into build/dist; tests/python/test_wheel.py loads it)"
+# The Release build lives outside the clone and is synced file by file, so a run whose C++
+# sources did not change rebuilds nothing; ccache covers the rest.
+CARTRECOVERY_RELEASE_DIR="${CARTRECOVERY_RELEASE_DIR:-$HOME/.cache/cartrecovery/release}" \
+  bash tools/build-wheel.sh build/dist
+
 echo "== Python (pytest)"
 .venv/bin/python -m pytest -q
 
