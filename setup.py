@@ -141,6 +141,8 @@ class CMakeBuild(build_ext):
             f"-DPython_EXECUTABLE={sys.executable}",
             f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
             f"-DCARTRECOVERY_BUILD_TESTS={tests}",
+            # Test builds check the GIL rule unless told otherwise (bindings/py_callable.h).
+            f"-DCARTRECOVERY_ASSERT_GIL={os.environ.get('CARTRECOVERY_ASSERT_GIL', tests)}",
             # Release (optimised; pybind11 strips the module) unless the caller asks otherwise:
             # tests/bootstrap.sh keeps RelWithDebInfo for debugging.
             "-DCMAKE_BUILD_TYPE=" + os.environ.get("CMAKE_BUILD_TYPE", "Release"),

@@ -24,6 +24,8 @@ DEBIAN_PACKAGES=(cmake ninja-build g++ pkg-config python3-venv sqlite3 openssl t
   libsqlite3-dev libpoco-dev libboost-test-dev libhowardhinnant-date-dev libpq-dev)
 # The browser tests drive Debian's chromium through Playwright (never `playwright install`).
 [ "${CARTRECOVERY_WITH_TESTS:-0}" = 1 ] && DEBIAN_PACKAGES+=(chromium)
+# The libFuzzer targets (tests/fuzz/run.sh) need clang and its sanitizer runtimes.
+[ "${CARTRECOVERY_WITH_TESTS:-0}" = 1 ] && DEBIAN_PACKAGES+=(clang libclang-rt-14-dev)
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -48,7 +50,7 @@ if [ "${CARTRECOVERY_WITH_TESTS:-0}" = 1 ]; then
     "pytest>=7" "aiosmtpd>=1.4" "django>=4.2" "pybind11-stubgen>=2.5" "flask>=2.2" "playwright>=1.40" \
     "http-ece>=1.1" "cryptography>=41" "pandas>=1.5" "matplotlib>=3.6" nbclient nbformat ipykernel \
     "holidays>=0.50" \
-    "django-oscar>=4.2,<5"  # tests/python/test_oscar.py: cartrecovery.contrib.oscar in a real oscar shop
+    "django-oscar>=4.2,<5" "hypothesis>=6.80"  # tests/python/test_oscar.py: cartrecovery.contrib.oscar in a real oscar shop
 fi
 
 echo "bootstrap: building (cmake, $(nproc) jobs; a first build takes a few minutes)"

@@ -175,7 +175,7 @@ def beacon():
         return _no_consent()
     limit = int(st.cfg.get("MAX_BODY_BYTES"))
     return _response(web.handle_beacon(st.holder.get, st.cfg, _body(limit), request.headers,
-                                       _own_origin(), request.content_length))
+                                       _own_origin(), request.content_length, request.remote_addr))
 
 
 @bp.post("/x")
@@ -185,7 +185,7 @@ def exit_intent():
         return _no_consent()
     limit = int(st.cfg.get("MAX_BODY_BYTES"))
     return _response(web.handle_exit_intent(st.holder.get, st.cfg, _body(limit), request.headers,
-                                            _own_origin(), request.content_length))
+                                            _own_origin(), request.content_length, request.remote_addr))
 
 
 @bp.get("/cartrecovery.js")
