@@ -229,3 +229,31 @@ else:
         assert 400 <= r.status_code < 500 and "error" in r.json()
         engine.flush()
         assert len(list(engine.events())) == before
+
+    def test_a_restore_into_a_new_basket_continues_the_journey(engine, clock, products):
+        shopper = Client()
+        add_to_basket(shopper, products["KITE-1"])
+        cart_id = basket_id(shopper)
+        guest_checkout_to_payment(shopper, email="frozen@example.com")
+        clock.advance(timedelta(hours=2))
+        engine.run_due()
+        [m] = sent(engine, cart_id)
+        restore = re.search(r"http://testserver(/cr/r/[A-Za-z0-9_-]+)", m["text"]).group(1)
+        Basket.objects.filter(pk=cart_id).update(status=Basket.FROZEN)  # oscar froze it for a payment redirect
+        phone = Client()
+        assert phone.get(restore).status_code == 302
+        new_id = basket_id(phone)
+        assert new_id != cart_id
+        assert [line.product.upc for line in Basket.objects.get(pk=new_id).lines.all()] == ["KITE-1"]
+        engine.flush()
+        assert engine.cart(str(new_id))["journey"]["flow"] == "cart-recovery"
+        guest_checkout_to_payment(phone, email="other@example.com")
+        r = phone.post("/checkout/preview/", {"action": "place_order"})
+        assert r.status_code == 302 and "thank-you" in r["Location"], r.content[:2000]
+        engine.flush()
+        assert engine.cart(str(new_id))["state"] == "recovered"
+        row = engine.report(by=())[0]
+        assert row["orders"] == 1 and str(row["revenue"]) == str(Order.objects.get(basket_id=new_id).total_incl_tax)
+        clock.advance(timedelta(days=5))
+        engine.run_due()
+        assert len(sent(engine, cart_id)) == 1

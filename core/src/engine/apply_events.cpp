@@ -37,6 +37,7 @@ void Engine::Impl::Apply(Store& store, const Event& e) {
       if (e.has_items) cart.items = e.items;
       if (e.stage) cart.stage = *e.stage;
       if (!e.restore_url.empty()) cart.restore_url = e.restore_url;
+      if (!e.continues.empty()) ContinueCart(store, e.continues, cart, e.at_ms);
       if (!e.email.empty() || !e.phone.empty()) ApplyContact(store, e, &cart);
       ApplyCartActivity(store, cart, e.at_ms);
       break;
@@ -138,6 +139,23 @@ void Engine::Impl::ApplyCartActivity(Store& store, Cart& cart, Millis at) {
   }
 }
 
+void Engine::Impl::ContinueCart(Store& store, const std::string& original_id, Cart& cart, Millis at) {
+  auto original = store.LoadCart(original_id);
+  if (!original) return;  // an id the engine never saw: nothing to carry on
+  if (cart.contact_key.empty()) cart.contact_key = original->contact_key;
+  if (cart.visitor_id.empty()) cart.visitor_id = original->visitor_id;
+  if (cart.stage < original->stage) cart.stage = original->stage;
+  if (cart.restore_url.empty()) cart.restore_url = original->restore_url;
+  // The journey follows the shopper's cart, whatever id the shop gave it: an order on the
+  // new cart ends it, and the reminders it sent get the order (attribution by the cart).
+  if (auto j = store.LatestJourneyOfCart(original_id); j && j->state == "running") {
+    j->cart_id = cart.cart_id;
+    j->updated_ms = at;
+    store.SaveJourney(*j);
+  }
+  store.CancelJobs("abandon", original_id);
+}
+
 std::string Engine::Impl::ApplyContact(Store& store, const Event& e, Cart* cart) {
   std::string old_key = cart ? cart->contact_key : std::string();
   if (old_key.empty() && !e.visitor_id.empty()) old_key = store.ContactKeyForVisitor(e.visitor_id);
@@ -214,6 +232,19 @@ void Engine::Impl::ApplyOrder(Store& store, const Event& e) {
   if (!key.empty()) {
     touch = store.LastSentTo(key, e.at_ms - opts.attribution_window_ms);
     if (touch && touch->sent_ms > e.at_ms) touch.reset();
+  }
+  if (!touch && cart) {
+    // Checkout under another e-mail than the one reminded: the reminder of this cart's
+    // journey brought the shopper back, so it gets the order (attribution by the cart).
+    if (auto j = store.LatestJourneyOfCart(cart->cart_id)) {
+      MessageFilter f;
+      f.journey_id = j->journey_id;
+      f.limit = 0;
+      for (const auto& m : store.ListMessages(f))
+        if (m.status == "sent" && m.sent_ms >= e.at_ms - opts.attribution_window_ms &&
+            m.sent_ms <= e.at_ms && (!touch || m.sent_ms > touch->sent_ms))
+          touch = m;
+    }
   }
   if (!cart && !key.empty()) {
     // Matched by e-mail or phone only (another device, a phone order): the order recovers

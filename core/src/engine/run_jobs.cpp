@@ -1,20 +1,22 @@
 // What a due job does. Two kinds:
 //   abandon <cart>     the cart has been quiet for abandon_after: start (or move) a journey
 //   step <journey>     send the journey's next step, then schedule the one after it
-// A step is claim -> prepare (transaction: re-check, render, record "sending") -> send (no
-// transaction, no store lock) -> mark (transaction: sent / retry / failed, advance). Every
-// decision not to send is a message row with status "suppressed" and its reason (S7).
+// A worker claims up to kClaimBatch due jobs in one statement, keeps their leases alive
+// while it works (LeaseKeeper), runs the batch's abandonments in one transaction and its
+// steps as plan -> deliver -> record (send_step.cpp), a savepoint per job. Every decision
+// not to send is a message row with status "suppressed" and its reason (S7).
 #include <algorithm>
 #include <chrono>
 
 #include "cartrecovery/status.h"
 #include "engine/deliveries.h"
 #include "engine/engine_impl.h"
+#include "engine/lease_keeper.h"
 
 namespace cartrecovery {
 namespace {
 
-constexpr int kClaimBatch = 100;
+constexpr int kClaimBatch = 500;
 constexpr std::chrono::seconds kHeartbeatEvery(5);
 constexpr Millis kCouponGrace = 30 * kDay;
 
@@ -49,11 +51,41 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now) {
       });
       if (heartbeat) r.last_heartbeat = wall;
     }
+    if (jobs.empty()) break;
+    // The batch stays ours while we work on it, however slow a channel is (lease_keeper.h).
+    std::vector<std::pair<int64_t, int>> claims;
+    for (const auto& job : jobs) claims.emplace_back(job.job_id, job.attempt);
+    const Millis claimed_until = now + opts.lease_ms;
+    internal::LeaseKeeper keeper(clock, opts.lease_ms, [&r, claims, claimed_until](Millis until) {
+      // Only try: the owner holds the store between the jobs of the batch, never for long.
+      std::unique_lock<std::mutex> lock(r.store_mu, std::try_to_lock);
+      if (!lock.owns_lock()) return false;
+      // run_due(now) may run ahead of the clock: a renewal never shortens the claim.
+      until = std::max(until, claimed_until);
+      r.store->Write([&] { r.store->RenewClaims(claims, until); });
+      return true;
+    });
+    // Abandonments and steps go by the batch (one transaction per phase, not per job);
+    // the rare alerts one by one.
+    std::vector<JobRecord> abandons, steps;
     for (const auto& job : jobs) {
+      if (job.kind == "abandon") abandons.push_back(job);
+      else if (job.kind == "step") steps.push_back(job);
+    }
+    if (!abandons.empty()) RunAbandonJobs(r, abandons, now);
+    if (!steps.empty()) {
       try {
-        if (job.kind == "abandon") RunAbandonJob(r, job, now);
-        else if (job.kind == "step") RunStepJob(r, job, now);
-        else if (job.kind == "alert") RunAlertJob(r, job, now);
+        RunStepJobs(r, steps, now);
+      } catch (const std::exception& e) {
+        // The batch stays claimed; its leases expire and it is tried again.
+        SetError(r, std::string("step jobs: ") + e.what());
+      }
+    }
+    ran += static_cast<int>(abandons.size() + steps.size());
+    for (const auto& job : jobs) {
+      if (job.kind == "abandon" || job.kind == "step") continue;
+      try {
+        if (job.kind == "alert") RunAlertJob(r, job, now);
         else if (job.kind == "pool_alert") RunPoolAlertJob(r, job, now);
         else {
           std::lock_guard<std::mutex> lock(r.store_mu);
@@ -65,7 +97,7 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now) {
       }
       ++ran;
     }
-    if (jobs.empty()) break;
+    keeper.Stop();
   }
   if (ran > 0) {
     // Connections stay open across the messages of one run and are closed after it.
@@ -82,10 +114,28 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now) {
   return ran;
 }
 
-void Engine::Impl::RunAbandonJob(Runtime& r, const JobRecord& job, Millis now) {
+void Engine::Impl::RunAbandonJobs(Runtime& r, const std::vector<JobRecord>& jobs, Millis now) {
+  // One transaction for the batch, a savepoint per job: a job that throws is undone alone
+  // and stays claimed (tried again after its lease).
   std::lock_guard<std::mutex> lock(r.store_mu);
   Store& store = *r.store;
-  store.Write([&] {
+  try {
+    store.Write([&] {
+      for (const auto& job : jobs) {
+        try {
+          store.Write([&] { AbandonCart(store, job, now); });
+        } catch (const std::exception& e) {
+          SetError(r, "job abandon " + job.subject + ": " + e.what());
+        }
+      }
+    });
+  } catch (const std::exception& e) {
+    SetError(r, std::string("abandon jobs: ") + e.what());
+  }
+}
+
+void Engine::Impl::AbandonCart(Store& store, const JobRecord& job, Millis now) {
+  {
     if (!store.ClaimIsCurrent(job.job_id, job.attempt)) return;
     auto cart = store.LoadCart(job.subject);
     if (!cart || cart->state != CartState::kActive || !cart->HasItems()) {
@@ -196,7 +246,7 @@ void Engine::Impl::RunAbandonJob(Runtime& r, const JobRecord& job, Millis now) {
     j.next_branch = due.branch;
     store.SaveJourney(j);
     store.ScheduleJob("step", j.journey_id, due.due_ms);
-  });
+  }
 }
 
 }  // namespace cartrecovery

@@ -13,7 +13,7 @@ What it does, through oscar's own views and signals:
   form (``cartrecovery_consent``);
 - ``order_placed`` (oscar's signal, after the order's transaction commits) ends the journey;
 - restore links put the shopper back on the same basket (oscar's signed basket cookie), or,
-  when that basket was merged or submitted, on a new one with its lines;
+  when that basket was merged or submitted, on a new one that continues the same journey;
 - the order check (CART_IS_ORDERED) asks oscar's Order table;
 - the browser script is added to every HTML page oscar renders, with the page type taken
   from oscar's URL names.

@@ -53,8 +53,9 @@ def _product_for(item: dict):
 def restore_basket(request, cart: dict):
     """RESTORE_CART for oscar. A guest gets the very basket back when it is still open (the
     signed cookie oscar's BasketMiddleware reads), so the cart keeps its id and its journey.
-    A basket that was merged or submitted, or a signed-in shopper's own basket, gets the
-    cart's lines added (a cart of its own for the engine)."""
+    A basket that was merged, frozen or submitted, or a signed-in shopper's own basket, gets
+    the cart's lines and a ``cart_updated(continues=<the original>)``, so the engine carries
+    the same journey on under the new id."""
     from cartrecovery.django import track
 
     Basket = get_model("basket", "Basket")
@@ -78,7 +79,7 @@ def restore_basket(request, cart: dict):
             continue
         if basket.product_quantity(product) == 0:
             basket.add_product(product, int(item["quantity"]))
-    track(request, "cart_updated", **cart_event(basket))
+    track(request, "cart_updated", **cart_event(basket), continues=str(cart["cart_id"]))
     response = HttpResponseRedirect(target)
     if not signed_in:
         response.set_cookie(settings.OSCAR_BASKET_COOKIE_OPEN, Signer().sign(basket.pk),
