@@ -42,6 +42,7 @@ def _import_without(hidden, module):
     ("cartrecovery.flask", ["click"], "flask"),
     ("cartrecovery.flask", ["flask", "click", "werkzeug", "markupsafe"], "flask"),
     ("cartrecovery.django", ["django"], "django"),
+    ("cartrecovery.contrib.oscar", ["oscar"], "oscar"),
     ("cartrecovery.notebook", ["pandas"], "notebook"),
     ("cartrecovery.notebook", ["matplotlib"], "notebook"),
 ])

@@ -21,4 +21,10 @@ The shop's own CARTRECOVERY settings win over each of these defaults. Errors in 
 signal receivers are logged (logger "cartrecovery.oscar"), never raised into oscar's
 checkout.
 """
+try:
+    import oscar  # noqa: F401
+except ImportError as e:  # django-oscar is an extra: say how to get it
+    raise ImportError('cartrecovery.contrib.oscar needs django-oscar (oscar is missing): '
+                      'pip install "cartrecovery[oscar]"', name=e.name) from e
+
 default_app_config = "cartrecovery.contrib.oscar.apps.OscarRecoveryConfig"
