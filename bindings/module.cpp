@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, m) {
   init_flows(m);
   init_channels(m);
   init_engine(m);
+  init_worker_config(m);
 }

@@ -20,7 +20,8 @@ CARTRECOVERY_TEST_STORE=postgresql .venv/bin/python -m pytest -q -p no:cacheprov
   tests/python/test_offers.py tests/python/test_experiments.py tests/python/test_flow_control.py \
   tests/python/test_playbooks.py tests/python/test_processes.py tests/python/test_reports.py \
   tests/python/test_report_exact.py tests/python/test_sales_alerts.py tests/python/test_shop_hooks.py \
-  tests/python/test_worker.py tests/python/test_example_flows.py
+  tests/python/test_worker.py tests/python/test_example_flows.py \
+  tests/python/test_retention.py tests/python/test_privacy.py tests/python/test_worker_service.py
 
 echo "== adapters on the oldest supported Django (4.2 LTS) and Flask (2.2)"
 # The same built extension, imported from plugin-adapters by a second, small environment.

@@ -2,13 +2,16 @@
 
     cartrecovery simulate   a day of synthetic traffic through the real engine (the demo)
     cartrecovery status     is the scheduler alive? jobs due, the oldest overdue one
-    cartrecovery worker     run the worker in the foreground until Ctrl-C
+    cartrecovery worker     run the worker until SIGTERM/Ctrl-C (--once: what is due, for cron);
+                            settings from --config FILE, CARTRECOVERY_<KEY> and --set key=value
     cartrecovery report     what was sent and what came back, by flow/step/channel;
                             --html FILE also writes the report with its charts
     cartrecovery send-test  send one test e-mail through an SMTP server (R6.2)
     cartrecovery import-coupons  codes from a CSV file into an imported pool (R4.2)
     cartrecovery replay     what candidate flows would have sent for the stored history
     cartrecovery export-events  the event log as JSON Lines (for replays elsewhere)
+    cartrecovery export     everything stored about a person (--email/--phone), as JSON
+    cartrecovery forget     erase a person's data everywhere, keeping anonymous counts
 
 SMTP passwords come from the CARTRECOVERY_SMTP_PASSWORD environment variable, never from
 the command line (where `ps` would show them).
@@ -49,6 +52,12 @@ def _add_smtp_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--smtp-security", choices=["starttls", "ssl", "plain"], default="starttls")
     p.add_argument("--smtp-user", default=None)
     p.add_argument("--sender", default="Kite Shop <shop@kite.example>")
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE", help="a .properties or .ini file of settings")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting, over the file and CARTRECOVERY_<KEY> (repeatable)")
 
 
 def _table(rows: list[dict], columns: list[str]) -> str:
@@ -99,7 +108,10 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_status(args) -> int:
-    engine = Engine(store=args.store)
+    config = _service_config(args)
+    # A health check never creates the store it checks: a typo must fail, not pass.
+    store = _existing_store(config.store, "store")
+    engine = Engine(store=store, flows=config.flows or None, settings=config.settings)
     try:
         s = engine.status()
     finally:
@@ -110,7 +122,7 @@ def cmd_status(args) -> int:
         now = s["now"]
         last = s["worker_last_run"]
         ago = f"{int((now - last).total_seconds())}s ago by {s['worker_last_id']}" if last else "never"
-        print(f"store          {args.store} (schema {s['schema_version']})")
+        print(f"store          {store} (schema {s['schema_version']})")
         print(f"worker         last ran {ago}")
         print(f"jobs           {s['jobs_due']} due, {s['jobs_pending']} pending"
               + (f", next at {s['next_due']:%Y-%m-%d %H:%M:%S} UTC" if s["next_due"] else ""))
@@ -133,24 +145,60 @@ def cmd_status(args) -> int:
     return 0 if s["healthy"] else 2
 
 
+def _service_config(args):
+    """The worker's and status's settings: --set and the legacy options (command line) over
+    CARTRECOVERY_* over --config FILE over defaults (service.py)."""
+    from .service import load_service_config
+
+    sets = list(getattr(args, "set", None) or [])
+    # The older options are command-line values like --set, given after it so they win.
+    if getattr(args, "store", None):
+        sets.append(f"store={args.store}")
+    if getattr(args, "flow", None):
+        sets.append("flows=" + ",".join(args.flow))
+    if getattr(args, "shop_name", None):
+        sets.append(f"shop_name={args.shop_name}")
+    if getattr(args, "base_url", None):
+        sets.append(f"base_url={args.base_url}")
+    if getattr(args, "smtp", None):
+        host, _, port = args.smtp.rpartition(":")
+        if not host or not port.isdigit():
+            raise SystemExit(f"--smtp: expected HOST:PORT, got {args.smtp!r}")
+        sets += [f"smtp_host={host}", f"smtp_port={port}"]
+    for option, key in (("smtp_security", "smtp_security"), ("smtp_user", "smtp_username"),
+                        ("sender", "smtp_sender")):
+        if getattr(args, option, None):
+            sets.append(f"{key}={getattr(args, option)}")
+    return load_service_config(getattr(args, "config", None), sets)
+
+
 def cmd_worker(args) -> int:
-    flows = [Flow.from_file(f) for f in args.flow] or None
-    smtp = _smtp_from_args(args)
-    channels = {"email": smtp} if smtp else None
-    settings = {"shop_name": args.shop_name}
-    if args.base_url:
-        settings["base_url"] = args.base_url
-    engine = Engine(store=args.store, flows=flows, channels=channels, settings=settings)
+    config = _service_config(args)
+    if args.once:
+        # For cron: what is due now, then exit. SIGTERM waits for the run to end (it is
+        # bounded by what is due); nothing claimed is left behind.
+        engine = config.engine()
+        try:
+            ran = engine.run_due()
+        finally:
+            engine.close()
+        print(f"cartrecovery worker --once: ran {ran} jobs on {config.store}", file=sys.stderr)
+        return 0
+    engine = config.engine()
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    engine.start()
-    print(f"worker {engine.status()['worker_last_id'] or ''} running on {args.store}; Ctrl-C stops it",
-          file=sys.stderr)
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        stop.wait()
+        engine.start()
+        print(f"worker {engine._native.worker_id} running on {config.store}; SIGTERM or Ctrl-C stops it",
+              file=sys.stderr, flush=True)
+        while not stop.wait(1.0):  # a timed wait, so the handler always gets to run
+            pass
     finally:
+        # Stop() finishes the reminder in hand and releases every other claimed job.
         engine.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("worker stopped cleanly", file=sys.stderr, flush=True)
     return 0
 
 
@@ -261,11 +309,13 @@ def _cli_time(text: str | None, option: str) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
-def _existing_store(url: str) -> str:
+def _existing_store(url: str, option: str = "--store") -> str:
     # Opening a SQLite URL creates the file: a typo would replay an empty, new store.
-    if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):]):
-        err = _core.StoreError(f"--store: no store at {url[len('sqlite:///'):]}")
-        err.field = "--store"
+    path = (url[len("sqlite:///"):] if url.startswith("sqlite:///")
+            else None if "://" in url or url == ":memory:" else url)
+    if path is not None and not os.path.exists(path):
+        err = _core.StoreError(f"{option}: no store at {path}")
+        err.field = option
         raise err
     return url
 
@@ -312,6 +362,28 @@ def cmd_export_events(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .web import export_person_text
+
+    engine = Engine(store=_existing_store(args.store))
+    try:
+        print(export_person_text(engine, args.email, args.phone))
+    finally:
+        engine.close()
+    return 0
+
+
+def cmd_forget(args) -> int:
+    from .web import forget_person_text
+
+    engine = Engine(store=_existing_store(args.store))
+    try:
+        print(forget_person_text(engine, args.email, args.phone))
+    finally:
+        engine.close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cartrecovery", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -328,16 +400,22 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_simulate)
 
     p = sub.add_parser("status", help="is the scheduler alive? (exit 2 when not)")
-    p.add_argument("--store", default=store_default)
+    p.add_argument("--store", default=None, help="default: the config, CARTRECOVERY_STORE, sqlite:///recovery.db")
+    _add_config_args(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_status)
 
-    p = sub.add_parser("worker", help="run the worker in the foreground")
-    p.add_argument("--store", default=store_default)
+    p = sub.add_parser("worker", help="run the worker (in the foreground, or --once for cron)")
+    p.add_argument("--store", default=None, help="default: the config, CARTRECOVERY_STORE, sqlite:///recovery.db")
     p.add_argument("--flow", action="append", default=[], help="a flow JSON file (repeatable)")
-    p.add_argument("--shop-name", default="Our shop")
+    p.add_argument("--shop-name", default=None)
     p.add_argument("--base-url", default=None)
-    _add_smtp_args(p)
+    p.add_argument("--once", action="store_true", help="run what is due now, then exit (cron)")
+    _add_config_args(p)
+    p.add_argument("--smtp", metavar="HOST:PORT", help="send e-mail through this SMTP server")
+    p.add_argument("--smtp-security", choices=["starttls", "ssl", "plain"], default=None)
+    p.add_argument("--smtp-user", default=None)
+    p.add_argument("--sender", default=None)
     p.set_defaults(fn=cmd_worker)
 
     p = sub.add_parser("report", help="sent, opened, clicked, orders and revenue")
@@ -381,6 +459,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--since", help="ISO-8601 (UTC when without an offset)")
     p.add_argument("--until", help="ISO-8601, exclusive")
     p.set_defaults(fn=cmd_export_events)
+
+    for name, fn, text in (("export", cmd_export, "everything stored about a person, as JSON (GDPR Art. 15)"),
+                           ("forget", cmd_forget, "erase a person's data everywhere, keeping anonymous counts (Art. 17)")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--store", default=store_default)
+        p.add_argument("--email", default=None)
+        p.add_argument("--phone", default=None, help="E.164, e.g. +48601234567")
+        p.set_defaults(fn=fn)
 
     args = parser.parse_args(argv)
     try:

@@ -611,6 +611,21 @@ def run_worker(engine: Any, cfg: AdapterSettings, stop: threading.Event, say: Ca
         engine.stop()
 
 
+def export_person_text(engine: Any, email: str | None = None, phone: str | None = None) -> str:
+    """Everything stored about a person as JSON (GDPR Article 15), for the commands."""
+    import json
+
+    return json.dumps(engine.export(email=email, phone=phone), indent=2, ensure_ascii=False)
+
+
+def forget_person_text(engine: Any, email: str | None = None, phone: str | None = None) -> str:
+    """Erases a person's data (GDPR Article 17); the summary names no address."""
+    erased = engine.forget(email=email, phone=phone)
+    if not erased:
+        return "nobody is stored under that address or number; nothing to erase"
+    return "erased: " + ", ".join(f"{table} {n}" for table, n in sorted(erased.items()) if n)
+
+
 def report_text(engine: Any, by: str = "flow,step,channel", as_json: bool = False) -> str:
     from .cli import report_output
 

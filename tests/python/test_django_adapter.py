@@ -252,3 +252,28 @@ def test_each_forked_worker_opens_its_own_engine(engine, tmp_path):
         pids.append(pid)
     assert [os.waitpid(p, 0)[1] for p in pids] == [0, 0]
     assert crd.engine() is parent
+
+
+def test_export_and_forget_commands(engine):
+    engine.track("cart_updated", cart_id="c9", visitor_id="v9", currency="EUR",
+                 items=[{"sku": "K", "name": "Kite", "price": "10", "quantity": 1}])
+    engine.track("contact_captured", cart_id="c9", email="erin@example.com", first_name="Erin")
+    engine.flush()
+    out = io.StringIO()
+    call_command("cartrecovery", "export", "--email", "erin@example.com", stdout=out)
+    assert json.loads(out.getvalue())["contacts"][0]["first_name"] == "Erin"
+    out = io.StringIO()
+    call_command("cartrecovery", "forget", "--email", "erin@example.com", stdout=out)
+    assert "contacts 1" in out.getvalue() and "erin" not in out.getvalue()
+    assert engine.export(email="erin@example.com")["contacts"] == []
+    with pytest.raises(CommandError, match="ValidationError"):
+        call_command("cartrecovery", "forget", stdout=io.StringIO())
+
+
+def test_worker_command_puts_the_signal_handlers_back(engine, monkeypatch):
+    import signal
+
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    monkeypatch.setattr(web, "run_worker", lambda *a: None)
+    call_command("cartrecovery", "worker")
+    assert {sig: signal.getsignal(sig) for sig in before} == before

@@ -348,3 +348,29 @@ def test_the_cart_is_ordered_hook_is_asked_before_a_reminder(tmp_path, clock):
         assert engine.cart(cart_id)["journey"]["end_reason"] == "ordered"
     finally:
         app.extensions["cartrecovery"].holder.close()
+
+
+def test_export_and_forget_commands(app, engine):
+    engine.track("cart_updated", cart_id="c9", visitor_id="v9", currency="EUR",
+                 items=[{"sku": "K", "name": "Kite", "price": "10", "quantity": 1}])
+    engine.track("contact_captured", cart_id="c9", email="erin@example.com", first_name="Erin")
+    engine.flush()
+    runner = app.test_cli_runner()
+    r = runner.invoke(args=["cartrecovery", "export", "--email", "erin@example.com"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["contacts"][0]["first_name"] == "Erin"
+    r = runner.invoke(args=["cartrecovery", "forget", "--email", "erin@example.com"])
+    assert r.exit_code == 0 and "contacts 1" in r.output, r.output
+    assert engine.export(email="erin@example.com")["contacts"] == []
+    r = runner.invoke(args=["cartrecovery", "forget", "--email", "not an address"])
+    assert r.exit_code != 0 and "ValidationError" in r.output
+
+
+def test_worker_command_puts_the_signal_handlers_back(app, monkeypatch):
+    import signal
+
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    monkeypatch.setattr(web, "run_worker", lambda *a: None)
+    r = app.test_cli_runner().invoke(args=["cartrecovery", "worker"])
+    assert r.exit_code == 0, r.output
+    assert {sig: signal.getsignal(sig) for sig in before} == before

@@ -56,6 +56,7 @@ Engine::Impl::Impl(EngineOptions o) : opts(std::move(o)) {
       throw ConfigError("sales_alert.to", "an e-mail sales alert needs the team's address");
   }
   ParseMinorUnits(opts.sales_alert.min_value, 3, "sales_alert.min_value");  // fails early
+  ValidateRetention(opts.retention, opts.attribution_window_ms);
   if (!opts.secrets.empty()) {
     // Fails now, naming "secret" or "base_url", rather than at the first message.
     LinkClaims probe;
@@ -352,7 +353,7 @@ void Engine::Impl::WorkerLoop(Runtime* rp) {
     Millis now = clock->NowMillis();
     std::optional<Millis> next;
     try {
-      RunDueJobs(r, now);
+      RunDueJobs(r, now, /*stoppable=*/true);
       std::lock_guard<std::mutex> lock(r.store_mu);
       next = r.store->NextDueMs();
     } catch (const std::exception& e) {

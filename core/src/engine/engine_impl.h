@@ -57,6 +57,8 @@ struct Runtime {
 
   // When this process last wrote a worker heartbeat (real time; see RunDueJobs).
   std::chrono::steady_clock::time_point last_heartbeat{};  // guarded by store_mu
+  // Retention (retention.cpp): the clock time of the next prune round.
+  Millis next_prune_ms = 0;  // guarded by store_mu
 
   std::mutex info_mu;
   std::string last_error;            // guarded by info_mu
@@ -105,7 +107,9 @@ struct Engine::Impl {
   void EndJourney(Store& store, JourneyRecord& j, const std::string& reason, Millis at);
 
   // run_jobs.cpp: the worker's side.
-  int RunDueJobs(Runtime& rt, Millis now);
+  // `stoppable`: the background worker's run, which hands back the jobs it claimed but has
+  // not started when Stop() is asked (a clean shutdown releases its claims at once).
+  int RunDueJobs(Runtime& rt, Millis now, bool stoppable = false);
   void RunAbandonJob(Runtime& rt, const JobRecord& job, Millis now);
   void RunStepJob(Runtime& rt, const JobRecord& job, Millis now);
   void RunAlertJob(Runtime& rt, const JobRecord& job, Millis now);  // sales_alert.cpp
@@ -126,6 +130,9 @@ struct Engine::Impl {
   void RunPoolAlertJob(Runtime& rt, const JobRecord& job, Millis now);
   void WorkerLoop(Runtime* rt);
   void WakeWorker(Runtime& rt);
+  // retention.cpp: one bounded prune round when one is due at `now` (hourly by the
+  // engine's clock; at once again while a kind is behind). Requires rt.store_mu.
+  void PruneIfDueLocked(Runtime& rt, Millis now);
 
   // Links (links.cpp): the signed URLs a message carries, and the answers to them.
   struct MessageLinks {

@@ -20,19 +20,24 @@ constexpr Millis kCouponGrace = 30 * kDay;
 
 }  // namespace
 
-int Engine::Impl::RunDueJobs(Runtime& r, Millis now) {
+int Engine::Impl::RunDueJobs(Runtime& r, Millis now, bool stoppable) {
   int ran = 0;
   // Keep claiming until nothing is due: a job may make another one due at once (an
   // abandonment starts a journey whose first step is already due). Bounded in case a bug
   // ever makes a job reschedule itself at `now` forever.
   for (int round = 0; round < 10000; ++round) {
     std::vector<JobRecord> jobs;
+    if (stoppable) {
+      std::lock_guard<std::mutex> lock(r.w_mu);
+      if (r.worker_stop) break;  // claim nothing more once a shutdown is asked
+    }
     {
       std::lock_guard<std::mutex> lock(r.store_mu);
       // An idle run costs no commit (no fsync) unless the heartbeat is due: nothing to
       // claim is a read, and the heartbeat that lets `cartrecovery status` tell a live
       // worker from a dead one is written at most every kHeartbeatEvery of real time.
       auto wall = std::chrono::steady_clock::now();
+      if (round == 0) PruneIfDueLocked(r, now);  // retention.cpp: one bounded round
       bool heartbeat = round == 0 && wall - r.last_heartbeat >= kHeartbeatEvery;
       if (!heartbeat) {
         auto next = r.store->NextDueMs();
@@ -49,7 +54,24 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now) {
       });
       if (heartbeat) r.last_heartbeat = wall;
     }
-    for (const auto& job : jobs) {
+    bool stopping = false;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      const JobRecord& job = jobs[i];
+      if (stoppable) {
+        std::lock_guard<std::mutex> lock(r.w_mu);
+        stopping = r.worker_stop;
+      }
+      if (stopping) {
+        // Shutting down (SIGTERM): the job in hand was finished; the rest go back to pending
+        // at their due time now, not when their lease runs out, so another worker (or this
+        // one restarted) takes them at once. The fencing token keeps a stale release harmless.
+        std::lock_guard<std::mutex> lock(r.store_mu);
+        r.store->Write([&] {
+          for (size_t k = i; k < jobs.size(); ++k)
+            r.store->RetryJob(jobs[k].job_id, jobs[k].attempt, jobs[k].due_ms);
+        });
+        break;
+      }
       try {
         if (job.kind == "abandon") RunAbandonJob(r, job, now);
         else if (job.kind == "step") RunStepJob(r, job, now);
@@ -65,7 +87,7 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now) {
       }
       ++ran;
     }
-    if (jobs.empty()) break;
+    if (jobs.empty() || stopping) break;
   }
   if (ran > 0) {
     // Connections stay open across the messages of one run and are closed after it.

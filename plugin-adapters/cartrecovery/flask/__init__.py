@@ -237,10 +237,13 @@ cli = AppGroup("cartrecovery", help="Abandoned-cart recovery: worker, report, co
 def worker_command():
     st = _state()
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    web.run_worker(st.holder.get(), st.cfg, stop, lambda s: click.echo(s, err=True))
-    st.holder.close()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        web.run_worker(st.holder.get(), st.cfg, stop, lambda s: click.echo(s, err=True))
+        st.holder.close()
+    finally:
+        for sig, handler in previous.items():  # the caller's handlers again
+            signal.signal(sig, handler)
 
 
 @cli.command("report", help="Sent, opened, clicked, orders and revenue.")
@@ -259,6 +262,26 @@ def import_coupons_command(pool: str, csv_path: str):
     except _core.Error as e:
         raise click.ClickException(str(e)) from None
     click.echo(summary)
+
+
+@cli.command("export", help="Everything stored about a person, as JSON (GDPR Art. 15).")
+@click.option("--email", default=None)
+@click.option("--phone", default=None)
+def export_command(email: str | None, phone: str | None):
+    try:
+        click.echo(web.export_person_text(engine(), email, phone))
+    except _core.Error as e:
+        raise click.ClickException(f"{type(e).__name__}: {e}") from None
+
+
+@cli.command("forget", help="Erase a person's data everywhere, keeping anonymous counts (Art. 17).")
+@click.option("--email", default=None)
+@click.option("--phone", default=None)
+def forget_command(email: str | None, phone: str | None):
+    try:
+        click.echo(web.forget_person_text(engine(), email, phone))
+    except _core.Error as e:
+        raise click.ClickException(f"{type(e).__name__}: {e}") from None
 
 
 @cli.command("send-test", help="Send one test message through the configured channel.")
