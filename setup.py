@@ -40,9 +40,10 @@ class CMakeBuild(build_ext):
 
 
 setup(
-    packages=["cartrecovery", "cartrecovery.flask", "cartrecovery.django",
+    packages=["cartrecovery", "cartrecovery.web", "cartrecovery.flask", "cartrecovery.django",
               "cartrecovery.django.templatetags", "cartrecovery.django.management",
-              "cartrecovery.django.management.commands"],
+              "cartrecovery.django.management.commands", "cartrecovery.contrib",
+              "cartrecovery.contrib.oscar"],
     package_dir={"": "plugin-adapters"},
     package_data={"cartrecovery": ["py.typed", "*.pyi", "static/*"]},
     ext_modules=[CMakeExtension("cartrecovery._core")],

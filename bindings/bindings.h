@@ -17,6 +17,7 @@ namespace py = pybind11;
 
 void init_errors(py::module_& m);
 void init_flows(py::module_& m);
+void init_policies(py::module_& m);
 void init_channels(py::module_& m);
 void init_engine(py::module_& m);
 void init_worker_config(py::module_& m);
@@ -28,6 +29,8 @@ Value ToValue(py::handle obj, const std::string& path);
 // offers.cpp: settings dicts to offer.h values (ConfigError naming the key), and back.
 CouponPool PoolFromDict(const py::dict& d, const std::string& path);
 ExitIntentPolicy ExitPolicyFromDict(const py::dict& d, std::string* pool);
+// settings["incentive"] (and exit_intent.incentive): the R4.4 budget; errors name `path`.
+IncentivePolicy IncentiveFromDict(const py::dict& d, const std::string& path);
 py::object CouponDict(const std::optional<Coupon>& coupon);
 
 }  // namespace bindings

@@ -36,6 +36,13 @@ class CallbackChannel final : public Channel {
       py::list headers;
       for (const auto& h : m.headers) headers.append(py::make_tuple(h.first, h.second));
       d["headers"] = headers;
+      // The message's own time (the engine's clock when it was sent), for the shop's Date
+      // header: an aware UTC datetime and the same instant in milliseconds.
+      d["date_ms"] = m.date_ms;
+      py::module_ dt = py::module_::import("datetime");
+      py::object utc = dt.attr("timezone").attr("utc");
+      d["date"] = dt.attr("datetime")(1970, 1, 1, py::arg("tzinfo") = utc) +
+                  dt.attr("timedelta")(py::arg("milliseconds") = m.date_ms);
       d["data"] = m.data_json.empty() ? py::object(py::none())
                                       : py::module_::import("json").attr("loads")(m.data_json);
       fn_(d);
@@ -220,7 +227,12 @@ void init_channels(py::module_& m) {
         out.subject = get("subject");
         out.text = get("text");
         out.html = get("html");
-        out.date_ms = message.contains("date_ms") ? message["date_ms"].cast<int64_t>() : 0;
+        // Channel._send always fills date_ms (from `date` or the wall clock): a message
+        // without one would be dated 1970.
+        if (!message.contains("date_ms") || message["date_ms"].is_none())
+          throw InvalidArgument("date_ms", "is required (milliseconds since the epoch)");
+        out.date_ms = message["date_ms"].cast<int64_t>();
+        if (out.date_ms <= 0) throw InvalidArgument("date_ms", "must be after 1970");
         py::gil_scoped_release release;
         channel.Send(out);
         channel.Close();

@@ -137,10 +137,21 @@ void init_engine(py::module_& m) {
                auto alert = settings["sales_alert"].cast<py::dict>();
                for (auto kv : alert) {
                  std::string k = kv.first.cast<std::string>();
-                 if (k == "min_value") o.sales_alert.min_value = py::str(kv.second);
+                 // min_value: one amount in the shop's currency, or {currency: amount};
+                 // rates: {currency: worth of one unit in the shop's currency}.
+                 auto amounts = [&](py::handle h) {
+                   std::map<std::string, std::string> out;
+                   for (auto a : h.cast<py::dict>())
+                     out[a.first.cast<std::string>()] = py::str(a.second).cast<std::string>();
+                   return out;
+                 };
+                 if (k == "min_value" && py::isinstance<py::dict>(kv.second))
+                   o.sales_alert.min_values = amounts(kv.second);
+                 else if (k == "min_value") o.sales_alert.min_value = py::str(kv.second);
+                 else if (k == "rates") o.sales_alert.rates = amounts(kv.second);
                  else if (k == "to") o.sales_alert.to = kv.second.cast<std::string>();
                  else if (k == "channels") o.sales_alert.channels = kv.second.cast<std::vector<std::string>>();
-                 else throw ConfigError("settings.sales_alert." + k, "unknown key (min_value, channels, to)");
+                 else throw ConfigError("settings.sales_alert." + k, "unknown key (min_value, rates, channels, to)");
                }
              }
              if (settings.contains("secrets") && !settings["secrets"].is_none())
@@ -160,6 +171,13 @@ void init_engine(py::module_& m) {
              if (settings.contains("exit_intent") && !settings["exit_intent"].is_none())
                o.exit_intent = ExitPolicyFromDict(settings["exit_intent"].cast<py::dict>(),
                                                   &o.exit_intent_pool);
+             if (settings.contains("incentive") && !settings["incentive"].is_none()) {
+               if (settings.contains("exit_intent") && !settings["exit_intent"].is_none() &&
+                   settings["exit_intent"].cast<py::dict>().contains("incentive"))
+                 throw ConfigError("incentive", "one budget: give it as settings.incentive or "
+                                                "exit_intent.incentive, not both");
+               o.incentive = IncentiveFromDict(settings["incentive"].cast<py::dict>(), "incentive");
+             }
              num("queue_capacity", o.queue_capacity);
              num("max_batch", o.max_batch);
              num("lease_ms", o.lease_ms);

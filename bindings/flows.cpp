@@ -12,10 +12,9 @@ namespace bindings {
 void init_flows(py::module_& m) {
   m.def(
       "canonical_flow_json",
-      [](const std::string& text) {
-        auto shipped = ShippedTemplateNames();
-        return FlowToJson(ParseFlow(text, &shipped));
-      },
+      // Template names are only checked for form here: a shop's own template may have any
+      // name, and the engine checks each against its templates when it starts.
+      [](const std::string& text) { return FlowToJson(ParseFlow(text)); },
       py::arg("text"),
       "Validates a flow document and returns its canonical JSON; raises ConfigError naming "
       "the path of the first problem.");

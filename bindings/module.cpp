@@ -7,6 +7,7 @@ PYBIND11_MODULE(_core, m) {
   using namespace cartrecovery::bindings;
   init_errors(m);
   init_flows(m);
+  init_policies(m);
   init_channels(m);
   init_engine(m);
   init_worker_config(m);

@@ -57,11 +57,28 @@ CouponPool PoolFromDict(const py::dict& d, const std::string& path) {
   p.kind = *kind;
   p.discount = DiscountFrom(d, path);
   p.static_code = NormalizeCouponCode(Text(d, "code"));
+  p.static_code_shown = Text(d, "code");
   p.prefix = Text(d, "prefix");
   if (d.contains("length")) p.code_length = d["length"].cast<int>();
   p.valid_for_ms = Duration(d, "valid_for", p.valid_for_ms, path);
   if (d.contains("expires_at_ms") && !d["expires_at_ms"].is_none()) p.expires_ms = d["expires_at_ms"].cast<Millis>();
   ValidateCouponPool(p, path);
+  return p;
+}
+
+IncentivePolicy IncentiveFromDict(const py::dict& inc, const std::string& path) {
+  RefuseUnknown(inc, {"share", "window", "cooldown", "valuable_min_orders",
+                      "valuable_min_lifetime_value", "salt"}, path);
+  IncentivePolicy p;
+  if (inc.contains("share")) p.share = inc["share"].cast<double>();
+  p.window_ms = Duration(inc, "window", p.window_ms, path);
+  p.cooldown_ms = Duration(inc, "cooldown", p.cooldown_ms, path);
+  if (inc.contains("valuable_min_orders")) p.valuable_min_orders = inc["valuable_min_orders"].cast<int64_t>();
+  if (inc.contains("valuable_min_lifetime_value"))
+    p.valuable_min_lifetime_value_minor = ParseMinorUnits(
+        py::str(inc["valuable_min_lifetime_value"]), 2, path + ".valuable_min_lifetime_value");
+  if (inc.contains("salt")) p.salt = Text(inc, "salt");
+  ValidateIncentivePolicy(p, path);
   return p;
 }
 
@@ -89,20 +106,8 @@ ExitIntentPolicy ExitPolicyFromDict(const py::dict& d, std::string* pool) {
   if (d.contains("email_capture")) p.email_capture = d["email_capture"].cast<bool>();
   if (d.contains("capture_without_cart")) p.capture_without_cart = d["capture_without_cart"].cast<bool>();
   p.repeat_after_ms = Duration(d, "repeat_after", p.repeat_after_ms, path);
-  if (d.contains("incentive")) {
-    auto inc = d["incentive"].cast<py::dict>();
-    RefuseUnknown(inc, {"share", "window", "cooldown", "valuable_min_orders",
-                        "valuable_min_lifetime_value", "salt"}, path + ".incentive");
-    if (inc.contains("share")) p.incentive.share = inc["share"].cast<double>();
-    p.incentive.window_ms = Duration(inc, "window", p.incentive.window_ms, path + ".incentive");
-    p.incentive.cooldown_ms = Duration(inc, "cooldown", p.incentive.cooldown_ms, path + ".incentive");
-    if (inc.contains("valuable_min_orders")) p.incentive.valuable_min_orders = inc["valuable_min_orders"].cast<int64_t>();
-    if (inc.contains("valuable_min_lifetime_value"))
-      p.incentive.valuable_min_lifetime_value_minor =
-          ParseMinorUnits(py::str(inc["valuable_min_lifetime_value"]), 2,
-                          path + ".incentive.valuable_min_lifetime_value");
-    if (inc.contains("salt")) p.incentive.salt = Text(inc, "salt");
-  }
+  if (d.contains("incentive"))
+    p.incentive = IncentiveFromDict(d["incentive"].cast<py::dict>(), path + ".incentive");
   if (d.contains("experiments")) {
     for (auto kv : d["experiments"].cast<py::dict>()) {
       std::string kind = py::str(kv.first);
@@ -123,7 +128,7 @@ ExitIntentPolicy ExitPolicyFromDict(const py::dict& d, std::string* pool) {
 py::object CouponDict(const std::optional<Coupon>& c) {
   if (!c) return py::none();
   py::dict d;
-  d["code"] = c->code;
+  d["code"] = c->Shown();  // as the shop wrote it; validate/redeem accept any spelling
   d["pool"] = c->pool;
   py::dict discount;
   discount["kind"] = DiscountKindName(c->discount.kind);

@@ -32,7 +32,9 @@ fi
 if [ "${CARTRECOVERY_WITH_TESTS:-0}" = 1 ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check \
     "pytest>=7" "aiosmtpd>=1.4" "django>=4.2" "pybind11-stubgen>=2.5" "flask>=2.2" "playwright>=1.40" \
-    "http-ece>=1.1" "cryptography>=41" "pandas>=1.5" "matplotlib>=3.6" nbclient nbformat ipykernel
+    "http-ece>=1.1" "cryptography>=41" "pandas>=1.5" "matplotlib>=3.6" nbclient nbformat ipykernel \
+    "holidays>=0.50" \
+    "django-oscar>=4.2,<5"  # tests/python/test_oscar.py: cartrecovery.contrib.oscar in a real oscar shop
 fi
 
 echo "bootstrap: building (cmake, $(nproc) jobs)"

@@ -21,6 +21,10 @@ CARTRECOVERY_TEST_STORE=postgresql .venv/bin/python -m pytest -q -p no:cacheprov
   tests/python/test_playbooks.py tests/python/test_processes.py tests/python/test_reports.py \
   tests/python/test_report_exact.py tests/python/test_sales_alerts.py tests/python/test_shop_hooks.py \
   tests/python/test_worker.py tests/python/test_example_flows.py \
+  tests/python/test_message_dates.py tests/python/test_coupon_codes.py tests/python/test_leads.py \
+  tests/python/test_attribution.py tests/python/test_incentive_budget.py \
+  tests/python/test_shop_templates.py tests/python/test_stage_flows.py tests/python/test_quiet_days.py \
+  tests/python/test_cart_identity.py \
   tests/python/test_retention.py tests/python/test_privacy.py tests/python/test_worker_service.py
 
 echo "== adapters on the oldest supported Django (4.2 LTS) and Flask (2.2)"

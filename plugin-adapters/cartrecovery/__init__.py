@@ -27,7 +27,8 @@ from .channels import (
 from .clock import ManualClock
 from .engine import Engine
 from .flows import Branch, Flow, Path, Step, Variant, default_flow
-from .tools import generate_vapid_keys, sms_info, vapid_public_key, verify_webhook_signature
+from .tools import (generate_vapid_keys, public_holidays, sms_info, vapid_public_key,
+                    verify_webhook_signature)
 
 __version__ = "0.1.0"
 
@@ -54,6 +55,7 @@ __all__ = [
     "WebhookChannel",
     "default_flow",
     "generate_vapid_keys",
+    "public_holidays",
     "sms_info",
     "vapid_public_key",
     "verify_webhook_signature",

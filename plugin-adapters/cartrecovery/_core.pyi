@@ -10,7 +10,7 @@ from cartrecovery import StoreError
 from cartrecovery import ValidationError
 import collections.abc
 import typing
-__all__: list[str] = ['Channel', 'ConfigError', 'DeliveryError', 'Engine', 'Error', 'ManualClock', 'QueueFullError', 'StoreError', 'ValidationError', 'callback_channel', 'canonical_flow_json', 'channel_send', 'default_flow_json', 'encrypt_web_push', 'format_duration', 'generate_vapid_keys', 'outbox_channel', 'parse_duration', 'push_channel', 'shipped_templates', 'sms_channel', 'sms_info', 'smtp_channel', 'twilio_sms_channel', 'vapid_public_key', 'verify_webhook_signature', 'webhook_channel']
+__all__: list[str] = ['Channel', 'ConfigError', 'DeliveryError', 'Engine', 'Error', 'ManualClock', 'QueueFullError', 'StoreError', 'ValidationError', 'callback_channel', 'canonical_flow_json', 'channel_send', 'default_flow_json', 'encrypt_web_push', 'format_duration', 'generate_vapid_keys', 'outbox_channel', 'parse_duration', 'public_holidays', 'push_channel', 'shipped_templates', 'sms_channel', 'sms_info', 'smtp_channel', 'twilio_sms_channel', 'vapid_public_key', 'verify_webhook_signature', 'webhook_channel']
 class Channel:
     def __repr__(self) -> str:
         ...
@@ -123,6 +123,10 @@ def outbox_channel(directory: str) -> Channel:
 def parse_duration(text: str) -> int:
     """
     '1d12h' -> milliseconds; raises ConfigError.
+    """
+def public_holidays(country: str, year: typing.SupportsInt | typing.SupportsIndex) -> list[str]:
+    """
+    The built-in public holidays of a country (DE, FR, IR, PL, RO) in a year, as ISO dates; raises ValidationError for another country.
     """
 def push_channel(vapid_private_key: str, vapid_subject: str, ttl: typing.SupportsInt | typing.SupportsIndex, urgency: str, topic: str, timeout: typing.SupportsFloat | typing.SupportsIndex, verify_certificate: bool, ca_file: str) -> Channel:
     ...

@@ -2,9 +2,12 @@
 "push", ...) can be bound to any of these; policies apply by the name."""
 from __future__ import annotations
 
+import time
+from datetime import datetime
 from typing import Callable
 
 from . import _core
+from ._time import to_ms
 
 
 class Channel:
@@ -16,13 +19,23 @@ class Channel:
         return self._native.describe()
 
     def send_test(self, to: str, subject: str = "Test message", text: str = "It works.",
-                  html: str = "") -> None:
-        """Sends one message now, outside any flow (R6.2: try a channel before going live).
-        Raises DeliveryError with .transient when the server refuses it."""
-        self._send({"message_id": "test", "to": to, "subject": subject, "text": text, "html": html})
+                  html: str = "", date: datetime | None = None) -> None:
+        """Sends one message now, outside any flow (R6.2: try a channel before going live),
+        dated `date` (default: now). Raises DeliveryError with .transient when the server
+        refuses it."""
+        self._send({"message_id": "test", "to": to, "subject": subject, "text": text, "html": html,
+                    "date": date})
 
     def _send(self, message: dict) -> None:
-        """Sends a message dict (the CallbackChannel form) through this channel now."""
+        """Sends a message dict (the CallbackChannel form) through this channel now. Its
+        `date` (aware datetime) or `date_ms` dates it; without either, the current time does
+        (never 1 January 1970)."""
+        message = dict(message)
+        date = message.pop("date", None)
+        if date is not None:
+            message["date_ms"] = to_ms(date, "date")
+        elif message.get("date_ms") is None:
+            message["date_ms"] = int(time.time() * 1000)
         _core.channel_send(self._native, message)
 
     def __repr__(self) -> str:
@@ -54,7 +67,9 @@ class OutboxChannel(Channel):
 
 class CallbackChannel(Channel):
     """Hands each rendered message, as a dict (message_id, channel, to, to_name, subject,
-    text, html, headers, data: the cart as a dict for non-mail channels, else None), to fn: e.g. a Django shop's own mail backend. fn runs on the
+    text, html, headers, date: the message's time as an aware UTC datetime, date_ms: the
+    same in milliseconds, data: the cart as a dict for non-mail channels, else None), to fn:
+    e.g. a Django shop's own mail backend. fn runs on the
     worker's thread. Raising DeliveryError with transient=False fails the message; any other
     exception is retried later."""
 

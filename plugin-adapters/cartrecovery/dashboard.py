@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from . import _core
 from .report_html import render_report
-from .web import Answer
+from .web.request import Answer
 
 PURPOSE = "dashboard"     # what the Flask form token is for (web.sign_form)
 ACTIONS = ("pause", "resume")

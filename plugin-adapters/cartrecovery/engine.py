@@ -17,7 +17,7 @@ from .flows import coerce_flow
 _SETTINGS = {
     "shop_name", "base_url", "secret", "timezone", "currency", "contact_email", "contact_phone",
     "chat_url", "default_language", "templates", "policies", "unsubscribe_mailto",
-    "outbox_directory", "sales_alert", "worker_id", "queue_capacity", "max_batch", "lease_seconds",
+    "outbox_directory", "sales_alert", "incentive", "worker_id", "queue_capacity", "max_batch", "lease_seconds",
     "max_attempts", "retry_base_seconds", "attribution_window_seconds", "worker_idle_seconds",
     "link_ttl_seconds", "coupon_pools", "exit_intent",
     "retention_events_days", "retention_bodies_days", "retention_carts_days",
@@ -275,7 +275,11 @@ class Engine:
         return self._native.funnel(_ms_or(since, -(2 ** 62)), _ms_or(until, 2 ** 62))
 
     def leads(self, since: datetime | None = None, until: datetime | None = None) -> dict:
-        """Lead temperature (R1.4) of visitors seen in the range: {"cold", "warm", "hot"}."""
+        """Lead temperature (R1.4, S9) of shoppers seen in the range, from whatever events
+        the shop sends: {"cold", "warm", "hot"}. A shopper who ordered in the range is no
+        lead; hot = reached checkout (contact, shipping or payment stage); warm = viewed
+        products or categories, or had a cart that never reached checkout; cold = only
+        visited. Shoppers are visitors, or carts when the shop sends no visitor id."""
         return self._native.leads(_ms_or(since, -(2 ** 62)), _ms_or(until, 2 ** 62))
 
     def experiment_report(self, name: str = "coupon", since: datetime | None = None,
@@ -464,7 +468,8 @@ class Engine:
                   language: str | None = None) -> None:
         """Sends the real reminder (``template``, default the first one) for a sample cart
         through the channel bound to ``channel`` now (R6.2: try it before going live).
-        Nothing is stored; a refusal raises DeliveryError (``.transient`` tells which)."""
+        A coupon shows as ``SAMPLE-CODE``; no real code is handed out or used up. Nothing is
+        stored; a refusal raises DeliveryError (``.transient`` tells which)."""
         self._native.send_test(channel, to, template or "", language or "")
 
     def flow_names(self) -> list[str]:

@@ -30,3 +30,13 @@ def verify_webhook_signature(secret: str, header: str, body: bytes,
     ``body`` with ``secret`` and is no older than ``tolerance_seconds``."""
     now_s = int(time.time() if now is None else now)
     return _core.verify_webhook_signature(secret, header, bytes(body), now_s, tolerance_seconds)
+
+
+def public_holidays(country: str, year: int) -> list:
+    """The built-in public holidays of ``country`` ("DE", "FR", "IR", "PL", "RO") in
+    ``year``, as sorted ``datetime.date`` objects: the days quiet hours with ``"holidays":
+    country`` keep quiet (Iran's are the Solar Hijri ones; add the lunar ones as ``dates``).
+    Raises ValidationError for another country."""
+    from datetime import date
+
+    return [date.fromisoformat(d) for d in _core.public_holidays(country, int(year))]

@@ -928,14 +928,21 @@ BOOST_AUTO_TEST_CASE(incentive_rules) {
       {"incentive 1 ms inside cooldown", Budget(), roomy, recent, false, "recent_incentive"},
       {"cooldown just over", Budget(), roomy, old, true, "priority_customer"},
       // The cap, this abandoner included: (incentives + 1) <= 0.2 * (abandoners + 1).
-      {"first abandoner ever", Budget(), {0, 0}, Valuable("e:v"), false, "budget_exhausted"},
+      {"first abandoner ever", Budget(), {0, 0}, Valuable("e:v"), false, "priority_budget_exhausted"},
       {"fifth abandoner", Budget(), {4, 0}, Valuable("e:v"), true, "priority_customer"},
-      {"fourth abandoner", Budget(), {3, 0}, Valuable("e:v"), false, "budget_exhausted"},
+      {"fourth abandoner", Budget(), {3, 0}, Valuable("e:v"), false, "priority_budget_exhausted"},
       {"tenth, one given", Budget(), {9, 1}, Valuable("e:v"), true, "priority_customer"},
-      {"tenth, two given", Budget(), {9, 2}, Valuable("e:v"), false, "budget_exhausted"},
+      {"tenth, two given", Budget(), {9, 2}, Valuable("e:v"), false, "priority_budget_exhausted"},
       {"exhausted beats the draw", Budget(), {9, 2}, ann, false, "budget_exhausted"},
       {"recent beats exhausted", Budget(), {0, 0}, recent, false, "recent_incentive"},
       {"share 1: everyone", all, {0, 0}, bob, true, "within_share"},
+      // S8: valuable customers' share is reserved: one per valuable customer seen, plus one.
+      // 20 abandoners, 1 valuable seen (served), 2 ordinary given: 2 + 1 + (1 + 1) = 5 > 4.2.
+      {"reserved for valuable", Budget(), {20, 3, 1, 1}, ann, false, "reserved_for_valuable"},
+      // 25 abandoners: 5.2 allowed, 2 + 1 + 2 = 5 fits.
+      {"room beyond the reserve", Budget(), {25, 3, 1, 1}, ann, true, "within_share"},
+      // The reserve is not for ordinary abandoners, but a valuable customer may use it.
+      {"valuable uses the reserve", Budget(), {20, 3, 1, 1}, Valuable("e:v"), true, "priority_customer"},
   };
   for (const Case& c : cases) {
     BOOST_TEST_CONTEXT(c.name) {
@@ -988,7 +995,9 @@ BOOST_AUTO_TEST_CASE(incentive_validation) {
       BOOST_TEST(field == c.field);
     }
   }
-  for (IncentiveHistory h : {IncentiveHistory{-1, 0}, IncentiveHistory{5, -1}, IncentiveHistory{5, 6}}) {
+  for (IncentiveHistory h : {IncentiveHistory{-1, 0}, IncentiveHistory{5, -1}, IncentiveHistory{5, 6},
+                             IncentiveHistory{5, 1, 6, 0}, IncentiveHistory{5, 2, 2, 3},
+                             IncentiveHistory{5, 1, 2, 2}, IncentiveHistory{5, 1, -1, 0}}) {
     std::string field;
     BOOST_TEST(CodeOf([&] { DecideIncentive(Budget(), h, Ordinary("e:x"), kNow); }, &field) ==
                ErrorCode::kInvalidArgument);
@@ -1011,6 +1020,7 @@ struct Simulation {
   int64_t cap_violations = 0;    // any moment with incentives > share * abandoners
   int64_t double_incentives = 0; // a contact offered twice within 30 days
   int64_t priority_not_drawn = 0;
+  int64_t priority_eligible = 0;  // valuable, with no incentive in the cooldown
   std::map<std::string, int64_t> rules;
 };
 
@@ -1022,9 +1032,12 @@ Simulation Simulate(const IncentivePolicy& policy, int valuable_every, bool regu
   struct Decided {
     Millis at;
     bool offered;
+    bool valuable;  // decided by the priority rule (offered or refused by the cap)
   };
   std::deque<Decided> window;
   int64_t window_incentives = 0;
+  int64_t window_valuable = 0;             // decided by the priority rule, in the window
+  int64_t window_valuable_incentives = 0;
   std::map<std::string, Millis> last_incentive;
   const int contacts = 4000;
   const int n = 10000;
@@ -1032,6 +1045,8 @@ Simulation Simulate(const IncentivePolicy& policy, int valuable_every, bool regu
     const Millis now = kNow + i * (90 * kDay / n);
     while (!window.empty() && window.front().at <= now - policy.window_ms) {
       window_incentives -= window.front().offered;
+      window_valuable -= window.front().valuable;
+      window_valuable_incentives -= window.front().valuable && window.front().offered;
       window.pop_front();
     }
     // A fixed, scrambled visiting order: contact (i * 7919) mod 4000 comes back about every
@@ -1046,7 +1061,8 @@ Simulation Simulate(const IncentivePolicy& policy, int valuable_every, bool regu
     c.orders_count = valuable ? 4 : who % 2;
     const auto it = last_incentive.find(c.contact_key);
     c.last_incentive_ms = it == last_incentive.end() ? 0 : it->second;
-    const IncentiveHistory h{static_cast<int64_t>(window.size()), window_incentives};
+    const IncentiveHistory h{static_cast<int64_t>(window.size()), window_incentives,
+                             window_valuable, window_valuable_incentives};
     const IncentiveDecision d = DecideIncentive(policy, h, c, now);
     ++s.rules[d.rule];
     ++s.abandonments;
@@ -1058,8 +1074,12 @@ Simulation Simulate(const IncentivePolicy& policy, int valuable_every, bool regu
       if (c.last_incentive_ms != 0 && now - c.last_incentive_ms < 30 * kDay) ++s.double_incentives;
       last_incentive[c.contact_key] = now;
     }
-    window.push_back({now, d.offer});
+    const bool by_priority = d.rule.rfind("priority_", 0) == 0;
+    if (valuable && d.rule != "recent_incentive") ++s.priority_eligible;
+    window.push_back({now, d.offer, by_priority});
     window_incentives += d.offer;
+    window_valuable += by_priority;
+    window_valuable_incentives += by_priority && d.offer;
     // The cap holds at every moment, over the window as the engine counts it.
     if (window_incentives * 1000000 > static_cast<int64_t>(window.size()) * 200000) {
       ++s.cap_violations;
@@ -1091,7 +1111,11 @@ BOOST_AUTO_TEST_CASE(incentive_budget_over_10k_abandoners) {
   const double ordinary_rate = double(s.ordinary_offered) / s.ordinary_seen;
   BOOST_TEST(priority_rate > 2 * ordinary_rate);
   BOOST_TEST(s.rules.count("recent_incentive") == 1u);
-  BOOST_TEST(s.rules.count("budget_exhausted") == 1u);
+  BOOST_TEST(s.rules.count("budget_exhausted") + s.rules.count("reserved_for_valuable") >= 1u);
+  // S8, served first for real: every valuable customer without a recent incentive gets one
+  // (their share is reserved), except in the warm-up before the cap allows any incentive.
+  BOOST_TEST_MESSAGE("priority eligible " << s.priority_eligible << ", offered " << s.priority_offered);
+  BOOST_TEST(s.priority_offered >= s.priority_eligible - 5);
 }
 
 BOOST_AUTO_TEST_CASE(incentive_draw_selects_about_the_share_of_ordinary_abandoners) {

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, redirect, render_template_string, request, session
 
-from cartrecovery.flask import CartRecovery, track
+from cartrecovery.flask import CartRecovery, track, track_event
 
 PRODUCTS = {"KITE-1": ("Kite Pro 9m", Decimal("19.99")), "BOARD-2": ("Twin-Tip Board", Decimal("249.00"))}
 SECRET = "test-secret-0123456789"
@@ -36,6 +36,16 @@ def staff_only(req):
     if role is None:
         return redirect("/login?" + urlencode({"next": req.path}))
     return role == "staff"
+
+
+def cart_emptied(cart_id):
+    """What a framework the shop does not own calls (a model hook): no request handed in."""
+    track_event("cart_updated", cart_id=cart_id, items=[], currency="EUR")
+
+
+def consent_cookie(req):
+    """TRACKING_CONSENT hook: the shop's banner sets consent=yes."""
+    return req.cookies.get("consent") == "yes"
 
 
 def _items():
@@ -77,6 +87,12 @@ def create_app(store: str, base_url: str = "http://localhost/cr/", **overrides) 
         items[request.form["sku"]] = items.get(request.form["sku"], 0) + 1
         session["items"] = items
         cart_changed()
+        return redirect("/cart")
+
+    @app.post("/cart/empty")
+    def empty():
+        session["items"] = {}
+        cart_emptied(session["cart_id"])
         return redirect("/cart")
 
     @app.get("/cart")
@@ -122,7 +138,7 @@ def create_app(store: str, base_url: str = "http://localhost/cr/", **overrides) 
     def pay():
         value = sum(i["price"] * i["quantity"] for i in _items())
         order_id = "o-" + session["cart_id"][:8]
-        track("order_placed", order_id=order_id, value=value, currency="EUR")
+        track("order_placed", order_id=order_id, cart_id=session["cart_id"], value=value, currency="EUR")
         session.pop("items", None)
         session.pop("cart_id", None)
         return order_id

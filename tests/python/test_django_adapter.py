@@ -109,15 +109,50 @@ def test_beacon_and_its_refusals(engine, clock):
     assert [m["to"] for m in engine.messages(cart_id=client.session["cart_id"])] == ["typed@example.com"]
 
 
-def test_exit_intent_and_script(engine):
+EXIT_OFFERS = {"coupon_pools": [{"name": "exit10", "kind": "generated", "percent": 10, "prefix": "KITE",
+                                  "valid_for": "7d"}],
+               "exit_intent": {"pool": "exit10", "incentive": {"share": 1.0}}}
+
+
+@pytest.fixture
+def offering_engine(tmp_path, clock):
+    with override_settings(CARTRECOVERY={**settings.CARTRECOVERY, "STORE": f"sqlite:///{tmp_path / 'x.db'}",
+                                         "CLOCK": clock, "ENGINE_SETTINGS": EXIT_OFFERS}):
+        yield crd.engine()
+    crd.reset()
+
+
+def test_exit_intent_answers_the_engines_decision(offering_engine):
     client = Client()
+    # A visitor without a cart or contact: asked for an e-mail, no coupon.
     t = token_of(client.get("/").content.decode())
     r = client.post("/cr/x", {"t": t}, content_type="application/json", headers=ORIGIN)
-    assert r.status_code == 200
-    if not hasattr(engine, "exit_intent"):
-        assert r.json() == web.NO_OFFERS
+    assert r.status_code == 200 and r["Cache-Control"] == "no-store"
+    assert {k: r.json()[k] for k in ("show", "kind", "coupon")} == {"show": True, "kind": "email_capture",
+                                                                     "coupon": None}
+    # A hot lead at payment: the coupon the engine drew, the same one when asked again.
+    client = Client()  # another shopper, at payment with an e-mail
+    cart_id, visitor = walk_to_payment(client)
+    t = token_of(client.get("/checkout/").content.decode())
+    first = client.post("/cr/x", {"t": t, "context": {"page_type": "checkout"}},
+                        content_type="application/json", headers=ORIGIN).json()
+    assert first["show"] is True and first["kind"] == "coupon" and first["coupon"]["code"].startswith("KITE")
+    assert first == {**offering_engine.exit_intent(visitor_id=visitor, cart_id=cart_id),
+                     "coupon": first["coupon"], "repeated": False}
+    again = client.post("/cr/x", {"t": t}, content_type="application/json", headers=ORIGIN).json()
+    assert again["repeated"] is True and again["coupon"]["code"] == first["coupon"]["code"]
+    # Refused before the engine is asked.
+    assert client.post("/cr/x", {"t": t}, content_type="application/json",
+                       headers={"Origin": "https://evil.example"}).status_code == 403
+    r = client.post("/cr/x", {"t": t, "context": "x" * 3000}, content_type="application/json", headers=ORIGIN)
+    assert r.status_code == 400 and "context" in r.json()["error"]
+
+
+def test_script_is_served_with_an_etag(engine):
+    client = Client()
     r = client.get("/cr/cartrecovery.js")
     assert r.status_code == 200 and r["Content-Type"].startswith("text/javascript") and r["ETag"]
+    assert client.get("/cr/cartrecovery.js", headers={"If-None-Match": r["ETag"]}).status_code == 304
 
 
 def test_template_tag_carries_the_csp_nonce(engine):
@@ -181,21 +216,86 @@ def test_commands(engine, tmp_path):
     out = io.StringIO()
     call_command("cartrecovery", "report", stdout=out)
     assert "nothing yet" in out.getvalue()
-    with pytest.raises(CommandError, match="CHANNELS has no 'email' channel"):
-        call_command("cartrecovery", "send_test", "--to", "ann@example.com")
+    with pytest.raises(CommandError, match="no 'email' channel to send through"):
+        call_command("cartrecovery", "send-test", "--to", "ann@example.com")
     csv = tmp_path / "codes.csv"
     csv.write_text("code\nSAVE10\n")
-    if not hasattr(engine, "import_coupons"):
-        with pytest.raises(CommandError, match="not available"):
-            call_command("cartrecovery", "import_coupons", "exit", str(csv))
+    with pytest.raises(CommandError, match="no coupon pool named 'exit'"):
+        call_command("cartrecovery", "import-coupons", "--pool", "exit", "--csv", str(csv))
+    with pytest.raises(CommandError, match="--csv: no file at"):
+        call_command("cartrecovery", "import-coupons", "--pool", "exit", "--csv", str(tmp_path / "none.csv"))
 
 
-def test_send_test_through_djangos_mail_backend(engine):
+def test_import_coupons_command_fills_a_pool_and_names_bad_rows(tmp_path, clock):
+    pools = {"coupon_pools": [{"name": "exit", "kind": "imported", "percent": 10}]}
+    csv = tmp_path / "codes.csv"
+    csv.write_text("id,code\n1,SAVE10\n2,SAVE10\n3,BAD*CODE\n4,MORE77\n")
+    with override_settings(CARTRECOVERY={**settings.CARTRECOVERY, "STORE": f"sqlite:///{tmp_path / 'pool.db'}",
+                                         "CLOCK": clock, "ENGINE_SETTINGS": pools}):
+        try:
+            out, err = io.StringIO(), io.StringIO()
+            # The snake_case name Django users type works as well as the CLI's.
+            call_command("cartrecovery", "import_coupons", "--pool", "exit", "--csv", str(csv),
+                         "--column", "code", stdout=out, stderr=err)
+            assert "imported 2 codes into exit" in out.getvalue() and "1 repeated" in out.getvalue()
+            assert "line 4: invalid_characters" in out.getvalue()
+            assert crd.engine().free_coupons("exit") == 2
+        finally:
+            crd.reset()
+
+
+def test_worker_once_and_status_commands(engine, clock):
+    cart_id, _ = walk_to_payment(Client())
+    clock.advance(timedelta(hours=2))
+    out = io.StringIO()
+    call_command("cartrecovery", "worker", "--once", stdout=out)
+    assert "ran " in out.getvalue()
+    assert [m["status"] for m in engine.messages(cart_id=cart_id)] == ["sent"]
+    out = io.StringIO()
+    engine.flush()
+    call_command("cartrecovery", "status", "--json", stdout=out)
+    assert json.loads(out.getvalue())["messages_sent"] == 1
+
+
+def test_send_test_sends_the_real_first_reminder_through_djangos_mail_backend(engine):
     with override_settings(CARTRECOVERY={**settings.CARTRECOVERY,
                                          "CHANNELS": lambda: {"email": anymail.django_mail_channel("shop@kite.example")}}):
-        call_command("cartrecovery", "send_test", "--to", "ann@example.com", stdout=io.StringIO())
-    assert [m.to for m in mail.outbox] == [["ann@example.com"]]
-    assert mail.outbox[0].metadata == {"cartrecovery_message_id": "test"}
+        out = io.StringIO()
+        call_command("cartrecovery", "send-test", "--to", "ann@example.com", "--language", "de", stdout=out)
+        assert "sent the first reminder as a test to ann@example.com" in out.getvalue()
+        assert crd.engine().messages() == []  # nothing stored
+    [sent] = mail.outbox
+    assert sent.to == ["ann@example.com"] and sent.subject.startswith("[TEST] ")
+    assert "Sample product" in sent.body and "Hallo" in sent.body  # the German first reminder
+    assert set(sent.metadata) == {"cartrecovery_message_id"}
+
+
+def test_a_bad_setting_is_improperly_configured():
+    from django.core.exceptions import ImproperlyConfigured
+
+    with override_settings(CARTRECOVERY={**settings.CARTRECOVERY, "SECRT": "typo"}):
+        with pytest.raises(ImproperlyConfigured, match="SECRT"):
+            crd.config()
+        with pytest.raises(cr.ConfigError):
+            crd.engine()
+    with override_settings(CARTRECOVERY={**settings.CARTRECOVERY, "FLOWS": [{"name": "x", "paths": "nope"}]}):
+        with pytest.raises(ImproperlyConfigured) as e:
+            crd.engine()
+        assert isinstance(e.value, cr.ConfigError) and e.value.field
+    with override_settings(CARTRECOVERY={**settings.CARTRECOVERY, "CART_IS_ORDERED": "shop.nowhere.hook"}):
+        with pytest.raises(ImproperlyConfigured, match="CART_IS_ORDERED"):
+            crd.engine()
+    crd.reset()
+
+
+def test_track_anymail_off_by_environment(monkeypatch):
+    monkeypatch.setenv("CARTRECOVERY_TRACK_ANYMAIL", "0")
+    crd.reset()
+    try:
+        assert crd.get_setting("TRACK_ANYMAIL") is False
+        assert anymail.connect() is False
+    finally:
+        crd.reset()
 
 
 def test_anymail_tracking_feeds_opens_and_clicks_once_per_event_id(engine, clock):
@@ -254,6 +354,76 @@ def test_each_forked_worker_opens_its_own_engine(engine, tmp_path):
     assert crd.engine() is parent
 
 
+def test_track_event_in_a_signal_receiver_carries_the_requests_visitor_and_language(engine, monkeypatch):
+    seen = []
+    real = engine.track
+    monkeypatch.setattr(engine, "track", lambda type, **f: seen.append((type, f)) or real(type, **f))
+    client = Client()
+    client.post("/cart/add/", {"sku": "KITE-1"})
+    visitor = client.session["_cr_visitor"]
+    client.post("/cart/empty/", headers={"Accept-Language": "de-DE"})
+    assert seen[-1] == ("cart_updated", {"cart_id": client.session["cart_id"], "items": [], "currency": "EUR",
+                                         "visitor_id": visitor})
+    assert engine.cart(client.session["cart_id"])["state"] == "emptied"
+    from cartrecovery.django.middleware import current_request
+    assert current_request() is None  # cleared when the response was made
+
+
+def test_track_event_without_a_request_takes_the_visitor_and_language_from_its_arguments(engine):
+    assert crd.track_event("cart_updated", cart_id="c-task", visitor_id="v-task", currency="EUR",
+                           items=[{"sku": "K", "name": "Kite", "price": "10", "quantity": 1}])
+    assert crd.track_event("contact_captured", cart_id="c-task", email="ann@example.com", language="pl",
+                           timezone="Europe/Warsaw")
+    with pytest.raises(cr.ValidationError) as e:  # Django's EmailField takes it; the engine does not
+        crd.track_event("contact_captured", cart_id="c-task", email="ann@localhost")
+    assert e.value.field == "email"
+    engine.flush()
+    events = [(e["type"], e.get("visitor_id"), e.get("language"), e.get("timezone")) for e in engine.events()]
+    assert events == [("cart_updated", "v-task", None, None),
+                      ("contact_captured", None, "pl", "Europe/Warsaw")]
+
+
+@pytest.fixture
+def consent_engine(tmp_path, clock):
+    with override_settings(CARTRECOVERY={**settings.CARTRECOVERY, "STORE": f"sqlite:///{tmp_path / 'c.db'}",
+                                         "CLOCK": clock, "TRACKING_CONSENT": "django_project.shop.consent_cookie"}):
+        yield crd.engine()
+    crd.reset()
+
+
+def test_before_consent_nothing_is_stored_and_no_session_is_made(consent_engine, clock):
+    client = Client()
+    page = client.get("/")
+    assert "data-cr-token" not in page.content.decode() and "sessionid" not in page.cookies
+    client.post("/cart/add/", {"sku": "KITE-1"})
+    cart_id = client.session["cart_id"]  # the shop's own session, not ours
+    assert "_cr_visitor" not in client.session and consent_engine.cart(cart_id) is None
+    beacon = json.dumps({"t": web.sign_visitor(settings.CARTRECOVERY["SECRET"], "v1", cart_id),
+                         "events": [{"type": "contact", "email": "ann@example.com"}]})
+    r = client.post("/cr/b", beacon, content_type="text/plain", headers=ORIGIN)
+    assert r.status_code == 403 and "consent" in r.json()["error"]
+    assert client.post("/cr/x", beacon, content_type="text/plain", headers=ORIGIN).status_code == 403
+    client.post("/checkout/contact/", {"email": "ann@example.com"})
+    # An order is kept all the same (it only stops messages), without the visitor.
+    client.post("/checkout/pay/")
+    consent_engine.flush()
+    assert [(e["type"], e.get("visitor_id")) for e in consent_engine.events()] == [("order_placed", None)]
+    clock.advance(timedelta(hours=2))
+    consent_engine.run_due()
+    assert consent_engine.messages() == []
+
+
+def test_after_consent_the_visitor_is_tracked(consent_engine, clock):
+    client = Client()
+    client.cookies["consent"] = "yes"
+    assert "data-cr-token" in client.get("/").content.decode()
+    cart_id, visitor = walk_to_payment(client)
+    assert consent_engine.cart(cart_id)["stage"] == "payment"
+    clock.advance(timedelta(hours=2))
+    consent_engine.run_due()
+    assert [m["to"] for m in consent_engine.messages(cart_id=cart_id)] == ["ann@example.com"]
+
+
 def test_export_and_forget_commands(engine):
     engine.track("cart_updated", cart_id="c9", visitor_id="v9", currency="EUR",
                  items=[{"sku": "K", "name": "Kite", "price": "10", "quantity": 1}])
@@ -266,14 +436,3 @@ def test_export_and_forget_commands(engine):
     call_command("cartrecovery", "forget", "--email", "erin@example.com", stdout=out)
     assert "contacts 1" in out.getvalue() and "erin" not in out.getvalue()
     assert engine.export(email="erin@example.com")["contacts"] == []
-    with pytest.raises(CommandError, match="ValidationError"):
-        call_command("cartrecovery", "forget", stdout=io.StringIO())
-
-
-def test_worker_command_puts_the_signal_handlers_back(engine, monkeypatch):
-    import signal
-
-    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    monkeypatch.setattr(web, "run_worker", lambda *a: None)
-    call_command("cartrecovery", "worker")
-    assert {sig: signal.getsignal(sig) for sig in before} == before

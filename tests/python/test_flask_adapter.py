@@ -18,9 +18,6 @@ from conftest import T0  # noqa: E402
 from flask_testshop import create_app  # noqa: E402
 
 ORIGIN = {"Origin": "http://localhost"}
-needs_links = pytest.mark.skipif(not hasattr(cr.Engine, "handle_link") or
-                                 not hasattr(cr._core.Engine, "handle_link"),
-                                 reason="engine.handle_link not built yet")
 
 
 @pytest.fixture
@@ -198,14 +195,28 @@ def test_oversized_or_malformed_beacons_get_a_clear_4xx(app, events, body, statu
     assert len(events) - n == (2 if message == "email" else 0)
 
 
-def test_exit_intent_leaves_the_decision_to_the_engine(app, engine):
-    client = app.test_client()
-    t = token_of(client.get("/").get_data(as_text=True))
-    r = client.post("/cr/x", json={"t": t, "context": {"page_type": "home"}}, headers=ORIGIN)
-    assert r.status_code == 200
-    if not hasattr(engine, "exit_intent"):
-        assert r.get_json() == web.NO_OFFERS
-    assert client.post("/cr/x", json={"t": t}, headers={"Origin": "https://evil.example"}).status_code == 403
+def test_exit_intent_answers_the_engines_decision(tmp_path, clock):
+    app = create_app(f"sqlite:///{tmp_path / 'x.db'}", CLOCK=clock, ENGINE_SETTINGS={
+        "coupon_pools": [{"name": "exit10", "kind": "generated", "percent": 10, "prefix": "KITE",
+                          "valid_for": "7d"}],
+        "exit_intent": {"pool": "exit10", "incentive": {"share": 1.0}}})
+    try:
+        client = app.test_client()
+        t = token_of(client.get("/").get_data(as_text=True))
+        r = client.post("/cr/x", json={"t": t, "context": {"page_type": "home"}}, headers=ORIGIN)
+        assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+        d = r.get_json()
+        assert (d["show"], d["kind"], d["coupon"]) == (True, "email_capture", None)
+        shopper = app.test_client()  # a hot lead: at payment, with an e-mail
+        walk_to_payment(shopper)
+        t = token_of(shopper.get("/checkout").get_data(as_text=True))
+        first = shopper.post("/cr/x", json={"t": t}, headers=ORIGIN).get_json()
+        assert first["show"] is True and first["kind"] == "coupon" and first["coupon"]["code"].startswith("KITE")
+        again = shopper.post("/cr/x", json={"t": t}, headers=ORIGIN).get_json()
+        assert again["repeated"] is True and again["coupon"]["code"] == first["coupon"]["code"]
+        assert shopper.post("/cr/x", json={"t": t}, headers={"Origin": "https://evil.example"}).status_code == 403
+    finally:
+        app.extensions["cartrecovery"].holder.close()
 
 
 def test_script_is_served_and_the_tag_carries_the_csp_nonce(app):
@@ -245,7 +256,6 @@ def reminder_links(engine, cart_id):
     return dict(re.findall(r"http://localhost/cr/([ocru])/([A-Za-z0-9_-]+)", m["text"] + (m.get("html") or "")))
 
 
-@needs_links
 def test_restore_link_rebuilds_the_session_cart(app, engine, clock):
     shopper = app.test_client()
     cart_id, _ = walk_to_payment(shopper)
@@ -262,7 +272,6 @@ def test_restore_link_rebuilds_the_session_cart(app, engine, clock):
     assert other_device.get("/cr/r/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").status_code in (400, 410)
 
 
-@needs_links
 def test_unsubscribe_works_by_post_without_a_login(app, engine, clock):
     client = app.test_client()
     cart_id, _ = walk_to_payment(client)
@@ -281,7 +290,6 @@ def test_unsubscribe_works_by_post_without_a_login(app, engine, clock):
     assert [m["status"] for m in engine.messages(cart_id=cart_id) if m["status"] == "sent"] == ["sent"]
 
 
-@needs_links
 def test_open_pixel_and_click_redirect(app, engine, clock):
     client = app.test_client()
     cart_id, _ = walk_to_payment(client)
@@ -305,14 +313,17 @@ def test_open_pixel_and_click_redirect(app, engine, clock):
 def test_commands(app, engine, tmp_path):
     runner = app.test_cli_runner()
     r = runner.invoke(args=["cartrecovery", "report"])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 0 and "nothing yet" in r.output, r.output
+    # Under app.testing the test reminder is recorded, not sent (see record_messages).
     r = runner.invoke(args=["cartrecovery", "send-test", "--to", "ann@example.com"])
-    assert r.exit_code != 0 and "CHANNELS has no 'email' channel" in r.output
+    assert r.exit_code == 0 and "sent the first reminder as a test to ann@example.com" in r.output, r.output
     csv = tmp_path / "codes.csv"
     csv.write_text("code\nSAVE10\n")
-    r = runner.invoke(args=["cartrecovery", "import-coupons", "exit", str(csv)])
-    assert r.exit_code != 0 and "no coupon pool named 'exit'" in r.output
-    assert "worker" in runner.invoke(args=["cartrecovery", "--help"]).output
+    r = runner.invoke(args=["cartrecovery", "import-coupons", "--pool", "exit", "--csv", str(csv)])
+    assert r.exit_code == 1 and "no coupon pool named 'exit'" in r.output
+    help_text = runner.invoke(args=["cartrecovery", "--help"]).output
+    for name in ("status", "worker", "report", "send-test", "import-coupons", "replay", "export-events"):
+        assert name in help_text
 
 
 def test_import_coupons_command_fills_a_pool_and_names_bad_rows(tmp_path, clock):
@@ -321,12 +332,81 @@ def test_import_coupons_command_fills_a_pool_and_names_bad_rows(tmp_path, clock)
     try:
         csv = tmp_path / "codes.csv"
         csv.write_text("code\nSAVE10\nSAVE10\nBAD*CODE\nMORE77\n")
-        r = app.test_cli_runner().invoke(args=["cartrecovery", "import-coupons", "exit", str(csv)])
+        r = app.test_cli_runner().invoke(args=["cartrecovery", "import-coupons", "--pool", "exit",
+                                               "--csv", str(csv)])
         assert r.exit_code == 0, r.output
         assert "imported 2 codes into exit" in r.output and "1 repeated" in r.output
         assert "line 4: invalid_characters" in r.output
         with app.app_context():
             assert app.extensions["cartrecovery"].holder.get().free_coupons("exit") == 2
+    finally:
+        app.extensions["cartrecovery"].holder.close()
+
+
+def test_status_exits_2_until_a_worker_ran_and_worker_once_runs_what_is_due(app, engine, clock):
+    cart_id, _ = walk_to_payment(app.test_client())
+    engine.flush()  # status reads the store as committed
+    clock.advance(timedelta(hours=2))
+    runner = app.test_cli_runner()
+    r = runner.invoke(args=["cartrecovery", "status"])
+    assert r.exit_code == 2 and "PROBLEM" in r.output, r.output
+    r = runner.invoke(args=["cartrecovery", "worker", "--once"])
+    assert r.exit_code == 0 and "ran " in r.output, r.output
+    assert [m["status"] for m in engine.messages(cart_id=cart_id)] == ["sent"]
+    assert runner.invoke(args=["cartrecovery", "status"]).exit_code == 0
+
+
+def test_under_testing_nothing_is_sent_and_record_messages_keeps_it(tmp_path, clock):
+    sent_for_real = []
+    channels = lambda: {"email": cr.CallbackChannel(sent_for_real.append)}  # noqa: E731 (the "SMTP server")
+    app = create_app(f"sqlite:///{tmp_path / 'rec.db'}", CLOCK=clock, CHANNELS=channels)
+    app.testing = True
+    recovery = app.extensions["test_recovery"]
+    try:
+        cart_id, _ = walk_to_payment(app.test_client())
+        clock.advance(timedelta(hours=2))
+        with app.app_context():
+            engine = app.extensions["cartrecovery"].holder.get()
+        with recovery.record_messages() as outbox:
+            engine.run_due()
+        assert sent_for_real == []
+        assert [(m["to"], m["message_id"]) for m in outbox] == [
+            (m["to"], m["message_id"]) for m in engine.messages(cart_id=cart_id)]
+        assert outbox[0]["to"] == "ann@example.com" and "Kite Pro 9m" in outbox[0]["text"]
+        with app.app_context():
+            from cartrecovery.flask import record_messages
+            with record_messages() as outbox2:
+                r = app.test_cli_runner().invoke(args=["cartrecovery", "send-test", "--to", "me@kite.example"])
+        assert r.exit_code == 0, r.output
+        assert [m["to"] for m in outbox2] == ["me@kite.example"] and sent_for_real == []
+    finally:
+        app.extensions["cartrecovery"].holder.close()
+
+
+def test_outside_testing_the_configured_channel_sends(tmp_path, clock):
+    sent_for_real = []
+    app = create_app(f"sqlite:///{tmp_path / 'real.db'}", CLOCK=clock,
+                     CHANNELS=lambda: {"email": cr.CallbackChannel(sent_for_real.append)})
+    try:
+        cart_id, _ = walk_to_payment(app.test_client())
+        clock.advance(timedelta(hours=2))
+        with app.app_context():
+            app.extensions["cartrecovery"].holder.get().run_due()
+        assert [m["to"] for m in sent_for_real] == ["ann@example.com"]
+        r = app.test_cli_runner().invoke(args=["cartrecovery", "send-test", "--to", "me@kite.example",
+                                               "--language", "de"])
+        assert r.exit_code == 0, r.output
+        assert sent_for_real[-1]["to"] == "me@kite.example" and sent_for_real[-1]["subject"].startswith("[TEST] ")
+        assert "Sample product" in sent_for_real[-1]["text"]
+    finally:
+        app.extensions["cartrecovery"].holder.close()
+
+
+def test_send_test_without_a_channel_says_so(tmp_path):
+    app = create_app(f"sqlite:///{tmp_path / 'none.db'}", SUPPRESS_SEND=False)
+    try:
+        r = app.test_cli_runner().invoke(args=["cartrecovery", "send-test", "--to", "me@kite.example"])
+        assert r.exit_code == 1 and "no 'email' channel to send through" in r.output
     finally:
         app.extensions["cartrecovery"].holder.close()
 
@@ -350,6 +430,57 @@ def test_the_cart_is_ordered_hook_is_asked_before_a_reminder(tmp_path, clock):
         app.extensions["cartrecovery"].holder.close()
 
 
+def test_track_event_inside_a_request_carries_the_visitor(app, engine, events):
+    client = app.test_client()
+    client.post("/cart/add", data={"sku": "KITE-1"})
+    client.post("/cart/empty")
+    with client.session_transaction() as s:
+        cart_id, visitor = s["cart_id"], s["_cr_visitor"]
+    assert events[-1] == ("cart_updated", {"cart_id": cart_id, "items": [], "currency": "EUR", "visitor_id": visitor})
+    assert engine.cart(cart_id)["state"] == "emptied"
+
+
+def test_track_event_outside_a_request_takes_the_arguments(app, engine, events):
+    from cartrecovery.flask import track_event
+
+    with app.app_context():
+        assert track_event("contact_captured", cart_id="c-task", email="ann@example.com", language="pl",
+                           visitor_id="v-task")
+        with pytest.raises(cr.ValidationError):
+            track_event("contact_captured", cart_id="c-task", email="ann@localhost")
+    assert events[0] == ("contact_captured", {"cart_id": "c-task", "email": "ann@example.com",
+                                              "visitor_id": "v-task", "language": "pl"})
+
+
+def test_before_consent_nothing_is_stored_and_the_session_stays_untouched(tmp_path, clock):
+    from flask_testshop import consent_cookie
+
+    app = create_app(f"sqlite:///{tmp_path / 'c.db'}", CLOCK=clock, TRACKING_CONSENT=consent_cookie)
+    try:
+        client = app.test_client()
+        assert "data-cr-token" not in client.get("/").get_data(as_text=True)
+        client.post("/cart/add", data={"sku": "KITE-1"})
+        client.get("/checkout")
+        client.post("/checkout/contact", data={"email": "ann@example.com"})
+        with client.session_transaction() as s:
+            assert "_cr_visitor" not in s and "_cr_cart" not in s and s["cart_id"]
+        t = web.sign_visitor("test-secret-0123456789", "v1", None)
+        r = beacon(client, {"t": t, "events": [{"type": "contact", "email": "ann@example.com"}]})
+        assert r.status_code == 403 and "consent" in r.get_json()["error"]
+        assert client.post("/cr/x", json={"t": t}, headers=ORIGIN).status_code == 403
+        client.post("/checkout/pay")
+        with app.app_context():
+            engine = app.extensions["cartrecovery"].holder.get()
+        engine.flush()
+        assert [(e["type"], e.get("visitor_id")) for e in engine.events()] == [("order_placed", None)]
+        set_cookie(client, "consent", "yes")
+        assert "data-cr-token" in client.get("/").get_data(as_text=True)
+        cart_id, _ = walk_to_payment(client)
+        assert engine.cart(cart_id)["stage"] == "payment"
+    finally:
+        app.extensions["cartrecovery"].holder.close()
+
+
 def test_export_and_forget_commands(app, engine):
     engine.track("cart_updated", cart_id="c9", visitor_id="v9", currency="EUR",
                  items=[{"sku": "K", "name": "Kite", "price": "10", "quantity": 1}])
@@ -362,15 +493,3 @@ def test_export_and_forget_commands(app, engine):
     r = runner.invoke(args=["cartrecovery", "forget", "--email", "erin@example.com"])
     assert r.exit_code == 0 and "contacts 1" in r.output, r.output
     assert engine.export(email="erin@example.com")["contacts"] == []
-    r = runner.invoke(args=["cartrecovery", "forget", "--email", "not an address"])
-    assert r.exit_code != 0 and "ValidationError" in r.output
-
-
-def test_worker_command_puts_the_signal_handlers_back(app, monkeypatch):
-    import signal
-
-    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    monkeypatch.setattr(web, "run_worker", lambda *a: None)
-    r = app.test_cli_runner().invoke(args=["cartrecovery", "worker"])
-    assert r.exit_code == 0, r.output
-    assert {sig: signal.getsignal(sig) for sig in before} == before

@@ -541,7 +541,7 @@ def test_default_flow_matches_the_documented_json():
      "paths[1].steps[2].branches.opened.after"),
     (lambda d: d["paths"][0]["steps"][1].__setitem__("colour", "red"),
      "paths[0].steps[1].colour"),
-    (lambda d: d["paths"][0]["steps"][0].__setitem__("template", "no_such_template"),
+    (lambda d: d["paths"][0]["steps"][0].__setitem__("template", "no such/template"),
      "paths[0].steps[0].template"),
     (lambda d: d["paths"][1]["steps"][1]["branches"].__setitem__("bored", {"after": "1h"}),
      "paths[1].steps[1].branches.bored"),

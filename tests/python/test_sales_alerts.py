@@ -51,3 +51,110 @@ def test_an_alert_channel_must_be_bound(make_engine):
     with pytest.raises(cr.ConfigError):
         make_engine(channels={"email": cr.OutboxChannel()},
                     settings={"sales_alert": {"channels": ["slack"]}})
+
+
+# ---- issue 11, item 6: what the team reads, per-currency thresholds, the cart's own link ----
+
+def _alert_engine(make_engine, settings=None, **alert):
+    team = []
+    base = {"shop_name": "Kite Shop", "base_url": "https://kite.example/cr/",
+            "sales_alert": {"channels": ["team"], "to": "sales@kite.example", **alert}}
+    base.update(settings or {})
+    engine = make_engine(channels={"email": cr.OutboxChannel(), "team": cr.CallbackChannel(team.append)},
+                         settings=base)
+    return engine, team
+
+
+def _cart(engine, cart_id, price, currency="EUR", **contact):
+    add_cart(engine, cart_id, items=[{"sku": "S", "name": "Kite & Bar", "price": price, "quantity": 1}],
+             currency=currency, email=f"{cart_id}@example.com", **contact)
+
+
+def test_the_alerts_subject_and_text_are_as_typed_and_only_html_is_escaped(make_engine, clock):
+    team = []  # the team's e-mail: subject, plain text and HTML
+    engine = make_engine(channels={"email": cr.CallbackChannel(team.append)}, settings={
+        "shop_name": "Kite Shop", "base_url": "https://kite.example/cr/",
+        "sales_alert": {"channels": ["email"], "to": "sales@kite.example", "min_value": "10"}},
+        flows=[{"name": "none", "enter_when": {"min_value": "100000"}, "paths": [
+            {"name": "p", "steps": [{"after": "1h", "channels": ["email"]}]}]}])
+    _cart(engine, "c1", "300.00", first_name="O'Brien & Sons <Ltd>")
+    run_at(engine, clock, T0 + HOUR)
+    (alert,) = team
+    assert alert["subject"] == "Abandoned cart: 300.00 EUR - O'Brien & Sons <Ltd>"
+    assert "Shopper: O'Brien & Sons <Ltd>" in alert["text"]
+    assert "Kite & Bar" in alert["text"] and "&amp;" not in alert["text"] + alert["subject"]
+    assert "&#39;" not in alert["text"] + alert["subject"]
+    assert "O&#39;Brien &amp; Sons &lt;Ltd&gt;" in alert["html"]  # the HTML part stays safe
+    assert "<Ltd>" not in alert["html"]
+
+
+def test_a_line_break_in_the_name_does_not_break_the_subject_line(make_engine, clock):
+    engine, team = _alert_engine(make_engine, min_value="10")
+    _cart(engine, "c1", "300.00", first_name="Ann\r\nBcc: x@evil.example")
+    run_at(engine, clock, T0 + HOUR)
+    assert "\n" not in team[0]["subject"] and "\r" not in team[0]["subject"]
+
+
+def test_a_threshold_in_the_shops_currency_does_not_pass_a_cart_in_another(make_engine, clock):
+    engine, team = _alert_engine(make_engine, min_value="200")  # the shop's EUR
+    _cart(engine, "yen", "250", currency="JPY")        # 250 JPY: about 1.5 EUR
+    _cart(engine, "eur", "250.00")
+    run_at(engine, clock, T0 + HOUR)
+    assert len(team) == 1 and "250.00 EUR" in team[0]["subject"]
+
+
+def test_a_threshold_per_currency(make_engine, clock):
+    engine, team = _alert_engine(make_engine, min_value={"EUR": "200", "JPY": "30000"})
+    _cart(engine, "yen_small", "250", currency="JPY")
+    _cart(engine, "yen_big", "30000", currency="JPY")
+    _cart(engine, "eur_small", "199.99")
+    _cart(engine, "usd", "5000.00", currency="USD")  # no threshold and no rate for USD
+    run_at(engine, clock, T0 + HOUR)
+    assert [m["subject"].split(" - ")[0] for m in team] == ["Abandoned cart: 30000 JPY"]
+
+
+def test_a_threshold_converted_with_the_shops_rates(make_engine, clock):
+    # One JPY is worth 0.0061 EUR: 32,786 JPY is 199.9946 EUR, 32,787 JPY is 200.0007 EUR.
+    engine, team = _alert_engine(make_engine, min_value="200", rates={"JPY": "0.0061", "KWD": "3"})
+    _cart(engine, "below", "32786", currency="JPY")
+    _cart(engine, "above", "32787", currency="JPY")
+    _cart(engine, "kwd", "66.667", currency="KWD")  # 200.001 EUR
+    _cart(engine, "kwd_low", "66.666", currency="KWD")  # 199.998 EUR
+    run_at(engine, clock, T0 + HOUR)
+    subjects = sorted(m["subject"].split(" - ")[0] for m in team)
+    assert subjects == ["Abandoned cart: 32787 JPY", "Abandoned cart: 66.667 KWD"]
+
+
+@pytest.mark.parametrize("alert, field", [
+    ({"min_value": {"EURO": "200"}}, "sales_alert.min_value.EURO"),
+    ({"min_value": {"JPY": "1.5"}}, "sales_alert.min_value.JPY"),
+    ({"min_value": "-1"}, "sales_alert.min_value"),
+    ({"min_value": "200", "rates": {"JPY": "0"}}, "sales_alert.rates.JPY"),
+    ({"min_value": "200", "rates": {"JPY": "abc"}}, "sales_alert.rates.JPY"),
+])
+def test_a_bad_threshold_is_a_config_error_naming_it(make_engine, alert, field):
+    with pytest.raises(cr.ConfigError) as e:
+        _alert_engine(make_engine, **alert)
+    assert e.value.field == field
+
+
+def test_the_alert_links_to_that_cart(make_engine, clock):
+    engine, team = _alert_engine(make_engine, min_value="10",
+                                 settings={"secret": "s" * 32})
+    # No restore_url of the shop's: the link is a signed restore link to this very cart.
+    engine.track("cart_updated", cart_id="c9", visitor_id="v9", currency="EUR",
+                 items=[{"sku": "S", "name": "Kite", "price": "300.00", "quantity": 1}])
+    engine.track("contact_captured", cart_id="c9", email="c9@example.com")
+    run_at(engine, clock, T0 + HOUR)
+    (alert,) = team
+    url = alert["text"].split("Cart c9: ")[1].split()[0]
+    assert url != "https://kite.example/cr/" and url.startswith("https://kite.example/cr/")
+    answer = engine.handle_link(url[len("https://kite.example/cr/"):])
+    assert answer["status"] == 200 and answer["cart"]["cart_id"] == "c9"
+
+
+def test_the_alert_uses_the_shops_own_link_to_the_cart(make_engine, clock):
+    engine, team = _alert_engine(make_engine, min_value="10")
+    _cart(engine, "c7", "300.00")  # add_cart gives restore_url https://kite.example/cart/c7
+    run_at(engine, clock, T0 + HOUR)
+    assert "Cart c7: https://kite.example/cart/c7\n" in team[0]["text"]

@@ -129,3 +129,49 @@ def test_script_tag_escapes_and_carries_the_nonce():
     tag = web.script_tag("/cr/cartrecovery.js", "/cr/", 'a"b', "product", "N0NCE", cart_items=2)
     assert 'data-cr-token="a&quot;b"' in tag and 'nonce="N0NCE"' in tag
     assert 'data-cr-cart-items="2"' in tag and tag.endswith("></script>")
+
+
+@pytest.mark.parametrize("text,expected", [("0", False), ("false", False), ("No", False), ("off", False),
+                                           ("", False), ("1", True), ("TRUE", True), ("yes", True), ("on", True)])
+def test_boolean_settings_from_the_environment(text, expected):
+    cfg = web.AdapterSettings({}, environ={"CARTRECOVERY_TRACK_ANYMAIL": text})
+    assert cfg.get("TRACK_ANYMAIL") is expected
+
+
+def test_malformed_environment_values_are_config_errors_naming_the_variable():
+    with pytest.raises(cr.ConfigError, match="CARTRECOVERY_TRACK_ANYMAIL='maybe'"):
+        web.AdapterSettings({}, environ={"CARTRECOVERY_TRACK_ANYMAIL": "maybe"}).get("TRACK_ANYMAIL")
+    with pytest.raises(cr.ConfigError, match="CARTRECOVERY_MAX_BODY_BYTES='8k'"):
+        web.AdapterSettings({}, environ={"CARTRECOVERY_MAX_BODY_BYTES": "8k"}).get("MAX_BODY_BYTES")
+
+
+def test_a_framework_config_error_class_is_raised_for_bad_settings():
+    class FrameworkError(cr.ConfigError):
+        pass
+
+    with pytest.raises(FrameworkError, match="SECRT"):
+        web.AdapterSettings({"SECRT": "x"}, config_error=FrameworkError)
+    cfg = web.AdapterSettings({"FLOWS": [{"name": "x", "paths": "nope"}], "STORE": ":memory:"},
+                              config_error=FrameworkError)
+    with pytest.raises(FrameworkError) as e:
+        web.open_engine(cfg)
+    assert e.value.field  # the engine's path inside the flow document survives
+
+
+def test_the_order_check_hook_gets_the_email_and_the_old_one_argument_form_still_works():
+    asked = []
+    two = web.order_check(lambda cart_id, email: asked.append((cart_id, email)) or cart_id == "c1")
+    assert two("c1", "ann@example.com") is True and two("c2", "") is False
+    assert asked == [("c1", "ann@example.com"), ("c2", None)]
+    one = web.order_check(lambda cart_id: cart_id == "c1")
+    assert one("c1", "ann@example.com") is True and one("c2", "bob@example.com") is False
+    assert web.order_check(None) is None
+
+
+def test_the_web_package_does_not_import_the_cli():
+    import subprocess
+    import sys
+    code = ("import sys, cartrecovery.web, cartrecovery.web.commands, cartrecovery.web.recording; "
+            "assert 'cartrecovery.cli' not in sys.modules, 'web imports cli'; "
+            "import cartrecovery.cli")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -40,7 +40,11 @@ namespace cartrecovery {
 // R3.10: tell the team in real time when a valuable cart is abandoned, so anyone can help
 // close the sale. Off while `channels` is empty.
 struct SalesAlert {
-  std::string min_value = "0";        // decimal text, compared in the cart's currency
+  std::string min_value = "0";        // decimal text in the shop's currency (EngineOptions)
+  // Minimum per cart currency (decimal text in that currency); a cart in a currency it does
+  // not list is converted with `rates` into the shop's currency, else gets no alert.
+  std::map<std::string, std::string> min_values;
+  std::map<std::string, std::string> rates;  // currency -> its worth in the shop's currency
   std::vector<std::string> channels;  // channel names, e.g. {"email"} or {"team_webhook"}
   std::string to;                     // the team's address for an "email" channel
 };
@@ -70,6 +74,10 @@ struct EngineOptions {
   std::vector<CouponPool> coupon_pools;
   ExitIntentPolicy exit_intent;
   std::string exit_intent_pool;
+  // S8: the one incentive budget (R4.4) for popup coupons and reminder-step coupons alike.
+  // Unset: exit_intent.incentive is the budget when a coupon popup is configured
+  // (exit_intent_pool); with neither, reminder-step coupons are not rationed.
+  std::optional<IncentivePolicy> incentive;
   std::string timezone = "UTC";
   std::string currency = "EUR";  // the shop's currency, for events that name none
 

@@ -45,6 +45,9 @@ struct Event {
   std::string currency;
   std::optional<Stage> stage;  // also checkout_stage
   std::string restore_url;
+  // The cart this one carries on (a restore or a merge gave the shopper a new cart id): the
+  // original's journey, contact and stage move to this cart, so one journey goes on.
+  std::string continues;
 
   // contact_captured (email lower-cased; phone E.164; language the first BCP 47 tag)
   std::string email;  // also order_placed, unsubscribed

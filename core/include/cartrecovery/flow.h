@@ -87,9 +87,17 @@ struct Step {
   const Branch& BranchFor(Engagement e) const;
 };
 
+// A path's `when` (R1.3, R2.2): every condition given must hold.
 struct PathCondition {
   std::optional<int64_t> orders_count_at_least;
   std::optional<int64_t> orders_count_at_most;
+  // The checkout stage the cart was left at (cart < contact < shipping_address <
+  // shipping_method < payment): "you left at payment" differs from "you left at the cart".
+  std::optional<Stage> stage_at_least;
+  std::optional<Stage> stage_below;
+  // The cart's value, decimal text compared in the cart's own currency (as enter_when).
+  std::optional<std::string> min_value;    // value >= this
+  std::optional<std::string> value_below;  // value < this
 };
 
 struct Path {
@@ -117,7 +125,10 @@ struct Flow {
   std::vector<Path> paths;  // at least one
   FlowPolicies policies;
 
-  // The path index whose `when` holds first for this contact, or nullopt when none does.
+  // The path index whose `when` holds first for this contact and cart, or nullopt when none
+  // does.
+  std::optional<size_t> ChoosePath(const Contact& contact, const Cart& cart) const;
+  // The same for an empty cart at the "cart" stage (for flows without cart conditions).
   std::optional<size_t> ChoosePath(const Contact& contact) const;
   const Path* FindPath(const std::string& name) const;
 };
@@ -126,6 +137,7 @@ struct Flow {
 // impossible durations, an empty path list, too many steps, a branched first step, duplicate
 // path names, unknown channel or engagement names are ConfigError naming the path inside the
 // document, e.g. "paths[1].steps[2].branches.opened.after".
+// Template names must be letters, digits, '_' and '-' (a shop template file's name part);
 // `known_templates`, when given, also checks every template name against it.
 Flow ParseFlow(const std::string& json, const std::vector<std::string>* known_templates = nullptr);
 // Canonical JSON: fixed key order, durations in FormatDuration form, defaults written out.
@@ -139,6 +151,10 @@ const std::string& DefaultFlowJson();
 // Why a cart does not enter a flow, or nullopt when it does. Reasons are short snake_case
 // words stored with the decision: "below_min_value", "no_contact", "no_path".
 std::optional<std::string> EntryRefusal(const Flow& flow, const Cart& cart, const Contact& contact);
+
+// Whether the cart's value is below `amount` (decimal text with at most 3 decimals, in the
+// cart's own currency), compared exactly in thousandths. Throws ConfigError on bad text.
+bool CartValueBelow(const std::string& amount, const Cart& cart);
 
 // S5: why a contact may not start a new journey at `now`, or nullopt. Reasons:
 // "frequency_cap", "quiet_after_order".

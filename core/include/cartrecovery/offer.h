@@ -125,6 +125,7 @@ struct CouponPool {
   PoolKind kind = PoolKind::kGenerated;
   Discount discount;
   std::string static_code;   // kStatic: the code (canonical form)
+  std::string static_code_shown;  // kStatic: as the shop wrote it (empty: static_code)
   std::string prefix;        // kGenerated: prepended to every code
   int code_length = kDefaultGeneratedCodeLength;  // kGenerated: random symbols
   Millis valid_for_ms = 7 * kDay;  // kGenerated/kImported: expiry = handed out + this; 0 none
@@ -143,7 +144,11 @@ Millis CouponExpiry(const CouponPool& pool, Millis issued_ms);
 
 // One code as the store keeps it.
 struct Coupon {
-  std::string code;  // canonical
+  std::string code;  // canonical: the key, for matching what a shopper types back
+  // The code as the shop wrote it (S10): what reminders, popups and reports show, because
+  // it is what the shop's platform accepts. Empty: the same as `code`.
+  std::string shown;
+  const std::string& Shown() const { return shown.empty() ? code : shown; }
   std::string pool;
   bool shared = false;  // a static pool's code: not tied to a contact, never used up
   Discount discount;
@@ -205,7 +210,8 @@ struct CsvImportOptions {
 };
 
 struct CsvCode {
-  std::string code;  // canonical (NormalizeCouponCode)
+  std::string code;   // canonical (NormalizeCouponCode)
+  std::string shown;  // as the file holds it, without surrounding white space
   int64_t line = 0;  // 1-based physical line where the record starts
 };
 
@@ -336,7 +342,11 @@ void ValidateIncentivePolicy(const IncentivePolicy& policy,
 // engine from its decision records, not counting the abandoner being decided.
 struct IncentiveHistory {
   int64_t abandoners = 0;  // distinct abandonments decided in the window
-  int64_t incentives = 0;  // incentives offered in the window
+  int64_t incentives = 0;  // incentives offered in the window (popups and reminder steps)
+  // Of those abandonments, the valuable customers the priority rule decided (offered or
+  // refused by the cap), and the incentives they got: their reserved share (S8).
+  int64_t valuable = 0;
+  int64_t valuable_incentives = 0;
 };
 
 struct ContactFacts {
@@ -353,22 +363,31 @@ struct IncentiveDecision {
   // The rule that decided, a short stable name to store with the decision:
   //   "disabled"          share is 0
   //   "recent_incentive"  an incentive within cooldown_ms (checked first: nobody gets two)
-  //   "budget_exhausted"  incentives + 1 > share * (abandoners + 1)
   //   "priority_customer" a valuable customer, budget left: offered
-  //   "within_share"      an ordinary abandoner whose draw < share: offered
-  //   "not_drawn"         an ordinary abandoner whose draw >= share
+  //   "priority_budget_exhausted"  a valuable customer, but incentives + 1 > share *
+  //                       (abandoners + 1)
+  //   "budget_exhausted"  an ordinary abandoner and incentives + 1 > share * (abandoners + 1)
+  //   "reserved_for_valuable"  an ordinary abandoner; the cap has room, but not beyond the
+  //                       share reserved for valuable customers
+  //   "within_share"      an ordinary abandoner whose draw < the ordinary share: offered
+  //   "not_drawn"         an ordinary abandoner whose draw >= the ordinary share
   std::string rule;
   double draw = 0;  // the per-contact draw in [0, 1) (0 when not reached): for audits
 };
 
 // Decides whether this abandoner gets an incentive now. The budget is a hard cap: counting
 // this abandoner, offering keeps incentives <= share * abandoners in the window, so the
-// share can never be exceeded, only under-used. Within it, valuable customers go first
-// (they need no draw), and ordinary abandoners are picked by a deterministic draw, the
+// share can never be exceeded, only under-used. Within it, valuable customers go first for
+// real (S8): they need no draw, and ordinary abandoners may only use the cap minus a share
+// reserved for valuable customers (one incentive per valuable customer seen in the window,
+// plus one for the next, once any has been seen): ordinary incentives + 1 + valuable + 1 <=
+// share * (abandoners + 1). Ordinary abandoners are picked by a deterministic draw, the
 // first 8 bytes of SHA-256("cartrecovery.incentive" NUL salt NUL contact_key NUL draw_key)
-// scaled to [0, 1): about `share` of them win, with no random source and the same answer
-// when asked twice. Throws as ValidateIncentivePolicy, and InvalidArgument("history", ...)
-// for negative counts or incentives > abandoners.
+// scaled to [0, 1), against the ordinary share (share - v) / (1 - v), v = valuable /
+// abandoners, so that they spread over the window instead of filling the cap first; no
+// random source, and the same answer when asked twice. Throws as ValidateIncentivePolicy,
+// and InvalidArgument("history", ...) for negative counts, incentives > abandoners or
+// valuable counts beyond them.
 IncentiveDecision DecideIncentive(const IncentivePolicy& policy, const IncentiveHistory& history,
                                   const ContactFacts& contact, Millis now);
 

@@ -56,7 +56,7 @@ bool operator<(const CivilDate& a, const CivilDate& b);
 // Easter Sunday of a Gregorian year (the anonymous Gregorian algorithm), e.g. 2026 -> 04-05.
 CivilDate EasterSunday(int year);
 
-// Countries whose national public holidays are built in: "DE", "FR", "PL".
+// Countries whose national public holidays are built in: "DE", "FR", "IR", "PL", "RO".
 bool IsHolidayCountry(const std::string& country);
 // The national public holidays of `country` in `year`, sorted, without duplicates:
 //   FR  Jan 1, Easter Monday, May 1, May 8, Ascension, Whit Monday, Jul 14, Aug 15, Nov 1,
@@ -65,6 +65,13 @@ bool IsHolidayCountry(const std::string& country);
 //       (federal holidays only, not those of a Land)
 //   PL  Jan 1, Jan 6, Easter Sunday and Monday, May 1, May 3, Whit Sunday, Corpus Christi,
 //       Aug 15, Nov 1, Nov 11, Dec 24 (from 2025), Dec 25, 26
+//   RO  Jan 1, 2, Jan 6, 7 (from 2024), Jan 24, Orthodox Good Friday (from 2018), Easter
+//       Sunday and Monday, May 1, Jun 1, Orthodox Whit Sunday and Monday, Aug 15, Nov 30,
+//       Dec 1, Dec 25, 26
+//   IR  the Solar Hijri holidays: Nowruz (1-4 Farvardin), 12 and 13 Farvardin, 14 and 15
+//       Khordad, 22 Bahman, 29 Esfand, 30 Esfand in leap years (from 1399). The lunar
+//       (Islamic) holidays move each year: the shop adds them as dates (QuietHours::dates).
+//       Quiet hours with holidays "IR" also keep Fridays quiet (Iran's weekend).
 // Throws InvalidArgument("country", ...) for any other country.
 std::vector<CivilDate> PublicHolidays(const std::string& country, int year);
 bool IsPublicHoliday(const std::string& country, const CivilDate& date);
@@ -99,6 +106,9 @@ struct QuietHours {
   int until_minute = 9 * 60;
   uint8_t days = 0;      // DayBit()s of whole quiet local days, e.g. DayBit(kSunday)
   std::string holidays;  // "" or a country of IsHolidayCountry(): its holidays are quiet days
+  // The shop's own quiet dates: a CivilDate with year 0 repeats every year (Dec 24), others
+  // are one day (a lunar holiday of 2026). Sorted, without duplicates.
+  std::vector<CivilDate> dates;
   PolicyAction action = PolicyAction::kDefer;
 
   bool HasWindow() const { return from_minute != until_minute; }
@@ -163,7 +173,8 @@ inline bool operator!=(const Policies& a, const Policies& b) { return !(a == b);
 // channel that has them ({} turns the sms quiet hours off). consent entries override the
 // defaults channel by channel. In a quiet_hours entry: "from" and "until" are "HH:MM", both
 // or neither (neither: quiet days only); "days" lists mon..sun; "holidays" is a country of
-// IsHolidayCountry() or null; "action" is "defer" (default) or "skip". The list form
+// IsHolidayCountry() or null; "dates" lists the shop's own quiet dates, "YYYY-MM-DD" (that
+// day) or "MM-DD" (every year); "action" is "defer" (default) or "skip". The list form
 // ["from", "until"] is short for an entry with only those two. "every" is a duration as in
 // flow.h ("30m", "12h", "2d"). "daily_ceiling" is null or an object with "max" >= 1.
 // Errors: ConfigError whose field() is the path inside the document under `path_prefix`,
@@ -236,6 +247,33 @@ struct PolicyDecision {
 // policies do not settle (only hand-built Policies that ParsePolicies would refuse).
 PolicyDecision DecideSend(const Policies& policies, const std::string& channel,
                           const Contact& contact, const SendHistory& history, Millis now);
+
+// ---- cart value thresholds across currencies (R3.10) ---------------------------------------
+
+// "At least this much" for carts in any currency: a cart is compared with the minimum of its
+// own currency when the shop gave one (per_currency), else converted into `currency` with
+// the shop's rate table and compared with the minimum in `currency` (min_value, or
+// per_currency[currency] when per_currency is given), else it does not qualify: a 250 JPY
+// cart never passes a 200 EUR threshold. A min_value of 0 without per_currency lets every
+// cart qualify.
+struct ValueThreshold {
+  std::string currency;             // the currency of min_value (the shop's), ISO 4217
+  std::string min_value = "0";      // decimal text in `currency`; "0": every cart qualifies
+  std::map<std::string, std::string> per_currency;  // currency -> decimal minimum in it
+  // currency -> what one unit of it is worth in `currency` (decimal, > 0, at most 12
+  // decimal places), e.g. {"JPY": "0.0061"} for a EUR shop.
+  std::map<std::string, std::string> rates;
+};
+
+// Throws ConfigError("<prefix>.min_value" / ".min_value.<CUR>" / ".rates.<CUR>", ...) for a
+// currency code that is not three upper-case letters, an amount that is not a decimal
+// with at most the currency's digits or is negative, or a rate that is not > 0.
+void ValidateValueThreshold(const ValueThreshold& threshold, const std::string& prefix);
+
+// Whether a cart worth `value_minor` minor units of `cart_currency` reaches the threshold.
+// Exact integer arithmetic (no floats). Assumes a validated threshold.
+bool MeetsValueThreshold(const ValueThreshold& threshold, int64_t value_minor,
+                         const std::string& cart_currency);
 
 }  // namespace cartrecovery
 

@@ -19,7 +19,9 @@
 // personalization consent, R3.7), items[] {name, sku, quantity, price, line_total,
 // image_url, url}, item_count, total, currency, cart_url, unsubscribe_url, open_pixel_url,
 // coupon, has_coupon, has_contact, shop {name, base_url, contact_email, contact_phone,
-// contact_phone_tel, chat_url}, flow, path, step, branch, channel, language, and
+// contact_phone_tel, chat_url}, flow, path, step, branch, channel, language, stage (the
+// checkout stage the cart was left at: cart, contact, shipping_address, shipping_method,
+// payment) with one flag per stage (stage_cart, ..., stage_payment; true for that one), and
 // ui {your_cart, quantity, price, total, your_code, return_to_cart, questions, email, phone,
 // chat, chat_link, unsubscribe_question, unsubscribe}: the words of the shared layout in the
 // template's language, so shop templates can reuse them.

@@ -168,6 +168,10 @@ struct OfferRecord {
   std::string incentive_rule;  // the R4.4 rule that decided, for audits
   std::string coupon_code;
   Millis decided_ms = 0;
+  // Where the incentive was decided: "popup" (exit intent), or "flow" for a reminder step's
+  // coupon (visitor_id then holds the step's decision key, see StepIncentive). One budget
+  // counts both (S8); popup lookups and reports see only popups.
+  std::string source = "popup";
 };
 
 // Where carts were left (R1.3): per checkout stage, carts created in the range.
@@ -326,6 +330,9 @@ class Store {
   // many got an incentive; and the last incentive a contact got (0: none).
   virtual IncentiveHistory IncentiveCounts(Millis since) = 0;  // read
   virtual Millis LastIncentiveTo(const std::string& contact_key) = 0;  // read
+  // The incentive decision recorded for a reminder step (source "flow") under `key`, so a
+  // step run again (quiet hours, a retry) keeps its first decision; nullopt: none yet.
+  virtual std::optional<OfferRecord> StepIncentive(const std::string& key) = 0;  // read
 
   // The event log in order, from after `after_id`, `limit` at a time (read; exports, replays).
   virtual std::vector<StoredEvent> ListEvents(Millis since, Millis until, int64_t after_id,

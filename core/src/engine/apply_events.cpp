@@ -2,6 +2,7 @@
 // event; reads and writes only through the Store, decides only through flow.h's rules.
 #include <algorithm>
 
+#include "cartrecovery/offer.h"
 #include "cartrecovery/status.h"
 #include "engine/engine_impl.h"
 
@@ -36,6 +37,7 @@ void Engine::Impl::Apply(Store& store, const Event& e) {
       if (e.has_items) cart.items = e.items;
       if (e.stage) cart.stage = *e.stage;
       if (!e.restore_url.empty()) cart.restore_url = e.restore_url;
+      if (!e.continues.empty()) ContinueCart(store, e.continues, cart, e.at_ms);
       if (!e.email.empty() || !e.phone.empty()) ApplyContact(store, e, &cart);
       ApplyCartActivity(store, cart, e.at_ms);
       break;
@@ -137,6 +139,23 @@ void Engine::Impl::ApplyCartActivity(Store& store, Cart& cart, Millis at) {
   }
 }
 
+void Engine::Impl::ContinueCart(Store& store, const std::string& original_id, Cart& cart, Millis at) {
+  auto original = store.LoadCart(original_id);
+  if (!original) return;  // an id the engine never saw: nothing to carry on
+  if (cart.contact_key.empty()) cart.contact_key = original->contact_key;
+  if (cart.visitor_id.empty()) cart.visitor_id = original->visitor_id;
+  if (cart.stage < original->stage) cart.stage = original->stage;
+  if (cart.restore_url.empty()) cart.restore_url = original->restore_url;
+  // The journey follows the shopper's cart, whatever id the shop gave it: an order on the
+  // new cart ends it, and the reminders it sent get the order (attribution by the cart).
+  if (auto j = store.LatestJourneyOfCart(original_id); j && j->state == "running") {
+    j->cart_id = cart.cart_id;
+    j->updated_ms = at;
+    store.SaveJourney(*j);
+  }
+  store.CancelJobs("abandon", original_id);
+}
+
 std::string Engine::Impl::ApplyContact(Store& store, const Event& e, Cart* cart) {
   std::string old_key = cart ? cart->contact_key : std::string();
   if (old_key.empty() && !e.visitor_id.empty()) old_key = store.ContactKeyForVisitor(e.visitor_id);
@@ -220,6 +239,19 @@ void Engine::Impl::ApplyOrder(Store& store, const Event& e) {
     touch = store.LastSentTo(key, e.at_ms - opts.attribution_window_ms);
     if (touch && touch->sent_ms > e.at_ms) touch.reset();
   }
+  if (!touch && cart) {
+    // Checkout under another e-mail than the one reminded: the reminder of this cart's
+    // journey brought the shopper back, so it gets the order (attribution by the cart).
+    if (auto j = store.LatestJourneyOfCart(cart->cart_id)) {
+      MessageFilter f;
+      f.journey_id = j->journey_id;
+      f.limit = 0;
+      for (const auto& m : store.ListMessages(f))
+        if (m.status == "sent" && m.sent_ms >= e.at_ms - opts.attribution_window_ms &&
+            m.sent_ms <= e.at_ms && (!touch || m.sent_ms > touch->sent_ms))
+          touch = m;
+    }
+  }
   if (!cart && !key.empty()) {
     // Matched by e-mail or phone only (another device, a phone order): the order recovers
     // the cart the contact's journey is about, or the one last reminded of.
@@ -252,6 +284,13 @@ void Engine::Impl::ApplyOrder(Store& store, const Event& e) {
     order.channel = touch->channel;
   }
   if (!store.InsertOrder(order)) return;  // the same order reported twice
+  // An order that names one of our unique codes used it up: it cannot pay a second order.
+  // (The shop's platform accepted it; this order is the proof, whoever it was handed to.)
+  if (!e.coupon.empty()) {
+    auto coupon = store.LoadCoupon(NormalizeCouponCode(e.coupon));
+    if (coupon && !coupon->shared && coupon->redeemed_order.empty())
+      store.MarkRedeemed(coupon->code, e.order_id, e.at_ms);
+  }
 
   bool had_journey = false;
   // S4: an order ends every running journey of the contact, whatever the order's state.
@@ -322,6 +361,19 @@ void Engine::Impl::ApplyEngagement(Store& store, const Event& e) {
   store.ScheduleJob("step", j->journey_id, due.due_ms);
 }
 
+namespace {
+
+// The message an event names, when it is this contact's own (an id from another contact's
+// message, or a guessed one, attributes nothing).
+std::optional<MessageRecord> LinkedMessage(Store& store, const Event& e, const std::string& key) {
+  if (e.message_id.empty()) return std::nullopt;
+  auto m = store.LoadMessage(e.message_id);
+  if (!m || m->contact_key != key || m->sent_ms == 0) return std::nullopt;
+  return m;
+}
+
+}  // namespace
+
 void Engine::Impl::ApplyUnsubscribe(Store& store, const Event& e) {
   // R3.4: one subscription state for e-mail and SMS: the contact is unsubscribed, whatever
   // channel the request came from.
@@ -338,8 +390,14 @@ void Engine::Impl::ApplyUnsubscribe(Store& store, const Event& e) {
     if (!c.unsubscribed) store.LogConsent(k, "subscription", false, e.at_ms, EventTypeName(e.type));
     c.unsubscribed = true;
     store.SaveContact(c);
-    // R6.1 counts unsubscribes per message: the last one sent within the attribution window.
-    if (auto touch = store.LastSentTo(k, e.at_ms - opts.attribution_window_ms)) {
+    // R6.1 counts unsubscribes per message: the one whose link was used, else the last one
+    // sent within the attribution window.
+    if (auto used = LinkedMessage(store, e, k)) {
+      if (used->unsubscribed_ms == 0) {
+        used->unsubscribed_ms = e.at_ms;
+        store.UpdateMessage(*used);
+      }
+    } else if (auto touch = store.LastSentTo(k, e.at_ms - opts.attribution_window_ms)) {
       if (touch->unsubscribed_ms == 0 && touch->sent_ms <= e.at_ms) {
         touch->unsubscribed_ms = e.at_ms;
         store.UpdateMessage(*touch);

@@ -39,7 +39,15 @@ Engine::Impl::Impl(EngineOptions o) : opts(std::move(o)) {
   min_abandon_after_ms = flows.front().abandon_after_ms;
   for (const auto& f : flows) {
     min_abandon_after_ms = std::min(min_abandon_after_ms, f.abandon_after_ms);
-    ParseFlow(FlowToJson(f), &shipped);
+    try {
+      ParseFlow(FlowToJson(f), &shipped);  // every template it names exists, shop's or shipped
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kConfig) throw;
+      throw Error(ErrorCode::kConfig,
+                  "flows." + f.name + "." + e.what() +
+                      " (neither shipped nor in the shop's templates directory)",
+                  "flows." + f.name + "." + e.field());
+    }
     for (const auto& p : f.paths)
       for (size_t i = 0; i < p.steps.size(); ++i)
         for (const auto& ch : p.steps[i].channels)
@@ -55,7 +63,7 @@ Engine::Impl::Impl(EngineOptions o) : opts(std::move(o)) {
     if (ch == "email" && opts.sales_alert.to.empty())
       throw ConfigError("sales_alert.to", "an e-mail sales alert needs the team's address");
   }
-  ParseMinorUnits(opts.sales_alert.min_value, 3, "sales_alert.min_value");  // fails early
+  ValidateValueThreshold(SalesAlertThreshold(), "sales_alert");  // fails early
   ValidateRetention(opts.retention, opts.attribution_window_ms);
   if (!opts.secrets.empty()) {
     // Fails now, naming "secret" or "base_url", rather than at the first message.
@@ -121,6 +129,7 @@ void Engine::Impl::SavePoolLocked(Store& store, const CouponPool& pool) {
   if (pool.kind == PoolKind::kStatic) {
     Coupon c;
     c.code = pool.static_code;
+    c.shown = pool.static_code_shown;  // what shoppers are sent (S10)
     c.pool = pool.name;
     c.shared = true;
     c.discount = pool.discount;

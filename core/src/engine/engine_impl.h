@@ -99,6 +99,9 @@ struct Engine::Impl {
   // apply_events.cpp: inside the writer's transaction.
   void Apply(Store& store, const Event& e);
   void ApplyCartActivity(Store& store, Cart& cart, Millis at);
+  // cart_updated(continues=original): `cart` takes over the original's running journey,
+  // contact, visitor and stage; the original waits for nothing more (its abandon job goes).
+  void ContinueCart(Store& store, const std::string& original_id, Cart& cart, Millis at);
   // Records what the event says about the person; returns their contact key.
   std::string ApplyContact(Store& store, const Event& e, Cart* cart);
   void ApplyOrder(Store& store, const Event& e);
@@ -114,6 +117,7 @@ struct Engine::Impl {
   void RunStepJob(Runtime& rt, const JobRecord& job, Millis now);
   void RunAlertJob(Runtime& rt, const JobRecord& job, Millis now);  // sales_alert.cpp
   bool WantsSalesAlert(const Cart& cart) const;
+  ValueThreshold SalesAlertThreshold() const;  // the shop's R3.10 threshold, per currency
   // An alert for the team, as composed inside the send transaction.
   struct TeamAlert {
     std::string kind;  // "sales_alert", "coupon_pool_empty": stored as the message's flow
@@ -144,6 +148,22 @@ struct Engine::Impl {
   // Wraps the message's http(s) links for click tracking and adds List-Unsubscribe headers.
   void AddTracking(const MessageLinks& links, const MessageRecord& m, Millis now,
                    OutgoingMessage& out, std::string& stored_html) const;
+
+  // incentives.cpp: the one incentive budget (S8) for reminder steps. nullptr: none set.
+  const IncentivePolicy* IncentiveBudget() const;
+  struct StepIncentive {
+    std::string key;        // the decision's key in the store ("flow:<journey>#<step>")
+    bool counted = false;   // a budget applies (else the coupon is simply given)
+    bool give = true;
+    std::string rule;       // DecideIncentive's rule, for the record and the message
+    bool recorded = false;  // decided on an earlier run of the step
+  };
+  // Inside Write(): whether the step's coupon may go to this contact now.
+  StepIncentive DecideStepIncentive(Store& store, const std::string& journey_id, int step,
+                                    const Cart& cart, const Contact& contact, Millis now);
+  // Inside Write(): records the decision (once), with the code handed out ("" if none).
+  void RecordStepIncentive(Store& store, const StepIncentive& decision, const Cart& cart,
+                           const Contact& contact, const std::string& coupon_code, Millis now);
 
   void SavePoolLocked(Store& store, const CouponPool& pool);  // inside Write()
   // A code of `pool` for the contact, inside Write(): the one they already hold, else a

@@ -179,6 +179,7 @@ LinkResponse Engine::HandleLink(const std::string& path, const std::string& meth
         Value f = Value::MakeMap();
         if (!contact->email.empty()) f.Set("email", Value::String(contact->email));
         if (!contact->phone.empty()) f.Set("phone", Value::String(contact->phone));
+        f.Set("message_id", Value::String(check.claims.message_id));  // counted against it
         Track("unsubscribed", f);  // committed before we say it is done
       }
       LinkResponse r = Page(200, shop, "You are unsubscribed",

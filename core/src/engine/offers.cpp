@@ -61,12 +61,13 @@ ExitIntentResult Engine::ExitIntent(const std::string& visitor_id, const std::st
       facts.stage = cart->stage;
     }
     facts.last_offer_ms = last && last->show ? last->decided_ms : 0;
-    facts.incentive_history = store.IncentiveCounts(now - opts.exit_intent.incentive.window_ms);
+    ExitIntentPolicy policy = opts.exit_intent;
+    if (opts.incentive) policy.incentive = *opts.incentive;  // S8: the one budget
+    facts.incentive_history = store.IncentiveCounts(now - policy.incentive.window_ms);
     facts.orders_count = contact.orders_count;
     facts.lifetime_value_minor = contact.lifetime_value_minor;
     facts.last_incentive_ms = contact_key.empty() ? 0 : store.LastIncentiveTo(contact_key);
     facts.now = now;
-    ExitIntentPolicy policy = opts.exit_intent;
     if (opts.exit_intent_pool.empty()) policy.incentive.share = 0;  // no coupons to give
     ExitIntentDecision d = DecideExitIntent(policy, facts);
 
@@ -156,6 +157,7 @@ CouponImportReport Engine::ImportCoupons(const std::string& pool_name, std::istr
   while (reader.Next(&code)) {
     Coupon c;
     c.code = code.code;
+    c.shown = code.shown;
     c.pool = pool->name;
     c.discount = pool->discount;
     c.expires_ms = pool->expires_ms;  // per-shopper expiry is set when the code is handed out

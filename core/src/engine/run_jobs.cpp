@@ -157,7 +157,7 @@ void Engine::Impl::RunAbandonJob(Runtime& r, const JobRecord& job, Millis now) {
       j.contact_key = journey_key;
       j.cart_id = cart->cart_id;
       j.flow = f.name;
-      auto pi = f.ChoosePath(contact);
+      auto pi = f.ChoosePath(contact, *cart);
       const Path& path = f.paths[pi.value_or(0)];
       j.path = path.name;
       j.state = "refused";
@@ -201,7 +201,7 @@ void Engine::Impl::RunAbandonJob(Runtime& r, const JobRecord& job, Millis now) {
       record_refusal(*flow, *why);
       return;
     }
-    auto path_index = flow->ChoosePath(contact);
+    auto path_index = flow->ChoosePath(contact, *cart);
     const Path& path = flow->paths[*path_index];
     JourneyRecord j;
     j.journey_id = NewJourneyId(journey_key, cart->cart_id, now);

@@ -8,9 +8,19 @@
 #include "cartrecovery/status.h"
 #include "engine/deliveries.h"
 #include "engine/engine_impl.h"
+#include "render/render_internal.h"
 
 namespace cartrecovery {
 namespace {
+
+// A subject is one header line: line breaks a shopper typed into their name become spaces.
+std::string OneLine(std::string s) {
+  for (char& c : s)
+    if (c == '\r' || c == '\n') c = ' ';
+  return s;
+}
+
+const char kSampleCouponCode[] = "SAMPLE-CODE";
 
 const char kSubject[] = "Abandoned cart: {{value}} {{currency}}{{#who}} - {{who}}{{/who}}";
 
@@ -20,7 +30,7 @@ const char kText[] =
     "Shopper: {{#who}}{{who}}{{/who}}{{^who}}(no name){{/who}}\n"
     "{{#email}}E-mail: {{email}}\n{{/email}}{{#phone}}Phone: {{phone}}\n{{/phone}}"
     "Checkout stage: {{stage}}\n"
-    "Cart: {{cart_url}}\n";
+    "Cart {{cart_id}}: {{cart_url}}\n";
 
 const char kHtml[] =
     "<!doctype html><html><body style=\"font-family:sans-serif;max-width:600px\">"
@@ -48,6 +58,7 @@ Value AlertContext(const ShopInfo& shop, const Cart& cart, const Contact& contac
   ctx.Set("phone", Value::String(contact.phone));
   ctx.Set("stage", Value::String(StageName(cart.stage)));
   ctx.Set("cart_url", Value::String(cart_url));
+  ctx.Set("cart_id", Value::String(cart.cart_id));
   Value items = Value::MakeList();
   for (const auto& it : cart.items) {
     Value i = Value::MakeMap();
@@ -63,13 +74,18 @@ Value AlertContext(const ShopInfo& shop, const Cart& cart, const Contact& contac
 
 }  // namespace
 
+ValueThreshold Engine::Impl::SalesAlertThreshold() const {
+  ValueThreshold t;
+  t.currency = opts.currency;
+  t.min_value = opts.sales_alert.min_value;
+  t.per_currency = opts.sales_alert.min_values;
+  t.rates = opts.sales_alert.rates;
+  return t;
+}
+
 bool Engine::Impl::WantsSalesAlert(const Cart& cart) const {
   if (opts.sales_alert.channels.empty()) return false;
-  // Compare in thousandths, the finest unit of any currency (KWD, BHD, ...).
-  int64_t min = ParseMinorUnits(opts.sales_alert.min_value, 3, "sales_alert.min_value");
-  int64_t scale = 1;
-  for (int i = CurrencyExponent(cart.currency); i < 3; ++i) scale *= 10;
-  return cart.ValueMinor() * scale >= min;
+  return MeetsValueThreshold(SalesAlertThreshold(), cart.ValueMinor(), cart.currency);
 }
 
 void Engine::Impl::RunAlertJob(Runtime& r, const JobRecord& job, Millis now) {
@@ -79,14 +95,22 @@ void Engine::Impl::RunAlertJob(Runtime& r, const JobRecord& job, Millis now) {
     if (!cart) return std::nullopt;
     Contact contact = store.LoadContact(cart->contact_key).value_or(Contact{});
     contact.key = cart->contact_key;
-    std::string cart_url = !cart->restore_url.empty() ? cart->restore_url : opts.shop.base_url;
+    // The alert's link opens this cart: the shop's own link to it, else a signed restore
+    // link (the same the reminders carry), else the shop (no secrets to sign with).
+    MessageRecord alert_message;
+    alert_message.message_id = DerivedId("a_", job.subject);
+    alert_message.channel = "alert";
+    std::string cart_url = LinksFor(alert_message, *cart, now).cart_url;
     Value ctx = AlertContext(opts.shop, *cart, contact, cart_url);
     TeamAlert alert;
     alert.kind = "sales_alert";
     alert.cart_id = cart->cart_id;
     alert.contact_key = contact.key;
-    alert.subject = RenderMustache(kSubject, ctx, "sales_alert subject");
-    alert.text = RenderMustache(kText, ctx, "sales_alert text");
+    // S10: what the shopper typed reaches the team as typed; only the HTML part escapes.
+    alert.subject = OneLine(render_internal::RenderMustache(kSubject, ctx, "sales_alert subject",
+                                                            render_internal::Escape::kNone));
+    alert.text = render_internal::RenderMustache(kText, ctx, "sales_alert text",
+                                                 render_internal::Escape::kNone);
     alert.html = RenderMustache(kHtml, ctx, "sales_alert html");
     alert.data_json = [this, cart = *cart, contact, cart_url](const MessageRecord& m) {
       return internal::CartPayloadJson("sales_alert", opts.shop, cart, contact, m, cart_url);
@@ -200,6 +224,8 @@ void Engine::SendTest(const std::string& channel_name, const std::string& to,
   req.templates = &impl_->templates;
   req.language = language;
   req.cart_url = opts.shop.base_url;
+  // R6.2: the test shows where a code goes without handing out (or using up) a real one.
+  req.coupon_code = kSampleCouponCode;
   RenderedMessage rendered = Render(req);
   OutgoingMessage out;
   out.message_id = DerivedId("test_", std::to_string(now) + "\n" + channel_name + "\n" + to);

@@ -152,7 +152,13 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
       // the step waits ("paused", with the reason) until codes arrive: nobody gets a
       // message with an empty code.
       std::string coupon_code;
-      if (!coupon_pool.empty()) {
+      std::string incentive_note;  // S8: why the step goes without its coupon
+      StepIncentive incentive;
+      if (!coupon_pool.empty())
+        incentive = DecideStepIncentive(store, journey->journey_id, journey->next_step + 1,
+                                        *cart, contact, now);
+      if (!incentive.give) incentive_note = "incentive_refused:" + incentive.rule;
+      if (!coupon_pool.empty() && incentive.give) {
         auto coupon = CouponFor(store, coupon_pool, contact.key, now);
         if (!coupon) {
           SchedulePoolAlert(store, coupon_pool, now);
@@ -161,8 +167,10 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
           journey.reset();
           return;
         }
-        coupon_code = coupon->code;
+        coupon_code = coupon->Shown();
+        RecordStepIncentive(store, incentive, *cart, contact, coupon->code, now);
       }
+      if (!incentive.give) RecordStepIncentive(store, incentive, *cart, contact, "", now);
       branch = step.IsBranched() ? journey->next_branch : std::nullopt;
       if (step.IsBranched() && !branch) branch = Engagement::kUnopened;
       std::string tmpl = step.IsBranched() ? step.BranchFor(*branch).template_name : step.template_name;
@@ -228,7 +236,7 @@ void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
         // writes subjects for e-mail only.
         if (ch == "push" && rendered.subject.empty()) rendered.subject = opts.shop.shop_name;
         m.status = "sending";
-        m.reason.clear();
+        m.reason = incentive_note;
         m.subject = rendered.subject;
         m.text = rendered.text;
         m.html = rendered.html;

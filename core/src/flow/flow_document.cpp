@@ -6,6 +6,7 @@
 #include <Poco/JSON/Object.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <exception>
 #include <limits>
@@ -191,8 +192,34 @@ class FlowReader {
 
   PathCondition ReadCondition(const Var& v, const std::string& path) {
     const Object& o = AsObject(v, path);
-    CheckKeys(o, path, {"orders_count_at_least", "orders_count_at_most"});
+    CheckKeys(o, path, {"orders_count_at_least", "orders_count_at_most", "stage_at_least",
+                        "stage_below", "min_value", "value_below"});
     PathCondition c;
+    auto stage = [&](const char* key) -> std::optional<Stage> {
+      if (!o.has(key)) return std::nullopt;
+      const std::string at = Member(path, key);
+      auto s = ParseStage(AsNonEmptyString(o.get(key), at));
+      if (!s) throw ConfigError(at, "not a checkout stage (cart, contact, shipping_address, "
+                                    "shipping_method, payment)");
+      return s;
+    };
+    c.stage_at_least = stage("stage_at_least");
+    c.stage_below = stage("stage_below");
+    if (c.stage_at_least && c.stage_below && *c.stage_below <= *c.stage_at_least)
+      throw ConfigError(Member(path, "stage_below"),
+                        "is not after stage_at_least; no cart could take this path");
+    auto amount = [&](const char* key) -> std::optional<std::string> {
+      if (!o.has(key)) return std::nullopt;
+      const std::string at = Member(path, key);
+      return NormalizeMinValue(o.get(key), at);
+    };
+    c.min_value = amount("min_value");
+    c.value_below = amount("value_below");
+    if (c.min_value && c.value_below &&
+        ParseMinorUnits(*c.value_below, kMinValueExponent, "value_below") <=
+            ParseMinorUnits(*c.min_value, kMinValueExponent, "min_value"))
+      throw ConfigError(Member(path, "value_below"),
+                        "is not above min_value; no cart could take this path");
     const std::string least = Member(path, "orders_count_at_least");
     const std::string most = Member(path, "orders_count_at_most");
     if (o.has("orders_count_at_least")) c.orders_count_at_least = AsCount(o.get("orders_count_at_least"), least);
@@ -313,6 +340,11 @@ class FlowReader {
 
   std::string ReadTemplate(const Var& v, const std::string& path) {
     std::string name = AsNonEmptyString(v, path);
+    // What a shop template's file name may hold (render.h): any such name may be the shop's
+    // own; whether it exists is checked against the engine's templates when it starts.
+    for (char c : name)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-')
+        throw ConfigError(path, "'" + name + "' is not a template name (letters, digits, '_', '-')");
     if (known_templates_ &&
         std::find(known_templates_->begin(), known_templates_->end(), name) == known_templates_->end())
       throw ConfigError(path, "unknown template '" + name + "'");
@@ -381,6 +413,12 @@ std::string PathText(const Path& path, int depth) {
     when.emplace_back("orders_count_at_least", std::to_string(*path.when.orders_count_at_least));
   if (path.when.orders_count_at_most)
     when.emplace_back("orders_count_at_most", std::to_string(*path.when.orders_count_at_most));
+  if (path.when.stage_at_least)
+    when.emplace_back("stage_at_least", Quote(StageName(*path.when.stage_at_least)));
+  if (path.when.stage_below)
+    when.emplace_back("stage_below", Quote(StageName(*path.when.stage_below)));
+  if (path.when.min_value) when.emplace_back("min_value", Quote(*path.when.min_value));
+  if (path.when.value_below) when.emplace_back("value_below", Quote(*path.when.value_below));
   if (!when.empty()) m.emplace_back("when", ObjectText(when, depth + 1));
   std::vector<std::string> steps;
   for (const Step& s : path.steps) steps.push_back(StepText(s, depth + 2));
@@ -489,10 +527,18 @@ const Branch& Step::BranchFor(Engagement e) const {
 }
 
 std::optional<size_t> Flow::ChoosePath(const Contact& contact) const {
+  return ChoosePath(contact, Cart{});
+}
+
+std::optional<size_t> Flow::ChoosePath(const Contact& contact, const Cart& cart) const {
   for (size_t i = 0; i < paths.size(); ++i) {
     const PathCondition& w = paths[i].when;
     if (w.orders_count_at_least && contact.orders_count < *w.orders_count_at_least) continue;
     if (w.orders_count_at_most && contact.orders_count > *w.orders_count_at_most) continue;
+    if (w.stage_at_least && cart.stage < *w.stage_at_least) continue;
+    if (w.stage_below && cart.stage >= *w.stage_below) continue;
+    if (w.min_value && CartValueBelow(*w.min_value, cart)) continue;
+    if (w.value_below && !CartValueBelow(*w.value_below, cart)) continue;
     return i;
   }
   return std::nullopt;

@@ -14,7 +14,9 @@ namespace {
 // thousandths keeps "0.005" meaningful for a 2-decimal currency instead of failing on it.
 constexpr int kMinValueExponent = 3;
 
-bool BelowMinValue(const std::string& min_value, const Cart& cart) {
+}  // namespace
+
+bool CartValueBelow(const std::string& min_value, const Cart& cart) {
   int64_t min_milli = 0;
   try {
     min_milli = ParseMinorUnits(min_value, kMinValueExponent, "enter_when.min_value");
@@ -28,12 +30,11 @@ bool BelowMinValue(const std::string& min_value, const Cart& cart) {
   return static_cast<__int128>(cart.ValueMinor()) * scale < min_milli;
 }
 
-}  // namespace
 
 std::optional<std::string> EntryRefusal(const Flow& flow, const Cart& cart, const Contact& contact) {
   if (flow.enter_when.has_contact && !contact.HasAddress()) return std::string("no_contact");
-  if (BelowMinValue(flow.enter_when.min_value, cart)) return std::string("below_min_value");
-  if (!flow.ChoosePath(contact)) return std::string("no_path");
+  if (CartValueBelow(flow.enter_when.min_value, cart)) return std::string("below_min_value");
+  if (!flow.ChoosePath(contact, cart)) return std::string("no_path");
   return std::nullopt;
 }
 

@@ -29,7 +29,8 @@ struct EventSpec {
 const std::vector<EventSpec>& Specs() {
   static const std::vector<EventSpec> specs = {
       {EventType::kCartUpdated, "cart_updated",
-       {"cart_id", "visitor_id", "items", "currency", "stage", "restore_url", "email", "phone"}},
+       {"cart_id", "visitor_id", "items", "currency", "stage", "restore_url", "email", "phone",
+        "continues"}},
       {EventType::kContactCaptured, "contact_captured",
        {"cart_id", "visitor_id", "email", "phone", "first_name", "language", "timezone",
         "orders_count", "lifetime_value", "currency", "consent"}},
@@ -42,7 +43,7 @@ const std::vector<EventSpec>& Specs() {
       {EventType::kLinkClicked, "link_clicked", {"message_id", "url", "event_id"}},
       {EventType::kMessageBounced, "message_bounced",
        {"message_id", "permanent", "reason", "event_id"}},
-      {EventType::kUnsubscribed, "unsubscribed", {"email", "phone"}},
+      {EventType::kUnsubscribed, "unsubscribed", {"email", "phone", "message_id"}},
       {EventType::kPushSubscribed, "push_subscribed",
        {"cart_id", "visitor_id", "email", "subscription"}},
   };
@@ -348,6 +349,8 @@ Event ParseEvent(const std::string& type, const Value& fields, Millis at_ms,
       e.restore_url = ValidUrl(f, "restore_url");
       e.email = ValidEmail(f, "email");
       e.phone = ValidPhone(f, "phone");
+      e.continues = f.Id("continues", false);
+      if (e.continues == e.cart_id) e.continues.clear();  // a cart carrying on itself
       break;
     }
     case EventType::kContactCaptured: {
@@ -435,6 +438,9 @@ Event ParseEvent(const std::string& type, const Value& fields, Millis at_ms,
     case EventType::kUnsubscribed:
       e.email = ValidEmail(f, "email");
       e.phone = ValidPhone(f, "phone");
+      // The message whose unsubscribe link was used (the engine's own links pass it): the
+      // unsubscribe counts against that message, not the newest one sent (R6.1).
+      e.message_id = f.Id("message_id", false);
       if (e.email.empty() && e.phone.empty())
         throw InvalidArgument("email", "email or phone is required");
       break;
@@ -481,6 +487,7 @@ std::string EventToJson(const Event& e) {
   put("currency", e.currency);
   if (e.stage) o.set("stage", StageName(*e.stage));
   put("restore_url", e.restore_url);
+  put("continues", e.continues);
   put("email", e.email);
   put("phone", e.phone);
   put("first_name", e.first_name);

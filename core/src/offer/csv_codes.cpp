@@ -266,6 +266,10 @@ bool CsvCodeReader::Next(CsvCode* out) {
       continue;
     }
     ++codes_;
+    // S10: the shopper gets the code as the shop wrote it; only comparing uses `code`.
+    size_t first = r.code.find_first_not_of(" \t\r\n");
+    size_t last = r.code.find_last_not_of(" \t\r\n");
+    out->shown = first == std::string::npos ? std::string() : r.code.substr(first, last - first + 1);
     out->code = std::move(code);
     out->line = r.line;
     return true;

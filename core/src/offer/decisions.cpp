@@ -5,6 +5,7 @@
 // answer, and the stored rule name says which branch gave it.
 #include "cartrecovery/offer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -87,6 +88,11 @@ IncentiveDecision DecideIncentive(const IncentivePolicy& policy, const Incentive
       history.incentives > history.abandoners) {
     throw InvalidArgument("history", "counts must satisfy 0 <= incentives <= abandoners");
   }
+  if (history.valuable < 0 || history.valuable > history.abandoners ||
+      history.valuable_incentives < 0 || history.valuable_incentives > history.valuable ||
+      history.valuable_incentives > history.incentives) {
+    throw InvalidArgument("history", "valuable counts must lie within abandoners and incentives");
+  }
   IncentiveDecision d;
   const int64_t share = ShareMillionths(policy.share);
   if (share == 0) {
@@ -100,24 +106,39 @@ IncentiveDecision DecideIncentive(const IncentivePolicy& policy, const Incentive
     return d;
   }
   // Offering must keep incentives <= share * abandoners, this abandoner included.
-  const __int128 given = static_cast<__int128>(history.incentives + 1) * kShareScale;
   const __int128 allowed = static_cast<__int128>(history.abandoners + 1) * share;
-  if (given > allowed) {
-    d.rule = "budget_exhausted";
-    return d;
-  }
+  auto fits = [&](int64_t incentives) {
+    return static_cast<__int128>(incentives) * kShareScale <= allowed;
+  };
   const bool valuable =
       (policy.valuable_min_lifetime_value_minor > 0 &&
        contact.lifetime_value_minor >= policy.valuable_min_lifetime_value_minor) ||
       (policy.valuable_min_orders > 0 && contact.orders_count >= policy.valuable_min_orders);
   if (valuable) {
-    d.offer = true;
-    d.rule = "priority_customer";
+    d.offer = fits(history.incentives + 1);
+    d.rule = d.offer ? "priority_customer" : "priority_budget_exhausted";
     return d;
+  }
+  if (!fits(history.incentives + 1)) {
+    d.rule = "budget_exhausted";
+    return d;
+  }
+  // The valuable customers' share is kept for them: one incentive per valuable customer
+  // seen, and one for the next, whether or not those seen have used theirs yet.
+  const int64_t ordinary_given = history.incentives - history.valuable_incentives;
+  const int64_t reserved = history.valuable > 0 ? history.valuable + 1 : 0;
+  if (!fits(ordinary_given + 1 + reserved)) {
+    d.rule = "reserved_for_valuable";
+    return d;
+  }
+  double ordinary_share = policy.share;
+  if (history.valuable > 0 && history.abandoners > 0) {
+    const double v = static_cast<double>(history.valuable) / static_cast<double>(history.abandoners);
+    ordinary_share = v >= 1 ? 0 : std::max(0.0, (policy.share - v) / (1 - v));
   }
   d.draw = internal::UnitHash(internal::StableHash64(
       {&kIncentiveDomain, &policy.salt, &contact.contact_key, &contact.draw_key}));
-  d.offer = d.draw < policy.share;
+  d.offer = d.draw < ordinary_share;
   d.rule = d.offer ? "within_share" : "not_drawn";
   return d;
 }

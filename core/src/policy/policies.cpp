@@ -1,6 +1,7 @@
 // policies.cpp: the policies document (defaults, parsing with paths, canonical JSON) and
 // DecideSend, which applies the policies in their fixed order.
 #include <Poco/Dynamic/Var.h>
+#include <date/date.h>
 #include <Poco/Exception.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
@@ -93,6 +94,24 @@ PolicyAction AsAction(const Var& v, const std::string& path) {
 
 // ---- the document reader ------------------------------------------------------------------
 
+// "2026-06-25" (that day) or "12-24" (every year; year 0), a real calendar day.
+CivilDate AsQuietDate(const std::string& text, const std::string& path) {
+  int y = 0;
+  unsigned m = 0, d = 0;
+  char tail = 0;
+  const bool full = text.size() == 10 &&
+                    std::sscanf(text.c_str(), "%4d-%2u-%2u%c", &y, &m, &d, &tail) == 3;
+  const bool yearly = !full && text.size() == 5 &&
+                      std::sscanf(text.c_str(), "%2u-%2u%c", &m, &d, &tail) == 2;
+  if (!full && !yearly)
+    throw ConfigError(path, "'" + text + "' is not a date (YYYY-MM-DD, or MM-DD for every year)");
+  // Feb 29 is a real day in some year; check against a leap year when it repeats yearly.
+  const date::year_month_day ymd{date::year{full ? y : 2000}, date::month{m}, date::day{d}};
+  if (!ymd.ok() || (full && y < 1))
+    throw ConfigError(path, "'" + text + "' is not a day of the calendar");
+  return CivilDate{full ? y : 0, m, d};
+}
+
 QuietHours ReadQuietHours(const Var& v, const std::string& path) {
   QuietHours q;
   if (IsArray(v)) {
@@ -107,7 +126,7 @@ QuietHours ReadQuietHours(const Var& v, const std::string& path) {
   }
   if (!IsObject(v)) WrongType(v, path, "an object or a list [\"from\", \"until\"]");
   const Object& o = AsObject(v, path);
-  CheckKeys(o, path, {"from", "until", "days", "holidays", "action"});
+  CheckKeys(o, path, {"from", "until", "days", "holidays", "dates", "action"});
   const bool has_from = o.has("from");
   const bool has_until = o.has("until");
   if (has_from != has_until)
@@ -143,7 +162,17 @@ QuietHours ReadQuietHours(const Var& v, const std::string& path) {
     const std::string at = Member(path, "holidays");
     q.holidays = AsString(o.get("holidays"), at);
     if (!IsHolidayCountry(q.holidays))
-      throw ConfigError(at, "no public holidays are known for '" + q.holidays + "' (known: DE, FR, PL)");
+      throw ConfigError(at, "no public holidays are known for '" + q.holidays + "' (known: DE, FR, IR, PL, RO)");
+  }
+  if (o.has("dates")) {
+    const std::string dates_path = Member(path, "dates");
+    const Array& dates = AsArray(o.get("dates"), dates_path);
+    for (size_t i = 0; i < dates.size(); ++i) {
+      const std::string at = Element(dates_path, i);
+      q.dates.push_back(AsQuietDate(AsString(dates.get(static_cast<unsigned>(i)), at), at));
+    }
+    std::sort(q.dates.begin(), q.dates.end());
+    q.dates.erase(std::unique(q.dates.begin(), q.dates.end()), q.dates.end());
   }
   if (o.has("action")) q.action = AsAction(o.get("action"), Member(path, "action"));
   return q;
@@ -254,6 +283,16 @@ std::string QuietHoursText(const QuietHours& q) {
   }
   m.emplace_back("days", days + "]");
   if (!q.holidays.empty()) m.emplace_back("holidays", Quote(q.holidays));
+  if (!q.dates.empty()) {
+    std::string dates = "[";
+    for (const CivilDate& d : q.dates) {
+      char buf[16];
+      if (d.year == 0) std::snprintf(buf, sizeof buf, "%02u-%02u", d.month, d.day);
+      else std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", d.year, d.month, d.day);
+      dates += (dates.size() > 1 ? ", " : "") + Quote(buf);
+    }
+    m.emplace_back("dates", dates + "]");
+  }
   m.emplace_back("action", Quote(PolicyActionName(q.action)));
   return InlineObject(m);
 }
@@ -345,7 +384,8 @@ bool operator==(const QuietHours& a, const QuietHours& b) {
   // Without a window the minutes carry no meaning.
   const bool same_window = a.HasWindow() == b.HasWindow() &&
                            (!a.HasWindow() || (a.from_minute == b.from_minute && a.until_minute == b.until_minute));
-  return same_window && a.days == b.days && a.holidays == b.holidays && a.action == b.action;
+  return same_window && a.days == b.days && a.holidays == b.holidays && a.dates == b.dates &&
+         a.action == b.action;
 }
 
 bool operator==(const ChannelCap& a, const ChannelCap& b) {

@@ -46,11 +46,15 @@ Millis FirstInstantAfter(const date::time_zone* zone, date::local_time<Ms> wall,
 bool IsQuietDay(const QuietHours& quiet, date::local_days day) {
   const date::weekday wd{day};
   if (quiet.days & (1u << wd.c_encoding())) return true;
-  if (quiet.holidays.empty()) return false;
   const date::year_month_day ymd{day};
-  return IsPublicHoliday(quiet.holidays,
-                         CivilDate{static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                                   static_cast<unsigned>(ymd.day())});
+  const CivilDate civil{static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                        static_cast<unsigned>(ymd.day())};
+  for (const CivilDate& d : quiet.dates)
+    if (d.month == civil.month && d.day == civil.day && (d.year == 0 || d.year == civil.year))
+      return true;
+  if (quiet.holidays.empty()) return false;
+  if (quiet.holidays == "IR" && wd == date::Friday) return true;  // Iran's weekend
+  return IsPublicHoliday(quiet.holidays, civil);
 }
 
 // When t's local time of day is inside the daily window: the local time the window ends.

@@ -126,6 +126,12 @@ Value BuildContext(const RenderRequest& r, const std::string& language,
   ctx.Set("path", Value::String(r.path));
   ctx.Set("step", Value::Int(r.step));
   ctx.Set("branch", Value::String(r.branch ? EngagementName(*r.branch) : ""));
+  // R1.3: where the cart was left, as a name and as one flag per stage, so a template can
+  // say "you left at payment" ({{#stage_payment}}...{{/stage_payment}}).
+  ctx.Set("stage", Value::String(StageName(r.cart.stage)));
+  for (Stage s : {Stage::kCart, Stage::kContact, Stage::kShippingAddress, Stage::kShippingMethod,
+                  Stage::kPayment})
+    ctx.Set(std::string("stage_") + StageName(s), Value::Bool(s == r.cart.stage));
   ctx.Set("channel", Value::String(r.channel));
   ctx.Set("language", Value::String(language));
   ctx.Set("ui", UiContext(pack.ui));

@@ -125,7 +125,14 @@ const std::vector<const char*>& Migrations() {
       CREATE TABLE flow_pauses(
         flow TEXT PRIMARY KEY, reason TEXT NOT NULL, paused_ms BIGINT NOT NULL);
       )sql",
-      // 6: retention. Daily aggregates that outlive the rows reports read (written in the
+      // 6: a coupon code as the shop wrote it (what shoppers are sent; `code` stays the
+      // canonical key), and where an incentive decision was made ('popup', or 'flow' for a
+      // reminder step's coupon), so one budget counts both.
+      R"sql(
+      ALTER TABLE coupons ADD COLUMN shown TEXT NOT NULL DEFAULT '';
+      ALTER TABLE offers ADD COLUMN source TEXT NOT NULL DEFAULT 'popup';
+      )sql",
+      // 7: retention. Daily aggregates that outlive the rows reports read (written in the
       // transaction that deletes them), and indexes that let each prune batch seek its
       // oldest rows instead of scanning.
       R"sql(
@@ -513,7 +520,7 @@ class PostgresStore final : public Store {
     constexpr size_t kChunk = 1000;
     int64_t added = 0;
     for (size_t start = 0; start < coupons.size(); start += kChunk) {
-      std::vector<std::string> code, pool, kind, currency, contact;
+      std::vector<std::string> code, pool, kind, currency, contact, shown;
       std::vector<int64_t> shared, amount, expires, assigned;
       for (size_t i = start; i < std::min(coupons.size(), start + kChunk); ++i) {
         const Coupon& c = coupons[i];
@@ -526,13 +533,14 @@ class PostgresStore final : public Store {
         expires.push_back(c.expires_ms);
         contact.push_back(c.assigned_contact);
         assigned.push_back(c.assigned_contact.empty() ? 0 : 1);
+        shown.push_back(c.shown == c.code ? std::string() : c.shown);
       }
       db_.Prepare(
              "INSERT INTO coupons(code, pool, shared, discount_kind, amount, currency, expires_ms,"
-             " assigned_contact, assigned_ms) SELECT c, p, s, k, a, cur, e, ac, am FROM"
+             " assigned_contact, assigned_ms, shown) SELECT c, p, s, k, a, cur, e, ac, am, sh FROM"
              " unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[],"
-             " $7::bigint[], $8::text[], $9::bigint[]) WITH ORDINALITY"
-             " AS t(c, p, s, k, a, cur, e, ac, am, n) ORDER BY n ON CONFLICT DO NOTHING")
+             " $7::bigint[], $8::text[], $9::bigint[], $10::text[]) WITH ORDINALITY"
+             " AS t(c, p, s, k, a, cur, e, ac, am, sh, n) ORDER BY n ON CONFLICT DO NOTHING")
           .BindLiteral(1, PgArray(code))
           .BindLiteral(2, PgArray(pool))
           .BindLiteral(3, PgArray(shared))
@@ -542,6 +550,7 @@ class PostgresStore final : public Store {
           .BindLiteral(7, PgArray(expires))
           .BindLiteral(8, PgArray(contact))
           .BindLiteral(9, PgArray(assigned))
+          .BindLiteral(10, PgArray(shown))
           .Run();
       added += db_.ChangedRows();
     }
@@ -635,7 +644,8 @@ class PostgresStore final : public Store {
   std::optional<OfferRecord> LatestOffer(const std::string& visitor_id,
                                          const std::string& contact_key) override {
     auto s = db_.Prepare(OfferSelect(
-        "WHERE visitor_id = $1 OR ($2 <> '' AND contact_key = $2) ORDER BY decided_ms DESC,"
+        "WHERE source = 'popup' AND (visitor_id = $1 OR ($2 <> '' AND contact_key = $2))"
+        " ORDER BY decided_ms DESC,"
         " offer_id DESC LIMIT 1"));
     s.Bind(1, visitor_id).Bind(2, contact_key);
     return ReadOffer(s);
@@ -645,7 +655,7 @@ class PostgresStore final : public Store {
                                             const std::string& contact_key, Millis since,
                                             Millis until) override {
     auto s = db_.Prepare(OfferSelect(
-        "WHERE show = 1 AND (visitor_id = $1 OR ($2 <> '' AND contact_key = $2))"
+        "WHERE show = 1 AND source = 'popup' AND (visitor_id = $1 OR ($2 <> '' AND contact_key = $2))"
         " AND decided_ms >= $3 AND decided_ms <= $4 ORDER BY decided_ms DESC, offer_id DESC"
         " LIMIT 1"));
     s.Bind(1, visitor_id).Bind(2, contact_key).Bind(3, since).Bind(4, until);
@@ -655,22 +665,35 @@ class PostgresStore final : public Store {
   void SaveOffer(const OfferRecord& o) override {
     auto s = db_.Prepare(
         "INSERT INTO offers(visitor_id, cart_id, contact_key, show, kind, variant, reason,"
-        " incentive_rule, coupon_code, decided_ms) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)");
+        " incentive_rule, coupon_code, decided_ms, source) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)");
     BindOfferRow(s, o).Run();
   }
 
   IncentiveHistory IncentiveCounts(Millis since) override {
     auto s = db_.Prepare(
-        // One abandonment asked about twice is one abandoner (the decision is the same).
-        "SELECT count(DISTINCT visitor_id || '/' || cart_id), sum(show) FROM offers"
-        " WHERE kind = 'coupon' AND incentive_rule <> '' AND decided_ms >= $1");
+        // One abandonment (a cart) asked about twice, by a popup and by a reminder step, is
+        // one abandoner; valuable ones are those the priority rule decided (S8).
+        "SELECT count(DISTINCT " ABANDONMENT "), sum(show),"
+        " count(DISTINCT CASE WHEN incentive_rule IN ('priority_customer',"
+        " 'priority_budget_exhausted') THEN " ABANDONMENT " END),"
+        " sum(CASE WHEN incentive_rule = 'priority_customer' AND show = 1 THEN 1 ELSE 0 END)"
+        " FROM offers WHERE kind = 'coupon' AND incentive_rule <> '' AND decided_ms >= $1");
     s.Bind(1, since);
     IncentiveHistory h;
     if (s.Step()) {
       h.abandoners = s.Int(0);
       h.incentives = s.IsNull(1) ? 0 : s.Int(1);
+      h.valuable = s.Int(2);
+      h.valuable_incentives = s.IsNull(3) ? 0 : s.Int(3);
     }
     return h;
+  }
+
+  std::optional<OfferRecord> StepIncentive(const std::string& key) override {
+    auto s = db_.Prepare(OfferSelect(
+        "WHERE source = 'flow' AND visitor_id = $1 ORDER BY offer_id DESC LIMIT 1"));
+    s.Bind(1, key);
+    return ReadOffer(s);
   }
 
   Millis LastIncentiveTo(const std::string& contact_key) override {
@@ -720,15 +743,30 @@ class PostgresStore final : public Store {
   }
 
   LeadCounts Leads(Millis since, Millis until) override {
+    // S9, from whatever the shop sends: a shopper is anyone with an event in the range (by
+    // visitor, else by the cart's visitor, else by cart); buyers in the range are no lead.
     auto s = db_.Prepare(
-        "WITH v AS (SELECT visitor_id, bool_or((payload::jsonb ->> 'page_type')"
-        "   IN ('category', 'product')) AS browsed FROM events WHERE type = 'page_view'"
-        "   AND at_ms >= $1 AND at_ms < $2 GROUP BY visitor_id)"
-        " SELECT sum(CASE WHEN hot THEN 1 ELSE 0 END),"
-        "   sum(CASE WHEN NOT hot AND browsed THEN 1 ELSE 0 END),"
-        "   sum(CASE WHEN NOT hot AND NOT browsed THEN 1 ELSE 0 END) FROM"
-        " (SELECT browsed, EXISTS(SELECT 1 FROM carts c WHERE c.visitor_id = v.visitor_id"
-        "   AND c.value_minor > 0) AS hot FROM v) AS t");
+        "WITH ev AS (SELECT " LEAD_WHO_OF_EVENT " AS who, (e.type = 'page_view' AND"
+        "   (e.payload::jsonb ->> 'page_type') IN ('category', 'product')) AS browse"
+        "   FROM events e LEFT JOIN carts c ON c.cart_id = e.cart_id"
+        "   WHERE e.at_ms >= $1 AND e.at_ms < $2),"
+        " shoppers AS (SELECT who, bool_or(coalesce(browse, false)) AS browsed FROM ev"
+        "   WHERE who IS NOT NULL GROUP BY who),"
+        " cs AS (SELECT " LEAD_WHO_OF_CART " AS who, bool_or(c.stage IN (" LEAD_CHECKOUT_STAGES
+        "   )) AS checkout, bool_or(c.value_minor > 0) AS carted FROM carts c"
+        "   WHERE c.last_activity_ms >= $1 AND c.created_ms < $2 GROUP BY 1),"
+        " buyers AS (SELECT " LEAD_WHO_OF_CART " AS who FROM orders o JOIN carts c"
+        "   ON c.cart_id = o.cart_id WHERE o.at_ms >= $1 AND o.at_ms < $2"
+        "   UNION SELECT " LEAD_WHO_OF_CART " FROM orders o JOIN carts c"
+        "   ON o.contact_key <> '' AND c.contact_key = o.contact_key"
+        "   WHERE o.at_ms >= $1 AND o.at_ms < $2),"
+        " t AS (SELECT s.browsed, coalesce(cs.checkout, false) AS checkout,"
+        "   coalesce(cs.carted, false) AS carted, b.who IS NOT NULL AS bought FROM shoppers s"
+        "   LEFT JOIN cs ON cs.who = s.who LEFT JOIN buyers b ON b.who = s.who)"
+        " SELECT sum(CASE WHEN NOT bought AND checkout THEN 1 ELSE 0 END),"
+        "   sum(CASE WHEN NOT bought AND NOT checkout AND (carted OR browsed) THEN 1 ELSE 0 END),"
+        "   sum(CASE WHEN NOT bought AND NOT checkout AND NOT carted AND NOT browsed"
+        "   THEN 1 ELSE 0 END) FROM t");
     s.Bind(1, since).Bind(2, until);
     LeadCounts l;
     if (s.Step() && !s.IsNull(0)) {

@@ -129,7 +129,14 @@ const std::vector<const char*>& Migrations() {
         flow TEXT PRIMARY KEY, reason TEXT NOT NULL, paused_ms INTEGER NOT NULL);
       CREATE INDEX carts_visitor ON carts(visitor_id);
       )sql",
-      // 6: retention. Daily aggregates that outlive the rows reports read (written in the
+      // 6: a coupon code as the shop wrote it (what shoppers are sent; `code` stays the
+      // canonical key), and where an incentive decision was made ('popup', or 'flow' for a
+      // reminder step's coupon), so one budget counts both.
+      R"sql(
+      ALTER TABLE coupons ADD COLUMN shown TEXT NOT NULL DEFAULT '';
+      ALTER TABLE offers ADD COLUMN source TEXT NOT NULL DEFAULT 'popup';
+      )sql",
+      // 7: retention. Daily aggregates that outlive the rows reports read (written in the
       // transaction that deletes them), and indexes that let each prune batch seek its
       // oldest rows instead of scanning.
       R"sql(
@@ -466,7 +473,7 @@ class SqliteStore final : public Store {
     for (const auto& c : coupons) {
       db_.Prepare(
              "INSERT OR IGNORE INTO coupons(code, pool, shared, discount_kind, amount, currency,"
-             " expires_ms, assigned_contact, assigned_ms) VALUES(?,?,?,?,?,?,?,?,?)")
+             " expires_ms, assigned_contact, assigned_ms, shown) VALUES(?,?,?,?,?,?,?,?,?,?)")
           .Bind(1, c.code)
           .Bind(2, c.pool)
           .Bind(3, static_cast<int64_t>(c.shared))
@@ -476,6 +483,7 @@ class SqliteStore final : public Store {
           .Bind(7, c.expires_ms)
           .Bind(8, c.assigned_contact)
           .Bind(9, c.assigned_contact.empty() ? int64_t{0} : int64_t{1})
+          .Bind(10, c.shown == c.code ? std::string() : c.shown)
           .Run();
       added += db_.ChangedRows();
     }
@@ -569,7 +577,8 @@ class SqliteStore final : public Store {
   std::optional<OfferRecord> LatestOffer(const std::string& visitor_id,
                                          const std::string& contact_key) override {
     auto s = db_.Prepare(OfferSelect(
-        "WHERE visitor_id = ?1 OR (?2 <> '' AND contact_key = ?2) ORDER BY decided_ms DESC,"
+        "WHERE source = 'popup' AND (visitor_id = ?1 OR (?2 <> '' AND contact_key = ?2))"
+        " ORDER BY decided_ms DESC,"
         " offer_id DESC LIMIT 1"));
     s.Bind(1, visitor_id).Bind(2, contact_key);
     return ReadOffer(s);
@@ -579,7 +588,7 @@ class SqliteStore final : public Store {
                                             const std::string& contact_key, Millis since,
                                             Millis until) override {
     auto s = db_.Prepare(OfferSelect(
-        "WHERE show = 1 AND (visitor_id = ?1 OR (?2 <> '' AND contact_key = ?2))"
+        "WHERE show = 1 AND source = 'popup' AND (visitor_id = ?1 OR (?2 <> '' AND contact_key = ?2))"
         " AND decided_ms >= ?3 AND decided_ms <= ?4 ORDER BY decided_ms DESC, offer_id DESC LIMIT 1"));
     s.Bind(1, visitor_id).Bind(2, contact_key).Bind(3, since).Bind(4, until);
     return ReadOffer(s);
@@ -591,22 +600,35 @@ class SqliteStore final : public Store {
   void SaveOffer(const OfferRecord& o) override {
     auto s = db_.Prepare(
         "INSERT INTO offers(visitor_id, cart_id, contact_key, show, kind, variant, reason,"
-        " incentive_rule, coupon_code, decided_ms) VALUES(?,?,?,?,?,?,?,?,?,?)");
+        " incentive_rule, coupon_code, decided_ms, source) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
     BindOfferRow(s, o).Run();
   }
 
   IncentiveHistory IncentiveCounts(Millis since) override {
     auto s = db_.Prepare(
-        // One abandonment asked about twice is one abandoner (the decision is the same).
-        "SELECT count(DISTINCT visitor_id || '/' || cart_id), sum(show) FROM offers"
-        " WHERE kind = 'coupon' AND incentive_rule <> '' AND decided_ms >= ?");
+        // One abandonment (a cart) asked about twice, by a popup and by a reminder step, is
+        // one abandoner; valuable ones are those the priority rule decided (S8).
+        "SELECT count(DISTINCT " ABANDONMENT "), sum(show),"
+        " count(DISTINCT CASE WHEN incentive_rule IN ('priority_customer',"
+        " 'priority_budget_exhausted') THEN " ABANDONMENT " END),"
+        " sum(CASE WHEN incentive_rule = 'priority_customer' AND show = 1 THEN 1 ELSE 0 END)"
+        " FROM offers WHERE kind = 'coupon' AND incentive_rule <> '' AND decided_ms >= ?");
     s.Bind(1, since);
     IncentiveHistory h;
     if (s.Step()) {
       h.abandoners = s.Int(0);
       h.incentives = s.IsNull(1) ? 0 : s.Int(1);
+      h.valuable = s.Int(2);
+      h.valuable_incentives = s.IsNull(3) ? 0 : s.Int(3);
     }
     return h;
+  }
+
+  std::optional<OfferRecord> StepIncentive(const std::string& key) override {
+    auto s = db_.Prepare(OfferSelect(
+        "WHERE source = 'flow' AND visitor_id = ? ORDER BY offer_id DESC LIMIT 1"));
+    s.Bind(1, key);
+    return ReadOffer(s);
   }
 
   Millis LastIncentiveTo(const std::string& contact_key) override {
@@ -656,13 +678,29 @@ class SqliteStore final : public Store {
   }
 
   LeadCounts Leads(Millis since, Millis until) override {
+    // S9, from whatever the shop sends: a shopper is anyone with an event in the range (by
+    // visitor, else by the cart's visitor, else by cart); buyers in the range are no lead.
     auto s = db_.Prepare(
-        "WITH v AS (SELECT visitor_id, max(json_extract(payload, '$.page_type')"
-        "   IN ('category', 'product')) AS browsed FROM events WHERE type = 'page_view'"
-        "   AND at_ms >= ?1 AND at_ms < ?2 GROUP BY visitor_id)"
-        " SELECT sum(hot), sum(NOT hot AND browsed), sum(NOT hot AND NOT browsed) FROM"
-        " (SELECT browsed, EXISTS(SELECT 1 FROM carts c WHERE c.visitor_id = v.visitor_id"
-        "   AND c.value_minor > 0) AS hot FROM v)");
+        "WITH ev AS (SELECT " LEAD_WHO_OF_EVENT " AS who, (e.type = 'page_view' AND"
+        "   json_extract(e.payload, '$.page_type') IN ('category', 'product')) AS browse"
+        "   FROM events e LEFT JOIN carts c ON c.cart_id = e.cart_id"
+        "   WHERE e.at_ms >= ?1 AND e.at_ms < ?2),"
+        " shoppers AS (SELECT who, max(browse) AS browsed FROM ev WHERE who IS NOT NULL"
+        "   GROUP BY who),"
+        " cs AS (SELECT " LEAD_WHO_OF_CART " AS who, max(c.stage IN (" LEAD_CHECKOUT_STAGES
+        "   )) AS checkout, max(c.value_minor > 0) AS carted FROM carts c"
+        "   WHERE c.last_activity_ms >= ?1 AND c.created_ms < ?2 GROUP BY 1),"
+        " buyers AS (SELECT " LEAD_WHO_OF_CART " AS who FROM orders o JOIN carts c"
+        "   ON c.cart_id = o.cart_id WHERE o.at_ms >= ?1 AND o.at_ms < ?2"
+        "   UNION SELECT " LEAD_WHO_OF_CART " FROM orders o JOIN carts c"
+        "   ON o.contact_key <> '' AND c.contact_key = o.contact_key"
+        "   WHERE o.at_ms >= ?1 AND o.at_ms < ?2),"
+        " t AS (SELECT s.browsed, coalesce(cs.checkout, 0) AS checkout,"
+        "   coalesce(cs.carted, 0) AS carted, b.who IS NOT NULL AS bought FROM shoppers s"
+        "   LEFT JOIN cs ON cs.who = s.who LEFT JOIN buyers b ON b.who = s.who)"
+        " SELECT sum(NOT bought AND checkout),"
+        "   sum(NOT bought AND NOT checkout AND (carted OR browsed)),"
+        "   sum(NOT bought AND NOT checkout AND NOT carted AND NOT browsed) FROM t");
     s.Bind(1, since).Bind(2, until);
     LeadCounts l;
     if (s.Step() && !s.IsNull(0)) {
@@ -871,7 +909,7 @@ void SqliteStore::Initialize() {
     db_.Exec("PRAGMA application_id=" + std::to_string(kApplicationId));
     db_.Exec("PRAGMA user_version=" + std::to_string(latest));
   });
-  if (!memory && version > 0 && version < 6) {
+  if (!memory && version > 0 && version < 7) {
     // A store from before retention: switch it to incremental vacuum once (VACUUM rewrites
     // the file, outside any transaction). Busy with another process: the next open tries.
     try {

@@ -33,10 +33,23 @@ inline std::string MessageSelect(const char* tail) {
          tail;
 }
 
+// Lead temperature (S9): who a row is about. An event: its visitor, else its cart's visitor,
+// else its cart; a cart: its visitor, else itself. Checkout stages make a lead hot.
+#define LEAD_WHO_OF_EVENT                                                              \
+  "(CASE WHEN e.visitor_id <> '' THEN e.visitor_id WHEN c.visitor_id <> '' THEN"       \
+  " c.visitor_id WHEN e.cart_id <> '' THEN 'cart:' || e.cart_id END)"
+#define LEAD_WHO_OF_CART \
+  "(CASE WHEN c.visitor_id <> '' THEN c.visitor_id ELSE 'cart:' || c.cart_id END)"
+#define LEAD_CHECKOUT_STAGES "'contact', 'shipping_address', 'shipping_method', 'payment'"
+
+// The abandonment an incentive decision is about: its cart (a popup and a reminder step on
+// one cart are one abandonment), or for a decision without a cart, its visitor.
+#define ABANDONMENT "(CASE WHEN cart_id <> '' THEN cart_id ELSE visitor_id END)"
+
 inline std::string OfferSelect(const char* tail) {
   return std::string(
              "SELECT offer_id, visitor_id, cart_id, contact_key, show, kind, variant, reason,"
-             " incentive_rule, coupon_code, decided_ms FROM offers ") +
+             " incentive_rule, coupon_code, decided_ms, source FROM offers ") +
          tail;
 }
 
@@ -110,6 +123,7 @@ std::optional<OfferRecord> ReadOffer(Row& s) {
   o.incentive_rule = s.Text(8);
   o.coupon_code = s.Text(9);
   o.decided_ms = s.Int(10);
+  o.source = s.Text(11);
   while (s.Step()) {
   }
   return o;
@@ -200,7 +214,7 @@ CouponPool PoolFromRow(const Row& s, const std::string& name) {
 inline std::string CouponSelect(const char* tail) {
   return std::string(
              "SELECT pool, shared, discount_kind, amount, currency, expires_ms, assigned_contact, "
-             "redeemed_order, redeemed_ms FROM coupons ") +
+             "redeemed_order, redeemed_ms, shown FROM coupons ") +
          tail;
 }
 
@@ -218,6 +232,7 @@ Coupon CouponFromRow(const Row& s, const std::string& code) {
   c.assigned_contact = s.Text(6);
   c.redeemed_order = s.Text(7);
   c.redeemed_ms = s.Int(8);
+  c.shown = s.Text(9);
   return c;
 }
 
@@ -345,7 +360,8 @@ S& BindOfferRow(S& s, const OfferRecord& o) {
       .Bind(7, o.reason)
       .Bind(8, o.incentive_rule)
       .Bind(9, o.coupon_code)
-      .Bind(10, o.decided_ms);
+      .Bind(10, o.decided_ms)
+      .Bind(11, o.source);
 }
 
 template <class S>

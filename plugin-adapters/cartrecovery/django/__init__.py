@@ -6,31 +6,48 @@
         "BASE_URL": "https://shop.example/cr/",        # where the URLs below are mounted
         "STORE": "sqlite:////var/lib/shop/recovery.db",
         "RESTORE_CART": "shop.cart.rebuild_from_recovery",   # hook(request, cart) -> URL | None
-        "CART_IS_ORDERED": "shop.orders.cart_is_ordered",    # hook(cart_id) -> bool
+        "CART_IS_ORDERED": "shop.orders.cart_is_ordered",    # hook(cart_id, email) -> bool
     }
     urlpatterns += [path("cr/", include("cartrecovery.django.urls"))]
 
 In views: ``from cartrecovery.django import track``; ``track(request, "cart_updated",
 cart_id=..., items=[...], currency="EUR")``. In templates: ``{% load cartrecovery %}
 {% cartrecovery_script "product" product=p.sku cart_items=n %}``. Commands:
-``manage.py cartrecovery worker | report | import_coupons | send_test``.
+``manage.py cartrecovery status | worker | report | send-test | import-coupons | replay |
+export-events`` (the same commands and flags as the ``cartrecovery`` command line).
 
 Settings are read through ``cartrecovery.web.AdapterSettings`` (precedence: code, then
-``settings.CARTRECOVERY``, then ``CARTRECOVERY_*`` environment variables, then defaults). One
-engine per process, opened on first use: never at import or in ``AppConfig.ready()``, so
-``gunicorn --preload`` gives each worker its own.
+``settings.CARTRECOVERY``, then ``CARTRECOVERY_*`` environment variables, then defaults). A
+bad setting raises ``cartrecovery.django.ConfigError``: both a ``cartrecovery.ConfigError``
+and Django's ``ImproperlyConfigured``. One engine per process, opened on first use: never at
+import or in ``AppConfig.ready()``, so ``gunicorn --preload`` gives each worker its own.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from .. import web
+from django.core.exceptions import ImproperlyConfigured
+
+from .. import _core, web
+
+
+class ConfigError(_core.ConfigError, ImproperlyConfigured):
+    """A bad CARTRECOVERY setting, as Django reports its own configuration mistakes."""
 
 SESSION_VISITOR = "_cr_visitor"
 SESSION_CART = "_cr_cart"
 
 _cfg: web.AdapterSettings | None = None
 _holder: web.EngineHolder | None = None
+_app_defaults: dict[str, Any] = {}
+
+
+def set_app_defaults(**values: Any) -> None:
+    """Defaults an integration app supplies (``cartrecovery.contrib.oscar`` sets its restore
+    hook and order check from its ``ready()``); the shop's CARTRECOVERY settings win."""
+    global _cfg
+    _app_defaults.update({k.upper(): v for k, v in values.items()})
+    _cfg = None
 
 
 def get_setting(name: str) -> Any:
@@ -43,7 +60,8 @@ def config() -> web.AdapterSettings:
     if _cfg is None:
         from django.conf import settings
 
-        _cfg = web.AdapterSettings(getattr(settings, "CARTRECOVERY", None) or {})
+        _cfg = web.AdapterSettings(getattr(settings, "CARTRECOVERY", None) or {},
+                                   config_error=ConfigError, app_defaults=_app_defaults)
     return _cfg
 
 
@@ -74,27 +92,67 @@ def visitor_id(request) -> str:
     return vid
 
 
-def track(request, type: str, **fields: Any) -> None:
+def tracking_allowed(request) -> bool:
+    """False while TRACKING_CONSENT says this visitor has not agreed (see web/consent.py)."""
+    return web.tracking_allowed(config(), request)
+
+
+def track(request, type: str, **fields: Any) -> bool:
     """engine.track() with what the request knows filled in: the visitor id, the session's
     cart (remembered from the last event that named one), the language from Accept-Language
-    and the time zone the browser script reported."""
+    and the time zone the browser script reported. Returns False, having stored nothing and
+    made no session, while the visitor has not consented (TRACKING_CONSENT); orders and
+    unsubscribes are tracked all the same, without the visitor. Invalid fields raise
+    ``cartrecovery.ValidationError``."""
+    if not tracking_allowed(request):
+        if type not in web.WITHOUT_CONSENT:
+            return False
+        engine().track(type, **fields)
+        return True
     if fields.get("cart_id"):
         request.session[SESSION_CART] = str(fields["cart_id"])
     event = web.fill_event(type, fields, visitor_id(request), request.session.get(SESSION_CART),
                            web.language_from_accept(request.META.get("HTTP_ACCEPT_LANGUAGE")),
                            web.valid_timezone(request.COOKIES.get("cr_tz")))
     engine().track(type, **event)
+    return True
+
+
+def track_event(type: str, *, request=None, visitor_id: str | None = None, language: str | None = None,
+                timezone: str | None = None, **fields: Any) -> bool:
+    """engine.track() from code that is not handed a request: signal receivers, model hooks,
+    tasks. The visitor, cart and language come from ``request`` when given, else from the
+    request being served (``CurrentRequestMiddleware``), else from the arguments; what the
+    caller passes always wins. Returns False when nothing was stored for lack of consent.
+    Runs on the caller's thread and returns in microseconds (the engine's writer commits);
+    invalid fields raise ``cartrecovery.ValidationError``: a receiver sent with Django's
+    ``send_robust`` would swallow it, so catch and log it there."""
+    if request is None:
+        from .middleware import current_request
+
+        request = current_request()
+    given = {k: v for k, v in (("visitor_id", visitor_id), ("language", language),
+                                ("timezone", timezone)) if v}
+    if request is not None and hasattr(request, "session"):
+        return track(request, type, **fields, **given)
+    event = web.fill_event(type, fields, visitor_id, None, language, timezone)
+    engine().track(type, **event)
+    return True
 
 
 def script_tag(request, page_type: str | None = None, **data: Any) -> str:
-    """The <script> element; carries the request's CSP nonce (django-csp's request.csp_nonce)."""
+    """The <script> element; carries the request's CSP nonce (django-csp's request.csp_nonce).
+    Empty, and no session made, while the visitor has not consented (TRACKING_CONSENT)."""
     from django.urls import reverse
 
+    if not tracking_allowed(request):
+        return ""
     cfg = config()
     token = web.sign_visitor(cfg.get("SECRET"), visitor_id(request), request.session.get(SESSION_CART))
     nonce = getattr(request, "csp_nonce", None)
-    return web.script_tag(reverse("cartrecovery:script"), reverse("cartrecovery:script").rsplit("/", 1)[0] + "/",
-                          token, page_type, str(nonce) if nonce else None, **data)
+    src = reverse("cartrecovery:script")
+    return web.script_tag(src, src.rsplit("/", 1)[0] + "/", token, page_type, str(nonce) if nonce else None, **data)
 
 
-__all__ = ["engine", "get_setting", "script_tag", "track", "visitor_id"]
+__all__ = ["ConfigError", "engine", "get_setting", "script_tag", "track", "track_event",
+           "tracking_allowed", "visitor_id"]

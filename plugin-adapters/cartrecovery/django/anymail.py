@@ -75,6 +75,9 @@ def django_mail_channel(from_email: str | None = None, connection=None):
 
     def send(m: dict) -> None:
         headers = dict(m.get("headers") or [])
+        if m.get("date") is not None and "Date" not in headers:
+            from email.utils import format_datetime
+            headers["Date"] = format_datetime(m["date"])  # the engine's time, not the host's
         to = f'"{m["to_name"]}" <{m["to"]}>' if m.get("to_name") else m["to"]
         msg = EmailMultiAlternatives(m["subject"], m["text"], from_email, [to], headers=headers,
                                      connection=connection)

@@ -7,11 +7,16 @@ Django's CSRF token."""
 from __future__ import annotations
 
 from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import web
-from . import SESSION_CART, config, engine
+from . import SESSION_CART, config, engine, tracking_allowed
+
+
+def _no_consent() -> HttpResponse:
+    return _response(web.Answer.error(web.BadRequest(403, web.consent.REFUSED)))
 
 
 def _response(a: web.Answer) -> HttpResponse:
@@ -40,6 +45,8 @@ def _length(request) -> int | None:
 @csrf_exempt
 @require_POST
 def beacon(request):
+    if not tracking_allowed(request):
+        return _no_consent()
     cfg = config()
     return _response(web.handle_beacon(engine, cfg, _body(request, int(cfg.get("MAX_BODY_BYTES"))),
                                        request.headers, _own_origin(request), _length(request)))
@@ -48,6 +55,8 @@ def beacon(request):
 @csrf_exempt
 @require_POST
 def exit_intent(request):
+    if not tracking_allowed(request):
+        return _no_consent()
     cfg = config()
     return _response(web.handle_exit_intent(engine, cfg, _body(request, int(cfg.get("MAX_BODY_BYTES"))),
                                             request.headers, _own_origin(request), _length(request)))
@@ -77,6 +86,8 @@ def link(request, kind: str, token: str):
             request.session[SESSION_CART] = str(a.cart["cart_id"])
         hook = config().hook("RESTORE_CART")
         target = hook(request, a.cart) if hook else None
+        if isinstance(target, HttpResponseBase):
+            return target  # the hook's own response (it may set the framework's basket cookie)
         return HttpResponseRedirect(target or config().get("CART_URL"))
     return _response(a)
 

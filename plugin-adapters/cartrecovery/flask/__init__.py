@@ -11,7 +11,12 @@
         track("cart_updated", cart_id=cart.id, items=cart.items_for_recovery(), currency="EUR")
 
 In templates: ``{{ cartrecovery_script("product", product_id=p.id, cart_items=n) }}``.
-Commands: ``flask cartrecovery worker | report | import-coupons | send-test``.
+Commands: ``flask cartrecovery status | worker | report | send-test | import-coupons |
+replay | export-events`` (the same commands and flags as the ``cartrecovery`` command line).
+
+Under ``app.testing`` nothing is sent (as with Flask-Mail): every channel is replaced by one
+that records, and ``recovery.record_messages()`` yields the messages the engine would have
+sent. ``SUPPRESS_SEND`` (True/False) decides instead of ``app.testing`` when set.
 
 Settings are read through ``cartrecovery.web.AdapterSettings`` (code, then
 ``app.config["CARTRECOVERY"]``, then ``CARTRECOVERY_*`` environment variables). The engine
@@ -27,13 +32,13 @@ True for staff (or a response, e.g. a redirect to the shop's login page):
 """
 from __future__ import annotations
 
-import signal
-import threading
+import contextlib
 from typing import Any
 
 import click
-from flask import Blueprint, Response, current_app, g, redirect, request, session, url_for
-from flask.cli import AppGroup  # its commands run inside the app context
+from flask import (Blueprint, Response, current_app, g, has_app_context, has_request_context, redirect,
+                   request, session, url_for)
+from flask.cli import AppGroup, with_appcontext
 from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -41,15 +46,25 @@ from .. import _core
 from .. import dashboard
 from .. import web
 from ..engine import Engine
+from ..web import commands
+from ..web.recording import MessageRecorder
 
 SESSION_VISITOR = "_cr_visitor"
 SESSION_CART = "_cr_cart"
 
 
 class _State:
-    def __init__(self, cfg: web.AdapterSettings):
+    def __init__(self, cfg: web.AdapterSettings, recorder: MessageRecorder):
         self.cfg = cfg
-        self.holder = web.EngineHolder(lambda: web.open_engine(cfg))
+        self.recorder = recorder
+        self.holder = web.EngineHolder(self._open_engine)
+
+    def _open_engine(self) -> Engine:
+        # Opened in a request or command, so current_app is the app this state belongs to.
+        suppress = self.cfg.get("SUPPRESS_SEND")
+        if suppress is None:
+            suppress = has_app_context() and current_app.testing
+        return web.open_engine(self.cfg, channels=self.recorder.channels if suppress else None)
 
 
 def _state() -> _State:
@@ -72,21 +87,52 @@ def visitor_id() -> str:
     return vid
 
 
-def track(type: str, **fields: Any) -> None:
+def tracking_allowed() -> bool:
+    """False while TRACKING_CONSENT says this request's visitor has not agreed."""
+    return web.tracking_allowed(_state().cfg, request)
+
+
+def track(type: str, **fields: Any) -> bool:
     """engine.track() with what the request knows filled in: visitor id, the session's cart
     (remembered from the last event that named one), language from Accept-Language and the
-    time zone the script reported."""
+    time zone the script reported. Returns False, having stored nothing and touched no
+    session, while the visitor has not consented (TRACKING_CONSENT); orders and unsubscribes
+    go all the same, without the visitor. Invalid fields raise cartrecovery.ValidationError."""
+    if not tracking_allowed():
+        if type not in web.WITHOUT_CONSENT:
+            return False
+        engine().track(type, **fields)
+        return True
     if fields.get("cart_id"):
         session[SESSION_CART] = str(fields["cart_id"])
     event = web.fill_event(type, fields, visitor_id(), session.get(SESSION_CART),
                            web.language_from_accept(request.headers.get("Accept-Language")),
                            web.valid_timezone(request.cookies.get("cr_tz")))
     engine().track(type, **event)
+    return True
+
+
+def track_event(type: str, *, visitor_id: str | None = None, language: str | None = None,
+                timezone: str | None = None, **fields: Any) -> bool:
+    """engine.track() from code that may run outside a request (signal receivers, CLI
+    commands, tasks under ``app.app_context()``): inside a request it is ``track()``; outside
+    one the visitor and language are the arguments. What the caller passes always wins.
+    Needs an app context; runs on the caller's thread; invalid fields raise
+    cartrecovery.ValidationError. Returns False when nothing was stored for lack of consent."""
+    given = {k: v for k, v in (("visitor_id", visitor_id), ("language", language),
+                                ("timezone", timezone)) if v}
+    if has_request_context():
+        return track(type, **fields, **given)
+    engine().track(type, **web.fill_event(type, fields, visitor_id, None, language, timezone))
+    return True
 
 
 def script_tag(page_type: str | None = None, **data: Any) -> Markup:
-    """The <script> element for the browser script (a Jinja global: cartrecovery_script)."""
+    """The <script> element for the browser script (a Jinja global: cartrecovery_script).
+    Empty, and no session touched, while the visitor has not consented (TRACKING_CONSENT)."""
     st = _state()
+    if not tracking_allowed():
+        return Markup("")
     token = web.sign_visitor(st.cfg.get("SECRET"), visitor_id(), session.get(SESSION_CART))
     nonce = getattr(g, "csp_nonce", None) or getattr(request, "csp_nonce", None)
     if callable(nonce):
@@ -114,9 +160,15 @@ def _own_origin() -> str:
 bp = Blueprint("cartrecovery", __name__)
 
 
+def _no_consent() -> Response:
+    return _response(web.Answer.error(web.BadRequest(403, web.consent.REFUSED)))
+
+
 @bp.post("/b")
 def beacon():
     st = _state()
+    if not tracking_allowed():
+        return _no_consent()
     limit = int(st.cfg.get("MAX_BODY_BYTES"))
     return _response(web.handle_beacon(st.holder.get, st.cfg, _body(limit), request.headers,
                                        _own_origin(), request.content_length))
@@ -125,6 +177,8 @@ def beacon():
 @bp.post("/x")
 def exit_intent():
     st = _state()
+    if not tracking_allowed():
+        return _no_consent()
     limit = int(st.cfg.get("MAX_BODY_BYTES"))
     return _response(web.handle_exit_intent(st.holder.get, st.cfg, _body(limit), request.headers,
                                             _own_origin(), request.content_length))
@@ -151,6 +205,8 @@ def link(kind: str, token: str):
             session[SESSION_CART] = str(a.cart["cart_id"])
         hook = st.cfg.hook("RESTORE_CART")
         target = hook(request, a.cart) if hook else None
+        if isinstance(target, BaseResponse):
+            return target  # the hook's own response (it may set a cookie)
         return redirect(target or st.cfg.get("CART_URL"), 302)
     return _response(a)
 
@@ -208,6 +264,7 @@ class CartRecovery:
 
     def __init__(self, app=None, **overrides: Any):
         self.overrides = overrides
+        self.recorder = MessageRecorder()
         if app is not None:
             self.init_app(app)
 
@@ -219,7 +276,7 @@ class CartRecovery:
         cfg = web.AdapterSettings(source, {**self.overrides, **overrides})
         for problem in cfg.problems():
             app.logger.warning("cartrecovery: %s", problem)
-        app.extensions["cartrecovery"] = _State(cfg)
+        app.extensions["cartrecovery"] = _State(cfg, self.recorder)
         app.register_blueprint(bp, url_prefix=web.mount_path(cfg).rstrip("/") or None)
         app.jinja_env.globals["cartrecovery_script"] = script_tag
         app.cli.add_command(cli)
@@ -228,71 +285,54 @@ class CartRecovery:
     def engine() -> Engine:
         return engine()
 
+    def record_messages(self) -> "contextlib.AbstractContextManager[list[dict]]":
+        """What suppressed sending kept for the apps this extension was given to, inside
+        the ``with`` block (no app context needed); see ``record_messages()``."""
+        return self.recorder.record()
+
 
 # ---- flask cartrecovery ... ----------------------------------------------------------
-cli = AppGroup("cartrecovery", help="Abandoned-cart recovery: worker, report, coupons, test mail.")
-
-
-@cli.command("worker", help="Run the reminder worker until Ctrl-C.")
-def worker_command():
+def _command_context() -> commands.Context:
     st = _state()
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        web.run_worker(st.holder.get(), st.cfg, stop, lambda s: click.echo(s, err=True))
-        st.holder.close()
-    finally:
-        for sig, handler in previous.items():  # the caller's handlers again
-            signal.signal(sig, handler)
+    return commands.Context(engine=st.holder.get, store=st.cfg.get("STORE"), out=click.echo,
+                            err=lambda text: click.echo(text, err=True))
 
 
-@cli.command("report", help="Sent, opened, clicked, orders and revenue.")
-@click.option("--by", default="flow,step,channel")
-@click.option("--json", "as_json", is_flag=True)
-def report_command(by: str, as_json: bool):
-    click.echo(web.report_text(engine(), by, as_json))
+def _click_command(command: commands.Command) -> click.Command:
+    params = [click.Option([opt.flag], is_flag=opt.is_flag, required=opt.required, help=opt.help,
+                           default=False if opt.is_flag else opt.default, metavar=opt.metavar,
+                           type=click.Choice(opt.choices) if opt.choices else None)
+              for opt in command.options]
+
+    def callback(**values: Any) -> None:
+        ctx = _command_context()
+        try:
+            code = commands.run(command, ctx, values)
+            ctx.engine().flush()  # what the command wrote is committed before the process ends
+        except commands.CommandFailed as e:
+            err = click.ClickException(str(e))
+            err.exit_code = e.exit_code
+            raise err from None
+        except _core.Error as e:
+            raise click.ClickException(f"{type(e).__name__}: {e}") from None
+        if code:
+            raise click.exceptions.Exit(code)
+
+    return click.Command(command.name, callback=with_appcontext(callback), params=params,
+                         help=command.help[0].upper() + command.help[1:] + ".")
 
 
-@cli.command("import-coupons", help="Import coupon codes from a CSV into a pool.")
-@click.argument("pool")
-@click.argument("csv_path", type=click.Path(exists=True, dir_okay=False))
-def import_coupons_command(pool: str, csv_path: str):
-    try:
-        summary = web.import_coupons(engine(), pool, csv_path)
-    except _core.Error as e:
-        raise click.ClickException(str(e)) from None
-    click.echo(summary)
+cli = AppGroup("cartrecovery", help="Abandoned-cart recovery: the worker, its health, reports, "
+                                    "coupons, a test reminder, replays.")
+for _command in commands.COMMANDS:
+    cli.add_command(_click_command(_command))
 
 
-@cli.command("export", help="Everything stored about a person, as JSON (GDPR Art. 15).")
-@click.option("--email", default=None)
-@click.option("--phone", default=None)
-def export_command(email: str | None, phone: str | None):
-    try:
-        click.echo(web.export_person_text(engine(), email, phone))
-    except _core.Error as e:
-        raise click.ClickException(f"{type(e).__name__}: {e}") from None
+def record_messages() -> "contextlib.AbstractContextManager[list[dict]]":
+    """While sending is suppressed (``app.testing``): the messages the engine hands to its
+    channels inside the ``with`` block, as dicts (to, subject, text, html, message_id, ...)."""
+    return _state().recorder.record()
 
 
-@cli.command("forget", help="Erase a person's data everywhere, keeping anonymous counts (Art. 17).")
-@click.option("--email", default=None)
-@click.option("--phone", default=None)
-def forget_command(email: str | None, phone: str | None):
-    try:
-        click.echo(web.forget_person_text(engine(), email, phone))
-    except _core.Error as e:
-        raise click.ClickException(f"{type(e).__name__}: {e}") from None
-
-
-@cli.command("send-test", help="Send one test message through the configured channel.")
-@click.option("--to", required=True)
-@click.option("--channel", default="email")
-def send_test_command(to: str, channel: str):
-    try:
-        described = web.send_test(_state().cfg, to, channel)
-    except _core.Error as e:
-        raise click.ClickException(f"{type(e).__name__}: {e}") from None
-    click.echo(f"sent a test message to {to} through {described}")
-
-
-__all__ = ["CartRecovery", "engine", "script_tag", "track", "visitor_id"]
+__all__ = ["CartRecovery", "engine", "record_messages", "script_tag", "track", "track_event",
+           "tracking_allowed", "visitor_id"]

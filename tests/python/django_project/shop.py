@@ -2,11 +2,15 @@
 import uuid
 from decimal import Decimal
 
+from django.dispatch import Signal, receiver
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template import engines
 from django.views.decorators.csrf import csrf_exempt
 
-from cartrecovery.django import track
+from cartrecovery.django import track, track_event
+
+# What a framework the shop does not own sends (oscar's models do so): no request in it.
+cart_emptied = Signal()
 
 PRODUCTS = {"KITE-1": ("Kite Pro 9m", Decimal("19.99")), "BOARD-2": ("Twin-Tip Board", Decimal("249.00"))}
 PAGE = engines["django"].from_string(
@@ -69,9 +73,28 @@ def checkout_step(request, step):
     if step == "pay":
         value = sum(i["price"] * i["quantity"] for i in _items(request))
         order_id = "o-" + request.session["cart_id"][:8]
-        track(request, "order_placed", order_id=order_id, value=value, currency="EUR")
+        track(request, "order_placed", order_id=order_id, cart_id=request.session["cart_id"], value=value,
+              currency="EUR")
         request.session.pop("items")
         request.session.pop("cart_id")
         return HttpResponse(order_id)
     track(request, "checkout_stage", stage=NEXT[step])
     return HttpResponse("ok")
+
+
+@csrf_exempt
+def empty(request):
+    request.session["items"] = {}
+    cart_emptied.send(sender=None, cart_id=request.session["cart_id"])
+    return HttpResponseRedirect("/cart/")
+
+
+@receiver(cart_emptied)
+def _on_cart_emptied(sender, cart_id, **kwargs):
+    # No request here: the visitor and language come from the request being served.
+    track_event("cart_updated", cart_id=cart_id, items=[], currency="EUR")
+
+
+def consent_cookie(request):
+    """TRACKING_CONSENT hook: the shop's banner sets consent=yes."""
+    return request.COOKIES.get("consent") == "yes"

@@ -8,6 +8,7 @@ urlpatterns = [
     path("p/<str:sku>/", shop.product),
     path("cart/add/", shop.add),
     path("cart/", shop.cart),
+    path("cart/empty/", shop.empty),
     path("checkout/", shop.checkout),
     path("checkout/<str:step>/", shop.checkout_step),
 ]

@@ -1,0 +1,62 @@
+// The one incentive budget (S8, R4.4) as reminder steps meet it. The rule itself is
+// offer.h's DecideIncentive, the same the exit-intent popup uses; this file gathers its
+// facts from the store and records each decision next to the popups' (offers, source
+// "flow"), so the cap, the cooldown and the valuable customers' reserve count every
+// incentive the engine hands out, whichever part handed it out.
+#include "engine/engine_impl.h"
+
+namespace cartrecovery {
+
+const IncentivePolicy* Engine::Impl::IncentiveBudget() const {
+  if (opts.incentive) return &*opts.incentive;
+  if (!opts.exit_intent_pool.empty()) return &opts.exit_intent.incentive;
+  return nullptr;  // no budget configured: reminder coupons are the shop's plain choice
+}
+
+Engine::Impl::StepIncentive Engine::Impl::DecideStepIncentive(Store& store, const std::string& journey_id,
+                                                              int step, const Cart& cart,
+                                                              const Contact& contact, Millis now) {
+  StepIncentive out;
+  out.key = "flow:" + journey_id + "#" + std::to_string(step);
+  const IncentivePolicy* budget = IncentiveBudget();
+  if (!budget) return out;  // given, not counted
+  out.counted = true;
+  // A step run again (quiet hours, a retry, a paused pool) keeps its first decision.
+  if (auto earlier = store.StepIncentive(out.key)) {
+    out.give = earlier->show;
+    out.rule = earlier->incentive_rule;
+    out.recorded = true;
+    return out;
+  }
+  ContactFacts facts;
+  facts.contact_key = contact.key.empty() ? "cart:" + cart.cart_id : contact.key;
+  facts.draw_key = cart.cart_id;
+  facts.orders_count = contact.orders_count;
+  facts.lifetime_value_minor = contact.lifetime_value_minor;
+  facts.last_incentive_ms = contact.key.empty() ? 0 : store.LastIncentiveTo(contact.key);
+  IncentiveDecision d = DecideIncentive(*budget, store.IncentiveCounts(now - budget->window_ms),
+                                        facts, now);
+  out.give = d.offer;
+  out.rule = d.rule;
+  return out;
+}
+
+void Engine::Impl::RecordStepIncentive(Store& store, const StepIncentive& decision, const Cart& cart,
+                                       const Contact& contact, const std::string& coupon_code,
+                                       Millis now) {
+  if (!decision.counted || decision.recorded) return;
+  OfferRecord o;
+  o.source = "flow";
+  o.visitor_id = decision.key;
+  o.cart_id = cart.cart_id;
+  o.contact_key = contact.key;
+  o.kind = "coupon";
+  o.show = decision.give && !coupon_code.empty();
+  o.reason = o.show ? "" : decision.rule;
+  o.incentive_rule = decision.rule;
+  o.coupon_code = coupon_code;
+  o.decided_ms = now;
+  store.SaveOffer(o);
+}
+
+}  // namespace cartrecovery

@@ -1,0 +1,1 @@
+"""Integrations with shop frameworks whose views the shop does not own."""

@@ -1,0 +1,49 @@
+"""CurrentRequestMiddleware: makes the request being served known to code that is not
+handed it (signal receivers, model hooks), so ``cartrecovery.django.track_event()`` can
+carry the visitor, cart and language of the shopper whose request set it off.
+
+    MIDDLEWARE += ["cartrecovery.django.middleware.CurrentRequestMiddleware"]   # after sessions
+
+A ContextVar, not a thread-local: it is right under ASGI too, where one thread serves many
+requests, and it is cleared when the response is made.
+"""
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
+_current: ContextVar[Any] = ContextVar("cartrecovery_current_request", default=None)
+
+
+def current_request() -> Any:
+    """The request this thread (or task) is serving, or None outside one."""
+    return _current.get()
+
+
+class CurrentRequestMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self._async = iscoroutinefunction(get_response)
+        if self._async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self._async:
+            return self._acall(request)
+        token = _current.set(request)
+        try:
+            return self.get_response(request)
+        finally:
+            _current.reset(token)
+
+    async def _acall(self, request):
+        token = _current.set(request)
+        try:
+            return await self.get_response(request)
+        finally:
+            _current.reset(token)
