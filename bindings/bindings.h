@@ -26,6 +26,10 @@ void init_worker_config(py::module_& m);
 // Anything else throws InvalidArgument naming `path`. Requires the GIL.
 Value ToValue(py::handle obj, const std::string& path);
 
+// A Python str as UTF-8; a str that has none (lone surrogates) throws InvalidArgument
+// naming `path`. Requires the GIL.
+std::string Utf8(py::handle obj, const std::string& path);
+
 // offers.cpp: settings dicts to offer.h values (ConfigError naming the key), and back.
 CouponPool PoolFromDict(const py::dict& d, const std::string& path);
 ExitIntentPolicy ExitPolicyFromDict(const py::dict& d, std::string* pool);

@@ -18,6 +18,17 @@ py::handle DecimalType() {
 
 }  // namespace
 
+std::string Utf8(py::handle obj, const std::string& path) {
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(obj.ptr(), &size);
+  if (!data) {
+    // A lone surrogate ("\ud800", e.g. from a JSON escape) has no UTF-8 form.
+    PyErr_Clear();
+    throw InvalidArgument(path, "is not valid text (it holds a lone surrogate)");
+  }
+  return std::string(data, static_cast<size_t>(size));
+}
+
 Value ToValue(py::handle obj, const std::string& path) {
   if (obj.is_none()) return Value();
   if (PyBool_Check(obj.ptr())) return Value::Bool(obj.ptr() == Py_True);
@@ -27,12 +38,7 @@ Value ToValue(py::handle obj, const std::string& path) {
     if (overflow) throw InvalidArgument(path, "integer out of range");
     return Value::Int(v);
   }
-  if (PyUnicode_Check(obj.ptr())) {
-    Py_ssize_t size = 0;
-    const char* data = PyUnicode_AsUTF8AndSize(obj.ptr(), &size);
-    if (!data) throw py::error_already_set();
-    return Value::String(std::string(data, static_cast<size_t>(size)));
-  }
+  if (PyUnicode_Check(obj.ptr())) return Value::String(Utf8(obj, path));
   if (PyFloat_Check(obj.ptr())) return Value::Float(PyFloat_AsDouble(obj.ptr()));
   if (PyDict_Check(obj.ptr())) {
     Value v = Value::MakeMap();
@@ -40,7 +46,7 @@ Value ToValue(py::handle obj, const std::string& path) {
     Py_ssize_t pos = 0;
     while (PyDict_Next(obj.ptr(), &pos, &key, &value)) {
       if (!PyUnicode_Check(key)) throw InvalidArgument(path, "dict keys must be str");
-      std::string k = py::reinterpret_borrow<py::str>(key);
+      std::string k = Utf8(key, path);
       v.Set(k, ToValue(value, path.empty() ? k : path + "." + k));
     }
     return v;

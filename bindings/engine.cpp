@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "bindings.h"
+#include "py_callable.h"
 #include "cartrecovery/clock.h"
 #include "cartrecovery/engine.h"
 #include "cartrecovery/policy.h"
@@ -179,6 +180,7 @@ void init_engine(py::module_& m) {
                o.incentive = IncentiveFromDict(settings["incentive"].cast<py::dict>(), "incentive");
              }
              num("queue_capacity", o.queue_capacity);
+             num("max_events_per_cart", o.max_events_per_cart);
              num("max_batch", o.max_batch);
              num("lease_ms", o.lease_ms);
              num("max_attempts", o.retry.max_attempts);
@@ -222,7 +224,7 @@ void init_engine(py::module_& m) {
               std::string prefix = "[" + std::to_string(i++) + "]";
               auto t = ev.cast<py::tuple>();
               Value v = ToValue(t[1], prefix);
-              items.emplace_back(t[0].cast<std::string>(), std::move(v));
+              items.emplace_back(Utf8(py::object(t[0]), prefix + ".type"), std::move(v));
               at.push_back(t[2].is_none() ? std::nullopt : std::optional<Millis>(t[2].cast<Millis>()));
             }
             py::gil_scoped_release release;
@@ -296,18 +298,12 @@ void init_engine(py::module_& m) {
               e.SetOrderCheck(nullptr);
               return;
             }
-            // The callable is a Python object shared with the worker thread: hold it in a
-            // shared_ptr whose deleter takes the GIL, and call it with the GIL held.
-            auto holder = std::shared_ptr<py::object>(new py::object(fn), [](py::object* p) {
-              py::gil_scoped_acquire gil;
-              delete p;
-            });
-            e.SetOrderCheck([holder](const std::string& cart_id, const std::string& email) {
-              py::gil_scoped_acquire gil;
+            // The callable is shared with the worker thread: a PyCallable, called with the GIL.
+            e.SetOrderCheck([holder = PyCallable(fn)](const std::string& cart_id, const std::string& email) {
+              py::gil_scoped_acquire gil;  // held through the error's handling too
               try {
-                return py::bool_((*holder)(cart_id, email.empty() ? py::object(py::none())
-                                                                  : py::object(py::str(email))))
-                    .cast<bool>();
+                return holder.Call<bool>(cart_id, email.empty() ? std::optional<std::string>()
+                                                                : std::optional<std::string>(email));
               } catch (py::error_already_set& err) {
                 throw Error(ErrorCode::kInternal, std::string("order check: ") + err.what());
               }
@@ -353,10 +349,8 @@ void init_engine(py::module_& m) {
             opts.has_header = has_header;
             if (!on_progress.is_none()) {
               opts.progress_every_bytes = 64 * 1024;
-              opts.on_progress = [on_progress](uint64_t bytes) {
-                py::gil_scoped_acquire gil;
-                on_progress(bytes);
-              };
+              // The options are copied with the GIL released: the callback is a PyCallable.
+              opts.on_progress = [fn = PyCallable(on_progress)](uint64_t bytes) { fn.Call(bytes); };
             }
             CouponImportReport r;
             {

@@ -73,10 +73,19 @@ void init_errors(py::module_& m) {
         case ErrorCode::kAccountDelivery: cls = c.delivery; break;
         case ErrorCode::kInternal: cls = c.error; break;
       }
+      // Messages quote what was refused, which may be any bytes (a 0xFF from a broken flow
+      // file): decode leniently, so the error raised is always this class, never a
+      // UnicodeDecodeError.
+      auto text = [](const std::string& s) {
+        return py::reinterpret_steal<py::object>(
+            PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "backslashreplace"));
+      };
+      py::object message = text(e.what());
+      if (!message) return;
       py::object instance = py::reinterpret_steal<py::object>(
-          PyObject_CallFunction(cls, "s", e.what()));
+          PyObject_CallFunctionObjArgs(cls, message.ptr(), nullptr));
       if (!instance) return;  // the call set its own Python error
-      instance.attr("field") = e.field().empty() ? py::none() : py::object(py::str(e.field()));
+      instance.attr("field") = e.field().empty() ? py::object(py::none()) : text(e.field());
       instance.attr("code") = py::str(ErrorCodeName(e.code()));
       instance.attr("transient") = py::bool_(e.code() == ErrorCode::kTransientDelivery);
       PyErr_SetObject(cls, instance.ptr());

@@ -9,6 +9,12 @@ CARTRECOVERY_WITH_TESTS=1 source tests/bootstrap.sh
 echo "== C++ (ctest)"
 ctest --test-dir build --output-on-failure
 
+echo "== release wheel (tools/build-wheel.sh into build/dist; tests/python/test_wheel.py loads it)"
+# The Release build lives outside the clone and is synced file by file, so a run whose C++
+# sources did not change rebuilds nothing; ccache covers the rest.
+CARTRECOVERY_RELEASE_DIR="${CARTRECOVERY_RELEASE_DIR:-$HOME/.cache/cartrecovery/release}" \
+  bash tools/build-wheel.sh build/dist
+
 echo "== Python (pytest)"
 .venv/bin/python -m pytest -q
 
@@ -25,6 +31,8 @@ CARTRECOVERY_TEST_STORE=postgresql .venv/bin/python -m pytest -q -p no:cacheprov
   tests/python/test_attribution.py tests/python/test_incentive_budget.py \
   tests/python/test_shop_templates.py tests/python/test_stage_flows.py tests/python/test_quiet_days.py \
   tests/python/test_cart_identity.py \
+  tests/python/test_hostile_input.py tests/python/test_fuzz_input.py tests/python/test_gil.py \
+  tests/python/test_leases.py tests/python/test_batches.py \
   tests/python/test_retention.py tests/python/test_privacy.py tests/python/test_worker_service.py
 
 echo "== adapters on the oldest supported Django (4.2 LTS) and Flask (2.2)"
@@ -38,3 +46,7 @@ PYTHONPATH=plugin-adapters .venv-compat/bin/python -m pytest -q -p no:cacheprovi
 
 echo "== stubs (_core.pyi matches the module)"
 tests/check-stubs.sh
+
+echo "== fuzz (libFuzzer + ASan/UBSan on the core's parsers, ~25 s a target)"
+# Bounded for CI; a longer run by hand: FUZZ_SECONDS=600 tests/fuzz/run.sh [target...]
+FUZZ_SECONDS="${FUZZ_SECONDS:-25}" bash tests/fuzz/run.sh

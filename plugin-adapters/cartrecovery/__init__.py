@@ -7,6 +7,7 @@
 The recovery core is C++ (``cartrecovery._core``, private); this package is its Pythonic
 face. See API.md in the project for the contract.
 """
+from . import _sqlite_link  # noqa: F401  (first: _core binds the SQLite Python loaded)
 from ._core import (  # noqa: F401  (the error tree is defined once, in bindings/errors.cpp)
     ConfigError,
     DeliveryError,
@@ -30,7 +31,7 @@ from .flows import Branch, Flow, Path, Step, Variant, default_flow
 from .tools import (generate_vapid_keys, public_holidays, sms_info, vapid_public_key,
                     verify_webhook_signature)
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "Branch",

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Iterable, Iterator, Mapping
 
-from . import _core
+from . import _checks, _core
 from ._time import from_ms, to_ms
 from .channels import Channel
 from .clock import ManualClock
@@ -19,7 +19,7 @@ _SETTINGS = {
     "chat_url", "default_language", "templates", "policies", "unsubscribe_mailto",
     "outbox_directory", "sales_alert", "incentive", "worker_id", "queue_capacity", "max_batch", "lease_seconds",
     "max_attempts", "retry_base_seconds", "attribution_window_seconds", "worker_idle_seconds",
-    "link_ttl_seconds", "coupon_pools", "exit_intent",
+    "link_ttl_seconds", "coupon_pools", "exit_intent", "max_events_per_cart",
     "retention_events_days", "retention_bodies_days", "retention_carts_days",
     "retention_offers_days", "retention_reports_days", "retention_batch",
 }
@@ -34,34 +34,34 @@ _SECONDS = {"lease_seconds": "lease_ms", "retry_base_seconds": "retry_base_ms",
 
 def _native_settings(settings: Mapping[str, Any]) -> dict:
     out: dict[str, Any] = {}
+    _checks.mapping(settings, "settings", error=_checks.config_error)
+    checked = {}
     for key, value in settings.items():
         if key not in _SETTINGS:
             err = _core.ConfigError(f"settings.{key}: unknown setting (known: {', '.join(sorted(_SETTINGS))})")
             err.field = f"settings.{key}"
             raise err
+        checked[key] = value = _checks.setting(key, value)  # ConfigError naming the key
+        if value is None:
+            continue
         if key in _SECONDS:
-            out[_SECONDS[key]] = int(float(value) * 1000)
+            out[_SECONDS[key]] = int(value * 1000)
         elif key in _DAYS:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                err = _core.ConfigError(f"settings.{key}: expected a number of days >= 0 (0: keep for ever), "
-                                        f"not {value!r}")
-                err.field = f"settings.{key}"
-                raise err
             out[_DAYS[key]] = int(value * 86_400_000)
         elif key == "secret":
             # Signs tracking links; a list rotates (the first signs, all verify). Never logged.
-            out["secrets"] = [value] if isinstance(value, str) else list(value)
+            out["secrets"] = value
         elif key == "policies":
             pass  # below, with the shop's time zone
         elif key == "templates":
             out["templates"] = str(value)
         else:
             out[key] = value
-    policies = dict(settings.get("policies") or {})
-    if "timezone" in settings:
-        policies.setdefault("timezone", settings["timezone"])
+    policies = dict(checked.get("policies") or {})
+    if checked.get("timezone") is not None:
+        policies.setdefault("timezone", checked["timezone"])
     if policies:
-        out["policies_json"] = json.dumps(policies)
+        out["policies_json"] = json.dumps(policies, default=str)
     return out
 
 
@@ -73,13 +73,8 @@ _EXPORT_KINDS = {"contacts": "contacts", "consent_log": "consent_history", "visi
 
 
 def _text_arg(value: Any, field: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        err = _core.ValidationError(f"{field}: expected a string, not {type(value).__name__}")
-        err.field = field
-        raise err
-    return value
+    """An optional text argument ("" when not given), checked like every other."""
+    return _checks.text(value, field) or ""
 
 
 def _money(text: str | None) -> Decimal | None:
@@ -109,33 +104,50 @@ class Engine:
                     err.field = f"channels.{name}"
                     raise err
                 native_channels[name] = channel._native
+        if clock is not None and not isinstance(clock, ManualClock):
+            raise _checks.config_error("clock", f"expected a cartrecovery.ManualClock or None, got {type(clock).__name__}")
         self.clock = clock
-        self.settings = dict(settings or {})
-        self._native = _core.Engine(
-            str(store), [f.to_json() for f in self._flows], native_channels,
-            clock._native if clock is not None else None, _native_settings(self.settings))
+        self.settings = dict(_checks.mapping(settings or {}, "settings", error=_checks.config_error))
+        native_settings = _native_settings(self.settings)
+        store = _checks.path_text(store, "store", error=_checks.config_error)
+        try:
+            self._native = _core.Engine(
+                store, [f.to_json() for f in self._flows], native_channels,
+                clock._native if clock is not None else None, native_settings)
+        except (TypeError, RuntimeError) as e:
+            # A settings document whose inner value has the wrong type (pybind11's "Unable
+            # to cast"): still the caller's configuration, still a ConfigError.
+            if isinstance(e, _core.Error):
+                raise
+            raise _checks.config_error("settings", f"a value has the wrong type ({e})") from None
         self._channels = dict(channels or {})  # keeps Python callbacks alive with the engine
 
     # ---- events in ---------------------------------------------------------------------
     def track(self, type: str, *, at: datetime | None = None, durable: bool = False, **fields: Any) -> None:
         """Validates and queues one event (see API.md for types and fields). Raises
         ValidationError naming the field; nothing of a refused event is stored."""
-        self._native.track(type, fields, None if at is None else to_ms(at), durable)
+        _checks.text(type, "type", required=True)
+        self._native.track(type, fields, None if at is None else to_ms(at), bool(durable))
 
     def track_many(self, events: Iterable[Mapping[str, Any]], durable: bool = False) -> int:
         """Queues a batch ({"type": ..., "at": optional datetime, **fields}); all or nothing:
         one invalid event raises ValidationError ("[i].field") and none is queued."""
         batch = []
+        if isinstance(events, (str, bytes, Mapping)) or not isinstance(events, Iterable):
+            raise _checks.validation_error("events", f"expected a list of event dicts, got {type(events).__name__}")
         for i, event in enumerate(events):
+            if not isinstance(event, Mapping):
+                raise _checks.validation_error(f"[{i}]", f"expected an event dict, got {type(event).__name__}")
             fields = dict(event)
             type_ = fields.pop("type", None)
             if not isinstance(type_, str):
                 err = _core.ValidationError(f"[{i}].type: is required")
                 err.field = f"[{i}].type"
                 raise err
+            _checks.text(type_, f"[{i}].type", required=True)
             at = fields.pop("at", None)
             batch.append((type_, fields, None if at is None else to_ms(at, f"[{i}].at")))
-        return self._native.track_many(batch, durable)
+        return self._native.track_many(batch, bool(durable))
 
     def prune(self, now: datetime | None = None) -> dict:
         """Retention now: removes every row older than its window (settings
@@ -216,7 +228,7 @@ class Engine:
 
     # ---- looking inside ----------------------------------------------------------------
     def cart(self, cart_id: str) -> dict | None:
-        d = self._native.cart(str(cart_id))
+        d = self._native.cart(_checks.ident(cart_id, "cart_id", required=True))
         if d is None:
             return None
         d["value"] = _money(d["value"])
@@ -237,7 +249,9 @@ class Engine:
             err = _core.ValidationError(f"limit: must be a whole number >= 1 or None, not {limit!r}")
             err.field = "limit"
             raise err
-        rows = self._native.messages(str(cart_id or ""), email or "", limit or 0)
+        cart_id = _checks.ident(cart_id or None, "cart_id")
+        email = _checks.text(email or None, "email")
+        rows = self._native.messages(cart_id or "", email or "", limit or 0)
         for m in rows:
             for key in ("due_at", "sent_at", "opened_at", "clicked_at"):
                 m[key] = from_ms(m[key])
@@ -255,11 +269,12 @@ class Engine:
         same contact within the attribution window; the last such message gets it."""
         if isinstance(by, str):
             by = (by,)
+        by = [_checks.text(b, "by", required=True) for b in by]
         where = {}
         for key, value in (("flow", flow), ("path", path), ("step", step), ("channel", channel),
                            ("variant", variant)):
             if value is not None:
-                where[key] = str(value)
+                where[key] = _checks.text(str(value), key)
         rows = self._native.report(None if since is None else to_ms(since, "since"),
                                    None if until is None else to_ms(until, "until"), list(by), where)
         for r in rows:
@@ -356,7 +371,9 @@ class Engine:
         ``content_type``, ``body`` (bytes), ``headers``, ``kind`` and, for a good restore
         link, ``cart`` (as ``cart()`` gives it) for the adapter to rebuild in the session.
         Bad or expired tokens are 400/410 answers, never exceptions or redirects."""
-        r = self._native.handle_link(str(path), method.upper())
+        path = _checks.text(path, "path", required=False) or ""  # "" is a 404 answer, not an error
+        _checks.text(method, "method", required=True)
+        r = self._native.handle_link(path, method.upper())
         cart_id = r.pop("cart_id")
         r["cart"] = self.cart(cart_id) if cart_id is not None else None
         return r
@@ -372,7 +389,9 @@ class Engine:
             err = _core.ValidationError("visitor_id: is required")
             err.field = "visitor_id"
             raise err
-        d = self._native.exit_intent(str(visitor_id), str(cart_id or ""))
+        visitor_id = _checks.ident(visitor_id, "visitor_id", required=True)
+        cart_id = _checks.ident(cart_id or None, "cart_id")
+        d = self._native.exit_intent(visitor_id, cart_id or "")
         if d["coupon"] is not None:
             d["coupon"] = _coupon(d["coupon"])
         return d
@@ -385,13 +404,19 @@ class Engine:
         (codes from CSV, see import_coupons) or "generated" (unique, unguessable codes with
         a ``prefix``). The discount is ``percent`` or a fixed ``amount`` in ``currency``;
         handed-out codes expire after ``valid_for`` ("7d")."""
-        pool = {"name": name, "kind": kind}
+        pool = {"name": _checks.text(name, "name", required=True),
+                "kind": _checks.text(kind, "kind", required=True)}
         for key, value in (("percent", percent), ("amount", amount), ("currency", currency),
                            ("code", code), ("prefix", prefix), ("length", length),
                            ("valid_for", valid_for)):
             if value is not None:
-                pool[key] = value
-        self._native.save_coupon_pool(pool)
+                pool[key] = _checks.text(value, key) if isinstance(value, str) else value
+        try:
+            self._native.save_coupon_pool(pool)
+        except (TypeError, RuntimeError) as e:
+            if isinstance(e, _core.Error):
+                raise
+            raise _checks.validation_error("pool", f"a value has the wrong type ({e})") from None
 
     def import_coupons(self, pool: str, path: str, column: str | int = 0, has_header: bool = True,
                        progress=None) -> dict:
@@ -399,8 +424,15 @@ class Engine:
         name or a 0-based index. Returns imported, already_known, duplicates_in_file,
         bad_row_count and bad_rows [(line, reason, detail)]. ``progress(bytes_read)`` is
         called as the file is read."""
-        name, index = (column, 0) if isinstance(column, str) else ("", int(column))
-        return self._native.import_coupons(pool, str(path), name, index, has_header, progress)
+        _checks.text(pool, "pool", required=True)
+        path = _checks.path_text(path, "path")
+        if isinstance(column, str):
+            name, index = _checks.text(column, "column", required=True), 0
+        else:
+            name, index = "", _checks.whole_number(column, "column", minimum=0)
+        if progress is not None and not callable(progress):
+            raise _checks.validation_error("progress", f"expected a callable, got {type(progress).__name__}")
+        return self._native.import_coupons(pool, path, name, index, bool(has_header), progress)
 
     def flows(self) -> list[dict]:
         """Each flow and its state: "paused" while staff paused it (``paused_by_staff``:
@@ -426,24 +458,27 @@ class Engine:
         reason "flow_paused"); on resume they go at once, each re-checked (ordered?
         unsubscribed? quiet hours?). Journeys still start while paused. An unknown flow
         raises ValidationError (field "flow")."""
-        self._native.pause_flow(str(name), str(reason))
+        self._native.pause_flow(_checks.text(name, "flow", required=True), _checks.text(reason, "reason") or "")
 
     def resume_flow(self, name: str) -> None:
-        self._native.resume_flow(str(name))
+        self._native.resume_flow(_checks.text(name, "flow", required=True))
 
     def free_coupons(self, pool: str) -> int:
-        return self._native.free_coupons(pool)
+        return self._native.free_coupons(_checks.text(pool, "pool", required=True))
 
     def validate_coupon(self, code: str, email: str | None = None) -> dict:
         """At checkout: ``valid`` and, when not, ``problem`` ("unknown", "expired",
         "already_redeemed", "not_issued", "assigned_to_another_contact")."""
-        d = self._native.validate_coupon(code, email or "")
+        d = self._native.validate_coupon(_checks.text(code, "code", required=True),
+                                         _checks.text(email or None, "email") or "")
         d["coupon"] = _coupon(d["coupon"])
         return d
 
     def redeem_coupon(self, code: str, order_id: str, email: str | None = None) -> dict:
         """Uses a code for an order (one order per unique code; the same order may retry)."""
-        d = self._native.redeem_coupon(code, str(order_id), email or "")
+        d = self._native.redeem_coupon(_checks.text(code, "code", required=True),
+                                       _checks.ident(order_id, "order_id", required=True),
+                                       _checks.text(email or None, "email") or "")
         d["coupon"] = _coupon(d["coupon"])
         return d
 
@@ -470,7 +505,10 @@ class Engine:
         through the channel bound to ``channel`` now (R6.2: try it before going live).
         A coupon shows as ``SAMPLE-CODE``; no real code is handed out or used up. Nothing is
         stored; a refusal raises DeliveryError (``.transient`` tells which)."""
-        self._native.send_test(channel, to, template or "", language or "")
+        self._native.send_test(_checks.text(channel, "channel", required=True),
+                               _checks.text(to, "to", required=True),
+                               _checks.text(template or None, "template") or "",
+                               _checks.text(language or None, "language") or "")
 
     def flow_names(self) -> list[str]:
         return self._native.flow_names()

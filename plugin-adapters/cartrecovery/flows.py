@@ -110,19 +110,35 @@ class Flow:
     def from_json(cls, source: str | bytes | Mapping[str, Any]) -> "Flow":
         """From JSON text or a dict. Raises ConfigError naming the path of the problem."""
         if isinstance(source, Mapping):
-            text = json.dumps(source)
+            try:
+                text = json.dumps(source)
+            except (TypeError, ValueError) as e:
+                raise _flow_error(f"not a JSON document ({e})") from None
         elif isinstance(source, (bytes, bytearray)):
-            text = source.decode("utf-8")
-        else:
+            try:
+                text = bytes(source).decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise _flow_error(f"not valid JSON: the text is not UTF-8 (byte {e.start})") from None
+        elif isinstance(source, str):
             text = source
+        else:
+            raise _flow_error(f"expected JSON text, bytes or a dict, got {type(source).__name__}")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _flow_error("not valid JSON: the text holds a lone surrogate") from None
         flow = cls.__new__(cls)
         flow._json = _core.canonical_flow_json(text)
         return flow
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> "Flow":
-        with open(path, encoding="utf-8") as f:
-            return cls.from_json(f.read())
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise _flow_error(f"cannot read flow file {os.fspath(path)!r}: {e.strerror}") from None
+        return cls.from_json(data)
 
     def to_json(self) -> str:
         """The canonical JSON text (stable key order, durations in canonical form)."""
@@ -163,4 +179,12 @@ def coerce_flow(item: Any) -> Flow:
         if item.lstrip().startswith("{"):
             return Flow.from_json(item)
         return Flow.from_file(item)
-    raise TypeError(f"flows: expected Flow, dict, JSON text or a path, got {type(item).__name__}")
+    err = _core.ConfigError(f"flows: expected Flow, dict, JSON text or a path, got {type(item).__name__}")
+    err.field = "flows"
+    raise err
+
+
+def _flow_error(message: str) -> _core.ConfigError:
+    err = _core.ConfigError(message)
+    err.field = None
+    return err

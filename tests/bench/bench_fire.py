@@ -183,15 +183,20 @@ def fire(url: str, channel: str, workers: int, carts: int) -> dict:
     for p in procs:
         p.start()
     try:
-        barrier.wait(600)
-    except threading.BrokenBarrierError:
-        raise BenchError("a worker process did not start") from None
-    start = time.monotonic()
-    out = [results.get(timeout=3600) for _ in procs]
-    for p in procs:
-        p.join(60)
-        if p.exitcode != 0:
-            raise BenchError(f"worker process exited with {p.exitcode}")
+        try:
+            barrier.wait(600)
+        except threading.BrokenBarrierError:
+            raise BenchError("a worker process did not start") from None
+        start = time.monotonic()
+        out = [results.get(timeout=3600) for _ in procs]
+        for p in procs:
+            p.join(60)
+            if p.exitcode != 0:
+                raise BenchError(f"worker process exited with {p.exitcode}")
+    finally:
+        for p in procs:  # a bench stopped half-way leaves no worker behind
+            if p.is_alive():
+                p.terminate()
     seconds = max(r["end"] for r in out) - start
     check = cr.Engine(store=url, flows=[bench_flow()], clock=cr.ManualClock(T_FIRE), settings=SETTINGS)
     try:
@@ -694,13 +699,14 @@ def machine() -> dict:
 
 
 def disk() -> str:
-    """The temp directory's filesystem (device, type, size) and whether the device spins."""
+    """The temp directory's filesystem (device, type, size) and the device's rotational flag."""
     try:
         out = subprocess.run(["df", "-h", "--output=source,fstype,size", tempfile.gettempdir()],
                              capture_output=True, text=True, timeout=10).stdout.split()[3:]
         dev = Path(out[0]).name
         rot = Path(f"/sys/block/{dev}/queue/rotational")
-        kind = {"0": "SSD/virtual", "1": "rotational"}.get(rot.read_text().strip(), "?") if rot.exists() else "?"
+        # as the kernel reports it (virtio disks often say 1 whatever is behind them)
+        kind = f"rotational={rot.read_text().strip()}" if rot.exists() else "?"
         return f"{out[0]} {out[1]} {out[2]} ({kind})"
     except Exception:
         return "?"
@@ -804,6 +810,15 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def save(path: str | None, result: dict, started: float) -> None:
+    """Completes the result (time so far, ratios, aims) and writes it if asked."""
+    result["meta"]["seconds"] = time.time() - started
+    result["ratios"] = ratios(result)
+    result["aims"] = [{"aim": a, "value": v, "met": ok} for a, v, ok in aims(result)]
+    if path:
+        Path(path).write_text(json.dumps(result, indent=2))
+
+
 def parse_only(text: str | None) -> set[str]:
     if not text:
         return set(ROWS) | {"tick", "track"}
@@ -847,6 +862,8 @@ def main(argv=None) -> int:
     if "track" in only:
         only.add("tick")
 
+    # kill/Ctrl-C still drop the PostgreSQL databases and stop the consumers (finally blocks)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.time()
     result = {"meta": {"carts": args.carts, "runs": args.runs, "quick": args.quick,
                        "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -855,7 +872,14 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-fire-", dir=args.dir) as tmp:
         bench = Bench(args, Path(tmp))
         try:
-            for key in ROWS:
+            # PostgreSQL last: the longest rows, so a run cut short still has the ratios
+            # against the peers; the JSON is rewritten after every row for the same reason.
+            for key in sorted(ROWS, key=lambda k: ROWS[k][0] == "pg"):
+                if key == "pg_1" and "tick" in only:
+                    if "track" not in only:
+                        args.track_at = -1
+                    result["ticks"] = bench.ticks(sizes)
+                    save(args.out, result, started)
                 if key not in only:
                     continue
                 try:
@@ -863,17 +887,10 @@ def main(argv=None) -> int:
                 except (BenchError, subprocess.TimeoutExpired) as e:
                     log(f"{key}: not measured: {e}")
                     result["rows"][key] = {"label": ROWS[key][1], "error": str(e)}
-            if "tick" in only:
-                if "track" not in only:
-                    args.track_at = -1
-                result["ticks"] = bench.ticks(sizes)
+                save(args.out, result, started)
         finally:
             bench.cleanup()
-    result["meta"]["seconds"] = time.time() - started
-    result["ratios"] = ratios(result)
-    result["aims"] = [{"aim": a, "value": v, "met": ok} for a, v, ok in aims(result)]
-    if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=2))
+    save(args.out, result, started)
     print(markdown(result))
     return 1 if any("error" in v for v in result["rows"].values()) else 0
 

@@ -655,7 +655,7 @@ BOOST_AUTO_TEST_CASE(round_trips_exactly) {
                 kPlainStep + R"(]},{"name":"rest","when":{},"steps":[)" + kPlainStep + "]}"),
       // Strings that need escaping survive.
       R"({"name":"quote \" backslash \\ tab \t nl \n ctl \u0001 del \u007f é 日本","paths":[
-          {"name":"p/\u00e9","steps":[{"after":"0m","channels":["email"],"template":"a\"b","coupon":"c\\d"}]}]})",
+          {"name":"p/\u00e9","steps":[{"after":"0m","channels":["email"],"template":"a-b_9","coupon":"c\\d"}]}]})",
       WithSteps(Repeat(kPlainStep, 3) +
                 R"(,{"channels":["sms"],"coupon":"x","branches":{"opened":{"after":"1s"},"unopened":{"after":"365d","template":"u"}}})"),
   };

@@ -2,6 +2,9 @@
 
 #include "cartrecovery/model.h"
 #include "cartrecovery/status.h"
+#include "cartrecovery/text.h"
+#include "ingest/cart_event_cap.h"
+#include "model/json_reader.h"
 
 using namespace cartrecovery;
 
@@ -37,6 +40,78 @@ BOOST_AUTO_TEST_CASE(formats_minor_units) {
   BOOST_TEST(CurrencyExponent("JPY") == 0);
   BOOST_TEST(CurrencyExponent("KWD") == 3);
   BOOST_TEST(CurrencyExponent("EUR") == 2);
+}
+
+BOOST_AUTO_TEST_CASE(currencies_are_iso_4217_codes_with_their_minor_units) {
+  for (const char* code : {"EUR", "USD", "JPY", "KWD", "CLF", "PLN", "XOF", "AED", "ZWG"})
+    BOOST_TEST(IsCurrencyCode(code), code);
+  for (const char* code : {"XYZ", "QQQ", "eur", "EU", "EURO", "", "E1R", "AAA", "ZZZ"})
+    BOOST_TEST(!IsCurrencyCode(code), code);
+  BOOST_TEST(CurrencyExponent("JPY") == 0);
+  BOOST_TEST(CurrencyExponent("KWD") == 3);
+  BOOST_TEST(CurrencyExponent("CLF") == 4);
+  BOOST_TEST(CurrencyExponent("EUR") == 2);
+  BOOST_TEST(CurrencyExponent("MIXED") == 2);  // reports across currencies
+}
+
+BOOST_AUTO_TEST_CASE(amounts_stop_at_ten_to_the_fifteen_minor_units) {
+  BOOST_TEST(ParseMinorUnits("10000000000000", 2, "v") == kMaxAmountMinor);
+  BOOST_TEST(ParseMinorUnits("-10000000000000", 2, "v") == -kMaxAmountMinor);
+  for (const char* big : {"10000000000000.01", "1000000000000001", "92233720368547758.07"}) {
+    try {
+      ParseMinorUnits(big, big[0] == '1' && std::string(big).size() == 16 ? 0 : 2, "value");
+      BOOST_FAIL("accepted " << big);
+    } catch (const Error& e) {
+      BOOST_TEST(e.field() == "value");
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(utf8_and_control_characters) {
+  BOOST_TEST(IsValidUtf8(""));
+  BOOST_TEST(IsValidUtf8("Zo\xC3\xAB \xE2\x82\xAC \xF0\x9F\x9B\x92"));  // e-umlaut, euro, cart
+  for (const char* bad : {"\xFF", "\xC3", "\xC0\xAF", "\xE0\x80\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80",
+                          "ok\xE9t\xE9"})
+    BOOST_TEST(!IsValidUtf8(bad), bad);
+  BOOST_TEST(!HasControlCharacter("Ann-Marie O'Neil \xC5\x81ucja"));
+  for (const char* bad : {"a\nb", "a\rb", "a\tb", "a\x7F", "a\xC2\x85", "a\xE2\x80\xA8"})
+    BOOST_TEST(HasControlCharacter(bad), bad);
+  BOOST_TEST(HasControlCharacter(std::string("a\0b", 3)));
+  BOOST_TEST(QuoteForError("caf\xE9!") == "caf\\xE9!");
+  BOOST_TEST(QuoteForError("\xC3\xA9t\xC3\xA9") == "\xC3\xA9t\xC3\xA9");
+  BOOST_TEST(QuoteForError(std::string(500, 'x'), 10) == std::string(10, 'x') + "...");
+}
+
+BOOST_AUTO_TEST_CASE(json_nesting_is_measured_without_recursion) {
+  BOOST_TEST(internal::NestingDepth("{\"a\": [1, {\"b\": []}]}") == 4);
+  BOOST_TEST(internal::NestingDepth("{\"a\": \"[[[[\\\"]]\"}") == 1);
+  BOOST_TEST(internal::NestingDepth(std::string(1000000, '[')) == 1000000u);
+  try {
+    internal::ParseJson(std::string(100000, '['), "flow");
+    BOOST_FAIL("deep JSON accepted");
+  } catch (const Error& e) {
+    BOOST_TEST((e.code() == ErrorCode::kConfig));
+    BOOST_TEST(std::string(e.what()).find("nested deeper") != std::string::npos);
+  }
+  try {
+    internal::ParseJson("{\"name\": \"\xFF\"}", "");
+    BOOST_FAIL("bytes that are not UTF-8 accepted");
+  } catch (const Error& e) {
+    BOOST_TEST(IsValidUtf8(e.what()));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(the_cap_on_events_per_cart_counts_per_window_and_batch) {
+  internal::CartEventCap cap(3, 1000);
+  BOOST_TEST(cap.Admit({{"c1", 0}, {"c1", 10}, {"", 11}, {"c2", 12}}) == -1);
+  BOOST_TEST(cap.Admit({{"c2", 20}, {"c1", 21}, {"c1", 22}}) == 2);  // c1's fourth
+  BOOST_TEST(cap.Admit({{"c2", 30}, {"c2", 31}}) == -1);  // the refused batch counted nothing
+  BOOST_TEST(cap.Admit({{"c2", 32}}) == 0);
+  BOOST_TEST(cap.Admit({{"c1", 1000}, {"c1", 1001}, {"c1", 1002}}) == -1);  // a new window
+  internal::CartEventCap off(0, 1000);
+  for (int i = 0; i < 10; ++i) BOOST_TEST(off.Admit({{"c1", i}}) == -1);
+  internal::CartEventCap small(1, 1000, 2);  // at most two carts remembered
+  BOOST_TEST(small.Admit({{"a", 0}, {"b", 0}, {"c", 0}}) == -1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

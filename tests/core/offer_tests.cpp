@@ -1094,15 +1094,16 @@ BOOST_AUTO_TEST_CASE(incentive_budget_over_10k_abandoners) {
   // The cap makes "at most 20 %" exact at every moment; what needs a tolerance is how much
   // of the budget goes unused. Demand here (valuable ~10 % + 20 % of the rest ~ 28 %)
   // exceeds the budget, so the cap binds and the only slack is the warm-up (the first
-  // abandoners cannot be offered until 1 in 5 is reached) and cooldown refusals: 1.5
-  // percentage points below 20 % is the stated tolerance, nothing may be above.
+  // abandoners cannot be offered until 1 in 5 is reached), cooldown refusals and the slot
+  // kept free for the next valuable customer (S8's reserve): 2 percentage points below
+  // 20 % is the stated tolerance, nothing may be above.
   const Simulation s = Simulate(Budget(), 10);
   const double share = static_cast<double>(s.offered) / s.abandonments;
   BOOST_TEST_MESSAGE("offered " << s.offered << " of " << s.abandonments << " = " << share
                                 << "; priority " << s.priority_offered << "/" << s.priority_seen
                                 << ", ordinary " << s.ordinary_offered << "/" << s.ordinary_seen);
   BOOST_TEST(share <= 0.20);
-  BOOST_TEST(share >= 0.185);
+  BOOST_TEST(share >= 0.18);
   BOOST_TEST(s.cap_violations == 0);
   BOOST_TEST(s.double_incentives == 0);
   // Priority customers go first: never refused by the draw, and offered far more often.
@@ -1255,7 +1256,7 @@ BOOST_AUTO_TEST_CASE(exit_intent_decisions) {
       {"threshold without currency", policy([](auto& p) { p.min_cart_value.currency = ""; }),
        hot([](auto& f) { f.currency = "PLN"; }), true, "coupon", "", "priority_customer"},
       {"budget exhausted", Popups(), hot([](auto& f) { f.incentive_history = {9, 2}; }), false,
-       "coupon", "budget_exhausted", "budget_exhausted"},
+       "coupon", "priority_budget_exhausted", "priority_budget_exhausted"},
       {"incentive last week", Popups(),
        hot([](auto& f) { f.last_incentive_ms = kNow - 7 * kDay; }), false, "coupon",
        "recent_incentive", "recent_incentive"},

@@ -153,6 +153,14 @@ BOOST_AUTO_TEST_CASE(national_holidays_2026) {
   // 2008: Ascension fell on May 1 in France; listed once.
   BOOST_TEST(Dates(PublicHolidays("FR", 2008)) ==
              "01-01 03-24 05-01 05-08 05-12 07-14 08-15 11-01 11-11 12-25");
+  // Romania keeps Orthodox Easter (12 April 2026, Western Easter was 5 April); Iran the
+  // Solar Hijri holidays (Nowruz 1405 = 21 March 2026). tests/python/test_quiet_days.py
+  // checks both against the `holidays` package for 2020-2035.
+  BOOST_TEST(Dates(PublicHolidays("RO", 2026)) ==
+             "01-01 01-02 01-06 01-07 01-24 04-10 04-12 04-13 05-01 05-31 06-01 08-15 11-30 12-01 "
+             "12-25 12-26");
+  BOOST_TEST(Dates(PublicHolidays("IR", 2026)) ==
+             "02-11 03-20 03-21 03-22 03-23 03-24 04-01 04-02 06-04 06-05");
   BOOST_TEST(IsPublicHoliday("FR", CivilDate{2026, 7, 14}));
   BOOST_TEST(!IsPublicHoliday("FR", CivilDate{2026, 7, 15}));
   BOOST_TEST(!IsPublicHoliday("FR", CivilDate{2026, 12, 26}));
@@ -800,6 +808,36 @@ BOOST_AUTO_TEST_CASE(names_round_trip) {
   BOOST_TEST(!ParsePolicyAction("Defer"));
   BOOST_TEST(!ParseConsentRule("optional"));
   BOOST_TEST(std::string(SendActionName(SendAction::kDefer)) == "defer");
+}
+
+BOOST_AUTO_TEST_CASE(value_thresholds_across_currencies) {
+  ValueThreshold eur;
+  eur.currency = "EUR";
+  eur.min_value = "200";
+  BOOST_TEST(MeetsValueThreshold(eur, 20000, "EUR"));
+  BOOST_TEST(!MeetsValueThreshold(eur, 19999, "EUR"));
+  BOOST_TEST(!MeetsValueThreshold(eur, 25000000, "JPY"));  // no rate: never compared as EUR
+  eur.rates = {{"JPY", "0.0061"}, {"KWD", "3"}};
+  BOOST_TEST(MeetsValueThreshold(eur, 32787, "JPY"));   // 200.0007 EUR
+  BOOST_TEST(!MeetsValueThreshold(eur, 32786, "JPY"));  // 199.9946 EUR
+  BOOST_TEST(MeetsValueThreshold(eur, 66667, "KWD"));   // 66.667 KWD = 200.001 EUR
+  ValueThreshold table;
+  table.currency = "EUR";
+  table.per_currency = {{"JPY", "30000"}};
+  BOOST_TEST(MeetsValueThreshold(table, 30000, "JPY"));
+  BOOST_TEST(!MeetsValueThreshold(table, 29999, "JPY"));
+  BOOST_TEST(!MeetsValueThreshold(table, 1000000, "EUR"));  // the table has no EUR entry
+  ValueThreshold everyone;
+  everyone.currency = "EUR";
+  BOOST_TEST(MeetsValueThreshold(everyone, 1, "JPY"));
+  ValidateValueThreshold(eur, "sales_alert");
+  eur.rates["JPY"] = "0";
+  try {
+    ValidateValueThreshold(eur, "sales_alert");
+    BOOST_FAIL("rate 0 accepted");
+  } catch (const Error& e) {
+    BOOST_TEST(e.field() == "sales_alert.rates.JPY");
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -698,6 +698,72 @@ BOOST_DATA_TEST_CASE(next_due_is_the_earliest_pending_due_or_lease_end, bdata::m
   BOOST_TEST(!store->NextDueMs().has_value());
 }
 
+// A live worker renews its batch (LeaseKeeper); only claims still held with their attempt
+// move: a job finished, retried or taken over since keeps what it has.
+BOOST_DATA_TEST_CASE(renewing_claims_moves_only_the_current_ones, bdata::make(kBothBackends), backend) {
+  TestStore ts(backend);
+  auto store = OpenStore(ts.url());
+  store->Write([&] {
+    for (const char* s : {"a", "b", "c", "d"}) store->ScheduleJob("step", s, 100);
+  });
+  std::vector<JobRecord> batch;
+  store->Write([&] { batch = store->ClaimDueJobs(1000, 10, 500); });  // all four, to 1500
+  BOOST_REQUIRE(batch.size() == 4u);
+  std::map<std::string, JobRecord> by;
+  for (const auto& j : batch) by[j.subject] = j;
+  std::vector<JobRecord> later;
+  store->Write([&] {
+    store->FinishJob(by["a"].job_id, by["a"].attempt);          // done
+    store->RetryJob(by["b"].job_id, by["b"].attempt, 99999);    // pending again
+  });
+  // "c" is taken over by another worker after its lease ran out (with "d", both at 1500).
+  store->Write([&] { later = store->ClaimDueJobs(1500, 1, 500); });
+  BOOST_REQUIRE(later.size() == 1u);
+  const std::string taken = later[0].subject;
+  const std::string ours = taken == "c" ? "d" : "c";
+  std::vector<std::pair<int64_t, int>> claims;
+  for (const auto& j : batch) claims.emplace_back(j.job_id, j.attempt);
+  int renewed = -1;
+  store->Write([&] { renewed = store->RenewClaims(claims, 9000); });
+  BOOST_TEST(renewed == 1);  // only the one still ours
+  // The taken-over claim keeps the other worker's lease (2000); ours now runs to 9000; the
+  // retried one stays pending at 99999.
+  std::vector<JobRecord> jobs;
+  store->Write([&] { jobs = store->ClaimDueJobs(2000, 10, 500); });
+  BOOST_REQUIRE(jobs.size() == 1u);
+  BOOST_TEST(jobs[0].subject == taken);
+  BOOST_TEST(store->ClaimIsCurrent(by[ours].job_id, by[ours].attempt));
+  // Later still: the other worker's claim ran out again (2500), ours holds until 9000.
+  store->Write([&] { jobs = store->ClaimDueJobs(8999, 10, 500); });
+  BOOST_REQUIRE(jobs.size() == 1u);
+  BOOST_TEST(jobs[0].subject == taken);
+  store->Write([&] { jobs = store->ClaimDueJobs(9000, 10, 500); });
+  BOOST_REQUIRE(jobs.size() == 1u);
+  BOOST_TEST(jobs[0].subject == ours);
+}
+
+// A claim out of a backlog reads through the indexes, yet still takes the most overdue
+// jobs first whether they are pending or left by a dead worker's expired claim.
+BOOST_DATA_TEST_CASE(claim_from_a_backlog_takes_the_oldest_of_pending_and_expired, bdata::make(kBothBackends), backend) {
+  TestStore ts(backend);
+  auto store = OpenStore(ts.url());
+  store->Write([&] {
+    for (int i = 0; i < 50; ++i) store->ScheduleJob("step", "p" + std::to_string(i), 1000 + i * 10);
+    store->ScheduleJob("step", "early", 5);
+  });
+  std::vector<JobRecord> jobs;
+  store->Write([&] { jobs = store->ClaimDueJobs(10, 1, 100); });  // "early", leased to 110
+  BOOST_REQUIRE(jobs.size() == 1u);
+  store->Write([&] { jobs = store->ClaimDueJobs(5000, 3, 100); });
+  BOOST_REQUIRE(jobs.size() == 3u);
+  BOOST_TEST(jobs[0].subject == "early");  // the dead worker's, due first
+  BOOST_TEST(jobs[1].subject == "p0");
+  BOOST_TEST(jobs[2].subject == "p1");
+  store->Write([&] { jobs = store->ClaimDueJobs(1045, 100, 100); });  // due by 1045: p2..p4
+  BOOST_TEST(jobs.size() == 3u);
+  BOOST_TEST(store->NextDueMs().value_or(-1) == 1050);  // p5 pending; leases end at 1145+
+}
+
 // ---- messages ------------------------------------------------------------------------------
 
 BOOST_DATA_TEST_CASE(a_message_id_is_stored_once, bdata::make(kBothBackends), backend) {

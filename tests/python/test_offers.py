@@ -192,3 +192,18 @@ def test_expired_unused_codes_are_pruned_after_a_grace_period(make_engine, clock
     engine = _engine(make_engine)
     engine.run_due()
     assert engine.validate_coupon(code, "ann@example.com")["problem"] == "unknown"
+
+
+def test_ids_must_be_ids_not_placeholders(make_engine):
+    # README's old `exit_intent(visitor_id=...)` ran happily with the visitor "Ellipsis".
+    engine = _engine(make_engine)
+    _hot_lead(engine)
+    for kwargs, field in (({"visitor_id": ...}, "visitor_id"), ({"visitor_id": None}, "visitor_id"),
+                          ({"visitor_id": "v1", "cart_id": ...}, "cart_id")):
+        with pytest.raises(cr.ValidationError) as e:
+            engine.exit_intent(**kwargs)
+        assert e.value.field == field
+    with pytest.raises(cr.ValidationError) as e:
+        engine.redeem_coupon("ANY", ..., email="ann@example.com")
+    assert e.value.field == "order_id"
+    assert engine.exit_intent(visitor_id="v1", cart_id="c1")["show"]

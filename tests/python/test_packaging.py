@@ -38,3 +38,23 @@ def test_type_information_ships_with_the_package():
     assert (pkg / "py.typed").exists()
     stub = (pkg / "_core.pyi").read_text()
     assert "class Engine" in stub and "def track(" in stub
+
+
+def test_the_extension_takes_sqlite_from_python_not_from_a_library_of_its_own():
+    # Built with CARTRECOVERY_SQLITE_FROM_PYTHON (Linux): no DT_NEEDED on libsqlite3, so a
+    # wheel bundles none, and the symbols bind to what cartrecovery._sqlite_link made global.
+    import subprocess
+    import sys
+
+    from cartrecovery import _sqlite_link
+
+    dynamic = subprocess.run(["readelf", "-d", _core.__file__], capture_output=True, text=True,
+                             check=True).stdout
+    assert "libsqlite3" not in dynamic
+    assert _sqlite_link.LIBRARY and "libsqlite3" in _sqlite_link.LIBRARY
+    # Loaded on its own, without the package's __init__ (so without _sqlite_link), the
+    # extension cannot resolve SQLite: it has no copy to fall back on.
+    probe = ("import importlib.util, sys; spec = importlib.util.spec_from_file_location("
+             "'cartrecovery._core', sys.argv[1]); importlib.util.module_from_spec(spec)")
+    r = subprocess.run([sys.executable, "-c", probe, _core.__file__], capture_output=True, text=True)
+    assert r.returncode != 0 and "undefined symbol: sqlite3_" in r.stderr, r.stderr

@@ -82,8 +82,15 @@ struct EngineOptions {
   std::string currency = "EUR";  // the shop's currency, for events that name none
 
   size_t queue_capacity = 100000;      // events accepted but not yet committed
+  // A brake on a runaway or hostile client: at most this many events per cart within
+  // cart_event_window_ms of event time, counted per process; more raise InvalidArgument
+  // ("cart_id"). 0: no cap. A real cart sees tens of events a day.
+  int64_t max_events_per_cart = 1000;
+  Millis cart_event_window_ms = kDay;
   size_t max_batch = 5000;             // events per commit
-  Millis lease_ms = 5 * kMinute;       // how long a claimed job is a worker's
+  // How long a claim is a worker's without renewal; a live worker renews its batch every
+  // third of it, so a dead worker's jobs move to another within lease_ms (plus a tick).
+  Millis lease_ms = 30 * kSecond;
   RetryPolicy retry;                   // transient delivery failures: backoff and limit
   Millis attribution_window_ms = 7 * kDay;  // an order this soon after a message counts
   Millis worker_idle_ms = 5 * kSecond; // longest worker sleep (other processes add jobs)

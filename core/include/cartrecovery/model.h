@@ -15,14 +15,19 @@
 namespace cartrecovery {
 
 // Digits after the decimal point for an ISO 4217 currency (JPY 0, EUR 2, KWD 3).
-// Unknown but well-formed codes (three upper-case letters) get 2.
+// Codes not in the table (e.g. a report's "MIXED") get 2.
 int CurrencyExponent(const std::string& currency);
-// True for three upper-case ASCII letters.
+// True for a currency in ISO 4217's list of active codes (currencies.cpp): "EUR" yes,
+// "XYZ" or "eur" no.
 bool IsCurrencyCode(const std::string& currency);
+
+// The largest amount accepted anywhere, in minor units: 10^15 (ten trillion euros). Line
+// totals and cart values stay far below int64's limit, so sums never wrap.
+constexpr int64_t kMaxAmountMinor = 1000000000000000;
 
 // Parses "19.9", "-3", "1000.50" into minor units of a currency with `exponent` digits.
 // Throws InvalidArgument(field, ...) on anything else, including more fractional digits
-// than the currency has ("19.999" EUR) and values beyond int64.
+// than the currency has ("19.999" EUR) and values beyond +-kMaxAmountMinor.
 int64_t ParseMinorUnits(const std::string& decimal, int exponent, const std::string& field);
 // Inverse of ParseMinorUnits: 1990, 2 -> "19.90"; 500, 0 -> "500".
 std::string FormatMinorUnits(int64_t minor, int exponent);

@@ -217,7 +217,7 @@ struct CsvCode {
 
 struct CsvBadRow {
   int64_t line = 0;    // 1-based physical line where the record starts
-  std::string reason;  // "empty_code", "invalid_characters", "too_long",
+  std::string reason;  // "empty_code", "invalid_characters", "too_long", "not_utf8",
                        // "wrong_column_count", "unterminated_quote", "bad_quote"
   std::string detail;  // human-readable, e.g. "3 columns, expected 2"; never the whole row
 };
@@ -235,7 +235,7 @@ struct CsvBadRow {
 //
 // Errors: the constructor reads the header and throws InvalidArgument("column", ...) when
 // column_name is not in it or column_index < 0, InvalidArgument("csv", ...) when a header is
-// expected and the input is empty, or column_name is set with has_header false. The
+// expected and the input is empty or the header is not UTF-8 (Windows-1252), or column_name is set with has_header false. The
 // constructor and Next throw Error(kStorage, "csv: read failed") when the stream fails
 // (badbit, e.g. its buffer threw); Next also passes on whatever on_progress throws. Bad rows are never thrown: they are collected and reading goes on.
 // Not thread-safe; the stream must outlive the reader.

@@ -25,8 +25,9 @@
 //                    │  └────────────────────────────────────────┘
 //                    └─ ScheduleJob / RetryJob(attempt) (new due time; a newer claim wins)
 //   CancelJobs: pending|claimed ▶ done.
-//   A claim bumps `attempt`; FinishJob and RetryJob only act when the attempt still matches
-//   (a fencing token), so a worker that lost its lease cannot overwrite a newer claim.
+//   A claim bumps `attempt`; FinishJob, RetryJob and RenewClaims only act when the attempt
+//   still matches (a fencing token), so a worker that lost its lease cannot overwrite a
+//   newer claim. RenewClaims: claimed ▶ claimed with a later lease, while a worker is busy.
 #ifndef CARTRECOVERY_STORE_H_
 #define CARTRECOVERY_STORE_H_
 
@@ -276,6 +277,11 @@ class Store {
   // Puts a claimed job back to pending at due_ms; false when the claim is stale.
   virtual bool RetryJob(int64_t job_id, int attempt, Millis due_ms) = 0;
   virtual bool ClaimIsCurrent(int64_t job_id, int attempt) = 0;  // read
+  // Extends the lease of each claim (job_id, attempt) still held with that attempt to
+  // `lease_until`; claims finished, retried or taken over since are left alone. Returns how
+  // many were renewed. The worker's LeaseKeeper calls it while a batch is worked on.
+  virtual int RenewClaims(const std::vector<std::pair<int64_t, int>>& claims,
+                          Millis lease_until) = 0;
   virtual std::optional<Millis> NextDueMs() = 0;                  // read
 
   // Messages. InsertMessage returns false when the id exists (exactly one per step and

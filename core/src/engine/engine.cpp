@@ -185,6 +185,8 @@ Runtime::~Runtime() { UnregisterRuntime(this); }
 
 std::unique_ptr<Runtime> Engine::Impl::NewRuntime() {
   auto r = std::make_unique<Runtime>();
+  r->cart_cap = std::make_unique<internal::CartEventCap>(opts.max_events_per_cart,
+                                                         opts.cart_event_window_ms);
   r->store = OpenStore(opts.store_url);
   Runtime* raw = r.get();
   r->clock_token = clock->Subscribe([this, raw] { WakeWorker(*raw); });
@@ -336,6 +338,13 @@ void Engine::Impl::CommitBatch(Runtime& r, std::vector<std::pair<int64_t, Event>
   }
 }
 
+Error Engine::Impl::CartCapError(const std::string& field, const std::string& cart_id) const {
+  return InvalidArgument(field, "cart '" + cart_id + "' already had " +
+                                    std::to_string(opts.max_events_per_cart) + " events within " +
+                                    FormatDuration(opts.cart_event_window_ms) +
+                                    " (max_events_per_cart); this one is refused");
+}
+
 void Engine::Impl::SetError(Runtime& r, const std::string& error) {
   std::lock_guard<std::mutex> lock(r.info_mu);
   r.last_error = error;
@@ -406,6 +415,7 @@ int64_t Engine::Accept(const std::string& type, const Value& fields, std::option
   Event e = ParseEvent(type, fields, at ? *at : impl_->clock->NowMillis(), impl_->opts.currency);
   bool wait = durable || GatesSending(e);
   Runtime& r = impl_->R();
+  if (r.cart_cap->Admit({{e.cart_id, e.at_ms}}) >= 0) throw impl_->CartCapError("cart_id", e.cart_id);
   std::vector<Event> one;
   one.push_back(std::move(e));
   int64_t seq = impl_->Enqueue(r, std::move(one), false);
@@ -437,6 +447,11 @@ size_t Engine::TrackMany(const std::vector<std::pair<std::string, Value>>& event
   }
   if (parsed.empty()) return 0;
   Runtime& r = impl_->R();
+  std::vector<std::pair<std::string, Millis>> carts;
+  carts.reserve(parsed.size());
+  for (const Event& e : parsed) carts.emplace_back(e.cart_id, e.at_ms);
+  if (int64_t over = r.cart_cap->Admit(carts); over >= 0)
+    throw impl_->CartCapError("[" + std::to_string(over) + "].cart_id", parsed[over].cart_id);
   size_t n = parsed.size();
   int64_t seq = impl_->Enqueue(r, std::move(parsed), true);
   if (wait) impl_->WaitCommitted(r, seq);

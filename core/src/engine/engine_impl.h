@@ -17,9 +17,11 @@
 #include <thread>
 #include <vector>
 
+#include "ingest/cart_event_cap.h"
 #include "cartrecovery/engine.h"
 #include "cartrecovery/events.h"
 #include "cartrecovery/store.h"
+#include "engine/deliveries.h"
 
 namespace cartrecovery {
 
@@ -51,6 +53,9 @@ struct Runtime {
   bool worker_wake = false;     // guarded by w_mu
   std::thread worker;
   int clock_token = 0;
+
+  // Events per cart accepted by this process (ingest/cart_event_cap.h); thread-safe.
+  std::unique_ptr<internal::CartEventCap> cart_cap;
 
   std::mutex send_mu;  // one job's deliveries at a time per process: channels are not
                        // thread-safe and keep their connection between messages
@@ -89,6 +94,8 @@ struct Engine::Impl {
   std::unique_ptr<Runtime> NewRuntime();
 
   // Ingest.
+  // The error for an event over the cap on events per cart (opts.max_events_per_cart).
+  Error CartCapError(const std::string& field, const std::string& cart_id) const;
   int64_t Enqueue(Runtime& rt, std::vector<Event> events, bool wait_for_room);
   void WaitCommitted(Runtime& rt, int64_t seq);
   void StartWriterLocked(Runtime& rt);  // requires rt.q_mu
@@ -113,8 +120,29 @@ struct Engine::Impl {
   // `stoppable`: the background worker's run, which hands back the jobs it claimed but has
   // not started when Stop() is asked (a clean shutdown releases its claims at once).
   int RunDueJobs(Runtime& rt, Millis now, bool stoppable = false);
-  void RunAbandonJob(Runtime& rt, const JobRecord& job, Millis now);
-  void RunStepJob(Runtime& rt, const JobRecord& job, Millis now);
+  bool StopAsked(Runtime& rt, bool stoppable);  // a stoppable run whose Stop() was asked
+  void ReleaseClaims(Runtime& rt, const std::vector<JobRecord>& jobs);  // back to pending
+  void AbandonCart(Store& store, const JobRecord& job, Millis now);  // inside a Write()
+  void RunAbandonJobs(Runtime& rt, const std::vector<JobRecord>& jobs, Millis now);
+  // send_step.cpp: a batch of step jobs is plan (one transaction: re-check, decide, render,
+  // mark "sending") -> deliver (no transaction) -> record (one transaction: outcomes, advance).
+  struct StepPlan {
+    JobRecord job;
+    JourneyRecord journey;
+    const Flow* flow = nullptr;
+    const Path* path = nullptr;
+    std::optional<Engagement> branch;
+    std::vector<internal::PendingSend> sends;  // status "sending", stored
+  };
+  // `stoppable`: a shutdown asked mid-batch delivers no further job; those left are handed
+  // back (their messages stay "sending", which the next claim sends: none left yet).
+  void RunStepJobs(Runtime& rt, const std::vector<JobRecord>& jobs, Millis now,
+                   bool stoppable = false);
+  // Inside a Write(): nullopt when the job ended here (ordered, emptied, paused, ...).
+  std::optional<StepPlan> PlanStep(Store& store, const JobRecord& job, Millis now,
+                                   bool ordered_at_shop);
+  void RecordStep(Store& store, StepPlan& plan, std::vector<internal::SendResult>& results,
+                  Millis now);
   void RunAlertJob(Runtime& rt, const JobRecord& job, Millis now);  // sales_alert.cpp
   bool WantsSalesAlert(const Cart& cart) const;
   ValueThreshold SalesAlertThreshold() const;  // the shop's R3.10 threshold, per currency

@@ -1,20 +1,22 @@
 // What a due job does. Two kinds:
 //   abandon <cart>     the cart has been quiet for abandon_after: start (or move) a journey
 //   step <journey>     send the journey's next step, then schedule the one after it
-// A step is claim -> prepare (transaction: re-check, render, record "sending") -> send (no
-// transaction, no store lock) -> mark (transaction: sent / retry / failed, advance). Every
-// decision not to send is a message row with status "suppressed" and its reason (S7).
+// A worker claims up to kClaimBatch due jobs in one statement, keeps their leases alive
+// while it works (LeaseKeeper), runs the batch's abandonments in one transaction and its
+// steps as plan -> deliver -> record (send_step.cpp), a savepoint per job. Every decision
+// not to send is a message row with status "suppressed" and its reason (S7).
 #include <algorithm>
 #include <chrono>
 
 #include "cartrecovery/status.h"
 #include "engine/deliveries.h"
 #include "engine/engine_impl.h"
+#include "engine/lease_keeper.h"
 
 namespace cartrecovery {
 namespace {
 
-constexpr int kClaimBatch = 100;
+constexpr int kClaimBatch = 500;
 constexpr std::chrono::seconds kHeartbeatEvery(5);
 constexpr Millis kCouponGrace = 30 * kDay;
 
@@ -27,10 +29,7 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now, bool stoppable) {
   // ever makes a job reschedule itself at `now` forever.
   for (int round = 0; round < 10000; ++round) {
     std::vector<JobRecord> jobs;
-    if (stoppable) {
-      std::lock_guard<std::mutex> lock(r.w_mu);
-      if (r.worker_stop) break;  // claim nothing more once a shutdown is asked
-    }
+    if (StopAsked(r, stoppable)) break;  // claim nothing more once a shutdown is asked
     {
       std::lock_guard<std::mutex> lock(r.store_mu);
       // An idle run costs no commit (no fsync) unless the heartbeat is due: nothing to
@@ -54,28 +53,45 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now, bool stoppable) {
       });
       if (heartbeat) r.last_heartbeat = wall;
     }
-    bool stopping = false;
-    for (size_t i = 0; i < jobs.size(); ++i) {
-      const JobRecord& job = jobs[i];
-      if (stoppable) {
-        std::lock_guard<std::mutex> lock(r.w_mu);
-        stopping = r.worker_stop;
+    if (jobs.empty()) break;
+    // The batch stays ours while we work on it, however slow a channel is (lease_keeper.h).
+    std::vector<std::pair<int64_t, int>> claims;
+    for (const auto& job : jobs) claims.emplace_back(job.job_id, job.attempt);
+    const Millis claimed_until = now + opts.lease_ms;
+    internal::LeaseKeeper keeper(clock, opts.lease_ms, [&r, claims, claimed_until](Millis until) {
+      // Only try: the owner holds the store between the jobs of the batch, never for long.
+      std::unique_lock<std::mutex> lock(r.store_mu, std::try_to_lock);
+      if (!lock.owns_lock()) return false;
+      // run_due(now) may run ahead of the clock: a renewal never shortens the claim.
+      until = std::max(until, claimed_until);
+      r.store->Write([&] { r.store->RenewClaims(claims, until); });
+      return true;
+    });
+    // Abandonments and steps go by the batch (one transaction per phase, not per job);
+    // the rare alerts one by one.
+    std::vector<JobRecord> abandons, steps;
+    for (const auto& job : jobs) {
+      if (job.kind == "abandon") abandons.push_back(job);
+      else if (job.kind == "step") steps.push_back(job);
+    }
+    if (!abandons.empty()) RunAbandonJobs(r, abandons, now);
+    if (!steps.empty()) {
+      try {
+        RunStepJobs(r, steps, now, stoppable);
+      } catch (const std::exception& e) {
+        // The batch stays claimed; its leases expire and it is tried again.
+        SetError(r, std::string("step jobs: ") + e.what());
       }
-      if (stopping) {
-        // Shutting down (SIGTERM): the job in hand was finished; the rest go back to pending
-        // at their due time now, not when their lease runs out, so another worker (or this
-        // one restarted) takes them at once. The fencing token keeps a stale release harmless.
-        std::lock_guard<std::mutex> lock(r.store_mu);
-        r.store->Write([&] {
-          for (size_t k = i; k < jobs.size(); ++k)
-            r.store->RetryJob(jobs[k].job_id, jobs[k].attempt, jobs[k].due_ms);
-        });
-        break;
+    }
+    ran += static_cast<int>(abandons.size() + steps.size());
+    for (const auto& job : jobs) {
+      if (job.kind == "abandon" || job.kind == "step") continue;
+      if (StopAsked(r, stoppable)) {
+        ReleaseClaims(r, {job});  // the rest of the batch goes back at once, one by one
+        continue;
       }
       try {
-        if (job.kind == "abandon") RunAbandonJob(r, job, now);
-        else if (job.kind == "step") RunStepJob(r, job, now);
-        else if (job.kind == "alert") RunAlertJob(r, job, now);
+        if (job.kind == "alert") RunAlertJob(r, job, now);
         else if (job.kind == "pool_alert") RunPoolAlertJob(r, job, now);
         else {
           std::lock_guard<std::mutex> lock(r.store_mu);
@@ -87,7 +103,8 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now, bool stoppable) {
       }
       ++ran;
     }
-    if (jobs.empty() || stopping) break;
+    keeper.Stop();
+    if (StopAsked(r, stoppable)) break;
   }
   if (ran > 0) {
     // Connections stay open across the messages of one run and are closed after it.
@@ -104,10 +121,44 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now, bool stoppable) {
   return ran;
 }
 
-void Engine::Impl::RunAbandonJob(Runtime& r, const JobRecord& job, Millis now) {
+bool Engine::Impl::StopAsked(Runtime& r, bool stoppable) {
+  if (!stoppable) return false;
+  std::lock_guard<std::mutex> lock(r.w_mu);
+  return r.worker_stop;
+}
+
+void Engine::Impl::ReleaseClaims(Runtime& r, const std::vector<JobRecord>& jobs) {
+  // Shutting down (SIGTERM): claimed jobs not started go back to pending at their due time
+  // now, not when their lease runs out, so another worker (or this one restarted) takes
+  // them at once. The fencing token (attempt) keeps a stale release harmless.
+  std::lock_guard<std::mutex> lock(r.store_mu);
+  r.store->Write([&] {
+    for (const auto& job : jobs) r.store->RetryJob(job.job_id, job.attempt, job.due_ms);
+  });
+}
+
+void Engine::Impl::RunAbandonJobs(Runtime& r, const std::vector<JobRecord>& jobs, Millis now) {
+  // One transaction for the batch, a savepoint per job: a job that throws is undone alone
+  // and stays claimed (tried again after its lease).
   std::lock_guard<std::mutex> lock(r.store_mu);
   Store& store = *r.store;
-  store.Write([&] {
+  try {
+    store.Write([&] {
+      for (const auto& job : jobs) {
+        try {
+          store.Write([&] { AbandonCart(store, job, now); });
+        } catch (const std::exception& e) {
+          SetError(r, "job abandon " + job.subject + ": " + e.what());
+        }
+      }
+    });
+  } catch (const std::exception& e) {
+    SetError(r, std::string("abandon jobs: ") + e.what());
+  }
+}
+
+void Engine::Impl::AbandonCart(Store& store, const JobRecord& job, Millis now) {
+  {
     if (!store.ClaimIsCurrent(job.job_id, job.attempt)) return;
     auto cart = store.LoadCart(job.subject);
     if (!cart || cart->state != CartState::kActive || !cart->HasItems()) {
@@ -218,7 +269,7 @@ void Engine::Impl::RunAbandonJob(Runtime& r, const JobRecord& job, Millis now) {
     j.next_branch = due.branch;
     store.SaveJourney(j);
     store.ScheduleJob("step", j.journey_id, due.due_ms);
-  });
+  }
 }
 
 }  // namespace cartrecovery

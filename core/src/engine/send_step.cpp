@@ -1,7 +1,23 @@
-// Sending a journey's step: prepare (one transaction: re-check, decide per channel,
-// render, record "sending") -> deliver (no transaction, no store lock) -> record (one
-// transaction: outcomes, then advance the journey or schedule the retry).
+// Sending a batch of journeys' steps: plan (one transaction for the batch: re-check,
+// decide per channel, render, record "sending") -> deliver (no transaction, no store lock)
+// -> record (one transaction for the batch: outcomes, then advance each journey or schedule
+// its retry). A savepoint per job in both transactions: one bad job is undone alone.
 // Every decision not to send is a message row "suppressed" with its reason (S7).
+//
+// A message of a step, with the function that moves it:
+//
+//            PlanStep                      Deliver: accepted     RecordStep
+//   (none) ───────────▶ sending ─────────────────────────────────────────────▶ sent
+//     │  PlanStep        │  ▲  RecordStep: transient failure  ┌──▶ retrying ──┐
+//     │  (policy, hold)  │  └──────────────── PlanStep ◀──────┘               │
+//     ├──▶ suppressed    ├──▶ failed   (permanent failure, or retries used up)  │
+//     ├──▶ deferred ─────┤             (quiet hours: due later)                 │
+//     └──▶ paused ───────┘             (flow paused, coupon pool empty,         │
+//                                       shop's account refused: R4.3)          │
+//   ApplyOrder / ApplyUnsubscribe / EndJourney: any unsent ──▶ suppressed ◀─────┘
+// "sending" is written before anything leaves; a worker killed after the channel accepted
+// and before the record leaves it "sending", and the next claim sends it again (the only
+// window for a duplicate). The job of the step moves as store.h draws it.
 #include <algorithm>
 
 #include "cartrecovery/offer.h"
@@ -23,313 +39,368 @@ bool IsUnresolved(const std::string& status) {
 
 }  // namespace
 
-void Engine::Impl::RunStepJob(Runtime& r, const JobRecord& job, Millis now) {
-  // Only one job's deliveries at a time in this process: channels keep one connection.
-  std::lock_guard<std::mutex> send_lock(r.send_mu);
+std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, const JobRecord& job,
+                                                             Millis now, bool ordered_at_shop) {
   std::vector<PendingSend> sends;
   std::optional<JourneyRecord> journey;
   const Flow* flow = nullptr;
   const Path* path = nullptr;
   std::optional<Engagement> branch;
-  // Asked first, with no lock held: the hook may be slow (the shop's database) or Python.
-  const bool ordered_at_shop = OrderedAtShop(r, job.subject);
+  if (!store.ClaimIsCurrent(job.job_id, job.attempt)) return std::nullopt;
+  journey = store.LoadJourney(job.subject);
+  if (journey && journey->state == "running" && ordered_at_shop) {
+    if (auto cart = store.LoadCart(journey->cart_id)) {
+      cart->state = journey->next_step > 0 ? CartState::kRecovered : CartState::kOrdered;
+      store.SaveCart(*cart);
+    }
+    EndJourney(store, *journey, "ordered", now);
+    return std::nullopt;
+  }
+  if (!journey || journey->state != "running") {
+    store.FinishJob(job.job_id, job.attempt);
+    return std::nullopt;
+  }
+  flow = FindFlow(journey->flow);
+  path = flow ? flow->FindPath(journey->path) : nullptr;
+  if (!path || journey->next_step >= static_cast<int>(path->steps.size())) {
+    EndJourney(store, *journey, path ? "completed" : "flow_removed", now);
+    return std::nullopt;
+  }
+  auto cart = store.LoadCart(journey->cart_id);
+  Contact contact = store.LoadContact(journey->contact_key).value_or(Contact{});
+  contact.key = journey->contact_key;
+  if (!cart || cart->state == CartState::kRecovered || cart->state == CartState::kOrdered) {
+    EndJourney(store, *journey, "ordered", now);
+    return std::nullopt;
+  }
+  if (cart->state == CartState::kEmptied || !cart->HasItems()) {
+    EndJourney(store, *journey, "emptied", now);
+    return std::nullopt;
+  }
+  // S3: the shopper is back; wait until the cart is quiet again.
+  Millis quiet_until = cart->last_activity_ms + flow->abandon_after_ms;
+  if (quiet_until > now) {
+    journey->next_due_ms = quiet_until;
+    store.SaveJourney(*journey);
+    store.RetryJob(job.job_id, job.attempt, quiet_until);
+    return std::nullopt;
+  }
+  const Step& step = path->steps[journey->next_step];
+  std::string variant;  // the step experiment's arm for this contact, once drawn
+  // The step's message on a channel: as stored so far (retrying, deferred, paused) or
+  // new; nullopt when it is already resolved (sent, failed, suppressed).
+  auto message_for = [&](const std::string& ch, std::optional<MessageRecord>* existing)
+      -> std::optional<MessageRecord> {
+    MessageRecord m;
+    m.message_id = DerivedId("m_", journey->journey_id + "\n" +
+                                       std::to_string(journey->next_step + 1) + "\n" + ch);
+    *existing = store.LoadMessage(m.message_id);
+    if (*existing && !IsUnresolved((*existing)->status)) return std::nullopt;
+    if (*existing) m = **existing;
+    m.journey_id = journey->journey_id;
+    m.cart_id = cart->cart_id;
+    m.contact_key = contact.key;
+    m.flow = flow->name;
+    m.path = path->name;
+    m.step = journey->next_step + 1;
+    m.channel = ch;
+    m.due_ms = *existing ? (*existing)->due_ms : journey->next_due_ms;
+    m.created_ms = *existing ? (*existing)->created_ms : now;
+    m.variant = variant;
+    return m;
+  };
+  // Every channel's message of this step gets `status` and `reason` and is stored.
+  auto hold_step = [&](const std::string& status, const std::string& reason) {
+    for (const auto& ch : step.channels) {
+      std::optional<MessageRecord> existing;
+      auto m = message_for(ch, &existing);
+      if (!m) continue;
+      m->status = status;
+      m->reason = reason;
+      if (existing) store.UpdateMessage(*m);
+      else store.InsertMessage(*m);
+    }
+  };
+  // Paused by staff: the step waits (resume makes it due at once).
+  if (store.FlowPauses().count(flow->name)) {
+    hold_step("paused", "flow_paused");
+    store.RetryJob(job.job_id, job.attempt, now + kHour);
+    return std::nullopt;
+  }
+  // R6.3: the contact's arm of the step's experiment; the holdout gets nothing from
+  // here on, so that the step's effect is measured against doing nothing.
+  const StepVariant* arm = nullptr;
+  if (step.HasExperiment()) {
+    Experiment experiment;
+    experiment.name = step.experiment;
+    for (const auto& v : step.variants) experiment.variants.push_back({v.name, v.weight});
+    experiment.holdout_weight = step.holdout_weight;
+    // A flow may run without a contact (has_contact: false): the cart stands in.
+    const std::string who = contact.key.empty() ? "cart:" + journey->cart_id : contact.key;
+    variant = store.AssignVariant(step.experiment, who, AssignVariant(experiment, who),
+                                  flow->name, now);
+    if (variant == kHoldout) {
+      hold_step("suppressed", "holdout");
+      EndJourney(store, *journey, "holdout", now);
+      return std::nullopt;
+    }
+    for (const auto& v : step.variants)
+      if (v.name == variant) arm = &v;  // none: the arm was removed; the step's own content
+  }
+  const std::string& coupon_pool = arm && !arm->coupon.empty() ? arm->coupon : step.coupon;
+  // R4.1/R4.3: a step with a coupon needs a code for this person; with the pool empty
+  // the step waits ("paused", with the reason) until codes arrive: nobody gets a
+  // message with an empty code.
+  std::string coupon_code;
+  std::string incentive_note;  // S8: why the step goes without its coupon
+  StepIncentive incentive;
+  if (!coupon_pool.empty())
+    incentive = DecideStepIncentive(store, journey->journey_id, journey->next_step + 1,
+                                    *cart, contact, now);
+  if (!incentive.give) incentive_note = "incentive_refused:" + incentive.rule;
+  if (!coupon_pool.empty() && incentive.give) {
+    auto coupon = CouponFor(store, coupon_pool, contact.key, now);
+    if (!coupon) {
+      SchedulePoolAlert(store, coupon_pool, now);
+      hold_step("paused", "coupon_pool_empty:" + coupon_pool);
+      store.RetryJob(job.job_id, job.attempt, now + kHour);  // or at once on import
+      return std::nullopt;
+    }
+    coupon_code = coupon->Shown();
+    RecordStepIncentive(store, incentive, *cart, contact, coupon->code, now);
+  }
+  if (!incentive.give) RecordStepIncentive(store, incentive, *cart, contact, "", now);
+  branch = step.IsBranched() ? journey->next_branch : std::nullopt;
+  if (step.IsBranched() && !branch) branch = Engagement::kUnopened;
+  std::string tmpl = step.IsBranched() ? step.BranchFor(*branch).template_name : step.template_name;
+  if (arm && !arm->template_name.empty()) tmpl = arm->template_name;
+  // Policies see every send to this person, across journeys, plus what this step sends
+  // on its earlier channels (the daily ceiling counts them).
+  ContactSends sends_so_far = store.SendsTo(contact.key, now - 2 * kDay);
+  SendHistory history;
+  history.last_sent_ms = sends_so_far.last_by_channel;
+  for (const auto& [channel_name, at] : sends_so_far.recent)
+    history.recent.push_back({channel_name, at});
+  for (const auto& ch : step.channels) {
+    std::optional<MessageRecord> existing;
+    auto step_message = message_for(ch, &existing);
+    if (!step_message) continue;
+    MessageRecord m = std::move(*step_message);
+    m.branch = branch;
+    m.to = internal::ShownAddress(ch, contact);
+    std::string address = AddressFor(ch, contact);
+    Channel* channel = ChannelFor(ch);
+    auto save = [&] {
+      if (existing) store.UpdateMessage(m);
+      else store.InsertMessage(m);
+    };
+    std::string reason;
+    if (!channel) reason = "channel_not_configured";
+    else if (address.empty()) reason = "no_address";  // R3.1: SMS without a phone
+    else if (internal::Bounced(ch, contact)) reason = "bounced";
+    PolicyDecision decision;
+    if (reason.empty()) decision = DecideSend(opts.policies, ch, contact, history, now);
+    if (!reason.empty() || decision.action == SendAction::kSkip) {
+      m.status = "suppressed";
+      m.reason = reason.empty() ? decision.reason : reason;
+      save();
+      continue;
+    }
+    if (decision.action == SendAction::kDefer) {  // S6: moved, not dropped
+      m.status = "deferred";
+      m.reason = decision.reason;
+      m.due_ms = decision.not_before;
+      save();
+      continue;
+    }
+    MessageLinks links = LinksFor(m, *cart, now);
+    RenderRequest req;
+    req.shop = opts.shop;
+    req.cart = *cart;
+    req.contact = contact;
+    req.flow = flow->name;
+    req.path = path->name;
+    req.step = m.step;
+    req.branch = branch;
+    req.channel = ch;
+    req.template_name = tmpl;
+    req.templates = &templates;
+    req.language = contact.language;
+    req.cart_url = links.cart_url;
+    req.unsubscribe_url = links.unsubscribe_url;
+    req.open_pixel_url = links.open_pixel_url;
+    req.coupon_code = coupon_code;
+    RenderedMessage rendered = Render(req);
+    // A browser notification needs a title (push.h: "title" is the subject); the renderer
+    // writes subjects for e-mail only.
+    if (ch == "push" && rendered.subject.empty()) rendered.subject = opts.shop.shop_name;
+    m.status = "sending";
+    m.reason = incentive_note;
+    m.subject = rendered.subject;
+    m.text = rendered.text;
+    m.html = rendered.html;
+    PendingSend ps;
+    ps.channel = channel;
+    ps.outgoing.message_id = m.message_id;
+    ps.outgoing.channel = ch;
+    ps.outgoing.to = ch == "email" || ch == "sms" || ch == "push" ? address : "";
+    ps.outgoing.to_name = contact.consent.personalization == true ? contact.first_name : "";
+    ps.outgoing.subject = rendered.subject;
+    ps.outgoing.text = rendered.text;
+    ps.outgoing.html = rendered.html;
+    ps.outgoing.date_ms = now;
+    if (ch != "email" && ch != "sms") {
+      ps.outgoing.data_json = internal::CartPayloadJson("cart_abandoned", opts.shop, *cart,
+                                                        contact, m, links.cart_url);
+      // Webhook receivers route on this header: it must name the payload's event.
+      ps.outgoing.headers.emplace_back("X-CartRecovery-Event", "cart_abandoned");
+    }
+    AddTracking(links, m, now, ps.outgoing, m.html);
+    save();
+    ps.message = m;
+    history.last_sent_ms[ch] = now;
+    history.recent.push_back({ch, now});
+    sends.push_back(std::move(ps));
+  }
+  StepPlan plan;
+  plan.job = job;
+  plan.journey = std::move(*journey);
+  plan.flow = flow;
+  plan.path = path;
+  plan.branch = branch;
+  plan.sends = std::move(sends);
+  return plan;
+}
 
+void Engine::Impl::RecordStep(Store& store, StepPlan& plan,
+                              std::vector<internal::SendResult>& results, Millis now) {
+  internal::Recorded rec =
+      internal::RecordResults(store, opts.retry, plan.journey.contact_key, results, now);
+  // A worker that lost its lease recorded what it sent; the journey belongs to the newer
+  // claim from here on.
+  if (!store.ClaimIsCurrent(plan.job.job_id, plan.job.attempt)) return;
+  auto j = store.LoadJourney(plan.journey.journey_id);
+  if (!j || j->state != "running") {
+    store.FinishJob(plan.job.job_id, plan.job.attempt);
+    return;
+  }
+  // The step is done when every channel is: sent, failed or suppressed. A channel
+  // deferred by quiet hours or retrying after a failure holds it (the step's job comes
+  // back then); the next step still counts from the step's first send.
+  std::optional<Millis> wake = rec.retry_at;
+  Millis first_sent = 0;
+  MessageFilter of_journey;
+  of_journey.journey_id = j->journey_id;
+  for (const auto& m : store.ListMessages(of_journey)) {
+    if (m.step != j->next_step + 1) continue;
+    if (IsUnresolved(m.status) && m.status != "sending")
+      wake = std::min(wake.value_or(m.due_ms), m.due_ms);
+    if (m.status == "sent" && (first_sent == 0 || m.sent_ms < first_sent)) first_sent = m.sent_ms;
+  }
+  if (wake) {
+    store.RetryJob(plan.job.job_id, plan.job.attempt, std::max(*wake, now));
+    return;
+  }
+  if (first_sent == 0) first_sent = now;  // nothing went: the next step counts from now
+  j->prev_sent_ms = first_sent;
+  j->prev_engagement = Engagement::kUnopened;
+  j->prev_branch = plan.branch;
+  j->next_step += 1;
+  j->updated_ms = now;
+  if (j->next_step >= static_cast<int>(plan.path->steps.size())) {
+    j->state = "completed";
+    j->next_branch.reset();
+    store.SaveJourney(*j);
+    store.FinishJob(plan.job.job_id, plan.job.attempt);
+    if (auto cart = store.LoadCart(j->cart_id)) {
+      if (cart->state == CartState::kAbandoned) {
+        cart->state = CartState::kExpired;
+        store.SaveCart(*cart);
+      }
+    }
+    return;
+  }
+  auto cart = store.LoadCart(j->cart_id);
+  JourneyProgress p;
+  p.next_step = j->next_step;
+  p.last_activity_ms = cart ? cart->last_activity_ms : 0;
+  p.prev_sent_ms = first_sent;
+  p.prev_engagement = Engagement::kUnopened;
+  p.prev_branch = plan.branch;
+  DueStep due = NextDue(*plan.flow, *plan.path, p, now);
+  j->next_due_ms = due.due_ms;
+  j->next_branch = due.branch;
+  store.SaveJourney(*j);
+  store.RetryJob(plan.job.job_id, plan.job.attempt, due.due_ms);  // the same row carries the next step
+}
+
+void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, Millis now,
+                               bool stoppable) {
+  // Only one batch's deliveries at a time in this process: channels keep one connection.
+  std::lock_guard<std::mutex> send_lock(r.send_mu);
+  // Asked first, with no lock held: the hook may be slow (the shop's database) or Python.
+  std::vector<char> ordered(jobs.size(), 0);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    try {
+      ordered[i] = OrderedAtShop(r, jobs[i].subject);
+    } catch (const std::exception& e) {
+      ordered[i] = 2;  // the job stays claimed: tried again after its lease
+      SetError(r, "job step " + jobs[i].subject + ": " + e.what());
+    }
+  }
+  if (StopAsked(r, stoppable)) {  // a shutdown asked meanwhile: nothing planned, all back
+    ReleaseClaims(r, jobs);
+    return;
+  }
+  // Plan: one transaction marks every message of the batch "sending" (fenced by each
+  // claim's attempt) before anything leaves. A savepoint per job: a job that throws is
+  // undone alone and stays claimed (tried again after its lease); the others go on.
+  std::vector<StepPlan> plans;
+  plans.reserve(jobs.size());
   {
     std::lock_guard<std::mutex> lock(r.store_mu);
     Store& store = *r.store;
     store.Write([&] {
-      if (!store.ClaimIsCurrent(job.job_id, job.attempt)) return;
-      journey = store.LoadJourney(job.subject);
-      if (journey && journey->state == "running" && ordered_at_shop) {
-        if (auto cart = store.LoadCart(journey->cart_id)) {
-          cart->state = journey->next_step > 0 ? CartState::kRecovered : CartState::kOrdered;
-          store.SaveCart(*cart);
+      for (size_t i = 0; i < jobs.size(); ++i) {
+        if (ordered[i] == 2) continue;
+        try {
+          store.Write([&] {
+            if (auto plan = PlanStep(store, jobs[i], now, ordered[i] == 1))
+              plans.push_back(std::move(*plan));
+          });
+        } catch (const std::exception& e) {
+          SetError(r, "job step " + jobs[i].subject + ": " + e.what());
         }
-        EndJourney(store, *journey, "ordered", now);
-        journey.reset();
-        return;
-      }
-      if (!journey || journey->state != "running") {
-        store.FinishJob(job.job_id, job.attempt);
-        journey.reset();
-        return;
-      }
-      flow = FindFlow(journey->flow);
-      path = flow ? flow->FindPath(journey->path) : nullptr;
-      if (!path || journey->next_step >= static_cast<int>(path->steps.size())) {
-        EndJourney(store, *journey, path ? "completed" : "flow_removed", now);
-        journey.reset();
-        return;
-      }
-      auto cart = store.LoadCart(journey->cart_id);
-      Contact contact = store.LoadContact(journey->contact_key).value_or(Contact{});
-      contact.key = journey->contact_key;
-      if (!cart || cart->state == CartState::kRecovered || cart->state == CartState::kOrdered) {
-        EndJourney(store, *journey, "ordered", now);
-        journey.reset();
-        return;
-      }
-      if (cart->state == CartState::kEmptied || !cart->HasItems()) {
-        EndJourney(store, *journey, "emptied", now);
-        journey.reset();
-        return;
-      }
-      // S3: the shopper is back; wait until the cart is quiet again.
-      Millis quiet_until = cart->last_activity_ms + flow->abandon_after_ms;
-      if (quiet_until > now) {
-        journey->next_due_ms = quiet_until;
-        store.SaveJourney(*journey);
-        store.RetryJob(job.job_id, job.attempt, quiet_until);
-        journey.reset();
-        return;
-      }
-      const Step& step = path->steps[journey->next_step];
-      std::string variant;  // the step experiment's arm for this contact, once drawn
-      // The step's message on a channel: as stored so far (retrying, deferred, paused) or
-      // new; nullopt when it is already resolved (sent, failed, suppressed).
-      auto message_for = [&](const std::string& ch, std::optional<MessageRecord>* existing)
-          -> std::optional<MessageRecord> {
-        MessageRecord m;
-        m.message_id = DerivedId("m_", journey->journey_id + "\n" +
-                                           std::to_string(journey->next_step + 1) + "\n" + ch);
-        *existing = store.LoadMessage(m.message_id);
-        if (*existing && !IsUnresolved((*existing)->status)) return std::nullopt;
-        if (*existing) m = **existing;
-        m.journey_id = journey->journey_id;
-        m.cart_id = cart->cart_id;
-        m.contact_key = contact.key;
-        m.flow = flow->name;
-        m.path = path->name;
-        m.step = journey->next_step + 1;
-        m.channel = ch;
-        m.due_ms = *existing ? (*existing)->due_ms : journey->next_due_ms;
-        m.created_ms = *existing ? (*existing)->created_ms : now;
-        m.variant = variant;
-        return m;
-      };
-      // Every channel's message of this step gets `status` and `reason` and is stored.
-      auto hold_step = [&](const std::string& status, const std::string& reason) {
-        for (const auto& ch : step.channels) {
-          std::optional<MessageRecord> existing;
-          auto m = message_for(ch, &existing);
-          if (!m) continue;
-          m->status = status;
-          m->reason = reason;
-          if (existing) store.UpdateMessage(*m);
-          else store.InsertMessage(*m);
-        }
-      };
-      // Paused by staff: the step waits (resume makes it due at once).
-      if (store.FlowPauses().count(flow->name)) {
-        hold_step("paused", "flow_paused");
-        store.RetryJob(job.job_id, job.attempt, now + kHour);
-        journey.reset();
-        return;
-      }
-      // R6.3: the contact's arm of the step's experiment; the holdout gets nothing from
-      // here on, so that the step's effect is measured against doing nothing.
-      const StepVariant* arm = nullptr;
-      if (step.HasExperiment()) {
-        Experiment experiment;
-        experiment.name = step.experiment;
-        for (const auto& v : step.variants) experiment.variants.push_back({v.name, v.weight});
-        experiment.holdout_weight = step.holdout_weight;
-        // A flow may run without a contact (has_contact: false): the cart stands in.
-        const std::string who = contact.key.empty() ? "cart:" + journey->cart_id : contact.key;
-        variant = store.AssignVariant(step.experiment, who, AssignVariant(experiment, who),
-                                      flow->name, now);
-        if (variant == kHoldout) {
-          hold_step("suppressed", "holdout");
-          EndJourney(store, *journey, "holdout", now);
-          journey.reset();
-          return;
-        }
-        for (const auto& v : step.variants)
-          if (v.name == variant) arm = &v;  // none: the arm was removed; the step's own content
-      }
-      const std::string& coupon_pool = arm && !arm->coupon.empty() ? arm->coupon : step.coupon;
-      // R4.1/R4.3: a step with a coupon needs a code for this person; with the pool empty
-      // the step waits ("paused", with the reason) until codes arrive: nobody gets a
-      // message with an empty code.
-      std::string coupon_code;
-      std::string incentive_note;  // S8: why the step goes without its coupon
-      StepIncentive incentive;
-      if (!coupon_pool.empty())
-        incentive = DecideStepIncentive(store, journey->journey_id, journey->next_step + 1,
-                                        *cart, contact, now);
-      if (!incentive.give) incentive_note = "incentive_refused:" + incentive.rule;
-      if (!coupon_pool.empty() && incentive.give) {
-        auto coupon = CouponFor(store, coupon_pool, contact.key, now);
-        if (!coupon) {
-          SchedulePoolAlert(store, coupon_pool, now);
-          hold_step("paused", "coupon_pool_empty:" + coupon_pool);
-          store.RetryJob(job.job_id, job.attempt, now + kHour);  // or at once on import
-          journey.reset();
-          return;
-        }
-        coupon_code = coupon->Shown();
-        RecordStepIncentive(store, incentive, *cart, contact, coupon->code, now);
-      }
-      if (!incentive.give) RecordStepIncentive(store, incentive, *cart, contact, "", now);
-      branch = step.IsBranched() ? journey->next_branch : std::nullopt;
-      if (step.IsBranched() && !branch) branch = Engagement::kUnopened;
-      std::string tmpl = step.IsBranched() ? step.BranchFor(*branch).template_name : step.template_name;
-      if (arm && !arm->template_name.empty()) tmpl = arm->template_name;
-      // Policies see every send to this person, across journeys, plus what this step sends
-      // on its earlier channels (the daily ceiling counts them).
-      ContactSends sends_so_far = store.SendsTo(contact.key, now - 2 * kDay);
-      SendHistory history;
-      history.last_sent_ms = sends_so_far.last_by_channel;
-      for (const auto& [channel_name, at] : sends_so_far.recent)
-        history.recent.push_back({channel_name, at});
-      for (const auto& ch : step.channels) {
-        std::optional<MessageRecord> existing;
-        auto step_message = message_for(ch, &existing);
-        if (!step_message) continue;
-        MessageRecord m = std::move(*step_message);
-        m.branch = branch;
-        m.to = internal::ShownAddress(ch, contact);
-        std::string address = AddressFor(ch, contact);
-        Channel* channel = ChannelFor(ch);
-        auto save = [&] {
-          if (existing) store.UpdateMessage(m);
-          else store.InsertMessage(m);
-        };
-        std::string reason;
-        if (!channel) reason = "channel_not_configured";
-        else if (address.empty()) reason = "no_address";  // R3.1: SMS without a phone
-        else if (internal::Bounced(ch, contact)) reason = "bounced";
-        PolicyDecision decision;
-        if (reason.empty()) decision = DecideSend(opts.policies, ch, contact, history, now);
-        if (!reason.empty() || decision.action == SendAction::kSkip) {
-          m.status = "suppressed";
-          m.reason = reason.empty() ? decision.reason : reason;
-          save();
-          continue;
-        }
-        if (decision.action == SendAction::kDefer) {  // S6: moved, not dropped
-          m.status = "deferred";
-          m.reason = decision.reason;
-          m.due_ms = decision.not_before;
-          save();
-          continue;
-        }
-        MessageLinks links = LinksFor(m, *cart, now);
-        RenderRequest req;
-        req.shop = opts.shop;
-        req.cart = *cart;
-        req.contact = contact;
-        req.flow = flow->name;
-        req.path = path->name;
-        req.step = m.step;
-        req.branch = branch;
-        req.channel = ch;
-        req.template_name = tmpl;
-        req.templates = &templates;
-        req.language = contact.language;
-        req.cart_url = links.cart_url;
-        req.unsubscribe_url = links.unsubscribe_url;
-        req.open_pixel_url = links.open_pixel_url;
-        req.coupon_code = coupon_code;
-        RenderedMessage rendered = Render(req);
-        // A browser notification needs a title (push.h: "title" is the subject); the renderer
-        // writes subjects for e-mail only.
-        if (ch == "push" && rendered.subject.empty()) rendered.subject = opts.shop.shop_name;
-        m.status = "sending";
-        m.reason = incentive_note;
-        m.subject = rendered.subject;
-        m.text = rendered.text;
-        m.html = rendered.html;
-        PendingSend ps;
-        ps.channel = channel;
-        ps.outgoing.message_id = m.message_id;
-        ps.outgoing.channel = ch;
-        ps.outgoing.to = ch == "email" || ch == "sms" || ch == "push" ? address : "";
-        ps.outgoing.to_name = contact.consent.personalization == true ? contact.first_name : "";
-        ps.outgoing.subject = rendered.subject;
-        ps.outgoing.text = rendered.text;
-        ps.outgoing.html = rendered.html;
-        ps.outgoing.date_ms = now;
-        if (ch != "email" && ch != "sms") {
-          ps.outgoing.data_json = internal::CartPayloadJson("cart_abandoned", opts.shop, *cart,
-                                                            contact, m, links.cart_url);
-          // Webhook receivers route on this header: it must name the payload's event.
-          ps.outgoing.headers.emplace_back("X-CartRecovery-Event", "cart_abandoned");
-        }
-        AddTracking(links, m, now, ps.outgoing, m.html);
-        save();
-        ps.message = m;
-        history.last_sent_ms[ch] = now;
-        history.recent.push_back({ch, now});
-        sends.push_back(std::move(ps));
       }
     });
   }
-  if (!journey) return;
-
-  std::vector<internal::SendResult> results = internal::Deliver(r.store_mu, *r.store, sends);
-
+  if (plans.empty()) return;
+  // Deliver: no transaction, no store lock across the network. `plans` does not grow from
+  // here on, so the results' pointers into it stay valid.
+  // A shutdown (SIGTERM) stops between jobs: a job's channels all go or none does.
+  std::vector<std::vector<internal::SendResult>> results(plans.size());
+  size_t delivered = plans.size();
+  for (size_t i = 0; i < plans.size(); ++i) {
+    if (StopAsked(r, stoppable)) {
+      delivered = i;
+      break;
+    }
+    results[i] = internal::Deliver(r.store_mu, *r.store, plans[i].sends);
+  }
+  // Record: every outcome of the batch in one transaction, a savepoint per job. The jobs
+  // a shutdown left undelivered go back to pending at once, not when their lease runs out;
+  // their messages stay "sending" and the next claim sends them (nothing left yet).
   std::lock_guard<std::mutex> lock(r.store_mu);
   Store& store = *r.store;
   store.Write([&] {
-    internal::Recorded rec =
-        internal::RecordResults(store, opts.retry, journey->contact_key, results, now);
-    // A worker that lost its lease recorded what it sent; the journey belongs to the newer
-    // claim from here on.
-    if (!store.ClaimIsCurrent(job.job_id, job.attempt)) return;
-    auto j = store.LoadJourney(journey->journey_id);
-    if (!j || j->state != "running") {
-      store.FinishJob(job.job_id, job.attempt);
-      return;
-    }
-    // The step is done when every channel is: sent, failed or suppressed. A channel
-    // deferred by quiet hours or retrying after a failure holds it (the step's job comes
-    // back then); the next step still counts from the step's first send.
-    std::optional<Millis> wake = rec.retry_at;
-    Millis first_sent = 0;
-    MessageFilter of_journey;
-    of_journey.journey_id = j->journey_id;
-    for (const auto& m : store.ListMessages(of_journey)) {
-      if (m.step != j->next_step + 1) continue;
-      if (IsUnresolved(m.status) && m.status != "sending")
-        wake = std::min(wake.value_or(m.due_ms), m.due_ms);
-      if (m.status == "sent" && (first_sent == 0 || m.sent_ms < first_sent)) first_sent = m.sent_ms;
-    }
-    if (wake) {
-      store.RetryJob(job.job_id, job.attempt, std::max(*wake, now));
-      return;
-    }
-    if (first_sent == 0) first_sent = now;  // nothing went: the next step counts from now
-    j->prev_sent_ms = first_sent;
-    j->prev_engagement = Engagement::kUnopened;
-    j->prev_branch = branch;
-    j->next_step += 1;
-    j->updated_ms = now;
-    if (j->next_step >= static_cast<int>(path->steps.size())) {
-      j->state = "completed";
-      j->next_branch.reset();
-      store.SaveJourney(*j);
-      store.FinishJob(job.job_id, job.attempt);
-      if (auto cart = store.LoadCart(j->cart_id)) {
-        if (cart->state == CartState::kAbandoned) {
-          cart->state = CartState::kExpired;
-          store.SaveCart(*cart);
-        }
+    for (size_t i = 0; i < plans.size(); ++i) {
+      try {
+        if (i < delivered) store.Write([&] { RecordStep(store, plans[i], results[i], now); });
+        else store.RetryJob(plans[i].job.job_id, plans[i].job.attempt, plans[i].job.due_ms);
+      } catch (const std::exception& e) {
+        SetError(r, "job step " + plans[i].journey.journey_id + ": " + e.what());
       }
-      return;
     }
-    auto cart = store.LoadCart(j->cart_id);
-    JourneyProgress p;
-    p.next_step = j->next_step;
-    p.last_activity_ms = cart ? cart->last_activity_ms : 0;
-    p.prev_sent_ms = first_sent;
-    p.prev_engagement = Engagement::kUnopened;
-    p.prev_branch = branch;
-    DueStep due = NextDue(*flow, *path, p, now);
-    j->next_due_ms = due.due_ms;
-    j->next_branch = due.branch;
-    store.SaveJourney(*j);
-    store.RetryJob(job.job_id, job.attempt, due.due_ms);  // the same row carries the next step
   });
 }
 

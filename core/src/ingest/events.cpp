@@ -11,7 +11,10 @@
 #include <set>
 #include <sstream>
 
+#include "cartrecovery/policy.h"
 #include "cartrecovery/status.h"
+#include "cartrecovery/text.h"
+#include "model/json_reader.h"
 
 namespace cartrecovery {
 namespace {
@@ -80,8 +83,8 @@ class Fields {
     else throw WrongType(key, *v, "a string id");
     if (s.empty()) throw InvalidArgument(Path(key), "must not be empty");
     if (s.size() > kMaxIdLength) throw InvalidArgument(Path(key), "longer than 200 characters");
-    for (unsigned char c : s)
-      if (c < 0x20) throw InvalidArgument(Path(key), "contains a control character");
+    if (!IsValidUtf8(s)) throw InvalidArgument(Path(key), "is not valid UTF-8 text");
+    if (HasControlCharacter(s)) throw InvalidArgument(Path(key), "contains a control character");
     return s;
   }
 
@@ -91,7 +94,17 @@ class Fields {
     if (v->kind() != Value::Kind::kString) throw WrongType(key, *v, "a string");
     if (v->as_string().size() > max)
       throw InvalidArgument(Path(key), "longer than " + std::to_string(max) + " characters");
+    // Stored text is shown in messages, reports and JSON: it must be UTF-8.
+    if (!IsValidUtf8(v->as_string())) throw InvalidArgument(Path(key), "is not valid UTF-8 text");
     return v->as_string();
+  }
+
+  // A name shown in a subject or a header line: a line break or other control character
+  // would break the reminder later (or inject a header), so it is refused now.
+  std::string Name(const std::string& key, size_t max) const {
+    std::string s = Text(key, max);
+    if (HasControlCharacter(s)) throw InvalidArgument(Path(key), "contains a control character");
+    return s;
   }
 
   std::optional<int64_t> Int(const std::string& key, int64_t min) const {
@@ -119,13 +132,14 @@ class Fields {
       case Value::Kind::kInt: {
         int64_t scale = 1;
         for (int i = 0; i < exponent; ++i) scale *= 10;
-        if (v->as_int() > INT64_MAX / scale || v->as_int() < INT64_MIN / scale)
-          throw InvalidArgument(Path(key), "too large");
+        if (v->as_int() > kMaxAmountMinor / scale || v->as_int() < -kMaxAmountMinor / scale)
+          throw InvalidArgument(Path(key), "too large (at most 10^15 minor units)");
         minor = v->as_int() * scale;
         break;
       }
       case Value::Kind::kDecimal:
       case Value::Kind::kString:
+        if (!IsValidUtf8(v->as_string())) throw InvalidArgument(Path(key), "is not valid UTF-8 text");
         minor = ParseMinorUnits(v->as_string(), exponent, Path(key));
         break;
       case Value::Kind::kFloat:
@@ -203,13 +217,16 @@ std::string ValidTimezone(const Fields& f, const std::string& key) {
   for (char c : tz)
     ok = ok && (std::isalnum((unsigned char)c) || c == '/' || c == '_' || c == '-' || c == '+');
   if (!ok) throw InvalidArgument(f.Path(key), "'" + tz + "' is not an IANA time zone name");
+  // Well-formed is not enough: "QQQ" would silently fall back to the shop's zone.
+  if (!IsKnownTimeZone(tz))
+    throw InvalidArgument(f.Path(key), "'" + tz + "' is not a time zone in the IANA database");
   return tz;
 }
 
 std::string ValidCurrency(const Fields& f, const std::string& key) {
   std::string c = f.Text(key, 3);
   if (!c.empty() && !IsCurrencyCode(c))
-    throw InvalidArgument(f.Path(key), "'" + c + "' is not an ISO 4217 code like EUR");
+    throw InvalidArgument(f.Path(key), "'" + c + "' is not an ISO 4217 currency code like EUR");
   return c;
 }
 
@@ -262,6 +279,7 @@ std::vector<LineItem> ValidItems(const Value& list, int exponent) {
     throw InvalidArgument("items", std::string("expected a list, got ") + Value::KindName(list.kind()));
   if (list.as_list().size() > kMaxItems) throw InvalidArgument("items", "more than 500 lines");
   std::vector<LineItem> items;
+  int64_t total = 0;
   size_t i = 0;
   for (const Value& v : list.as_list()) {
     std::string prefix = "items[" + std::to_string(i++) + "]";
@@ -271,7 +289,7 @@ std::vector<LineItem> ValidItems(const Value& list, int exponent) {
     f.RefuseUnknown({"sku", "name", "price", "quantity", "image_url", "url"});
     LineItem item;
     item.sku = f.Id("sku", true);
-    item.name = f.Text("name", 500);
+    item.name = f.Name("name", 500);
     auto price = f.Money("price", exponent, false);
     if (!price) throw InvalidArgument(f.Path("price"), "is required");
     item.price_minor = *price;
@@ -279,6 +297,12 @@ std::vector<LineItem> ValidItems(const Value& list, int exponent) {
     if (!qty) throw InvalidArgument(f.Path("quantity"), "is required");
     if (*qty > 100000) throw InvalidArgument(f.Path("quantity"), "is not plausible (over 100000)");
     item.quantity = *qty;
+    // Both factors are bounded, so the product cannot wrap; the cart's sum is checked too.
+    if (item.price_minor > kMaxAmountMinor / item.quantity)
+      throw InvalidArgument(prefix, "price x quantity is too large (at most 10^15 minor units)");
+    total += item.price_minor * item.quantity;
+    if (total > kMaxAmountMinor)
+      throw InvalidArgument("items", "the cart's value is too large (at most 10^15 minor units)");
     item.image_url = ValidUrl(f, "image_url");
     item.url = ValidUrl(f, "url");
     items.push_back(std::move(item));
@@ -359,7 +383,7 @@ Event ParseEvent(const std::string& type, const Value& fields, Millis at_ms,
         throw InvalidArgument("cart_id", "cart_id or visitor_id is required");
       e.email = ValidEmail(f, "email");
       e.phone = ValidPhone(f, "phone");
-      e.first_name = f.Text("first_name", 100);
+      e.first_name = f.Name("first_name", 100);
       e.language = ValidLanguage(f, "language");
       e.timezone = ValidTimezone(f, "timezone");
       e.orders_count = f.Int("orders_count", 0);
@@ -523,12 +547,29 @@ std::string EventToJson(const Event& e) {
   return out.str();
 }
 
+static std::string LoggedEventFieldsUnchecked(const std::string& stored_json, const std::string& default_currency);
+
 std::string LoggedEventFields(const std::string& stored_json, const std::string& default_currency) {
+  // Stored events are our own JSON, but a damaged row must still be a StoreError, never a
+  // crash: the same guards as every other JSON the core reads, and Poco's surprises caught.
+  try {
+    return LoggedEventFieldsUnchecked(stored_json, default_currency);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& ex) {
+    throw Error(ErrorCode::kStorage,
+                std::string("event log: a stored event is not readable (") + QuoteForError(ex.what(), 200) + ")");
+  }
+}
+
+static std::string LoggedEventFieldsUnchecked(const std::string& stored_json, const std::string& default_currency) {
+  if (!IsValidUtf8(stored_json) || internal::NestingDepth(stored_json) > internal::kMaxJsonDepth)
+    throw Error(ErrorCode::kStorage, "event log: a stored event is not JSON (not UTF-8 or too deep)");
   Poco::JSON::Object::Ptr in;
   try {
     in = Poco::JSON::Parser().parse(stored_json).extract<Poco::JSON::Object::Ptr>();
   } catch (const Poco::Exception& ex) {
-    throw Error(ErrorCode::kStorage, "event log: a stored event is not JSON (" + ex.displayText() + ")");
+    throw Error(ErrorCode::kStorage, "event log: a stored event is not JSON (" + QuoteForError(ex.displayText(), 200) + ")");
   }
   const std::string currency = in->has("currency") ? in->getValue<std::string>("currency") : default_currency;
   const int exp = CurrencyExponent(currency);

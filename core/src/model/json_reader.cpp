@@ -8,6 +8,7 @@
 #include <exception>
 
 #include "cartrecovery/status.h"
+#include "cartrecovery/text.h"
 
 namespace cartrecovery {
 namespace internal {
@@ -74,14 +75,39 @@ void CheckKeys(const Object& o, const std::string& path, std::initializer_list<c
   }
 }
 
+size_t NestingDepth(const std::string& json) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : json) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 Var ParseJson(const std::string& json, const std::string& path) {
+  // Checked before the parser sees the text: a document of 100,000 '[' would otherwise
+  // recurse that deep, and bytes that are not UTF-8 would reach messages and the store.
+  if (!IsValidUtf8(json)) throw ConfigError(path, "not valid JSON: the text is not UTF-8");
+  if (NestingDepth(json) > kMaxJsonDepth)
+    throw ConfigError(path, "not valid JSON: nested deeper than " + std::to_string(kMaxJsonDepth) +
+                                " levels");
   try {
     Poco::JSON::Parser parser;
     return parser.parse(json);
   } catch (const Poco::Exception& e) {
-    throw ConfigError(path, "not valid JSON: " + e.message());
+    throw ConfigError(path, "not valid JSON: " + QuoteForError(e.message(), 200));
   } catch (const std::exception& e) {
-    throw ConfigError(path, std::string("not valid JSON: ") + e.what());
+    throw ConfigError(path, std::string("not valid JSON: ") + QuoteForError(e.what(), 200));
   }
 }
 

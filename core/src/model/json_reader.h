@@ -50,8 +50,15 @@ std::string AsString(const Poco::Dynamic::Var& v, const std::string& path);
 void CheckKeys(const Poco::JSON::Object& o, const std::string& path,
                std::initializer_list<const char*> known);
 
-// Parses JSON text. Throws ConfigError(path, "not valid JSON: <Poco's message>") when it is
-// not JSON; nothing else escapes.
+// Deepest nesting of JSON documents (flows, policies): far beyond any real document.
+constexpr size_t kMaxJsonDepth = 64;
+
+// How deeply `json`'s arrays and objects nest (brackets inside strings do not count).
+// Linear, without recursion, so it is safe on any input.
+size_t NestingDepth(const std::string& json);
+
+// Parses JSON text. Throws ConfigError(path, "not valid JSON: <why>") when it is not JSON,
+// not UTF-8 or nested deeper than kMaxJsonDepth; nothing else escapes.
 Poco::Dynamic::Var ParseJson(const std::string& json, const std::string& path);
 
 }  // namespace internal

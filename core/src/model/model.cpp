@@ -6,25 +6,6 @@
 
 namespace cartrecovery {
 
-bool IsCurrencyCode(const std::string& c) {
-  if (c.size() != 3) return false;
-  for (char ch : c)
-    if (ch < 'A' || ch > 'Z') return false;
-  return true;
-}
-
-int CurrencyExponent(const std::string& c) {
-  // ISO 4217 minor units for the codes that differ from 2.
-  static const char* kZero[] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG",
-                                "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"};
-  static const char* kThree[] = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"};
-  for (const char* z : kZero)
-    if (c == z) return 0;
-  for (const char* t : kThree)
-    if (c == t) return 3;
-  return 2;
-}
-
 int64_t ParseMinorUnits(const std::string& text, int exponent, const std::string& field) {
   auto bad = [&](const std::string& why) {
     return InvalidArgument(field, "'" + text + "' is not an amount: " + why);
@@ -59,6 +40,7 @@ int64_t ParseMinorUnits(const std::string& text, int exponent, const std::string
   for (int k = 0; k < exponent; ++k) scale *= 10;
   if (whole > (kMax - frac) / scale) throw bad("too large");
   int64_t minor = whole * scale + frac;
+  if (minor > kMaxAmountMinor) throw bad("too large (at most 10^15 minor units)");
   return negative ? -minor : minor;
 }
 

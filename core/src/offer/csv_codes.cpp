@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "cartrecovery/status.h"
+#include "cartrecovery/text.h"
 
 namespace cartrecovery {
 
@@ -17,6 +18,10 @@ constexpr size_t kChunk = 64 * 1024;
 constexpr size_t kHeaderFieldCap = 256;   // header names longer than this are cut
 constexpr size_t kHeaderFieldsCap = 4096; // a "header" with more fields is not one
 constexpr size_t kNoColumn = std::numeric_limits<size_t>::max();
+// Excel's plain "CSV" is Windows-1252 (a 0xE9 for e-acute): say so instead of a
+// puzzling "invalid characters".
+constexpr const char* kNotUtf8Hint =
+    "not UTF-8 text (a Windows-1252 file, e.g. Excel's plain 'CSV'? save it as 'CSV UTF-8')";
 
 std::string Trim(const std::string& s) {
   size_t b = 0, e = s.size();
@@ -96,6 +101,8 @@ CsvCodeReader::CsvCodeReader(std::istream& in, CsvImportOptions options)
     if (!ReadRecord(&r)) throw InvalidArgument("csv", "the input is empty: no header row");
   } while (r.blank);
   if (r.problem) throw InvalidArgument("csv", std::string("header row: ") + r.problem);
+  for (const auto& name : header_)
+    if (!IsValidUtf8(name)) throw InvalidArgument("csv", std::string("header row: ") + kNotUtf8Hint);
   expected_columns_ = r.fields;
   if (!options_.column_name.empty()) {
     const std::string want = Lower(Trim(options_.column_name));
@@ -110,8 +117,8 @@ CsvCodeReader::CsvCodeReader(std::istream& in, CsvImportOptions options)
       for (size_t i = 0; i < header_.size() && i < 20; ++i) {
         names += (i ? ", " : "") + Trim(header_[i]);
       }
-      throw InvalidArgument("column", "no column named '" + Trim(options_.column_name) +
-                                          "' in the header (" + names + ")");
+      throw InvalidArgument("column", "no column named '" + QuoteForError(Trim(options_.column_name)) +
+                                          "' in the header (" + QuoteForError(names, 400) + ")");
     }
   } else {
     column_ = static_cast<size_t>(options_.column_index);
@@ -250,6 +257,10 @@ bool CsvCodeReader::Next(CsvCode* out) {
     }
     if (r.code_too_long) {
       AddBad(r.line, "too_long", "longer than " + std::to_string(options_.max_code_length));
+      continue;
+    }
+    if (!IsValidUtf8(r.code)) {
+      AddBad(r.line, "not_utf8", kNotUtf8Hint);
       continue;
     }
     std::string code = NormalizeCouponCode(r.code);

@@ -6,6 +6,9 @@
 // nests the tokens into a tree, so every structural error is found before anything is
 // written out. Partials and delimiter changes are refused rather than half-supported.
 #include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -331,12 +334,38 @@ class Renderer {
 
 namespace render_internal {
 
+namespace {
+
+// Templates are parsed once: a worker renders the same few templates for every message of
+// a batch, and parsing cost as much as rendering. Keyed by name and text, so a template
+// edited on disk (a new text) is parsed again; bounded, since a shop's set is small and a
+// test may make many.
+std::shared_ptr<const std::vector<Node>> ParsedTemplate(const std::string& tmpl,
+                                                        const std::string& name) {
+  static std::mutex mu;
+  static std::map<std::pair<std::string, std::string>, std::shared_ptr<const std::vector<Node>>> cache;
+  constexpr size_t kMaxTemplates = 512;
+  auto key = std::make_pair(name, tmpl);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+  }
+  auto tree = std::make_shared<const std::vector<Node>>(Parse(Tokenizer(tmpl, name).Run(), name));
+  std::lock_guard<std::mutex> lock(mu);
+  if (cache.size() >= kMaxTemplates) cache.clear();
+  cache.emplace(std::move(key), tree);
+  return tree;
+}
+
+}  // namespace
+
 std::string RenderMustache(const std::string& tmpl, const Value& context,
                            const std::string& template_name, Escape escape) {
-  std::vector<Node> tree = Parse(Tokenizer(tmpl, template_name).Run(), template_name);
+  auto tree = ParsedTemplate(tmpl, template_name);
   std::string out;
   out.reserve(tmpl.size() * 2);
-  Renderer(context, escape).Render(tree, &out);
+  Renderer(context, escape).Render(*tree, &out);
   return out;
 }
 

@@ -132,7 +132,12 @@ const std::vector<const char*>& Migrations() {
       ALTER TABLE coupons ADD COLUMN shown TEXT NOT NULL DEFAULT '';
       ALTER TABLE offers ADD COLUMN source TEXT NOT NULL DEFAULT 'popup';
       )sql",
-      // 7: retention. Daily aggregates that outlive the rows reports read (written in the
+      // 7: a tick costs what is due, not what is pending: expired claims are found by their
+      // lease through an index, as pending jobs are by due time (jobs_due).
+      R"sql(
+      CREATE INDEX jobs_lease ON jobs(state, lease_until_ms);
+      )sql",
+      // 8: retention. Daily aggregates that outlive the rows reports read (written in the
       // transaction that deletes them), and indexes that let each prune batch seek its
       // oldest rows instead of scanning.
       R"sql(
@@ -354,10 +359,16 @@ class PostgresStore final : public Store {
     // One statement claims the batch; SKIP LOCKED passes over rows another transaction is
     // claiming, so two workers on different hosts can never both hold one job.
     auto s = db_.Prepare(
-        "UPDATE jobs SET state = 'claimed', lease_until_ms = $1 + $3, attempt = attempt + 1"
-        " WHERE job_id IN (SELECT job_id FROM jobs WHERE"
-        "   (state = 'pending' AND due_ms <= $1) OR (state = 'claimed' AND lease_until_ms <= $1)"
-        "   ORDER BY due_ms, job_id LIMIT $2 FOR UPDATE SKIP LOCKED)"
+        // Each state through its own index, at most `limit` rows each (no sort of a backlog);
+        // FOR UPDATE may not sit under a UNION, so each side locks in its own CTE.
+        "WITH p AS (SELECT job_id, due_ms FROM jobs WHERE state = 'pending' AND due_ms <= $1"
+        "   ORDER BY due_ms, job_id LIMIT $2 FOR UPDATE SKIP LOCKED),"
+        " c AS (SELECT job_id, due_ms FROM jobs WHERE state = 'claimed' AND lease_until_ms <= $1"
+        "   ORDER BY lease_until_ms, job_id LIMIT $2 FOR UPDATE SKIP LOCKED),"
+        " pick AS (SELECT job_id, due_ms FROM p UNION ALL SELECT job_id, due_ms FROM c"
+        "   ORDER BY due_ms, job_id LIMIT $2)"
+        " UPDATE jobs SET state = 'claimed', lease_until_ms = $1 + $3, attempt = attempt + 1"
+        " WHERE job_id IN (SELECT job_id FROM pick)"
         " RETURNING job_id, kind, subject, due_ms, attempt");
     s.Bind(1, now).Bind(2, limit).Bind(3, lease_ms);
     std::vector<JobRecord> jobs;
@@ -403,11 +414,25 @@ class PostgresStore final : public Store {
     return s.Step();
   }
 
+  int RenewClaims(const std::vector<std::pair<int64_t, int>>& claims, Millis lease_until) override {
+    int renewed = 0;
+    for (const auto& [job_id, attempt] : claims) {
+      db_.Prepare("UPDATE jobs SET lease_until_ms = $1 WHERE job_id = $2 AND attempt = $3"
+                  " AND state = 'claimed'")
+          .Bind(1, lease_until)
+          .Bind(2, job_id)
+          .Bind(3, attempt)
+          .Run();
+      renewed += static_cast<int>(db_.ChangedRows());
+    }
+    return renewed;
+  }
+
   std::optional<Millis> NextDueMs() override {
     auto s = db_.Prepare(
-        "SELECT min(CASE state WHEN 'pending' THEN due_ms ELSE lease_until_ms END) FROM jobs");
-    if (!s.Step() || s.IsNull(0)) return std::nullopt;
-    return s.Int(0);
+        "SELECT (SELECT min(due_ms) FROM jobs WHERE state = 'pending'),"
+        " (SELECT min(lease_until_ms) FROM jobs WHERE state = 'claimed')");
+    return EarlierOf(s);
   }
 
   bool InsertMessage(const MessageRecord& m) override {

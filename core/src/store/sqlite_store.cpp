@@ -136,7 +136,12 @@ const std::vector<const char*>& Migrations() {
       ALTER TABLE coupons ADD COLUMN shown TEXT NOT NULL DEFAULT '';
       ALTER TABLE offers ADD COLUMN source TEXT NOT NULL DEFAULT 'popup';
       )sql",
-      // 7: retention. Daily aggregates that outlive the rows reports read (written in the
+      // 7: a tick costs what is due, not what is pending: expired claims are found by their
+      // lease through an index, as pending jobs are by due time (jobs_due).
+      R"sql(
+      CREATE INDEX jobs_lease ON jobs(state, lease_until_ms);
+      )sql",
+      // 8: retention. Daily aggregates that outlive the rows reports read (written in the
       // transaction that deletes them), and indexes that let each prune batch seek its
       // oldest rows instead of scanning.
       R"sql(
@@ -324,11 +329,17 @@ class SqliteStore final : public Store {
   }
 
   std::vector<JobRecord> ClaimDueJobs(Millis now, int limit, Millis lease_ms) override {
-    // One statement claims the batch, so two workers can never both hold one job.
+    // One statement claims the batch, so two workers can never both hold one job. Each
+    // state is read through its own index, oldest first, at most `limit` rows each: the
+    // claim reads at most 2 * limit rows however many are due (no sort of a backlog).
     auto s = db_.Prepare(
         "UPDATE jobs SET state = 'claimed', lease_until_ms = ?1 + ?3, attempt = attempt + 1"
-        " WHERE job_id IN (SELECT job_id FROM jobs WHERE"
-        "   (state = 'pending' AND due_ms <= ?1) OR (state = 'claimed' AND lease_until_ms <= ?1)"
+        " WHERE job_id IN (SELECT job_id FROM ("
+        "   SELECT job_id, due_ms FROM (SELECT job_id, due_ms FROM jobs"
+        "     WHERE state = 'pending' AND due_ms <= ?1 ORDER BY due_ms LIMIT ?2)"
+        "   UNION ALL"
+        "   SELECT job_id, due_ms FROM (SELECT job_id, due_ms FROM jobs"
+        "     WHERE state = 'claimed' AND lease_until_ms <= ?1 ORDER BY lease_until_ms LIMIT ?2))"
         "   ORDER BY due_ms LIMIT ?2)"
         " RETURNING job_id, kind, subject, due_ms, attempt");
     s.Bind(1, now).Bind(2, limit).Bind(3, lease_ms);
@@ -374,11 +385,25 @@ class SqliteStore final : public Store {
     return s.Step();
   }
 
+  int RenewClaims(const std::vector<std::pair<int64_t, int>>& claims, Millis lease_until) override {
+    int renewed = 0;
+    for (const auto& [job_id, attempt] : claims) {
+      db_.Prepare("UPDATE jobs SET lease_until_ms = ? WHERE job_id = ? AND attempt = ?"
+                  " AND state = 'claimed'")
+          .Bind(1, lease_until)
+          .Bind(2, job_id)
+          .Bind(3, attempt)
+          .Run();
+      renewed += static_cast<int>(db_.ChangedRows());
+    }
+    return renewed;
+  }
+
   std::optional<Millis> NextDueMs() override {
     auto s = db_.Prepare(
-        "SELECT min(CASE state WHEN 'pending' THEN due_ms ELSE lease_until_ms END) FROM jobs");
-    if (!s.Step() || s.IsNull(0)) return std::nullopt;
-    return s.Int(0);
+        "SELECT (SELECT min(due_ms) FROM jobs WHERE state = 'pending'),"
+        " (SELECT min(lease_until_ms) FROM jobs WHERE state = 'claimed')");
+    return EarlierOf(s);
   }
 
   bool InsertMessage(const MessageRecord& m) override {
@@ -909,7 +934,7 @@ void SqliteStore::Initialize() {
     db_.Exec("PRAGMA application_id=" + std::to_string(kApplicationId));
     db_.Exec("PRAGMA user_version=" + std::to_string(latest));
   });
-  if (!memory && version > 0 && version < 7) {
+  if (!memory && version > 0 && version < 8) {
     // A store from before retention: switch it to incremental vacuum once (VACUUM rewrites
     // the file, outside any transaction). Busy with another process: the next open tries.
     try {

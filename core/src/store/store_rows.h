@@ -6,6 +6,7 @@
 #ifndef CARTRECOVERY_SRC_STORE_STORE_ROWS_H_
 #define CARTRECOVERY_SRC_STORE_STORE_ROWS_H_
 
+#include <algorithm>
 #include <optional>
 #include <string>
 
@@ -14,6 +15,17 @@
 
 namespace cartrecovery {
 namespace internal {
+
+// The next time a worker has something to do: the earlier of the two columns of
+// NextDueMs's one row (next pending due time, first claim lease to run out), either NULL.
+template <class Row>
+std::optional<Millis> EarlierOf(Row& s) {
+  if (!s.Step()) return std::nullopt;
+  std::optional<Millis> next;
+  for (int i = 0; i < 2; ++i)
+    if (!s.IsNull(i)) next = next ? std::min(*next, Millis(s.Int(i))) : Millis(s.Int(i));
+  return next;
+}
 
 // Each returns "SELECT <the reader's columns> FROM <table> " + tail. The statement caches
 // are keyed by text, so each tail yields one cached statement.

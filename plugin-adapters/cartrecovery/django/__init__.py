@@ -26,7 +26,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
+try:
+    from django.core.exceptions import ImproperlyConfigured
+except ImportError as e:  # Django is an extra: say how to get it
+    raise ImportError('cartrecovery.django needs Django (django is missing): '
+                      'pip install "cartrecovery[django]"', name=e.name) from e
 
 from .. import _core, web
 

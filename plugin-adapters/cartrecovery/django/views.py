@@ -49,7 +49,8 @@ def beacon(request):
         return _no_consent()
     cfg = config()
     return _response(web.handle_beacon(engine, cfg, _body(request, int(cfg.get("MAX_BODY_BYTES"))),
-                                       request.headers, _own_origin(request), _length(request)))
+                                       request.headers, _own_origin(request), _length(request),
+                                       request.META.get("REMOTE_ADDR")))
 
 
 @csrf_exempt
@@ -59,7 +60,8 @@ def exit_intent(request):
         return _no_consent()
     cfg = config()
     return _response(web.handle_exit_intent(engine, cfg, _body(request, int(cfg.get("MAX_BODY_BYTES"))),
-                                            request.headers, _own_origin(request), _length(request)))
+                                            request.headers, _own_origin(request), _length(request),
+                                            request.META.get("REMOTE_ADDR")))
 
 
 @require_GET

@@ -35,12 +35,16 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-import click
-from flask import (Blueprint, Response, current_app, g, has_app_context, has_request_context, redirect,
-                   request, session, url_for)
-from flask.cli import AppGroup, with_appcontext
-from markupsafe import Markup
-from werkzeug.wrappers import Response as BaseResponse
+try:
+    import click
+    from flask import (Blueprint, Response, current_app, g, has_app_context, has_request_context,
+                       redirect, request, session, url_for)
+    from flask.cli import AppGroup, with_appcontext
+    from markupsafe import Markup
+    from werkzeug.wrappers import Response as BaseResponse
+except ImportError as e:  # Flask is an extra: say how to get it, not which of its parts failed
+    raise ImportError(f'cartrecovery.flask needs Flask ({e.name} is missing): '
+                      f'pip install "cartrecovery[flask]"', name=e.name) from e
 
 from .. import _core
 from .. import dashboard
@@ -171,7 +175,7 @@ def beacon():
         return _no_consent()
     limit = int(st.cfg.get("MAX_BODY_BYTES"))
     return _response(web.handle_beacon(st.holder.get, st.cfg, _body(limit), request.headers,
-                                       _own_origin(), request.content_length))
+                                       _own_origin(), request.content_length, request.remote_addr))
 
 
 @bp.post("/x")
@@ -181,7 +185,7 @@ def exit_intent():
         return _no_consent()
     limit = int(st.cfg.get("MAX_BODY_BYTES"))
     return _response(web.handle_exit_intent(st.holder.get, st.cfg, _body(limit), request.headers,
-                                            _own_origin(), request.content_length))
+                                            _own_origin(), request.content_length, request.remote_addr))
 
 
 @bp.get("/cartrecovery.js")

@@ -17,7 +17,7 @@ from html import escape
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .. import _core
+from .. import _core, abuse
 from .request import Answer, BadRequest, check_same_origin, language_from_accept, read_json, valid_timezone
 from .settings import AdapterSettings, allowed_origins
 from .tokens import Visitor, verify_visitor
@@ -92,19 +92,24 @@ def beacon_events(data: dict, visitor: Visitor, language: str | None, max_events
 
 
 def _signed_body(cfg: AdapterSettings, body: bytes, headers: Mapping[str, str], own_origin: str,
-                 content_length: int | None) -> tuple[dict, Visitor]:
+                 content_length: int | None, endpoint: str, remote_addr: str | None) -> tuple[dict, Visitor]:
+    # Rate limits (abuse.py): the address before anything is parsed, the visitor once known.
+    abuse.check_address(cfg, endpoint, remote_addr, headers)
     check_same_origin(headers, own_origin, allowed_origins(cfg))
-    data = read_json(body, content_length, int(cfg.get("MAX_BODY_BYTES")))
-    return data, verify_visitor(cfg.get("SECRET"), data.get("t"), int(cfg.get("TOKEN_MAX_AGE")))
+    data = read_json(body, content_length, int(cfg.get("MAX_BODY_BYTES")), cfg)
+    visitor = verify_visitor(cfg.get("SECRET"), data.get("t"), int(cfg.get("TOKEN_MAX_AGE")))
+    abuse.check_visitor(cfg, endpoint, visitor.visitor_id)
+    return data, visitor
 
 
 def handle_beacon(engine_get: Callable[[], Any], cfg: AdapterSettings, body: bytes,
                   headers: Mapping[str, str], own_origin: str,
-                  content_length: int | None = None) -> Answer:
+                  content_length: int | None = None, remote_addr: str | None = None) -> Answer:
     """POST <mount>/b: the browser's events. 204 when stored; 4xx (and nothing stored) for a
-    cross-origin or unsigned request, an oversized or malformed body or an invalid event."""
+    cross-origin or unsigned request, an oversized, too deep or malformed body, an invalid
+    event, or 429 (Retry-After) past the rate limits (abuse.py)."""
     try:
-        data, visitor = _signed_body(cfg, body, headers, own_origin, content_length)
+        data, visitor = _signed_body(cfg, body, headers, own_origin, content_length, "beacon", remote_addr)
         events = beacon_events(data, visitor, language_from_accept(headers.get("Accept-Language")),
                                int(cfg.get("MAX_EVENTS_PER_BEACON")))
         try:
@@ -118,11 +123,12 @@ def handle_beacon(engine_get: Callable[[], Any], cfg: AdapterSettings, body: byt
 
 def handle_exit_intent(engine_get: Callable[[], Any], cfg: AdapterSettings, body: bytes,
                        headers: Mapping[str, str], own_origin: str,
-                       content_length: int | None = None) -> Answer:
+                       content_length: int | None = None, remote_addr: str | None = None) -> Answer:
     """POST <mount>/x: the shopper is about to leave; the engine's decision (show, kind,
     variant, coupon, reason) is the answer's JSON body. The adapter decides nothing."""
     try:
-        data, visitor = _signed_body(cfg, body, headers, own_origin, content_length)
+        data, visitor = _signed_body(cfg, body, headers, own_origin, content_length, "exit_intent",
+                                     remote_addr)
         context = data.get("context") or {}
         if not isinstance(context, dict) or len(json.dumps(context)) > 2000:
             raise BadRequest(400, "context: expected a small JSON object")

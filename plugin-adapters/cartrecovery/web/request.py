@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import urlsplit
+
+from .. import abuse
 
 
 class BadRequest(Exception):
@@ -17,6 +20,7 @@ class BadRequest(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers: dict = {}  # e.g. Retry-After on a 429
 
 
 @dataclass
@@ -35,10 +39,12 @@ class Answer:
 
     @classmethod
     def error(cls, e: BadRequest) -> "Answer":
-        return cls.json(e.status, {"error": e.message})
+        answer = cls.json(e.status, {"error": e.message})
+        answer.headers.update(e.headers)
+        return answer
 
 
-def read_json(body: bytes, content_length: int | None, limit: int) -> dict:
+def read_json(body: bytes, content_length: int | None, limit: int, cfg: Any = None) -> dict:
     """The body as a JSON object; 413 past ``limit`` bytes, 400 for anything else wrong."""
     if content_length is not None and content_length > limit:
         raise BadRequest(413, f"body larger than {limit} bytes")
@@ -46,9 +52,11 @@ def read_json(body: bytes, content_length: int | None, limit: int) -> dict:
         raise BadRequest(413, f"body larger than {limit} bytes")
     if not body:
         raise BadRequest(400, "empty body: expected a JSON object")
+    if cfg is not None:
+        abuse.check_depth(cfg, body)  # before the parser: deep nesting is a 400, not a RecursionError
     try:
         data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise BadRequest(400, f"body is not valid JSON: {e}") from None
     if not isinstance(data, dict):
         raise BadRequest(400, "body must be a JSON object")
@@ -82,8 +90,13 @@ def language_from_accept(header: str | None) -> str | None:
 
 
 def valid_timezone(name: str | None) -> str | None:
-    """An IANA zone name the browser reported, or None when it does not look like one."""
+    """An IANA zone name the browser reported, or None when it is not one (the contact is
+    still captured, in the shop's zone, rather than the whole beacon refused)."""
     if not name or len(name) > 64 or not _TZ_RE.match(name):
+        return None
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         return None
     return name
 

@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "ALLOWED_ORIGINS": (),              # extra origins allowed to post beacons
     "MAX_BODY_BYTES": 8192,             # beacon / exit-intent body limit
     "MAX_EVENTS_PER_BEACON": 20,
+    "RATE_LIMITS": {},                  # abuse.py: per visitor / per address, JSON depth
     "TOKEN_MAX_AGE": 7 * 24 * 3600,     # seconds a visitor token stays valid
     "TRACK_ANYMAIL": True,              # Django: listen to django-anymail's tracking signal
     "DASHBOARD_AUTH": None,             # Flask: hook(request) -> True for staff (Django: is_staff)
@@ -135,6 +136,11 @@ class AdapterSettings:
             parts = urlsplit(base)
             if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
                 out.append(f"BASE_URL {base!r} must be an absolute http(s) URL without query or fragment")
+        from .. import abuse
+        try:
+            abuse.Limits(self.get("RATE_LIMITS"))
+        except _core.ConfigError as e:
+            out.append(str(e))
         return out
 
     def engine_kwargs(self) -> dict:

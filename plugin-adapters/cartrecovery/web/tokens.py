@@ -62,7 +62,8 @@ def sign_visitor(secret: str | bytes, visitor_id: str, cart_id: str | None = Non
 
 def verify_visitor(secret: str | bytes, token: Any, max_age: int, now: float | None = None) -> Visitor:
     """The visitor a token speaks for; 403 (naming ``t``) when it is missing, forged or old."""
-    if not isinstance(token, str) or not token or len(token) > 1024 or token.count(".") != 1:
+    if (not isinstance(token, str) or not token or len(token) > 1024 or token.count(".") != 1
+            or not token.isascii()):  # a token is base64url; anything else cannot be signed
         raise BadRequest(403, "t: missing or malformed visitor token")
     payload, tag = token.split(".")
     expected = _b64(hmac.new(_key(secret, _VISITOR_CONTEXT), payload.encode(), hashlib.sha256).digest()[:18])

@@ -1,0 +1,117 @@
+"""The batched step pipeline (issue 9, item 1): a worker claims a batch of due reminders,
+marks them all "sending" in one transaction, delivers, and records every outcome in one
+transaction, a savepoint per job. Seen from outside: one bad job does not undo the others,
+and a worker killed between the mark and the record loses nothing.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+import cartrecovery as cr
+from conftest import HOUR, SETTINGS, T0, add_cart, run_at, store_execute, store_url
+
+TIMEOUT = 30
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+
+
+def test_a_job_that_fails_in_a_batch_leaves_the_others_sent_and_recorded(make_engine, clock, db_path):
+    got = []
+    engine = make_engine(channels={"email": cr.CallbackChannel(got.append)})
+    for i in range(5):
+        add_cart(engine, f"c{i}", email=f"s{i}@example.com")
+    run_at(engine, clock, T0 + HOUR - timedelta(minutes=1))  # nothing due yet
+    engine.flush()
+    # c2's cart row is corrupt behind the engine's back: its step throws while planned.
+    store_execute(db_path, "UPDATE carts SET items = 'not json' WHERE cart_id = 'c2'")
+    run_at(engine, clock, T0 + HOUR)
+    assert engine.status()["last_error"] and "c2" not in [m["to"] for m in got]
+    sent = sorted(m["to"] for m in got)
+    assert sent == ["s0@example.com", "s1@example.com", "s3@example.com", "s4@example.com"]
+    rows = {m["cart_id"]: m for m in engine.messages()}
+    assert sorted(rows) == ["c0", "c1", "c3", "c4"]  # nothing half-written for c2
+    assert {m["status"] for m in rows.values()} == {"sent"}
+    for c in ("c0", "c1", "c3", "c4"):
+        assert engine.cart(c)["journey"]["next_step"] == 2  # every journey advanced
+
+
+def test_a_failing_order_check_holds_only_its_own_cart(make_engine, clock):
+    got = []
+    engine = make_engine(channels={"email": cr.CallbackChannel(got.append)})
+    for i in range(3):
+        add_cart(engine, f"c{i}", email=f"s{i}@example.com")
+
+    def check(cart_id, email):
+        if cart_id == "c1":
+            raise RuntimeError("shop database down")
+        return False
+
+    engine.set_order_check(check)
+    run_at(engine, clock, T0 + HOUR)
+    assert sorted(m["to"] for m in got) == ["s0@example.com", "s2@example.com"]
+    assert "shop database down" in engine.status()["last_error"]
+    assert [m["cart_id"] for m in engine.messages()] == ["c0", "c2"] or \
+        sorted(m["cart_id"] for m in engine.messages()) == ["c0", "c2"]
+
+
+N_KILL = 8
+
+
+def _dies_mid_batch(url: str, log: str, started) -> None:
+    def deliver(message):
+        with open(log, "a") as f:
+            f.write(message["message_id"] + "\n")
+        if sum(1 for _ in open(log)) >= 3:  # a few went out; the rest of the batch did not
+            started.set()
+            time.sleep(120)  # killed here: after the batch's mark, before its record
+
+    clock = cr.ManualClock(T0 + HOUR)
+    engine = cr.Engine(store=url, clock=clock, channels={"email": cr.CallbackChannel(deliver)},
+                       settings={"shop_name": "Kite Shop"})
+    engine.run_due()
+
+
+def test_a_worker_killed_between_mark_and_record_loses_nothing(db_path, tmp_path, clock):
+    url = store_url(db_path)
+    setup = cr.Engine(store=url, clock=clock, settings=SETTINGS)
+    for i in range(N_KILL):
+        add_cart(setup, f"c{i}", email=f"s{i}@example.com")
+    setup.close()
+    log = tmp_path / "delivered.log"
+
+    ctx = multiprocessing.get_context("spawn")
+    started = ctx.Event()
+    child = ctx.Process(target=_dies_mid_batch, args=(url, str(log), started))
+    child.start()
+    try:
+        assert started.wait(TIMEOUT), "the child never reached its third send"
+    finally:
+        child.kill()
+        child.join(TIMEOUT)
+    before_kill = log.read_text().split()
+    assert len(before_kill) == 3
+
+    got = []
+    engine = cr.Engine(store=url, clock=clock, channels={"email": cr.CallbackChannel(got.append)},
+                       settings=SETTINGS)
+    try:
+        # The whole batch was marked "sending" before the first send: nothing is "new".
+        assert {m["status"] for m in engine.messages()} == {"sending"}
+        assert len(engine.messages()) == N_KILL
+        run_at(engine, clock, T0 + HOUR + timedelta(minutes=2))  # past the default lease
+        after = [m["message_id"] for m in got]
+        # Nothing lost: every reminder reached the channel; the ones sent again are only
+        # those in the window between the channel's acceptance and the batch's record.
+        delivered = Counter(before_kill + after)
+        assert len(delivered) == N_KILL
+        assert all(n <= 2 for n in delivered.values())
+        assert {m for m, n in delivered.items() if n == 2} <= set(before_kill)
+        msgs = engine.messages()
+        assert len(msgs) == N_KILL and {m["status"] for m in msgs} == {"sent"}
+    finally:
+        engine.close()
