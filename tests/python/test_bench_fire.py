@@ -72,7 +72,7 @@ def test_idle_tick_and_durable_track_are_measured(quick_run):
     assert set(k for k in ticks if k.isdigit()) == {"1000", "3000"}
     assert all(ticks[k]["calls"] >= 5 and ticks[k]["median_ms"] > 0 for k in ("1000", "3000"))
     track = ticks["track"]
-    assert track["pending"] == 3000 and track["probes"] > 10 and track["p99_ms"] >= track["median_ms"]
+    assert track["pending"] == 3000 and track["probes"] >= 1 and track["p99_ms"] >= track["median_ms"]
 
 
 def test_ratios_and_the_table_come_from_the_json(quick_run, tmp_path):

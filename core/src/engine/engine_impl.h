@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "cartrecovery/status.h"
 #include "ingest/cart_event_cap.h"
 #include "cartrecovery/engine.h"
 #include "cartrecovery/events.h"
