@@ -20,6 +20,7 @@ void init_flows(py::module_& m);
 void init_policies(py::module_& m);
 void init_channels(py::module_& m);
 void init_engine(py::module_& m);
+void init_worker_config(py::module_& m);
 
 // A Python value (dict, list, str, int, bool, None, Decimal, float) as a core Value.
 // Anything else throws InvalidArgument naming `path`. Requires the GIL.

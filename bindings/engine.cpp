@@ -187,6 +187,12 @@ void init_engine(py::module_& m) {
              num("retry_base_ms", o.retry.base_ms);
              num("attribution_window_ms", o.attribution_window_ms);
              num("worker_idle_ms", o.worker_idle_ms);
+             num("retention_events_ms", o.retention.events_ms);
+             num("retention_bodies_ms", o.retention.bodies_ms);
+             num("retention_carts_ms", o.retention.carts_ms);
+             num("retention_offers_ms", o.retention.offers_ms);
+             num("retention_reports_ms", o.retention.reports_ms);
+             num("retention_batch", o.retention.batch);
              py::gil_scoped_release release;  // opening the store is I/O
              return std::make_unique<Engine>(std::move(o));
            }),
@@ -225,6 +231,31 @@ void init_engine(py::module_& m) {
             return e.TrackMany(items, at, durable);
           },
           py::arg("events"), py::arg("durable") = false)
+      .def(
+          "prune",
+          [](Engine& e, std::optional<Millis> now) {
+            PruneCounts c;
+            {
+              py::gil_scoped_release release;
+              c = e.Prune(now);
+            }
+            py::dict d;
+            d["events"] = c.events;
+            d["bodies"] = c.bodies;
+            d["messages"] = c.messages;
+            d["orders"] = c.orders;
+            d["journeys"] = c.journeys;
+            d["carts"] = c.carts;
+            d["contacts"] = c.contacts;
+            d["visitors"] = c.visitors;
+            d["offers"] = c.offers;
+            return d;
+          },
+          py::arg("now_ms") = py::none())
+      .def("export_person", &Engine::Export, py::arg("email"), py::arg("phone"),
+           py::call_guard<py::gil_scoped_release>())
+      .def("forget", &Engine::Forget, py::arg("email"), py::arg("phone"),
+           py::call_guard<py::gil_scoped_release>())
       .def("flush", &Engine::Flush, py::call_guard<py::gil_scoped_release>())
       .def("close", &Engine::Close, py::call_guard<py::gil_scoped_release>())
       .def("run_due", &Engine::RunDue, py::arg("now_ms") = py::none(),

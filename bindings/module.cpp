@@ -10,4 +10,5 @@ PYBIND11_MODULE(_core, m) {
   init_policies(m);
   init_channels(m);
   init_engine(m);
+  init_worker_config(m);
 }

@@ -92,6 +92,17 @@ def seconds(value: Any, field: str, error=config_error) -> float:
     return float(value)
 
 
+def days(value: Any, field: str, error=config_error) -> float:
+    """A retention window in days: a number >= 0 (0: keep for ever), finite."""
+    if isinstance(value, Decimal):
+        value = float(value) if value.is_finite() else math.nan
+    elif not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise error(field, f"expected a number of days >= 0 (0: keep for ever), got {_type_name(value)}")
+    if not math.isfinite(value) or value < 0 or value > 100 * 365:
+        raise error(field, f"expected a number of days >= 0 (0: keep for ever), not {value!r}")
+    return float(value)
+
+
 def mapping(value: Any, field: str, error=validation_error) -> Mapping:
     if not isinstance(value, Mapping):
         raise error(field, f"expected a dict, got {_type_name(value)}")
@@ -106,10 +117,13 @@ def mapping(value: Any, field: str, error=validation_error) -> Mapping:
 _TEXT_SETTINGS = {"shop_name", "base_url", "timezone", "currency", "contact_email", "contact_phone",
                   "chat_url", "default_language", "unsubscribe_mailto", "worker_id"}
 _PATH_SETTINGS = {"templates", "outbox_directory"}
-_COUNT_SETTINGS = {"queue_capacity": 1, "max_batch": 1, "max_attempts": 1, "max_events_per_cart": 0}
+_COUNT_SETTINGS = {"queue_capacity": 1, "max_batch": 1, "max_attempts": 1, "max_events_per_cart": 0,
+                   "retention_batch": 1}
 _SECONDS_SETTINGS = {"lease_seconds", "retry_base_seconds", "attribution_window_seconds",
                      "worker_idle_seconds", "link_ttl_seconds"}
 _DICT_SETTINGS = {"policies", "sales_alert", "exit_intent"}
+_DAYS_SETTINGS = {"retention_events_days", "retention_bodies_days", "retention_carts_days",
+                  "retention_offers_days", "retention_reports_days"}
 
 
 def setting(key: str, value: Any) -> Any:
@@ -126,6 +140,8 @@ def setting(key: str, value: Any) -> Any:
         return whole_number(value, field, minimum=_COUNT_SETTINGS[key], error=config_error)
     if key in _SECONDS_SETTINGS:
         return seconds(value, field)
+    if key in _DAYS_SETTINGS:
+        return days(value, field)
     if key in _DICT_SETTINGS:
         return _plain(mapping(value, field, error=config_error), field)
     if key == "secret":

@@ -51,36 +51,63 @@ def _add_smtp_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sender", default="Kite Shop <shop@kite.example>")
 
 
+def _service_config(args: argparse.Namespace):
+    """The worker's and status's settings: --set and the flags (command line) over
+    CARTRECOVERY_<KEY> over --config FILE over defaults (service.py, Poco's layers)."""
+    from .service import load_service_config
+
+    sets = list(getattr(args, "set", None) or [])
+    # The flags are command-line values like --set, given after it so they win.
+    if getattr(args, "store", None):
+        sets.append(f"store={args.store}")
+    if getattr(args, "flow", None):
+        sets.append("flows=" + ",".join(args.flow))
+    if getattr(args, "shop_name", None):
+        sets.append(f"shop_name={args.shop_name}")
+    if getattr(args, "base_url", None):
+        sets.append(f"base_url={args.base_url}")
+    if getattr(args, "smtp", None):
+        host, _, port = args.smtp.rpartition(":")
+        if not host or not port.isdigit():
+            raise SystemExit(f"--smtp: expected HOST:PORT, got {args.smtp!r}")
+        sets += [f"smtp_host={host}", f"smtp_port={port}"]
+    for option, key in (("smtp_security", "smtp_security"), ("smtp_user", "smtp_username"),
+                        ("sender", "smtp_sender")):
+        if getattr(args, option, None):
+            sets.append(f"{key}={getattr(args, option)}")
+    return load_service_config(getattr(args, "config", None), sets)
+
+
 class _Context(commands.Context):
     """The engine a command line names: --store, and for the worker and send-test the
     flows and SMTP server given as flags. Opened on first use, closed after the command."""
 
     def __init__(self, args: argparse.Namespace):
-        super().__init__(engine=self._engine, store=args.store, out=print,
-                         err=lambda text: print(text, file=sys.stderr))
+        self._config = _service_config(args) if args.command in ("worker", "status") else None
+        super().__init__(engine=self._engine, store=self._config.store if self._config else args.store,
+                         out=print, err=lambda text: print(text, file=sys.stderr))
         self._args = args
         self._opened: Engine | None = None
 
     def _engine(self) -> Engine:
         if self._opened is None:
-            self._opened = self._open(self._args)
+            self._opened = self._open(self._args, self._config)
         return self._opened
 
     @staticmethod
-    def _open(args: argparse.Namespace) -> Engine:
+    def _open(args: argparse.Namespace, config=None) -> Engine:
         if args.command == "send-test":
             # A scratch store: a test message leaves nothing behind in the shop's.
             smtp = _smtp_from_args(args)
             return Engine(store=":memory:", channels={"email": smtp} if smtp else None,
                           settings={"shop_name": args.shop_name})
         if args.command == "worker":
-            smtp = _smtp_from_args(args)
-            settings: dict[str, Any] = {"shop_name": args.shop_name}
-            if args.base_url:
-                settings["base_url"] = args.base_url
-            return Engine(store=args.store, flows=[Flow.from_file(f) for f in args.flow] or None,
-                          channels={"email": smtp} if smtp else None, settings=settings)
-        if args.command in ("import-coupons", "export-events"):
+            return config.engine()
+        if args.command == "status":
+            # A health check never creates the store it checks: a typo must fail, not pass.
+            return Engine(store=commands.existing_store(config.store, "store"),
+                          flows=config.flows or None, settings=config.settings)
+        if args.command in ("import-coupons", "export-events", "export", "forget"):
             return Engine(store=commands.existing_store(args.store))
         return Engine(store=args.store)
 
@@ -144,11 +171,24 @@ def build_parser() -> argparse.ArgumentParser:
     # The operator's commands, shared with manage.py and flask (web/commands.py); the
     # command line has no settings, so it adds --store and what builds the engine.
     for name, p in commands.add_subcommands(sub).items():
-        p.add_argument("--store", default=store_default)
-        if name in ("worker", "send-test"):
+        if name in ("worker", "status"):
+            # Layered settings: --set over CARTRECOVERY_<KEY> over --config over defaults.
+            p.add_argument("--store", default=None,
+                           help="default: the config, CARTRECOVERY_STORE, sqlite:///recovery.db")
+            p.add_argument("--config", metavar="FILE", help="a .properties or .ini file of settings")
+            p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                           help="a setting, over the file and CARTRECOVERY_<KEY> (repeatable)")
+        else:
+            p.add_argument("--store", default=store_default)
+        if name == "send-test":
             p.add_argument("--shop-name", default="Our shop")
             _add_smtp_args(p)
         if name == "worker":
+            p.add_argument("--shop-name", default=None)
+            p.add_argument("--smtp", metavar="HOST:PORT", help="send e-mail through this SMTP server")
+            p.add_argument("--smtp-security", choices=["starttls", "ssl", "plain"], default=None)
+            p.add_argument("--smtp-user", default=None)
+            p.add_argument("--sender", default=None)
             p.add_argument("--flow", action="append", default=[], help="a flow JSON file (repeatable)")
             p.add_argument("--base-url", default=None)
     return parser

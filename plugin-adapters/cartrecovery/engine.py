@@ -20,7 +20,13 @@ _SETTINGS = {
     "outbox_directory", "sales_alert", "incentive", "worker_id", "queue_capacity", "max_batch", "lease_seconds",
     "max_attempts", "retry_base_seconds", "attribution_window_seconds", "worker_idle_seconds",
     "link_ttl_seconds", "coupon_pools", "exit_intent", "max_events_per_cart",
+    "retention_events_days", "retention_bodies_days", "retention_carts_days",
+    "retention_offers_days", "retention_reports_days", "retention_batch",
 }
+# Retention windows in days (0: keep for ever); see Engine.prune.
+_DAYS = {"retention_events_days": "retention_events_ms", "retention_bodies_days": "retention_bodies_ms",
+         "retention_carts_days": "retention_carts_ms", "retention_offers_days": "retention_offers_ms",
+         "retention_reports_days": "retention_reports_ms"}
 _SECONDS = {"lease_seconds": "lease_ms", "retry_base_seconds": "retry_base_ms",
             "attribution_window_seconds": "attribution_window_ms",
             "worker_idle_seconds": "worker_idle_ms", "link_ttl_seconds": "link_ttl_ms"}
@@ -40,6 +46,8 @@ def _native_settings(settings: Mapping[str, Any]) -> dict:
             continue
         if key in _SECONDS:
             out[_SECONDS[key]] = int(value * 1000)
+        elif key in _DAYS:
+            out[_DAYS[key]] = int(value * 86_400_000)
         elif key == "secret":
             # Signs tracking links; a list rotates (the first signs, all verify). Never logged.
             out["secrets"] = value
@@ -55,6 +63,18 @@ def _native_settings(settings: Mapping[str, Any]) -> dict:
     if policies:
         out["policies_json"] = json.dumps(policies, default=str)
     return out
+
+
+# Store tables -> the names export() gives them.
+_EXPORT_KINDS = {"contacts": "contacts", "consent_log": "consent_history", "visitors": "visitors",
+                 "carts": "carts", "journeys": "journeys", "messages": "messages", "orders": "orders",
+                 "coupons": "coupons", "offers": "popup_decisions", "assignments": "experiments",
+                 "events": "events"}
+
+
+def _text_arg(value: Any, field: str) -> str:
+    """An optional text argument ("" when not given), checked like every other."""
+    return _checks.text(value, field) or ""
 
 
 def _money(text: str | None) -> Decimal | None:
@@ -128,6 +148,43 @@ class Engine:
             at = fields.pop("at", None)
             batch.append((type_, fields, None if at is None else to_ms(at, f"[{i}].at")))
         return self._native.track_many(batch, bool(durable))
+
+    def prune(self, now: datetime | None = None) -> dict:
+        """Retention now: removes every row older than its window (settings
+        ``retention_events_days`` 90, ``retention_bodies_days`` 30 (rendered subject, text,
+        HTML), ``retention_carts_days`` 180 (finished journeys, carts, contacts left with
+        nothing), ``retention_offers_days`` 180, ``retention_reports_days`` 400 (message rows
+        and orders); 0 keeps for ever). Reports keep their numbers through daily aggregates
+        written before rows go. The worker does this by itself in bounded batches; returns
+        how many rows went, by kind."""
+        return self._native.prune(None if now is None else to_ms(now, "now"))
+
+    # ---- a person's data (GDPR Articles 15 and 17) ----------------------------------------
+    def export(self, email: str | None = None, phone: str | None = None) -> dict:
+        """Everything stored about the person with this e-mail address and/or phone number,
+        JSON-ready: ``contacts``, ``consent_history`` (what, granted, at_ms, source),
+        ``visitors``, ``carts`` (items parsed), ``journeys``, ``messages`` (with their
+        bodies), ``orders``, ``coupons``, ``popup_decisions``, ``experiments`` and
+        ``events`` (fields parsed); times are UTC milliseconds. Empty lists when nobody is
+        known by them. ValidationError when neither is given or one is malformed."""
+        data = json.loads(self._native.export_person(_text_arg(email, "email"), _text_arg(phone, "phone")))
+        out: dict[str, Any] = {"email": data.pop("email") or None, "phone": data.pop("phone") or None}
+        for table, key in _EXPORT_KINDS.items():
+            rows = data.get(table, [])
+            for row in rows:
+                for field in ("items", "payload"):
+                    if isinstance(row.get(field), str) and row[field][:1] in "[{":
+                        row[field] = json.loads(row[field])
+            out[key] = rows
+        return out
+
+    def forget(self, email: str | None = None, phone: str | None = None) -> dict:
+        """Erases the person's personal data everywhere (contact, consent, visitor links,
+        events, addresses and bodies of messages and alerts, coupon ownership), ends their
+        running journeys, and keeps anonymous rows so counts and reports do not change; no
+        trace of them stays in a SQLite store's files. Returns rows touched, by table
+        (empty when nobody is known by them)."""
+        return dict(self._native.forget(_text_arg(email, "email"), _text_arg(phone, "phone")))
 
     def flush(self) -> None:
         """Waits until every event accepted so far is committed."""

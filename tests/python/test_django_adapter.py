@@ -422,3 +422,17 @@ def test_after_consent_the_visitor_is_tracked(consent_engine, clock):
     clock.advance(timedelta(hours=2))
     consent_engine.run_due()
     assert [m["to"] for m in consent_engine.messages(cart_id=cart_id)] == ["ann@example.com"]
+
+
+def test_export_and_forget_commands(engine):
+    engine.track("cart_updated", cart_id="c9", visitor_id="v9", currency="EUR",
+                 items=[{"sku": "K", "name": "Kite", "price": "10", "quantity": 1}])
+    engine.track("contact_captured", cart_id="c9", email="erin@example.com", first_name="Erin")
+    engine.flush()
+    out = io.StringIO()
+    call_command("cartrecovery", "export", "--email", "erin@example.com", stdout=out)
+    assert json.loads(out.getvalue())["contacts"][0]["first_name"] == "Erin"
+    out = io.StringIO()
+    call_command("cartrecovery", "forget", "--email", "erin@example.com", stdout=out)
+    assert "contacts 1" in out.getvalue() and "erin" not in out.getvalue()
+    assert engine.export(email="erin@example.com")["contacts"] == []

@@ -479,3 +479,17 @@ def test_before_consent_nothing_is_stored_and_the_session_stays_untouched(tmp_pa
         assert engine.cart(cart_id)["stage"] == "payment"
     finally:
         app.extensions["cartrecovery"].holder.close()
+
+
+def test_export_and_forget_commands(app, engine):
+    engine.track("cart_updated", cart_id="c9", visitor_id="v9", currency="EUR",
+                 items=[{"sku": "K", "name": "Kite", "price": "10", "quantity": 1}])
+    engine.track("contact_captured", cart_id="c9", email="erin@example.com", first_name="Erin")
+    engine.flush()
+    runner = app.test_cli_runner()
+    r = runner.invoke(args=["cartrecovery", "export", "--email", "erin@example.com"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["contacts"][0]["first_name"] == "Erin"
+    r = runner.invoke(args=["cartrecovery", "forget", "--email", "erin@example.com"])
+    assert r.exit_code == 0 and "contacts 1" in r.output, r.output
+    assert engine.export(email="erin@example.com")["contacts"] == []

@@ -95,7 +95,15 @@ struct EngineOptions {
   Millis attribution_window_ms = 7 * kDay;  // an order this soon after a message counts
   Millis worker_idle_ms = 5 * kSecond; // longest worker sleep (other processes add jobs)
   std::string worker_id;               // empty: host:pid
+  // How long each kind of row is kept; the worker prunes in bounded batches (store.h).
+  // ValidateRetention() refuses windows that would change what the engine decides.
+  RetentionWindows retention;
 };
+
+// Error(kConfig, field "retention.<kind>") for a negative window, one shorter than a day,
+// offers kept less than the attribution window (a popup's conversion is decided when its
+// row goes), or reports kept less than the attribution window.
+void ValidateRetention(const RetentionWindows& windows, Millis attribution_window_ms);
 
 struct JourneyView {
   JourneyRecord record;
@@ -276,6 +284,19 @@ class Engine {
   void PauseFlow(const std::string& flow, const std::string& reason);
   void ResumeFlow(const std::string& flow);
   std::map<std::string, FlowPause> FlowPauses();
+
+  // A person's data, by e-mail and/or phone (InvalidArgument("email"/"phone") when neither
+  // is given or one is malformed). Export: every stored row about them as a JSON object
+  // {"email", "phone", "<table>": [rows]} (read). Forget: ends their running journeys and
+  // erases their personal data everywhere, keeping anonymous rows so counts and reports do
+  // not change (store.h ErasePerson); durable and compacted before returning. Returns rows
+  // touched per table (empty: nobody by that address or number).
+  std::string Export(const std::string& email, const std::string& phone);
+  std::map<std::string, int64_t> Forget(const std::string& email, const std::string& phone);
+
+  // Retention now, instead of waiting for the worker: prunes batch after batch until
+  // nothing is older than its window (at `now`, default the clock). Returns the totals.
+  PruneCounts Prune(std::optional<Millis> now = {});
 
   Millis Now() const;
   const std::vector<Flow>& flows() const;

@@ -203,6 +203,40 @@ struct FlowPause {
   Millis paused_ms = 0;
 };
 
+// How long each kind of row is kept (0: for ever), and how much one Prune() call may do.
+// Reports stay right: rows that reports read are added to daily aggregates (report_days,
+// funnel_days, offer_days) in the transaction that deletes them, and reports add those
+// aggregates for the whole days inside their range.
+struct RetentionWindows {
+  Millis events_ms = 90 * kDay;    // the event log (replays, exports, lead temperature)
+  Millis bodies_ms = 30 * kDay;    // rendered subject, text and HTML of messages
+  Millis carts_ms = 180 * kDay;    // finished journeys, carts without a running one, and
+                                   // contacts left with nothing (never unsubscribed/bounced)
+  Millis offers_ms = 180 * kDay;   // exit-intent decisions
+  Millis reports_ms = 400 * kDay;  // message rows and orders (kept as daily aggregates)
+  int batch = 2000;                // rows per kind per Prune() call
+  int vacuum_pages = 4096;         // SQLite: free pages handed back to the file system per call
+};
+
+// What one Prune() removed, by kind; `more` when some kind filled its batch.
+struct PruneCounts {
+  int64_t events = 0, bodies = 0, messages = 0, orders = 0, journeys = 0, carts = 0,
+          contacts = 0, visitors = 0, offers = 0;
+  bool more = false;
+};
+
+// One person as the store knows them (engine.forget / engine.export): every contact key
+// they were known by (e:<email>, p:<phone>, contacts holding that address or number, and
+// the visitor- or cart-only keys they started as), their visitors and carts, and the
+// address and number themselves (found inside event payloads).
+struct PersonKeys {
+  std::vector<std::string> contact_keys;
+  std::vector<std::string> visitor_ids;
+  std::vector<std::string> cart_ids;
+  std::string email, phone;
+  bool empty() const { return contact_keys.empty() && visitor_ids.empty() && cart_ids.empty(); }
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -334,6 +368,33 @@ class Store {
   // and those whose contact ordered within `window_ms` after it.
   virtual std::vector<VariantCounts> OfferVariants(const std::string& kind, Millis window_ms,
                                                    Millis since, Millis until) = 0;
+
+  // Retention: removes at most windows.batch rows of each kind older than its window at
+  // `now`, aggregating first what reports read. `attribution_window_ms`: how long after a
+  // popup an order counts (its conversion is decided when the popup's row goes). Call
+  // inside Write(); SQLite also hands up to vacuum_pages free pages back to the file system.
+  virtual PruneCounts Prune(Millis now, const RetentionWindows& windows,
+                            Millis attribution_window_ms) = 0;
+
+  // A person's data (GDPR Articles 15 and 17).
+  virtual PersonKeys FindPerson(const std::string& email, const std::string& phone) = 0;  // read
+  // Every stored row about the person as (table, row as a JSON object), by table (read).
+  virtual std::vector<std::pair<std::string, std::string>> PersonRows(const PersonKeys& who) = 0;
+  // Erases the person's personal data: contacts and visitor links deleted; events deleted
+  // except page views, kept under an anonymous visitor id (lead counts); carts, journeys,
+  // messages (address and bodies blanked), orders, popups, assignments, coupons and
+  // consent history kept under anonymous keys (`anonymous` + "/<n>"), so every count and
+  // report stays as it was. Returns rows touched per table. SQLite: rebuilds the indexes
+  // that held the keys and frees every free page, with secure_delete on, so no byte of
+  // them stays in the file; call Compact() after the transaction for the WAL.
+  virtual std::map<std::string, int64_t> ErasePerson(const PersonKeys& who,
+                                                     const std::string& anonymous) = 0;
+  // Outside Write(): SQLite checkpoints the WAL and truncates it (no page image of erased
+  // rows stays there); PostgreSQL vacuums the tables a person's rows live in.
+  virtual void Compact() = 0;
+  // Consent changes (R-privacy): what changed, when, and which event said so.
+  virtual void LogConsent(const std::string& contact_key, const std::string& what, bool granted,
+                          Millis at_ms, const std::string& source) = 0;
 
   // Looking inside (read).
   virtual std::vector<ReportRow> Report(const ReportQuery& query) = 0;

@@ -179,10 +179,16 @@ std::string Engine::Impl::ApplyContact(Store& store, const Event& e, Cart* cart)
   if (!e.timezone.empty()) c.timezone = e.timezone;
   if (e.orders_count) c.orders_count = *e.orders_count;
   if (e.lifetime_value_minor) c.lifetime_value_minor = *e.lifetime_value_minor;
-  if (e.consent.email) c.consent.email = e.consent.email;
-  if (e.consent.sms) c.consent.sms = e.consent.sms;
-  if (e.consent.push) c.consent.push = e.consent.push;
-  if (e.consent.personalization) c.consent.personalization = e.consent.personalization;
+  // Consent changes are kept with their time and the event that said so (privacy).
+  auto consent = [&](const char* what, std::optional<bool>& held, const std::optional<bool>& given) {
+    if (!given) return;
+    if (held != given) store.LogConsent(key, what, *given, e.at_ms, EventTypeName(e.type));
+    held = given;
+  };
+  consent("email", c.consent.email, e.consent.email);
+  consent("sms", c.consent.sms, e.consent.sms);
+  consent("push", c.consent.push, e.consent.push);
+  consent("personalization", c.consent.personalization, e.consent.personalization);
   store.SaveContact(c);
 
   // R3.4: one phone number per customer; a number given by a newer e-mail moves to it.
@@ -381,6 +387,7 @@ void Engine::Impl::ApplyUnsubscribe(Store& store, const Event& e) {
     c.key = k;
     if (c.email.empty() && k.rfind("e:", 0) == 0) c.email = k.substr(2);
     if (c.phone.empty() && k.rfind("p:", 0) == 0) c.phone = k.substr(2);
+    if (!c.unsubscribed) store.LogConsent(k, "subscription", false, e.at_ms, EventTypeName(e.type));
     c.unsubscribed = true;
     store.SaveContact(c);
     // R6.1 counts unsubscribes per message: the one whose link was used, else the last one

@@ -64,6 +64,7 @@ Engine::Impl::Impl(EngineOptions o) : opts(std::move(o)) {
       throw ConfigError("sales_alert.to", "an e-mail sales alert needs the team's address");
   }
   ValidateValueThreshold(SalesAlertThreshold(), "sales_alert");  // fails early
+  ValidateRetention(opts.retention, opts.attribution_window_ms);
   if (!opts.secrets.empty()) {
     // Fails now, naming "secret" or "base_url", rather than at the first message.
     LinkClaims probe;
@@ -370,7 +371,7 @@ void Engine::Impl::WorkerLoop(Runtime* rp) {
     Millis now = clock->NowMillis();
     std::optional<Millis> next;
     try {
-      RunDueJobs(r, now);
+      RunDueJobs(r, now, /*stoppable=*/true);
       std::lock_guard<std::mutex> lock(r.store_mu);
       next = r.store->NextDueMs();
     } catch (const std::exception& e) {

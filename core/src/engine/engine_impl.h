@@ -63,6 +63,8 @@ struct Runtime {
 
   // When this process last wrote a worker heartbeat (real time; see RunDueJobs).
   std::chrono::steady_clock::time_point last_heartbeat{};  // guarded by store_mu
+  // Retention (retention.cpp): the clock time of the next prune round.
+  Millis next_prune_ms = 0;  // guarded by store_mu
 
   std::mutex info_mu;
   std::string last_error;            // guarded by info_mu
@@ -116,7 +118,11 @@ struct Engine::Impl {
   void EndJourney(Store& store, JourneyRecord& j, const std::string& reason, Millis at);
 
   // run_jobs.cpp: the worker's side.
-  int RunDueJobs(Runtime& rt, Millis now);
+  // `stoppable`: the background worker's run, which hands back the jobs it claimed but has
+  // not started when Stop() is asked (a clean shutdown releases its claims at once).
+  int RunDueJobs(Runtime& rt, Millis now, bool stoppable = false);
+  bool StopAsked(Runtime& rt, bool stoppable);  // a stoppable run whose Stop() was asked
+  void ReleaseClaims(Runtime& rt, const std::vector<JobRecord>& jobs);  // back to pending
   void AbandonCart(Store& store, const JobRecord& job, Millis now);  // inside a Write()
   void RunAbandonJobs(Runtime& rt, const std::vector<JobRecord>& jobs, Millis now);
   // send_step.cpp: a batch of step jobs is plan (one transaction: re-check, decide, render,
@@ -129,7 +135,10 @@ struct Engine::Impl {
     std::optional<Engagement> branch;
     std::vector<internal::PendingSend> sends;  // status "sending", stored
   };
-  void RunStepJobs(Runtime& rt, const std::vector<JobRecord>& jobs, Millis now);
+  // `stoppable`: a shutdown asked mid-batch delivers no further job; those left are handed
+  // back (their messages stay "sending", which the next claim sends: none left yet).
+  void RunStepJobs(Runtime& rt, const std::vector<JobRecord>& jobs, Millis now,
+                   bool stoppable = false);
   // Inside a Write(): nullopt when the job ended here (ordered, emptied, paused, ...).
   std::optional<StepPlan> PlanStep(Store& store, const JobRecord& job, Millis now,
                                    bool ordered_at_shop);
@@ -154,6 +163,9 @@ struct Engine::Impl {
   void RunPoolAlertJob(Runtime& rt, const JobRecord& job, Millis now);
   void WorkerLoop(Runtime* rt);
   void WakeWorker(Runtime& rt);
+  // retention.cpp: one bounded prune round when one is due at `now` (hourly by the
+  // engine's clock; at once again while a kind is behind). Requires rt.store_mu.
+  void PruneIfDueLocked(Runtime& rt, Millis now);
 
   // Links (links.cpp): the signed URLs a message carries, and the answers to them.
   struct MessageLinks {

@@ -22,19 +22,21 @@ constexpr Millis kCouponGrace = 30 * kDay;
 
 }  // namespace
 
-int Engine::Impl::RunDueJobs(Runtime& r, Millis now) {
+int Engine::Impl::RunDueJobs(Runtime& r, Millis now, bool stoppable) {
   int ran = 0;
   // Keep claiming until nothing is due: a job may make another one due at once (an
   // abandonment starts a journey whose first step is already due). Bounded in case a bug
   // ever makes a job reschedule itself at `now` forever.
   for (int round = 0; round < 10000; ++round) {
     std::vector<JobRecord> jobs;
+    if (StopAsked(r, stoppable)) break;  // claim nothing more once a shutdown is asked
     {
       std::lock_guard<std::mutex> lock(r.store_mu);
       // An idle run costs no commit (no fsync) unless the heartbeat is due: nothing to
       // claim is a read, and the heartbeat that lets `cartrecovery status` tell a live
       // worker from a dead one is written at most every kHeartbeatEvery of real time.
       auto wall = std::chrono::steady_clock::now();
+      if (round == 0) PruneIfDueLocked(r, now);  // retention.cpp: one bounded round
       bool heartbeat = round == 0 && wall - r.last_heartbeat >= kHeartbeatEvery;
       if (!heartbeat) {
         auto next = r.store->NextDueMs();
@@ -75,7 +77,7 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now) {
     if (!abandons.empty()) RunAbandonJobs(r, abandons, now);
     if (!steps.empty()) {
       try {
-        RunStepJobs(r, steps, now);
+        RunStepJobs(r, steps, now, stoppable);
       } catch (const std::exception& e) {
         // The batch stays claimed; its leases expire and it is tried again.
         SetError(r, std::string("step jobs: ") + e.what());
@@ -84,6 +86,10 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now) {
     ran += static_cast<int>(abandons.size() + steps.size());
     for (const auto& job : jobs) {
       if (job.kind == "abandon" || job.kind == "step") continue;
+      if (StopAsked(r, stoppable)) {
+        ReleaseClaims(r, {job});  // the rest of the batch goes back at once, one by one
+        continue;
+      }
       try {
         if (job.kind == "alert") RunAlertJob(r, job, now);
         else if (job.kind == "pool_alert") RunPoolAlertJob(r, job, now);
@@ -98,6 +104,7 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now) {
       ++ran;
     }
     keeper.Stop();
+    if (StopAsked(r, stoppable)) break;
   }
   if (ran > 0) {
     // Connections stay open across the messages of one run and are closed after it.
@@ -112,6 +119,22 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now) {
   std::lock_guard<std::mutex> lock(r.info_mu);
   r.last_run_ms = now;
   return ran;
+}
+
+bool Engine::Impl::StopAsked(Runtime& r, bool stoppable) {
+  if (!stoppable) return false;
+  std::lock_guard<std::mutex> lock(r.w_mu);
+  return r.worker_stop;
+}
+
+void Engine::Impl::ReleaseClaims(Runtime& r, const std::vector<JobRecord>& jobs) {
+  // Shutting down (SIGTERM): claimed jobs not started go back to pending at their due time
+  // now, not when their lease runs out, so another worker (or this one restarted) takes
+  // them at once. The fencing token (attempt) keeps a stale release harmless.
+  std::lock_guard<std::mutex> lock(r.store_mu);
+  r.store->Write([&] {
+    for (const auto& job : jobs) r.store->RetryJob(job.job_id, job.attempt, job.due_ms);
+  });
 }
 
 void Engine::Impl::RunAbandonJobs(Runtime& r, const std::vector<JobRecord>& jobs, Millis now) {

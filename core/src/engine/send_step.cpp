@@ -334,7 +334,8 @@ void Engine::Impl::RecordStep(Store& store, StepPlan& plan,
   store.RetryJob(plan.job.job_id, plan.job.attempt, due.due_ms);  // the same row carries the next step
 }
 
-void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, Millis now) {
+void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, Millis now,
+                               bool stoppable) {
   // Only one batch's deliveries at a time in this process: channels keep one connection.
   std::lock_guard<std::mutex> send_lock(r.send_mu);
   // Asked first, with no lock held: the hook may be slow (the shop's database) or Python.
@@ -346,6 +347,10 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
       ordered[i] = 2;  // the job stays claimed: tried again after its lease
       SetError(r, "job step " + jobs[i].subject + ": " + e.what());
     }
+  }
+  if (StopAsked(r, stoppable)) {  // a shutdown asked meanwhile: nothing planned, all back
+    ReleaseClaims(r, jobs);
+    return;
   }
   // Plan: one transaction marks every message of the batch "sending" (fenced by each
   // claim's attempt) before anything leaves. A savepoint per job: a job that throws is
@@ -372,16 +377,26 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
   if (plans.empty()) return;
   // Deliver: no transaction, no store lock across the network. `plans` does not grow from
   // here on, so the results' pointers into it stay valid.
+  // A shutdown (SIGTERM) stops between jobs: a job's channels all go or none does.
   std::vector<std::vector<internal::SendResult>> results(plans.size());
-  for (size_t i = 0; i < plans.size(); ++i)
+  size_t delivered = plans.size();
+  for (size_t i = 0; i < plans.size(); ++i) {
+    if (StopAsked(r, stoppable)) {
+      delivered = i;
+      break;
+    }
     results[i] = internal::Deliver(r.store_mu, *r.store, plans[i].sends);
-  // Record: every outcome of the batch in one transaction, a savepoint per job.
+  }
+  // Record: every outcome of the batch in one transaction, a savepoint per job. The jobs
+  // a shutdown left undelivered go back to pending at once, not when their lease runs out;
+  // their messages stay "sending" and the next claim sends them (nothing left yet).
   std::lock_guard<std::mutex> lock(r.store_mu);
   Store& store = *r.store;
   store.Write([&] {
     for (size_t i = 0; i < plans.size(); ++i) {
       try {
-        store.Write([&] { RecordStep(store, plans[i], results[i], now); });
+        if (i < delivered) store.Write([&] { RecordStep(store, plans[i], results[i], now); });
+        else store.RetryJob(plans[i].job.job_id, plans[i].job.attempt, plans[i].job.due_ms);
       } catch (const std::exception& e) {
         SetError(r, "job step " + plans[i].journey.journey_id + ": " + e.what());
       }

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdio>
+#include <set>
 #include <vector>
 
 #include "cartrecovery/status.h"
@@ -138,6 +140,35 @@ const std::vector<const char*>& Migrations() {
       // lease through an index, as pending jobs are by due time (jobs_due).
       R"sql(
       CREATE INDEX jobs_lease ON jobs(state, lease_until_ms);
+      )sql",
+      // 8: retention. Daily aggregates that outlive the rows reports read (written in the
+      // transaction that deletes them), and indexes that let each prune batch seek its
+      // oldest rows instead of scanning.
+      R"sql(
+      CREATE TABLE report_days(
+        day_ms INTEGER NOT NULL, flow TEXT NOT NULL, path TEXT NOT NULL, step INTEGER NOT NULL,
+        channel TEXT NOT NULL, variant TEXT NOT NULL, currency TEXT NOT NULL,
+        sent INTEGER NOT NULL, failed INTEGER NOT NULL, suppressed INTEGER NOT NULL,
+        opened INTEGER NOT NULL, clicked INTEGER NOT NULL, bounced INTEGER NOT NULL,
+        unsubscribed INTEGER NOT NULL, orders INTEGER NOT NULL,
+        orders_with_coupon INTEGER NOT NULL, revenue_minor INTEGER NOT NULL,
+        PRIMARY KEY(day_ms, flow, path, step, channel, variant, currency));
+      CREATE TABLE funnel_days(
+        day_ms INTEGER NOT NULL, stage TEXT NOT NULL, carts INTEGER NOT NULL,
+        abandoned INTEGER NOT NULL, recovered INTEGER NOT NULL, PRIMARY KEY(day_ms, stage));
+      CREATE TABLE offer_days(
+        day_ms INTEGER NOT NULL, kind TEXT NOT NULL, variant TEXT NOT NULL,
+        trials INTEGER NOT NULL, conversions INTEGER NOT NULL, PRIMARY KEY(day_ms, kind, variant));
+      CREATE INDEX messages_created ON messages(created_ms);
+      CREATE INDEX messages_bodies ON messages(created_ms) WHERE subject <> '' OR text <> '' OR html <> '';
+      CREATE INDEX orders_message ON orders(message_id);
+      CREATE INDEX journeys_finished ON journeys(updated_ms) WHERE state <> 'running';
+      CREATE INDEX carts_activity ON carts(last_activity_ms);
+      CREATE INDEX visitors_contact ON visitors(contact_key);
+      CREATE TABLE consent_log(
+        id INTEGER PRIMARY KEY AUTOINCREMENT, contact_key TEXT NOT NULL, what TEXT NOT NULL,
+        granted INTEGER NOT NULL, at_ms INTEGER NOT NULL, source TEXT NOT NULL);
+      CREATE INDEX consent_log_contact ON consent_log(contact_key, at_ms);
       )sql",
   };
   return kMigrations;
@@ -647,6 +678,20 @@ class SqliteStore final : public Store {
       r.recovered = s.Int(3);
       by_stage[r.stage] = r;
     }
+    {
+      // Carts pruned by retention, by the day they were created (whole days in the range).
+      auto d = db_.Prepare(
+          "SELECT stage, sum(carts), sum(abandoned), sum(recovered) FROM funnel_days"
+          " WHERE day_ms >= ? AND day_ms <= ? - 86400000 GROUP BY stage");
+      d.Bind(1, since).Bind(2, until);
+      while (d.Step()) {
+        FunnelRow& r = by_stage[d.Text(0)];
+        r.stage = d.Text(0);
+        r.carts += d.Int(1);
+        r.abandoned += d.Int(2);
+        r.recovered += d.Int(3);
+      }
+    }
     std::vector<FunnelRow> out;  // in checkout order, every stage present
     for (Stage st : {Stage::kCart, Stage::kContact, Stage::kShippingAddress,
                      Stage::kShippingMethod, Stage::kPayment}) {
@@ -777,10 +822,18 @@ class SqliteStore final : public Store {
         "   AND o.contact_key = offers.contact_key AND o.at_ms >= offers.decided_ms"
         "   AND o.at_ms < offers.decided_ms + ?2))"
         " FROM offers WHERE kind = ?1 AND variant <> '' AND decided_ms >= ?3 AND decided_ms < ?4"
-        " GROUP BY variant ORDER BY variant");
+        " GROUP BY variant"
+        // Decisions pruned by retention (whole days in the range).
+        " UNION ALL SELECT variant, sum(trials), sum(conversions) FROM offer_days WHERE kind = ?1"
+        " AND day_ms >= ?3 AND day_ms <= ?4 - 86400000 GROUP BY variant");
     s.Bind(1, kind).Bind(2, window_ms).Bind(3, since).Bind(4, until);
+    std::map<std::string, VariantCounts> merged;
+    while (s.Step()) {
+      auto& v = merged[s.Text(0)];
+      v = {s.Text(0), v.trials + s.Int(1), v.conversions + s.Int(2)};
+    }
     std::vector<VariantCounts> out;
-    while (s.Step()) out.push_back({s.Text(0), s.Int(1), s.Int(2)});
+    for (auto& kv : merged) out.push_back(kv.second);
     return out;
   }
 
@@ -794,6 +847,13 @@ class SqliteStore final : public Store {
 
   std::vector<ReportRow> Report(const ReportQuery& q) override;
   StoreStatus Status(Millis now) override;
+  PruneCounts Prune(Millis now, const RetentionWindows& w, Millis attribution_ms) override;
+  PersonKeys FindPerson(const std::string& email, const std::string& phone) override;
+  std::vector<std::pair<std::string, std::string>> PersonRows(const PersonKeys& who) override;
+  std::map<std::string, int64_t> ErasePerson(const PersonKeys& who, const std::string& anonymous) override;
+  void Compact() override;
+  void LogConsent(const std::string& contact_key, const std::string& what, bool granted,
+                  Millis at_ms, const std::string& source) override;
 
   void RecordWorkerRun(const std::string& worker_id, Millis now, int jobs_run) override {
     db_.Prepare(
@@ -846,10 +906,16 @@ void SqliteStore::Initialize() {
                     std::to_string(version) + "; this version knows up to " +
                     std::to_string(latest) + "); upgrade the package");
   if (!memory) {
+    // Retention hands freed pages back to the file system a batch at a time (Prune); a
+    // new file gets that mode before its first table, an older one at its upgrade below.
+    if (tables == 0) db_.Exec("PRAGMA auto_vacuum=INCREMENTAL");
     // WAL: readers never block the writer. FULL: a commit that gates a send (an order, an
     // unsubscribe) survives power loss, not only a process crash.
     db_.Exec("PRAGMA journal_mode=WAL");
   }
+  // Deleted and overwritten content is zeroed in the file, not left in free space: a
+  // forgotten shopper's address must not be found in the file afterwards (engine.forget).
+  db_.Exec("PRAGMA secure_delete=ON");
   db_.Exec("PRAGMA synchronous=FULL");
   // Savepoints journal the pages they change; on disk that journal costs ~17 writes per
   // event in a batch (measured with strace). In memory it is a few KB, emptied per event.
@@ -868,6 +934,235 @@ void SqliteStore::Initialize() {
     db_.Exec("PRAGMA application_id=" + std::to_string(kApplicationId));
     db_.Exec("PRAGMA user_version=" + std::to_string(latest));
   });
+  if (!memory && version > 0 && version < 8) {
+    // A store from before retention: switch it to incremental vacuum once (VACUUM rewrites
+    // the file, outside any transaction). Busy with another process: the next open tries.
+    try {
+      db_.Exec("PRAGMA auto_vacuum=INCREMENTAL");
+      db_.Exec("VACUUM");
+    } catch (const Error&) {
+    }
+  }
+}
+
+namespace {
+
+// A JSON array of the ids, for "IN (SELECT value FROM json_each(?))": one bound value per
+// batch instead of one statement per row.
+std::string JsonIds(const std::vector<std::string>& ids) {
+  std::string out = "[";
+  for (const auto& id : ids) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (unsigned char c : id) {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += static_cast<char>(c);
+      } else if (c < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        out += buf;
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+    out += '"';
+  }
+  return out + "]";
+}
+
+// Adds a batch's counts to a report_days row (excluded: the batch's row).
+constexpr const char* kAddReportDay =
+    " ON CONFLICT(day_ms, flow, path, step, channel, variant, currency) DO UPDATE SET"
+    " sent = sent + excluded.sent, failed = failed + excluded.failed,"
+    " suppressed = suppressed + excluded.suppressed, opened = opened + excluded.opened,"
+    " clicked = clicked + excluded.clicked, bounced = bounced + excluded.bounced,"
+    " unsubscribed = unsubscribed + excluded.unsubscribed, orders = orders + excluded.orders,"
+    " orders_with_coupon = orders_with_coupon + excluded.orders_with_coupon,"
+    " revenue_minor = revenue_minor + excluded.revenue_minor";
+
+}  // namespace
+
+PruneCounts SqliteStore::Prune(Millis now, const RetentionWindows& w, Millis attribution_ms) {
+  PruneCounts c;
+  const int n = std::max(1, w.batch);
+  // Ids (and their contact) of the oldest rows a query selects, at most n.
+  auto select = [&](const char* sql, Millis cut, std::vector<std::string>* contacts) {
+    std::vector<std::string> ids;
+    auto s = db_.Prepare(sql);
+    s.Bind(1, cut).Bind(2, n);
+    while (s.Step()) {
+      ids.push_back(s.Text(0));
+      if (contacts && !s.IsNull(1) && !s.Text(1).empty()) contacts->push_back(s.Text(1));
+    }
+    return ids;
+  };
+  auto run = [&](const char* sql, const std::string& ids) {
+    db_.Prepare(sql).Bind(1, ids).Run();
+    return db_.ChangedRows();
+  };
+  std::vector<std::string> contacts;  // whose rows went: they may be left with nothing
+
+  if (w.events_ms > 0) {
+    db_.Prepare("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at_ms < ?1"
+                " ORDER BY at_ms LIMIT ?2)")
+        .Bind(1, now - w.events_ms)
+        .Bind(2, n)
+        .Run();
+    c.events = db_.ChangedRows();
+  }
+  if (w.bodies_ms > 0) {
+    db_.Prepare("UPDATE messages SET subject = '', text = '', html = '' WHERE message_id IN"
+                " (SELECT message_id FROM messages WHERE (subject <> '' OR text <> '' OR html <> '')"
+                " AND created_ms < ?1 LIMIT ?2)")
+        .Bind(1, now - w.bodies_ms)
+        .Bind(2, n)
+        .Run();
+    c.bodies = db_.ChangedRows();
+  }
+  // Orders and popups point at each other (an order's last touch may be a popup; a popup's
+  // conversion is an order): both batches are chosen first and aggregated while both are
+  // still there, then deleted. A popup an order outside this batch still points at stays.
+  std::vector<std::string> orders;
+  if (w.reports_ms > 0) {
+    const Millis cut = now - w.reports_ms;
+    orders = select("SELECT order_id FROM orders WHERE at_ms < ?1 ORDER BY at_ms, order_id LIMIT ?2",
+                         cut, nullptr);
+  }
+  std::string offer_ids;  // aggregated above, deleted once the orders went
+  if (w.offers_ms > 0) {
+    // A popup an order still points at (its last touch) stays until that order goes.
+    std::vector<std::string> offers;
+    {
+      auto s = db_.Prepare(
+          "SELECT offer_id FROM offers WHERE decided_ms < ?1 AND NOT EXISTS (SELECT 1 FROM orders o"
+          " WHERE o.message_id = 'offer:' || offers.offer_id"
+          " AND o.order_id NOT IN (SELECT value FROM json_each(?3)))"
+          " ORDER BY decided_ms, offer_id LIMIT ?2");
+      s.Bind(1, now - w.offers_ms).Bind(2, n).Bind(3, JsonIds(orders));
+      while (s.Step()) offers.push_back(s.Text(0));
+    }
+    if (!offers.empty()) {
+      std::string ids = JsonIds(offers);
+      db_.Prepare(
+             "INSERT INTO offer_days(day_ms, kind, variant, trials, conversions)"
+             " SELECT decided_ms / 86400000 * 86400000, kind, variant, count(*),"
+             " sum(EXISTS(SELECT 1 FROM orders o WHERE o.contact_key <> ''"
+             "   AND o.contact_key = offers.contact_key AND o.at_ms >= offers.decided_ms"
+             "   AND o.at_ms < offers.decided_ms + ?2))"
+             " FROM offers WHERE offer_id IN (SELECT value FROM json_each(?1)) AND variant <> ''"
+             " GROUP BY 1, 2, 3 ON CONFLICT(day_ms, kind, variant) DO UPDATE SET"
+             " trials = trials + excluded.trials, conversions = conversions + excluded.conversions")
+          .Bind(1, ids)
+          .Bind(2, attribution_ms)
+          .Run();
+      offer_ids = ids;
+    }
+  }
+  if (w.reports_ms > 0) {
+    const Millis cut = now - w.reports_ms;
+    // Orders first: a message goes only once no order points at it, so an order's path and
+    // variant can still be read from its message when it is aggregated.
+    if (!orders.empty()) {
+      std::string ids = JsonIds(orders);
+      run((std::string(
+               "INSERT INTO report_days(day_ms, flow, path, step, channel, variant, currency, sent,"
+               " failed, suppressed, opened, clicked, bounced, unsubscribed, orders,"
+               " orders_with_coupon, revenue_minor)"
+               " SELECT at_ms / 86400000 * 86400000, coalesce(flow, ''),"
+               " coalesce((SELECT m.path FROM messages m WHERE m.message_id = orders.message_id), ''),"
+               " coalesce(step, 0), coalesce(channel, ''),"
+               " coalesce((SELECT m.variant FROM messages m WHERE m.message_id = orders.message_id),"
+               "  (SELECT o.variant FROM offers o WHERE 'offer:' || o.offer_id = orders.message_id), ''),"
+               " coalesce(currency, ''), 0, 0, 0, 0, 0, 0, 0, count(*), sum(coalesce(coupon, '') <> ''),"
+               " sum(value_minor) FROM orders WHERE order_id IN (SELECT value FROM json_each(?1))"
+               " AND message_id <> '' GROUP BY 1, 2, 3, 4, 5, 6, 7") + kAddReportDay).c_str(),
+          ids);
+      c.orders = run("DELETE FROM orders WHERE order_id IN (SELECT value FROM json_each(?1))", ids);
+    }
+    auto messages = select(
+        "SELECT message_id, contact_key FROM messages WHERE created_ms < ?1"
+        " AND (CASE WHEN sent_ms > 0 THEN sent_ms ELSE created_ms END) < ?1"
+        " AND status IN ('sent', 'bounced', 'failed', 'suppressed')"
+        " AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.message_id = messages.message_id)"
+        // A journey still running reads its messages (engagement, branches): they stay.
+        " AND NOT EXISTS (SELECT 1 FROM journeys j WHERE j.journey_id = messages.journey_id"
+        "   AND j.state = 'running')"
+        " ORDER BY created_ms, message_id LIMIT ?2",
+        cut, &contacts);
+    if (!messages.empty()) {
+      std::string ids = JsonIds(messages);
+      run((std::string(
+               "INSERT INTO report_days(day_ms, flow, path, step, channel, variant, currency, sent,"
+               " failed, suppressed, opened, clicked, bounced, unsubscribed, orders,"
+               " orders_with_coupon, revenue_minor)"
+               " SELECT (CASE WHEN sent_ms > 0 THEN sent_ms ELSE created_ms END) / 86400000 * 86400000,"
+               " flow, path, step, channel, variant, '', sum(status IN ('sent', 'bounced')),"
+               " sum(status = 'failed'), sum(status = 'suppressed'), sum(opened_ms > 0),"
+               " sum(clicked_ms > 0), sum(status = 'bounced'), sum(unsubscribed_ms > 0), 0, 0, 0"
+               " FROM messages WHERE message_id IN (SELECT value FROM json_each(?1))"
+               " GROUP BY 1, 2, 3, 4, 5, 6") + kAddReportDay).c_str(),
+          ids);
+      c.messages = run("DELETE FROM messages WHERE message_id IN (SELECT value FROM json_each(?1))", ids);
+    }
+  }
+  if (!offer_ids.empty())
+    c.offers = run("DELETE FROM offers WHERE offer_id IN (SELECT value FROM json_each(?1))", offer_ids);
+  if (w.carts_ms > 0) {
+    const Millis cut = now - w.carts_ms;
+    auto journeys = select(
+        "SELECT journey_id, contact_key FROM journeys WHERE state <> 'running' AND updated_ms < ?1"
+        " ORDER BY updated_ms LIMIT ?2",
+        cut, &contacts);
+    if (!journeys.empty())
+      c.journeys = run("DELETE FROM journeys WHERE journey_id IN (SELECT value FROM json_each(?1))",
+                       JsonIds(journeys));
+    auto carts = select(
+        "SELECT cart_id, contact_key FROM carts WHERE last_activity_ms < ?1"
+        " AND NOT EXISTS (SELECT 1 FROM journeys j WHERE j.cart_id = carts.cart_id AND j.state = 'running')"
+        " AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.kind = 'abandon' AND jobs.subject = carts.cart_id)"
+        " ORDER BY last_activity_ms, cart_id LIMIT ?2",
+        cut, &contacts);
+    if (!carts.empty()) {
+      std::string ids = JsonIds(carts);
+      run("INSERT INTO funnel_days(day_ms, stage, carts, abandoned, recovered)"
+          " SELECT created_ms / 86400000 * 86400000, stage, count(*),"
+          " sum(state IN ('abandoned', 'expired', 'recovered')), sum(state = 'recovered')"
+          " FROM carts WHERE cart_id IN (SELECT value FROM json_each(?1)) AND value_minor > 0"
+          " GROUP BY 1, 2 ON CONFLICT(day_ms, stage) DO UPDATE SET carts = carts + excluded.carts,"
+          " abandoned = abandoned + excluded.abandoned, recovered = recovered + excluded.recovered",
+          ids);
+      c.carts = run("DELETE FROM carts WHERE cart_id IN (SELECT value FROM json_each(?1))", ids);
+    }
+    if (!contacts.empty()) {
+      // A contact left with no cart, journey or message, quiet for the window, goes with its
+      // visitor links; one who unsubscribed or bounced stays (the suppression must hold).
+      std::sort(contacts.begin(), contacts.end());
+      contacts.erase(std::unique(contacts.begin(), contacts.end()), contacts.end());
+      std::vector<std::string> gone;
+      {
+        auto s = db_.Prepare(
+            "SELECT contact_key FROM contacts WHERE contact_key IN (SELECT value FROM json_each(?1))"
+            " AND unsubscribed = 0 AND email_bounced = 0 AND phone_bounced = 0"
+            " AND last_message_ms < ?2 AND last_order_ms < ?2"
+            " AND NOT EXISTS (SELECT 1 FROM carts c WHERE c.contact_key = contacts.contact_key)"
+            " AND NOT EXISTS (SELECT 1 FROM journeys j WHERE j.contact_key = contacts.contact_key)"
+            " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact_key = contacts.contact_key)");
+        s.Bind(1, JsonIds(contacts)).Bind(2, cut);
+        while (s.Step()) gone.push_back(s.Text(0));
+      }
+      if (!gone.empty()) {
+        std::string ids = JsonIds(gone);
+        c.visitors = run("DELETE FROM visitors WHERE contact_key IN (SELECT value FROM json_each(?1))", ids);
+        c.contacts = run("DELETE FROM contacts WHERE contact_key IN (SELECT value FROM json_each(?1))", ids);
+      }
+    }
+  }
+  for (int64_t k : {c.events, c.bodies, c.messages, c.orders, c.journeys, c.carts, c.offers})
+    if (k >= n) c.more = true;
+  if (w.vacuum_pages > 0 && db_.path() != ":memory:")
+    db_.Exec("PRAGMA incremental_vacuum(" + std::to_string(w.vacuum_pages) + ")");
+  return c;
 }
 
 std::vector<ReportRow> SqliteStore::Report(const ReportQuery& q) {
@@ -967,6 +1262,48 @@ std::vector<ReportRow> SqliteStore::Report(const ReportQuery& q) {
       r.currency = s.Text(nk + 3) == s.Text(nk + 4) ? s.Text(nk + 3) : "MIXED";
     }
   }
+  {
+    // Pruned rows live on in report_days; its whole days inside the range count.
+    static const std::map<std::string, std::string> kDayKeys = {
+        {"flow", "flow"}, {"path", "path"}, {"step", "CAST(step AS TEXT)"}, {"channel", "channel"},
+        {"variant", "variant"}, {"day", "strftime('%Y-%m-%d', day_ms / 1000, 'unixepoch')"}};
+    std::string keys, where, group;
+    for (const auto& k : q.by) {
+      keys += kDayKeys.at(k) + ", ";
+      group += (group.empty() ? " GROUP BY " : ", ") + kDayKeys.at(k);
+    }
+    int param = 3;
+    for (const auto& kv : q.where) where += " AND " + kDayKeys.at(kv.first) + " = ?" + std::to_string(param++);
+    auto s = db_.Prepare(
+        "SELECT " + keys +
+        " sum(sent), sum(failed), sum(suppressed), sum(opened), sum(clicked), sum(bounced),"
+        " sum(unsubscribed), sum(orders), sum(orders_with_coupon), sum(revenue_minor),"
+        " min(nullif(currency, '')), max(nullif(currency, '')) FROM report_days"
+        " WHERE day_ms >= ?1 AND day_ms <= ?2 - 86400000" + where + group);
+    s.Bind(1, since).Bind(2, until);
+    bind_where(s);
+    while (s.Step()) {
+      const int n = static_cast<int>(nk);
+      if (s.IsNull(n)) continue;  // no row at all (an aggregate without GROUP BY)
+      std::vector<std::string> key;
+      for (size_t i = 0; i < nk; ++i) key.push_back(s.Text(static_cast<int>(i)));
+      auto& r = row_for(key);
+      r.sent += s.Int(n);
+      r.failed += s.Int(n + 1);
+      r.suppressed += s.Int(n + 2);
+      r.opened += s.Int(n + 3);
+      r.clicked += s.Int(n + 4);
+      r.bounced += s.Int(n + 5);
+      r.unsubscribed += s.Int(n + 6);
+      r.orders += s.Int(n + 7);
+      r.orders_with_coupon += s.Int(n + 8);
+      r.revenue_minor += s.Int(n + 9);
+      if (!s.IsNull(n + 10)) {
+        std::string cur = s.Text(n + 10) == s.Text(n + 11) ? s.Text(n + 10) : "MIXED";
+        r.currency = r.currency.empty() || r.currency == cur ? cur : "MIXED";
+      }
+    }
+  }
   std::vector<ReportRow> out;
   for (auto& kv : rows) out.push_back(std::move(kv.second));
   return out;
@@ -1006,6 +1343,168 @@ StoreStatus SqliteStore::Status(Millis now) {
   return st;
 }
 
+
+namespace {
+
+// Where a person's rows are, per table: ?1 their contact keys, ?2 visitor ids, ?3 cart ids
+// (JSON arrays), ?4 the e-mail address and ?5 the phone number (inside event payloads).
+const std::vector<std::pair<const char*, const char*>>& PersonTables() {
+  static const std::vector<std::pair<const char*, const char*>> kTables = {
+      {"contacts", "contact_key IN k"},
+      {"consent_log", "contact_key IN k"},
+      {"visitors", "contact_key IN k OR visitor_id IN vis"},
+      {"carts", "cart_id IN c"},
+      {"journeys", "contact_key IN k OR cart_id IN c"},
+      {"messages", "contact_key IN k OR cart_id IN c"},
+      {"orders", "contact_key IN k OR cart_id IN c"},
+      {"coupons", "assigned_contact IN k"},
+      {"offers", "contact_key IN k OR visitor_id IN vis"},
+      {"assignments", "contact_key IN k"},
+      {"events",
+       "cart_id IN c OR visitor_id IN vis OR (?4 <> '' AND instr(payload, ?4) > 0)"
+       " OR (?5 <> '' AND instr(payload, ?5) > 0)"},
+  };
+  return kTables;
+}
+
+constexpr const char* kPersonSets =
+    "WITH k(v) AS (SELECT value FROM json_each(?1)), vis(v) AS (SELECT value FROM json_each(?2)),"
+    " c(v) AS (SELECT value FROM json_each(?3)) ";
+
+}  // namespace
+
+PersonKeys SqliteStore::FindPerson(const std::string& email, const std::string& phone) {
+  PersonKeys who;
+  who.email = email;
+  who.phone = phone;
+  std::set<std::string> keys, visitors, carts;
+  for (const auto& k : {ContactKeyOf(email, ""), ContactKeyOf("", phone)})
+    if (!k.empty()) keys.insert(k);
+  {
+    auto s = db_.Prepare(
+        "SELECT contact_key FROM contacts WHERE (?1 <> '' AND email = ?1) OR (?2 <> '' AND phone = ?2)");
+    s.Bind(1, email).Bind(2, phone);
+    while (s.Step()) keys.insert(s.Text(0));
+  }
+  for (const auto& k : std::set<std::string>(keys)) {
+    auto s = db_.Prepare("SELECT visitor_id FROM visitors WHERE contact_key = ?");
+    s.Bind(1, k);
+    while (s.Step()) visitors.insert(s.Text(0));
+  }
+  for (const auto& k : keys) {
+    auto s = db_.Prepare("SELECT cart_id FROM carts WHERE contact_key = ?");
+    s.Bind(1, k);
+    while (s.Step()) carts.insert(s.Text(0));
+  }
+  for (const auto& v : visitors) {
+    auto s = db_.Prepare("SELECT cart_id FROM carts WHERE visitor_id = ?");
+    s.Bind(1, v);
+    while (s.Step()) carts.insert(s.Text(0));
+  }
+  // The visitor- and cart-only keys the person was known by before giving an address.
+  auto add_if_contact = [&](const std::string& key) {
+    auto s = db_.Prepare("SELECT 1 FROM contacts WHERE contact_key = ?");
+    s.Bind(1, key);
+    if (s.Step()) keys.insert(key);
+  };
+  for (const auto& v : visitors) add_if_contact("v:" + v);
+  for (const auto& c : carts) add_if_contact("c:" + c);
+  if (keys.empty() && visitors.empty() && carts.empty()) return who;
+  who.contact_keys.assign(keys.begin(), keys.end());
+  who.visitor_ids.assign(visitors.begin(), visitors.end());
+  who.cart_ids.assign(carts.begin(), carts.end());
+  return who;
+}
+
+std::vector<std::pair<std::string, std::string>> SqliteStore::PersonRows(const PersonKeys& who) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::string k = JsonIds(who.contact_keys), v = JsonIds(who.visitor_ids),
+                    c = JsonIds(who.cart_ids);
+  for (const auto& [table, where] : PersonTables()) {
+    // Every column, whatever later migrations add: the table's own column list.
+    std::string members;
+    {
+      auto s = db_.Prepare(std::string("SELECT name FROM pragma_table_info('") + table + "')");
+      while (s.Step())
+        members += (members.empty() ? "" : ", ") + ("'" + s.Text(0) + "', \"" + s.Text(0) + "\"");
+    }
+    auto s = db_.Prepare(std::string(kPersonSets) + "SELECT json_object(" + members + ") FROM " +
+                         table + " WHERE " + where + " ORDER BY rowid");
+    s.Bind(1, k).Bind(2, v).Bind(3, c).Bind(4, who.email).Bind(5, who.phone);
+    while (s.Step()) out.emplace_back(table, s.Text(0));
+  }
+  return out;
+}
+
+std::map<std::string, int64_t> SqliteStore::ErasePerson(const PersonKeys& who,
+                                                       const std::string& anonymous) {
+  std::map<std::string, int64_t> n;
+  const std::string k = JsonIds(who.contact_keys), v = JsonIds(who.visitor_ids),
+                    c = JsonIds(who.cart_ids);
+  auto run = [&](const std::string& sql) {
+    auto s = db_.Prepare(std::string(kPersonSets) + sql);
+    s.Bind(1, k).Bind(2, v).Bind(3, c).Bind(4, who.email).Bind(5, who.phone);
+    s.Run();
+    return db_.ChangedRows();
+  };
+  // Page views stay for lead temperature, each visitor under an anonymous id of its own
+  // and with nothing but the page type; every other event of the person goes.
+  for (size_t i = 0; i < who.visitor_ids.size(); ++i) {
+    const std::string anon = anonymous + "/v" + std::to_string(i);
+    auto s = db_.Prepare(
+        "UPDATE events SET visitor_id = ?1, cart_id = NULL, payload = json_object('visitor_id', ?1,"
+        " 'page_type', json_extract(payload, '$.page_type')) WHERE type = 'page_view' AND visitor_id = ?2");
+    s.Bind(1, anon).Bind(2, who.visitor_ids[i]).Run();
+    n["events_anonymized"] += db_.ChangedRows();
+    for (const char* sql : {"UPDATE carts SET visitor_id = ?1 WHERE visitor_id = ?2",
+                            "UPDATE offers SET visitor_id = ?1 WHERE visitor_id = ?2"})
+      db_.Prepare(sql).Bind(1, anon).Bind(2, who.visitor_ids[i]).Run();
+  }
+  // (The anonymized page views no longer match: new visitor id, no cart, no address.)
+  n["events"] = run("DELETE FROM events WHERE " + std::string(PersonTables().back().second));
+  n["carts"] = run("UPDATE carts SET restore_url = '' WHERE cart_id IN c");
+  n["messages"] = run(
+      "UPDATE messages SET to_addr = '', subject = '', text = '', html = ''"
+      " WHERE contact_key IN k OR cart_id IN c");
+  for (size_t i = 0; i < who.contact_keys.size(); ++i) {
+    const std::string anon = anonymous + "/" + std::to_string(i);
+    const std::string& key = who.contact_keys[i];
+    for (const char* sql : {"UPDATE carts SET contact_key = ?1 WHERE contact_key = ?2",
+                            "UPDATE journeys SET contact_key = ?1 WHERE contact_key = ?2",
+                            "UPDATE messages SET contact_key = ?1 WHERE contact_key = ?2",
+                            "UPDATE orders SET contact_key = ?1 WHERE contact_key = ?2",
+                            "UPDATE offers SET contact_key = ?1 WHERE contact_key = ?2",
+                            "UPDATE assignments SET contact_key = ?1 WHERE contact_key = ?2",
+                            "UPDATE coupons SET assigned_contact = ?1 WHERE assigned_contact = ?2",
+                            "UPDATE consent_log SET contact_key = ?1 WHERE contact_key = ?2"})
+      db_.Prepare(sql).Bind(1, anon).Bind(2, key).Run();
+  }
+  n["visitors"] = run("DELETE FROM visitors WHERE contact_key IN k OR visitor_id IN vis");
+  n["contacts"] = run("DELETE FROM contacts WHERE contact_key IN k");
+  // Index b-trees keep copies of keys in their interior pages even after the rows go:
+  // rebuilt, their old pages are freed (zeroed by secure_delete) and handed back.
+  for (const char* table : {"contacts", "visitors", "carts", "journeys", "messages", "orders",
+                            "offers", "assignments", "coupons", "consent_log", "events", "jobs"})
+    db_.Exec(std::string("REINDEX ") + table);
+  if (db_.path() != ":memory:") db_.Exec("PRAGMA incremental_vacuum");
+  return n;
+}
+
+void SqliteStore::Compact() {
+  if (db_.path() == ":memory:") return;
+  db_.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+void SqliteStore::LogConsent(const std::string& contact_key, const std::string& what, bool granted,
+                             Millis at_ms, const std::string& source) {
+  db_.Prepare("INSERT INTO consent_log(contact_key, what, granted, at_ms, source) VALUES(?,?,?,?,?)")
+      .Bind(1, contact_key)
+      .Bind(2, what)
+      .Bind(3, static_cast<int64_t>(granted))
+      .Bind(4, at_ms)
+      .Bind(5, source)
+      .Run();
+}
 }  // namespace
 
 int SqliteSchemaVersion() { return static_cast<int>(Migrations().size()); }

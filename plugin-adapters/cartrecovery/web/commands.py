@@ -94,9 +94,10 @@ def parse_time(text: str | None, option: str) -> datetime | None:
 
 def existing_store(url: str, option: str = "--store") -> str:
     # Opening a SQLite URL creates the file: a typo would read an empty, new store.
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:" \
-            and not os.path.exists(url[len("sqlite:///"):]):
-        err = _core.StoreError(f"{option}: no store at {url[len('sqlite:///'):]}")
+    path = (url[len("sqlite:///"):] if url.startswith("sqlite:///")
+            else None if "://" in url or url == ":memory:" else url)  # a plain path is a file too
+    if path is not None and path != ":memory:" and not os.path.exists(path):
+        err = _core.StoreError(f"{option}: no store at {path}")
         err.field = option
         raise err
     return url
@@ -179,17 +180,22 @@ def run_worker(ctx: Context, o: dict) -> int:
         engine.flush()
         return 0
     stop = ctx.stop
+    previous = {}
     if stop is None:
         stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     engine.start()
-    ctx.err(f"cartrecovery worker running on {ctx.store}; Ctrl-C stops it")
+    ctx.err(f"cartrecovery worker running on {ctx.store}; SIGTERM or Ctrl-C stops it")
     try:
-        stop.wait()
+        while not stop.wait(1.0):  # a timed wait, so a signal handler always gets to run
+            pass
     finally:
+        # Stop() finishes the reminder in hand and hands every other claimed job back.
         engine.stop()
         engine.flush()
+        for sig, handler in previous.items():  # the caller's handlers again
+            signal.signal(sig, handler)
+    ctx.err("worker stopped cleanly")
     return 0
 
 
@@ -284,6 +290,23 @@ def run_export_events(ctx: Context, o: dict) -> int:
     return 0
 
 
+def run_export(ctx: Context, o: dict) -> int:
+    """Everything stored about a person, as JSON (GDPR Article 15)."""
+    ctx.out(json.dumps(ctx.engine().export(email=o["email"], phone=o["phone"]), indent=2,
+                       ensure_ascii=False))
+    return 0
+
+
+def run_forget(ctx: Context, o: dict) -> int:
+    """Erases a person's data (GDPR Article 17); the summary names no address."""
+    erased = ctx.engine().forget(email=o["email"], phone=o["phone"])
+    ctx.out("erased: " + ", ".join(f"{t} {n}" for t, n in sorted(erased.items())) if erased
+            else "nobody is stored under that address or number; nothing to erase")
+    return 0
+
+
+_PERSON = (Option("--email", "the person's e-mail address"), Option("--phone", "the person's phone (E.164)"))
+
 _SINCE = Option("--since", "ISO-8601 date or time (UTC when without an offset)")
 _UNTIL = Option("--until", "ISO-8601, exclusive")
 _JSON = Option("--json", "print JSON", is_flag=True)
@@ -310,6 +333,9 @@ COMMANDS: tuple[Command, ...] = (
         Option("--flows", "one flow or an array of flows", required=True, metavar="FILE.json"),
         Option("--events", "replay this export (.jsonl, .json, .csv) instead", metavar="FILE"),
         _SINCE, _UNTIL, Option("--tail", "run on this long after the last event", default="7d"), _JSON)),
+    Command("export", "everything stored about a person, as JSON (GDPR Art. 15)", run_export, _PERSON),
+    Command("forget", "erase a person's data everywhere, keeping anonymous counts (GDPR Art. 17)",
+            run_forget, _PERSON),
     Command("export-events", "write the event log as JSON Lines", run_export_events, (
         Option("--out", "the file to write", required=True, metavar="FILE.jsonl"), _SINCE, _UNTIL)),
 )
