@@ -25,7 +25,7 @@ def shop(make_engine, clock, **kwargs) -> cr.Engine:
     """Known outcomes. Three carts with an e-mail get reminder 1 at T0+1h; Ann opens, clicks
     and orders 59.97, Bob (who had reached payment) opens and orders 249.00; Cy, a customer, does
     nothing; a fourth cart never had an e-mail (its reminder is suppressed: no_contact).
-    Visitors: h1 hot, w1 warm, k1 cold."""
+    Visitors: h1 (Ann's, who orders), w1 viewed a product, k1 only the home page."""
     engine = make_engine(store=":memory:", **kwargs)
     add_cart(engine, "c1", email="ann@example.com", visitor_id="h1")
     add_cart(engine, "c2", email="bob@example.com")
@@ -77,7 +77,9 @@ def test_the_report_shows_the_engines_exact_numbers(make_engine, clock):
     # (carts, abandoned, recovered): c4 at cart; Ann and Cy at contact, Ann came back; Bob at payment.
     assert funnel == {"cart": (1, 1, 0), "contact": (2, 2, 1), "shipping_address": (0, 0, 0),
                       "shipping_method": (0, 0, 0), "payment": (1, 1, 1)}
-    assert [tile(html, k) for k in ("hot", "warm", "cold")] == ["1", "1", "1"]
+    # Leads (S9): Cy reached checkout (contact) without ordering: hot; w1 viewed a product and
+    # c4 never reached checkout: warm; k1 only saw the home page: cold; Ann (h1) and Bob ordered.
+    assert [tile(html, k) for k in ("hot", "warm", "cold")] == ["1", "2", "1"]
     assert "Kite Shop" in html and "as of 2026-03-02 11:00 UTC" in html and "all time" in html
     [bar] = charts(html)["cr-revenue-chart"].iter(f"{SVG}rect")
     assert bar.get("data-day") == "2026-03-02"

@@ -88,11 +88,19 @@ def test_the_alerts_subject_and_text_are_as_typed_and_only_html_is_escaped(make_
     assert "<Ltd>" not in alert["html"]
 
 
-def test_a_line_break_in_the_name_does_not_break_the_subject_line(make_engine, clock):
+def test_a_line_break_in_the_name_never_reaches_the_subject_line(make_engine, clock):
+    # A name with CR/LF is refused at the door (issue 10), so no header can be smuggled into
+    # the team's alert; the cart is alerted with the name it had before.
     engine, team = _alert_engine(make_engine, min_value="10")
-    _cart(engine, "c1", "300.00", first_name="Ann\r\nBcc: x@evil.example")
+    _cart(engine, "c1", "300.00", first_name="Ann")
+    with pytest.raises(cr.ValidationError) as refused:
+        engine.track("contact_captured", cart_id="c1", email="c1@example.com",
+                     first_name="Ann\r\nBcc: x@evil.example")
+    assert refused.value.field == "first_name"
     run_at(engine, clock, T0 + HOUR)
+    assert len(team) == 1
     assert "\n" not in team[0]["subject"] and "\r" not in team[0]["subject"]
+    assert "evil" not in team[0]["subject"] + team[0]["text"]
 
 
 def test_a_threshold_in_the_shops_currency_does_not_pass_a_cart_in_another(make_engine, clock):
