@@ -8,7 +8,16 @@ from datetime import timedelta
 import pytest
 
 import cartrecovery as cr
-from conftest import BOARD, DAY, HOUR, KITE, T0, add_cart, run_at, sent
+from conftest import BOARD, DAY, HOUR, KITE, SETTINGS, T0, add_cart, run_at, sent
+
+
+@pytest.fixture
+def engine(make_engine):
+    # These replays run past 30 days after the first reminder and then read what each one
+    # said: keep rendered bodies longer than the default 30-day window (test_retention.py is
+    # where that window is tested).
+    return make_engine(settings={**SETTINGS, "retention_bodies_days": 365})
+
 
 S = T0 + HOUR  # the cart is left at T0; abandon_after 1h, step 1 after 1h: reminder 1 at S
 
