@@ -5,7 +5,6 @@ independent source, the `holidays` package, for 2020-2035."""
 from __future__ import annotations
 
 import datetime as dt
-from datetime import timedelta
 
 import pytest
 
@@ -70,6 +69,17 @@ def _local(text, zone):
     return dt.datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
+def _assert_sent_or_moved(make_engine, clock, quiet, zone, due, allowed):
+    """An SMS due at `due` (local) goes at once when `allowed == due`, else waits, as a quiet
+    day, until `allowed` (local)."""
+    engine, m = _due_then(make_engine, clock, quiet, zone, _local(due, zone))
+    if due == allowed:
+        assert m["status"] == "sent"
+        return
+    assert (m["status"], m["reason"]) == ("deferred", "quiet_day")
+    assert m["due_at"] == _local(allowed, zone)
+
+
 @pytest.mark.parametrize("due, allowed", [
     # Orthodox Good Friday 2026 (10 April): Saturday 09:00 (Holy Saturday is a workday).
     ("2026-04-10T12:00", "2026-04-11T09:00"),
@@ -83,12 +93,7 @@ def _local(text, zone):
 def test_romanian_quiet_days_move_an_sms(make_engine, clock, due, allowed):
     zone = "Europe/Bucharest"
     quiet = {"from": "20:00", "until": "09:00", "holidays": "RO"}
-    engine, m = _due_then(make_engine, clock, quiet, zone, _local(due, zone))
-    if due == allowed:
-        assert m["status"] == "sent"
-        return
-    assert (m["status"], m["reason"]) == ("deferred", "quiet_day")
-    assert m["due_at"] == _local(allowed, zone)
+    _assert_sent_or_moved(make_engine, clock, quiet, zone, due, allowed)
 
 
 @pytest.mark.parametrize("due, allowed", [
@@ -102,12 +107,7 @@ def test_romanian_quiet_days_move_an_sms(make_engine, clock, due, allowed):
 def test_iranian_quiet_days_and_the_friday_weekend(make_engine, clock, due, allowed):
     zone = "Asia/Tehran"
     quiet = {"from": "20:00", "until": "09:00", "holidays": "IR"}
-    engine, m = _due_then(make_engine, clock, quiet, zone, _local(due, zone))
-    if due == allowed:
-        assert m["status"] == "sent"
-        return
-    assert (m["status"], m["reason"]) == ("deferred", "quiet_day")
-    assert m["due_at"] == _local(allowed, zone)
+    _assert_sent_or_moved(make_engine, clock, quiet, zone, due, allowed)
 
 
 def test_the_shop_adds_its_own_dates_one_off_and_yearly(make_engine, clock):
