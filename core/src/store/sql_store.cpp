@@ -1,0 +1,605 @@
+// The SQL both stores share (sql_store.h). Written in the common ground of SQLite and
+// PostgreSQL: ?N placeholders, no boolean arithmetic (count(CASE WHEN c THEN 1 END), not
+// sum(c)), GROUP BY result positions, upserts that name their table (report_days.sent +
+// excluded.sent), id lists through IdSet.
+#include "store/sql_store.h"
+
+#include <algorithm>
+#include <climits>
+#include <set>
+
+#include "cartrecovery/status.h"
+#include "store/pg_db.h"
+#include "store/sqlite_db.h"
+#include "store/store_rows.h"
+
+namespace cartrecovery {
+namespace internal {
+namespace {
+
+// How many rows `condition` holds for: 0 over no rows, where sum() would give NULL.
+std::string CountIf(const std::string& condition) {
+  return "count(CASE WHEN " + condition + " THEN 1 END)";
+}
+
+// One counter a report adds up: its column in the day aggregates retention writes, the field
+// of the report row, and the aggregate that counts it over live rows. The same list drives
+// the live query, the aggregate written when rows are pruned, the read of those aggregates
+// and the upsert that adds a batch to them, so a new counter cannot miss one of the four.
+template <class Row>
+struct Counter {
+  const char* column;
+  int64_t Row::*field;
+  std::string aggregate;
+};
+
+// Of messages, by the day they were sent (or created, when never sent).
+const std::vector<Counter<ReportRow>>& MessageCounters() {
+  static const std::vector<Counter<ReportRow>> kCounters = {
+      {"sent", &ReportRow::sent, CountIf("status IN ('sent', 'bounced')")},
+      {"failed", &ReportRow::failed, CountIf("status = 'failed'")},
+      {"suppressed", &ReportRow::suppressed, CountIf("status = 'suppressed'")},
+      {"opened", &ReportRow::opened, CountIf("opened_ms > 0")},
+      {"clicked", &ReportRow::clicked, CountIf("clicked_ms > 0")},
+      {"bounced", &ReportRow::bounced, CountIf("status = 'bounced'")},
+      {"unsubscribed", &ReportRow::unsubscribed, CountIf("unsubscribed_ms > 0")},
+  };
+  return kCounters;
+}
+
+// Of orders attributed to a message or popup (last touch), by the day they were placed.
+const std::vector<Counter<ReportRow>>& OrderCounters() {
+  static const std::vector<Counter<ReportRow>> kCounters = {
+      {"orders", &ReportRow::orders, "count(*)"},
+      {"orders_with_coupon", &ReportRow::orders_with_coupon, CountIf("coalesce(coupon, '') <> ''")},
+      {"revenue_minor", &ReportRow::revenue_minor, "sum(value_minor)"},
+  };
+  return kCounters;
+}
+
+// Of carts with items, by the stage they reached, by the day they were created.
+const std::vector<Counter<FunnelRow>>& FunnelCounters() {
+  static const std::vector<Counter<FunnelRow>> kCounters = {
+      {"carts", &FunnelRow::carts, "count(*)"},
+      {"abandoned", &FunnelRow::abandoned, CountIf("state IN ('abandoned', 'expired', 'recovered')")},
+      {"recovered", &FunnelRow::recovered, CountIf("state = 'recovered'")},
+  };
+  return kCounters;
+}
+
+// "a, b, c": each counter as `f` spells it.
+template <class Row, class F>
+std::string Each(const std::vector<Counter<Row>>& counters, F f) {
+  std::string out;
+  for (const auto& c : counters) out += (out.empty() ? "" : ", ") + f(c);
+  return out;
+}
+
+template <class Row>
+std::string Columns(const std::vector<Counter<Row>>& counters) {
+  return Each(counters, [](const Counter<Row>& c) { return std::string(c.column); });
+}
+
+template <class Row>
+std::string Aggregates(const std::vector<Counter<Row>>& counters) {
+  return Each(counters, [](const Counter<Row>& c) { return c.aggregate; });
+}
+
+template <class Row>
+std::string Sums(const std::vector<Counter<Row>>& counters) {
+  return Each(counters, [](const Counter<Row>& c) { return "sum(" + std::string(c.column) + ")"; });
+}
+
+template <class Row>
+std::string Zeros(const std::vector<Counter<Row>>& counters) {
+  return Each(counters, [](const Counter<Row>&) { return std::string("0"); });
+}
+
+// The upsert that adds a batch's counts to the day row it has in `table`.
+template <class Row>
+std::string AddToDay(const char* table, const std::vector<Counter<Row>>& counters) {
+  return Each(counters, [&](const Counter<Row>& c) {
+    return std::string(c.column) + " = " + table + "." + c.column + " + excluded." + c.column;
+  });
+}
+
+// Adds the current row's columns first, first + 1, ... to the counters' fields of `row`.
+template <class Row, class S>
+void AddCounters(Row& row, const S& s, int first, const std::vector<Counter<Row>>& counters) {
+  for (size_t i = 0; i < counters.size(); ++i)
+    row.*(counters[i].field) += s.Int(first + static_cast<int>(i));
+}
+
+const std::string& ReportDayConflict() {
+  static const std::string kSql =
+      " ON CONFLICT(day_ms, flow, path, step, channel, variant, currency) DO UPDATE SET " +
+      AddToDay("report_days", MessageCounters()) + ", " + AddToDay("report_days", OrderCounters());
+  return kSql;
+}
+
+const std::string& ReportDayColumns() {
+  static const std::string kSql = "INSERT INTO report_days(day_ms, flow, path, step, channel, variant, currency, " +
+                                  Columns(MessageCounters()) + ", " + Columns(OrderCounters()) + ")";
+  return kSql;
+}
+
+// The path and variant of an order's last-touch message (or popup, for the variant).
+constexpr const char* kOrderPath =
+    "coalesce((SELECT m.path FROM messages m WHERE m.message_id = orders.message_id), '')";
+constexpr const char* kOrderVariant =
+    "coalesce((SELECT m.variant FROM messages m WHERE m.message_id = orders.message_id),"
+    " (SELECT o.variant FROM offers o WHERE 'offer:' || o.offer_id = orders.message_id), '')";
+// When a message counts in reports: sent, or created when it never was.
+constexpr const char* kMessageTime = "(CASE WHEN sent_ms > 0 THEN sent_ms ELSE created_ms END)";
+
+// 1 when `condition` holds for any of the rows, else 0 (an integer: SQLite has no booleans).
+std::string AnyOf(const std::string& condition) {
+  return "max(CASE WHEN " + condition + " THEN 1 ELSE 0 END)";
+}
+
+// Where a person's rows are, per table, over PersonSets (k: contact keys, vis: visitor
+// ids, c: cart ids); ?4 the e-mail address and ?5 the phone number (inside event payloads).
+const std::vector<std::pair<const char*, const char*>>& PersonTables() {
+  static const std::vector<std::pair<const char*, const char*>> kTables = {
+      {"contacts", "contact_key IN (SELECT v FROM k)"},
+      {"consent_log", "contact_key IN (SELECT v FROM k)"},
+      {"visitors", "contact_key IN (SELECT v FROM k) OR visitor_id IN (SELECT v FROM vis)"},
+      {"carts", "cart_id IN (SELECT v FROM c)"},
+      {"journeys", "contact_key IN (SELECT v FROM k) OR cart_id IN (SELECT v FROM c)"},
+      {"messages", "contact_key IN (SELECT v FROM k) OR cart_id IN (SELECT v FROM c)"},
+      {"orders", "contact_key IN (SELECT v FROM k) OR cart_id IN (SELECT v FROM c)"},
+      {"coupons", "assigned_contact IN (SELECT v FROM k)"},
+      {"offers", "contact_key IN (SELECT v FROM k) OR visitor_id IN (SELECT v FROM vis)"},
+      {"assignments", "contact_key IN (SELECT v FROM k)"},
+      {"events", nullptr},  // EventsOfPerson(): it needs the dialect's Contains
+  };
+  return kTables;
+}
+
+}  // namespace
+
+// ---- Reports ---------------------------------------------------------------------------
+
+template <class Db>
+std::vector<ReportRow> SqlStore<Db>::Report(const ReportQuery& q) {
+  // Group and filter keys are whitelisted column expressions: for messages, for orders
+  // through their last-touch message, and for the day aggregates of pruned rows. Values
+  // never reach the SQL text.
+  struct Key {
+    std::string message, order, day;
+  };
+  const std::map<std::string, Key> keys = {
+      {"flow", {"flow", "flow", "flow"}},
+      {"path", {"path", kOrderPath, "path"}},
+      {"step", {"CAST(step AS TEXT)", "CAST(step AS TEXT)", "CAST(step AS TEXT)"}},
+      {"channel", {"channel", "channel", "channel"}},
+      {"variant", {"variant", kOrderVariant, "variant"}},
+      {"day", {DayOf(kMessageTime), DayOf("at_ms"), DayOf("day_ms")}},
+  };
+  std::string msg_keys, order_keys, day_keys, group_by;
+  for (size_t i = 0; i < q.by.size(); ++i) {
+    auto it = keys.find(q.by[i]);
+    if (it == keys.end())
+      throw InvalidArgument("by", "'" + q.by[i] + "' is not one of flow, path, step, channel, variant, day");
+    msg_keys += it->second.message + ", ";
+    order_keys += it->second.order + ", ";
+    day_keys += it->second.day + ", ";
+    group_by += (group_by.empty() ? " GROUP BY " : ", ") + std::to_string(i + 1);
+  }
+  std::vector<std::string> where_values;
+  std::string msg_where, order_where, day_where;
+  for (const auto& [k, v] : q.where) {
+    auto it = keys.find(k);
+    if (it == keys.end() || k == "day")
+      throw InvalidArgument(k, "cannot filter a report by '" + k +
+                                   "' (use flow, path, step, channel or variant; since/until for days)");
+    where_values.push_back(v);
+    const std::string param = " = ?" + std::to_string(where_values.size() + 2);
+    msg_where += " AND " + it->second.message + param;
+    order_where += " AND " + it->second.order + param;
+    day_where += " AND " + it->second.day + param;
+  }
+  const int nk = static_cast<int>(q.by.size());
+  const int n_messages = static_cast<int>(MessageCounters().size());
+  const Millis since = q.since.value_or(INT64_MIN), until = q.until.value_or(INT64_MAX);
+  std::map<std::vector<std::string>, ReportRow> rows;
+  // The row of the current result row's keys (its first nk columns).
+  auto row_of = [&](const auto& s) -> ReportRow& {
+    std::vector<std::string> key;
+    for (int i = 0; i < nk; ++i) key.push_back(s.Text(i));
+    auto& r = rows[key];
+    for (int i = 0; i < nk; ++i) r.keys[q.by[static_cast<size_t>(i)]] = key[static_cast<size_t>(i)];
+    return r;
+  };
+  // One cached statement per distinct `by` and filter combination.
+  auto prepare = [&](const std::string& sql) {
+    auto s = db_.Prepare(sql);
+    s.Bind(1, since).Bind(2, until);
+    for (size_t i = 0; i < where_values.size(); ++i) s.Bind(static_cast<int>(i + 3), where_values[i]);
+    return s;
+  };
+  {
+    auto s = prepare("SELECT " + msg_keys + Aggregates(MessageCounters()) + " FROM messages WHERE " +
+                     kMessageTime + " >= ?1 AND " + kMessageTime + " < ?2" + msg_where + group_by);
+    while (s.Step()) AddCounters(row_of(s), s, nk, MessageCounters());
+  }
+  {
+    auto s = prepare("SELECT " + order_keys + Aggregates(OrderCounters()) +
+                     ", min(currency), max(currency) FROM orders WHERE message_id <> ''"
+                     " AND at_ms >= ?1 AND at_ms < ?2" + order_where + group_by);
+    const int n_orders = static_cast<int>(OrderCounters().size());
+    while (s.Step()) {
+      if (s.Int(nk) == 0) continue;  // no order at all (an aggregate without GROUP BY)
+      auto& r = row_of(s);
+      AddCounters(r, s, nk, OrderCounters());
+      r.currency = s.Text(nk + n_orders) == s.Text(nk + n_orders + 1) ? s.Text(nk + n_orders) : "MIXED";
+    }
+  }
+  {
+    // Pruned rows live on in report_days; its whole days inside the range count.
+    auto s = prepare("SELECT " + day_keys + Sums(MessageCounters()) + ", " + Sums(OrderCounters()) +
+                     ", min(nullif(currency, '')), max(nullif(currency, '')) FROM report_days"
+                     " WHERE day_ms >= ?1 AND day_ms <= ?2 - 86400000" + day_where + group_by);
+    const int cur = nk + n_messages + static_cast<int>(OrderCounters().size());
+    while (s.Step()) {
+      if (s.IsNull(nk)) continue;  // no row at all (an aggregate without GROUP BY)
+      auto& r = row_of(s);
+      AddCounters(r, s, nk, MessageCounters());
+      AddCounters(r, s, nk + n_messages, OrderCounters());
+      if (!s.IsNull(cur)) {
+        std::string c = s.Text(cur) == s.Text(cur + 1) ? s.Text(cur) : "MIXED";
+        r.currency = r.currency.empty() || r.currency == c ? c : "MIXED";
+      }
+    }
+  }
+  std::vector<ReportRow> out;
+  for (auto& kv : rows) out.push_back(std::move(kv.second));
+  return out;
+}
+
+template <class Db>
+std::vector<FunnelRow> SqlStore<Db>::Funnel(Millis since, Millis until) {
+  // Live carts by the day they were created, then those retention pruned (whole days).
+  auto s = db_.Prepare("SELECT stage, " + Aggregates(FunnelCounters()) +
+                       " FROM carts WHERE created_ms >= ?1 AND created_ms < ?2 AND value_minor > 0"
+                       " GROUP BY stage UNION ALL SELECT stage, " + Sums(FunnelCounters()) +
+                       " FROM funnel_days WHERE day_ms >= ?1 AND day_ms <= ?2 - 86400000 GROUP BY stage");
+  s.Bind(1, since).Bind(2, until);
+  std::map<std::string, FunnelRow> by_stage;
+  while (s.Step()) AddCounters(by_stage[s.Text(0)], s, 1, FunnelCounters());
+  std::vector<FunnelRow> out;  // in checkout order, every stage present
+  for (Stage st : {Stage::kCart, Stage::kContact, Stage::kShippingAddress, Stage::kShippingMethod,
+                   Stage::kPayment}) {
+    FunnelRow r = by_stage[StageName(st)];
+    r.stage = StageName(st);
+    out.push_back(r);
+  }
+  return out;
+}
+
+template <class Db>
+LeadCounts SqlStore<Db>::Leads(Millis since, Millis until) {
+  // S9, from whatever the shop sends: a shopper is anyone with an event in the range (by
+  // visitor, else by the cart's visitor, else by cart); buyers in the range are no lead.
+  auto s = db_.Prepare(
+      std::string("WITH ev AS (SELECT " LEAD_WHO_OF_EVENT " AS who, CASE WHEN e.type = 'page_view' AND ") +
+      JsonField("e.payload", "page_type") +
+      " IN ('category', 'product') THEN 1 ELSE 0 END AS browse"
+      "   FROM events e LEFT JOIN carts c ON c.cart_id = e.cart_id"
+      "   WHERE e.at_ms >= ?1 AND e.at_ms < ?2),"
+      " shoppers AS (SELECT who, max(browse) AS browsed FROM ev WHERE who IS NOT NULL GROUP BY who),"
+      " cs AS (SELECT " LEAD_WHO_OF_CART " AS who, " + AnyOf("c.stage IN (" LEAD_CHECKOUT_STAGES ")") +
+      " AS checkout, " + AnyOf("c.value_minor > 0") + " AS carted FROM carts c WHERE c.last_activity_ms >= ?1 AND c.created_ms < ?2 GROUP BY 1),"
+      " buyers AS (SELECT " LEAD_WHO_OF_CART " AS who FROM orders o JOIN carts c"
+      "   ON c.cart_id = o.cart_id WHERE o.at_ms >= ?1 AND o.at_ms < ?2"
+      "   UNION SELECT " LEAD_WHO_OF_CART " FROM orders o JOIN carts c"
+      "   ON o.contact_key <> '' AND c.contact_key = o.contact_key"
+      "   WHERE o.at_ms >= ?1 AND o.at_ms < ?2),"
+      " t AS (SELECT s.browsed, coalesce(cs.checkout, 0) AS checkout, coalesce(cs.carted, 0) AS carted,"
+      "   CASE WHEN b.who IS NULL THEN 0 ELSE 1 END AS bought FROM shoppers s"
+      "   LEFT JOIN cs ON cs.who = s.who LEFT JOIN buyers b ON b.who = s.who)"
+      " SELECT " + CountIf("bought = 0 AND checkout = 1") + ", " +
+      CountIf("bought = 0 AND checkout = 0 AND (carted = 1 OR browsed = 1)") + ", " +
+      CountIf("bought = 0 AND checkout = 0 AND carted = 0 AND browsed = 0") + " FROM t");
+  s.Bind(1, since).Bind(2, until);
+  LeadCounts l;
+  if (s.Step()) {
+    l.hot = s.Int(0);
+    l.warm = s.Int(1);
+    l.cold = s.Int(2);
+  }
+  return l;
+}
+
+// ---- Retention -------------------------------------------------------------------------
+
+template <class Db>
+PruneCounts SqlStore<Db>::Prune(Millis now, const RetentionWindows& w, Millis attribution_ms) {
+  PruneCounts c;
+  const int n = std::max(1, w.batch);
+  // Ids (and their contact) of the oldest rows a query selects, at most n.
+  auto select = [&](const char* sql, Millis cut, std::vector<std::string>* contacts) {
+    std::vector<std::string> ids;
+    auto s = db_.Prepare(sql);
+    s.Bind(1, cut).Bind(2, n);
+    while (s.Step()) {
+      ids.push_back(s.Text(0));
+      if (contacts && !s.IsNull(1) && !s.Text(1).empty()) contacts->push_back(s.Text(1));
+    }
+    return ids;
+  };
+  // Runs `sql` with the batch of ids as ?1.
+  auto run = [&](const std::string& sql, const std::vector<std::string>& ids) {
+    db_.Prepare(sql).BindIds(1, ids).Run();
+    return db_.ChangedRows();
+  };
+  const std::string text_ids = IdSet(1, "text");
+  std::vector<std::string> contacts;  // whose rows went: they may be left with nothing
+
+  if (w.events_ms > 0) {
+    db_.Prepare("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at_ms < ?1"
+                " ORDER BY at_ms LIMIT ?2)")
+        .Bind(1, now - w.events_ms)
+        .Bind(2, n)
+        .Run();
+    c.events = db_.ChangedRows();
+  }
+  if (w.bodies_ms > 0) {
+    db_.Prepare("UPDATE messages SET subject = '', text = '', html = '' WHERE message_id IN"
+                " (SELECT message_id FROM messages WHERE (subject <> '' OR text <> '' OR html <> '')"
+                " AND created_ms < ?1 LIMIT ?2)")
+        .Bind(1, now - w.bodies_ms)
+        .Bind(2, n)
+        .Run();
+    c.bodies = db_.ChangedRows();
+  }
+  // Orders and popups point at each other (an order's last touch may be a popup; a popup's
+  // conversion is an order): both batches are chosen first and aggregated while both are
+  // still there, then deleted. A popup an order outside this batch still points at stays.
+  std::vector<std::string> orders;
+  if (w.reports_ms > 0)
+    orders = select("SELECT order_id FROM orders WHERE at_ms < ?1 ORDER BY at_ms, order_id LIMIT ?2",
+                    now - w.reports_ms, nullptr);
+  std::vector<std::string> offers;  // aggregated here, deleted once the orders went
+  if (w.offers_ms > 0) {
+    {
+      auto s = db_.Prepare(
+          "SELECT offer_id FROM offers WHERE decided_ms < ?1 AND NOT EXISTS (SELECT 1 FROM orders o"
+          " WHERE o.message_id = 'offer:' || offers.offer_id AND o.order_id NOT IN (" + IdSet(3, "text") +
+          ")) ORDER BY decided_ms, offer_id LIMIT ?2");
+      s.Bind(1, now - w.offers_ms).Bind(2, n).BindIds(3, orders);
+      while (s.Step()) offers.push_back(s.Text(0));
+    }
+    if (!offers.empty())
+      db_.Prepare("INSERT INTO offer_days(day_ms, kind, variant, trials, conversions)"
+                  " SELECT decided_ms / 86400000 * 86400000, kind, variant, count(*), " +
+                  CountIf("EXISTS(SELECT 1 FROM orders o WHERE o.contact_key <> ''"
+                          " AND o.contact_key = offers.contact_key AND o.at_ms >= offers.decided_ms"
+                          " AND o.at_ms < offers.decided_ms + ?2)") +
+                  " FROM offers WHERE offer_id IN (" + IdSet(1, "bigint") +
+                  ") AND variant <> '' GROUP BY 1, 2, 3 ON CONFLICT(day_ms, kind, variant) DO UPDATE SET"
+                  " trials = offer_days.trials + excluded.trials,"
+                  " conversions = offer_days.conversions + excluded.conversions")
+          .BindIds(1, offers)
+          .Bind(2, attribution_ms)
+          .Run();
+  }
+  if (w.reports_ms > 0) {
+    const Millis cut = now - w.reports_ms;
+    // Orders first: a message goes only once no order points at it, so an order's path and
+    // variant can still be read from its message when it is aggregated.
+    if (!orders.empty()) {
+      run(ReportDayColumns() + " SELECT at_ms / 86400000 * 86400000, coalesce(flow, ''), " + kOrderPath +
+              ", coalesce(step, 0), coalesce(channel, ''), " + kOrderVariant + ", coalesce(currency, ''), " +
+              Zeros(MessageCounters()) + ", " + Aggregates(OrderCounters()) +
+              " FROM orders WHERE order_id IN (" + text_ids + ") AND message_id <> ''"
+              " GROUP BY 1, 2, 3, 4, 5, 6, 7" + ReportDayConflict(),
+          orders);
+      c.orders = run("DELETE FROM orders WHERE order_id IN (" + text_ids + ")", orders);
+    }
+    auto messages = select(
+        "SELECT message_id, contact_key FROM messages WHERE created_ms < ?1"
+        " AND (CASE WHEN sent_ms > 0 THEN sent_ms ELSE created_ms END) < ?1"
+        " AND status IN ('sent', 'bounced', 'failed', 'suppressed')"
+        " AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.message_id = messages.message_id)"
+        // A journey still running reads its messages (engagement, branches): they stay.
+        " AND NOT EXISTS (SELECT 1 FROM journeys j WHERE j.journey_id = messages.journey_id"
+        "   AND j.state = 'running')"
+        " ORDER BY created_ms, message_id LIMIT ?2",
+        cut, &contacts);
+    if (!messages.empty()) {
+      run(ReportDayColumns() + " SELECT " + kMessageTime +
+              " / 86400000 * 86400000, flow, path, step, channel, variant, '', " +
+              Aggregates(MessageCounters()) + ", " + Zeros(OrderCounters()) +
+              " FROM messages WHERE message_id IN (" + text_ids + ") GROUP BY 1, 2, 3, 4, 5, 6" +
+              ReportDayConflict(),
+          messages);
+      c.messages = run("DELETE FROM messages WHERE message_id IN (" + text_ids + ")", messages);
+    }
+  }
+  if (!offers.empty()) c.offers = run("DELETE FROM offers WHERE offer_id IN (" + IdSet(1, "bigint") + ")", offers);
+  if (w.carts_ms > 0) {
+    const Millis cut = now - w.carts_ms;
+    auto journeys = select(
+        "SELECT journey_id, contact_key FROM journeys WHERE state <> 'running' AND updated_ms < ?1"
+        " ORDER BY updated_ms LIMIT ?2",
+        cut, &contacts);
+    if (!journeys.empty())
+      c.journeys = run("DELETE FROM journeys WHERE journey_id IN (" + text_ids + ")", journeys);
+    auto carts = select(
+        "SELECT cart_id, contact_key FROM carts WHERE last_activity_ms < ?1"
+        " AND NOT EXISTS (SELECT 1 FROM journeys j WHERE j.cart_id = carts.cart_id AND j.state = 'running')"
+        " AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.kind = 'abandon' AND jobs.subject = carts.cart_id)"
+        " ORDER BY last_activity_ms, cart_id LIMIT ?2",
+        cut, &contacts);
+    if (!carts.empty()) {
+      run("INSERT INTO funnel_days(day_ms, stage, " + Columns(FunnelCounters()) +
+              ") SELECT created_ms / 86400000 * 86400000, stage, " + Aggregates(FunnelCounters()) +
+              " FROM carts WHERE cart_id IN (" + text_ids + ") AND value_minor > 0"
+              " GROUP BY 1, 2 ON CONFLICT(day_ms, stage) DO UPDATE SET " +
+              AddToDay("funnel_days", FunnelCounters()),
+          carts);
+      c.carts = run("DELETE FROM carts WHERE cart_id IN (" + text_ids + ")", carts);
+    }
+    if (!contacts.empty()) {
+      // A contact left with no cart, journey or message, quiet for the window, goes with its
+      // visitor links; one who unsubscribed or bounced stays (the suppression must hold).
+      std::sort(contacts.begin(), contacts.end());
+      contacts.erase(std::unique(contacts.begin(), contacts.end()), contacts.end());
+      std::vector<std::string> gone;
+      {
+        auto s = db_.Prepare(
+            "SELECT contact_key FROM contacts WHERE contact_key IN (" + text_ids + ")"
+            " AND unsubscribed = 0 AND email_bounced = 0 AND phone_bounced = 0"
+            " AND last_message_ms < ?2 AND last_order_ms < ?2"
+            " AND NOT EXISTS (SELECT 1 FROM carts c WHERE c.contact_key = contacts.contact_key)"
+            " AND NOT EXISTS (SELECT 1 FROM journeys j WHERE j.contact_key = contacts.contact_key)"
+            " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact_key = contacts.contact_key)");
+        s.BindIds(1, contacts).Bind(2, cut);
+        while (s.Step()) gone.push_back(s.Text(0));
+      }
+      if (!gone.empty()) {
+        c.visitors = run("DELETE FROM visitors WHERE contact_key IN (" + text_ids + ")", gone);
+        c.contacts = run("DELETE FROM contacts WHERE contact_key IN (" + text_ids + ")", gone);
+      }
+    }
+  }
+  for (int64_t k : {c.events, c.bodies, c.messages, c.orders, c.journeys, c.carts, c.offers})
+    if (k >= n) c.more = true;
+  AfterPrune(w);
+  return c;
+}
+
+// ---- Privacy ---------------------------------------------------------------------------
+
+template <class Db>
+std::string SqlStore<Db>::PersonSets() const {
+  return "WITH k(v) AS (" + IdSet(1, "text") + "), vis(v) AS (" + IdSet(2, "text") + "), c(v) AS (" +
+         IdSet(3, "text") + ") ";
+}
+
+template <class Db>
+std::string SqlStore<Db>::EventsOfPerson() const {
+  return "cart_id IN (SELECT v FROM c) OR visitor_id IN (SELECT v FROM vis) OR (?4 <> '' AND " +
+         Contains("payload", "?4") + ") OR (?5 <> '' AND " + Contains("payload", "?5") + ")";
+}
+
+template <class Db>
+template <class S>
+void SqlStore<Db>::BindPerson(S& s, const PersonKeys& who) {
+  s.BindIds(1, who.contact_keys)
+      .BindIds(2, who.visitor_ids)
+      .BindIds(3, who.cart_ids)
+      .Bind(4, who.email)
+      .Bind(5, who.phone);
+}
+
+template <class Db>
+PersonKeys SqlStore<Db>::FindPerson(const std::string& email, const std::string& phone) {
+  PersonKeys who;
+  who.email = email;
+  who.phone = phone;
+  std::set<std::string> keys, visitors, carts;
+  for (const auto& k : {ContactKeyOf(email, ""), ContactKeyOf("", phone)})
+    if (!k.empty()) keys.insert(k);
+  {
+    auto s = db_.Prepare(
+        "SELECT contact_key FROM contacts WHERE (?1 <> '' AND email = ?1) OR (?2 <> '' AND phone = ?2)");
+    s.Bind(1, email).Bind(2, phone);
+    while (s.Step()) keys.insert(s.Text(0));
+  }
+  // Each of the person's ids in turn, through the column's index.
+  auto collect = [&](const char* sql, const std::set<std::string>& of, std::set<std::string>& into) {
+    for (const auto& id : of) {
+      auto s = db_.Prepare(sql);
+      s.Bind(1, id);
+      while (s.Step()) into.insert(s.Text(0));
+    }
+  };
+  collect("SELECT visitor_id FROM visitors WHERE contact_key = ?1", std::set<std::string>(keys), visitors);
+  collect("SELECT cart_id FROM carts WHERE contact_key = ?1", keys, carts);
+  collect("SELECT cart_id FROM carts WHERE visitor_id = ?1", visitors, carts);
+  // The visitor- and cart-only keys the person was known by before giving an address.
+  auto add_if_contact = [&](const std::string& key) {
+    auto s = db_.Prepare("SELECT 1 FROM contacts WHERE contact_key = ?1");
+    s.Bind(1, key);
+    if (s.Step()) keys.insert(key);
+  };
+  for (const auto& v : visitors) add_if_contact("v:" + v);
+  for (const auto& c : carts) add_if_contact("c:" + c);
+  if (keys.empty() && visitors.empty() && carts.empty()) return who;
+  who.contact_keys.assign(keys.begin(), keys.end());
+  who.visitor_ids.assign(visitors.begin(), visitors.end());
+  who.cart_ids.assign(carts.begin(), carts.end());
+  return who;
+}
+
+template <class Db>
+std::vector<std::pair<std::string, std::string>> SqlStore<Db>::PersonRows(const PersonKeys& who) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::string events = EventsOfPerson();
+  for (const auto& [table, where] : PersonTables()) {
+    auto s = db_.Prepare(PersonSets() + "SELECT " + RowJson(table) + " FROM " + table + " WHERE " +
+                         (where ? where : events) + WrittenOrder());
+    BindPerson(s, who);
+    while (s.Step()) out.emplace_back(table, s.Text(0));
+  }
+  return out;
+}
+
+template <class Db>
+std::map<std::string, int64_t> SqlStore<Db>::ErasePerson(const PersonKeys& who,
+                                                       const std::string& anonymous) {
+  std::map<std::string, int64_t> n;
+  auto run = [&](const std::string& sql) {
+    auto s = db_.Prepare(PersonSets() + sql);
+    BindPerson(s, who);
+    s.Run();
+    return db_.ChangedRows();
+  };
+  // Page views stay for lead temperature, each visitor under an anonymous id of its own
+  // and with nothing but the page type; every other event of the person goes.
+  for (size_t i = 0; i < who.visitor_ids.size(); ++i) {
+    const std::string anon = anonymous + "/v" + std::to_string(i);
+    db_.Prepare("UPDATE events SET visitor_id = ?1, cart_id = NULL, payload = " +
+                JsonObject("'visitor_id', ?1, 'page_type', " + JsonField("payload", "page_type")) +
+                " WHERE type = 'page_view' AND visitor_id = ?2")
+        .Bind(1, anon)
+        .Bind(2, who.visitor_ids[i])
+        .Run();
+    n["events_anonymized"] += db_.ChangedRows();
+    for (const char* sql : {"UPDATE carts SET visitor_id = ?1 WHERE visitor_id = ?2",
+                            "UPDATE offers SET visitor_id = ?1 WHERE visitor_id = ?2"})
+      db_.Prepare(sql).Bind(1, anon).Bind(2, who.visitor_ids[i]).Run();
+  }
+  // (The anonymized page views no longer match: new visitor id, no cart, no address.)
+  n["events"] = run("DELETE FROM events WHERE " + EventsOfPerson());
+  n["carts"] = run("UPDATE carts SET restore_url = '' WHERE cart_id IN (SELECT v FROM c)");
+  n["messages"] = run(
+      "UPDATE messages SET to_addr = '', subject = '', text = '', html = ''"
+      " WHERE contact_key IN (SELECT v FROM k) OR cart_id IN (SELECT v FROM c)");
+  for (size_t i = 0; i < who.contact_keys.size(); ++i) {
+    const std::string anon = anonymous + "/" + std::to_string(i);
+    const std::string& key = who.contact_keys[i];
+    for (const char* sql : {"UPDATE carts SET contact_key = ?1 WHERE contact_key = ?2",
+                            "UPDATE journeys SET contact_key = ?1 WHERE contact_key = ?2",
+                            "UPDATE messages SET contact_key = ?1 WHERE contact_key = ?2",
+                            "UPDATE orders SET contact_key = ?1 WHERE contact_key = ?2",
+                            "UPDATE offers SET contact_key = ?1 WHERE contact_key = ?2",
+                            "UPDATE assignments SET contact_key = ?1 WHERE contact_key = ?2",
+                            "UPDATE coupons SET assigned_contact = ?1 WHERE assigned_contact = ?2",
+                            "UPDATE consent_log SET contact_key = ?1 WHERE contact_key = ?2"})
+      db_.Prepare(sql).Bind(1, anon).Bind(2, key).Run();
+  }
+  n["visitors"] = run(
+      "DELETE FROM visitors WHERE contact_key IN (SELECT v FROM k) OR visitor_id IN (SELECT v FROM vis)");
+  n["contacts"] = run("DELETE FROM contacts WHERE contact_key IN (SELECT v FROM k)");
+  AfterErase();
+  return n;
+}
+
+template class SqlStore<SqliteDb>;
+template class SqlStore<PgDb>;
+
+}  // namespace internal
+}  // namespace cartrecovery
