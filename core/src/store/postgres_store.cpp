@@ -210,134 +210,18 @@ class PostgresStore final : public SqlStore<PgDb> {
     }
   }
 
-  void AppendEvent(const Event& e, const std::string& json) override {
-    db_.Prepare("INSERT INTO events(type, at_ms, cart_id, visitor_id, payload) VALUES($1,$2,$3,$4,$5)")
-        .Bind(1, EventTypeName(e.type))
-        .Bind(2, e.at_ms)
-        .Bind(3, e.cart_id)
-        .Bind(4, e.visitor_id)
-        .Bind(5, json)
-        .Run();
-  }
 
-  std::optional<Cart> LoadCart(const std::string& cart_id) override {
-    auto s = db_.Prepare(CartSelect("WHERE cart_id = $1"));
-    s.Bind(1, cart_id);
-    if (!s.Step()) return std::nullopt;
-    return CartFromRow(s, cart_id);
-  }
 
-  void SaveCart(const Cart& c) override {
-    // seq = excluded.seq: a fresh number, as SQLite's INSERT OR REPLACE gives a new rowid.
-    auto s = db_.Prepare(
-        "INSERT INTO carts(cart_id, visitor_id, contact_key, state, stage, currency, items,"
-        " value_minor, restore_url, created_ms, last_activity_ms)"
-        " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT(cart_id) DO UPDATE SET"
-        " visitor_id = excluded.visitor_id, contact_key = excluded.contact_key,"
-        " state = excluded.state, stage = excluded.stage, currency = excluded.currency,"
-        " items = excluded.items, value_minor = excluded.value_minor,"
-        " restore_url = excluded.restore_url, created_ms = excluded.created_ms,"
-        " last_activity_ms = excluded.last_activity_ms, seq = excluded.seq");
-    BindCartRow(s, c).Run();
-  }
 
-  std::optional<Contact> LoadContact(const std::string& key) override {
-    auto s = db_.Prepare(ContactSelect("WHERE contact_key = $1"));
-    s.Bind(1, key);
-    if (!s.Step()) return std::nullopt;
-    return ContactFromRow(s, key);
-  }
 
-  void SaveContact(const Contact& c) override {
-    auto s = db_.Prepare(
-        "INSERT INTO contacts(contact_key, email, phone, first_name, language, timezone,"
-        " orders_count, lifetime_value_minor, consent_email, consent_sms, consent_push,"
-        " consent_personalization, unsubscribed, last_message_ms, last_order_ms,"
-        " push_subscription, email_bounced, phone_bounced)"
-        " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)"
-        " ON CONFLICT(contact_key) DO UPDATE SET email = excluded.email,"
-        " phone = excluded.phone, first_name = excluded.first_name,"
-        " language = excluded.language, timezone = excluded.timezone,"
-        " orders_count = excluded.orders_count,"
-        " lifetime_value_minor = excluded.lifetime_value_minor,"
-        " consent_email = excluded.consent_email, consent_sms = excluded.consent_sms,"
-        " consent_push = excluded.consent_push,"
-        " consent_personalization = excluded.consent_personalization,"
-        " unsubscribed = excluded.unsubscribed, last_message_ms = excluded.last_message_ms,"
-        " last_order_ms = excluded.last_order_ms,"
-        " push_subscription = excluded.push_subscription,"
-        " email_bounced = excluded.email_bounced, phone_bounced = excluded.phone_bounced");
-    BindContactRow(s, c).Run();
-  }
 
-  std::vector<std::string> ContactsWithPhone(const std::string& phone,
-                                             const std::string& except_key) override {
-    auto s = db_.Prepare("SELECT contact_key FROM contacts WHERE phone = $1 AND contact_key <> $2");
-    s.Bind(1, phone).Bind(2, except_key);
-    std::vector<std::string> keys;
-    while (s.Step()) keys.push_back(s.Text(0));
-    return keys;
-  }
 
-  std::string ContactKeyForVisitor(const std::string& visitor_id) override {
-    auto s = db_.Prepare("SELECT contact_key FROM visitors WHERE visitor_id = $1");
-    s.Bind(1, visitor_id);
-    return s.Step() ? s.Text(0) : std::string();
-  }
 
-  void LinkVisitor(const std::string& visitor_id, const std::string& key) override {
-    db_.Prepare(
-           "INSERT INTO visitors(visitor_id, contact_key) VALUES($1,$2)"
-           " ON CONFLICT(visitor_id) DO UPDATE SET contact_key = excluded.contact_key")
-        .Bind(1, visitor_id)
-        .Bind(2, key)
-        .Run();
-  }
 
-  std::vector<std::string> CartsOfContact(const std::string& key) override {
-    auto s = db_.Prepare(
-        "SELECT cart_id FROM carts WHERE contact_key = $1 ORDER BY last_activity_ms DESC, seq DESC");
-    s.Bind(1, key);
-    std::vector<std::string> ids;
-    while (s.Step()) ids.push_back(s.Text(0));
-    return ids;
-  }
 
-  std::optional<JourneyRecord> LoadJourney(const std::string& id) override {
-    auto s = db_.Prepare(JourneySelect("WHERE journey_id = $1"));
-    s.Bind(1, id);
-    return ReadJourney(s);
-  }
 
-  std::optional<JourneyRecord> RunningJourneyOfContact(const std::string& key) override {
-    auto s = db_.Prepare(JourneySelect(
-        "WHERE contact_key = $1 AND state = 'running' ORDER BY started_ms DESC, seq LIMIT 1"));
-    s.Bind(1, key);
-    return ReadJourney(s);
-  }
 
-  std::optional<JourneyRecord> LatestJourneyOfCart(const std::string& cart_id) override {
-    auto s = db_.Prepare(
-        JourneySelect("WHERE cart_id = $1 ORDER BY started_ms DESC, seq DESC LIMIT 1"));
-    s.Bind(1, cart_id);
-    return ReadJourney(s);
-  }
 
-  void SaveJourney(const JourneyRecord& j) override {
-    auto s = db_.Prepare(
-        "INSERT INTO journeys(journey_id, contact_key, cart_id, flow, path, state, end_reason,"
-        " next_step, next_due_ms, next_branch, started_ms, prev_sent_ms, prev_engagement,"
-        " prev_branch, updated_ms) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)"
-        " ON CONFLICT(journey_id) DO UPDATE SET contact_key = excluded.contact_key,"
-        " cart_id = excluded.cart_id, flow = excluded.flow, path = excluded.path,"
-        " state = excluded.state, end_reason = excluded.end_reason,"
-        " next_step = excluded.next_step, next_due_ms = excluded.next_due_ms,"
-        " next_branch = excluded.next_branch, started_ms = excluded.started_ms,"
-        " prev_sent_ms = excluded.prev_sent_ms, prev_engagement = excluded.prev_engagement,"
-        " prev_branch = excluded.prev_branch, updated_ms = excluded.updated_ms,"
-        " seq = excluded.seq");
-    BindJourneyRow(s, j).Run();
-  }
 
   void ScheduleJob(const std::string& kind, const std::string& subject, Millis due_ms) override {
     db_.Prepare(
@@ -434,39 +318,9 @@ class PostgresStore final : public SqlStore<PgDb> {
     return EarlierOf(s);
   }
 
-  bool InsertMessage(const MessageRecord& m) override {
-    auto s = db_.Prepare(
-        "INSERT INTO messages(message_id, journey_id, cart_id, contact_key, flow, path, step,"
-        " branch, channel, status, reason, to_addr, subject, text, html, due_ms, sent_ms,"
-        " attempts, created_ms, variant) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,"
-        "$15,$16,$17,$18,$19,$20) ON CONFLICT DO NOTHING");
-    BindNewMessageRow(s, m).Run();
-    return db_.ChangedRows() == 1;
-  }
 
-  std::optional<MessageRecord> LoadMessage(const std::string& id) override {
-    auto s = db_.Prepare(MessageSelect("WHERE message_id = $1"));
-    s.Bind(1, id);
-    if (!s.Step()) return std::nullopt;
-    return ReadMessage(s);
-  }
 
-  void UpdateMessage(const MessageRecord& m) override {
-    auto s = db_.Prepare(
-        "UPDATE messages SET status = $1, reason = $2, to_addr = $3, subject = $4, text = $5,"
-        " html = $6, sent_ms = $7, opened_ms = $8, clicked_ms = $9, attempts = $10,"
-        " due_ms = $11, variant = $12, unsubscribed_ms = $13 WHERE message_id = $14");
-    BindMessageUpdate(s, m).Run();
-  }
 
-  void SuppressUnsent(const std::string& journey_id, const std::string& reason) override {
-    db_.Prepare(
-           "UPDATE messages SET status = 'suppressed', reason = $1"
-           " WHERE journey_id = $2 AND status IN ('sending', 'retrying', 'deferred', 'paused')")
-        .Bind(1, reason)
-        .Bind(2, journey_id)
-        .Run();
-  }
 
   std::vector<MessageRecord> ListMessages(const MessageFilter& f) override {
     // Only the filters given reach the SQL, so each query can use its index (a journey's
@@ -492,50 +346,9 @@ class PostgresStore final : public SqlStore<PgDb> {
     return out;
   }
 
-  std::optional<MessageRecord> LastSentTo(const std::string& key, Millis since) override {
-    auto s = db_.Prepare(MessageSelect(
-        "WHERE contact_key = $1 AND status = 'sent' AND sent_ms >= $2"
-        " ORDER BY sent_ms DESC, seq DESC LIMIT 1"));
-    s.Bind(1, key).Bind(2, since);
-    if (!s.Step()) return std::nullopt;
-    return ReadMessage(s);
-  }
 
-  ContactSends SendsTo(const std::string& key, Millis since) override {
-    ContactSends out;
-    {
-      auto s = db_.Prepare(
-          "SELECT channel, max(sent_ms) FROM messages WHERE contact_key = $1 AND status = 'sent'"
-          " GROUP BY channel");
-      s.Bind(1, key);
-      while (s.Step()) out.last_by_channel[s.Text(0)] = s.Int(1);
-    }
-    auto s = db_.Prepare(
-        "SELECT channel, sent_ms FROM messages WHERE contact_key = $1 AND status = 'sent'"
-        " AND sent_ms >= $2 ORDER BY sent_ms, seq");
-    s.Bind(1, key).Bind(2, since);
-    while (s.Step()) out.recent.emplace_back(s.Text(0), s.Int(1));
-    return out;
-  }
 
-  void SavePool(const CouponPool& p) override {
-    auto s = db_.Prepare(
-        "INSERT INTO coupon_pools(name, kind, discount_kind, amount, currency, static_code,"
-        " prefix, code_length, valid_for_ms, expires_ms) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
-        " ON CONFLICT(name) DO UPDATE SET kind = excluded.kind,"
-        " discount_kind = excluded.discount_kind, amount = excluded.amount,"
-        " currency = excluded.currency, static_code = excluded.static_code,"
-        " prefix = excluded.prefix, code_length = excluded.code_length,"
-        " valid_for_ms = excluded.valid_for_ms, expires_ms = excluded.expires_ms");
-    BindPoolRow(s, p).Run();
-  }
 
-  std::optional<CouponPool> LoadPool(const std::string& name) override {
-    auto s = db_.Prepare(PoolSelect("WHERE name = $1"));
-    s.Bind(1, name);
-    if (!s.Step()) return std::nullopt;
-    return PoolFromRow(s, name);
-  }
 
   int64_t AddCoupons(const std::vector<Coupon>& coupons) override {
     // A statement per thousand codes, not a round trip per code: an import holds the
@@ -598,29 +411,8 @@ class PostgresStore final : public SqlStore<PgDb> {
     return LoadCoupon(s.Text(0));
   }
 
-  std::optional<Coupon> LoadCoupon(const std::string& code) override {
-    auto s = db_.Prepare(CouponSelect("WHERE code = $1"));
-    s.Bind(1, code);
-    if (!s.Step()) return std::nullopt;
-    return CouponFromRow(s, code);
-  }
 
-  void MarkRedeemed(const std::string& code, const std::string& order_id, Millis at) override {
-    db_.Prepare(
-           "UPDATE coupons SET redeemed_order = $1, redeemed_ms = $2 WHERE code = $3 AND shared = 0")
-        .Bind(1, order_id)
-        .Bind(2, at)
-        .Bind(3, code)
-        .Run();
-  }
 
-  int64_t FreeCoupons(const std::string& pool, Millis now) override {
-    auto s = db_.Prepare(
-        "SELECT count(*) FROM coupons WHERE pool = $1 AND shared = 0 AND assigned_contact = ''"
-        " AND (expires_ms = 0 OR expires_ms > $2)");
-    s.Bind(1, pool).Bind(2, now);
-    return s.Step() ? s.Int(0) : 0;
-  }
 
   std::optional<Coupon> AssignedCoupon(const std::string& pool, const std::string& contact_key,
                                        Millis now) override {
@@ -637,221 +429,28 @@ class PostgresStore final : public SqlStore<PgDb> {
     return LoadCoupon(code);
   }
 
-  std::map<std::pair<std::string, std::string>, int64_t> PausedMessages() override {
-    std::map<std::pair<std::string, std::string>, int64_t> out;
-    auto s = db_.Prepare(
-        "SELECT flow, reason, count(*) FROM messages WHERE status = 'paused' GROUP BY flow, reason");
-    while (s.Step()) out[{s.Text(0), s.Text(1)}] = s.Int(2);
-    return out;
-  }
 
-  int64_t ResumePaused(Millis now) override {
-    db_.Prepare(
-           "UPDATE jobs SET due_ms = $1, state = 'pending', lease_until_ms = 0 WHERE kind = 'step'"
-           " AND state = 'pending' AND due_ms > $1 AND subject IN"
-           " (SELECT journey_id FROM messages WHERE status = 'paused' AND reason <> 'flow_paused')")
-        .Bind(1, now)
-        .Run();
-    return db_.ChangedRows();
-  }
 
-  int64_t PruneCoupons(Millis now, Millis grace_ms) override {
-    db_.Prepare(
-           "DELETE FROM coupons WHERE shared = 0 AND redeemed_order = '' AND expires_ms <> 0"
-           " AND expires_ms + $1 <= $2")
-        .Bind(1, grace_ms)
-        .Bind(2, now)
-        .Run();
-    return db_.ChangedRows();
-  }
 
-  std::optional<OfferRecord> LatestOffer(const std::string& visitor_id,
-                                         const std::string& contact_key) override {
-    auto s = db_.Prepare(OfferSelect(
-        "WHERE source = 'popup' AND (visitor_id = $1 OR ($2 <> '' AND contact_key = $2))"
-        " ORDER BY decided_ms DESC,"
-        " offer_id DESC LIMIT 1"));
-    s.Bind(1, visitor_id).Bind(2, contact_key);
-    return ReadOffer(s);
-  }
 
-  std::optional<OfferRecord> LastShownOffer(const std::string& visitor_id,
-                                            const std::string& contact_key, Millis since,
-                                            Millis until) override {
-    auto s = db_.Prepare(OfferSelect(
-        "WHERE show = 1 AND source = 'popup' AND (visitor_id = $1 OR ($2 <> '' AND contact_key = $2))"
-        " AND decided_ms >= $3 AND decided_ms <= $4 ORDER BY decided_ms DESC, offer_id DESC"
-        " LIMIT 1"));
-    s.Bind(1, visitor_id).Bind(2, contact_key).Bind(3, since).Bind(4, until);
-    return ReadOffer(s);
-  }
 
-  void SaveOffer(const OfferRecord& o) override {
-    auto s = db_.Prepare(
-        "INSERT INTO offers(visitor_id, cart_id, contact_key, show, kind, variant, reason,"
-        " incentive_rule, coupon_code, decided_ms, source) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)");
-    BindOfferRow(s, o).Run();
-  }
 
-  IncentiveHistory IncentiveCounts(Millis since) override {
-    auto s = db_.Prepare(
-        // One abandonment (a cart) asked about twice, by a popup and by a reminder step, is
-        // one abandoner; valuable ones are those the priority rule decided (S8).
-        "SELECT count(DISTINCT " ABANDONMENT "), sum(show),"
-        " count(DISTINCT CASE WHEN incentive_rule IN ('priority_customer',"
-        " 'priority_budget_exhausted') THEN " ABANDONMENT " END),"
-        " sum(CASE WHEN incentive_rule = 'priority_customer' AND show = 1 THEN 1 ELSE 0 END)"
-        " FROM offers WHERE kind = 'coupon' AND incentive_rule <> '' AND decided_ms >= $1");
-    s.Bind(1, since);
-    IncentiveHistory h;
-    if (s.Step()) {
-      h.abandoners = s.Int(0);
-      h.incentives = s.IsNull(1) ? 0 : s.Int(1);
-      h.valuable = s.Int(2);
-      h.valuable_incentives = s.IsNull(3) ? 0 : s.Int(3);
-    }
-    return h;
-  }
 
-  std::optional<OfferRecord> StepIncentive(const std::string& key) override {
-    auto s = db_.Prepare(OfferSelect(
-        "WHERE source = 'flow' AND visitor_id = $1 ORDER BY offer_id DESC LIMIT 1"));
-    s.Bind(1, key);
-    return ReadOffer(s);
-  }
 
-  Millis LastIncentiveTo(const std::string& contact_key) override {
-    auto s = db_.Prepare(
-        "SELECT max(decided_ms) FROM offers WHERE contact_key = $1 AND kind = 'coupon' AND show = 1");
-    s.Bind(1, contact_key);
-    return s.Step() && !s.IsNull(0) ? s.Int(0) : 0;
-  }
 
-  std::vector<StoredEvent> ListEvents(Millis since, Millis until, int64_t after_id,
-                                      int limit) override {
-    auto s = db_.Prepare(
-        "SELECT id, type, at_ms, payload FROM events WHERE at_ms >= $1 AND at_ms < $2"
-        " AND id > $3 ORDER BY id LIMIT $4");
-    s.Bind(1, since).Bind(2, until).Bind(3, after_id).Bind(4, limit);
-    std::vector<StoredEvent> out;
-    while (s.Step()) out.push_back({s.Int(0), s.Text(1), s.Int(2), s.Text(3)});
-    return out;
-  }
 
-  std::string AssignVariant(const std::string& experiment, const std::string& contact_key,
-                            const std::string& variant, const std::string& flow,
-                            Millis now) override {
-    db_.Prepare(
-           "INSERT INTO assignments(experiment, contact_key, variant, flow, assigned_ms)"
-           " VALUES($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING")
-        .Bind(1, experiment)
-        .Bind(2, contact_key)
-        .Bind(3, variant)
-        .Bind(4, flow)
-        .Bind(5, now)
-        .Run();
-    auto s = db_.Prepare("SELECT variant FROM assignments WHERE experiment = $1 AND contact_key = $2");
-    s.Bind(1, experiment).Bind(2, contact_key);
-    return s.Step() ? s.Text(0) : variant;
-  }
 
-  std::vector<VariantCounts> StepVariants(const std::string& experiment, Millis window_ms,
-                                          Millis since, Millis until) override {
-    auto s = db_.Prepare(
-        "SELECT variant, count(*), count(*) FILTER (WHERE EXISTS(SELECT 1 FROM orders o WHERE"
-        "   o.contact_key = assignments.contact_key AND o.at_ms >= assignments.assigned_ms"
-        "   AND o.at_ms < assignments.assigned_ms + $2))"
-        " FROM assignments WHERE experiment = $1 AND assigned_ms >= $3 AND assigned_ms < $4"
-        " GROUP BY variant ORDER BY variant COLLATE \"C\"");
-    s.Bind(1, experiment).Bind(2, window_ms).Bind(3, since).Bind(4, until);
-    std::vector<VariantCounts> out;
-    while (s.Step()) out.push_back({s.Text(0), s.Int(1), s.Int(2)});
-    return out;
-  }
 
-  void PauseFlow(const std::string& flow, const std::string& reason, Millis now) override {
-    db_.Prepare(
-           "INSERT INTO flow_pauses(flow, reason, paused_ms) VALUES($1,$2,$3)"
-           " ON CONFLICT(flow) DO UPDATE SET reason = excluded.reason")
-        .Bind(1, flow)
-        .Bind(2, reason)
-        .Bind(3, now)
-        .Run();
-  }
 
-  bool ResumeFlow(const std::string& flow, Millis now) override {
-    db_.Prepare("DELETE FROM flow_pauses WHERE flow = $1").Bind(1, flow).Run();
-    if (db_.ChangedRows() == 0) return false;
-    // The flow's waiting steps are due at once; each re-checks everything at send time.
-    db_.Prepare(
-           "UPDATE jobs SET due_ms = $1, state = 'pending', lease_until_ms = 0 WHERE kind = 'step'"
-           " AND state = 'pending' AND due_ms > $1 AND subject IN (SELECT journey_id FROM messages"
-           " WHERE status = 'paused' AND reason = 'flow_paused' AND flow = $2)")
-        .Bind(1, now)
-        .Bind(2, flow)
-        .Run();
-    // They are no longer held: "deferred" until they go (status and flows() agree at once).
-    db_.Prepare(
-           "UPDATE messages SET status = 'deferred', reason = 'flow_resumed' WHERE status = 'paused'"
-           " AND reason = 'flow_paused' AND flow = $1")
-        .Bind(1, flow)
-        .Run();
-    return true;
-  }
 
-  std::map<std::string, FlowPause> FlowPauses() override {
-    std::map<std::string, FlowPause> out;
-    auto s = db_.Prepare("SELECT flow, reason, paused_ms FROM flow_pauses");
-    while (s.Step()) out[s.Text(0)] = FlowPause{s.Text(1), s.Int(2)};
-    return out;
-  }
 
-  std::vector<VariantCounts> OfferVariants(const std::string& kind, Millis window_ms, Millis since,
-                                           Millis until) override {
-    auto s = db_.Prepare(
-        "SELECT variant, count(*), count(*) FILTER (WHERE EXISTS(SELECT 1 FROM orders o WHERE"
-        "   o.contact_key <> '' AND o.contact_key = offers.contact_key"
-        "   AND o.at_ms >= offers.decided_ms AND o.at_ms < offers.decided_ms + $2))"
-        " FROM offers WHERE kind = $1 AND variant <> '' AND decided_ms >= $3 AND decided_ms < $4"
-        " GROUP BY variant"
-        // Decisions pruned by retention (whole days in the range).
-        " UNION ALL SELECT variant, sum(trials), sum(conversions) FROM offer_days WHERE kind = $1"
-        " AND day_ms >= $3 AND day_ms <= $4 - 86400000 GROUP BY variant");
-    s.Bind(1, kind).Bind(2, window_ms).Bind(3, since).Bind(4, until);
-    std::map<std::string, VariantCounts> merged;  // by variant, in byte order (COLLATE "C")
-    while (s.Step()) {
-      auto& v = merged[s.Text(0)];
-      v = {s.Text(0), v.trials + s.Int(1), v.conversions + s.Int(2)};
-    }
-    std::vector<VariantCounts> out;
-    for (auto& kv : merged) out.push_back(kv.second);
-    return out;
-  }
 
-  bool InsertOrder(const OrderRecord& o) override {
-    auto s = db_.Prepare(
-        "INSERT INTO orders(order_id, cart_id, contact_key, value_minor, currency, coupon, at_ms,"
-        " message_id, flow, step, channel) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
-        " ON CONFLICT DO NOTHING");
-    BindOrderRow(s, o).Run();
-    return db_.ChangedRows() == 1;
-  }
 
   StoreStatus Status(Millis now) override;
   void Compact() override;
   void LogConsent(const std::string& contact_key, const std::string& what, bool granted,
                   Millis at_ms, const std::string& source) override;
 
-  void RecordWorkerRun(const std::string& worker_id, Millis now, int jobs_run) override {
-    db_.Prepare(
-           "INSERT INTO workers(worker_id, last_run_ms, jobs_run) VALUES($1,$2,$3)"
-           " ON CONFLICT(worker_id) DO UPDATE SET last_run_ms = excluded.last_run_ms,"
-           " jobs_run = workers.jobs_run + excluded.jobs_run")
-        .Bind(1, worker_id)
-        .Bind(2, now)
-        .Bind(3, jobs_run)
-        .Run();
-  }
 
  private:
   void Initialize();
@@ -860,6 +459,19 @@ class PostgresStore final : public SqlStore<PgDb> {
   int64_t SchemaVersion();
   [[noreturn]] void RefuseNewer(int64_t version);
 
+  // An upsert on the key, every other column from the new row; seq renewed where the table
+  // has one, as SQLite's INSERT OR REPLACE gives the row a new rowid.
+  std::string ReplaceRow(const char* table, const char* columns) const override {
+    const std::vector<std::string> names = ColumnNames(columns);
+    std::string sql = std::string("INSERT INTO ") + table + "(" + columns + ") VALUES(" + ParamsFor(columns) +
+                      ") ON CONFLICT(" + names[0] + ") DO UPDATE SET ";
+    for (size_t i = 1; i < names.size(); ++i)
+      sql += (i > 1 ? ", " : "") + names[i] + " = excluded." + names[i];
+    for (const char* with_seq : {"carts", "journeys", "messages", "coupons"})
+      if (std::string(table) == with_seq) sql += ", seq = excluded.seq";
+    return sql;
+  }
+  std::string Then(const char* seq_order) const override { return std::string(", ") + seq_order; }
   std::string IdSet(int param, const char* sql_type) const override {
     return "SELECT unnest(?" + std::to_string(param) + "::" + sql_type + "[])";
   }

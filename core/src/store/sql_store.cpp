@@ -158,6 +158,482 @@ const std::vector<std::pair<const char*, const char*>>& PersonTables() {
 
 }  // namespace
 
+std::vector<std::string> ColumnNames(const std::string& columns) {
+  std::vector<std::string> names;
+  std::string name;
+  for (char ch : columns + ",") {
+    if (ch == ',') {
+      names.push_back(name);
+      name.clear();
+    } else if (ch != ' ') {
+      name += ch;
+    }
+  }
+  return names;
+}
+
+std::string ParamsFor(const std::string& columns) {
+  std::string out;
+  for (size_t i = 1; i <= ColumnNames(columns).size(); ++i) out += (i > 1 ? ",?" : "?") + std::to_string(i);
+  return out;
+}
+
+// ---- Rows ------------------------------------------------------------------------------
+
+template <class Db>
+void SqlStore<Db>::AppendEvent(const Event& e, const std::string& json) {
+  db_.Prepare("INSERT INTO events(type, at_ms, cart_id, visitor_id, payload) VALUES(?1,?2,?3,?4,?5)")
+      .Bind(1, EventTypeName(e.type))
+      .Bind(2, e.at_ms)
+      .Bind(3, e.cart_id)
+      .Bind(4, e.visitor_id)
+      .Bind(5, json)
+      .Run();
+}
+
+template <class Db>
+std::vector<StoredEvent> SqlStore<Db>::ListEvents(Millis since, Millis until, int64_t after_id, int limit) {
+  auto s = db_.Prepare(
+      "SELECT id, type, at_ms, payload FROM events WHERE at_ms >= ?1 AND at_ms < ?2"
+      " AND id > ?3 ORDER BY id LIMIT ?4");
+  s.Bind(1, since).Bind(2, until).Bind(3, after_id).Bind(4, limit);
+  std::vector<StoredEvent> out;
+  while (s.Step()) out.push_back({s.Int(0), s.Text(1), s.Int(2), s.Text(3)});
+  return out;
+}
+
+template <class Db>
+std::optional<Cart> SqlStore<Db>::LoadCart(const std::string& cart_id) {
+  auto s = db_.Prepare(CartSelect("WHERE cart_id = ?1"));
+  s.Bind(1, cart_id);
+  if (!s.Step()) return std::nullopt;
+  return CartFromRow(s, cart_id);
+}
+
+template <class Db>
+void SqlStore<Db>::SaveCart(const Cart& c) {
+  static const std::string sql =
+      ReplaceRow("carts", "cart_id, visitor_id, contact_key, state, stage, currency, items, value_minor,"
+                          " restore_url, created_ms, last_activity_ms");
+  auto s = db_.Prepare(sql);
+  BindCartRow(s, c).Run();
+}
+
+template <class Db>
+std::vector<std::string> SqlStore<Db>::CartsOfContact(const std::string& key) {
+  static const std::string sql =
+      "SELECT cart_id FROM carts WHERE contact_key = ?1 ORDER BY last_activity_ms DESC" + Then("seq DESC");
+  auto s = db_.Prepare(sql);
+  s.Bind(1, key);
+  std::vector<std::string> ids;
+  while (s.Step()) ids.push_back(s.Text(0));
+  return ids;
+}
+
+template <class Db>
+std::optional<Contact> SqlStore<Db>::LoadContact(const std::string& key) {
+  auto s = db_.Prepare(ContactSelect("WHERE contact_key = ?1"));
+  s.Bind(1, key);
+  if (!s.Step()) return std::nullopt;
+  return ContactFromRow(s, key);
+}
+
+template <class Db>
+void SqlStore<Db>::SaveContact(const Contact& c) {
+  static const std::string sql =
+      ReplaceRow("contacts", "contact_key, email, phone, first_name, language, timezone, orders_count,"
+                             " lifetime_value_minor, consent_email, consent_sms, consent_push,"
+                             " consent_personalization, unsubscribed, last_message_ms, last_order_ms,"
+                             " push_subscription, email_bounced, phone_bounced");
+  auto s = db_.Prepare(sql);
+  BindContactRow(s, c).Run();
+}
+
+template <class Db>
+std::vector<std::string> SqlStore<Db>::ContactsWithPhone(const std::string& phone, const std::string& except_key) {
+  auto s = db_.Prepare("SELECT contact_key FROM contacts WHERE phone = ?1 AND contact_key <> ?2");
+  s.Bind(1, phone).Bind(2, except_key);
+  std::vector<std::string> keys;
+  while (s.Step()) keys.push_back(s.Text(0));
+  return keys;
+}
+
+template <class Db>
+std::string SqlStore<Db>::ContactKeyForVisitor(const std::string& visitor_id) {
+  auto s = db_.Prepare("SELECT contact_key FROM visitors WHERE visitor_id = ?1");
+  s.Bind(1, visitor_id);
+  return s.Step() ? s.Text(0) : std::string();
+}
+
+template <class Db>
+void SqlStore<Db>::LinkVisitor(const std::string& visitor_id, const std::string& key) {
+  static const std::string sql = ReplaceRow("visitors", "visitor_id, contact_key");
+  db_.Prepare(sql)
+      .Bind(1, visitor_id)
+      .Bind(2, key)
+      .Run();
+}
+
+template <class Db>
+std::optional<JourneyRecord> SqlStore<Db>::LoadJourney(const std::string& id) {
+  auto s = db_.Prepare(JourneySelect("WHERE journey_id = ?1"));
+  s.Bind(1, id);
+  return ReadJourney(s);
+}
+
+template <class Db>
+std::optional<JourneyRecord> SqlStore<Db>::RunningJourneyOfContact(const std::string& key) {
+  static const std::string sql =
+      JourneySelect("WHERE contact_key = ?1 AND state = 'running' ORDER BY started_ms DESC" + Then("seq") +
+                    " LIMIT 1");
+  auto s = db_.Prepare(sql);
+  s.Bind(1, key);
+  return ReadJourney(s);
+}
+
+template <class Db>
+std::optional<JourneyRecord> SqlStore<Db>::LatestJourneyOfCart(const std::string& cart_id) {
+  static const std::string sql =
+      JourneySelect("WHERE cart_id = ?1 ORDER BY started_ms DESC" + Then("seq DESC") + " LIMIT 1");
+  auto s = db_.Prepare(sql);
+  s.Bind(1, cart_id);
+  return ReadJourney(s);
+}
+
+template <class Db>
+void SqlStore<Db>::SaveJourney(const JourneyRecord& j) {
+  static const std::string sql =
+      ReplaceRow("journeys", "journey_id, contact_key, cart_id, flow, path, state, end_reason, next_step,"
+                             " next_due_ms, next_branch, started_ms, prev_sent_ms, prev_engagement,"
+                             " prev_branch, updated_ms");
+  auto s = db_.Prepare(sql);
+  BindJourneyRow(s, j).Run();
+}
+
+template <class Db>
+bool SqlStore<Db>::InsertMessage(const MessageRecord& m) {
+  auto s = db_.Prepare(
+      "INSERT INTO messages(message_id, journey_id, cart_id, contact_key, flow, path, step, branch,"
+      " channel, status, reason, to_addr, subject, text, html, due_ms, sent_ms, attempts, created_ms,"
+      " variant) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)"
+      " ON CONFLICT DO NOTHING");
+  BindNewMessageRow(s, m).Run();
+  return db_.ChangedRows() == 1;
+}
+
+template <class Db>
+std::optional<MessageRecord> SqlStore<Db>::LoadMessage(const std::string& id) {
+  auto s = db_.Prepare(MessageSelect("WHERE message_id = ?1"));
+  s.Bind(1, id);
+  if (!s.Step()) return std::nullopt;
+  return ReadMessage(s);
+}
+
+template <class Db>
+void SqlStore<Db>::UpdateMessage(const MessageRecord& m) {
+  auto s = db_.Prepare(
+      "UPDATE messages SET status = ?1, reason = ?2, to_addr = ?3, subject = ?4, text = ?5,"
+      " html = ?6, sent_ms = ?7, opened_ms = ?8, clicked_ms = ?9, attempts = ?10, due_ms = ?11,"
+      " variant = ?12, unsubscribed_ms = ?13 WHERE message_id = ?14");
+  BindMessageUpdate(s, m).Run();
+}
+
+template <class Db>
+void SqlStore<Db>::SuppressUnsent(const std::string& journey_id, const std::string& reason) {
+  db_.Prepare(
+         "UPDATE messages SET status = 'suppressed', reason = ?1"
+         " WHERE journey_id = ?2 AND status IN ('sending', 'retrying', 'deferred', 'paused')")
+      .Bind(1, reason)
+      .Bind(2, journey_id)
+      .Run();
+}
+
+template <class Db>
+std::optional<MessageRecord> SqlStore<Db>::LastSentTo(const std::string& key, Millis since) {
+  static const std::string sql =
+      MessageSelect("WHERE contact_key = ?1 AND status = 'sent' AND sent_ms >= ?2 ORDER BY sent_ms DESC" +
+                    Then("seq DESC") + " LIMIT 1");
+  auto s = db_.Prepare(sql);
+  s.Bind(1, key).Bind(2, since);
+  if (!s.Step()) return std::nullopt;
+  return ReadMessage(s);
+}
+
+template <class Db>
+ContactSends SqlStore<Db>::SendsTo(const std::string& key, Millis since) {
+  ContactSends out;
+  {
+    auto s = db_.Prepare(
+        "SELECT channel, max(sent_ms) FROM messages WHERE contact_key = ?1 AND status = 'sent'"
+        " GROUP BY channel");
+    s.Bind(1, key);
+    while (s.Step()) out.last_by_channel[s.Text(0)] = s.Int(1);
+  }
+  static const std::string sql =
+      "SELECT channel, sent_ms FROM messages WHERE contact_key = ?1 AND status = 'sent'"
+      " AND sent_ms >= ?2 ORDER BY sent_ms" + Then("seq");
+  auto s = db_.Prepare(sql);
+  s.Bind(1, key).Bind(2, since);
+  while (s.Step()) out.recent.emplace_back(s.Text(0), s.Int(1));
+  return out;
+}
+
+template <class Db>
+std::map<std::pair<std::string, std::string>, int64_t> SqlStore<Db>::PausedMessages() {
+  std::map<std::pair<std::string, std::string>, int64_t> out;
+  auto s = db_.Prepare(
+      "SELECT flow, reason, count(*) FROM messages WHERE status = 'paused' GROUP BY flow, reason");
+  while (s.Step()) out[{s.Text(0), s.Text(1)}] = s.Int(2);
+  return out;
+}
+
+template <class Db>
+int64_t SqlStore<Db>::ResumePaused(Millis now) {
+  db_.Prepare(
+         "UPDATE jobs SET due_ms = ?1, state = 'pending', lease_until_ms = 0 WHERE kind = 'step'"
+         " AND state = 'pending' AND due_ms > ?1 AND subject IN"
+         " (SELECT journey_id FROM messages WHERE status = 'paused' AND reason <> 'flow_paused')")
+      .Bind(1, now)
+      .Run();
+  return db_.ChangedRows();
+}
+
+template <class Db>
+void SqlStore<Db>::SavePool(const CouponPool& p) {
+  static const std::string sql =
+      ReplaceRow("coupon_pools", "name, kind, discount_kind, amount, currency, static_code, prefix,"
+                                 " code_length, valid_for_ms, expires_ms");
+  auto s = db_.Prepare(sql);
+  BindPoolRow(s, p).Run();
+}
+
+template <class Db>
+std::optional<CouponPool> SqlStore<Db>::LoadPool(const std::string& name) {
+  auto s = db_.Prepare(PoolSelect("WHERE name = ?1"));
+  s.Bind(1, name);
+  if (!s.Step()) return std::nullopt;
+  return PoolFromRow(s, name);
+}
+
+template <class Db>
+std::optional<Coupon> SqlStore<Db>::LoadCoupon(const std::string& code) {
+  auto s = db_.Prepare(CouponSelect("WHERE code = ?1"));
+  s.Bind(1, code);
+  if (!s.Step()) return std::nullopt;
+  return CouponFromRow(s, code);
+}
+
+template <class Db>
+void SqlStore<Db>::MarkRedeemed(const std::string& code, const std::string& order_id, Millis at) {
+  db_.Prepare("UPDATE coupons SET redeemed_order = ?1, redeemed_ms = ?2 WHERE code = ?3 AND shared = 0")
+      .Bind(1, order_id)
+      .Bind(2, at)
+      .Bind(3, code)
+      .Run();
+}
+
+template <class Db>
+int64_t SqlStore<Db>::FreeCoupons(const std::string& pool, Millis now) {
+  auto s = db_.Prepare(
+      "SELECT count(*) FROM coupons WHERE pool = ?1 AND shared = 0 AND assigned_contact = ''"
+      " AND (expires_ms = 0 OR expires_ms > ?2)");
+  s.Bind(1, pool).Bind(2, now);
+  return s.Step() ? s.Int(0) : 0;
+}
+
+template <class Db>
+int64_t SqlStore<Db>::PruneCoupons(Millis now, Millis grace_ms) {
+  db_.Prepare(
+         "DELETE FROM coupons WHERE shared = 0 AND redeemed_order = '' AND expires_ms <> 0"
+         " AND expires_ms + ?1 <= ?2")
+      .Bind(1, grace_ms)
+      .Bind(2, now)
+      .Run();
+  return db_.ChangedRows();
+}
+
+template <class Db>
+std::optional<OfferRecord> SqlStore<Db>::LatestOffer(const std::string& visitor_id, const std::string& contact_key) {
+  auto s = db_.Prepare(OfferSelect(
+      "WHERE source = 'popup' AND (visitor_id = ?1 OR (?2 <> '' AND contact_key = ?2))"
+      " ORDER BY decided_ms DESC,"
+      " offer_id DESC LIMIT 1"));
+  s.Bind(1, visitor_id).Bind(2, contact_key);
+  return ReadOffer(s);
+}
+
+template <class Db>
+std::optional<OfferRecord> SqlStore<Db>::LastShownOffer(const std::string& visitor_id, const std::string& contact_key, Millis since, Millis until) {
+  auto s = db_.Prepare(OfferSelect(
+      "WHERE show = 1 AND source = 'popup' AND (visitor_id = ?1 OR (?2 <> '' AND contact_key = ?2))"
+      " AND decided_ms >= ?3 AND decided_ms <= ?4 ORDER BY decided_ms DESC, offer_id DESC LIMIT 1"));
+  s.Bind(1, visitor_id).Bind(2, contact_key).Bind(3, since).Bind(4, until);
+  return ReadOffer(s);
+}
+
+template <class Db>
+void SqlStore<Db>::SaveOffer(const OfferRecord& o) {
+  auto s = db_.Prepare(
+      "INSERT INTO offers(visitor_id, cart_id, contact_key, show, kind, variant, reason,"
+      " incentive_rule, coupon_code, decided_ms, source) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)");
+  BindOfferRow(s, o).Run();
+}
+
+template <class Db>
+IncentiveHistory SqlStore<Db>::IncentiveCounts(Millis since) {
+  auto s = db_.Prepare(
+      // One abandonment (a cart) asked about twice, by a popup and by a reminder step, is
+      // one abandoner; valuable ones are those the priority rule decided (S8).
+      "SELECT count(DISTINCT " ABANDONMENT "), sum(show),"
+      " count(DISTINCT CASE WHEN incentive_rule IN ('priority_customer',"
+      " 'priority_budget_exhausted') THEN " ABANDONMENT " END),"
+      " sum(CASE WHEN incentive_rule = 'priority_customer' AND show = 1 THEN 1 ELSE 0 END)"
+      " FROM offers WHERE kind = 'coupon' AND incentive_rule <> '' AND decided_ms >= ?1");
+  s.Bind(1, since);
+  IncentiveHistory h;
+  if (s.Step()) {
+    h.abandoners = s.Int(0);
+    h.incentives = s.IsNull(1) ? 0 : s.Int(1);
+    h.valuable = s.Int(2);
+    h.valuable_incentives = s.IsNull(3) ? 0 : s.Int(3);
+  }
+  return h;
+}
+
+template <class Db>
+std::optional<OfferRecord> SqlStore<Db>::StepIncentive(const std::string& key) {
+  auto s = db_.Prepare(OfferSelect(
+      "WHERE source = 'flow' AND visitor_id = ?1 ORDER BY offer_id DESC LIMIT 1"));
+  s.Bind(1, key);
+  return ReadOffer(s);
+}
+
+template <class Db>
+Millis SqlStore<Db>::LastIncentiveTo(const std::string& contact_key) {
+  auto s = db_.Prepare(
+      "SELECT max(decided_ms) FROM offers WHERE contact_key = ?1 AND kind = 'coupon' AND show = 1");
+  s.Bind(1, contact_key);
+  return s.Step() && !s.IsNull(0) ? s.Int(0) : 0;
+}
+
+template <class Db>
+std::vector<VariantCounts> SqlStore<Db>::OfferVariants(const std::string& kind, Millis window_ms, Millis since, Millis until) {
+  static const std::string sql =
+      "SELECT variant, count(*), " +
+      CountIf("EXISTS(SELECT 1 FROM orders o WHERE o.contact_key <> '' AND o.contact_key = offers.contact_key"
+              " AND o.at_ms >= offers.decided_ms AND o.at_ms < offers.decided_ms + ?2)") +
+      " FROM offers WHERE kind = ?1 AND variant <> '' AND decided_ms >= ?3 AND decided_ms < ?4"
+      " GROUP BY variant"
+      // Decisions pruned by retention (whole days in the range).
+      " UNION ALL SELECT variant, sum(trials), sum(conversions) FROM offer_days WHERE kind = ?1"
+      " AND day_ms >= ?3 AND day_ms <= ?4 - 86400000 GROUP BY variant";
+  auto s = db_.Prepare(sql);
+  s.Bind(1, kind).Bind(2, window_ms).Bind(3, since).Bind(4, until);
+  std::map<std::string, VariantCounts> merged;  // by variant, in byte order
+  while (s.Step()) {
+    auto& v = merged[s.Text(0)];
+    v = {s.Text(0), v.trials + s.Int(1), v.conversions + s.Int(2)};
+  }
+  std::vector<VariantCounts> out;
+  for (auto& kv : merged) out.push_back(kv.second);
+  return out;
+}
+
+template <class Db>
+std::string SqlStore<Db>::AssignVariant(const std::string& experiment, const std::string& contact_key, const std::string& variant, const std::string& flow, Millis now) {
+  db_.Prepare(
+         "INSERT INTO assignments(experiment, contact_key, variant, flow, assigned_ms)"
+         " VALUES(?1,?2,?3,?4,?5) ON CONFLICT DO NOTHING")
+      .Bind(1, experiment)
+      .Bind(2, contact_key)
+      .Bind(3, variant)
+      .Bind(4, flow)
+      .Bind(5, now)
+      .Run();
+  auto s = db_.Prepare("SELECT variant FROM assignments WHERE experiment = ?1 AND contact_key = ?2");
+  s.Bind(1, experiment).Bind(2, contact_key);
+  return s.Step() ? s.Text(0) : variant;
+}
+
+template <class Db>
+std::vector<VariantCounts> SqlStore<Db>::StepVariants(const std::string& experiment, Millis window_ms, Millis since, Millis until) {
+  static const std::string sql =
+      "SELECT variant, count(*), " +
+      CountIf("EXISTS(SELECT 1 FROM orders o WHERE o.contact_key = assignments.contact_key"
+              " AND o.at_ms >= assignments.assigned_ms AND o.at_ms < assignments.assigned_ms + ?2)") +
+      " FROM assignments WHERE experiment = ?1 AND assigned_ms >= ?3 AND assigned_ms < ?4 GROUP BY variant";
+  auto s = db_.Prepare(sql);
+  s.Bind(1, experiment).Bind(2, window_ms).Bind(3, since).Bind(4, until);
+  std::vector<VariantCounts> out;
+  while (s.Step()) out.push_back({s.Text(0), s.Int(1), s.Int(2)});
+  // In byte order, whatever collation the database was created with.
+  std::sort(out.begin(), out.end(),
+            [](const VariantCounts& a, const VariantCounts& b) { return a.variant < b.variant; });
+  return out;
+}
+
+template <class Db>
+void SqlStore<Db>::PauseFlow(const std::string& flow, const std::string& reason, Millis now) {
+  db_.Prepare(
+         "INSERT INTO flow_pauses(flow, reason, paused_ms) VALUES(?1,?2,?3)"
+         " ON CONFLICT(flow) DO UPDATE SET reason = excluded.reason")
+      .Bind(1, flow)
+      .Bind(2, reason)
+      .Bind(3, now)
+      .Run();
+}
+
+template <class Db>
+bool SqlStore<Db>::ResumeFlow(const std::string& flow, Millis now) {
+  db_.Prepare("DELETE FROM flow_pauses WHERE flow = ?1").Bind(1, flow).Run();
+  if (db_.ChangedRows() == 0) return false;
+  // The flow's waiting steps are due at once; each re-checks everything at send time.
+  db_.Prepare(
+         "UPDATE jobs SET due_ms = ?1, state = 'pending', lease_until_ms = 0 WHERE kind = 'step'"
+         " AND state = 'pending' AND due_ms > ?1 AND subject IN (SELECT journey_id FROM messages"
+         " WHERE status = 'paused' AND reason = 'flow_paused' AND flow = ?2)")
+      .Bind(1, now)
+      .Bind(2, flow)
+      .Run();
+  // They are no longer held: "deferred" until they go (status and flows() agree at once).
+  db_.Prepare(
+         "UPDATE messages SET status = 'deferred', reason = 'flow_resumed' WHERE status = 'paused'"
+         " AND reason = 'flow_paused' AND flow = ?1")
+      .Bind(1, flow)
+      .Run();
+  return true;
+}
+
+template <class Db>
+std::map<std::string, FlowPause> SqlStore<Db>::FlowPauses() {
+  std::map<std::string, FlowPause> out;
+  auto s = db_.Prepare("SELECT flow, reason, paused_ms FROM flow_pauses");
+  while (s.Step()) out[s.Text(0)] = FlowPause{s.Text(1), s.Int(2)};
+  return out;
+}
+
+template <class Db>
+bool SqlStore<Db>::InsertOrder(const OrderRecord& o) {
+  auto s = db_.Prepare(
+      "INSERT INTO orders(order_id, cart_id, contact_key, value_minor, currency, coupon, at_ms,"
+      " message_id, flow, step, channel) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
+      " ON CONFLICT DO NOTHING");
+  BindOrderRow(s, o).Run();
+  return db_.ChangedRows() == 1;
+}
+
+template <class Db>
+void SqlStore<Db>::RecordWorkerRun(const std::string& worker_id, Millis now, int jobs_run) {
+  db_.Prepare(
+         "INSERT INTO workers(worker_id, last_run_ms, jobs_run) VALUES(?1,?2,?3)"
+         " ON CONFLICT(worker_id) DO UPDATE SET last_run_ms = excluded.last_run_ms,"
+         " jobs_run = workers.jobs_run + excluded.jobs_run")
+      .Bind(1, worker_id)
+      .Bind(2, now)
+      .Bind(3, jobs_run)
+      .Run();
+}
+
 // ---- Reports ---------------------------------------------------------------------------
 
 template <class Db>

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,9 +30,61 @@
 namespace cartrecovery {
 namespace internal {
 
+// The names in a column list "a, b, c", and its parameters "?1,?2,?3".
+std::vector<std::string> ColumnNames(const std::string& columns);
+std::string ParamsFor(const std::string& columns);
+
 template <class Db>
 class SqlStore : public Store {
  public:
+  // Rows, one kind after the other, as store.h declares them.
+  void AppendEvent(const Event& e, const std::string& json) override;
+  std::vector<StoredEvent> ListEvents(Millis since, Millis until, int64_t after_id, int limit) override;
+  std::optional<Cart> LoadCart(const std::string& cart_id) override;
+  void SaveCart(const Cart& c) override;
+  std::vector<std::string> CartsOfContact(const std::string& key) override;
+  std::optional<Contact> LoadContact(const std::string& key) override;
+  void SaveContact(const Contact& c) override;
+  std::vector<std::string> ContactsWithPhone(const std::string& phone, const std::string& except_key) override;
+  std::string ContactKeyForVisitor(const std::string& visitor_id) override;
+  void LinkVisitor(const std::string& visitor_id, const std::string& key) override;
+  std::optional<JourneyRecord> LoadJourney(const std::string& id) override;
+  std::optional<JourneyRecord> RunningJourneyOfContact(const std::string& key) override;
+  std::optional<JourneyRecord> LatestJourneyOfCart(const std::string& cart_id) override;
+  void SaveJourney(const JourneyRecord& j) override;
+  bool InsertMessage(const MessageRecord& m) override;
+  std::optional<MessageRecord> LoadMessage(const std::string& id) override;
+  void UpdateMessage(const MessageRecord& m) override;
+  void SuppressUnsent(const std::string& journey_id, const std::string& reason) override;
+  std::optional<MessageRecord> LastSentTo(const std::string& key, Millis since) override;
+  ContactSends SendsTo(const std::string& key, Millis since) override;
+  std::map<std::pair<std::string, std::string>, int64_t> PausedMessages() override;
+  int64_t ResumePaused(Millis now) override;
+  void SavePool(const CouponPool& p) override;
+  std::optional<CouponPool> LoadPool(const std::string& name) override;
+  std::optional<Coupon> LoadCoupon(const std::string& code) override;
+  void MarkRedeemed(const std::string& code, const std::string& order_id, Millis at) override;
+  int64_t FreeCoupons(const std::string& pool, Millis now) override;
+  int64_t PruneCoupons(Millis now, Millis grace_ms) override;
+  std::optional<OfferRecord> LatestOffer(const std::string& visitor_id, const std::string& contact_key) override;
+  std::optional<OfferRecord> LastShownOffer(const std::string& visitor_id, const std::string& contact_key,
+                                            Millis since, Millis until) override;
+  void SaveOffer(const OfferRecord& o) override;
+  IncentiveHistory IncentiveCounts(Millis since) override;
+  std::optional<OfferRecord> StepIncentive(const std::string& key) override;
+  Millis LastIncentiveTo(const std::string& contact_key) override;
+  std::vector<VariantCounts> OfferVariants(const std::string& kind, Millis window_ms, Millis since,
+                                           Millis until) override;
+  std::string AssignVariant(const std::string& experiment, const std::string& contact_key,
+                            const std::string& variant, const std::string& flow, Millis now) override;
+  std::vector<VariantCounts> StepVariants(const std::string& experiment, Millis window_ms, Millis since,
+                                          Millis until) override;
+  void PauseFlow(const std::string& flow, const std::string& reason, Millis now) override;
+  bool ResumeFlow(const std::string& flow, Millis now) override;
+  std::map<std::string, FlowPause> FlowPauses() override;
+  bool InsertOrder(const OrderRecord& o) override;
+  void RecordWorkerRun(const std::string& worker_id, Millis now, int jobs_run) override;
+
   // Reports: live rows plus the day aggregates retention left of pruned ones.
   std::vector<ReportRow> Report(const ReportQuery& q) override;
   std::vector<FunnelRow> Funnel(Millis since, Millis until) override;
@@ -48,7 +101,16 @@ class SqlStore : public Store {
   // `where`: the file or URL the wrapper opens; it throws as the wrapper does.
   explicit SqlStore(const std::string& where) : db_(where) {}
 
-  // ---- What the dialects spell differently (each returns SQL text) ----
+  // ---- What the dialects spell differently ----
+  // Each returns SQL text that depends on the dialect alone, never on the instance or the
+  // data, so that a statement built from it may be kept for the life of the process.
+  //
+  // Writes a whole row, replacing the one with the same primary key (the first column) as
+  // SQLite's INSERT OR REPLACE does: parameters ?1..?N in the order of `columns`.
+  virtual std::string ReplaceRow(const char* table, const char* columns) const = 0;
+  // Where SQLite breaks a tie in an ORDER BY by rowid, in the direction its plan reads the
+  // rows, PostgreSQL orders by `seq` as given ("seq", "seq DESC"): ", seq DESC" or "".
+  virtual std::string Then(const char* seq_order) const = 0;
   // The rows of the id list bound with BindIds(param), as a subquery body:
   // "x IN (" + IdSet(1, "text") + ")". `sql_type` is x's type: PostgreSQL compares only
   // like with like.

@@ -211,105 +211,18 @@ class SqliteStore final : public SqlStore<SqliteDb> {
     }
   }
 
-  void AppendEvent(const Event& e, const std::string& json) override {
-    db_.Prepare("INSERT INTO events(type, at_ms, cart_id, visitor_id, payload) VALUES(?,?,?,?,?)")
-        .Bind(1, EventTypeName(e.type))
-        .Bind(2, e.at_ms)
-        .Bind(3, e.cart_id)
-        .Bind(4, e.visitor_id)
-        .Bind(5, json)
-        .Run();
-  }
 
-  std::optional<Cart> LoadCart(const std::string& cart_id) override {
-    auto s = db_.Prepare(CartSelect("WHERE cart_id = ?"));
-    s.Bind(1, cart_id);
-    if (!s.Step()) return std::nullopt;
-    return CartFromRow(s, cart_id);
-  }
 
-  void SaveCart(const Cart& c) override {
-    auto s = db_.Prepare(
-        "INSERT OR REPLACE INTO carts(cart_id, visitor_id, contact_key, state, stage, currency,"
-        " items, value_minor, restore_url, created_ms, last_activity_ms)"
-        " VALUES(?,?,?,?,?,?,?,?,?,?,?)");
-    BindCartRow(s, c).Run();
-  }
 
-  std::optional<Contact> LoadContact(const std::string& key) override {
-    auto s = db_.Prepare(ContactSelect("WHERE contact_key = ?"));
-    s.Bind(1, key);
-    if (!s.Step()) return std::nullopt;
-    return ContactFromRow(s, key);
-  }
 
-  void SaveContact(const Contact& c) override {
-    auto s = db_.Prepare(
-        "INSERT OR REPLACE INTO contacts(contact_key, email, phone, first_name, language,"
-        " timezone, orders_count, lifetime_value_minor, consent_email, consent_sms,"
-        " consent_push, consent_personalization, unsubscribed, last_message_ms, last_order_ms,"
-        " push_subscription, email_bounced, phone_bounced)"
-        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    BindContactRow(s, c).Run();
-  }
 
-  std::vector<std::string> ContactsWithPhone(const std::string& phone,
-                                             const std::string& except_key) override {
-    auto s = db_.Prepare("SELECT contact_key FROM contacts WHERE phone = ? AND contact_key <> ?");
-    s.Bind(1, phone).Bind(2, except_key);
-    std::vector<std::string> keys;
-    while (s.Step()) keys.push_back(s.Text(0));
-    return keys;
-  }
 
-  std::string ContactKeyForVisitor(const std::string& visitor_id) override {
-    auto s = db_.Prepare("SELECT contact_key FROM visitors WHERE visitor_id = ?");
-    s.Bind(1, visitor_id);
-    return s.Step() ? s.Text(0) : std::string();
-  }
 
-  void LinkVisitor(const std::string& visitor_id, const std::string& key) override {
-    db_.Prepare("INSERT OR REPLACE INTO visitors(visitor_id, contact_key) VALUES(?,?)")
-        .Bind(1, visitor_id)
-        .Bind(2, key)
-        .Run();
-  }
 
-  std::vector<std::string> CartsOfContact(const std::string& key) override {
-    auto s = db_.Prepare(
-        "SELECT cart_id FROM carts WHERE contact_key = ? ORDER BY last_activity_ms DESC");
-    s.Bind(1, key);
-    std::vector<std::string> ids;
-    while (s.Step()) ids.push_back(s.Text(0));
-    return ids;
-  }
 
-  std::optional<JourneyRecord> LoadJourney(const std::string& id) override {
-    auto s = db_.Prepare(JourneySelect("WHERE journey_id = ?"));
-    s.Bind(1, id);
-    return ReadJourney(s);
-  }
 
-  std::optional<JourneyRecord> RunningJourneyOfContact(const std::string& key) override {
-    auto s = db_.Prepare(JourneySelect(
-        "WHERE contact_key = ? AND state = 'running' ORDER BY started_ms DESC LIMIT 1"));
-    s.Bind(1, key);
-    return ReadJourney(s);
-  }
 
-  std::optional<JourneyRecord> LatestJourneyOfCart(const std::string& cart_id) override {
-    auto s = db_.Prepare(JourneySelect("WHERE cart_id = ? ORDER BY started_ms DESC LIMIT 1"));
-    s.Bind(1, cart_id);
-    return ReadJourney(s);
-  }
 
-  void SaveJourney(const JourneyRecord& j) override {
-    auto s = db_.Prepare(
-        "INSERT OR REPLACE INTO journeys(journey_id, contact_key, cart_id, flow, path, state,"
-        " end_reason, next_step, next_due_ms, next_branch, started_ms, prev_sent_ms,"
-        " prev_engagement, prev_branch, updated_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    BindJourneyRow(s, j).Run();
-  }
 
   void ScheduleJob(const std::string& kind, const std::string& subject, Millis due_ms) override {
     db_.Prepare(
@@ -404,38 +317,9 @@ class SqliteStore final : public SqlStore<SqliteDb> {
     return EarlierOf(s);
   }
 
-  bool InsertMessage(const MessageRecord& m) override {
-    auto s = db_.Prepare(
-        "INSERT OR IGNORE INTO messages(message_id, journey_id, cart_id, contact_key, flow, path,"
-        " step, branch, channel, status, reason, to_addr, subject, text, html, due_ms, sent_ms,"
-        " attempts, created_ms, variant) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    BindNewMessageRow(s, m).Run();
-    return db_.ChangedRows() == 1;
-  }
 
-  std::optional<MessageRecord> LoadMessage(const std::string& id) override {
-    auto s = db_.Prepare(MessageSelect("WHERE message_id = ?"));
-    s.Bind(1, id);
-    if (!s.Step()) return std::nullopt;
-    return ReadMessage(s);
-  }
 
-  void UpdateMessage(const MessageRecord& m) override {
-    auto s = db_.Prepare(
-        "UPDATE messages SET status = ?, reason = ?, to_addr = ?, subject = ?, text = ?,"
-        " html = ?, sent_ms = ?, opened_ms = ?, clicked_ms = ?, attempts = ?, due_ms = ?,"
-        " variant = ?, unsubscribed_ms = ? WHERE message_id = ?");
-    BindMessageUpdate(s, m).Run();
-  }
 
-  void SuppressUnsent(const std::string& journey_id, const std::string& reason) override {
-    db_.Prepare(
-           "UPDATE messages SET status = 'suppressed', reason = ?"
-           " WHERE journey_id = ? AND status IN ('sending', 'retrying', 'deferred', 'paused')")
-        .Bind(1, reason)
-        .Bind(2, journey_id)
-        .Run();
-  }
 
   std::vector<MessageRecord> ListMessages(const MessageFilter& f) override {
     // Only the filters given reach the SQL, so each query can use its index (a journey's
@@ -451,45 +335,9 @@ class SqliteStore final : public SqlStore<SqliteDb> {
     return out;
   }
 
-  std::optional<MessageRecord> LastSentTo(const std::string& key, Millis since) override {
-    auto s = db_.Prepare(MessageSelect(
-        "WHERE contact_key = ? AND status = 'sent' AND sent_ms >= ? ORDER BY sent_ms DESC LIMIT 1"));
-    s.Bind(1, key).Bind(2, since);
-    if (!s.Step()) return std::nullopt;
-    return ReadMessage(s);
-  }
 
-  ContactSends SendsTo(const std::string& key, Millis since) override {
-    ContactSends out;
-    {
-      auto s = db_.Prepare(
-          "SELECT channel, max(sent_ms) FROM messages WHERE contact_key = ? AND status = 'sent'"
-          " GROUP BY channel");
-      s.Bind(1, key);
-      while (s.Step()) out.last_by_channel[s.Text(0)] = s.Int(1);
-    }
-    auto s = db_.Prepare(
-        "SELECT channel, sent_ms FROM messages WHERE contact_key = ? AND status = 'sent'"
-        " AND sent_ms >= ? ORDER BY sent_ms");
-    s.Bind(1, key).Bind(2, since);
-    while (s.Step()) out.recent.emplace_back(s.Text(0), s.Int(1));
-    return out;
-  }
 
-  void SavePool(const CouponPool& p) override {
-    auto s = db_.Prepare(
-        "INSERT OR REPLACE INTO coupon_pools(name, kind, discount_kind, amount, currency,"
-        " static_code, prefix, code_length, valid_for_ms, expires_ms)"
-        " VALUES(?,?,?,?,?,?,?,?,?,?)");
-    BindPoolRow(s, p).Run();
-  }
 
-  std::optional<CouponPool> LoadPool(const std::string& name) override {
-    auto s = db_.Prepare(PoolSelect("WHERE name = ?"));
-    s.Bind(1, name);
-    if (!s.Step()) return std::nullopt;
-    return PoolFromRow(s, name);
-  }
 
   int64_t AddCoupons(const std::vector<Coupon>& coupons) override {
     int64_t added = 0;
@@ -531,28 +379,8 @@ class SqliteStore final : public SqlStore<SqliteDb> {
     return LoadCoupon(code);
   }
 
-  std::optional<Coupon> LoadCoupon(const std::string& code) override {
-    auto s = db_.Prepare(CouponSelect("WHERE code = ?"));
-    s.Bind(1, code);
-    if (!s.Step()) return std::nullopt;
-    return CouponFromRow(s, code);
-  }
 
-  void MarkRedeemed(const std::string& code, const std::string& order_id, Millis at) override {
-    db_.Prepare("UPDATE coupons SET redeemed_order = ?, redeemed_ms = ? WHERE code = ? AND shared = 0")
-        .Bind(1, order_id)
-        .Bind(2, at)
-        .Bind(3, code)
-        .Run();
-  }
 
-  int64_t FreeCoupons(const std::string& pool, Millis now) override {
-    auto s = db_.Prepare(
-        "SELECT count(*) FROM coupons WHERE pool = ? AND shared = 0 AND assigned_contact = ''"
-        " AND (expires_ms = 0 OR expires_ms > ?)");
-    s.Bind(1, pool).Bind(2, now);
-    return s.Step() ? s.Int(0) : 0;
-  }
 
   std::optional<Coupon> AssignedCoupon(const std::string& pool, const std::string& contact_key,
                                        Millis now) override {
@@ -569,226 +397,39 @@ class SqliteStore final : public SqlStore<SqliteDb> {
     return LoadCoupon(code);
   }
 
-  std::map<std::pair<std::string, std::string>, int64_t> PausedMessages() override {
-    std::map<std::pair<std::string, std::string>, int64_t> out;
-    auto s = db_.Prepare(
-        "SELECT flow, reason, count(*) FROM messages WHERE status = 'paused' GROUP BY flow, reason");
-    while (s.Step()) out[{s.Text(0), s.Text(1)}] = s.Int(2);
-    return out;
-  }
-
-  int64_t ResumePaused(Millis now) override {
-    db_.Prepare(
-           "UPDATE jobs SET due_ms = ?1, state = 'pending', lease_until_ms = 0 WHERE kind = 'step'"
-           " AND state = 'pending' AND due_ms > ?1 AND subject IN"
-           " (SELECT journey_id FROM messages WHERE status = 'paused' AND reason <> 'flow_paused')")
-        .Bind(1, now)
-        .Run();
-    return db_.ChangedRows();
-  }
-
-  int64_t PruneCoupons(Millis now, Millis grace_ms) override {
-    db_.Prepare(
-           "DELETE FROM coupons WHERE shared = 0 AND redeemed_order = '' AND expires_ms <> 0"
-           " AND expires_ms + ? <= ?")
-        .Bind(1, grace_ms)
-        .Bind(2, now)
-        .Run();
-    return db_.ChangedRows();
-  }
-
-  std::optional<OfferRecord> LatestOffer(const std::string& visitor_id,
-                                         const std::string& contact_key) override {
-    auto s = db_.Prepare(OfferSelect(
-        "WHERE source = 'popup' AND (visitor_id = ?1 OR (?2 <> '' AND contact_key = ?2))"
-        " ORDER BY decided_ms DESC,"
-        " offer_id DESC LIMIT 1"));
-    s.Bind(1, visitor_id).Bind(2, contact_key);
-    return ReadOffer(s);
-  }
-
-  std::optional<OfferRecord> LastShownOffer(const std::string& visitor_id,
-                                            const std::string& contact_key, Millis since,
-                                            Millis until) override {
-    auto s = db_.Prepare(OfferSelect(
-        "WHERE show = 1 AND source = 'popup' AND (visitor_id = ?1 OR (?2 <> '' AND contact_key = ?2))"
-        " AND decided_ms >= ?3 AND decided_ms <= ?4 ORDER BY decided_ms DESC, offer_id DESC LIMIT 1"));
-    s.Bind(1, visitor_id).Bind(2, contact_key).Bind(3, since).Bind(4, until);
-    return ReadOffer(s);
-  }
 
 
 
 
-  void SaveOffer(const OfferRecord& o) override {
-    auto s = db_.Prepare(
-        "INSERT INTO offers(visitor_id, cart_id, contact_key, show, kind, variant, reason,"
-        " incentive_rule, coupon_code, decided_ms, source) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
-    BindOfferRow(s, o).Run();
-  }
 
-  IncentiveHistory IncentiveCounts(Millis since) override {
-    auto s = db_.Prepare(
-        // One abandonment (a cart) asked about twice, by a popup and by a reminder step, is
-        // one abandoner; valuable ones are those the priority rule decided (S8).
-        "SELECT count(DISTINCT " ABANDONMENT "), sum(show),"
-        " count(DISTINCT CASE WHEN incentive_rule IN ('priority_customer',"
-        " 'priority_budget_exhausted') THEN " ABANDONMENT " END),"
-        " sum(CASE WHEN incentive_rule = 'priority_customer' AND show = 1 THEN 1 ELSE 0 END)"
-        " FROM offers WHERE kind = 'coupon' AND incentive_rule <> '' AND decided_ms >= ?");
-    s.Bind(1, since);
-    IncentiveHistory h;
-    if (s.Step()) {
-      h.abandoners = s.Int(0);
-      h.incentives = s.IsNull(1) ? 0 : s.Int(1);
-      h.valuable = s.Int(2);
-      h.valuable_incentives = s.IsNull(3) ? 0 : s.Int(3);
-    }
-    return h;
-  }
 
-  std::optional<OfferRecord> StepIncentive(const std::string& key) override {
-    auto s = db_.Prepare(OfferSelect(
-        "WHERE source = 'flow' AND visitor_id = ? ORDER BY offer_id DESC LIMIT 1"));
-    s.Bind(1, key);
-    return ReadOffer(s);
-  }
 
-  Millis LastIncentiveTo(const std::string& contact_key) override {
-    auto s = db_.Prepare(
-        "SELECT max(decided_ms) FROM offers WHERE contact_key = ? AND kind = 'coupon' AND show = 1");
-    s.Bind(1, contact_key);
-    return s.Step() && !s.IsNull(0) ? s.Int(0) : 0;
-  }
 
-  std::vector<StoredEvent> ListEvents(Millis since, Millis until, int64_t after_id,
-                                     int limit) override {
-    auto s = db_.Prepare(
-        "SELECT id, type, at_ms, payload FROM events WHERE at_ms >= ?1 AND at_ms < ?2"
-        " AND id > ?3 ORDER BY id LIMIT ?4");
-    s.Bind(1, since).Bind(2, until).Bind(3, after_id).Bind(4, limit);
-    std::vector<StoredEvent> out;
-    while (s.Step()) out.push_back({s.Int(0), s.Text(1), s.Int(2), s.Text(3)});
-    return out;
-  }
 
-  std::string AssignVariant(const std::string& experiment, const std::string& contact_key,
-                            const std::string& variant, const std::string& flow,
-                            Millis now) override {
-    db_.Prepare(
-           "INSERT OR IGNORE INTO assignments(experiment, contact_key, variant, flow, assigned_ms)"
-           " VALUES(?,?,?,?,?)")
-        .Bind(1, experiment)
-        .Bind(2, contact_key)
-        .Bind(3, variant)
-        .Bind(4, flow)
-        .Bind(5, now)
-        .Run();
-    auto s = db_.Prepare("SELECT variant FROM assignments WHERE experiment = ? AND contact_key = ?");
-    s.Bind(1, experiment).Bind(2, contact_key);
-    return s.Step() ? s.Text(0) : variant;
-  }
 
-  std::vector<VariantCounts> StepVariants(const std::string& experiment, Millis window_ms,
-                                          Millis since, Millis until) override {
-    auto s = db_.Prepare(
-        "SELECT variant, count(*), sum(EXISTS(SELECT 1 FROM orders o WHERE"
-        "   o.contact_key = assignments.contact_key AND o.at_ms >= assignments.assigned_ms"
-        "   AND o.at_ms < assignments.assigned_ms + ?2))"
-        " FROM assignments WHERE experiment = ?1 AND assigned_ms >= ?3 AND assigned_ms < ?4"
-        " GROUP BY variant ORDER BY variant");
-    s.Bind(1, experiment).Bind(2, window_ms).Bind(3, since).Bind(4, until);
-    std::vector<VariantCounts> out;
-    while (s.Step()) out.push_back({s.Text(0), s.Int(1), s.Int(2)});
-    return out;
-  }
 
-  void PauseFlow(const std::string& flow, const std::string& reason, Millis now) override {
-    db_.Prepare(
-           "INSERT INTO flow_pauses(flow, reason, paused_ms) VALUES(?,?,?)"
-           " ON CONFLICT(flow) DO UPDATE SET reason = excluded.reason")
-        .Bind(1, flow)
-        .Bind(2, reason)
-        .Bind(3, now)
-        .Run();
-  }
 
-  bool ResumeFlow(const std::string& flow, Millis now) override {
-    db_.Prepare("DELETE FROM flow_pauses WHERE flow = ?").Bind(1, flow).Run();
-    if (db_.ChangedRows() == 0) return false;
-    // The flow's waiting steps are due at once; each re-checks everything at send time.
-    db_.Prepare(
-           "UPDATE jobs SET due_ms = ?1, state = 'pending', lease_until_ms = 0 WHERE kind = 'step'"
-           " AND state = 'pending' AND due_ms > ?1 AND subject IN (SELECT journey_id FROM messages"
-           " WHERE status = 'paused' AND reason = 'flow_paused' AND flow = ?2)")
-        .Bind(1, now)
-        .Bind(2, flow)
-        .Run();
-    // They are no longer held: "deferred" until they go (status and flows() agree at once).
-    db_.Prepare(
-           "UPDATE messages SET status = 'deferred', reason = 'flow_resumed' WHERE status = 'paused'"
-           " AND reason = 'flow_paused' AND flow = ?1")
-        .Bind(1, flow)
-        .Run();
-    return true;
-  }
 
-  std::map<std::string, FlowPause> FlowPauses() override {
-    std::map<std::string, FlowPause> out;
-    auto s = db_.Prepare("SELECT flow, reason, paused_ms FROM flow_pauses");
-    while (s.Step()) out[s.Text(0)] = FlowPause{s.Text(1), s.Int(2)};
-    return out;
-  }
 
-  std::vector<VariantCounts> OfferVariants(const std::string& kind, Millis window_ms, Millis since,
-                                           Millis until) override {
-    auto s = db_.Prepare(
-        "SELECT variant, count(*), sum(EXISTS(SELECT 1 FROM orders o WHERE o.contact_key <> ''"
-        "   AND o.contact_key = offers.contact_key AND o.at_ms >= offers.decided_ms"
-        "   AND o.at_ms < offers.decided_ms + ?2))"
-        " FROM offers WHERE kind = ?1 AND variant <> '' AND decided_ms >= ?3 AND decided_ms < ?4"
-        " GROUP BY variant"
-        // Decisions pruned by retention (whole days in the range).
-        " UNION ALL SELECT variant, sum(trials), sum(conversions) FROM offer_days WHERE kind = ?1"
-        " AND day_ms >= ?3 AND day_ms <= ?4 - 86400000 GROUP BY variant");
-    s.Bind(1, kind).Bind(2, window_ms).Bind(3, since).Bind(4, until);
-    std::map<std::string, VariantCounts> merged;
-    while (s.Step()) {
-      auto& v = merged[s.Text(0)];
-      v = {s.Text(0), v.trials + s.Int(1), v.conversions + s.Int(2)};
-    }
-    std::vector<VariantCounts> out;
-    for (auto& kv : merged) out.push_back(kv.second);
-    return out;
-  }
 
-  bool InsertOrder(const OrderRecord& o) override {
-    auto s = db_.Prepare(
-        "INSERT OR IGNORE INTO orders(order_id, cart_id, contact_key, value_minor, currency,"
-        " coupon, at_ms, message_id, flow, step, channel) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
-    BindOrderRow(s, o).Run();
-    return db_.ChangedRows() == 1;
-  }
+
+
+
+
 
   StoreStatus Status(Millis now) override;
   void Compact() override;
   void LogConsent(const std::string& contact_key, const std::string& what, bool granted,
                   Millis at_ms, const std::string& source) override;
 
-  void RecordWorkerRun(const std::string& worker_id, Millis now, int jobs_run) override {
-    db_.Prepare(
-           "INSERT INTO workers(worker_id, last_run_ms, jobs_run) VALUES(?,?,?)"
-           " ON CONFLICT(worker_id) DO UPDATE SET last_run_ms = excluded.last_run_ms,"
-           " jobs_run = jobs_run + excluded.jobs_run")
-        .Bind(1, worker_id)
-        .Bind(2, now)
-        .Bind(3, jobs_run)
-        .Run();
-  }
 
  private:
   void Initialize();
 
+  std::string ReplaceRow(const char* table, const char* columns) const override {
+    return std::string("INSERT OR REPLACE INTO ") + table + "(" + columns + ") VALUES(" + ParamsFor(columns) + ")";
+  }
+  std::string Then(const char*) const override { return ""; }
   std::string IdSet(int param, const char*) const override {
     return "SELECT value FROM json_each(?" + std::to_string(param) + ")";
   }
