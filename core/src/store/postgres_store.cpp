@@ -322,29 +322,6 @@ class PostgresStore final : public SqlStore<PgDb> {
 
 
 
-  std::vector<MessageRecord> ListMessages(const MessageFilter& f) override {
-    // Only the filters given reach the SQL, so each query can use its index (a journey's
-    // messages are read after every step: that must not scan the table).
-    std::vector<std::string> values;
-    std::string where = "WHERE true";
-    for (const auto& [column, value] : {std::pair<const char*, const std::string*>{"cart_id", &f.cart_id},
-                                        {"contact_key", &f.contact_key},
-                                        {"journey_id", &f.journey_id}}) {
-      if (value->empty()) continue;
-      values.push_back(*value);
-      where += std::string(" AND ") + column + " = $" + std::to_string(values.size());
-    }
-    const int limit_param = static_cast<int>(values.size()) + 1;
-    auto s = db_.Prepare(MessageSelect(
-        (where + " ORDER BY created_ms, step, channel COLLATE \"C\", seq LIMIT $" +
-         std::to_string(limit_param)).c_str()));
-    for (size_t i = 0; i < values.size(); ++i) s.Bind(static_cast<int>(i + 1), values[i]);
-    if (f.limit > 0) s.Bind(limit_param, f.limit);
-    else s.BindNull(limit_param);  // LIMIT NULL: no limit
-    std::vector<MessageRecord> out;
-    while (s.Step()) out.push_back(ReadMessage(s));
-    return out;
-  }
 
 
 
@@ -414,42 +391,30 @@ class PostgresStore final : public SqlStore<PgDb> {
 
 
 
-  std::optional<Coupon> AssignedCoupon(const std::string& pool, const std::string& contact_key,
-                                       Millis now) override {
-    std::string code;
-    {
-      auto s = db_.Prepare(
-          "SELECT code FROM coupons WHERE pool = $1 AND assigned_contact = $2 AND shared = 0"
-          " AND redeemed_order = '' AND (expires_ms = 0 OR expires_ms > $3)"
-          " ORDER BY assigned_ms DESC, seq DESC LIMIT 1");
-      s.Bind(1, pool).Bind(2, contact_key).Bind(3, now);
-      if (!s.Step()) return std::nullopt;
-      code = s.Text(0);
-    }
-    return LoadCoupon(code);
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+  StoreStatus Status(Millis now) override {
+    StoreStatus st = SqlStore::Status(now);
+    st.schema_version = PostgresSchemaVersion();
+    return st;
   }
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-  StoreStatus Status(Millis now) override;
   void Compact() override;
-  void LogConsent(const std::string& contact_key, const std::string& what, bool granted,
-                  Millis at_ms, const std::string& source) override;
 
 
  private:
@@ -472,6 +437,7 @@ class PostgresStore final : public SqlStore<PgDb> {
     return sql;
   }
   std::string Then(const char* seq_order) const override { return std::string(", ") + seq_order; }
+  std::string ByteOrder(const std::string& expr) const override { return expr + " COLLATE \"C\""; }
   std::string IdSet(int param, const char* sql_type) const override {
     return "SELECT unnest(?" + std::to_string(param) + "::" + sql_type + "[])";
   }
@@ -563,41 +529,6 @@ void PostgresStore::Initialize() {
   });
 }
 
-StoreStatus PostgresStore::Status(Millis now) {
-  StoreStatus st;
-  st.schema_version = PostgresSchemaVersion();
-  {
-    auto s = db_.Prepare(
-        "SELECT worker_id, last_run_ms FROM workers ORDER BY last_run_ms DESC LIMIT 1");
-    if (s.Step()) {
-      st.worker_last_id = s.Text(0);
-      st.worker_last_run_ms = s.Int(1);
-    }
-  }
-  {
-    auto s = db_.Prepare(
-        "SELECT count(*), count(*) FILTER (WHERE due_ms <= $1),"
-        " min(due_ms) FILTER (WHERE due_ms <= $1), min(due_ms) FILTER (WHERE due_ms > $1)"
-        " FROM jobs");
-    s.Bind(1, now);
-    if (s.Step()) {
-      st.jobs_pending = s.Int(0);
-      st.jobs_due = s.Int(1);
-      if (!s.IsNull(2)) st.oldest_due_ms = s.Int(2);
-      if (!s.IsNull(3)) st.next_due_ms = s.Int(3);
-    }
-  }
-  auto count = [&](const char* sql) {
-    auto s = db_.Prepare(sql);
-    return s.Step() ? s.Int(0) : 0;
-  };
-  st.events = count("SELECT count(*) FROM events");
-  st.carts = count("SELECT count(*) FROM carts");
-  st.running_journeys = count("SELECT count(*) FROM journeys WHERE state = 'running'");
-  st.messages_sent = count("SELECT count(*) FROM messages WHERE status = 'sent'");
-  st.messages_failed = count("SELECT count(*) FROM messages WHERE status = 'failed'");
-  return st;
-}
 
 
 void PostgresStore::Compact() {
@@ -606,17 +537,6 @@ void PostgresStore::Compact() {
            " coupons, consent_log, events");
 }
 
-void PostgresStore::LogConsent(const std::string& contact_key, const std::string& what,
-                               bool granted, Millis at_ms, const std::string& source) {
-  db_.Prepare(
-         "INSERT INTO consent_log(contact_key, what, granted, at_ms, source) VALUES($1,$2,$3,$4,$5)")
-      .Bind(1, contact_key)
-      .Bind(2, what)
-      .Bind(3, static_cast<int64_t>(granted))
-      .Bind(4, at_ms)
-      .Bind(5, source)
-      .Run();
-}
 }  // namespace
 
 int PostgresSchemaVersion() { return static_cast<int>(Migrations().size()); }

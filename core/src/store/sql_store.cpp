@@ -634,6 +634,93 @@ void SqlStore<Db>::RecordWorkerRun(const std::string& worker_id, Millis now, int
       .Run();
 }
 
+template <class Db>
+std::vector<MessageRecord> SqlStore<Db>::ListMessages(const MessageFilter& f) {
+  // Only the filters given reach the SQL, so each query can use its index (a journey's
+  // messages are read after every step: that must not scan the table).
+  std::vector<std::string> values;
+  std::string where = "WHERE 1 = 1";
+  for (const auto& [column, value] : {std::pair<const char*, const std::string*>{"cart_id", &f.cart_id},
+                                      {"contact_key", &f.contact_key},
+                                      {"journey_id", &f.journey_id}}) {
+    if (value->empty()) continue;
+    values.push_back(*value);
+    where += std::string(" AND ") + column + " = ?" + std::to_string(values.size());
+  }
+  const int limit_param = static_cast<int>(values.size()) + 1;
+  auto s = db_.Prepare(MessageSelect(where + " ORDER BY created_ms, step, " + ByteOrder("channel") + Then("seq") +
+                                     (f.limit > 0 ? " LIMIT ?" + std::to_string(limit_param) : "")));
+  for (size_t i = 0; i < values.size(); ++i) s.Bind(static_cast<int>(i + 1), values[i]);
+  if (f.limit > 0) s.Bind(limit_param, f.limit);
+  std::vector<MessageRecord> out;
+  while (s.Step()) out.push_back(ReadMessage(s));
+  return out;
+}
+
+template <class Db>
+std::optional<Coupon> SqlStore<Db>::AssignedCoupon(const std::string& pool, const std::string& contact_key,
+                                                   Millis now) {
+  static const std::string sql =
+      "SELECT code FROM coupons WHERE pool = ?1 AND assigned_contact = ?2 AND shared = 0"
+      " AND redeemed_order = '' AND (expires_ms = 0 OR expires_ms > ?3) ORDER BY assigned_ms DESC" +
+      Then("seq DESC") + " LIMIT 1";
+  std::string code;
+  {
+    auto s = db_.Prepare(sql);
+    s.Bind(1, pool).Bind(2, contact_key).Bind(3, now);
+    if (!s.Step()) return std::nullopt;
+    code = s.Text(0);
+  }
+  return LoadCoupon(code);
+}
+
+template <class Db>
+void SqlStore<Db>::LogConsent(const std::string& contact_key, const std::string& what, bool granted,
+                              Millis at_ms, const std::string& source) {
+  db_.Prepare("INSERT INTO consent_log(contact_key, what, granted, at_ms, source) VALUES(?1,?2,?3,?4,?5)")
+      .Bind(1, contact_key)
+      .Bind(2, what)
+      .Bind(3, static_cast<int64_t>(granted))
+      .Bind(4, at_ms)
+      .Bind(5, source)
+      .Run();
+}
+
+template <class Db>
+StoreStatus SqlStore<Db>::Status(Millis now) {
+  StoreStatus st;
+  {
+    auto s = db_.Prepare("SELECT worker_id, last_run_ms FROM workers ORDER BY last_run_ms DESC LIMIT 1");
+    if (s.Step()) {
+      st.worker_last_id = s.Text(0);
+      st.worker_last_run_ms = s.Int(1);
+    }
+  }
+  {
+    static const std::string sql = "SELECT count(*), " + CountIf("due_ms <= ?1") +
+                                   ", min(CASE WHEN due_ms <= ?1 THEN due_ms END),"
+                                   " min(CASE WHEN due_ms > ?1 THEN due_ms END) FROM jobs";
+    auto s = db_.Prepare(sql);
+    s.Bind(1, now);
+    if (s.Step()) {
+      st.jobs_pending = s.Int(0);
+      st.jobs_due = s.Int(1);
+      if (!s.IsNull(2)) st.oldest_due_ms = s.Int(2);
+      if (!s.IsNull(3)) st.next_due_ms = s.Int(3);
+    }
+  }
+  auto count = [&](const char* sql) {
+    auto s = db_.Prepare(sql);
+    return s.Step() ? s.Int(0) : 0;
+  };
+  st.events = count("SELECT count(*) FROM events");
+  st.carts = count("SELECT count(*) FROM carts");
+  st.running_journeys = count("SELECT count(*) FROM journeys WHERE state = 'running'");
+  st.messages_sent = count("SELECT count(*) FROM messages WHERE status = 'sent'");
+  st.messages_failed = count("SELECT count(*) FROM messages WHERE status = 'failed'");
+  return st;
+}
+
 // ---- Reports ---------------------------------------------------------------------------
 
 template <class Db>

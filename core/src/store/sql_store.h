@@ -84,6 +84,13 @@ class SqlStore : public Store {
   std::map<std::string, FlowPause> FlowPauses() override;
   bool InsertOrder(const OrderRecord& o) override;
   void RecordWorkerRun(const std::string& worker_id, Millis now, int jobs_run) override;
+  std::vector<MessageRecord> ListMessages(const MessageFilter& f) override;
+  std::optional<Coupon> AssignedCoupon(const std::string& pool, const std::string& contact_key,
+                                       Millis now) override;
+  void LogConsent(const std::string& contact_key, const std::string& what, bool granted, Millis at_ms,
+                  const std::string& source) override;
+  // All but schema_version, which the dialect's migrations know.
+  StoreStatus Status(Millis now) override;
 
   // Reports: live rows plus the day aggregates retention left of pruned ones.
   std::vector<ReportRow> Report(const ReportQuery& q) override;
@@ -111,6 +118,9 @@ class SqlStore : public Store {
   // Where SQLite breaks a tie in an ORDER BY by rowid, in the direction its plan reads the
   // rows, PostgreSQL orders by `seq` as given ("seq", "seq DESC"): ", seq DESC" or "".
   virtual std::string Then(const char* seq_order) const = 0;
+  // `expr` ordered by its bytes, as SQLite's default collation does (PostgreSQL's follows
+  // the database's locale).
+  virtual std::string ByteOrder(const std::string& expr) const = 0;
   // The rows of the id list bound with BindIds(param), as a subquery body:
   // "x IN (" + IdSet(1, "text") + ")". `sql_type` is x's type: PostgreSQL compares only
   // like with like.

@@ -321,19 +321,6 @@ class SqliteStore final : public SqlStore<SqliteDb> {
 
 
 
-  std::vector<MessageRecord> ListMessages(const MessageFilter& f) override {
-    // Only the filters given reach the SQL, so each query can use its index (a journey's
-    // messages are read after every step: that must not scan the table).
-    std::string where = "WHERE 1";
-    if (!f.cart_id.empty()) where += " AND cart_id = ?1";
-    if (!f.contact_key.empty()) where += " AND contact_key = ?2";
-    if (!f.journey_id.empty()) where += " AND journey_id = ?3";
-    auto s = db_.Prepare(MessageSelect((where + " ORDER BY created_ms, step, channel LIMIT ?4").c_str()));
-    s.Bind(1, f.cart_id).Bind(2, f.contact_key).Bind(3, f.journey_id).Bind(4, f.limit > 0 ? f.limit : -1);
-    std::vector<MessageRecord> out;
-    while (s.Step()) out.push_back(ReadMessage(s));
-    return out;
-  }
 
 
 
@@ -382,45 +369,33 @@ class SqliteStore final : public SqlStore<SqliteDb> {
 
 
 
-  std::optional<Coupon> AssignedCoupon(const std::string& pool, const std::string& contact_key,
-                                       Millis now) override {
-    std::string code;
-    {
-      auto s = db_.Prepare(
-          "SELECT code FROM coupons WHERE pool = ? AND assigned_contact = ? AND shared = 0"
-          " AND redeemed_order = '' AND (expires_ms = 0 OR expires_ms > ?) ORDER BY assigned_ms DESC"
-          " LIMIT 1");
-      s.Bind(1, pool).Bind(2, contact_key).Bind(3, now);
-      if (!s.Step()) return std::nullopt;
-      code = s.Text(0);
-    }
-    return LoadCoupon(code);
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+  StoreStatus Status(Millis now) override {
+    StoreStatus st = SqlStore::Status(now);
+    st.schema_version = SqliteSchemaVersion();
+    return st;
   }
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-  StoreStatus Status(Millis now) override;
   void Compact() override;
-  void LogConsent(const std::string& contact_key, const std::string& what, bool granted,
-                  Millis at_ms, const std::string& source) override;
 
 
  private:
@@ -430,6 +405,7 @@ class SqliteStore final : public SqlStore<SqliteDb> {
     return std::string("INSERT OR REPLACE INTO ") + table + "(" + columns + ") VALUES(" + ParamsFor(columns) + ")";
   }
   std::string Then(const char*) const override { return ""; }
+  std::string ByteOrder(const std::string& expr) const override { return expr; }
   std::string IdSet(int param, const char*) const override {
     return "SELECT value FROM json_each(?" + std::to_string(param) + ")";
   }
@@ -524,39 +500,6 @@ void SqliteStore::Initialize() {
   }
 }
 
-StoreStatus SqliteStore::Status(Millis now) {
-  StoreStatus st;
-  st.schema_version = SqliteSchemaVersion();
-  {
-    auto s = db_.Prepare("SELECT worker_id, last_run_ms FROM workers ORDER BY last_run_ms DESC LIMIT 1");
-    if (s.Step()) {
-      st.worker_last_id = s.Text(0);
-      st.worker_last_run_ms = s.Int(1);
-    }
-  }
-  {
-    auto s = db_.Prepare(
-        "SELECT count(*), sum(due_ms <= ?1), min(CASE WHEN due_ms <= ?1 THEN due_ms END),"
-        " min(CASE WHEN due_ms > ?1 THEN due_ms END) FROM jobs");
-    s.Bind(1, now);
-    if (s.Step()) {
-      st.jobs_pending = s.Int(0);
-      st.jobs_due = s.Int(1);
-      if (!s.IsNull(2)) st.oldest_due_ms = s.Int(2);
-      if (!s.IsNull(3)) st.next_due_ms = s.Int(3);
-    }
-  }
-  auto count = [&](const char* sql) {
-    auto s = db_.Prepare(sql);
-    return s.Step() ? s.Int(0) : 0;
-  };
-  st.events = count("SELECT count(*) FROM events");
-  st.carts = count("SELECT count(*) FROM carts");
-  st.running_journeys = count("SELECT count(*) FROM journeys WHERE state = 'running'");
-  st.messages_sent = count("SELECT count(*) FROM messages WHERE status = 'sent'");
-  st.messages_failed = count("SELECT count(*) FROM messages WHERE status = 'failed'");
-  return st;
-}
 
 
 // Every column, whatever later migrations add: the table's own column list.
@@ -582,16 +525,6 @@ void SqliteStore::Compact() {
   db_.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
-void SqliteStore::LogConsent(const std::string& contact_key, const std::string& what, bool granted,
-                             Millis at_ms, const std::string& source) {
-  db_.Prepare("INSERT INTO consent_log(contact_key, what, granted, at_ms, source) VALUES(?,?,?,?,?)")
-      .Bind(1, contact_key)
-      .Bind(2, what)
-      .Bind(3, static_cast<int64_t>(granted))
-      .Bind(4, at_ms)
-      .Bind(5, source)
-      .Run();
-}
 }  // namespace
 
 int SqliteSchemaVersion() { return static_cast<int>(Migrations().size()); }
