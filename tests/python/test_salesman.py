@@ -164,6 +164,8 @@ else:
         add(shopper, products["KITE-1"])
         add(shopper, products["BOARD-2"])
         cart_id = basket_id(shopper)
+        engine.flush()  # the model signals' receivers knew whose request changed the basket
+        assert engine.cart(str(cart_id))["visitor_id"] == shopper.session[crd.SESSION_VISITOR]
         leave_at_payment(shopper)
         cart = engine.cart(str(cart_id))
         assert cart["stage"] == "payment" and str(cart["value"]) == "268.99" and "ann@example.com" in cart["contact"]
