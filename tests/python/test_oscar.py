@@ -122,6 +122,8 @@ else:
         add_to_basket(shopper, products["KITE-1"])
         add_to_basket(shopper, products["BOARD-2"])
         cart_id = basket_id(shopper)
+        engine.flush()  # told after oscar's view, with the shopper's visitor
+        assert engine.cart(str(cart_id))["visitor_id"] == shopper.session[crd.SESSION_VISITOR]
         guest_checkout_to_payment(shopper)
         cart = engine.cart(str(cart_id))
         assert cart["stage"] == "payment" and str(cart["value"]) == "268.99"

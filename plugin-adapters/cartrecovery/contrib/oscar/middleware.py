@@ -51,7 +51,7 @@ class OscarRecoveryMiddleware(CurrentRequestMiddleware):
         from cartrecovery.django import track
 
         for basket_id in getattr(request, "_cartrecovery_baskets", ()):
-            track_basket_safely(basket_id)
+            track_basket_safely(basket_id, request)
         match = getattr(request, "resolver_match", None)
         basket = getattr(request, "basket", None)
         if match is not None and match.namespace == "checkout" and basket is not None and basket.pk:
