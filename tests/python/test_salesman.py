@@ -37,6 +37,21 @@ if not CHILD:
                              cwd=Path(__file__).parent, env=env, capture_output=True, text=True, timeout=600)
         assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
         assert re.search(r"\b\d+ passed\b", run.stdout), run.stdout[-2000:]
+
+    def test_the_readmes_salesman_lines_are_the_test_shops():
+        """What the README tells a salesman shop to write is what this test's shop wrote."""
+        here = Path(__file__).parent
+        readme = (here.parents[1] / "README.md").read_text()
+        block = re.search(r"### django-salesman.*?```text\n(.*?)```", readme, re.S).group(1)
+        names = set(re.findall(r'"(cartrecovery[\w.]*)"', block))
+        assert {"cartrecovery.django", "cartrecovery.contrib.salesman", "cartrecovery.django.urls",
+                "cartrecovery.contrib.salesman.middleware.SalesmanRecoveryMiddleware",
+                "cartrecovery_consent"} <= names, names
+        shop = "".join((here / "salesman_shop" / f).read_text() for f in ("settings.py", "urls.py"))
+        storefront = (here / "test_salesman.py").read_text()
+        for name in names:
+            assert f'"{name}"' in shop or f'"{name}"' in storefront, name
+        assert "PUT /api/basket/extra/" in block and 'client.put("/api/basket/extra/"' in storefront
 else:
     os.environ["DJANGO_SETTINGS_MODULE"] = "salesman_shop.settings"
     import django
