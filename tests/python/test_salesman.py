@@ -154,12 +154,12 @@ else:
         r = client.get("/api/checkout/")
         assert r.status_code == 200 and r.json()["payment_methods"][0]["error"] is None, r.content[:500]
 
-    def check_out(client, address="ann@example.com"):
-        r = client.post("/api/checkout/", {"email": address, "shipping_address": ADDRESS,
-                                           "billing_address": ADDRESS, "payment_method": "pay-on-delivery"},
+    def check_out(client, address="ann@example.com", payment="pay-on-delivery", status=201, **extra):
+        r = client.post("/api/checkout/", {"email": address, "shipping_address": ADDRESS, "billing_address": ADDRESS,
+                                           "payment_method": payment, "extra": extra},
                         content_type="application/json")
-        assert r.status_code == 201, r.content[:1000]
-        return Order.objects.get(token=r.json()["url"].split("token=")[1])
+        assert r.status_code == status, r.content[:1000]
+        return Order.objects.get(token=r.json()["url"].split("token=")[1]) if status == 201 else None
 
     def restore_path(mail) -> str:
         text = mail.get_body(("plain",)).get_content()
@@ -231,6 +231,18 @@ else:
         engine.flush()
         assert [(i["sku"], i["quantity"]) for i in engine.cart(cart_id)["items"]] == [("KITE-1", 3)]
         assert str(engine.cart(cart_id)["value"]) == "59.97"
+
+    def test_a_declined_payment_leaves_a_cart_at_payment_with_its_contact(engine, clock, inbox, products):
+        shopper = Client()
+        add(shopper, products["KITE-1"])
+        cart_id = basket_id(shopper)
+        # The e-mail and the "remind me" box reach salesman only with the checkout itself.
+        check_out(shopper, address="declined@example.com", payment="declined-card", status=402,
+                  cartrecovery_consent=True)
+        cart = engine.cart(str(cart_id))
+        assert cart["stage"] == "payment" and "declined@example.com" in cart["contact"]
+        remind(engine, clock)
+        assert len(inbox.to("declined@example.com")) == 1
 
     def test_a_guest_without_consent_gets_no_reminder(engine, clock, inbox, products):
         shopper = Client()

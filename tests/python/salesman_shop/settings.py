@@ -29,7 +29,7 @@ MIDDLEWARE = [
 TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True,
               "OPTIONS": {"context_processors": ["django.template.context_processors.request"]}}]
 SALESMAN_PRODUCT_TYPES = {"salesman_shop.Product": "salesman_shop.shop.ProductSerializer"}
-SALESMAN_PAYMENT_METHODS = ["salesman_shop.shop.PayOnDelivery"]
+SALESMAN_PAYMENT_METHODS = ["salesman_shop.shop.PayOnDelivery", "salesman_shop.shop.DeclinedCard"]
 STATIC_URL = "/static/"
 
 CARTRECOVERY = {                                # cartrecovery

@@ -3,7 +3,7 @@ its storefront page. None of it is for cartrecovery."""
 from django.http import HttpResponse
 from django.urls import reverse
 from rest_framework import serializers
-from salesman.checkout.payment import PaymentMethod
+from salesman.checkout.payment import PaymentError, PaymentMethod
 from salesman.core.utils import get_salesman_model
 
 from .models import Product
@@ -24,6 +24,15 @@ class PayOnDelivery(PaymentMethod):
         order = get_salesman_model("Order").objects.create_from_basket(basket, request, status="HOLD")
         basket.delete()
         return request.build_absolute_uri(reverse("salesman-order-last") + f"?token={order.token}")
+
+
+class DeclinedCard(PaymentMethod):
+    """A card the bank declines: salesman answers the checkout with 402."""
+    identifier = "declined-card"
+    label = "Card"
+
+    def basket_payment(self, basket, request):
+        raise PaymentError("Your card was declined.")
 
 
 def storefront(request):
