@@ -15,12 +15,12 @@ import email.policy
 import json
 import os
 import re
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
+from shop_apps import HOSTILE_BEACONS, refuses_hostile_beacon, run_scenarios_in_child
 
 pytest.importorskip("salesman")
 pytest.importorskip("aiosmtpd")
@@ -29,14 +29,8 @@ CHILD = os.environ.get("CARTRECOVERY_SALESMAN_CHILD") == "1"
 
 if not CHILD:
     def test_salesman_shop_end_to_end(tmp_path):
-        env = {**os.environ, "CARTRECOVERY_SALESMAN_CHILD": "1", "SALESMAN_SHOP_DB": str(tmp_path / "shop.db")}
-        # Salesman's dependencies may warn about their own deprecations; ours stay errors.
-        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                              "-W", "ignore::DeprecationWarning", "-W", "ignore::PendingDeprecationWarning",
-                              "-W", "error::DeprecationWarning:cartrecovery", __file__],
-                             cwd=Path(__file__).parent, env=env, capture_output=True, text=True, timeout=600)
-        assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
-        assert re.search(r"\b\d+ passed\b", run.stdout), run.stdout[-2000:]
+        run_scenarios_in_child(__file__, {"CARTRECOVERY_SALESMAN_CHILD": "1",
+                                          "SALESMAN_SHOP_DB": str(tmp_path / "shop.db")})
 
     def test_the_readmes_salesman_lines_are_the_test_shops():
         """What the README tells a salesman shop to write is what this test's shop wrote."""
@@ -68,7 +62,6 @@ else:
 
     import cartrecovery as cr
     import cartrecovery.django as crd
-    from cartrecovery import web
     from cartrecovery.contrib.salesman.basket import ORDER_CART_KEY, cart_is_ordered
     from conftest import T0
     from salesman.core.utils import get_salesman_model
@@ -153,6 +146,13 @@ else:
         assert r.status_code == 200, r.content[:500]
         r = client.get("/api/checkout/")
         assert r.status_code == 200 and r.json()["payment_methods"][0]["error"] is None, r.content[:500]
+
+    def guest_at_payment(products, address, consent=True):
+        """A new shopper with a kite in the basket, left at payment: (client, basket id)."""
+        shopper = Client()
+        add(shopper, products["KITE-1"])
+        leave_at_payment(shopper, address=address, consent=consent)
+        return shopper, basket_id(shopper)
 
     def check_out(client, address="ann@example.com", payment="pay-on-delivery", status=201, **extra):
         r = client.post("/api/checkout/", {"email": address, "shipping_address": ADDRESS, "billing_address": ADDRESS,
@@ -245,17 +245,12 @@ else:
         assert len(inbox.to("declined@example.com")) == 1
 
     def test_a_guest_without_consent_gets_no_reminder(engine, clock, inbox, products):
-        shopper = Client()
-        add(shopper, products["KITE-1"])
-        leave_at_payment(shopper, address="no@example.com", consent=False)
+        guest_at_payment(products, "no@example.com", consent=False)
         remind(engine, clock)
         assert inbox.to("no@example.com") == []
 
     def test_the_order_check_asks_salesmans_order_table(engine, clock, inbox, products):
-        shopper = Client()
-        add(shopper, products["KITE-1"])
-        cart_id = basket_id(shopper)
-        leave_at_payment(shopper, address="bank@example.com")
+        _, cart_id = guest_at_payment(products, "bank@example.com")
         assert cart_is_ordered(str(cart_id), "bank@example.com") is False
         # An order the engine never heard of: the shop's back office, still NEW.
         Order.objects.create(ref=f"BANK-{cart_id}", email="bank@example.com", total=20)
@@ -266,10 +261,7 @@ else:
 
     def test_a_guest_basket_merged_at_sign_in_carries_the_journey_on(engine, clock, inbox, products):
         User.objects.create_user("mia", "mia@example.com", "kite-pass-1")
-        shopper = Client()
-        add(shopper, products["KITE-1"])
-        guest_basket = basket_id(shopper)
-        leave_at_payment(shopper, address="mia@example.com")
+        shopper, guest_basket = guest_at_payment(products, "mia@example.com")
         assert shopper.login(username="mia", password="kite-pass-1")
         assert shopper.get("/api/basket/").status_code == 200  # salesman merges the guest basket
         account_basket = Basket.objects.get(user__username="mia").pk
@@ -288,10 +280,7 @@ else:
 
     def test_a_restore_into_the_account_basket_continues_the_journey(engine, clock, inbox, products):
         User.objects.create_user("ola", "ola@example.com", "kite-pass-2")
-        shopper = Client()
-        add(shopper, products["KITE-1"])
-        cart_id = basket_id(shopper)
-        leave_at_payment(shopper, address="ola@example.com")
+        shopper, cart_id = guest_at_payment(products, "ola@example.com")
         remind(engine, clock)
         [mail] = inbox.to("ola@example.com")
         phone = Client()
@@ -310,27 +299,11 @@ else:
         remind(engine, clock, hours=24 * 5)
         assert len(inbox.to("ola@example.com")) == 1
 
-    @pytest.mark.parametrize("case", ["forged", "cross_origin", "no_origin", "oversized"])
+    @pytest.mark.parametrize("case", HOSTILE_BEACONS)
     def test_hostile_beacons_are_refused_and_store_nothing(engine, products, case):
         shopper = Client()
         add(shopper, products["KITE-1"])
-        html = shopper.get("/cart/").content.decode()
-        token = re.search(r'data-cr-token="([^"]+)"', html).group(1)
-        engine.flush()
-        before = len(list(engine.events()))
-        body = {"t": token, "events": [{"type": "contact", "email": "evil@example.com"}]}
-        headers = dict(ORIGIN)
-        if case == "forged":
-            body["t"] = web.sign_visitor("not-the-shop-secret-1234", "v_x", str(basket_id(shopper)))
-        elif case == "cross_origin":
-            headers = {"Origin": "https://evil.example"}
-        elif case == "no_origin":
-            headers = {}
-        data = json.dumps(body) if case != "oversized" else "x" * 10000
-        r = shopper.post("/cr/b", data, content_type="text/plain", headers=headers)
-        assert 400 <= r.status_code < 500 and "error" in r.json()
-        engine.flush()
-        assert len(list(engine.events())) == before
+        refuses_hostile_beacon(engine, shopper, "/cart/", str(basket_id(shopper)), case)
 
     def test_a_beacon_with_the_shops_token_is_stored(engine, products):
         # The other side of the hostile cases: the same request, honest, gets through.

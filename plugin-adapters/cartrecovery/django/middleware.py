@@ -6,6 +6,10 @@ carry the visitor, cart and language of the shopper whose request set it off.
 
 A ContextVar, not a thread-local: it is right under ASGI too, where one thread serves many
 requests, and it is cleared when the response is made.
+
+``add_script`` is what the integration apps' middlewares (cartrecovery.contrib.oscar,
+.salesman) do with the response: the browser script on pages whose templates the
+framework owns.
 """
 from __future__ import annotations
 
