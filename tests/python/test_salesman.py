@@ -66,6 +66,7 @@ else:
     from conftest import T0
     from salesman.core.utils import get_salesman_model
     from salesman_shop.models import Product
+    from test_smtp import free_port
 
     setup_test_environment()
     call_command("migrate", run_syncdb=True, verbosity=0, interactive=False)
@@ -94,8 +95,6 @@ else:
     @pytest.fixture(scope="module")
     def smtp():
         inbox = Inbox()
-        from test_smtp import free_port
-
         port = free_port()
         controller = Controller(inbox, hostname="127.0.0.1", port=port, ready_timeout=10)
         controller.start()
@@ -124,7 +123,6 @@ else:
                                  timeout=5)
         with override_settings(CARTRECOVERY={**settings.CARTRECOVERY, "CLOCK": clock,
                                              "CHANNELS": {"email": channel},
-                                             "ENGINE_SETTINGS": {"currency": "EUR"},
                                              "STORE": f"sqlite:///{tmp_path / 'recovery.db'}"}):
             yield crd.engine()
         crd.reset()
