@@ -242,6 +242,21 @@ else:
         remind(engine, clock)
         assert len(inbox.to("declined@example.com")) == 1
 
+    def test_nothing_is_stored_about_a_visitor_before_tracking_consent(engine, products):
+        with override_settings(CARTRECOVERY={**settings.CARTRECOVERY, **crd.config().source,
+                                             "TRACKING_CONSENT": lambda r: r.COOKIES.get("ok") == "1"}):
+            gated = crd.engine()
+            shopper = Client()
+            add(shopper, products["KITE-1"])
+            leave_at_payment(shopper, address="gated@example.com")
+            assert "data-cr-token" not in shopper.get("/cart/").content.decode()
+            gated.flush()
+            assert gated.cart(str(basket_id(shopper))) is None and "_cr_visitor" not in shopper.session
+            shopper.cookies["ok"] = "1"  # the shop's banner said yes
+            add(shopper, products["BOARD-2"])
+            gated.flush()
+            assert [i["sku"] for i in gated.cart(str(basket_id(shopper)))["items"]] == ["KITE-1", "BOARD-2"]
+
     def test_a_guest_without_consent_gets_no_reminder(engine, clock, inbox, products):
         guest_at_payment(products, "no@example.com", consent=False)
         remind(engine, clock)
