@@ -1,12 +1,13 @@
-// The PostgreSQL store: the SQLite store's twin, statement for statement. Every statement
-// is prepared once per connection and cached; writes run inside Write()'s transaction,
+// The PostgreSQL store: what PostgreSQL does its own way; the SQL it shares with the SQLite
+// store is in sql_store.cpp (SqlStore), with the hooks below for the words that differ.
+// Every statement is prepared once per connection and cached; writes run inside Write()'s transaction,
 // which holds a per-schema advisory lock, so that read-modify-write sequences from
 // processes on several hosts serialize as they do on SQLite's write lock. Claims (jobs,
 // coupons) are single statements with FOR UPDATE SKIP LOCKED besides.
 //
 // Where SQLite breaks ties by rowid (the order rows were last written in), a `seq` column
-// does the same here, in the direction SQLite's plan reads them, so both stores answer
-// alike for the same data (store_tests checks it).
+// does the same here (SqlStore's Then hook), in the direction SQLite's plan reads them, so
+// both stores answer alike for the same data (store_tests checks it).
 #include "store/postgres_store.h"
 
 #include <algorithm>

@@ -1,7 +1,8 @@
 // sql_store.h: the SQL the SQLite and the PostgreSQL store share, written once. SqlStore
 // holds those statements and their row mapping; SqliteStore and PostgresStore derive from it
 // and keep what truly differs between the dialects: migrations, transactions and locking,
-// job claims, upserts, and the few expressions below that each spells its own way.
+// the job queue (claims with SKIP LOCKED, leases), coupon claims and bulk inserts, and the
+// few expressions below (the hooks) that each spells its own way.
 //
 // Db is the connection wrapper (SqliteDb, PgDb). Both implement one statement interface:
 //   Db::Prepare(sql)     a statement, cached by its text. Placeholders are ?1..?N: PgDb
@@ -110,7 +111,8 @@ class SqlStore : public Store {
 
   // ---- What the dialects spell differently ----
   // Each returns SQL text that depends on the dialect alone, never on the instance or the
-  // data, so that a statement built from it may be kept for the life of the process.
+  // data, so that a statement built from it may be kept for the life of the process
+  // (except RowJson, which reads the schema).
   //
   // Writes a whole row, replacing the one with the same primary key (the first column) as
   // SQLite's INSERT OR REPLACE does: parameters ?1..?N in the order of `columns`.

@@ -1,4 +1,6 @@
-// The SQLite store. Every statement is prepared once per connection and cached; writes run
+// The SQLite store: what SQLite does its own way; the SQL it shares with the PostgreSQL
+// store is in sql_store.cpp (SqlStore), with the hooks below for the words that differ.
+// Every statement is prepared once per connection and cached; writes run
 // inside Write()'s BEGIN IMMEDIATE transaction so that read-modify-write sequences from
 // several processes serialize on SQLite's write lock.
 #include "store/sqlite_store.h"
