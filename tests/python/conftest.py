@@ -11,12 +11,18 @@ test ends. Tests about SQLite files mark themselves @pytest.mark.sqlite_only("wh
 """
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
+import email
+import email.parser
+import email.policy
 import os
 import re
 import secrets
+import socket
 import sqlite3
+import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -166,6 +172,72 @@ def _postgres_schemas():
                 raw.close()
 
 
+class SmtpSink:
+    """What a real SMTP server (aiosmtpd) accepted, oldest first. `replies` are answered
+    (oldest first) instead of accepting DATA; `delay` seconds pass before each answer."""
+
+    def __init__(self, delay: float = 0.0):
+        self.delay = delay
+        self.envelopes = []
+        self.replies: list[str] = []
+        self.refusals: list[str] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        with self.lock:
+            if self.replies:
+                reply = self.replies.pop(0)
+                self.refusals.append(reply)
+                return reply
+            self.envelopes.append(envelope)
+        return "250 OK"
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.envelopes)
+
+    def messages(self):
+        with self.lock:
+            return [email.message_from_bytes(e.content, policy=email.policy.default)
+                    for e in self.envelopes]
+
+    def deliveries(self) -> list[tuple[str, str]]:
+        """(envelope sender, Message-ID header) of every message accepted, oldest first."""
+        with self.lock:
+            envelopes = list(self.envelopes)
+        headers = email.parser.BytesHeaderParser(policy=email.policy.default)
+        return [(e.mail_from, str(headers.parsebytes(e.content)["Message-ID"])) for e in envelopes]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    """start(delay=0.0, **aiosmtpd_controller_kwargs) -> (sink, port): a real SMTP server on
+    127.0.0.1 that records what it accepts; every server started is stopped at teardown."""
+    controller_module = pytest.importorskip("aiosmtpd.controller")
+    controllers = []
+
+    def start(delay: float = 0.0, **kwargs):
+        sink = SmtpSink(delay)
+        port = free_port()
+        controller = controller_module.Controller(sink, hostname="127.0.0.1", port=port,
+                                                  ready_timeout=10, **kwargs)
+        controller.start()
+        controllers.append(controller)
+        return sink, port
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
 @pytest.fixture
 def clock() -> cr.ManualClock:
     return cr.ManualClock(T0)
@@ -220,6 +292,23 @@ def add_cart(engine: cr.Engine, cart_id: str = "c1", *, items: Iterable[dict] | 
     if orders_count is not None:
         fields["orders_count"] = orders_count
     engine.track("contact_captured", at=at, **fields)
+
+
+def seed_overdue_carts(url: str, n: int) -> None:
+    """n carts with an e-mail, left 3 hours ago: abandonment and reminder 1 are both overdue."""
+    engine = cr.Engine(store=url)
+    left = datetime.now(UTC) - 3 * HOUR
+    try:
+        engine.track_many(
+            [e for i in range(n) for e in (
+                {"type": "cart_updated", "at": left, "cart_id": f"c{i}", "visitor_id": f"v{i}",
+                 "currency": "EUR",
+                 "items": [{"sku": "K", "name": "Kite", "price": Decimal("19.99"), "quantity": 1}]},
+                {"type": "contact_captured", "at": left, "cart_id": f"c{i}",
+                 "email": f"shopper{i}@example.com"})])
+        engine.flush()
+    finally:
+        engine.close()
 
 
 def run_at(engine: cr.Engine, clock: cr.ManualClock, when: datetime) -> int:
