@@ -194,9 +194,12 @@ class SmtpSink:
             self.envelopes.append(envelope)
         return "250 OK"
 
-    def count(self) -> int:
+    def count(self, mail_from: str | None = None) -> int:
+        """How many messages were accepted (from the envelope sender `mail_from`, if given)."""
         with self.lock:
-            return len(self.envelopes)
+            if mail_from is None:
+                return len(self.envelopes)
+            return sum(1 for e in self.envelopes if e.mail_from == mail_from)
 
     def messages(self):
         with self.lock:
