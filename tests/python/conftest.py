@@ -12,8 +12,6 @@ test ends. Tests about SQLite files mark themselves @pytest.mark.sqlite_only("wh
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import email
 import email.parser
 import email.policy
@@ -31,6 +29,7 @@ from typing import Any, Iterable
 import pytest
 
 import cartrecovery as cr
+from raw_postgres import RawPostgres
 
 UTC = timezone.utc
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -48,53 +47,6 @@ if TEST_STORE not in ("sqlite", "postgresql", "postgres"):
     raise pytest.UsageError(f"CARTRECOVERY_TEST_STORE={TEST_STORE!r}: use sqlite or postgresql")
 ON_POSTGRES = TEST_STORE != "sqlite"
 PG_URL = os.environ.get("CARTRECOVERY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-class RawPostgres:
-    """A bare libpq connection through ctypes, for set-up and for looking at rows behind the
-    engine's back: libpq is what the core links, so no Python driver is needed."""
-
-    def __init__(self, url: str) -> None:
-        lib = ctypes.CDLL(ctypes.util.find_library("pq") or "libpq.so.5")
-        for name, args, res in [
-                ("PQconnectdb", [ctypes.c_char_p], ctypes.c_void_p),
-                ("PQstatus", [ctypes.c_void_p], ctypes.c_int),
-                ("PQerrorMessage", [ctypes.c_void_p], ctypes.c_char_p),
-                ("PQexec", [ctypes.c_void_p, ctypes.c_char_p], ctypes.c_void_p),
-                ("PQresultStatus", [ctypes.c_void_p], ctypes.c_int),
-                ("PQresultErrorMessage", [ctypes.c_void_p], ctypes.c_char_p),
-                ("PQntuples", [ctypes.c_void_p], ctypes.c_int),
-                ("PQnfields", [ctypes.c_void_p], ctypes.c_int),
-                ("PQgetvalue", [ctypes.c_void_p, ctypes.c_int, ctypes.c_int], ctypes.c_char_p),
-                ("PQgetisnull", [ctypes.c_void_p, ctypes.c_int, ctypes.c_int], ctypes.c_int),
-                ("PQclear", [ctypes.c_void_p], None),
-                ("PQfinish", [ctypes.c_void_p], None)]:
-            getattr(lib, name).argtypes = args
-            getattr(lib, name).restype = res
-        self._lib = lib
-        self._conn = lib.PQconnectdb(url.encode())
-        if lib.PQstatus(self._conn) != 0:  # CONNECTION_OK
-            message = lib.PQerrorMessage(self._conn).decode(errors="replace").strip()
-            lib.PQfinish(self._conn)
-            shown = re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", url)  # never the password
-            raise RuntimeError(f"PostgreSQL for the tests ({shown}) is not reachable: {message}; "
-                               "start it or run the suite on SQLite")
-        self.execute("SET lock_timeout = '30s'; SET client_min_messages = warning")
-
-    def execute(self, sql: str) -> list[tuple]:
-        res = self._lib.PQexec(self._conn, sql.encode())
-        try:
-            if self._lib.PQresultStatus(res) not in (1, 2):  # COMMAND_OK, TUPLES_OK
-                raise RuntimeError(f"{sql}: {self._lib.PQresultErrorMessage(res).decode().strip()}")
-            return [tuple(None if self._lib.PQgetisnull(res, r, c)
-                          else self._lib.PQgetvalue(res, r, c).decode()
-                          for c in range(self._lib.PQnfields(res)))
-                    for r in range(self._lib.PQntuples(res))]
-        finally:
-            self._lib.PQclear(res)
-
-    def close(self) -> None:
-        self._lib.PQfinish(self._conn)
 
 
 _pg_test: dict[str, Any] = {"base": None, "schemas": []}  # this test's schemas (PostgreSQL)
