@@ -8,6 +8,8 @@ With CARTRECOVERY_TEST_STORE=postgresql the same tests run on PostgreSQL: store_
 out a fresh schema of the database at CARTRECOVERY_TEST_PG (default
 postgresql://postgres@127.0.0.1:5432/test) per test and store file name, dropped when the
 test ends. Tests about SQLite files mark themselves @pytest.mark.sqlite_only("why").
+
+smtp_server starts real SMTP servers (aiosmtpd on 127.0.0.1) that record what they accept.
 """
 from __future__ import annotations
 

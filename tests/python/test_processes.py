@@ -182,7 +182,7 @@ def test_a_killed_workers_job_is_taken_over_after_its_lease(db_path, clock):
     add_cart(setup)
     setup.close()
 
-    kill_while_sending(url, settings={"lease_seconds": 60})  # between claiming and marking
+    kill_while_sending(url, settings={"lease_seconds": 60})  # killed in the channel
 
     engine = cr.Engine(store=url, clock=clock, settings={**SETTINGS, "lease_seconds": 60})
     try:
