@@ -149,3 +149,52 @@ def test_a_bad_budget_names_its_field(make_engine):
     with pytest.raises(cr.ConfigError) as e:
         make_engine(settings={"incentive": {"share": 1.5}})
     assert e.value.field == "incentive.share"
+
+
+
+
+@pytest.mark.parametrize("first", ["popup", "reminder"])
+def test_a_cart_decided_by_a_popup_and_by_its_reminder_is_one_abandoner(make_engine, clock, first):
+    # 100 valuable abandoners (no draw: the cap alone decides), cap 20 %, no cooldown. For
+    # the first 99 carts one path decides first (every 5th gets a code: 19),
+    # then the other path decides again for the same 99 carts: they are the same 99
+    # abandoners, not one more, so a 20th incentive would break the cap. The 100th
+    # abandoner then gets the 20th, and its second decision nothing.
+    engine = _engine(make_engine, {"cooldown": "0m"}, popup=True)
+    carts = [f"c{i:03d}" for i in range(100)]
+    popups = {}  # cart -> the popup's answer
+
+    def abandon(cart_ids):
+        for cart_id in cart_ids:
+            add_cart(engine, cart_id, visitor_id=f"v-{cart_id}", email=f"{cart_id}@example.com",
+                     orders_count=2)
+            clock.advance(MINUTE)
+
+    def popup(cart_ids):
+        for c in cart_ids:
+            popups[c] = engine.exit_intent(visitor_id=f"v-{c}", cart_id=c)
+        return [popups[c]["show"] for c in cart_ids]
+
+    def reminders(cart_ids):
+        clock.advance(3 * HOUR)
+        engine.run_due()
+        by_cart = {m["cart_id"]: m for m in sent(engine)}
+        return [_has_code(by_cart[c]) for c in cart_ids]
+
+    abandon(carts[:99])
+    given = popup(carts[:99]) if first == "popup" else reminders(carts[:99])
+    assert sum(given) == 19  # 1 in 5
+    if first == "reminder":
+        abandon(carts[:99])  # back on the site, the same carts, and about to leave again
+    again = reminders(carts[:99]) if first == "popup" else popup(carts[:99])
+    assert again == [False] * 99  # 19 incentives for 99 abandoners: all the cap allows
+    refusals = ({m["reason"] for m in sent(engine)} if first == "popup" else
+                {"incentive_refused:" + popups[c]["reason"] for c in carts[:99]})
+    assert refusals == {"incentive_refused:priority_budget_exhausted"}
+
+    abandon(carts[99:])
+    assert popup(carts[99:]) == [True]  # 20 of 100
+    assert reminders(carts[99:]) == [False]  # the same abandoner again
+    total = (sum(p["show"] for p in popups.values())
+             + sum(_has_code(m) for m in sent(engine)))
+    assert total == 20

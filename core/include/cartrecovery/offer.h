@@ -339,14 +339,20 @@ void ValidateIncentivePolicy(const IncentivePolicy& policy,
                              const std::string& path_prefix = "incentive");
 
 // Shop-wide counts in the rolling window (policy.window_ms back from now), read by the
-// engine from its decision records, not counting the abandoner being decided.
+// engine from its decision records. An abandonment is a cart: a popup and a reminder step
+// deciding for the same cart are one abandoner (Store::IncentiveCounts says why carts).
 struct IncentiveHistory {
   int64_t abandoners = 0;  // distinct abandonments decided in the window
-  int64_t incentives = 0;  // incentives offered in the window (popups and reminder steps)
+  int64_t incentives = 0;  // incentives offered in the window (popups and reminder steps),
+                           // every one: a cart given a popup code and a reminder code
+                           // (a cooldown shorter than the gap allows it) counts twice
   // Of those abandonments, the valuable customers the priority rule decided (offered or
   // refused by the cap), and the incentives they got: their reserved share (S8).
   int64_t valuable = 0;
   int64_t valuable_incentives = 0;
+  // The abandonment being decided is already among `abandoners` (its popup or an earlier
+  // step decided in the window): deciding it again adds no abandoner to the cap's base.
+  bool counted = false;
 };
 
 struct ContactFacts {
@@ -365,8 +371,9 @@ struct IncentiveDecision {
   //   "recent_incentive"  an incentive within cooldown_ms (checked first: nobody gets two)
   //   "priority_customer" a valuable customer, budget left: offered
   //   "priority_budget_exhausted"  a valuable customer, but incentives + 1 > share *
-  //                       (abandoners + 1)
+  //                       (abandoners + 1), or share * abandoners when history.counted
   //   "budget_exhausted"  an ordinary abandoner and incentives + 1 > share * (abandoners + 1)
+  //                       (share * abandoners when counted)
   //   "reserved_for_valuable"  an ordinary abandoner; the cap has room, but not beyond the
   //                       share reserved for valuable customers
   //   "within_share"      an ordinary abandoner whose draw < the ordinary share: offered
@@ -376,7 +383,7 @@ struct IncentiveDecision {
 };
 
 // Decides whether this abandoner gets an incentive now. The budget is a hard cap: counting
-// this abandoner, offering keeps incentives <= share * abandoners in the window, so the
+// this abandoner (once: not again when history.counted), offering keeps incentives <= share * abandoners in the window, so the
 // share can never be exceeded, only under-used. Within it, valuable customers go first for
 // real (S8): they need no draw, and ordinary abandoners may only use the cap minus a share
 // reserved for valuable customers (one incentive per valuable customer seen in the window,
@@ -386,8 +393,10 @@ struct IncentiveDecision {
 // scaled to [0, 1), against the ordinary share (share - v) / (1 - v), v = valuable /
 // abandoners, so that they spread over the window instead of filling the cap first; no
 // random source, and the same answer when asked twice. Throws as ValidateIncentivePolicy,
-// and InvalidArgument("history", ...) for negative counts, incentives > abandoners or
-// valuable counts beyond them.
+// and InvalidArgument("history", ...) for negative counts, valuable > abandoners,
+// valuable_incentives > incentives, or counted with no abandoner. (incentives may exceed
+// abandoners: a cart given two, popup and reminder, whose fellow abandoners have left the
+// window.)
 IncentiveDecision DecideIncentive(const IncentivePolicy& policy, const IncentiveHistory& history,
                                   const ContactFacts& contact, Millis now);
 

@@ -34,8 +34,8 @@ Engine::Impl::StepIncentive Engine::Impl::DecideStepIncentive(Store& store, cons
   facts.orders_count = contact.orders_count;
   facts.lifetime_value_minor = contact.lifetime_value_minor;
   facts.last_incentive_ms = contact.key.empty() ? 0 : store.LastIncentiveTo(contact.key);
-  IncentiveDecision d = DecideIncentive(*budget, store.IncentiveCounts(now - budget->window_ms),
-                                        facts, now);
+  IncentiveDecision d = DecideIncentive(
+      *budget, store.IncentiveCounts(now - budget->window_ms, cart.cart_id), facts, now);
   out.give = d.offer;
   out.rule = d.rule;
   return out;

@@ -63,7 +63,9 @@ ExitIntentResult Engine::ExitIntent(const std::string& visitor_id, const std::st
     facts.last_offer_ms = last && last->show ? last->decided_ms : 0;
     ExitIntentPolicy policy = opts.exit_intent;
     if (opts.incentive) policy.incentive = *opts.incentive;  // S8: the one budget
-    facts.incentive_history = store.IncentiveCounts(now - policy.incentive.window_ms);
+    // The abandonment as the store keys it (store_rows.h ABANDONMENT): the cart, if named.
+    facts.incentive_history = store.IncentiveCounts(now - policy.incentive.window_ms,
+                                                    cart_id.empty() ? visitor_id : cart_id);
     facts.orders_count = contact.orders_count;
     facts.lifetime_value_minor = contact.lifetime_value_minor;
     facts.last_incentive_ms = contact_key.empty() ? 0 : store.LastIncentiveTo(contact_key);
