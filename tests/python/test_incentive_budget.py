@@ -133,9 +133,39 @@ def test_valuable_customers_are_served_first_from_their_reserved_share(make_engi
 
 
 def test_without_a_budget_reminder_coupons_are_not_rationed(make_engine, clock):
+    # R4.4's 20 % is the playbook's example: a shop that names no budget and runs no coupon
+    # popup gets the coupons its flow asks for (R4.1).
     engine = make_engine(flows=[_flow()], settings={"coupon_pools": POOLS})
     _abandon_all(engine, clock, [(f"c{i}", 0) for i in range(3)])
     assert all(_has_code(m) for m in sent(engine))
+
+
+def _codes_among_twenty(engine, clock):
+    _abandon_all(engine, clock, [(f"c{i:02d}", 0) for i in range(20)])
+    messages = sent(engine)
+    assert len(messages) == 20
+    return sum(_has_code(m) for m in messages)
+
+
+@pytest.mark.parametrize("settings", [
+    {"incentive": True},  # R4.4 with its defaults: 20 % over 30 days
+    {"exit_intent": {"pool": "popup"}},  # a coupon popup's budget (default 20 %) is the one
+], ids=["incentive-true", "popup-budget"])
+def test_a_default_budget_rations_reminder_coupons_too(make_engine, clock, settings):
+    engine = make_engine(flows=[_flow()], settings={"coupon_pools": POOLS, **settings})
+    assert 1 <= _codes_among_twenty(engine, clock) <= 4
+
+
+def test_incentive_false_opts_out_of_the_budget_for_popups_and_reminders(make_engine, clock):
+    engine = make_engine(flows=[_flow()], settings={
+        "coupon_pools": POOLS, "incentive": False,
+        "exit_intent": {"pool": "popup", "coupon_min_stage": "cart"}})
+    assert _codes_among_twenty(engine, clock) == 20
+    assert all(m["reason"] is None for m in sent(engine))
+    for i in range(10):  # the same shoppers back: no cooldown, no cap
+        add_cart(engine, f"d{i}", visitor_id=f"w{i}", email=f"c{i:02d}@example.com")
+        popup = engine.exit_intent(visitor_id=f"w{i}", cart_id=f"d{i}")
+        assert popup["show"] and popup["coupon"]["code"].startswith("POP"), popup
 
 
 def test_one_budget_given_twice_is_a_config_error(make_engine):
@@ -145,10 +175,12 @@ def test_one_budget_given_twice_is_a_config_error(make_engine):
     assert e.value.field == "incentive"
 
 
-def test_a_bad_budget_names_its_field(make_engine):
+@pytest.mark.parametrize("incentive,field", [
+    ({"share": 1.5}, "incentive.share"), ("yes", "settings.incentive"), (0.2, "settings.incentive")])
+def test_a_bad_budget_names_its_field(make_engine, incentive, field):
     with pytest.raises(cr.ConfigError) as e:
-        make_engine(settings={"incentive": {"share": 1.5}})
-    assert e.value.field == "incentive.share"
+        make_engine(settings={"incentive": incentive})
+    assert e.value.field == field
 
 
 

@@ -404,6 +404,8 @@ IncentiveDecision DecideIncentive(const IncentivePolicy& policy, const Incentive
 
 struct ExitIntentPolicy {
   bool enabled = true;
+  // false: coupon popups skip the incentive budget (the shop opted out of R4.4).
+  bool rationed = true;
   // The coupon popup needs a cart worth at least this; a threshold with a currency applies
   // to carts in that currency only (others: "currency_mismatch").
   Money min_cart_value;
@@ -467,7 +469,7 @@ struct ExitIntentDecision {
 //   2. kind: a known contact with a cart at coupon_min_stage or later -> "coupon"; a visitor
 //      with no contact, with a cart or browsing -> "email_capture"; else none ("no_cart",
 //      "not_at_checkout", "capture_disabled").
-//   3. coupon only: the value threshold, then DecideIncentive.
+//   3. coupon only: the value threshold, then DecideIncentive (unless !policy.rationed).
 //   4. the kind's experiment, if any: "holdout" shows nothing (reason "holdout", kind kept),
 //      so the holdout is exactly the people who would have been shown this kind.
 // The A/B key is contact_key, or visitor_id when there is no contact.

@@ -8,6 +8,7 @@
 namespace cartrecovery {
 
 const IncentivePolicy* Engine::Impl::IncentiveBudget() const {
+  if (!opts.ration_incentives) return nullptr;  // the shop opted out
   if (opts.incentive) return &*opts.incentive;
   if (!opts.exit_intent_pool.empty()) return &opts.exit_intent.incentive;
   return nullptr;  // no budget configured: reminder coupons are the shop's plain choice

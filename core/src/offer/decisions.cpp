@@ -197,6 +197,8 @@ ExitIntentDecision DecideExitIntent(const ExitIntentPolicy& policy, const ExitIn
       return refuse("currency_mismatch");
     }
     if (f.cart_value_minor < min.minor) return refuse("below_min_value");
+  }
+  if (d.kind == "coupon" && policy.rationed) {
     ContactFacts c;
     c.contact_key = f.contact_key;
     c.draw_key = f.cart_id;
