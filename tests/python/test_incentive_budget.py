@@ -97,6 +97,29 @@ def test_a_reminder_coupon_starts_the_cooldown_for_a_popup(make_engine, clock):
     assert not popup["show"] and popup["reason"] == "recent_incentive"
 
 
+def test_a_reminder_nobody_receives_spends_no_code_and_no_budget(make_engine, clock, tmp_path):
+    # No e-mail consent: the reminder is suppressed, so no code leaves the imported pool and
+    # no incentive is counted (S8 counts incentives sent): the shopper's cooldown has not
+    # begun when they come back with consent.
+    flow = cr.Flow("csv-coupon", abandon_after="1h", paths=[cr.Path("everyone", steps=[
+        cr.Step(after="1h", channels=["email"], coupon="csv")])])
+    engine = make_engine(flows=[flow], settings={
+        "shop_name": "Kite Shop", "coupon_pools": [*POOLS, {"name": "csv", "kind": "imported", "percent": 10}],
+        "incentive": {"share": 1.0}, "exit_intent": {"pool": "popup", "coupon_min_stage": "cart"}})
+    csv = tmp_path / "codes.csv"
+    csv.write_text("code\nKITE-1\nKITE-2\n")
+    engine.import_coupons("csv", csv)
+    add_cart(engine, "c1", visitor_id="v1", consent={"email": False})
+    run_at(engine, clock, T0 + 2 * HOUR)
+    (m,) = engine.messages(cart_id="c1")
+    assert (m["status"], m["reason"]) == ("suppressed", "no_consent")
+    assert engine.free_coupons("csv") == 2
+    assert engine.export(email="ann@example.com")["popup_decisions"] == []
+    add_cart(engine, "c2", visitor_id="v1", consent={"email": True})
+    popup = engine.exit_intent(visitor_id="v1", cart_id="c2")
+    assert popup["show"] and popup["coupon"]["code"].startswith("POP"), popup
+
+
 def test_popups_and_reminders_share_one_cap(make_engine, clock):
     # share 0.5 and every shopper valuable (no draw): the cap alone decides. Four popups
     # give 2 codes (the 2nd and 4th abandoner: 1 <= 0.5 * 2, 2 <= 0.5 * 4); the reminders
