@@ -253,3 +253,15 @@ def test_a_cart_decided_by_a_popup_and_by_its_reminder_is_one_abandoner(make_eng
     total = (sum(p["show"] for p in popups.values())
              + sum(_has_code(m) for m in sent(engine)))
     assert total == 20
+
+
+def test_decisions_must_outlive_the_budget_window_and_cooldown(make_engine):
+    # Pruned sooner, the cap would forget what it gave and a shopper could get a second
+    # incentive inside the cooldown.
+    with pytest.raises(cr.ConfigError) as e:
+        make_engine(settings={"coupon_pools": POOLS, "incentive": {"cooldown": "45d"},
+                              "retention_offers_days": 40})
+    assert e.value.field == "retention.offers" and "45 days" in str(e.value)
+    make_engine(settings={"coupon_pools": POOLS, "incentive": {"cooldown": "45d"},
+                          "retention_offers_days": 45})
+    make_engine(settings={"coupon_pools": POOLS, "incentive": False, "retention_offers_days": 7})
