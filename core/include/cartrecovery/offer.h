@@ -383,20 +383,20 @@ struct IncentiveDecision {
 };
 
 // Decides whether this abandoner gets an incentive now. The budget is a hard cap: counting
-// this abandoner (once: not again when history.counted), offering keeps incentives <= share * abandoners in the window, so the
-// share can never be exceeded, only under-used. Within it, valuable customers go first for
-// real (S8): they need no draw, and ordinary abandoners may only use the cap minus a share
-// reserved for valuable customers (one incentive per valuable customer seen in the window,
-// plus one for the next, once any has been seen): ordinary incentives + 1 + valuable + 1 <=
-// share * (abandoners + 1). Ordinary abandoners are picked by a deterministic draw, the
-// first 8 bytes of SHA-256("cartrecovery.incentive" NUL salt NUL contact_key NUL draw_key)
-// scaled to [0, 1), against the ordinary share (share - v) / (1 - v), v = valuable /
-// abandoners, so that they spread over the window instead of filling the cap first; no
-// random source, and the same answer when asked twice. Throws as ValidateIncentivePolicy,
-// and InvalidArgument("history", ...) for negative counts, valuable > abandoners,
-// valuable_incentives > incentives, or counted with no abandoner. (incentives may exceed
-// abandoners: a cart given two, popup and reminder, whose fellow abandoners have left the
-// window.)
+// this abandoner (once: not again when history.counted), offering keeps incentives <= share
+// * abandoners in the window, so the share can never be exceeded, only under-used. Within
+// it, valuable customers go first for real (S8): they need no draw, and ordinary abandoners
+// may only use the cap minus a share reserved for valuable customers (one incentive per
+// valuable customer seen in the window, plus one for the next, once any has been seen):
+// ordinary incentives + 1 + valuable + 1 <= share * (abandoners + 1). Ordinary abandoners
+// are picked by a deterministic draw, the first 8 bytes of SHA-256("cartrecovery.incentive"
+// NUL salt NUL contact_key NUL draw_key) scaled to [0, 1), against the ordinary share
+// (share - v) / (1 - v), v = valuable / abandoners, so that they spread over the window
+// instead of filling the cap first; no random source, and the same answer when asked twice.
+// Throws as ValidateIncentivePolicy, and InvalidArgument("history", ...) for negative
+// counts, valuable > abandoners, valuable_incentives > incentives, or counted with no
+// abandoner. (incentives may exceed abandoners: a cart given two, popup and reminder, whose
+// fellow abandoners have left the window.)
 IncentiveDecision DecideIncentive(const IncentivePolicy& policy, const IncentiveHistory& history,
                                   const ContactFacts& contact, Millis now);
 
