@@ -171,7 +171,7 @@ void init_engine(py::module_& m) {
              }
              if (settings.contains("exit_intent") && !settings["exit_intent"].is_none())
                o.exit_intent = ExitPolicyFromDict(settings["exit_intent"].cast<py::dict>(),
-                                                  &o.exit_intent_pool);
+                                                  &o.exit_intent_pool, o.currency);
              if (settings.contains("incentive") && !settings["incentive"].is_none()) {
                if (settings.contains("exit_intent") && !settings["exit_intent"].is_none() &&
                    settings["exit_intent"].cast<py::dict>().contains("incentive"))
@@ -183,7 +183,7 @@ void init_engine(py::module_& m) {
                  if (inc.cast<bool>()) o.incentive = IncentivePolicy{};
                  else o.ration_incentives = false;
                } else {
-                 o.incentive = IncentiveFromDict(inc.cast<py::dict>(), "incentive");
+                 o.incentive = IncentiveFromDict(inc.cast<py::dict>(), "incentive", o.currency);
                }
              }
              num("queue_capacity", o.queue_capacity);

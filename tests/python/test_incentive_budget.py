@@ -120,6 +120,22 @@ def test_a_reminder_nobody_receives_spends_no_code_and_no_budget(make_engine, cl
     assert popup["show"] and popup["coupon"]["code"].startswith("POP"), popup
 
 
+def test_a_valuable_lifetime_value_is_in_the_shops_currency(make_engine, clock):
+    # A yen shop: 50,000 JPY is 50000 minor units (no decimals), as the contact's
+    # lifetime value is counted; read with two decimals it would be a hundred times more.
+    engine = make_engine(flows=[_flow()], settings={
+        "shop_name": "Kite Shop", "currency": "JPY", "coupon_pools": POOLS,
+        "incentive": {"share": 1.0, "valuable_min_orders": 0, "valuable_min_lifetime_value": "50000"}})
+    yen = [{"sku": "KITE-1", "name": "Kite", "price": "30000", "quantity": 1}]
+    add_cart(engine, "rich", items=yen, email="rich@example.com", currency="JPY", lifetime_value="60000")
+    add_cart(engine, "new", items=yen, email="new@example.com", currency="JPY", lifetime_value="40000")
+    run_at(engine, clock, T0 + 2 * HOUR)
+    rules = {c: engine.export(email=f"{c}@example.com")["popup_decisions"][0]["incentive_rule"]
+             for c in ("rich", "new")}
+    assert rules["rich"] == "priority_customer"
+    assert not rules["new"].startswith("priority_"), rules  # not valuable: no priority rule
+
+
 def test_popups_and_reminders_share_one_cap(make_engine, clock):
     # share 0.5 and every shopper valuable (no draw): the cap alone decides. Four popups
     # give 2 codes (the 2nd and 4th abandoner: 1 <= 0.5 * 2, 2 <= 0.5 * 4); the reminders

@@ -323,8 +323,9 @@ struct IncentivePolicy {
   Millis window_ms = 30 * kDay;
   // Nobody gets a second incentive within this time of the last one.
   Millis cooldown_ms = 30 * kDay;
-  // A valuable customer (lifetime value >= the first, or orders >= the second; 0 turns a
-  // test off) with no incentive within the cooldown qualifies whenever the budget allows,
+  // A valuable customer (lifetime value >= the first, in the minor units of the shop's
+  // currency as contacts' lifetime values are; or orders >= the second; 0 turns a test
+  // off) with no incentive within the cooldown qualifies whenever the budget allows,
   // without the draw.
   int64_t valuable_min_lifetime_value_minor = 0;
   int64_t valuable_min_orders = 2;
