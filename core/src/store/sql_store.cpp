@@ -486,22 +486,24 @@ void SqlStore<Db>::SaveOffer(const OfferRecord& o) {
 }
 
 template <class Db>
-IncentiveHistory SqlStore<Db>::IncentiveCounts(Millis since) {
+IncentiveHistory SqlStore<Db>::IncentiveCounts(Millis since, const std::string& abandonment) {
   auto s = db_.Prepare(
       // One abandonment (a cart) asked about twice, by a popup and by a reminder step, is
       // one abandoner; valuable ones are those the priority rule decided (S8).
       "SELECT count(DISTINCT " ABANDONMENT "), sum(show),"
       " count(DISTINCT CASE WHEN incentive_rule IN ('priority_customer',"
       " 'priority_budget_exhausted') THEN " ABANDONMENT " END),"
-      " sum(CASE WHEN incentive_rule = 'priority_customer' AND show = 1 THEN 1 ELSE 0 END)"
+      " sum(CASE WHEN incentive_rule = 'priority_customer' AND show = 1 THEN 1 ELSE 0 END),"
+      " max(CASE WHEN " ABANDONMENT " = ?2 THEN 1 ELSE 0 END)"
       " FROM offers WHERE kind = 'coupon' AND incentive_rule <> '' AND decided_ms >= ?1");
-  s.Bind(1, since);
+  s.Bind(1, since).Bind(2, abandonment);
   IncentiveHistory h;
   if (s.Step()) {
     h.abandoners = s.Int(0);
     h.incentives = s.IsNull(1) ? 0 : s.Int(1);
     h.valuable = s.Int(2);
     h.valuable_incentives = s.IsNull(3) ? 0 : s.Int(3);
+    h.counted = !s.IsNull(4) && s.Int(4) == 1;
   }
   return h;
 }

@@ -73,7 +73,7 @@ class SqlStore : public Store {
   std::optional<OfferRecord> LastShownOffer(const std::string& visitor_id, const std::string& contact_key,
                                             Millis since, Millis until) override;
   void SaveOffer(const OfferRecord& o) override;
-  IncentiveHistory IncentiveCounts(Millis since) override;
+  IncentiveHistory IncentiveCounts(Millis since, const std::string& abandonment) override;
   std::optional<OfferRecord> StepIncentive(const std::string& key) override;
   Millis LastIncentiveTo(const std::string& contact_key) override;
   std::vector<VariantCounts> OfferVariants(const std::string& kind, Millis window_ms, Millis since,
