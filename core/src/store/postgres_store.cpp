@@ -204,6 +204,7 @@ class PostgresStore final : public Store {
       fn();
       --depth_;
       db_.Commit();
+      ++commits_;
     } catch (...) {
       if (depth_ > 0) --depth_;
       db_.Rollback();
@@ -518,6 +519,113 @@ class PostgresStore final : public Store {
     while (s.Step()) out.recent.emplace_back(s.Text(0), s.Int(1));
     return out;
   }
+
+  // ---- The step pipeline's batch reads and narrow writes (issue 9) --------------------------
+  // A batch's keys travel as one array bound to $1: one prepared statement whatever the
+  // batch's size, each key found through its index.
+  std::set<int64_t> CurrentClaims(const std::vector<std::pair<int64_t, int>>& claims) override {
+    std::vector<int64_t> ids;
+    std::map<int64_t, int> attempt_of;
+    for (const auto& [job_id, attempt] : claims) {
+      ids.push_back(job_id);
+      attempt_of[job_id] = attempt;
+    }
+    auto s = db_.Prepare(
+        "SELECT job_id, attempt FROM jobs WHERE state = 'claimed' AND job_id = ANY($1::bigint[])");
+    s.BindLiteral(1, PgArray(ids));
+    std::set<int64_t> current;
+    while (s.Step())
+      if (attempt_of[s.Int(0)] == s.Int(1)) current.insert(s.Int(0));
+    return current;
+  }
+
+  std::vector<JourneyRecord> LoadJourneys(const std::vector<std::string>& ids) override {
+    auto s = db_.Prepare(JourneySelect("WHERE journey_id = ANY($1::text[])"));
+    s.BindLiteral(1, PgArray(ids));
+    std::vector<JourneyRecord> out;
+    while (auto j = ReadJourney(s)) out.push_back(std::move(*j));
+    return out;
+  }
+
+  std::vector<Cart> LoadCarts(const std::vector<std::string>& ids) override {
+    auto s = db_.Prepare(KeyedSelect(CartSelect(""), "cart_id", "WHERE cart_id = ANY($1::text[])"));
+    s.BindLiteral(1, PgArray(ids));
+    std::vector<Cart> out;
+    while (s.Step()) out.push_back(CartFromRow(s, s.Text(kCartColumns)));
+    return out;
+  }
+
+  std::vector<Contact> LoadContacts(const std::vector<std::string>& keys) override {
+    auto s = db_.Prepare(
+        KeyedSelect(ContactSelect(""), "contact_key", "WHERE contact_key = ANY($1::text[])"));
+    s.BindLiteral(1, PgArray(keys));
+    std::vector<Contact> out;
+    while (s.Step()) out.push_back(ContactFromRow(s, s.Text(kContactColumns)));
+    return out;
+  }
+
+  std::vector<MessageRecord> LoadMessages(const std::vector<std::string>& ids) override {
+    auto s = db_.Prepare(MessageSelect("WHERE message_id = ANY($1::text[])"));
+    s.BindLiteral(1, PgArray(ids));
+    std::vector<MessageRecord> out;
+    while (s.Step()) out.push_back(ReadMessage(s));
+    return out;
+  }
+
+  std::vector<MessageRecord> MessageStates(const std::vector<std::string>& journey_ids) override {
+    auto s = db_.Prepare("SELECT " MESSAGE_STATE_COLUMNS
+                         " FROM messages WHERE journey_id = ANY($1::text[])");
+    s.BindLiteral(1, PgArray(journey_ids));
+    std::vector<MessageRecord> out;
+    while (s.Step()) out.push_back(ReadMessageState(s));
+    return out;
+  }
+
+  std::set<std::string> StillSending(const std::vector<std::string>& ids) override {
+    auto s = db_.Prepare(
+        "SELECT message_id FROM messages WHERE status = 'sending' AND message_id = ANY($1::text[])");
+    s.BindLiteral(1, PgArray(ids));
+    std::set<std::string> out;
+    while (s.Step()) out.insert(s.Text(0));
+    return out;
+  }
+
+  std::map<std::string, ContactSends> SendsToContacts(const std::vector<std::string>& keys,
+                                                      Millis since) override {
+    std::map<std::string, ContactSends> out;
+    const std::string list = PgArray(keys);
+    {
+      auto s = db_.Prepare(
+          "SELECT contact_key, channel, max(sent_ms) FROM messages WHERE status = 'sent' AND"
+          " contact_key = ANY($1::text[]) GROUP BY contact_key, channel");
+      s.BindLiteral(1, list);
+      while (s.Step()) out[s.Text(0)].last_by_channel[s.Text(1)] = s.Int(2);
+    }
+    auto s = db_.Prepare(
+        "SELECT contact_key, channel, sent_ms FROM messages WHERE status = 'sent' AND"
+        " sent_ms >= $2 AND contact_key = ANY($1::text[]) ORDER BY contact_key, sent_ms, seq");
+    s.BindLiteral(1, list).Bind(2, since);
+    while (s.Step()) out[s.Text(0)].recent.emplace_back(s.Text(1), s.Int(2));
+    return out;
+  }
+
+  void RecordOutcome(const MessageRecord& m) override {
+    auto s = db_.Prepare(
+        "UPDATE messages SET status = $1, reason = $2, due_ms = $3, sent_ms = $4, attempts = $5"
+        " WHERE message_id = $6");
+    BindOutcome(s, m).Run();
+  }
+
+  void TouchContact(const std::string& key, Millis at) override {
+    db_.Prepare("UPDATE contacts SET last_message_ms = $1 WHERE contact_key = $2")
+        .Bind(1, at)
+        .Bind(2, key)
+        .Run();
+  }
+
+  // Other hosts' commits cannot be seen without a round trip: only this connection's count.
+  uint64_t CommitMark() override { return commits_; }
+  // ---- end of the step pipeline's section ----------------------------------------------------
 
   void SavePool(const CouponPool& p) override {
     auto s = db_.Prepare(
@@ -948,6 +1056,7 @@ class PostgresStore final : public Store {
 
   PgDb db_;
   int depth_ = 0;  // Write() nesting
+  uint64_t commits_ = 0;  // transactions committed through this connection (CommitMark)
 };
 
 int64_t PostgresStore::SchemaVersion() {
