@@ -323,9 +323,10 @@ class Store {
   virtual void RecordOutcome(const MessageRecord& message) = 0;
   // The contact was sent something at `at` (last_message_ms); no row: nothing happens.
   virtual void TouchContact(const std::string& key, Millis at) = 0;
-  // A counter that moves whenever a transaction commits on the store: through this
-  // connection, and on SQLite through any other (PRAGMA data_version). PostgreSQL sees only
-  // this connection's commits (other hosts' cannot be known without a round trip).
+  // A mark that moves whenever a transaction may have committed on the store: through
+  // this connection, and on SQLite through any other (PRAGMA data_version). PostgreSQL
+  // cannot see other sessions' commits without a round trip: its mark also moves every
+  // 20 ms of real time, so a reader keyed on it looks again at least that often.
   virtual uint64_t CommitMark() = 0;
 
   // Orders. Returns false when the order id is already recorded (provider retries).

@@ -32,9 +32,9 @@ bool Bounced(const std::string& channel, const Contact& c) {
   return (channel == "email" && c.email_bounced) || (channel == "sms" && c.phone_bounced);
 }
 
-// How long a look at the batch's statuses counts when the store saw no commit of ours (or,
-// on SQLite, of anyone's): bounds how late a commit from another host is seen.
-constexpr std::chrono::milliseconds kLookAgainAfter(20);
+// How many of the batch's next messages one look covers: a look costs what it covers,
+// and a commit seen makes the next message look again.
+constexpr size_t kLookAhead = 128;
 
 SendGate::SendGate(std::mutex& store_mu, Store& store, std::vector<std::string> message_ids)
     : store_mu_(store_mu), store_(store), ids_(std::move(message_ids)) {
@@ -44,16 +44,17 @@ SendGate::SendGate(std::mutex& store_mu, Store& store, std::vector<std::string> 
 bool SendGate::MayGo(const std::string& message_id) {
   auto at = position_.find(message_id);
   if (at == position_.end()) return false;  // not planned in this batch
-  auto now = std::chrono::steady_clock::now();
+  const size_t i = at->second;
   std::lock_guard<std::mutex> lock(store_mu_);
   const uint64_t mark = store_.CommitMark();
-  if (!looked_ || mark != mark_ || now - looked_at_ >= kLookAgainAfter) {
-    // Only the messages not handed over yet: a look costs what is left of the batch.
-    std::vector<std::string> rest(ids_.begin() + static_cast<std::ptrdiff_t>(at->second), ids_.end());
-    sending_ = store_.StillSending(rest);
+  if (!looked_ || mark != mark_ || i < looked_from_ || i >= looked_to_) {
+    looked_from_ = i;
+    looked_to_ = std::min(ids_.size(), i + kLookAhead);
+    sending_ = store_.StillSending(std::vector<std::string>(
+        ids_.begin() + static_cast<std::ptrdiff_t>(looked_from_),
+        ids_.begin() + static_cast<std::ptrdiff_t>(looked_to_)));
     looked_ = true;
     mark_ = mark;
-    looked_at_ = now;
   }
   return sending_.count(message_id) > 0;
 }

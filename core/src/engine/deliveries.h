@@ -4,7 +4,6 @@
 #ifndef CARTRECOVERY_SRC_ENGINE_DELIVERIES_H_
 #define CARTRECOVERY_SRC_ENGINE_DELIVERIES_H_
 
-#include <chrono>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -42,10 +41,10 @@ struct SendResult {
 
 // The last look before a message leaves (S4): a message goes only while it is still
 // "sending", so an order or unsubscribe committed after it was planned stops it. One
-// set-based read for the rest of the batch, looked again before a message whenever the
-// store saw a commit since the last look (Store::CommitMark: this process's writer, and
-// on SQLite any other process) or kLookAgainAfter has passed (on PostgreSQL another host's
-// commit is only seen that way). Takes `store_mu` only for the look, never across the network.
+// set-based read covers the batch's next messages, and is made again before a message
+// whenever Store::CommitMark moved since (a commit by this process's writer or, on
+// SQLite, any process; on PostgreSQL the mark also moves with time, for other hosts).
+// Takes `store_mu` only for the look, never across the network.
 class SendGate {
  public:
   // `message_ids`: every message of the batch, in the order they will be handed over.
@@ -57,10 +56,10 @@ class SendGate {
   Store& store_;
   std::vector<std::string> ids_;
   std::map<std::string, size_t> position_;
-  std::set<std::string> sending_;  // as of the last look, among ids_[looked_from_..]
+  std::set<std::string> sending_;  // as of the last look, among ids_[looked_from_, looked_to_)
+  size_t looked_from_ = 0, looked_to_ = 0;
   bool looked_ = false;
   uint64_t mark_ = 0;
-  std::chrono::steady_clock::time_point looked_at_;
 };
 
 // Hands each message to its channel when `gate` lets it go.

@@ -19,6 +19,7 @@
 // and before the record leaves it "sending", and the next claim sends it again (the only
 // window for a duplicate). The job of the step moves as store.h draws it.
 #include <algorithm>
+#include <functional>
 
 #include "cartrecovery/offer.h"
 #include "cartrecovery/status.h"
@@ -46,6 +47,40 @@ std::string StepMessageId(const std::string& journey_id, int step, const std::st
 
 // How far back the policies look at what a contact was sent (channel caps, daily ceiling).
 constexpr Millis kPolicyLookback = 2 * kDay;
+
+// One transaction for a batch of jobs: begin() (the batch's reads), then job(i) for each.
+// Tried first without savepoints, which cost two statements per job (on PostgreSQL two
+// round trips); when a job throws, the transaction is undone and the batch runs again with
+// a savepoint per job, so that the job that throws is undone alone (failed(i) is told)
+// and the others go on. begin() must start from scratch: it runs again then.
+void WriteJobs(Store& store, size_t count, const std::function<void()>& begin,
+               const std::function<void(size_t)>& job,
+               const std::function<void(size_t, const std::exception&)>& failed) {
+  bool a_job_threw = false;
+  try {
+    store.Write([&] {
+      begin();
+      for (size_t i = 0; i < count; ++i) {
+        a_job_threw = true;
+        job(i);
+        a_job_threw = false;
+      }
+    });
+    return;
+  } catch (const std::exception&) {
+    if (!a_job_threw) throw;  // the store itself failed (begin, commit): the batch's error
+  }
+  store.Write([&] {
+    begin();
+    for (size_t i = 0; i < count; ++i) {
+      try {
+        store.Write([&] { job(i); });
+      } catch (const std::exception& e) {
+        failed(i, e);
+      }
+    }
+  });
+}
 
 }  // namespace
 
@@ -391,31 +426,32 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
   }
   // Plan: one transaction reads what the batch needs (a few set-based statements), then
   // marks every message of the batch "sending" (fenced by each claim's attempt) before
-  // anything leaves. A savepoint per job: a job that throws is undone alone and stays
-  // claimed (tried again after its lease); the others go on.
+  // anything leaves. A job that throws is undone alone and stays claimed (tried again
+  // after its lease); the others go on (WriteJobs).
   std::vector<StepPlan> plans;
   plans.reserve(jobs.size());
   {
     std::lock_guard<std::mutex> lock(r.store_mu);
     Store& store = *r.store;
-    StepReads reads(store);
-    store.Write([&] {
-      std::vector<JobRecord> planned;
-      for (size_t i = 0; i < jobs.size(); ++i)
-        if (ordered[i] != 2) planned.push_back(jobs[i]);
-      LoadPlanReads(reads, planned, now);
-      for (size_t i = 0; i < jobs.size(); ++i) {
-        if (ordered[i] == 2) continue;
-        try {
-          store.Write([&] {
-            if (auto plan = PlanStep(store, reads, jobs[i], now, ordered[i] == 1))
-              plans.push_back(std::move(*plan));
-          });
-        } catch (const std::exception& e) {
+    std::optional<StepReads> reads;
+    WriteJobs(
+        store, jobs.size(),
+        [&] {
+          plans.clear();
+          reads.emplace(store);
+          std::vector<JobRecord> planned;
+          for (size_t i = 0; i < jobs.size(); ++i)
+            if (ordered[i] != 2) planned.push_back(jobs[i]);
+          LoadPlanReads(*reads, planned, now);
+        },
+        [&](size_t i) {
+          if (ordered[i] == 2) return;
+          if (auto plan = PlanStep(store, *reads, jobs[i], now, ordered[i] == 1))
+            plans.push_back(std::move(*plan));
+        },
+        [&](size_t i, const std::exception& e) {
           SetError(r, "job step " + jobs[i].subject + ": " + e.what());
-        }
-      }
-    });
+        });
   }
   if (plans.empty()) return;
   // Deliver: no transaction, no store lock across the network. `plans` does not grow from
@@ -442,28 +478,30 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
   // stay "sending" and the next claim sends them (nothing left yet).
   std::lock_guard<std::mutex> lock(r.store_mu);
   Store& store = *r.store;
-  StepReads reads(store);
-  store.Write([&] {
-    std::vector<JobRecord> recorded;
-    std::vector<std::string> journey_ids, cart_ids;
-    for (size_t i = 0; i < delivered; ++i) {
-      recorded.push_back(plans[i].job);
-      journey_ids.push_back(plans[i].journey.journey_id);
-      cart_ids.push_back(plans[i].journey.cart_id);
-    }
-    reads.LoadClaims(recorded);
-    reads.LoadJourneys(journey_ids);
-    reads.LoadMessageStates(journey_ids);
-    reads.LoadCarts(cart_ids);
-    for (size_t i = 0; i < plans.size(); ++i) {
-      try {
-        if (i < delivered) store.Write([&] { RecordStep(store, reads, plans[i], results[i], now); });
+  std::optional<StepReads> reads;
+  WriteJobs(
+      store, plans.size(),
+      [&] {
+        reads.emplace(store);
+        std::vector<JobRecord> recorded;
+        std::vector<std::string> journey_ids, cart_ids;
+        for (size_t i = 0; i < delivered; ++i) {
+          recorded.push_back(plans[i].job);
+          journey_ids.push_back(plans[i].journey.journey_id);
+          cart_ids.push_back(plans[i].journey.cart_id);
+        }
+        reads->LoadClaims(recorded);
+        reads->LoadJourneys(journey_ids);
+        reads->LoadMessageStates(journey_ids);
+        reads->LoadCarts(cart_ids);
+      },
+      [&](size_t i) {
+        if (i < delivered) RecordStep(store, *reads, plans[i], results[i], now);
         else store.RetryJob(plans[i].job.job_id, plans[i].job.attempt, plans[i].job.due_ms);
-      } catch (const std::exception& e) {
+      },
+      [&](size_t i, const std::exception& e) {
         SetError(r, "job step " + plans[i].journey.journey_id + ": " + e.what());
-      }
-    }
-  });
+      });
 }
 
 bool Engine::Impl::OrderedAtShop(Runtime& r, const std::string& journey_id) {

@@ -10,6 +10,7 @@
 #include "store/postgres_store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <set>
 #include <vector>
@@ -623,8 +624,14 @@ class PostgresStore final : public Store {
         .Run();
   }
 
-  // Other hosts' commits cannot be seen without a round trip: only this connection's count.
-  uint64_t CommitMark() override { return commits_; }
+  // Other sessions' commits cannot be seen without a round trip: this connection's count,
+  // plus the number of 20 ms ticks of real time, so that a reader keyed on the mark (the
+  // last look before a send, S4) sees another host's order at most that late.
+  uint64_t CommitMark() override {
+    constexpr std::chrono::milliseconds kTick(20);
+    auto ticks = std::chrono::steady_clock::now().time_since_epoch() / kTick;
+    return (static_cast<uint64_t>(ticks) << 24) + commits_;
+  }
   // ---- end of the step pipeline's section ----------------------------------------------------
 
   void SavePool(const CouponPool& p) override {

@@ -180,7 +180,12 @@ std::string KeyList(const std::vector<std::string>& keys) {
   std::string out = "[";
   for (const auto& key : keys) {
     if (out.size() > 1) out += ',';
-    out += JsonQuote(key);
+    // Ids are plain text: quoted as they are unless a character needs escaping.
+    bool plain = std::all_of(key.begin(), key.end(), [](char c) {
+      return c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
+    });
+    if (plain) out.append("\"").append(key).append("\"");
+    else out += JsonQuote(key);
   }
   return out + "]";
 }
