@@ -59,6 +59,35 @@ def test_a_failing_order_check_holds_only_its_own_cart(make_engine, clock):
         sorted(m["cart_id"] for m in engine.messages()) == ["c0", "c2"]
 
 
+@pytest.mark.parametrize("orderer", ["same_engine", "another_connection"])
+def test_an_order_committed_while_a_batch_is_delivered_stops_its_later_reminders(
+        make_engine, clock, orderer):
+    """S4 across the jobs of one batch. The batch looks at its messages' statuses once before
+    delivering and again only when a commit may have changed them: one made by this engine's
+    writer, or by another connection to the store (SQLite tells by data_version; PostgreSQL
+    cannot, and looks again every 20 ms, hence the pause)."""
+    got = []
+    addresses = {f"s{i}@example.com" for i in range(5)}
+    target = []
+
+    def deliver(message):
+        got.append(message["to"])
+        if len(got) == 1:  # the first reminder of the batch is out; the others are not yet
+            target.append(sorted(addresses - {message["to"]})[0])
+            ordering.track("order_placed", order_id="o-1", email=target[0])
+            time.sleep(0.03)
+
+    engine = make_engine(channels={"email": cr.CallbackChannel(deliver)})
+    ordering = engine if orderer == "same_engine" else make_engine()
+    for i in range(5):
+        add_cart(engine, f"c{i}", email=f"s{i}@example.com")
+    run_at(engine, clock, T0 + HOUR)
+    assert len(got) == 4 and target[0] not in got
+    stopped = [m for m in engine.messages() if m["to"] == target[0]]
+    assert [(m["status"], m["reason"]) for m in stopped] == [("suppressed", "ordered")]
+    assert sorted(m["status"] for m in engine.messages()) == ["sent"] * 4 + ["suppressed"]
+
+
 N_KILL = 8
 
 
