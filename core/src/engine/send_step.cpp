@@ -1,7 +1,9 @@
-// Sending a batch of journeys' steps: plan (one transaction for the batch: re-check,
-// decide per channel, render, record "sending") -> deliver (no transaction, no store lock)
-// -> record (one transaction for the batch: outcomes, then advance each journey or schedule
-// its retry). A savepoint per job in both transactions: one bad job is undone alone.
+// Sending a batch of journeys' steps: plan (one transaction for the batch: read what the
+// batch needs in a few set-based statements (step_reads.h), then per job re-check, decide
+// per channel, render, record "sending") -> deliver (no transaction, no store lock; one
+// status look for the batch, S4) -> record (one transaction for the batch: read again what
+// may have changed, store the outcomes, then advance each journey or schedule its retry).
+// One bad job is undone alone in both transactions (WriteJobs).
 // Every decision not to send is a message row "suppressed" with its reason (S7).
 //
 // A message of a step, with the function that moves it:
