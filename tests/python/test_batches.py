@@ -1,10 +1,12 @@
 """The batched step pipeline (issue 9, item 1): a worker claims a batch of due reminders,
 marks them all "sending" in one transaction, delivers, and records every outcome in one
-transaction, a savepoint per job. Seen from outside: one bad job does not undo the others,
-and a worker killed between the mark and the record loses nothing.
+transaction, one bad job undone alone. Seen from outside: one bad job does not undo the
+others, an order committed while a batch is delivered stops its later reminders, and a
+worker killed between the mark and the record loses nothing.
 """
 from __future__ import annotations
 
+import time
 from collections import Counter
 from datetime import timedelta
 
