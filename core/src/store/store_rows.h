@@ -394,7 +394,7 @@ S& BindOrderRow(S& s, const OrderRecord& o) {
 // ---- The step pipeline's batch reads (issue 9) --------------------------------------------
 
 // `select` (one of the *Select above, with an empty tail) with the row's key added as its
-// last column, after the reader's: `key_column` is then column `ReaderColumns`.
+// last column, after the reader's: for carts column kCartColumns, for contacts kContactColumns.
 inline std::string KeyedSelect(std::string select, const char* key_column, const std::string& tail) {
   select.insert(select.find(" FROM "), std::string(", ") + key_column);
   return select + tail;
