@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 
 import cartrecovery as cr
-from conftest import HOUR, SETTINGS, T0, add_cart, run_at, store_execute, store_url
+from conftest import DAY, HOUR, SETTINGS, T0, add_cart, run_at, store_execute, store_url
 from workers import kill_while_sending
 
 
@@ -38,6 +38,27 @@ def test_a_job_that_fails_in_a_batch_leaves_the_others_sent_and_recorded(make_en
     assert {m["status"] for m in rows.values()} == {"sent"}
     for c in ("c0", "c1", "c3", "c4"):
         assert engine.cart(c)["journey"]["next_step"] == 2  # every journey advanced
+
+
+def test_a_step_that_fails_while_planned_leaves_the_others_sent_and_advanced(make_engine, clock, db_path):
+    """The batch reads its carts in one statement; a cart that cannot be read fails its own
+    step only (read again on its own, undone alone), not the whole batch."""
+    got = []
+    engine = make_engine(channels={"email": cr.CallbackChannel(got.append)})
+    for i in range(5):
+        add_cart(engine, f"c{i}", email=f"s{i}@example.com")
+    run_at(engine, clock, T0 + HOUR)  # every first reminder
+    assert len(got) == 5
+    engine.flush()
+    store_execute(db_path, "UPDATE carts SET items = 'not json' WHERE cart_id = 'c2'")
+    run_at(engine, clock, T0 + 3 * DAY)  # every second reminder is due
+    assert engine.status()["last_error"]
+    second = sorted(m["to"] for m in got[5:])
+    assert second == ["s0@example.com", "s1@example.com", "s3@example.com", "s4@example.com"]
+    for c in ("c0", "c1", "c3", "c4"):
+        assert [m["status"] for m in engine.messages(c)][:2] == ["sent", "sent"]
+        assert engine.cart(c)["journey"]["next_step"] >= 3
+    assert [m["step"] for m in engine.messages("c2")] == [1]  # nothing half-written for c2
 
 
 def test_a_failing_order_check_holds_only_its_own_cart(make_engine, clock):

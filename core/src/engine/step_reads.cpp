@@ -41,7 +41,15 @@ void StepReads::LoadJourneys(const std::vector<std::string>& ids) {
 }
 
 void StepReads::LoadCarts(const std::vector<std::string>& ids) {
-  Remember(carts_, ids, store_.LoadCarts(ids), [](const Cart& c) { return c.cart_id; });
+  std::vector<Cart> carts;
+  try {
+    carts = store_.LoadCarts(ids);
+  } catch (const std::exception&) {
+    // A row that cannot be read (its items are not JSON) must fail its own job, not the
+    // batch: every cart is then read by its job, inside the job's own undo.
+    return;
+  }
+  Remember(carts_, ids, std::move(carts), [](const Cart& c) { return c.cart_id; });
 }
 
 void StepReads::LoadContacts(const std::vector<std::string>& keys) {

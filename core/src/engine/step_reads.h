@@ -22,6 +22,7 @@ class StepReads {
   explicit StepReads(Store& store) : store_(store) {}
 
   // Each loads its rows in one or two statements; call inside the transaction that uses them.
+  // LoadCarts loads nothing when a row cannot be read: each job then reads its own cart.
   void LoadClaims(const std::vector<JobRecord>& jobs);
   void LoadJourneys(const std::vector<std::string>& journey_ids);
   void LoadCarts(const std::vector<std::string>& cart_ids);
