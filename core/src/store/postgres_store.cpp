@@ -11,6 +11,7 @@
 #include "store/postgres_store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <vector>
 
 #include "cartrecovery/status.h"
@@ -204,11 +205,21 @@ class PostgresStore final : public SqlStore<PgDb> {
       fn();
       --depth_;
       db_.Commit();
+      ++commits_;
     } catch (...) {
       if (depth_ > 0) --depth_;
       db_.Rollback();
       throw;
     }
+  }
+
+  // Other sessions' commits cannot be seen without a round trip: this connection's count,
+  // plus the number of 20 ms ticks of real time, so that a reader keyed on the mark (the
+  // last look before a send, S4) sees another host's order at most that late.
+  uint64_t CommitMark() override {
+    constexpr std::chrono::milliseconds kTick(20);
+    auto ticks = std::chrono::steady_clock::now().time_since_epoch() / kTick;
+    return (static_cast<uint64_t>(ticks) << 24) + commits_;
   }
 
 
@@ -459,6 +470,7 @@ class PostgresStore final : public SqlStore<PgDb> {
   std::string WrittenOrder() const override { return ""; }
 
   int depth_ = 0;  // Write() nesting
+  uint64_t commits_ = 0;  // transactions committed through this connection (CommitMark)
 };
 
 int64_t PostgresStore::SchemaVersion() {
