@@ -59,7 +59,8 @@ bool SendGate::MayGo(const std::string& message_id) {
   return sending_.count(message_id) > 0;
 }
 
-std::vector<SendResult> Deliver(SendGate& gate, std::vector<PendingSend>& sends) {
+std::vector<SendResult> Deliver(SendGate& gate, std::vector<PendingSend>& sends,
+                                const std::function<void(PendingSend&)>& accepted) {
   std::vector<SendResult> results;
   for (auto& ps : sends) {
     if (!gate.MayGo(ps.message.message_id)) continue;
@@ -72,7 +73,9 @@ std::vector<SendResult> Deliver(SendGate& gate, std::vector<PendingSend>& sends)
     } catch (const std::exception& e) {
       result.error = Error(ErrorCode::kTransientDelivery, e.what());
     }
+    const bool took = !result.error;
     results.push_back(std::move(result));
+    if (took && accepted) accepted(ps);
   }
   return results;
 }
@@ -87,6 +90,14 @@ std::vector<SendResult> Deliver(std::mutex& store_mu, Store& store, std::vector<
 // How often a step waiting for the shop's provider account (credit, credentials) tries again.
 constexpr Millis kAccountRetryMs = kHour;
 
+MessageRecord SentRecord(const MessageRecord& sending, Millis now) {
+  MessageRecord m = sending;
+  m.attempts += 1;
+  m.status = "sent";
+  m.sent_ms = now;
+  return m;
+}
+
 Recorded RecordResults(Store& store, const RetryPolicy& retry, const std::string& contact_key,
                        std::vector<SendResult>& results, Millis now) {
   Recorded out;
@@ -94,11 +105,14 @@ Recorded RecordResults(Store& store, const RetryPolicy& retry, const std::string
   // bounce, an expired subscription); otherwise a send just moves last_message_ms.
   std::optional<Contact> contact;
   for (auto& r : results) {
+    if (r.send->recorded) {  // its group stored it and touched the contact
+      out.messages.push_back(SentRecord(r.send->message, now));
+      continue;
+    }
     MessageRecord m = r.send->message;
     m.attempts += 1;
     if (!r.error) {
-      m.status = "sent";
-      m.sent_ms = now;
+      m = SentRecord(r.send->message, now);
       out.any_sent = true;
     } else if (r.error->code() == ErrorCode::kTransientDelivery && MayRetry(retry, m.attempts)) {
       m.status = "retrying";

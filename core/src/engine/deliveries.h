@@ -4,6 +4,7 @@
 #ifndef CARTRECOVERY_SRC_ENGINE_DELIVERIES_H_
 #define CARTRECOVERY_SRC_ENGINE_DELIVERIES_H_
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -32,6 +33,7 @@ struct PendingSend {
   MessageRecord message;   // as stored, status "sending"
   OutgoingMessage outgoing;
   Channel* channel = nullptr;
+  bool recorded = false;   // accepted, and already stored "sent" by a group (record_groups.h)
 };
 
 struct SendResult {
@@ -62,8 +64,10 @@ class SendGate {
   uint64_t mark_ = 0;
 };
 
-// Hands each message to its channel when `gate` lets it go.
-std::vector<SendResult> Deliver(SendGate& gate, std::vector<PendingSend>& sends);
+// Hands each message to its channel when `gate` lets it go; `accepted`, when given, is told
+// of each message the channel took, at once.
+std::vector<SendResult> Deliver(SendGate& gate, std::vector<PendingSend>& sends,
+                                const std::function<void(PendingSend&)>& accepted = nullptr);
 // The same with a gate of its own over `sends`.
 std::vector<SendResult> Deliver(std::mutex& store_mu, Store& store, std::vector<PendingSend>& sends);
 
@@ -73,7 +77,10 @@ struct Recorded {
   std::vector<MessageRecord> messages;  // each result's message as recorded
 };
 
-// Inside a Write(): stores each outcome. A transient failure becomes "retrying" with a
+// A message the channel accepted, as stored: "sent" at `now`, one attempt more.
+MessageRecord SentRecord(const MessageRecord& sending, Millis now);
+
+// Inside a Write(): stores each outcome (but those a group already recorded). A transient failure becomes "retrying" with a
 // backoff (RetryDelay); a permanent one "failed" with the provider's reply, and suppresses
 // the address (hard bounce; an expired push subscription is dropped); a refusal of the
 // shop's account (kAccountDelivery: credit, credentials) "paused" with reason

@@ -1,14 +1,15 @@
 // Sending a batch of journeys' steps: plan (one transaction for the batch: read what the
 // batch needs in a few set-based statements (step_reads.h), then per job re-check, decide
-// per channel, render, record "sending") -> deliver (no transaction, no store lock; one
-// status look for the batch, S4) -> record (one transaction for the batch: read again what
-// may have changed, store the outcomes, then advance each journey or schedule its retry).
+// per channel, render, record "sending") -> deliver (no store lock across the network; one
+// status look for the batch, S4; what the channels accept is stored "sent" in short groups
+// meanwhile) -> record (one transaction for the batch: read again what may have changed,
+// store the other outcomes, then advance each journey or schedule its retry).
 // One bad job is undone alone in both transactions (WriteJobs).
 // Every decision not to send is a message row "suppressed" with its reason (S7).
 //
 // A message of a step, with the function that moves it:
 //
-//            PlanStep                      Deliver: accepted     RecordStep
+//            PlanStep                      Deliver: accepted     RecordGroups / RecordStep
 //   (none) ───────────▶ sending ─────────────────────────────────────────────▶ sent
 //     │  PlanStep        │  ▲  RecordStep: transient failure  ┌──▶ retrying ──┐
 //     │  (policy, hold)  │  └──────────────── PlanStep ◀──────┘               │
@@ -19,7 +20,9 @@
 //   ApplyOrder / ApplyUnsubscribe / EndJourney: any unsent ──▶ suppressed ◀─────┘
 // "sending" is written before anything leaves; a worker killed after the channel accepted
 // and before the record leaves it "sending", and the next claim sends it again (the only
-// window for a duplicate). The job of the step moves as store.h draws it.
+// window for a duplicate). Accepted messages are stored "sent" in groups while the batch is
+// delivered (record_groups.h), so that window holds one group at most. The job of the step
+// moves as store.h draws it.
 #include <algorithm>
 #include <functional>
 
@@ -27,6 +30,7 @@
 #include "cartrecovery/status.h"
 #include "engine/deliveries.h"
 #include "engine/engine_impl.h"
+#include "engine/record_groups.h"
 #include "engine/step_reads.h"
 
 namespace cartrecovery {
@@ -465,7 +469,10 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
   std::vector<std::string> message_ids;
   for (const auto& plan : plans)
     for (const auto& send : plan.sends) message_ids.push_back(send.message.message_id);
+  // What the channels accept is stored "sent" in small groups meanwhile (record_groups.h):
+  // a kill re-sends at most one group, not the batch.
   internal::SendGate gate(r.store_mu, *r.store, std::move(message_ids));
+  internal::RecordGroups groups(r.store_mu, *r.store, now);
   std::vector<std::vector<internal::SendResult>> results(plans.size());
   size_t delivered = plans.size();
   for (size_t i = 0; i < plans.size(); ++i) {
@@ -473,13 +480,17 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
       delivered = i;
       break;
     }
-    results[i] = internal::Deliver(gate, plans[i].sends);
+    const StepPlan& plan = plans[i];
+    results[i] = internal::Deliver(gate, plans[i].sends, [&](internal::PendingSend& send) {
+      groups.Accepted(plan.job, plan.journey.contact_key, send);
+    });
   }
-  // Record: every outcome of the batch in one transaction, a savepoint per job, from what
-  // the batch read again in a few statements (claims, journeys, message states, carts:
-  // an order or unsubscribe may have ended a journey meanwhile). The jobs a shutdown left
-  // undelivered go back to pending at once, not when their lease runs out; their messages
-  // stay "sending" and the next claim sends them (nothing left yet).
+  // Record: every other outcome of the batch in one transaction, a savepoint per job, from
+  // what the batch read again in a few statements (claims, journeys, message states, carts:
+  // an order or unsubscribe may have ended a journey meanwhile), then each journey's
+  // advance. The jobs a shutdown left undelivered go back to pending at once, not when
+  // their lease runs out; their messages stay "sending" and the next claim sends them
+  // (nothing left yet).
   std::lock_guard<std::mutex> lock(r.store_mu);
   Store& store = *r.store;
   std::optional<StepReads> reads;

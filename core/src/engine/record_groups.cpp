@@ -1,0 +1,49 @@
+#include "engine/record_groups.h"
+
+#include <set>
+
+namespace cartrecovery {
+namespace internal {
+
+RecordGroups::RecordGroups(std::mutex& store_mu, Store& store, Millis now)
+    : store_mu_(store_mu), store_(store), now_(now), last_write_(std::chrono::steady_clock::now()) {
+  waiting_.reserve(kRecordGroupMessages);
+}
+
+void RecordGroups::Accepted(const JobRecord& job, const std::string& contact_key, PendingSend& send) {
+  waiting_.push_back({{job.job_id, job.attempt}, &contact_key, &send});
+  if (waiting_.size() >= kRecordGroupMessages ||
+      std::chrono::steady_clock::now() - last_write_ >= kRecordGroupEvery)
+    Write();
+}
+
+void RecordGroups::Write() {
+  std::vector<std::pair<int64_t, int>> claims;
+  for (const auto& w : waiting_) claims.push_back(w.claim);
+  std::vector<PendingSend*> written;
+  try {
+    std::lock_guard<std::mutex> lock(store_mu_);
+    store_.Write([&] {
+      written.clear();
+      const std::set<int64_t> current = store_.CurrentClaims(claims);
+      std::set<std::string> touched;
+      for (const auto& w : waiting_) {
+        if (!current.count(w.claim.first)) continue;  // lost: the final record's, as before
+        store_.RecordOutcome(SentRecord(w.send->message, now_));
+        if (touched.insert(*w.contact_key).second && !w.contact_key->empty())
+          store_.TouchContact(*w.contact_key, now_);
+        written.push_back(w.send);
+      }
+    });
+  } catch (const std::exception&) {
+    // Nothing of the group was written: the final record writes it (and reports a store
+    // that keeps failing). Failing the batch here would send all of it again.
+    written.clear();
+  }
+  for (PendingSend* send : written) send->recorded = true;
+  waiting_.clear();
+  last_write_ = std::chrono::steady_clock::now();
+}
+
+}  // namespace internal
+}  // namespace cartrecovery

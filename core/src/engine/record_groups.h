@@ -1,0 +1,66 @@
+// record_groups.h: the outcomes of a batch's accepted deliveries stored in small groups
+// while the batch is still being delivered, so that a worker killed mid-delivery leaves
+// "sending" (and the next claim sends again) only what went out since its last group, not
+// everything of the batch.
+//
+// A message joins the group when its channel accepted it; the group is written in one short
+// transaction (status "sent", sent_ms, attempts) once it holds kRecordGroupMessages messages
+// or kRecordGroupEvery has passed since the last group was written, whichever comes first.
+// So a kill re-sends at most kRecordGroupMessages messages (tests/python/test_kill_loop.py
+// reads the constant from here). Fenced: a message whose job's claim is no longer current is
+// left to the batch's final record, as before. Failures, retries, the journey's advance and
+// anything not yet grouped are the final record's (send_step.cpp RecordStep); it skips the
+// messages a group wrote (PendingSend::recorded).
+//
+// Used by the one thread delivering a batch; the store lock is taken only for a group's write.
+#ifndef CARTRECOVERY_SRC_ENGINE_RECORD_GROUPS_H_
+#define CARTRECOVERY_SRC_ENGINE_RECORD_GROUPS_H_
+
+#include <chrono>
+#include <cstddef>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cartrecovery/store.h"
+#include "engine/deliveries.h"
+
+namespace cartrecovery {
+namespace internal {
+
+// At most this many accepted messages wait for their record: the bound on what a kill
+// sends again. Each group is one commit (an fsync on SQLite): 32 keeps that to a few
+// percent of a batch's cost.
+constexpr size_t kRecordGroupMessages = 32;
+// A slow channel's accepted messages wait no longer than this for their record.
+constexpr std::chrono::milliseconds kRecordGroupEvery(50);
+
+class RecordGroups {
+ public:
+  // `now`: the batch's time, the sent_ms the final record would write.
+  RecordGroups(std::mutex& store_mu, Store& store, Millis now);
+
+  // The channel accepted `send` (a message of `job`, to `contact_key`); `send` must stay
+  // where it is until the batch is recorded. May write the group.
+  void Accepted(const JobRecord& job, const std::string& contact_key, PendingSend& send);
+
+ private:
+  struct Waiting {
+    std::pair<int64_t, int> claim;  // job_id, attempt
+    const std::string* contact_key;
+    PendingSend* send;
+  };
+  void Write();
+
+  std::mutex& store_mu_;
+  Store& store_;
+  const Millis now_;
+  std::vector<Waiting> waiting_;
+  std::chrono::steady_clock::time_point last_write_;
+};
+
+}  // namespace internal
+}  // namespace cartrecovery
+
+#endif  // CARTRECOVERY_SRC_ENGINE_RECORD_GROUPS_H_
