@@ -243,6 +243,11 @@ class Store {
   virtual ~Store() = default;
 
   virtual void Write(const std::function<void()>& fn) = 0;
+  // Write() for what only spares work when it is kept (a group of delivery outcomes: when
+  // lost, the messages are sent again): its commit survives the process being killed but
+  // may be lost to a power cut until the next Write() commits (SQLite: no fsync of its own;
+  // the next Write()'s fsync covers it). Stores without the distinction just Write().
+  virtual void WriteUnsynced(const std::function<void()>& fn) { Write(fn); }
 
   // Events.
   virtual void AppendEvent(const Event& event, const std::string& json) = 0;

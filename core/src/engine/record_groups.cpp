@@ -23,7 +23,7 @@ void RecordGroups::Write() {
   std::vector<PendingSend*> written;
   try {
     std::lock_guard<std::mutex> lock(store_mu_);
-    store_.Write([&] {
+    store_.WriteUnsynced([&] {
       written.clear();
       const std::set<int64_t> current = store_.CurrentClaims(claims);
       std::set<std::string> touched;
