@@ -9,6 +9,11 @@
 //     undone and the exception goes on to the caller, who may continue the outer one.
 //   - Every other method must be called from inside Write(), or, for the read-only ones
 //     marked "read", inside or outside it.
+//   - Locking on PostgreSQL, where writers on many hosts run at once: a Write() whose first
+//     call is LockKeys() serialises only with transactions that lock one of the same keys
+//     (a contact key, "cart:<id>"); inside it the loads of carts, contacts, journeys and
+//     messages lock their row's keys as they read them, so a read-modify-write stays safe.
+//     Any other Write() takes the store-wide lock and runs alone, as on SQLite.
 // Errors: Error(kStorage) for I/O, lock timeouts, a file that is not ours or comes from a
 // newer version. A failed Write leaves nothing of fn behind.
 //
@@ -242,6 +247,25 @@ class Store {
   virtual ~Store() = default;
 
   virtual void Write(const std::function<void()>& fn) = 0;
+  // Write(), run again (a few times) when PostgreSQL gave it up for a conflict with another
+  // transaction (deadlock, serialization failure): fn must keep nothing from a failed run.
+  virtual void WriteRepeatable(const std::function<void()>& fn) { Write(fn); }
+  // Inside Write(): this transaction touches the rows of `keys` (contact keys, "cart:<id>")
+  // and no other writer's (see the top). As the first call of a Write(), an empty list
+  // says: only rows no other writer reads first (job claims, heartbeats). SQLite: nothing,
+  // its one writer at a time already serialises everything.
+  virtual void LockKeys(const std::vector<std::string>& keys) { (void)keys; }
+  // The keys (LockKeys) of the given journeys (contact key, "cart:<id>" of the cart) and
+  // carts ("cart:<id>", the contact key), to lock a batch before its work reads it (read).
+  // Only where LockKeys does something (PostgreSQL); elsewhere empty.
+  virtual std::vector<std::string> JourneyLockKeys(const std::vector<std::string>& journey_ids) {
+    (void)journey_ids;
+    return {};
+  }
+  virtual std::vector<std::string> CartLockKeys(const std::vector<std::string>& cart_ids) {
+    (void)cart_ids;
+    return {};
+  }
 
   // Events.
   virtual void AppendEvent(const Event& event, const std::string& json) = 0;

@@ -300,7 +300,9 @@ void Engine::Impl::CommitBatch(Runtime& r, std::vector<std::pair<int64_t, Event>
     std::vector<std::pair<int64_t, std::string>> refused;
     try {
       std::lock_guard<std::mutex> lock(r.store_mu);
+      const std::vector<std::string> keys = EventLockKeys(*r.store, batch);
       r.store->Write([&] {
+        r.store->LockKeys(keys);  // PostgreSQL: only these shoppers' writers wait (store.h)
         for (auto& item : batch) {
           try {
             if (savepoints) r.store->Write([&] { Apply(*r.store, item.second); });

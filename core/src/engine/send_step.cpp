@@ -360,7 +360,14 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
   {
     std::lock_guard<std::mutex> lock(r.store_mu);
     Store& store = *r.store;
-    store.Write([&] {
+    // PostgreSQL: the batch's shoppers are locked first (store.h); an order or unsubscribe
+    // for one of them waits until their messages are "sending", then suppresses them (S4).
+    std::vector<std::string> journeys;
+    for (const auto& job : jobs) journeys.push_back(job.subject);
+    const std::vector<std::string> keys = store.JourneyLockKeys(journeys);
+    store.WriteRepeatable([&] {
+      plans.clear();  // a repeated run starts afresh
+      store.LockKeys(keys);
       for (size_t i = 0; i < jobs.size(); ++i) {
         if (ordered[i] == 2) continue;
         try {
@@ -392,7 +399,11 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
   // their messages stay "sending" and the next claim sends them (nothing left yet).
   std::lock_guard<std::mutex> lock(r.store_mu);
   Store& store = *r.store;
-  store.Write([&] {
+  std::vector<std::string> journeys;
+  for (const auto& plan : plans) journeys.push_back(plan.journey.journey_id);
+  const std::vector<std::string> keys = store.JourneyLockKeys(journeys);
+  store.WriteRepeatable([&] {
+    store.LockKeys(keys);
     for (size_t i = 0; i < plans.size(); ++i) {
       try {
         if (i < delivered) store.Write([&] { RecordStep(store, plans[i], results[i], now); });

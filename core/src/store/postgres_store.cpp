@@ -191,7 +191,12 @@ class PostgresStore final : public Store {
         fn();
       } catch (...) {
         --depth_;
+        // A lock cycle broken inside the savepoint: the caller may go on, but the work it
+        // gave up would be lost (a reminder left "sending" is sent again), so the whole
+        // transaction is failed at its end and WriteRepeatable runs it again.
+        if (db_.LastFailureWasConflict()) conflicted_ = true;
         db_.Exec("ROLLBACK TO SAVEPOINT nested; RELEASE SAVEPOINT nested");
+        db_.ForgetKeyLocks();  // those taken inside the savepoint went with it
         throw;
       }
       --depth_;
@@ -199,9 +204,14 @@ class PostgresStore final : public Store {
       return;
     }
     db_.Begin();
+    conflicted_ = false;
     ++depth_;
     try {
       fn();
+      if (conflicted_)
+        throw Error(ErrorCode::kStorage, "store '" + db_.url().shown +
+                                             "': a part of the transaction lost a lock conflict "
+                                             "with another one (deadlock); rolled back");
       --depth_;
       db_.Commit();
     } catch (...) {
@@ -209,6 +219,43 @@ class PostgresStore final : public Store {
       db_.Rollback();
       throw;
     }
+  }
+
+  void WriteRepeatable(const std::function<void()>& fn) override {
+    if (depth_ > 0) return Write(fn);  // a savepoint: the outermost transaction repeats
+    for (int attempt = 1;; ++attempt) {
+      try {
+        Write(fn);
+        return;
+      } catch (const Error&) {
+        // PostgreSQL broke a lock cycle by failing this transaction; another run usually
+        // finds the other one committed.
+        if (attempt >= kConflictAttempts || !db_.LastFailureWasConflict()) throw;
+      }
+    }
+  }
+
+  void LockKeys(const std::vector<std::string>& keys) override { db_.LockKeys(keys); }
+
+  std::vector<std::string> JourneyLockKeys(const std::vector<std::string>& ids) override {
+    auto s = db_.Prepare("SELECT contact_key, cart_id FROM journeys WHERE journey_id = ANY($1::text[])");
+    s.BindLiteral(1, PgArray(ids));
+    std::vector<std::string> keys;
+    while (s.Step()) {
+      keys.push_back(s.Text(0));
+      keys.push_back("cart:" + s.Text(1));
+    }
+    return keys;
+  }
+
+  std::vector<std::string> CartLockKeys(const std::vector<std::string>& ids) override {
+    auto s = db_.Prepare("SELECT contact_key FROM carts WHERE cart_id = ANY($1::text[])");
+    s.BindLiteral(1, PgArray(ids));
+    std::vector<std::string> keys;
+    for (const auto& id : ids) keys.push_back("cart:" + id);
+    while (s.Step())
+      if (!s.Text(0).empty()) keys.push_back(s.Text(0));
+    return keys;
   }
 
   void AppendEvent(const Event& e, const std::string& json) override {
@@ -222,6 +269,7 @@ class PostgresStore final : public Store {
   }
 
   std::optional<Cart> LoadCart(const std::string& cart_id) override {
+    Lock({"cart:" + cart_id});
     auto s = db_.Prepare(CartSelect("WHERE cart_id = $1"));
     s.Bind(1, cart_id);
     if (!s.Step()) return std::nullopt;
@@ -229,6 +277,7 @@ class PostgresStore final : public Store {
   }
 
   void SaveCart(const Cart& c) override {
+    Lock({"cart:" + c.cart_id, c.contact_key});
     // seq = excluded.seq: a fresh number, as SQLite's INSERT OR REPLACE gives a new rowid.
     auto s = db_.Prepare(
         "INSERT INTO carts(cart_id, visitor_id, contact_key, state, stage, currency, items,"
@@ -243,6 +292,7 @@ class PostgresStore final : public Store {
   }
 
   std::optional<Contact> LoadContact(const std::string& key) override {
+    Lock({key});
     auto s = db_.Prepare(ContactSelect("WHERE contact_key = $1"));
     s.Bind(1, key);
     if (!s.Step()) return std::nullopt;
@@ -250,6 +300,7 @@ class PostgresStore final : public Store {
   }
 
   void SaveContact(const Contact& c) override {
+    Lock({c.key});
     auto s = db_.Prepare(
         "INSERT INTO contacts(contact_key, email, phone, first_name, language, timezone,"
         " orders_count, lifetime_value_minor, consent_email, consent_sms, consent_push,"
@@ -273,6 +324,7 @@ class PostgresStore final : public Store {
 
   std::vector<std::string> ContactsWithPhone(const std::string& phone,
                                              const std::string& except_key) override {
+    Lock({"phone:" + phone});  // R3.4: one owner per number, also between two writers
     auto s = db_.Prepare("SELECT contact_key FROM contacts WHERE phone = $1 AND contact_key <> $2");
     s.Bind(1, phone).Bind(2, except_key);
     std::vector<std::string> keys;
@@ -281,12 +333,14 @@ class PostgresStore final : public Store {
   }
 
   std::string ContactKeyForVisitor(const std::string& visitor_id) override {
+    Lock({"visitor:" + visitor_id});
     auto s = db_.Prepare("SELECT contact_key FROM visitors WHERE visitor_id = $1");
     s.Bind(1, visitor_id);
     return s.Step() ? s.Text(0) : std::string();
   }
 
   void LinkVisitor(const std::string& visitor_id, const std::string& key) override {
+    Lock({"visitor:" + visitor_id});
     db_.Prepare(
            "INSERT INTO visitors(visitor_id, contact_key) VALUES($1,$2)"
            " ON CONFLICT(visitor_id) DO UPDATE SET contact_key = excluded.contact_key")
@@ -305,12 +359,15 @@ class PostgresStore final : public Store {
   }
 
   std::optional<JourneyRecord> LoadJourney(const std::string& id) override {
-    auto s = db_.Prepare(JourneySelect("WHERE journey_id = $1"));
-    s.Bind(1, id);
-    return ReadJourney(s);
+    return ReadLocked<JourneyRecord>([&] {
+      auto s = db_.Prepare(JourneySelect("WHERE journey_id = $1"));
+      s.Bind(1, id);
+      return ReadJourney(s);
+    }, [](const JourneyRecord& j) { return j.contact_key; });
   }
 
   std::optional<JourneyRecord> RunningJourneyOfContact(const std::string& key) override {
+    Lock({key});
     auto s = db_.Prepare(JourneySelect(
         "WHERE contact_key = $1 AND state = 'running' ORDER BY started_ms DESC, seq LIMIT 1"));
     s.Bind(1, key);
@@ -318,13 +375,17 @@ class PostgresStore final : public Store {
   }
 
   std::optional<JourneyRecord> LatestJourneyOfCart(const std::string& cart_id) override {
-    auto s = db_.Prepare(
-        JourneySelect("WHERE cart_id = $1 ORDER BY started_ms DESC, seq DESC LIMIT 1"));
-    s.Bind(1, cart_id);
-    return ReadJourney(s);
+    Lock({"cart:" + cart_id});
+    return ReadLocked<JourneyRecord>([&] {
+      auto s = db_.Prepare(
+          JourneySelect("WHERE cart_id = $1 ORDER BY started_ms DESC, seq DESC LIMIT 1"));
+      s.Bind(1, cart_id);
+      return ReadJourney(s);
+    }, [](const JourneyRecord& j) { return j.contact_key; });
   }
 
   void SaveJourney(const JourneyRecord& j) override {
+    Lock({j.contact_key, "cart:" + j.cart_id});
     auto s = db_.Prepare(
         "INSERT INTO journeys(journey_id, contact_key, cart_id, flow, path, state, end_reason,"
         " next_step, next_due_ms, next_branch, started_ms, prev_sent_ms, prev_engagement,"
@@ -446,10 +507,12 @@ class PostgresStore final : public Store {
   }
 
   std::optional<MessageRecord> LoadMessage(const std::string& id) override {
-    auto s = db_.Prepare(MessageSelect("WHERE message_id = $1"));
-    s.Bind(1, id);
-    if (!s.Step()) return std::nullopt;
-    return ReadMessage(s);
+    return ReadLocked<MessageRecord>([&]() -> std::optional<MessageRecord> {
+      auto s = db_.Prepare(MessageSelect("WHERE message_id = $1"));
+      s.Bind(1, id);
+      if (!s.Step()) return std::nullopt;
+      return ReadMessage(s);
+    }, [](const MessageRecord& m) { return m.contact_key; });
   }
 
   void UpdateMessage(const MessageRecord& m) override {
@@ -695,6 +758,9 @@ class PostgresStore final : public Store {
   }
 
   IncentiveHistory IncentiveCounts(Millis since) override {
+    // S8: counting the budget and recording a decision in it is one writer at a time, or
+    // two hosts could each hand out the last incentive under the cap.
+    Lock({"incentive_budget"});
     auto s = db_.Prepare(
         // One abandonment (a cart) asked about twice, by a popup and by a reminder step, is
         // one abandoner; valuable ones are those the priority rule decided (S8).
@@ -946,8 +1012,29 @@ class PostgresStore final : public Store {
 
 
 
+  // Keyed transactions: locks these keys (empty ones skipped) before their rows are used.
+  bool Lock(std::initializer_list<std::string> keys) {
+    if (!db_.keyed()) return false;
+    std::vector<std::string> wanted;
+    for (const auto& k : keys)
+      if (!k.empty()) wanted.push_back(k);
+    return db_.LockKeys(wanted);
+  }
+  // A row whose key is in the row itself: read, lock its key, and read again when that
+  // lock was new (the row may have changed while we waited). Whoever moves a row to
+  // another key holds its current one, so the key read under its lock is stable.
+  template <typename Row, typename ReadFn, typename KeyFn>
+  std::optional<Row> ReadLocked(const ReadFn& read, const KeyFn& key_of) {
+    std::optional<Row> row = read();
+    for (int i = 0; row && i < 4 && Lock({key_of(*row)}); ++i) row = read();
+    return row;
+  }
+
+  static constexpr int kConflictAttempts = 4;
+
   PgDb db_;
   int depth_ = 0;  // Write() nesting
+  bool conflicted_ = false;  // a savepoint of this transaction failed on a lock conflict
 };
 
 int64_t PostgresStore::SchemaVersion() {
