@@ -43,6 +43,13 @@ def waiting(conn: RawPostgres, schema: str) -> list[str]:
     return sorted(r[0] for r in rows)
 
 
+def waiting_transactions(conn: RawPostgres, schema: str) -> list[tuple]:
+    """(process, transaction start) of each engine connection waiting for a lock."""
+    return sorted(conn.execute(
+        "SELECT pid, xact_start FROM pg_stat_activity"
+        f" WHERE application_name = 'cartrecovery/{schema}' AND wait_event_type = 'Lock'"))
+
+
 def until(what: str, check) -> None:
     deadline = time.monotonic() + TIMEOUT
     while not check():
@@ -75,12 +82,16 @@ def test_writers_of_different_contacts_pass_each_other_and_one_contact_serialise
             first.track("contact_captured", cart_id="a2", email="ann@example.com", first_name="Ann")
             until("the first writer waits for Ann's row",
                   lambda: waiting(watcher, schema) == ["Lock:transactionid"])
+            ann_writer = waiting_transactions(watcher, schema)
 
             # Another connection, another contact: committed while the first one still waits
             # (with one lock for the whole store it would wait behind it).
             done = in_thread(lambda: second.track("order_placed", order_id="o-b", cart_id="b1"))
             done.join(TIMEOUT)
             assert not done.is_alive(), "a writer for Bob waited for a writer of Ann"
+            # ... while that very transaction of Ann's writer still waits (not one that gave
+            # up on its lock timeout and was begun again).
+            assert waiting_transactions(watcher, schema) == ann_writer
             assert watcher.execute("SELECT count(*) FROM orders WHERE order_id = 'o-b'") == [("1",)]
             assert watcher.execute("SELECT count(*) FROM carts WHERE cart_id = 'a2'") == [("0",)]
 
