@@ -255,6 +255,10 @@ class Store {
   // says: only rows no other writer reads first (job claims, heartbeats). SQLite: nothing,
   // its one writer at a time already serialises everything.
   virtual void LockKeys(const std::vector<std::string>& keys) { (void)keys; }
+  // As the first call of a Write(): takes the store-wide lock only if no other writer holds
+  // any lock now, without waiting; false: it is busy and this Write() must change nothing.
+  // SQLite: true (BEGIN IMMEDIATE already holds its lock).
+  virtual bool LockStoreIfFree() { return true; }
   // The keys (LockKeys) of the given journeys (contact key, "cart:<id>" of the cart) and
   // carts ("cart:<id>", the contact key), to lock a batch before its work reads it (read).
   // Only where LockKeys does something (PostgreSQL); elsewhere empty.

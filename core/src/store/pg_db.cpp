@@ -425,7 +425,7 @@ void PgDb::Begin() {
   last_state_.clear();
 }
 
-void PgDb::Open(const std::string& lock_sql, LockMode mode) {
+std::string PgDb::Open(const std::string& lock_sql, LockMode mode) {
   pending_ = false;
   const std::string sql = "BEGIN; " + lock_sql;
   PGresult* r = PQexec(conn_, sql.c_str());
@@ -440,9 +440,21 @@ void PgDb::Open(const std::string& lock_sql, LockMode mode) {
       PQclear(PQexec(conn_, "ROLLBACK"));
     Fail(r, "begin");
   }
+  std::string value = PQntuples(r) > 0 && PQnfields(r) > 0 ? PQgetvalue(r, 0, 0) : "";
   PQclear(r);
   in_transaction_ = true;
   mode_ = mode;
+  return value;
+}
+
+bool PgDb::TryLockStore() {
+  if (!pending_) return mode_ == LockMode::kStore;
+  EnsureUsable();
+  const bool got = Open("SELECT pg_try_advisory_xact_lock(" + std::to_string(kLockClass) + ", " +
+                            std::to_string(lock_key_) + ")",
+                        LockMode::kStore) == "t";
+  if (!got) mode_ = LockMode::kNone;  // holds nothing: statements would be unprotected
+  return got;
 }
 
 void PgDb::EnsureOpen() {

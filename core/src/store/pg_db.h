@@ -122,6 +122,9 @@ class PgDb {
   // Returns true when it locked a key not held before (a row read before may have changed
   // meanwhile: read it again).
   bool LockKeys(const std::vector<std::string>& keys);
+  // As the first use of a transaction: the store-wide lock if it is free now (no waiting,
+  // so no queue forms behind it); false: busy, the transaction holds nothing.
+  bool TryLockStore();
   // Keyed mode: the transaction shares the store (LockKeys was its first use).
   bool keyed() const { return mode_ == LockMode::kKeys; }
   // A savepoint was rolled back: the locks taken inside it are gone with it.
@@ -153,7 +156,8 @@ class PgDb {
   enum class LockMode { kNone, kKeys, kStore };
   void Connect();
   // Sends BEGIN with `lock_sql` (one round trip) for a transaction Begin() opened.
-  void Open(const std::string& lock_sql, LockMode mode);
+  // Returns the last statement's first value ("t" from a lock taken by pg_try_...).
+  std::string Open(const std::string& lock_sql, LockMode mode);
   // Before a statement: a transaction still unopened takes the store-wide lock.
   void EnsureOpen();
   void SetUpSession();

@@ -236,6 +236,7 @@ class PostgresStore final : public Store {
   }
 
   void LockKeys(const std::vector<std::string>& keys) override { db_.LockKeys(keys); }
+  bool LockStoreIfFree() override { return db_.TryLockStore(); }
 
   std::vector<std::string> JourneyLockKeys(const std::vector<std::string>& ids) override {
     auto s = db_.Prepare("SELECT contact_key, cart_id FROM journeys WHERE journey_id = ANY($1::text[])");
