@@ -406,17 +406,19 @@ class PostgresStore final : public SqlStore<PgDb> {
   }
 
   int RenewClaims(const std::vector<std::pair<int64_t, int>>& claims, Millis lease_until) override {
-    int renewed = 0;
+    // One statement for the batch (500 claims), not a round trip per claim.
+    std::vector<int64_t> ids, attempts;
     for (const auto& [job_id, attempt] : claims) {
-      db_.Prepare("UPDATE jobs SET lease_until_ms = $1 WHERE job_id = $2 AND attempt = $3"
-                  " AND state = 'claimed'")
-          .Bind(1, lease_until)
-          .Bind(2, job_id)
-          .Bind(3, attempt)
-          .Run();
-      renewed += static_cast<int>(db_.ChangedRows());
+      ids.push_back(job_id);
+      attempts.push_back(attempt);
     }
-    return renewed;
+    db_.Prepare("UPDATE jobs SET lease_until_ms = $1 FROM unnest($2::bigint[], $3::bigint[]) AS c(id, attempt)"
+                " WHERE jobs.job_id = c.id AND jobs.attempt = c.attempt AND jobs.state = 'claimed'")
+        .Bind(1, lease_until)
+        .BindLiteral(2, PgArray(ids))
+        .BindLiteral(3, PgArray(attempts))
+        .Run();
+    return static_cast<int>(db_.ChangedRows());
   }
 
   std::optional<Millis> NextDueMs() override {
