@@ -1,9 +1,40 @@
 // The PostgreSQL store: what PostgreSQL does its own way; the SQL it shares with the SQLite
 // store is in sql_store.cpp (SqlStore), with the hooks below for the words that differ.
-// Every statement is prepared once per connection and cached; writes run inside Write()'s transaction,
-// which holds a per-schema advisory lock, so that read-modify-write sequences from
-// processes on several hosts serialize as they do on SQLite's write lock. Claims (jobs,
-// coupons) are single statements with FOR UPDATE SKIP LOCKED besides.
+// Every statement is prepared once per connection and cached (PgDb::Prepare, by its text).
+// Claims (jobs, coupons) are single statements with FOR UPDATE SKIP LOCKED.
+//
+// Locking: writers on many hosts run at once and wait for each other only over the same
+// shopper. A Write() that starts with LockKeys() holds the store-wide advisory lock shared
+// and an exclusive transaction lock per key ("e:ann@...", "cart:<id>", ...); the loads
+// below lock their row's key as they read it. Every other Write() holds the store-wide
+// lock exclusively, as all did before (migrations, staff actions, imports, the popup,
+// alerts, privacy, an explicit prune; the worker's retention round only when it is free).
+// Why each read-modify-write is safe (READ COMMITTED: a row read may change before the
+// write unless its key is held):
+//   events (writer thread, apply_events.cpp): a batch locks its carts, their contacts, the
+//     e-mail and phone keys, visitors and numbers up front in one sorted step; a key found
+//     on the way (a visitor's contact, a message's contact, phone owners) on reading.
+//     Carts (SaveCart after LoadCart) by cart; contacts (orders_count, consent, bounces,
+//     unsubscribe) by contact key; one running journey per contact by the contact key;
+//     visitor links by "visitor:"; one owner per phone number by "phone:"; a coupon's
+//     redemption by "coupon:<code>".
+//   abandon jobs (run_jobs.cpp): the batch's carts and their contacts up front; a new
+//     journey, or the contact's running one moved to this cart, under both.
+//   step plan and record (send_step.cpp): each journey's contact key and cart up front.
+//     S4: an order or unsubscribe locks the same keys, so it waits for a plan that is
+//     marking the cart's messages "sending" and then suppresses them before delivery
+//     checks them, or goes first and the plan sees the journey ended. Exactly one message
+//     per step and channel: its derived id is the primary key (ON CONFLICT DO NOTHING).
+//   coupons (offers.cpp): a code of the contact's is looked up and a new one taken under
+//     the contact's key; taking a free imported code skips codes another transaction is
+//     taking (SKIP LOCKED), a generated one is unique by its key: never given twice.
+//   incentive budget (incentives.cpp, S8): counting the window and recording a decision
+//     hold "incentive_budget", a narrow lock only steps with a coupon and a budget take.
+//   jobs: claims skip locked rows; finish, retry and renew are fenced by the attempt.
+//   A/B assignment, orders, messages: first insert wins on the primary key.
+//   retention, privacy, flow pauses, pool saves: store-wide.
+// Keys are locked in sorted order per batch; a cycle among keys found on the way is broken
+// by the server (deadlock_detected) and WriteRepeatable runs the transaction again.
 //
 // Where SQLite breaks ties by rowid (the order rows were last written in), a `seq` column
 // does the same here (SqlStore's Then hook), in the direction SQLite's plan reads them, so
