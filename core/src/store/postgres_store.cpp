@@ -216,6 +216,7 @@ class PostgresStore final : public SqlStore<PgDb> {
     if (depth_ > 0) {
       // Nested: a savepoint inside the enclosing transaction, so the inner part is undone
       // alone when it throws (a failed statement included) and the outer one may go on.
+      FlushEvents();  // what the buffer holds from here on is the savepoint's
       db_.Exec("SAVEPOINT nested");
       ++depth_;
       try {
@@ -228,6 +229,7 @@ class PostgresStore final : public SqlStore<PgDb> {
         if (db_.LastFailureWasConflict()) conflicted_ = true;
         db_.Exec("ROLLBACK TO SAVEPOINT nested; RELEASE SAVEPOINT nested");
         db_.ForgetKeyLocks();  // those taken inside the savepoint went with it
+        events_.clear();
         throw;
       }
       --depth_;
@@ -236,9 +238,11 @@ class PostgresStore final : public SqlStore<PgDb> {
     }
     db_.Begin();
     conflicted_ = false;
+    events_.clear();
     ++depth_;
     try {
       fn();
+      FlushEvents();
       if (conflicted_)
         throw Error(ErrorCode::kStorage, "store '" + db_.url().shown +
                                              "': a part of the transaction lost a lock conflict "
@@ -247,6 +251,7 @@ class PostgresStore final : public SqlStore<PgDb> {
       db_.Commit();
     } catch (...) {
       if (depth_ > 0) --depth_;
+      events_.clear();
       db_.Rollback();
       throw;
     }
@@ -264,6 +269,35 @@ class PostgresStore final : public SqlStore<PgDb> {
         if (attempt >= kConflictAttempts || !db_.LastFailureWasConflict()) throw;
       }
     }
+  }
+
+  // The writer thread appends an event per event: inside a transaction they go in as one
+  // multi-row statement (at its end, before a savepoint, or per kEventChunk), in order.
+  void AppendEvent(const Event& e, const std::string& json) override {
+    if (depth_ == 0) return SqlStore::AppendEvent(e, json);
+    events_.push_back({EventTypeName(e.type), e.at_ms, e.cart_id, e.visitor_id, json});
+    if (events_.size() >= kEventChunk) FlushEvents();
+  }
+  // Readers of the event log see what this transaction appended.
+  std::vector<StoredEvent> ListEvents(Millis since, Millis until, int64_t after_id, int limit) override {
+    FlushEvents();
+    return SqlStore::ListEvents(since, until, after_id, limit);
+  }
+  LeadCounts Leads(Millis since, Millis until) override {
+    FlushEvents();
+    return SqlStore::Leads(since, until);
+  }
+  PruneCounts Prune(Millis now, const RetentionWindows& w, Millis attribution_ms) override {
+    FlushEvents();
+    return SqlStore::Prune(now, w, attribution_ms);
+  }
+  std::vector<std::pair<std::string, std::string>> PersonRows(const PersonKeys& who) override {
+    FlushEvents();
+    return SqlStore::PersonRows(who);
+  }
+  std::map<std::string, int64_t> ErasePerson(const PersonKeys& who, const std::string& anonymous) override {
+    FlushEvents();
+    return SqlStore::ErasePerson(who, anonymous);
   }
 
   // ---- Locking by key (the comment at the top) -------------------------------------------
@@ -617,6 +651,38 @@ class PostgresStore final : public SqlStore<PgDb> {
   }
 
   static constexpr int kConflictAttempts = 4;
+
+  struct PendingEvent {
+    std::string type;
+    int64_t at_ms;
+    std::string cart_id, visitor_id, payload;
+  };
+  void FlushEvents() {
+    if (events_.empty()) return;
+    std::vector<std::string> types, carts, visitors, payloads;
+    std::vector<int64_t> at;
+    for (const auto& e : events_) {
+      types.push_back(e.type);
+      at.push_back(e.at_ms);
+      carts.push_back(e.cart_id);
+      visitors.push_back(e.visitor_id);
+      payloads.push_back(e.payload);
+    }
+    events_.clear();
+    // ORDER BY n: ids follow the order the events were applied in, as one by one.
+    db_.Prepare(
+           "INSERT INTO events(type, at_ms, cart_id, visitor_id, payload) SELECT t, a, c, v, p FROM"
+           " unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY"
+           " AS e(t, a, c, v, p, n) ORDER BY n")
+        .BindLiteral(1, PgArray(types))
+        .BindLiteral(2, PgArray(at))
+        .BindLiteral(3, PgArray(carts))
+        .BindLiteral(4, PgArray(visitors))
+        .BindLiteral(5, PgArray(payloads))
+        .Run();
+  }
+  static constexpr size_t kEventChunk = 1000;
+  std::vector<PendingEvent> events_;  // appended in this transaction, not yet inserted
 
   int depth_ = 0;  // Write() nesting
   bool conflicted_ = false;  // a savepoint of this transaction failed on a lock conflict
