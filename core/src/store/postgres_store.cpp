@@ -376,11 +376,11 @@ class PostgresStore final : public SqlStore<PgDb> {
     return ReadLocked<MessageRecord>([&] { return SqlStore::LoadMessage(id); },
                                      [](const MessageRecord& m) { return m.contact_key; });
   }
-  IncentiveHistory IncentiveCounts(Millis since) override {
+  IncentiveHistory IncentiveCounts(Millis since, const std::string& abandonment) override {
     // S8: counting the budget and recording a decision in it is one writer at a time, or
     // two hosts could each hand out the last incentive under the cap.
     Lock({"incentive_budget"});
-    return SqlStore::IncentiveCounts(since);
+    return SqlStore::IncentiveCounts(since, abandonment);
   }
 
 
