@@ -7,8 +7,8 @@
 // shopper. A Write() that starts with LockKeys() holds the store-wide advisory lock shared
 // and an exclusive transaction lock per key ("e:ann@...", "cart:<id>", ...); the loads
 // below lock their row's key as they read it. Every other Write() holds the store-wide
-// lock exclusively, as all did before (migrations, staff actions, imports, the popup,
-// alerts, privacy, an explicit prune; the worker's retention round only when it is free).
+// lock exclusively, as all did before (migrations, staff actions, imports, alerts,
+// privacy, an explicit prune; the worker's retention round only when it is free).
 // Why each read-modify-write is safe (READ COMMITTED: a row read may change before the
 // write unless its key is held):
 //   events (writer thread, apply_events.cpp): a batch locks its carts, their contacts, the
@@ -29,7 +29,9 @@
 //     the contact's key; taking a free imported code skips codes another transaction is
 //     taking (SKIP LOCKED), a generated one is unique by its key: never given twice.
 //   incentive budget (incentives.cpp, S8): counting the window and recording a decision
-//     hold "incentive_budget", a narrow lock only steps with a coupon and a budget take.
+//     hold "incentive_budget", a narrow lock only coupon steps and popups with a budget take.
+//   exit-intent popup (offers.cpp): its visitor and cart up front, the contact as loaded;
+//     a repeat within the window finds the first decision under the same keys.
 //   jobs: claims skip locked rows; finish, retry and renew are fenced by the attempt.
 //   A/B assignment, orders, messages: first insert wins on the primary key.
 //   retention, privacy, flow pauses, pool saves: store-wide.
