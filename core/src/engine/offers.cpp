@@ -31,7 +31,7 @@ ExitIntentResult Engine::ExitIntent(const std::string& visitor_id, const std::st
   store.Write([&] {
     // PostgreSQL: a popup on the shop's request path waits only for writers of this
     // visitor, cart, contact (locked as loaded) and, for a coupon, the budget (store.h).
-    store.LockKeys({"visitor:" + visitor_id, "cart:" + cart_id});
+    store.LockKeys({"visitor:" + visitor_id, cart_id.empty() ? "" : "cart:" + cart_id});
     std::optional<Cart> cart;
     if (!cart_id.empty()) cart = store.LoadCart(cart_id);
     std::string contact_key = cart ? cart->contact_key : store.ContactKeyForVisitor(visitor_id);

@@ -487,6 +487,7 @@ bool PgDb::LockKeys(const std::vector<std::string>& keys) {
   if (!pending_ && mode_ != LockMode::kKeys) return false;  // no transaction, or it holds the store
   std::vector<int32_t> fresh;
   for (const auto& key : keys) {
+    if (key.empty()) continue;  // no such row: nobody to wait for
     const int32_t h = Fnv1a(key);
     if (!held_.count(h)) fresh.push_back(h);
   }

@@ -635,13 +635,7 @@ class PostgresStore final : public SqlStore<PgDb> {
   std::string WrittenOrder() const override { return ""; }
 
   // Keyed transactions: locks these keys (empty ones skipped) before their rows are used.
-  bool Lock(std::initializer_list<std::string> keys) {
-    if (!db_.keyed()) return false;
-    std::vector<std::string> wanted;
-    for (const auto& k : keys)
-      if (!k.empty()) wanted.push_back(k);
-    return db_.LockKeys(wanted);
-  }
+  bool Lock(std::initializer_list<std::string> keys) { return db_.keyed() && db_.LockKeys(keys); }
   // A row whose key is in the row itself: read, lock its key, and read again when that
   // lock was new (the row may have changed while we waited). Whoever moves a row to
   // another key holds its current one, so the key read under its lock is stable.
