@@ -273,7 +273,7 @@ class PostgresStore final : public SqlStore<PgDb> {
     }
   }
 
-  // The writer thread appends an event per event: inside a transaction they go in as one
+  // The writer thread appends a row per event: inside a transaction the rows go in as one
   // multi-row statement (at its end, before a savepoint, or per kEventChunk), in order.
   void AppendEvent(const Event& e, const std::string& json) override {
     if (depth_ == 0) return SqlStore::AppendEvent(e, json);
