@@ -40,6 +40,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -259,13 +260,12 @@ class Store {
   // any lock now, without waiting; false: it is busy and this Write() must change nothing.
   // SQLite: true (BEGIN IMMEDIATE already holds its lock).
   virtual bool LockStoreIfFree() { return true; }
-  // The keys (LockKeys) of the given journeys (contact key, "cart:<id>" of the cart) and
-  // carts ("cart:<id>", the contact key), to lock a batch before its work reads it (read).
-  // Only where LockKeys does something (PostgreSQL); elsewhere empty.
-  virtual std::vector<std::string> JourneyLockKeys(const std::vector<std::string>& journey_ids) {
-    (void)journey_ids;
-    return {};
-  }
+  // As the first call of a Write() (or after LockKeys): locks the keys of these journeys,
+  // their contact keys and carts, for set-based reads that lock nothing row by row.
+  virtual void LockJourneys(const std::vector<std::string>& journey_ids) { (void)journey_ids; }
+  // The keys (LockKeys) of these carts ("cart:<id>", the contact key), to lock a batch
+  // up front before its work reads it (read). Only where LockKeys does something
+  // (PostgreSQL); elsewhere empty.
   virtual std::vector<std::string> CartLockKeys(const std::vector<std::string>& cart_ids) {
     (void)cart_ids;
     return {};
@@ -324,6 +324,37 @@ class Store {
   virtual ContactSends SendsTo(const std::string& contact_key, Millis since) = 0;  // read
   // The newest message sent to the contact at or after `since` (read).
   virtual std::optional<MessageRecord> LastSentTo(const std::string& contact_key, Millis since) = 0;
+
+  // ---- The step pipeline's batch reads and narrow writes (issue 9) --------------------------
+  // A batch of step jobs (send_step.cpp) reads what its plans and records need in a few
+  // statements for the whole batch instead of a dozen per job. Each takes the keys of the
+  // batch (any number; unknown keys are left out of the answer) and is a read unless said.
+  // The jobs among `claims` (job_id, attempt) whose claim is still current.
+  virtual std::set<int64_t> CurrentClaims(const std::vector<std::pair<int64_t, int>>& claims) = 0;
+  virtual std::vector<JourneyRecord> LoadJourneys(const std::vector<std::string>& journey_ids) = 0;
+  virtual std::vector<Cart> LoadCarts(const std::vector<std::string>& cart_ids) = 0;
+  virtual std::vector<Contact> LoadContacts(const std::vector<std::string>& keys) = 0;
+  virtual std::vector<MessageRecord> LoadMessages(const std::vector<std::string>& message_ids) = 0;
+  // Every message of the journeys without its contents (subject, text, html left empty):
+  // what recording a step needs to tell whether the step is done.
+  virtual std::vector<MessageRecord> MessageStates(const std::vector<std::string>& journey_ids) = 0;
+  // The messages among `message_ids` whose status is still "sending" (the last look before
+  // they are handed to a channel: S4).
+  virtual std::set<std::string> StillSending(const std::vector<std::string>& message_ids) = 0;
+  // SendsTo for each contact key.
+  virtual std::map<std::string, ContactSends> SendsToContacts(const std::vector<std::string>& keys,
+                                                              Millis since) = 0;
+  // A delivery's outcome: status, reason, due_ms, sent_ms and attempts only (the contents
+  // written when the message was planned stay as they are; opens and clicks recorded
+  // meanwhile are not overwritten).
+  virtual void RecordOutcome(const MessageRecord& message) = 0;
+  // The contact was sent something at `at` (last_message_ms); no row: nothing happens.
+  virtual void TouchContact(const std::string& key, Millis at) = 0;
+  // A mark that moves whenever a transaction may have committed on the store: through
+  // this connection, and on SQLite through any other (PRAGMA data_version). PostgreSQL
+  // cannot see other sessions' commits without a round trip: its mark also moves every
+  // 20 ms of real time, so a reader keyed on it looks again at least that often.
+  virtual uint64_t CommitMark() = 0;
 
   // Orders. Returns false when the order id is already recorded (provider retries).
   virtual bool InsertOrder(const OrderRecord& order) = 0;

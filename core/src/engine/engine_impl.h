@@ -25,6 +25,9 @@
 #include "engine/deliveries.h"
 
 namespace cartrecovery {
+namespace internal {
+class StepReads;
+}  // namespace internal
 
 // Everything bound to one process: after fork() the child gets a fresh one (see R()).
 struct Runtime {
@@ -142,11 +145,15 @@ struct Engine::Impl {
   // back (their messages stay "sending", which the next claim sends: none left yet).
   void RunStepJobs(Runtime& rt, const std::vector<JobRecord>& jobs, Millis now,
                    bool stoppable = false);
+  // Inside a Write(): what the plans of `jobs` read, in a few statements for the batch.
+  void LoadPlanReads(internal::StepReads& reads, const std::vector<JobRecord>& jobs, Millis now);
   // Inside a Write(): nullopt when the job ended here (ordered, emptied, paused, ...).
-  std::optional<StepPlan> PlanStep(Store& store, const JobRecord& job, Millis now,
-                                   bool ordered_at_shop);
-  void RecordStep(Store& store, StepPlan& plan, std::vector<internal::SendResult>& results,
-                  Millis now);
+  std::optional<StepPlan> PlanStep(Store& store, internal::StepReads& reads, const JobRecord& job,
+                                   Millis now, bool ordered_at_shop);
+  // Inside a Write(): `reads` holds the batch's claims, journeys, message states and carts
+  // as read at the start of the record transaction.
+  void RecordStep(Store& store, internal::StepReads& reads, StepPlan& plan,
+                  std::vector<internal::SendResult>& results, Millis now);
   void RunAlertJob(Runtime& rt, const JobRecord& job, Millis now);  // sales_alert.cpp
   bool WantsSalesAlert(const Cart& cart) const;
   ValueThreshold SalesAlertThreshold() const;  // the shop's R3.10 threshold, per currency

@@ -44,6 +44,7 @@
 #include "store/postgres_store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <vector>
 
 #include "cartrecovery/status.h"
@@ -251,6 +252,7 @@ class PostgresStore final : public SqlStore<PgDb> {
                                              "with another one (deadlock); rolled back");
       --depth_;
       db_.Commit();
+      ++commits_;
     } catch (...) {
       if (depth_ > 0) --depth_;
       events_.clear();
@@ -306,15 +308,21 @@ class PostgresStore final : public SqlStore<PgDb> {
   void LockKeys(const std::vector<std::string>& keys) override { db_.LockKeys(keys); }
   bool LockStoreIfFree() override { return db_.TryLockStore(); }
 
-  std::vector<std::string> JourneyLockKeys(const std::vector<std::string>& ids) override {
-    auto s = db_.Prepare("SELECT contact_key, cart_id FROM journeys WHERE journey_id = ANY(?1::text[])");
-    s.BindIds(1, ids);
-    std::vector<std::string> keys;
-    while (s.Step()) {
-      keys.push_back(s.Text(0));
-      keys.push_back("cart:" + s.Text(1));
+  void LockJourneys(const std::vector<std::string>& ids) override {
+    db_.LockKeys({});  // keyed, when this is the transaction's first use
+    // Read the keys, lock them, read again until nothing new turns up: whoever moves a
+    // journey to another contact or cart holds the key it has, so keys read under their
+    // locks are stable. Usually two reads and one lock statement for the batch.
+    for (int i = 0; i < 5; ++i) {
+      auto s = db_.Prepare("SELECT contact_key, cart_id FROM journeys WHERE journey_id = ANY(?1::text[])");
+      s.BindIds(1, ids);
+      std::vector<std::string> keys;
+      while (s.Step()) {
+        keys.push_back(s.Text(0));
+        keys.push_back("cart:" + s.Text(1));
+      }
+      if (!db_.LockKeys(keys)) return;
     }
-    return keys;
   }
 
   std::vector<std::string> CartLockKeys(const std::vector<std::string>& ids) override {
@@ -383,6 +391,15 @@ class PostgresStore final : public SqlStore<PgDb> {
     // two hosts could each hand out the last incentive under the cap.
     Lock({"incentive_budget"});
     return SqlStore::IncentiveCounts(since, abandonment);
+  }
+
+  // Other sessions' commits cannot be seen without a round trip: this connection's count,
+  // plus the number of 20 ms ticks of real time, so that a reader keyed on the mark (the
+  // last look before a send, S4) sees another host's order at most that late.
+  uint64_t CommitMark() override {
+    constexpr std::chrono::milliseconds kTick(20);
+    auto ticks = std::chrono::steady_clock::now().time_since_epoch() / kTick;
+    return (static_cast<uint64_t>(ticks) << 24) + commits_;
   }
 
 
@@ -682,6 +699,7 @@ class PostgresStore final : public SqlStore<PgDb> {
 
   int depth_ = 0;  // Write() nesting
   bool conflicted_ = false;  // a savepoint of this transaction failed on a lock conflict
+  uint64_t commits_ = 0;  // transactions committed through this connection (CommitMark)
 };
 
 int64_t PostgresStore::SchemaVersion() {

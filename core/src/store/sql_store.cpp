@@ -1174,6 +1174,127 @@ std::map<std::string, int64_t> SqlStore<Db>::ErasePerson(const PersonKeys& who,
   return n;
 }
 
+// ---- The step pipeline's batch reads and narrow writes (issue 9) --------------------------
+// A batch's keys travel as one bound list (IdSet): one prepared statement whatever the
+// batch's size, each key found through its index.
+
+template <class Db>
+std::set<int64_t> SqlStore<Db>::CurrentClaims(const std::vector<std::pair<int64_t, int>>& claims) {
+  std::vector<std::string> ids;
+  std::map<int64_t, int> attempt_of;
+  for (const auto& [job_id, attempt] : claims) {
+    ids.push_back(std::to_string(job_id));
+    attempt_of[job_id] = attempt;
+  }
+  static const std::string sql = "SELECT job_id, attempt FROM jobs WHERE state = 'claimed' AND job_id IN (" +
+                                 IdSet(1, "bigint") + ")";
+  auto s = db_.Prepare(sql);
+  s.BindIds(1, ids);
+  std::set<int64_t> current;
+  while (s.Step())
+    if (attempt_of[s.Int(0)] == s.Int(1)) current.insert(s.Int(0));
+  return current;
+}
+
+template <class Db>
+std::vector<JourneyRecord> SqlStore<Db>::LoadJourneys(const std::vector<std::string>& ids) {
+  static const std::string sql = JourneySelect("WHERE journey_id IN (" + IdSet(1, "text") + ")");
+  auto s = db_.Prepare(sql);
+  s.BindIds(1, ids);
+  std::vector<JourneyRecord> out;
+  while (auto j = ReadJourney(s)) out.push_back(std::move(*j));
+  return out;
+}
+
+template <class Db>
+std::vector<Cart> SqlStore<Db>::LoadCarts(const std::vector<std::string>& ids) {
+  static const std::string sql =
+      KeyedSelect(CartSelect(""), "cart_id", "WHERE cart_id IN (" + IdSet(1, "text") + ")");
+  auto s = db_.Prepare(sql);
+  s.BindIds(1, ids);
+  std::vector<Cart> out;
+  while (s.Step()) out.push_back(CartFromRow(s, s.Text(kCartColumns)));
+  return out;
+}
+
+template <class Db>
+std::vector<Contact> SqlStore<Db>::LoadContacts(const std::vector<std::string>& keys) {
+  static const std::string sql = KeyedSelect(ContactSelect(""), "contact_key",
+                                             "WHERE contact_key IN (" + IdSet(1, "text") + ")");
+  auto s = db_.Prepare(sql);
+  s.BindIds(1, keys);
+  std::vector<Contact> out;
+  while (s.Step()) out.push_back(ContactFromRow(s, s.Text(kContactColumns)));
+  return out;
+}
+
+template <class Db>
+std::vector<MessageRecord> SqlStore<Db>::LoadMessages(const std::vector<std::string>& ids) {
+  static const std::string sql = MessageSelect("WHERE message_id IN (" + IdSet(1, "text") + ")");
+  auto s = db_.Prepare(sql);
+  s.BindIds(1, ids);
+  std::vector<MessageRecord> out;
+  while (s.Step()) out.push_back(ReadMessage(s));
+  return out;
+}
+
+template <class Db>
+std::vector<MessageRecord> SqlStore<Db>::MessageStates(const std::vector<std::string>& journey_ids) {
+  static const std::string sql = "SELECT " MESSAGE_STATE_COLUMNS " FROM messages WHERE journey_id IN (" +
+                                 IdSet(1, "text") + ")";
+  auto s = db_.Prepare(sql);
+  s.BindIds(1, journey_ids);
+  std::vector<MessageRecord> out;
+  while (s.Step()) out.push_back(ReadMessageState(s));
+  return out;
+}
+
+template <class Db>
+std::set<std::string> SqlStore<Db>::StillSending(const std::vector<std::string>& ids) {
+  static const std::string sql =
+      "SELECT message_id FROM messages WHERE status = 'sending' AND message_id IN (" + IdSet(1, "text") + ")";
+  auto s = db_.Prepare(sql);
+  s.BindIds(1, ids);
+  std::set<std::string> out;
+  while (s.Step()) out.insert(s.Text(0));
+  return out;
+}
+
+template <class Db>
+std::map<std::string, ContactSends> SqlStore<Db>::SendsToContacts(const std::vector<std::string>& keys,
+                                                                   Millis since) {
+  std::map<std::string, ContactSends> out;
+  {
+    static const std::string sql =
+        "SELECT contact_key, channel, max(sent_ms) FROM messages WHERE status = 'sent' AND"
+        " contact_key IN (" + IdSet(1, "text") + ") GROUP BY contact_key, channel";
+    auto s = db_.Prepare(sql);
+    s.BindIds(1, keys);
+    while (s.Step()) out[s.Text(0)].last_by_channel[s.Text(1)] = s.Int(2);
+  }
+  // In each contact's order as SendsTo lists it.
+  static const std::string sql =
+      "SELECT contact_key, channel, sent_ms FROM messages WHERE status = 'sent' AND sent_ms >= ?2"
+      " AND contact_key IN (" + IdSet(1, "text") + ") ORDER BY contact_key, sent_ms" + Then("seq");
+  auto s = db_.Prepare(sql);
+  s.BindIds(1, keys).Bind(2, since);
+  while (s.Step()) out[s.Text(0)].recent.emplace_back(s.Text(1), s.Int(2));
+  return out;
+}
+
+template <class Db>
+void SqlStore<Db>::RecordOutcome(const MessageRecord& m) {
+  auto s = db_.Prepare(
+      "UPDATE messages SET status = ?1, reason = ?2, due_ms = ?3, sent_ms = ?4, attempts = ?5"
+      " WHERE message_id = ?6");
+  BindOutcome(s, m).Run();
+}
+
+template <class Db>
+void SqlStore<Db>::TouchContact(const std::string& key, Millis at) {
+  db_.Prepare("UPDATE contacts SET last_message_ms = ?1 WHERE contact_key = ?2").Bind(1, at).Bind(2, key).Run();
+}
+
 template class SqlStore<SqliteDb>;
 template class SqlStore<PgDb>;
 

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -94,6 +95,19 @@ class SqlStore : public Store {
                   const std::string& source) override;
   // All but schema_version, which the dialect's migrations know.
   StoreStatus Status(Millis now) override;
+
+  // ---- The step pipeline's batch reads and narrow writes (issue 9; store.h) ----
+  std::set<int64_t> CurrentClaims(const std::vector<std::pair<int64_t, int>>& claims) override;
+  std::vector<JourneyRecord> LoadJourneys(const std::vector<std::string>& journey_ids) override;
+  std::vector<Cart> LoadCarts(const std::vector<std::string>& cart_ids) override;
+  std::vector<Contact> LoadContacts(const std::vector<std::string>& keys) override;
+  std::vector<MessageRecord> LoadMessages(const std::vector<std::string>& message_ids) override;
+  std::vector<MessageRecord> MessageStates(const std::vector<std::string>& journey_ids) override;
+  std::set<std::string> StillSending(const std::vector<std::string>& message_ids) override;
+  std::map<std::string, ContactSends> SendsToContacts(const std::vector<std::string>& keys,
+                                                      Millis since) override;
+  void RecordOutcome(const MessageRecord& m) override;
+  void TouchContact(const std::string& key, Millis at) override;
 
   // Reports: live rows plus the day aggregates retention left of pruned ones.
   std::vector<ReportRow> Report(const ReportQuery& q) override;

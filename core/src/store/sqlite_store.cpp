@@ -202,6 +202,7 @@ class SqliteStore final : public SqlStore<SqliteDb> {
       fn();
       --depth_;
       db_.Prepare("COMMIT").Run();
+      ++commits_;
     } catch (...) {
       if (depth_ > 0) --depth_;
       try {
@@ -211,6 +212,13 @@ class SqliteStore final : public SqlStore<SqliteDb> {
       }
       throw;
     }
+  }
+
+  uint64_t CommitMark() override {
+    // data_version moves when another connection commits; our own commits are counted.
+    auto s = db_.Prepare("PRAGMA data_version");
+    s.Step();
+    return (static_cast<uint64_t>(s.Int(0)) << 32) + commits_;
   }
 
 
@@ -433,6 +441,7 @@ class SqliteStore final : public SqlStore<SqliteDb> {
   }
 
   int depth_ = 0;  // Write() nesting
+  uint64_t commits_ = 0;  // transactions committed through this connection (CommitMark)
 };
 
 void SqliteStore::Initialize() {
