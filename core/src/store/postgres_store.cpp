@@ -20,7 +20,8 @@
 //     redemption by "coupon:<code>".
 //   abandon jobs (run_jobs.cpp): the batch's carts and their contacts up front; a new
 //     journey, or the contact's running one moved to this cart, under both.
-//   step plan and record (send_step.cpp): each journey's contact key and cart up front.
+//   step plan and record (send_step.cpp): each journey's contact key and cart up front
+//     (LockJourneys: their set-based reads lock nothing row by row).
 //     S4: an order or unsubscribe locks the same keys, so it waits for a plan that is
 //     marking the cart's messages "sending" and then suppresses them before delivery
 //     checks them, or goes first and the plan sees the journey ended. Exactly one message
