@@ -140,6 +140,9 @@ struct StoreStatus {
   std::optional<Millis> next_due_ms;         // the next job in the future
   int64_t events = 0, carts = 0, running_journeys = 0;
   int64_t messages_sent = 0, messages_failed = 0;
+  // Events refused over the cap on events per cart (CountCartEvent), by every process, over
+  // the carts whose counters are still kept (the events' retention window).
+  int64_t events_refused = 0;
   int schema_version = 0;
 };
 
@@ -245,6 +248,14 @@ class Store {
 
   // Events.
   virtual void AppendEvent(const Event& event, const std::string& json) = 0;
+  // The cap on events per cart, one count per cart shared by every process and host on the
+  // store: counts an event of `cart_id` at `at_ms` and returns true, unless `max` events
+  // were counted already in the cart's window (`window_ms` of event time, opened by the
+  // first event past the previous window); then counts a refusal and returns false. One
+  // statement, atomic against concurrent writers (SQLite: the write lock; PostgreSQL: the
+  // counter row's lock). Counters go with the events' retention window.
+  virtual bool CountCartEvent(const std::string& cart_id, Millis at_ms, Millis window_ms,
+                              int64_t max) = 0;
 
   // Carts and contacts (read).
   virtual std::optional<Cart> LoadCart(const std::string& cart_id) = 0;

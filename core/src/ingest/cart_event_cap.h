@@ -2,9 +2,9 @@
 // beacons in seconds, +40,000 events). Pure bookkeeping, no I/O, so track() stays a
 // microsecond: counts live in this process, per cart, over a window of event time.
 //
-// Per process, not per store: N web processes let through up to N x the cap. It is a brake
-// on a runaway or hostile client, not an accounting rule; the adapters' rate limits sit in
-// front of it.
+// Per process: it gives the caller its error at track() time. The count that holds across
+// processes and hosts is the store's (Store::CountCartEvent, in the writer's transaction);
+// with N web processes this one alone would let N x the cap through.
 #ifndef CARTRECOVERY_SRC_INGEST_CART_EVENT_CAP_H_
 #define CARTRECOVERY_SRC_INGEST_CART_EVENT_CAP_H_
 

@@ -170,6 +170,15 @@ const std::vector<const char*>& Migrations() {
         granted INTEGER NOT NULL, at_ms INTEGER NOT NULL, source TEXT NOT NULL);
       CREATE INDEX consent_log_contact ON consent_log(contact_key, at_ms);
       )sql",
+      // 9: the cap on events per cart counted in the store, so that it holds across web
+      // processes and hosts (a per-process count lets N processes take N times the cap).
+      // `refusing`: whether the last event counted was refused (what the upsert returns).
+      R"sql(
+      CREATE TABLE cart_event_counts(
+        cart_id TEXT PRIMARY KEY, window_start_ms INTEGER NOT NULL, events INTEGER NOT NULL,
+        refused INTEGER NOT NULL, refusing INTEGER NOT NULL);
+      CREATE INDEX cart_event_counts_window ON cart_event_counts(window_start_ms);
+      )sql",
   };
   return kMigrations;
 }
@@ -221,6 +230,27 @@ class SqliteStore final : public Store {
         .Bind(4, e.visitor_id)
         .Bind(5, json)
         .Run();
+  }
+
+  bool CountCartEvent(const std::string& cart_id, Millis at_ms, Millis window_ms,
+                      int64_t max) override {
+    // SET expressions read the row as it was: a new window starts at this event; within
+    // the window the event counts below the cap, else the refusal counts.
+    auto s = db_.Prepare(
+        "INSERT INTO cart_event_counts(cart_id, window_start_ms, events, refused, refusing)"
+        " VALUES(?1, ?2, 1, 0, 0) ON CONFLICT(cart_id) DO UPDATE SET"
+        " window_start_ms = CASE WHEN ?2 >= cart_event_counts.window_start_ms + ?3 THEN ?2"
+        "   ELSE cart_event_counts.window_start_ms END,"
+        " events = CASE WHEN ?2 >= cart_event_counts.window_start_ms + ?3 THEN 1"
+        "   WHEN cart_event_counts.events < ?4 THEN cart_event_counts.events + 1"
+        "   ELSE cart_event_counts.events END,"
+        " refusing = CASE WHEN ?2 < cart_event_counts.window_start_ms + ?3"
+        "   AND cart_event_counts.events >= ?4 THEN 1 ELSE 0 END,"
+        " refused = cart_event_counts.refused + CASE WHEN ?2 < cart_event_counts.window_start_ms + ?3"
+        "   AND cart_event_counts.events >= ?4 THEN 1 ELSE 0 END"
+        " RETURNING refusing");
+    s.Bind(1, cart_id).Bind(2, at_ms).Bind(3, window_ms).Bind(4, max);
+    return !(s.Step() && s.Int(0) != 0);
   }
 
   std::optional<Cart> LoadCart(const std::string& cart_id) override {
@@ -1010,6 +1040,14 @@ PruneCounts SqliteStore::Prune(Millis now, const RetentionWindows& w, Millis att
         .Bind(2, n)
         .Run();
     c.events = db_.ChangedRows();
+    // Counters of the cap on events per cart whose last window opened before the oldest
+    // event kept: none of their events is left to count against.
+    db_.Prepare("DELETE FROM cart_event_counts WHERE cart_id IN (SELECT cart_id FROM cart_event_counts"
+                " WHERE window_start_ms < ?1 ORDER BY window_start_ms LIMIT ?2)")
+        .Bind(1, now - w.events_ms)
+        .Bind(2, n)
+        .Run();
+    if (db_.ChangedRows() >= n) c.more = true;
   }
   if (w.bodies_ms > 0) {
     db_.Prepare("UPDATE messages SET subject = '', text = '', html = '' WHERE message_id IN"
@@ -1340,6 +1378,7 @@ StoreStatus SqliteStore::Status(Millis now) {
   st.running_journeys = count("SELECT count(*) FROM journeys WHERE state = 'running'");
   st.messages_sent = count("SELECT count(*) FROM messages WHERE status = 'sent'");
   st.messages_failed = count("SELECT count(*) FROM messages WHERE status = 'failed'");
+  st.events_refused = count("SELECT coalesce(sum(refused), 0) FROM cart_event_counts");
   return st;
 }
 
