@@ -294,7 +294,9 @@ class Engine:
         the shop sends: {"cold", "warm", "hot"}. A shopper who ordered in the range is no
         lead; hot = reached checkout (contact, shipping or payment stage); warm = viewed
         products or categories, or had a cart that never reached checkout; cold = only
-        visited. Shoppers are visitors, or carts when the shop sends no visitor id."""
+        visited. Shoppers are visitors, or carts when the shop sends no visitor id.
+        Retention keeps the leads of whole days whose events were pruned; past the reports
+        window (retention_reports_days) a shopper seen on several days counts once per day."""
         return self._native.leads(_ms_or(since, -(2 ** 62)), _ms_or(until, 2 ** 62))
 
     def experiment_report(self, name: str = "coupon", since: datetime | None = None,

@@ -209,7 +209,9 @@ struct FlowPause {
 // How long each kind of row is kept (0: for ever), and how much one Prune() call may do.
 // Reports stay right: rows that reports read are added to daily aggregates (report_days,
 // funnel_days, offer_days) in the transaction that deletes them, and reports add those
-// aggregates for the whole days inside their range.
+// aggregates for the whole days inside their range. Lead temperature keeps each day's
+// shoppers (lead_days: who, and what S9 asks of them) once their events go, and past the
+// reports window only that day's counts (lead_totals).
 struct RetentionWindows {
   Millis events_ms = 90 * kDay;    // the event log (replays, exports, lead temperature)
   Millis bodies_ms = 30 * kDay;    // rendered subject, text and HTML of messages
@@ -374,6 +376,9 @@ class Store {
 
   // Reports beyond messages (read).
   virtual std::vector<FunnelRow> Funnel(Millis since, Millis until) = 0;
+  // Whole days whose events were pruned count through lead_days (exact: a shopper seen on
+  // several days counts once); days past the reports window through lead_totals, where a
+  // shopper of several days counts once per day.
   virtual LeadCounts Leads(Millis since, Millis until) = 0;
   // Exit-intent decisions of `kind` per variant (holdout included) made in [since, until),
   // and those whose contact ordered within `window_ms` after it.

@@ -167,13 +167,23 @@ const std::vector<const char*>& Migrations() {
       CREATE INDEX consent_log_contact ON consent_log(contact_key, at_ms);
       )sql",
       // 9: the cap on events per cart counted in the store, so that it holds across web
-      // processes and hosts (a per-process count lets N processes take N times the cap).
+      // processes and hosts (a per-process count lets N processes take N times the cap);
+      // lead temperature kept through retention.
       // `refusing`: whether the last event counted was refused (what the upsert returns).
       R"sql(
       CREATE TABLE cart_event_counts(
         cart_id TEXT PRIMARY KEY, window_start_ms BIGINT NOT NULL, events BIGINT NOT NULL,
         refused BIGINT NOT NULL, refusing BIGINT NOT NULL);
       CREATE INDEX cart_event_counts_window ON cart_event_counts(window_start_ms);
+      -- Lead temperature outlives the events it is read from: per UTC day, each shopper of
+      -- that day with what S9 asks of them, written before the day's events are pruned.
+      CREATE TABLE lead_days(
+        day_ms BIGINT NOT NULL, who TEXT NOT NULL, browsed BIGINT NOT NULL,
+        checkout BIGINT NOT NULL, carted BIGINT NOT NULL, bought BIGINT NOT NULL,
+        PRIMARY KEY(day_ms, who));
+      -- Past the reports window those become anonymous counts per day.
+      CREATE TABLE lead_totals(
+        day_ms BIGINT PRIMARY KEY, cold BIGINT NOT NULL, warm BIGINT NOT NULL, hot BIGINT NOT NULL);
       )sql",
   };
   return kMigrations;
@@ -185,7 +195,24 @@ const char kOurTables[] =
     "'events', 'carts', 'contacts', 'visitors', 'journeys', 'jobs', 'messages', 'orders',"
     " 'workers', 'coupon_pools', 'coupons', 'offers', 'assignments', 'flow_pauses',"
     " 'schema_version', 'report_days', 'funnel_days', 'offer_days', 'consent_log',"
-    " 'cart_event_counts'";
+    " 'cart_event_counts', 'lead_days', 'lead_totals'";
+
+// What lead temperature (S9) reads of [$1, $2): ev (who, browse) per event, cs (who,
+// checkout, carted) per shopper's carts alive then, buyers (who) who ordered then.
+#define LEAD_INPUTS                                                                        \
+  "ev AS (SELECT " LEAD_WHO_OF_EVENT " AS who, CASE WHEN e.type = 'page_view' AND"        \
+  "   (e.payload::jsonb ->> 'page_type') IN ('category', 'product') THEN 1 ELSE 0 END"    \
+  "   AS browse FROM events e LEFT JOIN carts c ON c.cart_id = e.cart_id"                 \
+  "   WHERE e.at_ms >= $1 AND e.at_ms < $2),"                                              \
+  " cs AS (SELECT " LEAD_WHO_OF_CART " AS who, max(CASE WHEN c.stage IN ("                 \
+  LEAD_CHECKOUT_STAGES ") THEN 1 ELSE 0 END) AS checkout,"                                 \
+  "   max(CASE WHEN c.value_minor > 0 THEN 1 ELSE 0 END) AS carted FROM carts c"          \
+  "   WHERE c.last_activity_ms >= $1 AND c.created_ms < $2 GROUP BY 1),"                   \
+  " buyers AS (SELECT " LEAD_WHO_OF_CART " AS who FROM orders o JOIN carts c"              \
+  "   ON c.cart_id = o.cart_id WHERE o.at_ms >= $1 AND o.at_ms < $2"                       \
+  "   UNION SELECT " LEAD_WHO_OF_CART " FROM orders o JOIN carts c"                        \
+  "   ON o.contact_key <> '' AND c.contact_key = o.contact_key"                            \
+  "   WHERE o.at_ms >= $1 AND o.at_ms < $2)"
 
 class PostgresStore final : public Store {
  public:
@@ -801,27 +828,22 @@ class PostgresStore final : public Store {
   LeadCounts Leads(Millis since, Millis until) override {
     // S9, from whatever the shop sends: a shopper is anyone with an event in the range (by
     // visitor, else by the cart's visitor, else by cart); buyers in the range are no lead.
+    // Shoppers of whole days whose events were pruned come from lead_days; one seen both
+    // there and in the events left counts once, with what either says.
     auto s = db_.Prepare(
-        "WITH ev AS (SELECT " LEAD_WHO_OF_EVENT " AS who, (e.type = 'page_view' AND"
-        "   (e.payload::jsonb ->> 'page_type') IN ('category', 'product')) AS browse"
-        "   FROM events e LEFT JOIN carts c ON c.cart_id = e.cart_id"
-        "   WHERE e.at_ms >= $1 AND e.at_ms < $2),"
-        " shoppers AS (SELECT who, bool_or(coalesce(browse, false)) AS browsed FROM ev"
-        "   WHERE who IS NOT NULL GROUP BY who),"
-        " cs AS (SELECT " LEAD_WHO_OF_CART " AS who, bool_or(c.stage IN (" LEAD_CHECKOUT_STAGES
-        "   )) AS checkout, bool_or(c.value_minor > 0) AS carted FROM carts c"
-        "   WHERE c.last_activity_ms >= $1 AND c.created_ms < $2 GROUP BY 1),"
-        " buyers AS (SELECT " LEAD_WHO_OF_CART " AS who FROM orders o JOIN carts c"
-        "   ON c.cart_id = o.cart_id WHERE o.at_ms >= $1 AND o.at_ms < $2"
-        "   UNION SELECT " LEAD_WHO_OF_CART " FROM orders o JOIN carts c"
-        "   ON o.contact_key <> '' AND c.contact_key = o.contact_key"
-        "   WHERE o.at_ms >= $1 AND o.at_ms < $2),"
-        " t AS (SELECT s.browsed, coalesce(cs.checkout, false) AS checkout,"
-        "   coalesce(cs.carted, false) AS carted, b.who IS NOT NULL AS bought FROM shoppers s"
-        "   LEFT JOIN cs ON cs.who = s.who LEFT JOIN buyers b ON b.who = s.who)"
-        " SELECT sum(CASE WHEN NOT bought AND checkout THEN 1 ELSE 0 END),"
-        "   sum(CASE WHEN NOT bought AND NOT checkout AND (carted OR browsed) THEN 1 ELSE 0 END),"
-        "   sum(CASE WHEN NOT bought AND NOT checkout AND NOT carted AND NOT browsed"
+        "WITH " LEAD_INPUTS ","
+        " shoppers AS (SELECT who, max(browsed) AS browsed, max(checkout) AS checkout,"
+        "   max(carted) AS carted, max(bought) AS bought FROM ("
+        "   SELECT who, browse AS browsed, 0 AS checkout, 0 AS carted, 0 AS bought FROM ev"
+        "   WHERE who IS NOT NULL UNION ALL SELECT who, browsed, checkout, carted, bought"
+        "   FROM lead_days WHERE day_ms >= $1 AND day_ms <= $2 - 86400000) AS x GROUP BY who),"
+        " t AS (SELECT s.browsed, greatest(s.checkout, coalesce(cs.checkout, 0)) AS checkout,"
+        "   greatest(s.carted, coalesce(cs.carted, 0)) AS carted,"
+        "   greatest(s.bought, CASE WHEN b.who IS NULL THEN 0 ELSE 1 END) AS bought"
+        "   FROM shoppers s LEFT JOIN cs ON cs.who = s.who LEFT JOIN buyers b ON b.who = s.who)"
+        " SELECT sum(CASE WHEN bought = 0 AND checkout = 1 THEN 1 ELSE 0 END),"
+        "   sum(CASE WHEN bought = 0 AND checkout = 0 AND (carted = 1 OR browsed = 1) THEN 1 ELSE 0 END),"
+        "   sum(CASE WHEN bought = 0 AND checkout = 0 AND carted = 0 AND browsed = 0"
         "   THEN 1 ELSE 0 END) FROM t");
     s.Bind(1, since).Bind(2, until);
     LeadCounts l;
@@ -830,7 +852,65 @@ class PostgresStore final : public Store {
       l.warm = s.Int(1);
       l.cold = s.Int(2);
     }
+    {
+      // Days past the reports window count per day: a shopper of several days, once each.
+      auto d = db_.Prepare("SELECT sum(hot), sum(warm), sum(cold) FROM lead_totals"
+                           " WHERE day_ms >= $1 AND day_ms <= $2 - 86400000");
+      d.Bind(1, since).Bind(2, until);
+      if (d.Step()) {
+        l.hot += d.Int(0);
+        l.warm += d.Int(1);
+        l.cold += d.Int(2);
+      }
+    }
     return l;
+  }
+
+  // Shoppers' days that ended before `cut` (at most n rows) become counts per day in
+  // lead_totals; true when the batch was full.
+  bool CollapseLeadDays(Millis cut, int n) {
+    const char* batch =
+        " (day_ms, who) IN (SELECT day_ms, who FROM lead_days WHERE day_ms + 86400000 <= $1"
+        " ORDER BY day_ms, who LIMIT $2)";
+    auto add = db_.Prepare(
+        std::string("INSERT INTO lead_totals(day_ms, cold, warm, hot) SELECT day_ms,"
+                    " sum(CASE WHEN bought = 0 AND checkout = 0 AND carted = 0 AND browsed = 0 THEN 1 ELSE 0 END),"
+                    " sum(CASE WHEN bought = 0 AND checkout = 0 AND (carted = 1 OR browsed = 1) THEN 1 ELSE 0 END),"
+                    " sum(CASE WHEN bought = 0 AND checkout = 1 THEN 1 ELSE 0 END)"
+                    " FROM lead_days WHERE") + batch +
+        " GROUP BY day_ms ON CONFLICT(day_ms) DO UPDATE SET cold = lead_totals.cold + excluded.cold,"
+        " warm = lead_totals.warm + excluded.warm, hot = lead_totals.hot + excluded.hot");
+    add.Bind(1, cut).Bind(2, n).Run();
+    db_.Prepare(std::string("DELETE FROM lead_days WHERE") + batch).Bind(1, cut).Bind(2, n).Run();
+    return db_.ChangedRows() >= n;
+  }
+
+  // Before the events older than `cut` go (at most n, oldest first): each UTC day they
+  // touch is summarised per shopper into lead_days, once, while all of that day's events
+  // are still there.
+  void KeepLeadDays(Millis cut, int n) {
+    std::vector<Millis> days;
+    {
+      auto s = db_.Prepare(
+          "SELECT DISTINCT x.day FROM (SELECT at_ms / 86400000 * 86400000 AS day FROM (SELECT"
+          " at_ms FROM events WHERE at_ms < $1 ORDER BY at_ms LIMIT $2) AS b) AS x"
+          " WHERE NOT EXISTS (SELECT 1 FROM lead_days WHERE day_ms = x.day)");
+      s.Bind(1, cut).Bind(2, n);
+      while (s.Step()) days.push_back(s.Int(0));
+    }
+    for (Millis day : days)
+      db_.Prepare(
+             "WITH " LEAD_INPUTS ","
+             " shoppers AS (SELECT who, max(browse) AS browsed FROM ev WHERE who IS NOT NULL"
+             "   GROUP BY who)"
+             " INSERT INTO lead_days(day_ms, who, browsed, checkout, carted, bought)"
+             " SELECT $1, s.who, s.browsed, coalesce(cs.checkout, 0), coalesce(cs.carted, 0),"
+             " CASE WHEN b.who IS NULL THEN 0 ELSE 1 END FROM shoppers s"
+             " LEFT JOIN cs ON cs.who = s.who LEFT JOIN buyers b ON b.who = s.who"
+             " ON CONFLICT(day_ms, who) DO NOTHING")
+          .Bind(1, day)
+          .Bind(2, day + 86400000)
+          .Run();
   }
 
   std::vector<StoredEvent> ListEvents(Millis since, Millis until, int64_t after_id,
@@ -1231,6 +1311,7 @@ PruneCounts PostgresStore::Prune(Millis now, const RetentionWindows& w, Millis a
   std::vector<std::string> contacts;
 
   if (w.events_ms > 0) {
+    KeepLeadDays(now - w.events_ms, n);
     db_.Prepare("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at_ms < $1"
                 " ORDER BY at_ms LIMIT $2)")
         .Bind(1, now - w.events_ms)
@@ -1340,6 +1421,7 @@ PruneCounts PostgresStore::Prune(Millis now, const RetentionWindows& w, Millis a
       c.messages = run("DELETE FROM messages WHERE message_id = ANY($1::text[])", messages);
     }
   }
+  if (w.reports_ms > 0 && CollapseLeadDays(now - w.reports_ms, n)) c.more = true;
   if (!offer_ids.empty()) {
     db_.Prepare("DELETE FROM offers WHERE offer_id = ANY($1::bigint[])").BindLiteral(1, PgArray(offer_ids)).Run();
     c.offers = db_.ChangedRows();
@@ -1543,7 +1625,8 @@ std::map<std::string, int64_t> PostgresStore::ErasePerson(const PersonKeys& who,
     s.Bind(1, anon).Bind(2, who.visitor_ids[i]).Run();
     n["events_anonymized"] += db_.ChangedRows();
     for (const char* sql : {"UPDATE carts SET visitor_id = $1 WHERE visitor_id = $2",
-                            "UPDATE offers SET visitor_id = $1 WHERE visitor_id = $2"})
+                            "UPDATE offers SET visitor_id = $1 WHERE visitor_id = $2",
+                            "UPDATE lead_days SET who = $1 WHERE who = $2"})
       db_.Prepare(sql).Bind(1, anon).Bind(2, who.visitor_ids[i]).Run();
   }
   n["events"] = run("DELETE FROM events WHERE " + std::string(PgPersonTables().back().second));
@@ -1573,7 +1656,7 @@ std::map<std::string, int64_t> PostgresStore::ErasePerson(const PersonKeys& who,
 void PostgresStore::Compact() {
   // Dead row versions of the erased rows go from the tables' pages.
   db_.Exec("VACUUM contacts, visitors, carts, journeys, messages, orders, offers, assignments,"
-           " coupons, consent_log, events");
+           " coupons, consent_log, events, lead_days");
 }
 
 void PostgresStore::LogConsent(const std::string& contact_key, const std::string& what,
