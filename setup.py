@@ -160,7 +160,7 @@ setup(
     packages=["cartrecovery", "cartrecovery.web", "cartrecovery.flask", "cartrecovery.django",
               "cartrecovery.django.templatetags", "cartrecovery.django.management",
               "cartrecovery.django.management.commands", "cartrecovery.contrib",
-              "cartrecovery.contrib.oscar"],
+              "cartrecovery.contrib.oscar", "cartrecovery.contrib.salesman"],
     package_dir={"": "plugin-adapters"},
     package_data={"cartrecovery": ["py.typed", "*.pyi", "static/*"]},
     ext_modules=[CMakeExtension("cartrecovery._core")],

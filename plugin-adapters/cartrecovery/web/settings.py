@@ -5,7 +5,7 @@ Precedence, first found wins:
   2. the framework's settings dict: Django ``settings.CARTRECOVERY["SECRET"]``,
      Flask ``app.config["CARTRECOVERY"]["SECRET"]`` (or ``app.config["CARTRECOVERY_SECRET"]``),
   3. the environment: ``CARTRECOVERY_SECRET`` (so secrets can stay out of settings files),
-  4. what an integration app supplies (``cartrecovery.contrib.oscar`` fills RESTORE_CART,
+  4. what an integration app supplies (``cartrecovery.contrib.oscar``, ``.salesman`` fill RESTORE_CART,
      CART_IS_ORDERED, ...: ``app_defaults``),
   5. the default below.
 An unknown key in the settings dict is an error (a typo would otherwise do nothing).

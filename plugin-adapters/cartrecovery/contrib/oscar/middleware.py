@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from cartrecovery.django.middleware import CurrentRequestMiddleware
+from cartrecovery.django.middleware import CurrentRequestMiddleware, add_script
 
 log = logging.getLogger("cartrecovery.oscar")
 
@@ -51,7 +51,7 @@ class OscarRecoveryMiddleware(CurrentRequestMiddleware):
         from cartrecovery.django import track
 
         for basket_id in getattr(request, "_cartrecovery_baskets", ()):
-            track_basket_safely(basket_id)
+            track_basket_safely(basket_id, request)
         match = getattr(request, "resolver_match", None)
         basket = getattr(request, "basket", None)
         if match is not None and match.namespace == "checkout" and basket is not None and basket.pk:
@@ -63,7 +63,7 @@ class OscarRecoveryMiddleware(CurrentRequestMiddleware):
                 if user is not None and user.is_authenticated and user.email:
                     track(request, "contact_captured", cart_id=cart_id, email=user.email)
                 track(request, "checkout_stage", cart_id=cart_id, stage=STAGES[match.url_name])
-        self._add_script(request, response, match)
+        add_script(request, response, page_type(match))
 
     @staticmethod
     def _gateway_contact(request, cart_id: str) -> None:
@@ -77,21 +77,3 @@ class OscarRecoveryMiddleware(CurrentRequestMiddleware):
             track(request, "contact_captured", cart_id=cart_id, email=email, consent={"email": consent})
         except Exception as e:  # the engine refuses what Django's EmailField let through
             log.warning("cartrecovery: guest e-mail not tracked: %s", e)
-
-    @staticmethod
-    def _add_script(request, response, match) -> None:
-        if (response.status_code != 200 or getattr(response, "streaming", False)
-                or not response.get("Content-Type", "").startswith("text/html")
-                or not hasattr(request, "session")):
-            return
-        content = response.content
-        at = content.rfind(b"</body>")
-        if at < 0 or b"data-cr-token" in content:
-            return
-        from cartrecovery.django import script_tag
-
-        tag = script_tag(request, page_type(match))  # "" before consent (TRACKING_CONSENT)
-        if tag:
-            response.content = content[:at] + tag.encode() + content[at:]
-            if response.has_header("Content-Length"):
-                response["Content-Length"] = str(len(response.content))

@@ -13,7 +13,7 @@ from oscar.core.loading import get_model
 log = logging.getLogger("cartrecovery.oscar")
 
 
-def _track_basket(basket_id: int) -> None:
+def _track_basket(basket_id: int, request=None) -> None:
     from cartrecovery.django import track_event
 
     from .basket import cart_event
@@ -21,13 +21,14 @@ def _track_basket(basket_id: int) -> None:
     Basket = get_model("basket", "Basket")
     basket = Basket.objects.filter(pk=basket_id).first()
     if basket is not None and basket.status in (Basket.OPEN, Basket.SAVED):
-        track_event("cart_updated", **cart_event(basket))
+        track_event("cart_updated", request=request, **cart_event(basket))
 
 
-def track_basket_safely(basket_id: int) -> None:
-    """Never into oscar's view: an engine refusal is logged with what was refused."""
+def track_basket_safely(basket_id: int, request=None) -> None:
+    """Never into oscar's view: an engine refusal is logged with what was refused. After
+    the view the current request is gone: the middleware hands it in (the visitor)."""
     try:
-        _track_basket(basket_id)
+        _track_basket(basket_id, request)
     except Exception:
         log.exception("cartrecovery: basket %s not tracked", basket_id)
 
