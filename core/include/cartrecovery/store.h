@@ -131,6 +131,14 @@ struct ReportRow {
   std::string currency;  // revenue's currency; "MIXED" if several
 };
 
+// One cart's counter of the cap on events per cart: the window of event time it is in and
+// the events counted there, and the events refused over the cap (ever, while kept).
+struct CartEventCount {
+  Millis window_start_ms = -(int64_t{1} << 62);  // none yet: the next event opens a window
+  int64_t events = 0;
+  int64_t refused = 0;
+};
+
 struct StoreStatus {
   std::optional<Millis> worker_last_run_ms;  // newest heartbeat of any worker, any process
   std::string worker_last_id;
@@ -250,14 +258,15 @@ class Store {
 
   // Events.
   virtual void AppendEvent(const Event& event, const std::string& json) = 0;
-  // The cap on events per cart, one count per cart shared by every process and host on the
-  // store: counts an event of `cart_id` at `at_ms` and returns true, unless `max` events
-  // were counted already in the cart's window (`window_ms` of event time, opened by the
-  // first event past the previous window); then counts a refusal and returns false. One
-  // statement, atomic against concurrent writers (SQLite: the write lock; PostgreSQL: the
-  // counter row's lock). Counters go with the events' retention window.
-  virtual bool CountCartEvent(const std::string& cart_id, Millis at_ms, Millis window_ms,
-                              int64_t max) = 0;
+  // The cap on events per cart, one counter per cart shared by every process and host on the
+  // store (the engine decides, ingest/cart_event_cap.h). LockCartEventCounts returns the
+  // counters of `cart_ids` (sorted, distinct) and holds them until the transaction ends
+  // (SQLite: the write lock; PostgreSQL: row locks, taken in id order); a cart without one
+  // reads as a default CartEventCount. SaveCartEventCounts writes them back. Counters go with
+  // the events' retention window.
+  virtual std::map<std::string, CartEventCount> LockCartEventCounts(
+      const std::vector<std::string>& cart_ids) = 0;
+  virtual void SaveCartEventCounts(const std::map<std::string, CartEventCount>& counts) = 0;
 
   // Carts and contacts (read).
   virtual std::optional<Cart> LoadCart(const std::string& cart_id) = 0;

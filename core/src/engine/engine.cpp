@@ -290,9 +290,23 @@ namespace {
 struct ReplayWithSavepoints {};
 }  // namespace
 
-bool Engine::Impl::CountedInCap(Store& store, const Event& e) {
-  return opts.max_events_per_cart <= 0 || e.cart_id.empty() ||
-         store.CountCartEvent(e.cart_id, e.at_ms, opts.cart_event_window_ms, opts.max_events_per_cart);
+std::vector<bool> Engine::Impl::CountInCap(Store& store, const std::vector<QueuedEvent>& batch) {
+  if (opts.max_events_per_cart <= 0) return std::vector<bool>(batch.size(), true);
+  std::vector<std::pair<std::string, Millis>> events;
+  std::vector<std::string> carts;
+  events.reserve(batch.size());
+  for (const QueuedEvent& q : batch) {
+    events.emplace_back(q.event.cart_id, q.event.at_ms);
+    if (!q.event.cart_id.empty()) carts.push_back(q.event.cart_id);
+  }
+  if (carts.empty()) return std::vector<bool>(batch.size(), true);
+  std::sort(carts.begin(), carts.end());
+  carts.erase(std::unique(carts.begin(), carts.end()), carts.end());
+  auto counts = store.LockCartEventCounts(carts);
+  std::vector<bool> admitted =
+      internal::AdmitToCap(counts, events, opts.max_events_per_cart, opts.cart_event_window_ms);
+  store.SaveCartEventCounts(counts);
+  return admitted;
 }
 
 void Engine::Impl::CommitBatch(Runtime& r, std::vector<QueuedEvent>& batch) {
@@ -308,14 +322,17 @@ void Engine::Impl::CommitBatch(Runtime& r, std::vector<QueuedEvent>& batch) {
     try {
       std::lock_guard<std::mutex> lock(r.store_mu);
       r.store->Write([&] {
-        for (auto& item : batch) {
-          auto apply = [&] {
-            if (CountedInCap(*r.store, item.event)) Apply(*r.store, item.event);
-            else if (item.awaited) over_cap.push_back(&item);
-          };
+        // Counted first, for the whole batch: an event that fails below stays counted.
+        const std::vector<bool> admitted = CountInCap(*r.store, batch);
+        for (size_t i = 0; i < batch.size(); ++i) {
+          QueuedEvent& item = batch[i];
+          if (!admitted[i]) {
+            if (item.awaited) over_cap.push_back(&item);
+            continue;
+          }
           try {
-            if (savepoints) r.store->Write(apply);
-            else apply();
+            if (savepoints) r.store->Write([&] { Apply(*r.store, item.event); });
+            else Apply(*r.store, item.event);
           } catch (const Error& e) {
             if (e.code() == ErrorCode::kStorage) throw;
             if (!savepoints) throw ReplayWithSavepoints{};

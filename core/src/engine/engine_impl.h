@@ -114,9 +114,10 @@ struct Engine::Impl {
   void StartWriterLocked(Runtime& rt);  // requires rt.q_mu
   void WriterLoop(Runtime* rt);
   void CommitBatch(Runtime& rt, std::vector<QueuedEvent>& batch);
-  // Inside the writer's transaction: counts the event against the cap on events per cart
-  // in the store; false when it is over the cap there (then it must not be applied).
-  bool CountedInCap(Store& store, const Event& e);
+  // Inside the writer's transaction: counts the batch's events against the cap on events
+  // per cart in the store, in one read and one write; false for those over the cap there
+  // (they must not be applied).
+  std::vector<bool> CountInCap(Store& store, const std::vector<QueuedEvent>& batch);
   void SetError(Runtime& rt, const std::string& error);
 
   // apply_events.cpp: inside the writer's transaction.

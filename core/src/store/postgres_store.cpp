@@ -169,12 +169,12 @@ const std::vector<const char*>& Migrations() {
       // 9: the cap on events per cart counted in the store, so that it holds across web
       // processes and hosts (a per-process count lets N processes take N times the cap);
       // lead temperature kept through retention.
-      // `refusing`: whether the last event counted was refused (what the upsert returns).
       R"sql(
       CREATE TABLE cart_event_counts(
         cart_id TEXT PRIMARY KEY, window_start_ms BIGINT NOT NULL, events BIGINT NOT NULL,
-        refused BIGINT NOT NULL, refusing BIGINT NOT NULL);
+        refused BIGINT NOT NULL);
       CREATE INDEX cart_event_counts_window ON cart_event_counts(window_start_ms);
+      CREATE INDEX cart_event_counts_refused ON cart_event_counts(refused) WHERE refused > 0;
       -- Lead temperature outlives the events it is read from: per UTC day, each shopper of
       -- that day with what S9 asks of them, written before the day's events are pruned.
       CREATE TABLE lead_days(
@@ -258,25 +258,45 @@ class PostgresStore final : public Store {
         .Run();
   }
 
-  bool CountCartEvent(const std::string& cart_id, Millis at_ms, Millis window_ms,
-                      int64_t max) override {
-    // SET expressions read the row as it was: a new window starts at this event; within
-    // the window the event counts below the cap, else the refusal counts.
+  std::map<std::string, CartEventCount> LockCartEventCounts(
+      const std::vector<std::string>& cart_ids) override {
+    // Rows first (two writers adding the same cart's row wait for each other), then locked
+    // in id order, so that writers of overlapping carts queue instead of deadlocking.
+    const CartEventCount none;
+    db_.Prepare(
+           "INSERT INTO cart_event_counts(cart_id, window_start_ms, events, refused)"
+           " SELECT id, $2, 0, 0 FROM unnest($1::text[]) AS id ORDER BY id"
+           " ON CONFLICT(cart_id) DO NOTHING")
+        .BindLiteral(1, PgArray(cart_ids))
+        .Bind(2, none.window_start_ms)
+        .Run();
+    std::map<std::string, CartEventCount> out;
     auto s = db_.Prepare(
-        "INSERT INTO cart_event_counts(cart_id, window_start_ms, events, refused, refusing)"
-        " VALUES($1, $2, 1, 0, 0) ON CONFLICT(cart_id) DO UPDATE SET"
-        " window_start_ms = CASE WHEN $2 >= cart_event_counts.window_start_ms + $3 THEN $2"
-        "   ELSE cart_event_counts.window_start_ms END,"
-        " events = CASE WHEN $2 >= cart_event_counts.window_start_ms + $3 THEN 1"
-        "   WHEN cart_event_counts.events < $4 THEN cart_event_counts.events + 1"
-        "   ELSE cart_event_counts.events END,"
-        " refusing = CASE WHEN $2 < cart_event_counts.window_start_ms + $3"
-        "   AND cart_event_counts.events >= $4 THEN 1 ELSE 0 END,"
-        " refused = cart_event_counts.refused + CASE WHEN $2 < cart_event_counts.window_start_ms + $3"
-        "   AND cart_event_counts.events >= $4 THEN 1 ELSE 0 END"
-        " RETURNING refusing");
-    s.Bind(1, cart_id).Bind(2, at_ms).Bind(3, window_ms).Bind(4, max);
-    return !(s.Step() && s.Int(0) != 0);
+        "SELECT cart_id, window_start_ms, events, refused FROM cart_event_counts"
+        " WHERE cart_id = ANY($1::text[]) ORDER BY cart_id FOR UPDATE");
+    s.BindLiteral(1, PgArray(cart_ids));
+    while (s.Step()) out[s.Text(0)] = {s.Int(1), s.Int(2), s.Int(3)};
+    return out;
+  }
+
+  void SaveCartEventCounts(const std::map<std::string, CartEventCount>& counts) override {
+    std::vector<std::string> ids;
+    std::vector<int64_t> starts, events, refused;
+    for (const auto& [cart_id, c] : counts) {
+      ids.push_back(cart_id);
+      starts.push_back(c.window_start_ms);
+      events.push_back(c.events);
+      refused.push_back(c.refused);
+    }
+    db_.Prepare(
+           "UPDATE cart_event_counts AS t SET window_start_ms = v.s, events = v.e, refused = v.r"
+           " FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS v(id, s, e, r)"
+           " WHERE t.cart_id = v.id")
+        .BindLiteral(1, PgArray(ids))
+        .BindLiteral(2, PgArray(starts))
+        .BindLiteral(3, PgArray(events))
+        .BindLiteral(4, PgArray(refused))
+        .Run();
   }
 
   std::optional<Cart> LoadCart(const std::string& cart_id) override {
@@ -1512,7 +1532,7 @@ StoreStatus PostgresStore::Status(Millis now) {
   st.running_journeys = count("SELECT count(*) FROM journeys WHERE state = 'running'");
   st.messages_sent = count("SELECT count(*) FROM messages WHERE status = 'sent'");
   st.messages_failed = count("SELECT count(*) FROM messages WHERE status = 'failed'");
-  st.events_refused = count("SELECT coalesce(sum(refused), 0) FROM cart_event_counts");
+  st.events_refused = count("SELECT coalesce(sum(refused), 0) FROM cart_event_counts WHERE refused > 0");
   return st;
 }
 

@@ -173,12 +173,12 @@ const std::vector<const char*>& Migrations() {
       // 9: the cap on events per cart counted in the store, so that it holds across web
       // processes and hosts (a per-process count lets N processes take N times the cap);
       // lead temperature kept through retention.
-      // `refusing`: whether the last event counted was refused (what the upsert returns).
       R"sql(
       CREATE TABLE cart_event_counts(
         cart_id TEXT PRIMARY KEY, window_start_ms INTEGER NOT NULL, events INTEGER NOT NULL,
-        refused INTEGER NOT NULL, refusing INTEGER NOT NULL);
+        refused INTEGER NOT NULL);
       CREATE INDEX cart_event_counts_window ON cart_event_counts(window_start_ms);
+      CREATE INDEX cart_event_counts_refused ON cart_event_counts(refused) WHERE refused > 0;
       -- Lead temperature outlives the events it is read from: per UTC day, each shopper of
       -- that day with what S9 asks of them, written before the day's events are pruned.
       CREATE TABLE lead_days(
@@ -258,25 +258,27 @@ class SqliteStore final : public Store {
         .Run();
   }
 
-  bool CountCartEvent(const std::string& cart_id, Millis at_ms, Millis window_ms,
-                      int64_t max) override {
-    // SET expressions read the row as it was: a new window starts at this event; within
-    // the window the event counts below the cap, else the refusal counts.
-    auto s = db_.Prepare(
-        "INSERT INTO cart_event_counts(cart_id, window_start_ms, events, refused, refusing)"
-        " VALUES(?1, ?2, 1, 0, 0) ON CONFLICT(cart_id) DO UPDATE SET"
-        " window_start_ms = CASE WHEN ?2 >= cart_event_counts.window_start_ms + ?3 THEN ?2"
-        "   ELSE cart_event_counts.window_start_ms END,"
-        " events = CASE WHEN ?2 >= cart_event_counts.window_start_ms + ?3 THEN 1"
-        "   WHEN cart_event_counts.events < ?4 THEN cart_event_counts.events + 1"
-        "   ELSE cart_event_counts.events END,"
-        " refusing = CASE WHEN ?2 < cart_event_counts.window_start_ms + ?3"
-        "   AND cart_event_counts.events >= ?4 THEN 1 ELSE 0 END,"
-        " refused = cart_event_counts.refused + CASE WHEN ?2 < cart_event_counts.window_start_ms + ?3"
-        "   AND cart_event_counts.events >= ?4 THEN 1 ELSE 0 END"
-        " RETURNING refusing");
-    s.Bind(1, cart_id).Bind(2, at_ms).Bind(3, window_ms).Bind(4, max);
-    return !(s.Step() && s.Int(0) != 0);
+  std::map<std::string, CartEventCount> LockCartEventCounts(
+      const std::vector<std::string>& cart_ids) override {
+    std::map<std::string, CartEventCount> out;  // the write lock is already ours
+    for (const std::string& cart_id : cart_ids) {
+      auto s = db_.Prepare(
+          "SELECT window_start_ms, events, refused FROM cart_event_counts WHERE cart_id = ?");
+      s.Bind(1, cart_id);
+      if (s.Step()) out[cart_id] = {s.Int(0), s.Int(1), s.Int(2)};
+    }
+    return out;
+  }
+
+  void SaveCartEventCounts(const std::map<std::string, CartEventCount>& counts) override {
+    for (const auto& [cart_id, c] : counts)
+      db_.Prepare("INSERT OR REPLACE INTO cart_event_counts(cart_id, window_start_ms, events, refused)"
+                  " VALUES(?,?,?,?)")
+          .Bind(1, cart_id)
+          .Bind(2, c.window_start_ms)
+          .Bind(3, c.events)
+          .Bind(4, c.refused)
+          .Run();
   }
 
   std::optional<Cart> LoadCart(const std::string& cart_id) override {
@@ -1458,7 +1460,7 @@ StoreStatus SqliteStore::Status(Millis now) {
   st.running_journeys = count("SELECT count(*) FROM journeys WHERE state = 'running'");
   st.messages_sent = count("SELECT count(*) FROM messages WHERE status = 'sent'");
   st.messages_failed = count("SELECT count(*) FROM messages WHERE status = 'failed'");
-  st.events_refused = count("SELECT coalesce(sum(refused), 0) FROM cart_event_counts");
+  st.events_refused = count("SELECT coalesce(sum(refused), 0) FROM cart_event_counts WHERE refused > 0");
   return st;
 }
 
