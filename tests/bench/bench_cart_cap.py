@@ -7,7 +7,7 @@ Run by hand, never by the test suite:
     PYTHONPATH=plugin-adapters python tests/bench/bench_cart_cap.py sqlite [postgresql]
 
 PostgreSQL: CARTRECOVERY_TEST_PG (default postgresql://postgres@127.0.0.1:5432/test), one
-fresh schema per run (left behind; drop the bench_* schemas after).
+fresh schema per run, dropped after it.
 """
 from __future__ import annotations
 
@@ -35,6 +35,12 @@ def events_per_second(store: str, cap: int) -> float:
     engine.flush()
     elapsed = time.perf_counter() - start
     engine.close()
+    if "schema=" in store:
+        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
+        from conftest import RawPostgres  # libpq through ctypes, as the tests reach PostgreSQL
+        raw = RawPostgres(PG)
+        raw.execute(f"DROP SCHEMA {store.rsplit('schema=', 1)[1]} CASCADE")
+        raw.close()
     return len(events) / elapsed
 
 
