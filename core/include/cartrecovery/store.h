@@ -148,7 +148,7 @@ struct StoreStatus {
   std::optional<Millis> next_due_ms;         // the next job in the future
   int64_t events = 0, carts = 0, running_journeys = 0;
   int64_t messages_sent = 0, messages_failed = 0;
-  // Events refused over the cap on events per cart (CountCartEvent), by every process, over
+  // Events refused over the cap on events per cart (CartEventCount), by every process, over
   // the carts whose counters are still kept (the events' retention window).
   int64_t events_refused = 0;
   int schema_version = 0;

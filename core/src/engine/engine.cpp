@@ -319,6 +319,10 @@ void Engine::Impl::CommitBatch(Runtime& r, std::vector<QueuedEvent>& batch) {
   for (int attempt = 0;; ++attempt) {
     std::vector<std::pair<int64_t, Error>> refused;
     std::vector<const QueuedEvent*> over_cap;  // awaited ones: their callers see the error
+    auto not_applied = [&](const QueuedEvent& item, const char* why) {
+      refused.emplace_back(item.seq, Error(ErrorCode::kStorage, std::string(EventTypeName(item.event.type)) +
+                                                                    " could not be applied: " + why));
+    };
     try {
       std::lock_guard<std::mutex> lock(r.store_mu);
       r.store->Write([&] {
@@ -336,12 +340,10 @@ void Engine::Impl::CommitBatch(Runtime& r, std::vector<QueuedEvent>& batch) {
           } catch (const Error& e) {
             if (e.code() == ErrorCode::kStorage) throw;
             if (!savepoints) throw ReplayWithSavepoints{};
-            refused.emplace_back(item.seq, Error(ErrorCode::kStorage, std::string(EventTypeName(item.event.type)) +
-                                                                          " could not be applied: " + e.what()));
+            not_applied(item, e.what());
           } catch (const std::exception& e) {
             if (!savepoints) throw ReplayWithSavepoints{};
-            refused.emplace_back(item.seq, Error(ErrorCode::kStorage, std::string(EventTypeName(item.event.type)) +
-                                                                          " could not be applied: " + e.what()));
+            not_applied(item, e.what());
           }
         }
       });

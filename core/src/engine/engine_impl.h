@@ -66,7 +66,7 @@ struct Runtime {
 
   // Events per cart accepted by this process (ingest/cart_event_cap.h); thread-safe. It
   // refuses at track() already; the writer's count in the store is the one that holds
-  // across processes and hosts (Store::CountCartEvent).
+  // across processes and hosts (CountInCap).
   std::unique_ptr<internal::CartEventCap> cart_cap;
 
   std::mutex send_mu;  // one job's deliveries at a time per process: channels are not
