@@ -17,8 +17,6 @@ the markdown table to stdout. See docs/PERFORMANCE.md for what each row means.
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import json
 import multiprocessing
 import os
@@ -39,11 +37,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "python"))  # raw_postgres, shared with the tests
 if (ROOT / "plugin-adapters").is_dir():
     sys.path.insert(0, str(ROOT / "plugin-adapters"))
 
 import cartrecovery as cr  # noqa: E402
 from fire_peers import bare_sqlite  # noqa: E402
+from raw_postgres import PostgresError, RawPostgres  # noqa: E402
 
 UTC = timezone.utc
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)       # the carts' last activity
@@ -212,47 +212,8 @@ def fire(url: str, channel: str, workers: int, carts: int) -> dict:
 
 # ---- PostgreSQL: a bare libpq connection for CREATE DATABASE ... TEMPLATE -----------------------
 
-class Postgres:
-    """Administration through libpq (what the core links), so the bench needs no driver."""
-
-    def __init__(self, url: str) -> None:
-        lib = ctypes.CDLL(ctypes.util.find_library("pq") or "libpq.so.5")
-        for name, args, res in [
-                ("PQconnectdb", [ctypes.c_char_p], ctypes.c_void_p),
-                ("PQstatus", [ctypes.c_void_p], ctypes.c_int),
-                ("PQerrorMessage", [ctypes.c_void_p], ctypes.c_char_p),
-                ("PQexec", [ctypes.c_void_p, ctypes.c_char_p], ctypes.c_void_p),
-                ("PQresultStatus", [ctypes.c_void_p], ctypes.c_int),
-                ("PQresultErrorMessage", [ctypes.c_void_p], ctypes.c_char_p),
-                ("PQntuples", [ctypes.c_void_p], ctypes.c_int),
-                ("PQgetvalue", [ctypes.c_void_p, ctypes.c_int, ctypes.c_int], ctypes.c_char_p),
-                ("PQclear", [ctypes.c_void_p], None),
-                ("PQfinish", [ctypes.c_void_p], None)]:
-            getattr(lib, name).argtypes = args
-            getattr(lib, name).restype = res
-        self._lib = lib
-        self._conn = lib.PQconnectdb(url.encode())
-        if lib.PQstatus(self._conn) != 0:
-            message = lib.PQerrorMessage(self._conn).decode(errors="replace").strip()
-            lib.PQfinish(self._conn)
-            raise BenchError(f"PostgreSQL at {url} is not reachable: {message}")
-        self.query("SET client_min_messages = warning")
-
-    def query(self, sql: str) -> list[str]:
-        res = self._lib.PQexec(self._conn, sql.encode())
-        try:
-            if self._lib.PQresultStatus(res) not in (1, 2):  # COMMAND_OK, TUPLES_OK
-                raise BenchError(f"PostgreSQL: {self._lib.PQresultErrorMessage(res).decode().strip()}")
-            return [self._lib.PQgetvalue(res, i, 0).decode() for i in range(self._lib.PQntuples(res))]
-        finally:
-            self._lib.PQclear(res)
-
-    def close(self) -> None:
-        self._lib.PQfinish(self._conn)
-
-
-def pg_drop(admin: Postgres, name: str) -> None:
-    admin.query(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+def pg_drop(admin: RawPostgres, name: str) -> None:
+    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 # ---- rows ---------------------------------------------------------------------------------------
@@ -266,7 +227,7 @@ class Bench:
         self._sqlite_src: str | None = None
         self._django_src: str | None = None
         self._pg_src: str | None = None
-        self._admin: Postgres | None = None
+        self._admin: RawPostgres | None = None
 
     # -- prepared stores, made once, copied per run --
     def sqlite_src(self) -> str:
@@ -281,10 +242,10 @@ class Bench:
 
     def pg_src(self) -> str:
         if self._pg_src is None:
-            self._admin = Postgres(PG_BASE + "/postgres")
+            self._admin = RawPostgres(PG_BASE + "/postgres")
             name = f"crfire_src_{os.getpid()}"
             pg_drop(self._admin, name)
-            self._admin.query(f"CREATE DATABASE {name}")
+            self._admin.execute(f"CREATE DATABASE {name}")
             log(f"set-up: engine store with {self.carts} due reminders (PostgreSQL)")
             t = time.perf_counter()
             fill_store(f"{PG_BASE}/{name}", self.carts)
@@ -320,7 +281,7 @@ class Bench:
         src = self.pg_src()
         name = f"crfire_run_{os.getpid()}"
         pg_drop(self._admin, name)
-        self._admin.query(f"CREATE DATABASE {name} TEMPLATE {src}")
+        self._admin.execute(f"CREATE DATABASE {name} TEMPLATE {src}")
         try:
             return fire(f"{PG_BASE}/{name}", "noop", workers, self.carts)
         finally:
@@ -884,7 +845,7 @@ def main(argv=None) -> int:
                     continue
                 try:
                     result["rows"][key] = bench.measure(key)
-                except (BenchError, subprocess.TimeoutExpired) as e:
+                except (BenchError, PostgresError, subprocess.TimeoutExpired) as e:
                     log(f"{key}: not measured: {e}")
                     result["rows"][key] = {"label": ROWS[key][1], "error": str(e)}
                 save(args.out, result, started)

@@ -50,7 +50,7 @@ def one_run(args, work: str, i: int) -> float:
     engine.close()
     if args.store != "sqlite":
         sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
-        from conftest import RawPostgres
+        from raw_postgres import RawPostgres
         raw = RawPostgres(args.pg)
         raw.execute(f"DROP SCHEMA IF EXISTS bench_steps_{os.getpid()}_{i} CASCADE")
         raw.close()

@@ -45,7 +45,7 @@ def fill_sqlite(path: str, pending: int, due_ms_base: int) -> None:
 
 def fill_postgres(url: str, schema: str, pending: int, due_ms_base: int) -> None:
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
-    from conftest import RawPostgres  # a bare libpq connection, no driver needed
+    from raw_postgres import RawPostgres  # a bare libpq connection, no driver needed
     raw = RawPostgres(url)
     raw.execute(f"SET search_path TO {schema}")
     raw.execute(
@@ -58,7 +58,7 @@ def fill_postgres(url: str, schema: str, pending: int, due_ms_base: int) -> None
 
 def drop_schema(url: str, schema: str) -> None:
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
-    from conftest import RawPostgres
+    from raw_postgres import RawPostgres
     raw = RawPostgres(url)
     raw.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     raw.close()
@@ -101,7 +101,7 @@ def one_size(args, work: str, pending: int) -> dict:
             db.close()
         else:
             sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
-            from conftest import RawPostgres
+            from raw_postgres import RawPostgres
             raw = RawPostgres(args.pg)
             raw.execute(f"SET search_path TO {schema}")
             raw.execute(f"UPDATE jobs SET due_ms = due_ms - {2 * YEAR_MS} WHERE job_id IN"

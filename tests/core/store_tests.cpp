@@ -37,6 +37,7 @@
 
 #include "cartrecovery/status.h"
 #include "cartrecovery/store.h"
+#include "store/pg_db.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 
@@ -886,6 +887,108 @@ BOOST_DATA_TEST_CASE(last_sent_to_is_the_newest_sent_message_since, bdata::make(
 
 // ---- coupons -------------------------------------------------------------------------------
 
+// The report SQL is written once for both dialects (sql_store.cpp): the same rows give the
+// same counters on both, and pruning moves them into the day aggregates without changing
+// what a report or the funnel says.
+BOOST_DATA_TEST_CASE(reports_count_alike_and_survive_pruning, bdata::make(kBothBackends), backend) {
+  TestStore ts(backend);
+  auto store = OpenStore(ts.url());
+  const Millis day = 20 * kDay;  // 1970-01-21
+  store->Write([&] {
+    auto msg = [&](const std::string& id, const std::string& status, Millis opened, Millis clicked,
+                   Millis unsubscribed) {
+      MessageRecord m = Msg(id, "j-" + id, status);
+      m.created_ms = day + kHour;
+      m.sent_ms = status == "sent" || status == "bounced" ? day + 2 * kHour : 0;
+      m.variant = "A";
+      store->InsertMessage(m);
+      m.opened_ms = opened;
+      m.clicked_ms = clicked;
+      m.unsubscribed_ms = unsubscribed;
+      store->UpdateMessage(m);
+    };
+    msg("m1", "sent", day + 3 * kHour, day + 4 * kHour, 0);
+    msg("m2", "failed", 0, 0, 0);
+    msg("m3", "suppressed", 0, 0, 0);
+    msg("m4", "bounced", 0, 0, day + 5 * kHour);
+    auto order = [&](const std::string& id, int64_t value, const std::string& coupon) {
+      OrderRecord o;
+      o.order_id = id;
+      o.cart_id = "cart-" + id;
+      o.value_minor = value;
+      o.currency = "EUR";
+      o.coupon = coupon;
+      o.at_ms = day + 6 * kHour;
+      o.message_id = "m1";
+      o.flow = "cart-recovery";
+      o.step = 1;
+      o.channel = "email";
+      store->InsertOrder(o);
+    };
+    order("o1", 1000, "SAVE10");
+    order("o2", 500, "");
+    auto cart = [&](const std::string& id, Stage stage, CartState state) {
+      Cart c;
+      c.cart_id = id;
+      c.stage = stage;
+      c.state = state;
+      c.currency = "EUR";
+      c.items = {LineItem{"sku", "Mug", 1200, 1, "", ""}};
+      c.created_ms = day;
+      c.last_activity_ms = day;
+      store->SaveCart(c);
+    };
+    cart("c1", Stage::kPayment, CartState::kRecovered);
+    cart("c2", Stage::kCart, CartState::kAbandoned);
+  });
+  ReportQuery q;
+  q.since = 0;
+  q.until = day + 100 * kDay;
+  q.by = {"flow", "day", "variant"};
+  auto check = [&](const std::vector<ReportRow>& rows) {
+    BOOST_REQUIRE(rows.size() == 1u);
+    const ReportRow& r = rows[0];
+    BOOST_TEST(r.keys.at("flow") == "cart-recovery");
+    BOOST_TEST(r.keys.at("day") == "1970-01-21");
+    BOOST_TEST(r.keys.at("variant") == "A");
+    BOOST_TEST(r.sent == 2);  // a bounce was sent
+    BOOST_TEST(r.failed == 1);
+    BOOST_TEST(r.suppressed == 1);
+    BOOST_TEST(r.opened == 1);
+    BOOST_TEST(r.clicked == 1);
+    BOOST_TEST(r.bounced == 1);
+    BOOST_TEST(r.unsubscribed == 1);
+    BOOST_TEST(r.orders == 2);
+    BOOST_TEST(r.orders_with_coupon == 1);
+    BOOST_TEST(r.revenue_minor == 1500);
+    BOOST_TEST(r.currency == "EUR");
+  };
+  auto check_funnel = [&](const std::vector<FunnelRow>& rows) {
+    std::map<std::string, std::vector<int64_t>> got;
+    for (const auto& r : rows) got[r.stage] = {r.carts, r.abandoned, r.recovered};
+    BOOST_TEST((got["cart"] == std::vector<int64_t>{1, 1, 0}));
+    BOOST_TEST((got["payment"] == std::vector<int64_t>{1, 1, 1}));
+    BOOST_TEST((got["contact"] == std::vector<int64_t>{0, 0, 0}));
+  };
+  check(store->Report(q));
+  check_funnel(store->Funnel(0, day + 100 * kDay));
+
+  RetentionWindows w;
+  PruneCounts pruned;
+  store->Write([&] { pruned = store->Prune(day + 500 * kDay, w, 7 * kDay); });
+  BOOST_TEST(pruned.messages == 4);
+  BOOST_TEST(pruned.orders == 2);
+  BOOST_TEST(pruned.carts == 2);
+  BOOST_TEST(ts.Int("SELECT count(*) FROM messages") == 0);
+  check(store->Report(q));
+  check_funnel(store->Funnel(0, day + 100 * kDay));
+  // A filter reaches the aggregates too; a range without the day finds nothing.
+  q.where = {{"channel", "email"}};
+  check(store->Report(q));
+  q.where = {{"channel", "sms"}};
+  BOOST_TEST(store->Report(q).empty());
+}
+
 BOOST_DATA_TEST_CASE(add_coupons_skips_known_codes_and_hands_out_in_the_order_given,
                      bdata::make(kBothBackends), backend) {
   TestStore ts(backend);
@@ -1196,6 +1299,15 @@ BOOST_AUTO_TEST_CASE(pg_processes_starting_at_once_migrate_once) {
   BOOST_TEST(ok == 4);
   BOOST_TEST(ts.Int("SELECT version FROM schema_version") == internal::PostgresSchemaVersion());
   BOOST_TEST(ts.Int("SELECT count(*) FROM schema_version") == 1);
+}
+
+// SQL shared by both stores is written with SQLite's ?N; PostgreSQL reads them as $N, and
+// nothing quoted changes (a '?1' in a string is text, jsonb's ? operator has no number).
+BOOST_AUTO_TEST_CASE(pg_placeholders_are_read_as_dollar_numbers_outside_quotes) {
+  BOOST_TEST(internal::PgPlaceholders("SELECT ?1, ?12 FROM t WHERE a = ?2") ==
+             "SELECT $1, $12 FROM t WHERE a = $2");
+  BOOST_TEST(internal::PgPlaceholders("SELECT '?1', 'it''s ?2', \"?3\" WHERE j ? 'k' AND b = $4") ==
+             "SELECT '?1', 'it''s ?2', \"?3\" WHERE j ? 'k' AND b = $4");
 }
 
 BOOST_AUTO_TEST_CASE(pg_a_bad_schema_name_is_a_config_error) {

@@ -8,15 +8,21 @@ With CARTRECOVERY_TEST_STORE=postgresql the same tests run on PostgreSQL: store_
 out a fresh schema of the database at CARTRECOVERY_TEST_PG (default
 postgresql://postgres@127.0.0.1:5432/test) per test and store file name, dropped when the
 test ends. Tests about SQLite files mark themselves @pytest.mark.sqlite_only("why").
+
+smtp_server starts real SMTP servers (aiosmtpd on 127.0.0.1) that record what they accept.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+import asyncio
+import email
+import email.parser
+import email.policy
 import os
 import re
 import secrets
+import socket
 import sqlite3
+import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +31,7 @@ from typing import Any, Iterable
 import pytest
 
 import cartrecovery as cr
+from raw_postgres import RawPostgres
 
 UTC = timezone.utc
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -42,53 +49,6 @@ if TEST_STORE not in ("sqlite", "postgresql", "postgres"):
     raise pytest.UsageError(f"CARTRECOVERY_TEST_STORE={TEST_STORE!r}: use sqlite or postgresql")
 ON_POSTGRES = TEST_STORE != "sqlite"
 PG_URL = os.environ.get("CARTRECOVERY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-class RawPostgres:
-    """A bare libpq connection through ctypes, for set-up and for looking at rows behind the
-    engine's back: libpq is what the core links, so no Python driver is needed."""
-
-    def __init__(self, url: str) -> None:
-        lib = ctypes.CDLL(ctypes.util.find_library("pq") or "libpq.so.5")
-        for name, args, res in [
-                ("PQconnectdb", [ctypes.c_char_p], ctypes.c_void_p),
-                ("PQstatus", [ctypes.c_void_p], ctypes.c_int),
-                ("PQerrorMessage", [ctypes.c_void_p], ctypes.c_char_p),
-                ("PQexec", [ctypes.c_void_p, ctypes.c_char_p], ctypes.c_void_p),
-                ("PQresultStatus", [ctypes.c_void_p], ctypes.c_int),
-                ("PQresultErrorMessage", [ctypes.c_void_p], ctypes.c_char_p),
-                ("PQntuples", [ctypes.c_void_p], ctypes.c_int),
-                ("PQnfields", [ctypes.c_void_p], ctypes.c_int),
-                ("PQgetvalue", [ctypes.c_void_p, ctypes.c_int, ctypes.c_int], ctypes.c_char_p),
-                ("PQgetisnull", [ctypes.c_void_p, ctypes.c_int, ctypes.c_int], ctypes.c_int),
-                ("PQclear", [ctypes.c_void_p], None),
-                ("PQfinish", [ctypes.c_void_p], None)]:
-            getattr(lib, name).argtypes = args
-            getattr(lib, name).restype = res
-        self._lib = lib
-        self._conn = lib.PQconnectdb(url.encode())
-        if lib.PQstatus(self._conn) != 0:  # CONNECTION_OK
-            message = lib.PQerrorMessage(self._conn).decode(errors="replace").strip()
-            lib.PQfinish(self._conn)
-            shown = re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", url)  # never the password
-            raise RuntimeError(f"PostgreSQL for the tests ({shown}) is not reachable: {message}; "
-                               "start it or run the suite on SQLite")
-        self.execute("SET lock_timeout = '30s'; SET client_min_messages = warning")
-
-    def execute(self, sql: str) -> list[tuple]:
-        res = self._lib.PQexec(self._conn, sql.encode())
-        try:
-            if self._lib.PQresultStatus(res) not in (1, 2):  # COMMAND_OK, TUPLES_OK
-                raise RuntimeError(f"{sql}: {self._lib.PQresultErrorMessage(res).decode().strip()}")
-            return [tuple(None if self._lib.PQgetisnull(res, r, c)
-                          else self._lib.PQgetvalue(res, r, c).decode()
-                          for c in range(self._lib.PQnfields(res)))
-                    for r in range(self._lib.PQntuples(res))]
-        finally:
-            self._lib.PQclear(res)
-
-    def close(self) -> None:
-        self._lib.PQfinish(self._conn)
 
 
 _pg_test: dict[str, Any] = {"base": None, "schemas": []}  # this test's schemas (PostgreSQL)
@@ -166,6 +126,75 @@ def _postgres_schemas():
                 raw.close()
 
 
+class SmtpSink:
+    """What a real SMTP server (aiosmtpd) accepted, oldest first. `replies` are answered
+    (oldest first) instead of accepting DATA; `delay` seconds pass before each answer."""
+
+    def __init__(self, delay: float = 0.0):
+        self.delay = delay
+        self.envelopes = []
+        self.replies: list[str] = []
+        self.refusals: list[str] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        with self.lock:
+            if self.replies:
+                reply = self.replies.pop(0)
+                self.refusals.append(reply)
+                return reply
+            self.envelopes.append(envelope)
+        return "250 OK"
+
+    def count(self, mail_from: str | None = None) -> int:
+        """How many messages were accepted (from the envelope sender `mail_from`, if given)."""
+        with self.lock:
+            if mail_from is None:
+                return len(self.envelopes)
+            return sum(1 for e in self.envelopes if e.mail_from == mail_from)
+
+    def messages(self):
+        with self.lock:
+            return [email.message_from_bytes(e.content, policy=email.policy.default)
+                    for e in self.envelopes]
+
+    def deliveries(self) -> list[tuple[str, str]]:
+        """(envelope sender, Message-ID header) of every message accepted, oldest first."""
+        with self.lock:
+            envelopes = list(self.envelopes)
+        headers = email.parser.BytesHeaderParser(policy=email.policy.default)
+        return [(e.mail_from, str(headers.parsebytes(e.content)["Message-ID"])) for e in envelopes]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    """start(delay=0.0, **aiosmtpd_controller_kwargs) -> (sink, port): a real SMTP server on
+    127.0.0.1 that records what it accepts; every server started is stopped at teardown."""
+    controller_module = pytest.importorskip("aiosmtpd.controller")
+    controllers = []
+
+    def start(delay: float = 0.0, **kwargs):
+        sink = SmtpSink(delay)
+        port = free_port()
+        controller = controller_module.Controller(sink, hostname="127.0.0.1", port=port,
+                                                  ready_timeout=10, **kwargs)
+        controller.start()
+        controllers.append(controller)
+        return sink, port
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
 @pytest.fixture
 def clock() -> cr.ManualClock:
     return cr.ManualClock(T0)
@@ -220,6 +249,23 @@ def add_cart(engine: cr.Engine, cart_id: str = "c1", *, items: Iterable[dict] | 
     if orders_count is not None:
         fields["orders_count"] = orders_count
     engine.track("contact_captured", at=at, **fields)
+
+
+def seed_overdue_carts(url: str, n: int) -> None:
+    """n carts with an e-mail, left 3 hours ago: abandonment and reminder 1 are both overdue."""
+    engine = cr.Engine(store=url)
+    left = datetime.now(UTC) - 3 * HOUR
+    try:
+        engine.track_many(
+            [e for i in range(n) for e in (
+                {"type": "cart_updated", "at": left, "cart_id": f"c{i}", "visitor_id": f"v{i}",
+                 "currency": "EUR",
+                 "items": [{"sku": "K", "name": "Kite", "price": Decimal("19.99"), "quantity": 1}]},
+                {"type": "contact_captured", "at": left, "cart_id": f"c{i}",
+                 "email": f"shopper{i}@example.com"})])
+        engine.flush()
+    finally:
+        engine.close()
 
 
 def run_at(engine: cr.Engine, clock: cr.ManualClock, when: datetime) -> int:

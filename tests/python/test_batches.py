@@ -5,8 +5,6 @@ and a worker killed between the mark and the record loses nothing.
 """
 from __future__ import annotations
 
-import multiprocessing
-import time
 from collections import Counter
 from datetime import timedelta
 
@@ -14,8 +12,8 @@ import pytest
 
 import cartrecovery as cr
 from conftest import HOUR, SETTINGS, T0, add_cart, run_at, store_execute, store_url
+from workers import kill_while_sending
 
-TIMEOUT = 30
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
 
@@ -62,20 +60,6 @@ def test_a_failing_order_check_holds_only_its_own_cart(make_engine, clock):
 N_KILL = 8
 
 
-def _dies_mid_batch(url: str, log: str, started) -> None:
-    def deliver(message):
-        with open(log, "a") as f:
-            f.write(message["message_id"] + "\n")
-        if sum(1 for _ in open(log)) >= 3:  # a few went out; the rest of the batch did not
-            started.set()
-            time.sleep(120)  # killed here: after the batch's mark, before its record
-
-    clock = cr.ManualClock(T0 + HOUR)
-    engine = cr.Engine(store=url, clock=clock, channels={"email": cr.CallbackChannel(deliver)},
-                       settings={"shop_name": "Kite Shop"})
-    engine.run_due()
-
-
 def test_a_worker_killed_between_mark_and_record_loses_nothing(db_path, tmp_path, clock):
     url = store_url(db_path)
     setup = cr.Engine(store=url, clock=clock, settings=SETTINGS)
@@ -84,15 +68,8 @@ def test_a_worker_killed_between_mark_and_record_loses_nothing(db_path, tmp_path
     setup.close()
     log = tmp_path / "delivered.log"
 
-    ctx = multiprocessing.get_context("spawn")
-    started = ctx.Event()
-    child = ctx.Process(target=_dies_mid_batch, args=(url, str(log), started))
-    child.start()
-    try:
-        assert started.wait(TIMEOUT), "the child never reached its third send"
-    finally:
-        child.kill()
-        child.join(TIMEOUT)
+    # A few went out; the rest of the batch did not: killed after its mark, before its record.
+    kill_while_sending(url, log=log, sends=3, why="the child never reached its third send")
     before_kill = log.read_text().split()
     assert len(before_kill) == 3
 

@@ -16,8 +16,8 @@ import pytest
 
 import cartrecovery as cr
 from conftest import HOUR, SETTINGS, T0, add_cart, run_at, store_url
+from workers import TIMEOUT, kill_while_sending
 
-TIMEOUT = 30  # seconds any child or thread may take before the test gives up on it
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
 
@@ -103,17 +103,6 @@ def test_two_live_workers_never_send_a_reminder_twice_with_a_lease_shorter_than_
 
 # ---- a dead worker's reminders move within a minute --------------------------------------------
 
-def _dies_while_sending(url: str, started) -> None:
-    def hang(message):
-        started.set()
-        time.sleep(120)  # the parent kills us here, between "sending" and the outcome
-
-    clock = cr.ManualClock(T0 + HOUR)
-    engine = cr.Engine(store=url, clock=clock, channels={"email": cr.CallbackChannel(hang)},
-                       settings={"shop_name": "Kite Shop"})  # default lease
-    engine.run_due()
-
-
 def test_a_dead_workers_reminders_are_taken_over_within_60_seconds_by_default(db_path, clock):
     url = store_url(db_path)
     setup = cr.Engine(store=url, clock=clock, settings=SETTINGS)
@@ -121,15 +110,7 @@ def test_a_dead_workers_reminders_are_taken_over_within_60_seconds_by_default(db
         add_cart(setup, f"c{i}", email=f"shopper{i}@example.com")
     setup.close()
 
-    ctx = multiprocessing.get_context("spawn")
-    started = ctx.Event()
-    child = ctx.Process(target=_dies_while_sending, args=(url, started))
-    child.start()
-    try:
-        assert started.wait(TIMEOUT), "the child never reached the channel"
-    finally:
-        child.kill()  # SIGKILL: no cleanup, its claims stay in the store
-        child.join(TIMEOUT)
+    kill_while_sending(url)  # default lease; killed between "sending" and the outcome
 
     got = []
     engine = cr.Engine(store=url, clock=clock, channels={"email": cr.CallbackChannel(got.append)},

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import email
-import email.policy
 import hashlib
 import hmac
 import ipaddress
@@ -28,7 +26,6 @@ from urllib.parse import parse_qs
 
 import http_ece
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -159,50 +156,10 @@ def http_server():
 
 # ---- a real SMTP server -------------------------------------------------------------------
 
-class Mailbox:
-    def __init__(self):
-        self.envelopes = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            self.envelopes.append(envelope)
-        return "250 OK"
-
-    def messages(self):
-        with self.lock:
-            return [email.message_from_bytes(e.content, policy=email.policy.default)
-                    for e in self.envelopes]
-
-
 def smtp_authenticator(server, session, envelope, mechanism, auth_data):
     ok = (isinstance(auth_data, LoginPassword) and auth_data.login == SMTP_USER.encode()
           and auth_data.password == SMTP_PASSWORD.encode())
     return AuthResult(success=ok, handled=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server():
-    """start(**controller_kwargs) -> (mailbox, port)."""
-    controllers = []
-
-    def start(**kwargs):
-        box = Mailbox()
-        port = free_port()
-        c = Controller(box, hostname="127.0.0.1", port=port, ready_timeout=10, **kwargs)
-        c.start()
-        controllers.append(c)
-        return box, port
-
-    yield start
-    for c in controllers:
-        c.stop()
 
 
 @dataclass

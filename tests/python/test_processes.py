@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -13,37 +12,12 @@ import pytest
 
 import cartrecovery as cr
 from conftest import HOUR, KITE, SETTINGS, T0, add_cart, run_at, sent, store_url
+from workers import TIMEOUT, join_all, kill_while_sending, wait_child
 
-TIMEOUT = 20  # seconds any child may take before the test gives up on it (they need ~2)
 
 # Python 3.12+ warns when forking a process that has threads (the engine's writer); the
 # core is built for that case, which is what these tests check.
 pytestmark = pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
-
-
-def wait_child(pid: int, timeout: float = TIMEOUT) -> int:
-    """Exit code of child `pid`, waiting at most `timeout` seconds (then it is killed)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(0.01)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    pytest.fail(f"child {pid} did not finish within {timeout} s")
-
-
-def join_all(procs, timeout: float = TIMEOUT) -> list[int]:
-    deadline = time.monotonic() + timeout
-    for p in procs:
-        p.join(max(0.0, deadline - time.monotonic()))
-    hung = [p for p in procs if p.is_alive()]
-    for p in hung:
-        p.kill()
-        p.join(5)
-    assert not hung, f"{len(hung)} child process(es) did not finish within {timeout} s"
-    return [p.exitcode for p in procs]
 
 
 # ---- (1) fork -------------------------------------------------------------------------------
@@ -202,32 +176,13 @@ def test_two_workers_at_the_same_due_time_send_each_message_once(db_path, tmp_pa
 
 # ---- (4) a worker killed while sending -------------------------------------------------------
 
-def _stuck_sender(url: str, started) -> None:
-    def hang(message):
-        started.set()
-        time.sleep(60)  # the parent kills us here, between claiming and marking
-
-    clock = cr.ManualClock(datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc))
-    engine = cr.Engine(store=url, clock=clock, channels={"email": cr.CallbackChannel(hang)},
-                       settings={"shop_name": "Kite Shop", "lease_seconds": 60})
-    engine.run_due()
-
-
 def test_a_killed_workers_job_is_taken_over_after_its_lease(db_path, clock):
     url = store_url(db_path)
     setup = cr.Engine(store=url, clock=clock, settings=SETTINGS)
     add_cart(setup)
     setup.close()
 
-    ctx = multiprocessing.get_context("spawn")
-    started = ctx.Event()
-    child = ctx.Process(target=_stuck_sender, args=(url, started))
-    child.start()
-    try:
-        assert started.wait(TIMEOUT), "the child never reached the channel"
-    finally:
-        child.kill()
-        child.join(TIMEOUT)
+    kill_while_sending(url, settings={"lease_seconds": 60})  # killed in the channel
 
     engine = cr.Engine(store=url, clock=clock, settings={**SETTINGS, "lease_seconds": 60})
     try:

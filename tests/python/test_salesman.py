@@ -66,7 +66,7 @@ else:
     from conftest import T0
     from salesman.core.utils import get_salesman_model
     from salesman_shop.models import Product
-    from test_smtp import free_port
+    from conftest import free_port
 
     setup_test_environment()
     call_command("migrate", run_syncdb=True, verbosity=0, interactive=False)

@@ -1,52 +1,18 @@
 """E-mail over a real SMTP server (aiosmtpd on 127.0.0.1), and CallbackChannel."""
 from __future__ import annotations
 
-import email
-import email.policy
-import socket
-import threading
 from datetime import timedelta
 
 import pytest
 
-aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
+pytest.importorskip("aiosmtpd")
 from aiosmtpd.smtp import AuthResult, LoginPassword  # noqa: E402
 
 import cartrecovery as cr  # noqa: E402
-from conftest import BOARD, HOUR, KITE, T0, add_cart, run_at  # noqa: E402
+from conftest import BOARD, HOUR, KITE, T0, add_cart, free_port, run_at  # noqa: E402
 
 SENDER = "Kite Shop <shop@kite.example>"
 USER, PASSWORD = "shop", "pa55-w0rd-Secret"
-
-
-class Recorder:
-    """Collects envelopes; `replies` are returned (oldest first) instead of accepting DATA."""
-
-    def __init__(self):
-        self.envelopes = []
-        self.replies: list[str] = []
-        self.refusals: list[str] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            if self.replies:
-                reply = self.replies.pop(0)
-                self.refusals.append(reply)
-                return reply
-            self.envelopes.append(envelope)
-        return "250 OK"
-
-    def messages(self):
-        with self.lock:
-            return [email.message_from_bytes(e.content, policy=email.policy.default)
-                    for e in self.envelopes]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def authenticator(server, session, envelope, mechanism, auth_data):
@@ -54,25 +20,6 @@ def authenticator(server, session, envelope, mechanism, auth_data):
           and auth_data.password == PASSWORD.encode())
     # handled=False: aiosmtpd then answers 535 itself (handled=True would leave it silent).
     return AuthResult(success=ok, handled=False)
-
-
-@pytest.fixture
-def smtp_server():
-    """start(**smtp_kwargs) -> (recorder, port); every server started is stopped."""
-    controllers = []
-
-    def start(**kwargs):
-        recorder = Recorder()
-        port = free_port()
-        controller = aiosmtpd_controller.Controller(recorder, hostname="127.0.0.1", port=port,
-                                                    ready_timeout=10, **kwargs)
-        controller.start()
-        controllers.append(controller)
-        return recorder, port
-
-    yield start
-    for controller in controllers:
-        controller.stop()
 
 
 def smtp_engine(make_engine, port, **kwargs):

@@ -5,82 +5,30 @@ and a `status` health check that never creates a store and fails when the worker
 Real processes, a real SMTP sink (aiosmtpd) and the system clock: nothing is mocked."""
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 
 import pytest
 
 import cartrecovery as cr
 from cartrecovery.service import load_service_config
-from conftest import store_execute, store_url
-
-aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
+from conftest import seed_overdue_carts, store_execute, store_url
 
 CARTS = 40
 
 
-class SlowSink:
-    """Accepts every message, a little slowly, so a SIGTERM lands in the middle of a batch."""
-
-    def __init__(self, delay: float):
-        self.delay = delay
-        self.message_ids: list[str] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        await asyncio.sleep(self.delay)
-        for line in envelope.content.decode("utf-8", "replace").splitlines():
-            if line.lower().startswith("message-id:"):
-                with self.lock:
-                    self.message_ids.append(line.split(":", 1)[1].strip())
-        return "250 OK"
-
-    def count(self) -> int:
-        with self.lock:
-            return len(self.message_ids)
-
-
 @pytest.fixture
-def sink():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    handler = SlowSink(delay=0.05)
-    controller = aiosmtpd_controller.Controller(handler, hostname="127.0.0.1", port=port,
-                                                ready_timeout=10)
-    controller.start()
-    yield handler, port
-    controller.stop()
+def sink(smtp_server):
+    """Accepts every message, a little slowly, so a SIGTERM lands in the middle of a batch."""
+    return smtp_server(delay=0.05)
 
 
 def cli(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "cartrecovery", *args], capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, **(env or {})})
-
-
-def seed_overdue_carts(url: str, n: int) -> None:
-    """n carts with an e-mail, left 3 hours ago: abandonment and reminder 1 are both overdue."""
-    engine = cr.Engine(store=url)
-    left = datetime.now(timezone.utc) - timedelta(hours=3)
-    try:
-        engine.track_many(
-            [e for i in range(n) for e in (
-                {"type": "cart_updated", "at": left, "cart_id": f"c{i}", "visitor_id": f"v{i}",
-                 "currency": "EUR",
-                 "items": [{"sku": "K", "name": "Kite", "price": Decimal("19.99"), "quantity": 1}]},
-                {"type": "contact_captured", "at": left, "cart_id": f"c{i}",
-                 "email": f"shopper{i}@example.com"})])
-        engine.flush()
-    finally:
-        engine.close()
 
 
 def write_config(path, url: str, port: int) -> None:
@@ -139,7 +87,7 @@ def test_sigterm_releases_claimed_work_and_a_restart_sends_the_rest_once(tmp_pat
 
     # Nothing lost, nothing twice: one reminder per cart, each Message-ID once.
     assert handler.count() == CARTS
-    assert len(set(handler.message_ids)) == CARTS
+    assert len({message_id for _, message_id in handler.deliveries()}) == CARTS
     sent = store_execute(db, "SELECT count(*) FROM messages WHERE status = 'sent'")[0][0]
     assert int(sent) == CARTS
 

@@ -189,6 +189,25 @@ std::string PgArray(const std::vector<int64_t>& items) {
   return out + "}";
 }
 
+std::string PgPlaceholders(const std::string& sql) {
+  std::string out;
+  out.reserve(sql.size());
+  char quote = 0;  // ' or " while inside quoted text or a quoted identifier
+  for (size_t i = 0; i < sql.size(); ++i) {
+    const char ch = sql[i];
+    if (quote) {
+      if (ch == quote) quote = 0;  // a doubled quote closes and reopens: same result
+    } else if (ch == '\'' || ch == '"') {
+      quote = ch;
+    } else if (ch == '?' && i + 1 < sql.size() && std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
+      out += '$';
+      continue;
+    }
+    out += ch;
+  }
+  return out;
+}
+
 // ---- PgStmt ----------------------------------------------------------------------------
 
 PgStmt::PgStmt(PgStmt&& o) noexcept
@@ -398,7 +417,7 @@ PgStmt PgDb::Prepare(const std::string& sql) {
   auto it = cache_.find(sql);
   if (it == cache_.end()) {
     PgPrepared p;
-    p.sql = sql;
+    p.sql = PgPlaceholders(sql);
     p.name = "cr" + std::to_string(++next_name_);
     it = cache_.emplace(sql, std::move(p)).first;
   }

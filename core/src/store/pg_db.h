@@ -36,6 +36,11 @@ PgUrl ParsePgUrl(const std::string& url);
 std::string PgArray(const std::vector<std::string>& items);
 std::string PgArray(const std::vector<int64_t>& items);
 
+// The SQL with SQLite's numbered placeholders ?1..?N written as PostgreSQL's $1..$N, so that
+// a statement shared by both stores (sql_store.h) is written once. Quoted text and
+// identifiers are left alone, and so is a `?` without a number (jsonb's operator).
+std::string PgPlaceholders(const std::string& sql);
+
 class PgDb;
 
 // A statement in the cache: prepared on the connection of generation `generation`.
@@ -66,6 +71,8 @@ class PgStmt {
   PgStmt& BindLiteral(int i, const std::string& v);
   PgStmt& Bind(int i, const std::optional<bool>& v);
   PgStmt& Bind(int i, const std::optional<int64_t>& v);
+  // A list of ids as an array, for the SQL of PostgresStore::IdSet (?i::text[]).
+  PgStmt& BindIds(int i, const std::vector<std::string>& ids) { return BindLiteral(i, PgArray(ids)); }
 
   // Executes on the first call; true while a row is available.
   bool Step();
@@ -102,7 +109,8 @@ class PgDb {
   PgDb(const PgDb&) = delete;
   PgDb& operator=(const PgDb&) = delete;
 
-  PgStmt Prepare(const std::string& sql);  // cached by its text
+  // Cached by its text; ?N placeholders are read as $N (PgPlaceholders).
+  PgStmt Prepare(const std::string& sql);
   // The simple query protocol, for DDL, transaction control and several statements.
   void Exec(const std::string& sql);
   int64_t ChangedRows() const { return changed_; }

@@ -1,12 +1,35 @@
 #include "store/sqlite_db.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <thread>
 
 #include "cartrecovery/status.h"
 
 namespace cartrecovery {
 namespace internal {
+
+std::string JsonIds(const std::vector<std::string>& ids) {
+  std::string out = "[";
+  for (const auto& id : ids) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (unsigned char c : id) {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += static_cast<char>(c);
+      } else if (c < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        out += buf;
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+    out += '"';
+  }
+  return out + "]";
+}
 
 Stmt::~Stmt() {
   if (stmt_) {

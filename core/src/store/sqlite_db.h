@@ -11,9 +11,14 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace cartrecovery {
 namespace internal {
+
+// A JSON array of the ids, for "IN (SELECT value FROM json_each(?))": one bound value per
+// batch instead of one statement per row.
+std::string JsonIds(const std::vector<std::string>& ids);
 
 class SqliteDb;
 
@@ -34,6 +39,8 @@ class Stmt {
   Stmt& BindNull(int i);
   Stmt& Bind(int i, const std::optional<bool>& v);
   Stmt& Bind(int i, const std::optional<int64_t>& v);
+  // A list of ids as a JSON array, for the SQL of SqliteStore::IdSet (json_each(?i)).
+  Stmt& BindIds(int i, const std::vector<std::string>& ids) { return Bind(i, JsonIds(ids)); }
 
   // Steps once: true when a row is available.
   bool Step();

@@ -29,7 +29,7 @@ std::optional<Millis> EarlierOf(Row& s) {
 
 // Each returns "SELECT <the reader's columns> FROM <table> " + tail. The statement caches
 // are keyed by text, so each tail yields one cached statement.
-inline std::string JourneySelect(const char* tail) {
+inline std::string JourneySelect(const std::string& tail) {
   return std::string(
              "SELECT journey_id, contact_key, cart_id, flow, path, state, end_reason, next_step,"
              " next_due_ms, next_branch, started_ms, prev_sent_ms, prev_engagement, prev_branch,"
@@ -37,7 +37,7 @@ inline std::string JourneySelect(const char* tail) {
          tail;
 }
 
-inline std::string MessageSelect(const char* tail) {
+inline std::string MessageSelect(const std::string& tail) {
   return std::string(
              "SELECT message_id, journey_id, cart_id, contact_key, flow, path, step, branch,"
              " channel, status, reason, to_addr, subject, text, html, due_ms, sent_ms, opened_ms,"
@@ -58,7 +58,7 @@ inline std::string MessageSelect(const char* tail) {
 // one cart are one abandonment), or for a decision without a cart, its visitor.
 #define ABANDONMENT "(CASE WHEN cart_id <> '' THEN cart_id ELSE visitor_id END)"
 
-inline std::string OfferSelect(const char* tail) {
+inline std::string OfferSelect(const std::string& tail) {
   return std::string(
              "SELECT offer_id, visitor_id, cart_id, contact_key, show, kind, variant, reason,"
              " incentive_rule, coupon_code, decided_ms, source FROM offers ") +
@@ -141,7 +141,7 @@ std::optional<OfferRecord> ReadOffer(Row& s) {
   return o;
 }
 
-inline std::string CartSelect(const char* tail) {
+inline std::string CartSelect(const std::string& tail) {
   return std::string(
              "SELECT visitor_id, contact_key, state, stage, currency, items, restore_url, "
              "created_ms, last_activity_ms FROM carts ") +
@@ -165,7 +165,7 @@ Cart CartFromRow(const Row& s, const std::string& cart_id) {
   return c;
 }
 
-inline std::string ContactSelect(const char* tail) {
+inline std::string ContactSelect(const std::string& tail) {
   return std::string(
              "SELECT email, phone, first_name, language, timezone, orders_count, "
              "lifetime_value_minor, consent_email, consent_sms, consent_push, "
@@ -199,7 +199,7 @@ Contact ContactFromRow(const Row& s, const std::string& key) {
   return c;
 }
 
-inline std::string PoolSelect(const char* tail) {
+inline std::string PoolSelect(const std::string& tail) {
   return std::string(
              "SELECT kind, discount_kind, amount, currency, static_code, prefix, code_length, "
              "valid_for_ms, expires_ms FROM coupon_pools ") +
@@ -223,7 +223,7 @@ CouponPool PoolFromRow(const Row& s, const std::string& name) {
   return p;
 }
 
-inline std::string CouponSelect(const char* tail) {
+inline std::string CouponSelect(const std::string& tail) {
   return std::string(
              "SELECT pool, shared, discount_kind, amount, currency, expires_ms, assigned_contact, "
              "redeemed_order, redeemed_ms, shown FROM coupons ") +
