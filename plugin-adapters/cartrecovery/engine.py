@@ -69,7 +69,7 @@ def _native_settings(settings: Mapping[str, Any]) -> dict:
 _EXPORT_KINDS = {"contacts": "contacts", "consent_log": "consent_history", "visitors": "visitors",
                  "carts": "carts", "journeys": "journeys", "messages": "messages", "orders": "orders",
                  "coupons": "coupons", "offers": "popup_decisions", "assignments": "experiments",
-                 "events": "events"}
+                 "lead_days": "lead_days", "events": "events"}
 
 
 def _text_arg(value: Any, field: str) -> str:
@@ -164,8 +164,9 @@ class Engine:
         """Everything stored about the person with this e-mail address and/or phone number,
         JSON-ready: ``contacts``, ``consent_history`` (what, granted, at_ms, source),
         ``visitors``, ``carts`` (items parsed), ``journeys``, ``messages`` (with their
-        bodies), ``orders``, ``coupons``, ``popup_decisions``, ``experiments`` and
-        ``events`` (fields parsed); times are UTC milliseconds. Empty lists when nobody is
+        bodies), ``orders``, ``coupons``, ``popup_decisions``, ``experiments``,
+        ``lead_days`` (days of pruned events: what made them a lead) and ``events`` (fields
+        parsed); times are UTC milliseconds. Empty lists when nobody is
         known by them. ValidationError when neither is given or one is malformed."""
         data = json.loads(self._native.export_person(_text_arg(email, "email"), _text_arg(phone, "phone")))
         out: dict[str, Any] = {"email": data.pop("email") or None, "phone": data.pop("phone") or None}

@@ -205,7 +205,9 @@ def test_leads_of_a_pruned_period_stay_the_same(make_engine, clock, db_path):
     left = _rows(db_path)
     assert left["events"] == 0 and left["carts"] == 0, left
     assert [engine.leads(since, until) for since, until in ranges] == before
-    # Forgetting a shopper keeps the counts and drops the visitor id from the kept days.
+    # Their export shows the kept days; forgetting them keeps the counts and drops the
+    # visitor id from those days.
+    assert {d["who"] for d in engine.export(email="hot@example.com")["lead_days"]} == {"v-hot"}
     engine.forget(email="hot@example.com")
     assert [engine.leads(since, until) for since, until in ranges] == before
     assert store_execute(db_path, "SELECT count(*) FROM lead_days WHERE who = 'v-hot'")[0][0] in (0, "0")

@@ -151,6 +151,7 @@ const std::vector<std::pair<const char*, const char*>>& PersonTables() {
       {"coupons", "assigned_contact IN (SELECT v FROM k)"},
       {"offers", "contact_key IN (SELECT v FROM k) OR visitor_id IN (SELECT v FROM vis)"},
       {"assignments", "contact_key IN (SELECT v FROM k)"},
+      {"lead_days", "who IN (SELECT v FROM vis) OR who IN (SELECT 'cart:' || v FROM c)"},
       {"events", nullptr},  // EventsOfPerson(): it needs the dialect's Contains
   };
   return kTables;
