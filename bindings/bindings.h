@@ -32,9 +32,13 @@ std::string Utf8(py::handle obj, const std::string& path);
 
 // offers.cpp: settings dicts to offer.h values (ConfigError naming the key), and back.
 CouponPool PoolFromDict(const py::dict& d, const std::string& path);
-ExitIntentPolicy ExitPolicyFromDict(const py::dict& d, std::string* pool);
+// `shop_currency`: the currency its incentive's valuable_min_lifetime_value is in.
+ExitIntentPolicy ExitPolicyFromDict(const py::dict& d, std::string* pool,
+                                    const std::string& shop_currency);
 // settings["incentive"] (and exit_intent.incentive): the R4.4 budget; errors name `path`.
-IncentivePolicy IncentiveFromDict(const py::dict& d, const std::string& path);
+// valuable_min_lifetime_value is an amount in the shop's currency, as lifetime values are.
+IncentivePolicy IncentiveFromDict(const py::dict& d, const std::string& path,
+                                  const std::string& shop_currency);
 py::object CouponDict(const std::optional<Coupon>& coupon);
 
 }  // namespace bindings

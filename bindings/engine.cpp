@@ -171,13 +171,20 @@ void init_engine(py::module_& m) {
              }
              if (settings.contains("exit_intent") && !settings["exit_intent"].is_none())
                o.exit_intent = ExitPolicyFromDict(settings["exit_intent"].cast<py::dict>(),
-                                                  &o.exit_intent_pool);
+                                                  &o.exit_intent_pool, o.currency);
              if (settings.contains("incentive") && !settings["incentive"].is_none()) {
                if (settings.contains("exit_intent") && !settings["exit_intent"].is_none() &&
                    settings["exit_intent"].cast<py::dict>().contains("incentive"))
                  throw ConfigError("incentive", "one budget: give it as settings.incentive or "
                                                 "exit_intent.incentive, not both");
-               o.incentive = IncentiveFromDict(settings["incentive"].cast<py::dict>(), "incentive");
+               // True: R4.4 with the defaults; False: no budget at all; a dict: the budget.
+               py::handle inc = settings["incentive"];
+               if (py::isinstance<py::bool_>(inc)) {
+                 if (inc.cast<bool>()) o.incentive = IncentivePolicy{};
+                 else o.ration_incentives = false;
+               } else {
+                 o.incentive = IncentiveFromDict(inc.cast<py::dict>(), "incentive", o.currency);
+               }
              }
              num("queue_capacity", o.queue_capacity);
              num("max_events_per_cart", o.max_events_per_cart);

@@ -66,7 +66,8 @@ CouponPool PoolFromDict(const py::dict& d, const std::string& path) {
   return p;
 }
 
-IncentivePolicy IncentiveFromDict(const py::dict& inc, const std::string& path) {
+IncentivePolicy IncentiveFromDict(const py::dict& inc, const std::string& path,
+                                  const std::string& shop_currency) {
   RefuseUnknown(inc, {"share", "window", "cooldown", "valuable_min_orders",
                       "valuable_min_lifetime_value", "salt"}, path);
   IncentivePolicy p;
@@ -76,13 +77,15 @@ IncentivePolicy IncentiveFromDict(const py::dict& inc, const std::string& path) 
   if (inc.contains("valuable_min_orders")) p.valuable_min_orders = inc["valuable_min_orders"].cast<int64_t>();
   if (inc.contains("valuable_min_lifetime_value"))
     p.valuable_min_lifetime_value_minor = ParseMinorUnits(
-        py::str(inc["valuable_min_lifetime_value"]), 2, path + ".valuable_min_lifetime_value");
+        py::str(inc["valuable_min_lifetime_value"]), CurrencyExponent(shop_currency),
+        path + ".valuable_min_lifetime_value");
   if (inc.contains("salt")) p.salt = Text(inc, "salt");
   ValidateIncentivePolicy(p, path);
   return p;
 }
 
-ExitIntentPolicy ExitPolicyFromDict(const py::dict& d, std::string* pool) {
+ExitIntentPolicy ExitPolicyFromDict(const py::dict& d, std::string* pool,
+                                    const std::string& shop_currency) {
   const std::string path = "exit_intent";
   RefuseUnknown(d, {"enabled", "pool", "min_cart_value", "currency", "coupon_min_stage",
                     "email_capture", "capture_without_cart", "repeat_after", "incentive",
@@ -107,7 +110,7 @@ ExitIntentPolicy ExitPolicyFromDict(const py::dict& d, std::string* pool) {
   if (d.contains("capture_without_cart")) p.capture_without_cart = d["capture_without_cart"].cast<bool>();
   p.repeat_after_ms = Duration(d, "repeat_after", p.repeat_after_ms, path);
   if (d.contains("incentive"))
-    p.incentive = IncentiveFromDict(d["incentive"].cast<py::dict>(), path + ".incentive");
+    p.incentive = IncentiveFromDict(d["incentive"].cast<py::dict>(), path + ".incentive", shop_currency);
   if (d.contains("experiments")) {
     for (auto kv : d["experiments"].cast<py::dict>()) {
       std::string kind = py::str(kv.first);

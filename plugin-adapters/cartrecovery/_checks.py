@@ -150,6 +150,11 @@ def setting(key: str, value: Any) -> Any:
             raise config_error(field, f"expected a str or a list of str, got {_type_name(value)}")
         return [text(s, f"{field}[{i}]", required=True, error=config_error)
                 for i, s in enumerate(secrets)]
+    if key == "incentive":
+        # The one incentive budget (R4.4): a dict, True (the defaults) or False (none at all).
+        if isinstance(value, bool):
+            return value
+        return _plain(mapping(value, field, error=config_error), field)
     if key == "coupon_pools":
         if not isinstance(value, (list, tuple)):
             raise config_error(field, f"expected a list of dicts, got {_type_name(value)}")

@@ -75,7 +75,7 @@ def load_service_config(file: str | None = None, sets: list[str] | None = None,
             continue
         if key not in _SETTINGS:  # a key the core knows and this package does not: a bug
             raise _config_error(key, f"{key}: not an Engine setting")
-        if key in ("policies", "sales_alert", "coupon_pools", "exit_intent"):
+        if key in ("policies", "sales_alert", "coupon_pools", "exit_intent", "incentive"):
             try:
                 value = json.loads(value)
             except ValueError as e:

@@ -936,6 +936,17 @@ BOOST_AUTO_TEST_CASE(incentive_rules) {
       {"exhausted beats the draw", Budget(), {9, 2}, ann, false, "budget_exhausted"},
       {"recent beats exhausted", Budget(), {0, 0}, recent, false, "recent_incentive"},
       {"share 1: everyone", all, {0, 0}, bob, true, "within_share"},
+      // Asked again for a cart already counted (its popup decided): no second abandoner.
+      // 5 abandoners with this one among them: 1 <= 0.2 * 5 fits, 2 does not.
+      {"counted fifth, none given", Budget(), {5, 0, 0, 0, true}, Valuable("e:v"), true, "priority_customer"},
+      {"counted fifth, one given", Budget(), {5, 1, 0, 0, true}, Valuable("e:v"), false,
+       "priority_budget_exhausted"},
+      {"counted fourth", Budget(), {4, 0, 0, 0, true}, Valuable("e:v"), false, "priority_budget_exhausted"},
+      {"counted, ordinary", Budget(), {9, 1, 0, 0, true}, ann, false, "budget_exhausted"},
+      // One cart given a popup code and a reminder code, its fellows gone from the window:
+      // more incentives than abandoners is a state the store can be in, and refused.
+      {"incentives beyond abandoners", all, {1, 2, 0, 0, true}, Valuable("e:v"), false,
+       "priority_budget_exhausted"},
       // S8: valuable customers' share is reserved: one per valuable customer seen, plus one.
       // 20 abandoners, 1 valuable seen (served), 2 ordinary given: 2 + 1 + (1 + 1) = 5 > 4.2.
       {"reserved for valuable", Budget(), {20, 3, 1, 1}, ann, false, "reserved_for_valuable"},
@@ -995,9 +1006,10 @@ BOOST_AUTO_TEST_CASE(incentive_validation) {
       BOOST_TEST(field == c.field);
     }
   }
-  for (IncentiveHistory h : {IncentiveHistory{-1, 0}, IncentiveHistory{5, -1}, IncentiveHistory{5, 6},
-                             IncentiveHistory{5, 1, 6, 0}, IncentiveHistory{5, 2, 2, 3},
-                             IncentiveHistory{5, 1, 2, 2}, IncentiveHistory{5, 1, -1, 0}}) {
+  for (IncentiveHistory h : {IncentiveHistory{-1, 0}, IncentiveHistory{5, -1},
+                             IncentiveHistory{5, 1, 6, 0}, IncentiveHistory{5, 1, 1, 2},
+                             IncentiveHistory{5, 1, -1, 0}, IncentiveHistory{5, 1, 1, -1},
+                             IncentiveHistory{0, 0, 0, 0, true}}) {
     std::string field;
     BOOST_TEST(CodeOf([&] { DecideIncentive(Budget(), h, Ordinary("e:x"), kNow); }, &field) ==
                ErrorCode::kInvalidArgument);

@@ -1821,8 +1821,9 @@ std::vector<std::string> Describe(Store& store) {
       }
     }
   }
-  IncentiveHistory h = store.IncentiveCounts(kDay0);
-  line << "incentives " << h.abandoners << ' ' << h.incentives << ' '
+  IncentiveHistory h = store.IncentiveCounts(kDay0, "c1");
+  line << "incentives " << h.abandoners << ' ' << h.incentives << ' ' << h.counted << ' '
+       << store.IncentiveCounts(kDay0, "c2").counted << ' '
        << store.LastIncentiveTo("e:s1@example.com") << ' ' << store.LastIncentiveTo("nobody");
   emit();
   for (const auto& e : store.ListEvents(kDay0 + kHourMs, kDay0 + 40 * kHourMs, 3, 7)) {

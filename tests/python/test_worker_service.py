@@ -126,6 +126,10 @@ def test_layers_command_line_over_environment_over_file_over_defaults(tmp_path):
     assert config.origins["store"] == f"file {ini}"
     assert config.origins["smtp_port"] == f"file {ini}"
     assert config.channels is not None and "email" in config.channels
+    # The worker decides reminder coupons, so it reads the incentive budget too (JSON).
+    budget = load_service_config(str(ini), ['incentive={"share": 0.1, "cooldown": "14d"}'], env)
+    assert budget.settings["incentive"] == {"share": 0.1, "cooldown": "14d"}
+    assert load_service_config(None, [], {"CARTRECOVERY_INCENTIVE": "false"}).settings["incentive"] is False
     defaults = load_service_config(None, [], {})
     assert defaults.store == "sqlite:///recovery.db" and defaults.origins["store"] == "default"
     assert defaults.channels is None  # no smtp_host: the outbox

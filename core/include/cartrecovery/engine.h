@@ -76,8 +76,13 @@ struct EngineOptions {
   std::string exit_intent_pool;
   // S8: the one incentive budget (R4.4) for popup coupons and reminder-step coupons alike.
   // Unset: exit_intent.incentive is the budget when a coupon popup is configured
-  // (exit_intent_pool); with neither, reminder-step coupons are not rationed.
+  // (exit_intent_pool); with neither, reminder-step coupons are not rationed (R4.4's 20 %
+  // is the playbook's example, not a rule every shop runs: a shop that names a budget, or
+  // runs a coupon popup, gets it).
   std::optional<IncentivePolicy> incentive;
+  // false: no budget at all, the explicit opt-out (settings "incentive": False): every
+  // reminder coupon goes, every coupon popup that qualifies shows, nothing is counted.
+  bool ration_incentives = true;
   std::string timezone = "UTC";
   std::string currency = "EUR";  // the shop's currency, for events that name none
 

@@ -323,8 +323,9 @@ struct IncentivePolicy {
   Millis window_ms = 30 * kDay;
   // Nobody gets a second incentive within this time of the last one.
   Millis cooldown_ms = 30 * kDay;
-  // A valuable customer (lifetime value >= the first, or orders >= the second; 0 turns a
-  // test off) with no incentive within the cooldown qualifies whenever the budget allows,
+  // A valuable customer (lifetime value >= the first, in the minor units of the shop's
+  // currency as contacts' lifetime values are; or orders >= the second; 0 turns a test
+  // off) with no incentive within the cooldown qualifies whenever the budget allows,
   // without the draw.
   int64_t valuable_min_lifetime_value_minor = 0;
   int64_t valuable_min_orders = 2;
@@ -339,14 +340,20 @@ void ValidateIncentivePolicy(const IncentivePolicy& policy,
                              const std::string& path_prefix = "incentive");
 
 // Shop-wide counts in the rolling window (policy.window_ms back from now), read by the
-// engine from its decision records, not counting the abandoner being decided.
+// engine from its decision records. An abandonment is a cart: a popup and a reminder step
+// deciding for the same cart are one abandoner (Store::IncentiveCounts says why carts).
 struct IncentiveHistory {
   int64_t abandoners = 0;  // distinct abandonments decided in the window
-  int64_t incentives = 0;  // incentives offered in the window (popups and reminder steps)
+  int64_t incentives = 0;  // incentives offered in the window (popups and reminder steps),
+                           // every one: a cart given a popup code and a reminder code
+                           // (a cooldown shorter than the gap allows it) counts twice
   // Of those abandonments, the valuable customers the priority rule decided (offered or
   // refused by the cap), and the incentives they got: their reserved share (S8).
   int64_t valuable = 0;
   int64_t valuable_incentives = 0;
+  // The abandonment being decided is already among `abandoners` (its popup or an earlier
+  // step decided in the window): deciding it again adds no abandoner to the cap's base.
+  bool counted = false;
 };
 
 struct ContactFacts {
@@ -365,8 +372,9 @@ struct IncentiveDecision {
   //   "recent_incentive"  an incentive within cooldown_ms (checked first: nobody gets two)
   //   "priority_customer" a valuable customer, budget left: offered
   //   "priority_budget_exhausted"  a valuable customer, but incentives + 1 > share *
-  //                       (abandoners + 1)
+  //                       (abandoners + 1), or share * abandoners when history.counted
   //   "budget_exhausted"  an ordinary abandoner and incentives + 1 > share * (abandoners + 1)
+  //                       (share * abandoners when counted)
   //   "reserved_for_valuable"  an ordinary abandoner; the cap has room, but not beyond the
   //                       share reserved for valuable customers
   //   "within_share"      an ordinary abandoner whose draw < the ordinary share: offered
@@ -376,18 +384,20 @@ struct IncentiveDecision {
 };
 
 // Decides whether this abandoner gets an incentive now. The budget is a hard cap: counting
-// this abandoner, offering keeps incentives <= share * abandoners in the window, so the
-// share can never be exceeded, only under-used. Within it, valuable customers go first for
-// real (S8): they need no draw, and ordinary abandoners may only use the cap minus a share
-// reserved for valuable customers (one incentive per valuable customer seen in the window,
-// plus one for the next, once any has been seen): ordinary incentives + 1 + valuable + 1 <=
-// share * (abandoners + 1). Ordinary abandoners are picked by a deterministic draw, the
-// first 8 bytes of SHA-256("cartrecovery.incentive" NUL salt NUL contact_key NUL draw_key)
-// scaled to [0, 1), against the ordinary share (share - v) / (1 - v), v = valuable /
-// abandoners, so that they spread over the window instead of filling the cap first; no
-// random source, and the same answer when asked twice. Throws as ValidateIncentivePolicy,
-// and InvalidArgument("history", ...) for negative counts, incentives > abandoners or
-// valuable counts beyond them.
+// this abandoner (once: not again when history.counted), offering keeps incentives <= share
+// * abandoners in the window, so the share can never be exceeded, only under-used. Within
+// it, valuable customers go first for real (S8): they need no draw, and ordinary abandoners
+// may only use the cap minus a share reserved for valuable customers (one incentive per
+// valuable customer seen in the window, plus one for the next, once any has been seen):
+// ordinary incentives + 1 + valuable + 1 <= share * (abandoners + 1). Ordinary abandoners
+// are picked by a deterministic draw, the first 8 bytes of SHA-256("cartrecovery.incentive"
+// NUL salt NUL contact_key NUL draw_key) scaled to [0, 1), against the ordinary share
+// (share - v) / (1 - v), v = valuable / abandoners, so that they spread over the window
+// instead of filling the cap first; no random source, and the same answer when asked twice.
+// Throws as ValidateIncentivePolicy, and InvalidArgument("history", ...) for negative
+// counts, valuable > abandoners, valuable_incentives > incentives, or counted with no
+// abandoner. (incentives may exceed abandoners: a cart given two, popup and reminder, whose
+// fellow abandoners have left the window.)
 IncentiveDecision DecideIncentive(const IncentivePolicy& policy, const IncentiveHistory& history,
                                   const ContactFacts& contact, Millis now);
 
@@ -395,6 +405,8 @@ IncentiveDecision DecideIncentive(const IncentivePolicy& policy, const Incentive
 
 struct ExitIntentPolicy {
   bool enabled = true;
+  // false: coupon popups skip the incentive budget (the shop opted out of R4.4).
+  bool rationed = true;
   // The coupon popup needs a cart worth at least this; a threshold with a currency applies
   // to carts in that currency only (others: "currency_mismatch").
   Money min_cart_value;
@@ -458,7 +470,7 @@ struct ExitIntentDecision {
 //   2. kind: a known contact with a cart at coupon_min_stage or later -> "coupon"; a visitor
 //      with no contact, with a cart or browsing -> "email_capture"; else none ("no_cart",
 //      "not_at_checkout", "capture_disabled").
-//   3. coupon only: the value threshold, then DecideIncentive.
+//   3. coupon only: the value threshold, then DecideIncentive (unless !policy.rationed).
 //   4. the kind's experiment, if any: "holdout" shows nothing (reason "holdout", kind kept),
 //      so the holdout is exactly the people who would have been shown this kind.
 // The A/B key is contact_key, or visitor_id when there is no contact.

@@ -354,9 +354,14 @@ class Store {
   virtual std::optional<OfferRecord> LastShownOffer(const std::string& visitor_id,
                                                     const std::string& contact_key, Millis since,
                                                     Millis until) = 0;
-  // Coupon-popup decisions in [since, ...): how many reached the incentive step, and how
-  // many got an incentive; and the last incentive a contact got (0: none).
-  virtual IncentiveHistory IncentiveCounts(Millis since) = 0;  // read
+  // Incentive decisions (popups and reminder steps) in [since, ...): how many distinct
+  // abandonments reached the incentive step, how many incentives were given, the valuable
+  // ones among them, and whether `abandonment` (the cart being decided, or the visitor of
+  // a popup without a cart) is among them already. An abandonment is a cart, not a
+  // contact: R4.4's source rations "20 % of cases", each abandoned cart a case, and the
+  // cooldown already keeps one shopper from collecting an incentive per cart. And the
+  // last incentive a contact got (0: none).
+  virtual IncentiveHistory IncentiveCounts(Millis since, const std::string& abandonment) = 0;  // read
   virtual Millis LastIncentiveTo(const std::string& contact_key) = 0;  // read
   // The incentive decision recorded for a reminder step (source "flow") under `key`, so a
   // step run again (quiet hours, a retry) keeps its first decision; nullopt: none yet.

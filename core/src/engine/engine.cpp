@@ -65,6 +65,14 @@ Engine::Impl::Impl(EngineOptions o) : opts(std::move(o)) {
   }
   ValidateValueThreshold(SalesAlertThreshold(), "sales_alert");  // fails early
   ValidateRetention(opts.retention, opts.attribution_window_ms);
+  if (const IncentivePolicy* budget = IncentiveBudget()) {
+    // The cap and the cooldown read the decisions (offers) of the budget's window and
+    // cooldown: pruned sooner, a shopper would get a second incentive in the cooldown.
+    const Millis reach = std::max(budget->window_ms, budget->cooldown_ms);
+    if (opts.retention.offers_ms > 0 && opts.retention.offers_ms < reach)
+      throw ConfigError("retention.offers", "must be at least the incentive budget's window and "
+                                            "cooldown (" + std::to_string(reach / kDay) + " days)");
+  }
   if (!opts.secrets.empty()) {
     // Fails now, naming "secret" or "base_url", rather than at the first message.
     LinkClaims probe;

@@ -203,6 +203,11 @@ struct Engine::Impl {
     std::string rule;       // DecideIncentive's rule, for the record and the message
     bool recorded = false;  // decided on an earlier run of the step
   };
+  // Inside Write(): whether any channel of the step would reach the contact now or at its
+  // allowed hour (a channel, an address, not bounced, the policies not skipping it). When
+  // none would, the step takes no code and decides no incentive: the cap and the
+  // cooldown count incentives sent, and an imported code is not spent on nobody.
+  bool StepGoesOut(Store& store, const Step& step, const Contact& contact, Millis now);
   // Inside Write(): whether the step's coupon may go to this contact now.
   StepIncentive DecideStepIncentive(Store& store, const std::string& journey_id, int step,
                                     const Cart& cart, const Contact& contact, Millis now);

@@ -3,14 +3,33 @@
 // facts from the store and records each decision next to the popups' (offers, source
 // "flow"), so the cap, the cooldown and the valuable customers' reserve count every
 // incentive the engine hands out, whichever part handed it out.
+#include <algorithm>
+
+#include "engine/deliveries.h"
 #include "engine/engine_impl.h"
 
 namespace cartrecovery {
 
 const IncentivePolicy* Engine::Impl::IncentiveBudget() const {
+  if (!opts.ration_incentives) return nullptr;  // the shop opted out
   if (opts.incentive) return &*opts.incentive;
   if (!opts.exit_intent_pool.empty()) return &opts.exit_intent.incentive;
   return nullptr;  // no budget configured: reminder coupons are the shop's plain choice
+}
+
+bool Engine::Impl::StepGoesOut(Store& store, const Step& step, const Contact& contact, Millis now) {
+  // The same checks, in the same order, as the step's channel loop (send_step.cpp), with
+  // what the contact was sent so far: a channel that passes here passes there too, or an
+  // earlier channel of the step went.
+  ContactSends sends = store.SendsTo(contact.key, now - 2 * kDay);
+  SendHistory history;
+  history.last_sent_ms = sends.last_by_channel;
+  for (const auto& [channel, at] : sends.recent) history.recent.push_back({channel, at});
+  return std::any_of(step.channels.begin(), step.channels.end(), [&](const std::string& ch) {
+    return ChannelFor(ch) && !internal::AddressFor(ch, contact).empty() &&
+           !internal::Bounced(ch, contact) &&
+           DecideSend(opts.policies, ch, contact, history, now).action != SendAction::kSkip;
+  });
 }
 
 Engine::Impl::StepIncentive Engine::Impl::DecideStepIncentive(Store& store, const std::string& journey_id,
@@ -34,8 +53,8 @@ Engine::Impl::StepIncentive Engine::Impl::DecideStepIncentive(Store& store, cons
   facts.orders_count = contact.orders_count;
   facts.lifetime_value_minor = contact.lifetime_value_minor;
   facts.last_incentive_ms = contact.key.empty() ? 0 : store.LastIncentiveTo(contact.key);
-  IncentiveDecision d = DecideIncentive(*budget, store.IncentiveCounts(now - budget->window_ms),
-                                        facts, now);
+  IncentiveDecision d = DecideIncentive(
+      *budget, store.IncentiveCounts(now - budget->window_ms, cart.cart_id), facts, now);
   out.give = d.offer;
   out.rule = d.rule;
   return out;

@@ -63,12 +63,18 @@ ExitIntentResult Engine::ExitIntent(const std::string& visitor_id, const std::st
     facts.last_offer_ms = last && last->show ? last->decided_ms : 0;
     ExitIntentPolicy policy = opts.exit_intent;
     if (opts.incentive) policy.incentive = *opts.incentive;  // S8: the one budget
-    facts.incentive_history = store.IncentiveCounts(now - policy.incentive.window_ms);
+    policy.rationed = opts.ration_incentives;
+    // The abandonment as the store keys it (store_rows.h ABANDONMENT): the cart, if named.
+    facts.incentive_history = store.IncentiveCounts(now - policy.incentive.window_ms,
+                                                    cart_id.empty() ? visitor_id : cart_id);
     facts.orders_count = contact.orders_count;
     facts.lifetime_value_minor = contact.lifetime_value_minor;
     facts.last_incentive_ms = contact_key.empty() ? 0 : store.LastIncentiveTo(contact_key);
     facts.now = now;
-    if (opts.exit_intent_pool.empty()) policy.incentive.share = 0;  // no coupons to give
+    if (opts.exit_intent_pool.empty()) {  // no coupons to give
+      policy.rationed = true;
+      policy.incentive.share = 0;
+    }
     ExitIntentDecision d = DecideExitIntent(policy, facts);
 
     if (d.show && d.kind == "coupon") {

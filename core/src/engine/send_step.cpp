@@ -154,11 +154,13 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, const
   std::string coupon_code;
   std::string incentive_note;  // S8: why the step goes without its coupon
   StepIncentive incentive;
-  if (!coupon_pool.empty())
+  // S8: a code travels only with a reminder that goes (now or at its allowed hour).
+  const bool coupon_wanted = !coupon_pool.empty() && StepGoesOut(store, step, contact, now);
+  if (coupon_wanted)
     incentive = DecideStepIncentive(store, journey->journey_id, journey->next_step + 1,
                                     *cart, contact, now);
   if (!incentive.give) incentive_note = "incentive_refused:" + incentive.rule;
-  if (!coupon_pool.empty() && incentive.give) {
+  if (coupon_wanted && incentive.give) {
     auto coupon = CouponFor(store, coupon_pool, contact.key, now);
     if (!coupon) {
       SchedulePoolAlert(store, coupon_pool, now);

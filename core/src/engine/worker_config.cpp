@@ -127,6 +127,8 @@ const std::vector<WorkerConfigKey>& WorkerConfigKeys() {
       {"sales_alert", K::kJson, "", "JSON"},
       {"coupon_pools", K::kJson, "", "JSON"},
       {"exit_intent", K::kJson, "", "JSON"},
+      // The worker decides reminder coupons: it must know the budget the web decides by.
+      {"incentive", K::kJson, "", "JSON: the incentive budget, true or false"},
       {"retention_events_days", K::kNumber, "", "0: keep for ever"},
       {"retention_bodies_days", K::kNumber, "", ""},
       {"retention_carts_days", K::kNumber, "", ""},

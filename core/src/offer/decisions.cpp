@@ -85,12 +85,11 @@ IncentiveDecision DecideIncentive(const IncentivePolicy& policy, const Incentive
                                   const ContactFacts& contact, Millis now) {
   ValidateIncentivePolicy(policy);
   if (history.abandoners < 0 || history.incentives < 0 ||
-      history.incentives > history.abandoners) {
-    throw InvalidArgument("history", "counts must satisfy 0 <= incentives <= abandoners");
+      (history.counted && history.abandoners == 0)) {
+    throw InvalidArgument("history", "counts must be >= 0, and >= 1 abandoner when counted");
   }
   if (history.valuable < 0 || history.valuable > history.abandoners ||
-      history.valuable_incentives < 0 || history.valuable_incentives > history.valuable ||
-      history.valuable_incentives > history.incentives) {
+      history.valuable_incentives < 0 || history.valuable_incentives > history.incentives) {
     throw InvalidArgument("history", "valuable counts must lie within abandoners and incentives");
   }
   IncentiveDecision d;
@@ -105,8 +104,10 @@ IncentiveDecision DecideIncentive(const IncentivePolicy& policy, const Incentive
     d.rule = "recent_incentive";
     return d;
   }
-  // Offering must keep incentives <= share * abandoners, this abandoner included.
-  const __int128 allowed = static_cast<__int128>(history.abandoners + 1) * share;
+  // Offering must keep incentives <= share * abandoners, this abandoner included once: a
+  // cart its popup already decided for is no second abandoner when its reminder asks.
+  const int64_t abandoners = history.abandoners + (history.counted ? 0 : 1);
+  const __int128 allowed = static_cast<__int128>(abandoners) * share;
   auto fits = [&](int64_t incentives) {
     return static_cast<__int128>(incentives) * kShareScale <= allowed;
   };
@@ -196,6 +197,8 @@ ExitIntentDecision DecideExitIntent(const ExitIntentPolicy& policy, const ExitIn
       return refuse("currency_mismatch");
     }
     if (f.cart_value_minor < min.minor) return refuse("below_min_value");
+  }
+  if (d.kind == "coupon" && policy.rationed) {
     ContactFacts c;
     c.contact_key = f.contact_key;
     c.draw_key = f.cart_id;

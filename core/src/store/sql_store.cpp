@@ -118,7 +118,8 @@ const std::string& ReportDayConflict() {
 }
 
 const std::string& ReportDayColumns() {
-  static const std::string kSql = "INSERT INTO report_days(day_ms, flow, path, step, channel, variant, currency, " +
+  static const std::string kSql =
+      "INSERT INTO report_days(day_ms, flow, path, step, channel, variant, currency, " +
                                   Columns(MessageCounters()) + ", " + Columns(OrderCounters()) + ")";
   return kSql;
 }
@@ -157,6 +158,15 @@ const std::vector<std::pair<const char*, const char*>>& PersonTables() {
   return kTables;
 }
 
+// The row `sql` finds for ?1 = key, read by `read`; nullopt when there is none.
+template <class Db, class Read>
+auto ReadOne(Db& db, const std::string& sql, const std::string& key, Read read) {
+  auto s = db.Prepare(sql);
+  s.Bind(1, key);
+  using Record = decltype(read(s));
+  return s.Step() ? std::optional<Record>(read(s)) : std::nullopt;
+}
+
 }  // namespace
 
 std::vector<std::string> ColumnNames(const std::string& columns) {
@@ -175,7 +185,8 @@ std::vector<std::string> ColumnNames(const std::string& columns) {
 
 std::string ParamsFor(const std::string& columns) {
   std::string out;
-  for (size_t i = 1; i <= ColumnNames(columns).size(); ++i) out += (i > 1 ? ",?" : "?") + std::to_string(i);
+  for (size_t i = 1; i <= ColumnNames(columns).size(); ++i)
+    out += (i > 1 ? ",?" : "?") + std::to_string(i);
   return out;
 }
 
@@ -193,7 +204,8 @@ void SqlStore<Db>::AppendEvent(const Event& e, const std::string& json) {
 }
 
 template <class Db>
-std::vector<StoredEvent> SqlStore<Db>::ListEvents(Millis since, Millis until, int64_t after_id, int limit) {
+std::vector<StoredEvent> SqlStore<Db>::ListEvents(Millis since, Millis until, int64_t after_id,
+                                                  int limit) {
   auto s = db_.Prepare(
       "SELECT id, type, at_ms, payload FROM events WHERE at_ms >= ?1 AND at_ms < ?2"
       " AND id > ?3 ORDER BY id LIMIT ?4");
@@ -205,10 +217,8 @@ std::vector<StoredEvent> SqlStore<Db>::ListEvents(Millis since, Millis until, in
 
 template <class Db>
 std::optional<Cart> SqlStore<Db>::LoadCart(const std::string& cart_id) {
-  auto s = db_.Prepare(CartSelect("WHERE cart_id = ?1"));
-  s.Bind(1, cart_id);
-  if (!s.Step()) return std::nullopt;
-  return CartFromRow(s, cart_id);
+  return ReadOne(db_, CartSelect("WHERE cart_id = ?1"), cart_id,
+                 [&](const Statement& s) { return CartFromRow(s, cart_id); });
 }
 
 template <class Db>
@@ -233,10 +243,8 @@ std::vector<std::string> SqlStore<Db>::CartsOfContact(const std::string& key) {
 
 template <class Db>
 std::optional<Contact> SqlStore<Db>::LoadContact(const std::string& key) {
-  auto s = db_.Prepare(ContactSelect("WHERE contact_key = ?1"));
-  s.Bind(1, key);
-  if (!s.Step()) return std::nullopt;
-  return ContactFromRow(s, key);
+  return ReadOne(db_, ContactSelect("WHERE contact_key = ?1"), key,
+                 [&](const Statement& s) { return ContactFromRow(s, key); });
 }
 
 template <class Db>
@@ -251,7 +259,8 @@ void SqlStore<Db>::SaveContact(const Contact& c) {
 }
 
 template <class Db>
-std::vector<std::string> SqlStore<Db>::ContactsWithPhone(const std::string& phone, const std::string& except_key) {
+std::vector<std::string> SqlStore<Db>::ContactsWithPhone(const std::string& phone,
+                                                         const std::string& except_key) {
   auto s = db_.Prepare("SELECT contact_key FROM contacts WHERE phone = ?1 AND contact_key <> ?2");
   s.Bind(1, phone).Bind(2, except_key);
   std::vector<std::string> keys;
@@ -324,10 +333,8 @@ bool SqlStore<Db>::InsertMessage(const MessageRecord& m) {
 
 template <class Db>
 std::optional<MessageRecord> SqlStore<Db>::LoadMessage(const std::string& id) {
-  auto s = db_.Prepare(MessageSelect("WHERE message_id = ?1"));
-  s.Bind(1, id);
-  if (!s.Step()) return std::nullopt;
-  return ReadMessage(s);
+  return ReadOne(db_, MessageSelect("WHERE message_id = ?1"), id,
+                 [&](const Statement& s) { return ReadMessage(s); });
 }
 
 template <class Db>
@@ -410,18 +417,14 @@ void SqlStore<Db>::SavePool(const CouponPool& p) {
 
 template <class Db>
 std::optional<CouponPool> SqlStore<Db>::LoadPool(const std::string& name) {
-  auto s = db_.Prepare(PoolSelect("WHERE name = ?1"));
-  s.Bind(1, name);
-  if (!s.Step()) return std::nullopt;
-  return PoolFromRow(s, name);
+  return ReadOne(db_, PoolSelect("WHERE name = ?1"), name,
+                 [&](const Statement& s) { return PoolFromRow(s, name); });
 }
 
 template <class Db>
 std::optional<Coupon> SqlStore<Db>::LoadCoupon(const std::string& code) {
-  auto s = db_.Prepare(CouponSelect("WHERE code = ?1"));
-  s.Bind(1, code);
-  if (!s.Step()) return std::nullopt;
-  return CouponFromRow(s, code);
+  return ReadOne(db_, CouponSelect("WHERE code = ?1"), code,
+                 [&](const Statement& s) { return CouponFromRow(s, code); });
 }
 
 template <class Db>
@@ -454,7 +457,8 @@ int64_t SqlStore<Db>::PruneCoupons(Millis now, Millis grace_ms) {
 }
 
 template <class Db>
-std::optional<OfferRecord> SqlStore<Db>::LatestOffer(const std::string& visitor_id, const std::string& contact_key) {
+std::optional<OfferRecord> SqlStore<Db>::LatestOffer(const std::string& visitor_id,
+                                                     const std::string& contact_key) {
   auto s = db_.Prepare(OfferSelect(
       "WHERE source = 'popup' AND (visitor_id = ?1 OR (?2 <> '' AND contact_key = ?2))"
       " ORDER BY decided_ms DESC,"
@@ -464,7 +468,9 @@ std::optional<OfferRecord> SqlStore<Db>::LatestOffer(const std::string& visitor_
 }
 
 template <class Db>
-std::optional<OfferRecord> SqlStore<Db>::LastShownOffer(const std::string& visitor_id, const std::string& contact_key, Millis since, Millis until) {
+std::optional<OfferRecord> SqlStore<Db>::LastShownOffer(const std::string& visitor_id,
+                                                        const std::string& contact_key, Millis since,
+                                                        Millis until) {
   auto s = db_.Prepare(OfferSelect(
       "WHERE show = 1 AND source = 'popup' AND (visitor_id = ?1 OR (?2 <> '' AND contact_key = ?2))"
       " AND decided_ms >= ?3 AND decided_ms <= ?4 ORDER BY decided_ms DESC, offer_id DESC LIMIT 1"));
@@ -481,22 +487,24 @@ void SqlStore<Db>::SaveOffer(const OfferRecord& o) {
 }
 
 template <class Db>
-IncentiveHistory SqlStore<Db>::IncentiveCounts(Millis since) {
+IncentiveHistory SqlStore<Db>::IncentiveCounts(Millis since, const std::string& abandonment) {
   auto s = db_.Prepare(
       // One abandonment (a cart) asked about twice, by a popup and by a reminder step, is
       // one abandoner; valuable ones are those the priority rule decided (S8).
       "SELECT count(DISTINCT " ABANDONMENT "), sum(show),"
       " count(DISTINCT CASE WHEN incentive_rule IN ('priority_customer',"
       " 'priority_budget_exhausted') THEN " ABANDONMENT " END),"
-      " sum(CASE WHEN incentive_rule = 'priority_customer' AND show = 1 THEN 1 ELSE 0 END)"
+      " sum(CASE WHEN incentive_rule = 'priority_customer' AND show = 1 THEN 1 ELSE 0 END),"
+      " max(CASE WHEN " ABANDONMENT " = ?2 THEN 1 ELSE 0 END)"
       " FROM offers WHERE kind = 'coupon' AND incentive_rule <> '' AND decided_ms >= ?1");
-  s.Bind(1, since);
+  s.Bind(1, since).Bind(2, abandonment);
   IncentiveHistory h;
   if (s.Step()) {
     h.abandoners = s.Int(0);
     h.incentives = s.IsNull(1) ? 0 : s.Int(1);
     h.valuable = s.Int(2);
     h.valuable_incentives = s.IsNull(3) ? 0 : s.Int(3);
+    h.counted = !s.IsNull(4) && s.Int(4) == 1;
   }
   return h;
 }
@@ -518,7 +526,8 @@ Millis SqlStore<Db>::LastIncentiveTo(const std::string& contact_key) {
 }
 
 template <class Db>
-std::vector<VariantCounts> SqlStore<Db>::OfferVariants(const std::string& kind, Millis window_ms, Millis since, Millis until) {
+std::vector<VariantCounts> SqlStore<Db>::OfferVariants(const std::string& kind, Millis window_ms,
+                                                       Millis since, Millis until) {
   static const std::string sql =
       "SELECT variant, count(*), " +
       CountIf("EXISTS(SELECT 1 FROM orders o WHERE o.contact_key <> '' AND o.contact_key = offers.contact_key"
@@ -541,7 +550,8 @@ std::vector<VariantCounts> SqlStore<Db>::OfferVariants(const std::string& kind, 
 }
 
 template <class Db>
-std::string SqlStore<Db>::AssignVariant(const std::string& experiment, const std::string& contact_key, const std::string& variant, const std::string& flow, Millis now) {
+std::string SqlStore<Db>::AssignVariant(const std::string& experiment, const std::string& contact_key,
+                                       const std::string& variant, const std::string& flow, Millis now) {
   db_.Prepare(
          "INSERT INTO assignments(experiment, contact_key, variant, flow, assigned_ms)"
          " VALUES(?1,?2,?3,?4,?5) ON CONFLICT DO NOTHING")
@@ -557,7 +567,8 @@ std::string SqlStore<Db>::AssignVariant(const std::string& experiment, const std
 }
 
 template <class Db>
-std::vector<VariantCounts> SqlStore<Db>::StepVariants(const std::string& experiment, Millis window_ms, Millis since, Millis until) {
+std::vector<VariantCounts> SqlStore<Db>::StepVariants(const std::string& experiment, Millis window_ms,
+                                                      Millis since, Millis until) {
   static const std::string sql =
       "SELECT variant, count(*), " +
       CountIf("EXISTS(SELECT 1 FROM orders o WHERE o.contact_key = assignments.contact_key"
@@ -850,7 +861,8 @@ std::string SqlStore<Db>::LeadInputs() const {
          "   FROM events e LEFT JOIN carts c ON c.cart_id = e.cart_id"
          "   WHERE e.at_ms >= ?1 AND e.at_ms < ?2),"
          " cs AS (SELECT " LEAD_WHO_OF_CART " AS who, " + AnyOf("c.stage IN (" LEAD_CHECKOUT_STAGES ")") +
-         " AS checkout, " + AnyOf("c.value_minor > 0") + " AS carted FROM carts c WHERE c.last_activity_ms >= ?1 AND c.created_ms < ?2 GROUP BY 1),"
+         " AS checkout, " + AnyOf("c.value_minor > 0") +
+         " AS carted FROM carts c WHERE c.last_activity_ms >= ?1 AND c.created_ms < ?2 GROUP BY 1),"
          " buyers AS (SELECT " LEAD_WHO_OF_CART " AS who FROM orders o JOIN carts c"
          "   ON c.cart_id = o.cart_id WHERE o.at_ms >= ?1 AND o.at_ms < ?2"
          "   UNION SELECT " LEAD_WHO_OF_CART " FROM orders o JOIN carts c"
@@ -1051,7 +1063,8 @@ PruneCounts SqlStore<Db>::Prune(Millis now, const RetentionWindows& w, Millis at
     }
   }
   if (w.reports_ms > 0 && CollapseLeadDays(now - w.reports_ms, n)) c.more = true;
-  if (!offers.empty()) c.offers = run("DELETE FROM offers WHERE offer_id IN (" + IdSet(1, "bigint") + ")", offers);
+  if (!offers.empty())
+    c.offers = run("DELETE FROM offers WHERE offer_id IN (" + IdSet(1, "bigint") + ")", offers);
   if (w.carts_ms > 0) {
     const Millis cut = now - w.carts_ms;
     auto journeys = select(

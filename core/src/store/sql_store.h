@@ -46,7 +46,8 @@ class SqlStore : public Store {
   std::vector<std::string> CartsOfContact(const std::string& key) override;
   std::optional<Contact> LoadContact(const std::string& key) override;
   void SaveContact(const Contact& c) override;
-  std::vector<std::string> ContactsWithPhone(const std::string& phone, const std::string& except_key) override;
+  std::vector<std::string> ContactsWithPhone(const std::string& phone,
+                                             const std::string& except_key) override;
   std::string ContactKeyForVisitor(const std::string& visitor_id) override;
   void LinkVisitor(const std::string& visitor_id, const std::string& key) override;
   std::optional<JourneyRecord> LoadJourney(const std::string& id) override;
@@ -67,11 +68,12 @@ class SqlStore : public Store {
   void MarkRedeemed(const std::string& code, const std::string& order_id, Millis at) override;
   int64_t FreeCoupons(const std::string& pool, Millis now) override;
   int64_t PruneCoupons(Millis now, Millis grace_ms) override;
-  std::optional<OfferRecord> LatestOffer(const std::string& visitor_id, const std::string& contact_key) override;
+  std::optional<OfferRecord> LatestOffer(const std::string& visitor_id,
+                                         const std::string& contact_key) override;
   std::optional<OfferRecord> LastShownOffer(const std::string& visitor_id, const std::string& contact_key,
                                             Millis since, Millis until) override;
   void SaveOffer(const OfferRecord& o) override;
-  IncentiveHistory IncentiveCounts(Millis since) override;
+  IncentiveHistory IncentiveCounts(Millis since, const std::string& abandonment) override;
   std::optional<OfferRecord> StepIncentive(const std::string& key) override;
   Millis LastIncentiveTo(const std::string& contact_key) override;
   std::vector<VariantCounts> OfferVariants(const std::string& kind, Millis window_ms, Millis since,
@@ -147,6 +149,8 @@ class SqlStore : public Store {
   Db db_;
 
  private:
+  using Statement = decltype(std::declval<Db&>().Prepare(std::string()));
+
   // What lead temperature (S9) reads of [?1, ?2): ev (who, browse) per event, cs (who,
   // checkout, carted) per shopper's carts alive then, buyers (who) who ordered then.
   std::string LeadInputs() const;

@@ -446,7 +446,8 @@ class SqliteStore final : public SqlStore<SqliteDb> {
   void Initialize();
 
   std::string ReplaceRow(const char* table, const char* columns) const override {
-    return std::string("INSERT OR REPLACE INTO ") + table + "(" + columns + ") VALUES(" + ParamsFor(columns) + ")";
+    return std::string("INSERT OR REPLACE INTO ") + table + "(" + columns + ") VALUES(" +
+           ParamsFor(columns) + ")";
   }
   std::string Then(const char*) const override { return ""; }
   std::string ByteOrder(const std::string& expr) const override { return expr; }

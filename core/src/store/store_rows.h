@@ -90,7 +90,7 @@ std::optional<JourneyRecord> ReadJourney(Row& s) {
 
 // The current row (the caller steps).
 template <class Row>
-MessageRecord ReadMessage(Row& s) {
+MessageRecord ReadMessage(const Row& s) {
   MessageRecord m;
   m.message_id = s.Text(0);
   m.journey_id = s.Text(1);
