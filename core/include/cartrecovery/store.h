@@ -137,6 +137,14 @@ struct ReportRow {
   std::string currency;  // revenue's currency; "MIXED" if several
 };
 
+// One cart's counter of the cap on events per cart: the window of event time it is in and
+// the events counted there, and the events refused over the cap (ever, while kept).
+struct CartEventCount {
+  Millis window_start_ms = -(int64_t{1} << 62);  // none yet: the next event opens a window
+  int64_t events = 0;
+  int64_t refused = 0;
+};
+
 struct StoreStatus {
   std::optional<Millis> worker_last_run_ms;  // newest heartbeat of any worker, any process
   std::string worker_last_id;
@@ -146,6 +154,9 @@ struct StoreStatus {
   std::optional<Millis> next_due_ms;         // the next job in the future
   int64_t events = 0, carts = 0, running_journeys = 0;
   int64_t messages_sent = 0, messages_failed = 0;
+  // Events refused over the cap on events per cart (CartEventCount), by every process, over
+  // the carts whose counters are still kept (the events' retention window).
+  int64_t events_refused = 0;
   int schema_version = 0;
 };
 
@@ -212,7 +223,9 @@ struct FlowPause {
 // How long each kind of row is kept (0: for ever), and how much one Prune() call may do.
 // Reports stay right: rows that reports read are added to daily aggregates (report_days,
 // funnel_days, offer_days) in the transaction that deletes them, and reports add those
-// aggregates for the whole days inside their range.
+// aggregates for the whole days inside their range. Lead temperature keeps each day's
+// shoppers (lead_days: who, and what S9 asks of them) once their events go, and past the
+// reports window only that day's counts (lead_totals).
 struct RetentionWindows {
   Millis events_ms = 90 * kDay;    // the event log (replays, exports, lead temperature)
   Millis bodies_ms = 30 * kDay;    // rendered subject, text and HTML of messages
@@ -273,6 +286,15 @@ class Store {
 
   // Events.
   virtual void AppendEvent(const Event& event, const std::string& json) = 0;
+  // The cap on events per cart, one counter per cart shared by every process and host on the
+  // store (the engine decides, ingest/cart_event_cap.h). LockCartEventCounts returns the
+  // counters of `cart_ids` (sorted, distinct) and holds them until the transaction ends
+  // (SQLite: the write lock; PostgreSQL: row locks, taken in id order); a cart without one
+  // reads as a default CartEventCount. SaveCartEventCounts writes them back. Counters go with
+  // the events' retention window.
+  virtual std::map<std::string, CartEventCount> LockCartEventCounts(
+      const std::vector<std::string>& cart_ids) = 0;
+  virtual void SaveCartEventCounts(const std::map<std::string, CartEventCount>& counts) = 0;
 
   // Carts and contacts (read).
   virtual std::optional<Cart> LoadCart(const std::string& cart_id) = 0;
@@ -427,6 +449,9 @@ class Store {
 
   // Reports beyond messages (read).
   virtual std::vector<FunnelRow> Funnel(Millis since, Millis until) = 0;
+  // Whole days whose events were pruned count through lead_days (exact: a shopper seen on
+  // several days counts once); days past the reports window through lead_totals, where a
+  // shopper of several days counts once per day.
   virtual LeadCounts Leads(Millis since, Millis until) = 0;
   // Exit-intent decisions of `kind` per variant (holdout included) made in [since, until),
   // and those whose contact ordered within `window_ms` after it.

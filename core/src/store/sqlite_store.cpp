@@ -169,6 +169,24 @@ const std::vector<const char*>& Migrations() {
         id INTEGER PRIMARY KEY AUTOINCREMENT, contact_key TEXT NOT NULL, what TEXT NOT NULL,
         granted INTEGER NOT NULL, at_ms INTEGER NOT NULL, source TEXT NOT NULL);
       CREATE INDEX consent_log_contact ON consent_log(contact_key, at_ms);
+      )sql",      // 9: the cap on events per cart counted in the store, so that it holds across web
+      // processes and hosts (a per-process count lets N processes take N times the cap);
+      // lead temperature kept through retention.
+      R"sql(
+      CREATE TABLE cart_event_counts(
+        cart_id TEXT PRIMARY KEY, window_start_ms INTEGER NOT NULL, events INTEGER NOT NULL,
+        refused INTEGER NOT NULL);
+      CREATE INDEX cart_event_counts_window ON cart_event_counts(window_start_ms);
+      CREATE INDEX cart_event_counts_refused ON cart_event_counts(refused) WHERE refused > 0;
+      -- Lead temperature outlives the events it is read from: per UTC day, each shopper of
+      -- that day with what S9 asks of them, written before the day's events are pruned.
+      CREATE TABLE lead_days(
+        day_ms INTEGER NOT NULL, who TEXT NOT NULL, browsed INTEGER NOT NULL,
+        checkout INTEGER NOT NULL, carted INTEGER NOT NULL, bought INTEGER NOT NULL,
+        PRIMARY KEY(day_ms, who));
+      -- Past the reports window those become anonymous counts per day.
+      CREATE TABLE lead_totals(
+        day_ms INTEGER PRIMARY KEY, cold INTEGER NOT NULL, warm INTEGER NOT NULL, hot INTEGER NOT NULL);
       )sql",
   };
   return kMigrations;
@@ -335,6 +353,30 @@ class SqliteStore final : public SqlStore<SqliteDb> {
 
 
 
+
+  // The cap's counters (store.h): the write lock is already ours.
+  std::map<std::string, CartEventCount> LockCartEventCounts(
+      const std::vector<std::string>& cart_ids) override {
+    std::map<std::string, CartEventCount> out;
+    for (const std::string& cart_id : cart_ids) {
+      auto s = db_.Prepare(
+          "SELECT window_start_ms, events, refused FROM cart_event_counts WHERE cart_id = ?1");
+      s.Bind(1, cart_id);
+      if (s.Step()) out[cart_id] = {s.Int(0), s.Int(1), s.Int(2)};
+    }
+    return out;
+  }
+
+  void SaveCartEventCounts(const std::map<std::string, CartEventCount>& counts) override {
+    for (const auto& [cart_id, c] : counts)
+      db_.Prepare("INSERT OR REPLACE INTO cart_event_counts(cart_id, window_start_ms, events, refused)"
+                  " VALUES(?1, ?2, ?3, ?4)")
+          .Bind(1, cart_id)
+          .Bind(2, c.window_start_ms)
+          .Bind(3, c.events)
+          .Bind(4, c.refused)
+          .Run();
+  }
 
   int64_t AddCoupons(const std::vector<Coupon>& coupons) override {
     int64_t added = 0;
@@ -527,7 +569,8 @@ void SqliteStore::AfterErase() {
   // Index b-trees keep copies of keys in their interior pages even after the rows go:
   // rebuilt, their old pages are freed (zeroed by secure_delete) and handed back.
   for (const char* table : {"contacts", "visitors", "carts", "journeys", "messages", "orders",
-                            "offers", "assignments", "coupons", "consent_log", "events", "jobs"})
+                            "offers", "assignments", "coupons", "consent_log", "events", "jobs",
+                            "lead_days"})
     db_.Exec(std::string("REINDEX ") + table);
   if (db_.path() != ":memory:") db_.Exec("PRAGMA incremental_vacuum");
 }
