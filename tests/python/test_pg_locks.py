@@ -177,6 +177,10 @@ def test_an_order_during_a_workers_plan_waits_for_it_and_no_reminder_of_its_cart
         order.join(TIMEOUT)
         assert not order.is_alive()
         until("Ann's reminder is being sent", lambda: (tmp_path / "sent-A").exists())
+        # The worker's last look before each send (SendGate) sees another host's commit once
+        # its commit mark moves, at least every 20 ms of real time (store.h CommitMark): Ann's
+        # send is held past that, so that Bob's look comes after the order's commit is seen.
+        time.sleep(0.1)
         (tmp_path / "release").write_text("go")
         worker.join(TIMEOUT)
         assert worker.exitcode == 0

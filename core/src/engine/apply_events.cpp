@@ -19,11 +19,10 @@ Cart NewCart(const std::string& cart_id, Millis at) {
 
 }  // namespace
 
-std::vector<std::string> Engine::Impl::EventLockKeys(Store& store,
-                                                     const std::vector<std::pair<int64_t, Event>>& batch) {
+std::vector<std::string> Engine::Impl::EventLockKeys(Store& store, const std::vector<QueuedEvent>& batch) {
   std::vector<std::string> keys, carts;
   for (const auto& item : batch) {
-    const Event& e = item.second;
+    const Event& e = item.event;
     for (const std::string& k : {ContactKeyOf(e.email, e.phone), ContactKeyOf(e.email, ""),
                                  ContactKeyOf("", e.phone)})
       if (!k.empty()) keys.push_back(k);

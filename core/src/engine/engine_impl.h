@@ -126,7 +126,7 @@ struct Engine::Impl {
   // apply_events.cpp: inside the writer's transaction.
   // The keys (Store::LockKeys) a batch of events touches as far as the events and their
   // carts tell (read); Apply locks the rest as it finds them.
-  std::vector<std::string> EventLockKeys(Store& store, const std::vector<std::pair<int64_t, Event>>& batch);
+  std::vector<std::string> EventLockKeys(Store& store, const std::vector<QueuedEvent>& batch);
   void Apply(Store& store, const Event& e);
   void ApplyCartActivity(Store& store, Cart& cart, Millis at);
   // cart_updated(continues=original): `cart` takes over the original's running journey,
