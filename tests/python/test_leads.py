@@ -59,3 +59,13 @@ def test_an_order_outside_the_range_does_not_hide_a_lead(engine, clock):
     engine.track("order_placed", order_id="o1", cart_id="c1", value="10", currency="EUR")
     assert engine.leads(until=T0 + DAY) == {"cold": 0, "warm": 0, "hot": 1}
     assert engine.leads() == {"cold": 0, "warm": 0, "hot": 0}
+
+
+def test_a_contact_captured_on_an_empty_cart_is_no_hot_lead(engine):
+    # Hot means added to the cart and reached checkout: an e-mail typed at checkout with
+    # nothing in the cart (emptied, or a cart never filled) is a shopper who only visited.
+    add_cart(engine, "emptied", visitor_id="v-emptied", items=[])
+    engine.track("contact_captured", cart_id="never-filled", visitor_id="v-never",
+                 email="bob@example.com")
+    add_cart(engine, "full", visitor_id="v-full", email="cat@example.com")
+    assert engine.leads() == {"cold": 2, "warm": 0, "hot": 1}

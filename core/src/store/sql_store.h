@@ -151,6 +151,11 @@ class SqlStore : public Store {
  private:
   using Statement = decltype(std::declval<Db&>().Prepare(std::string()));
 
+  // The incentive budget's own rows (incentive_budget.cpp): a decision counted as it is
+  // recorded (SaveOffer), and a prune batch's share (Prune; true: more are due).
+  void CountIncentiveDecision(const OfferRecord& o);
+  bool PruneIncentiveBudget(const std::vector<std::string>& offer_ids, Millis cut, int n);
+
   // The person's lists as tables k, vis and c (contact keys, visitor ids, cart ids), to
   // start each statement about them.
   std::string PersonSets() const;
