@@ -120,8 +120,8 @@ IncentiveHistory SqlStore<Db>::IncentiveCounts(Millis since, const std::string& 
       " UNION ALL SELECT 0, count(*), 0, 0, 0 FROM incentive_abandonments"
       "  WHERE valuable_ms >= ?1 AND valuable_ms < ?2"
       " UNION ALL SELECT 0, 0, coalesce(sum(show), 0),"
-      "  coalesce(sum(CASE WHEN incentive_rule = 'priority_customer' AND show = 1 THEN 1 ELSE 0 END), 0), 0"
-      "  FROM offers WHERE decided_ms >= ?1 AND decided_ms < ?2 AND kind = 'coupon' AND incentive_rule <> ''"
+      "  coalesce(sum(" VALUABLE_INCENTIVE "), 0), 0"
+      "  FROM offers WHERE decided_ms >= ?1 AND decided_ms < ?2 AND " BUDGET_DECISION
       " UNION ALL SELECT 0, 0, 0, 0, count(*) FROM incentive_abandonments"
       "  WHERE abandonment = ?3 AND last_ms >= ?1) t");
   s.Bind(1, since).Bind(2, edge_end).Bind(3, abandonment);
@@ -146,9 +146,9 @@ bool SqlStore<Db>::PruneIncentiveBudget(const std::vector<std::string>& offer_id
     db_.Prepare(
            "INSERT INTO incentive_days(day_ms, abandoners, valuable, incentives, valuable_incentives)"
            " SELECT decided_ms / 86400000 * 86400000, 0, 0, -sum(show),"
-           " -sum(CASE WHEN incentive_rule = 'priority_customer' AND show = 1 THEN 1 ELSE 0 END)"
-           " FROM offers WHERE offer_id IN (" + IdSet(1, "bigint") + ") AND kind = 'coupon'"
-           " AND incentive_rule <> '' GROUP BY 1 ON CONFLICT(day_ms) DO UPDATE SET"
+           " -sum(" VALUABLE_INCENTIVE ")"
+           " FROM offers WHERE offer_id IN (" + IdSet(1, "bigint") + ") AND " BUDGET_DECISION
+           " GROUP BY 1 ON CONFLICT(day_ms) DO UPDATE SET"
            " incentives = incentive_days.incentives + excluded.incentives,"
            " valuable_incentives = incentive_days.valuable_incentives + excluded.valuable_incentives")
         .BindIds(1, offer_ids)
