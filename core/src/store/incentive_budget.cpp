@@ -15,6 +15,10 @@
 // from incentive_days, plus since's own day counted row by row through the time indexes
 // (at most one day of rows).
 //
+// Retention: the incentives of the offers a prune batch deletes come off their days, and
+// an abandonment whose latest (priority) decision is older than the offers' window loses
+// that mark, so a window longer than the offers' retention counts what retention keeps.
+//
 // Writers that decide must hold what serializes the budget (SQLite's write lock; on
 // PostgreSQL the writer lock), as the count-then-record sequence already must.
 #include <algorithm>
@@ -70,7 +74,9 @@ void AddToIncentiveDays(Db& db, const DayDeltas& deltas) {
 template <class Db>
 void SqlStore<Db>::CountIncentiveDecision(const OfferRecord& o) {
   if (o.kind != "coupon" || o.incentive_rule.empty()) return;  // not a budget decision
-  const std::string abandonment = o.cart_id.empty() ? o.visitor_id : o.cart_id;  // ABANDONMENT
+  // The abandonment the decision is about: its cart (a popup and a reminder step on one
+  // cart are one abandonment), or for a decision without a cart, its visitor.
+  const std::string abandonment = o.cart_id.empty() ? o.visitor_id : o.cart_id;
   std::optional<Millis> last, valuable;
   {
     auto s = db_.Prepare(
