@@ -447,6 +447,33 @@ BOOST_AUTO_TEST_CASE(an_unknown_scheme_is_a_config_error) {
 
 // ---- Write() -------------------------------------------------------------------------------
 
+BOOST_DATA_TEST_CASE(cart_event_counters_are_saved_read_back_and_pruned, bdata::make(kBothBackends),
+                     backend) {
+  TestStore ts(backend);
+  auto store = OpenStore(ts.url());
+  store->Write([&] {
+    auto none = store->LockCartEventCounts({"a", "b"});
+    for (const auto& [cart, c] : none) BOOST_TEST(c.events == 0, cart);  // new rows read as none
+    store->SaveCartEventCounts({{"a", {1000, 3, 2}}, {"b", {5 * kDay, 1, 0}}});
+  });
+  std::map<std::string, CartEventCount> back;
+  store->Write([&] { back = store->LockCartEventCounts({"a", "b", "c"}); });
+  BOOST_TEST(back["a"].window_start_ms == 1000);
+  BOOST_TEST(back["a"].events == 3);
+  BOOST_TEST(back["a"].refused == 2);
+  BOOST_TEST(back["b"].events == 1);
+  BOOST_TEST(back["c"].events == 0);
+  BOOST_TEST(store->Status(0).events_refused == 2);
+  // Retention drops the counters whose window opened before the oldest event kept.
+  RetentionWindows w;
+  w.events_ms = 2 * kDay;
+  store->Write([&] { store->Prune(4 * kDay, w, kDay); });
+  store->Write([&] { back = store->LockCartEventCounts({"a", "b"}); });
+  BOOST_TEST(back["a"].events == 0);
+  BOOST_TEST(back["b"].events == 1);
+  BOOST_TEST(store->Status(0).events_refused == 0);
+}
+
 BOOST_DATA_TEST_CASE(write_commits_on_return, bdata::make(kBothBackends), backend) {
   TestStore ts(backend);
   auto store = OpenStore(ts.url());

@@ -162,6 +162,22 @@ std::string HandMadeToken(const std::string& secret, const std::string& payload)
 
 BOOST_AUTO_TEST_SUITE(track_tests)
 
+// The tag is HMAC-SHA256 as OpenSSL's one-shot HMAC() computes it (TagOf), for secrets
+// shorter than, as long as and longer than SHA-256's 64-byte block (a longer key is hashed
+// first), and for several secrets in turn (each keeps its own precomputed key).
+BOOST_AUTO_TEST_CASE(tag_is_hmac_sha256_for_every_secret_length) {
+  for (size_t length : {16, 63, 64, 65, 200}) {
+    for (char fill : {'k', 'q'}) {
+      const std::string secret(length, fill);
+      BOOST_TEST_CONTEXT("secret of " << length << " x " << fill) {
+        std::string raw = B64Decode(SignLink(secret, Claims(LinkKind::kClick)));
+        std::string payload = raw.substr(0, raw.size() - 16);
+        BOOST_TEST(raw.substr(payload.size()) == TagOf(secret, payload));
+      }
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(round_trip_per_kind) {
   for (LinkKind kind : kAllKinds) {
     BOOST_TEST_CONTEXT("kind " << LinkKindName(kind)) {

@@ -1,17 +1,19 @@
 """The batched step pipeline (issue 9, item 1): a worker claims a batch of due reminders,
 marks them all "sending" in one transaction, delivers, and records every outcome in one
-transaction, a savepoint per job. Seen from outside: one bad job does not undo the others,
-and a worker killed between the mark and the record loses nothing.
+transaction, one bad job undone alone. Seen from outside: one bad job does not undo the
+others, an order committed while a batch is delivered stops its later reminders, and a
+worker killed between the mark and the record loses nothing.
 """
 from __future__ import annotations
 
+import time
 from collections import Counter
 from datetime import timedelta
 
 import pytest
 
 import cartrecovery as cr
-from conftest import HOUR, SETTINGS, T0, add_cart, run_at, store_execute, store_url
+from conftest import DAY, HOUR, SETTINGS, T0, add_cart, run_at, store_execute, store_url
 from workers import kill_while_sending
 
 
@@ -38,6 +40,27 @@ def test_a_job_that_fails_in_a_batch_leaves_the_others_sent_and_recorded(make_en
         assert engine.cart(c)["journey"]["next_step"] == 2  # every journey advanced
 
 
+def test_a_step_that_fails_while_planned_leaves_the_others_sent_and_advanced(make_engine, clock, db_path):
+    """The batch reads its carts in one statement; a cart that cannot be read fails its own
+    step only (read again on its own, undone alone), not the whole batch."""
+    got = []
+    engine = make_engine(channels={"email": cr.CallbackChannel(got.append)})
+    for i in range(5):
+        add_cart(engine, f"c{i}", email=f"s{i}@example.com")
+    run_at(engine, clock, T0 + HOUR)  # every first reminder
+    assert len(got) == 5
+    engine.flush()
+    store_execute(db_path, "UPDATE carts SET items = 'not json' WHERE cart_id = 'c2'")
+    run_at(engine, clock, T0 + 3 * DAY)  # every second reminder is due
+    assert engine.status()["last_error"]
+    second = sorted(m["to"] for m in got[5:])
+    assert second == ["s0@example.com", "s1@example.com", "s3@example.com", "s4@example.com"]
+    for c in ("c0", "c1", "c3", "c4"):
+        assert [m["status"] for m in engine.messages(c)][:2] == ["sent", "sent"]
+        assert engine.cart(c)["journey"]["next_step"] >= 3
+    assert [m["step"] for m in engine.messages("c2")] == [1]  # nothing half-written for c2
+
+
 def test_a_failing_order_check_holds_only_its_own_cart(make_engine, clock):
     got = []
     engine = make_engine(channels={"email": cr.CallbackChannel(got.append)})
@@ -55,6 +78,35 @@ def test_a_failing_order_check_holds_only_its_own_cart(make_engine, clock):
     assert "shop database down" in engine.status()["last_error"]
     assert [m["cart_id"] for m in engine.messages()] == ["c0", "c2"] or \
         sorted(m["cart_id"] for m in engine.messages()) == ["c0", "c2"]
+
+
+@pytest.mark.parametrize("orderer", ["same_engine", "another_connection"])
+def test_an_order_committed_while_a_batch_is_delivered_stops_its_later_reminders(
+        make_engine, clock, orderer):
+    """S4 across the jobs of one batch. The batch looks at its messages' statuses once before
+    delivering and again only when a commit may have changed them: one made by this engine's
+    writer, or by another connection to the store (SQLite tells by data_version; PostgreSQL
+    cannot, and looks again every 20 ms, hence the pause)."""
+    got = []
+    addresses = {f"s{i}@example.com" for i in range(5)}
+    target = []
+
+    def deliver(message):
+        got.append(message["to"])
+        if len(got) == 1:  # the first reminder of the batch is out; the others are not yet
+            target.append(sorted(addresses - {message["to"]})[0])
+            ordering.track("order_placed", order_id="o-1", email=target[0])
+            time.sleep(0.03)
+
+    engine = make_engine(channels={"email": cr.CallbackChannel(deliver)})
+    ordering = engine if orderer == "same_engine" else make_engine()
+    for i in range(5):
+        add_cart(engine, f"c{i}", email=f"s{i}@example.com")
+    run_at(engine, clock, T0 + HOUR)
+    assert len(got) == 4 and target[0] not in got
+    stopped = [m for m in engine.messages() if m["to"] == target[0]]
+    assert [(m["status"], m["reason"]) for m in stopped] == [("suppressed", "ordered")]
+    assert sorted(m["status"] for m in engine.messages()) == ["sent"] * 4 + ["suppressed"]
 
 
 N_KILL = 8

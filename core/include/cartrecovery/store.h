@@ -35,6 +35,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -131,6 +132,14 @@ struct ReportRow {
   std::string currency;  // revenue's currency; "MIXED" if several
 };
 
+// One cart's counter of the cap on events per cart: the window of event time it is in and
+// the events counted there, and the events refused over the cap (ever, while kept).
+struct CartEventCount {
+  Millis window_start_ms = -(int64_t{1} << 62);  // none yet: the next event opens a window
+  int64_t events = 0;
+  int64_t refused = 0;
+};
+
 struct StoreStatus {
   std::optional<Millis> worker_last_run_ms;  // newest heartbeat of any worker, any process
   std::string worker_last_id;
@@ -140,6 +149,9 @@ struct StoreStatus {
   std::optional<Millis> next_due_ms;         // the next job in the future
   int64_t events = 0, carts = 0, running_journeys = 0;
   int64_t messages_sent = 0, messages_failed = 0;
+  // Events refused over the cap on events per cart (CartEventCount), by every process, over
+  // the carts whose counters are still kept (the events' retention window).
+  int64_t events_refused = 0;
   int schema_version = 0;
 };
 
@@ -206,7 +218,9 @@ struct FlowPause {
 // How long each kind of row is kept (0: for ever), and how much one Prune() call may do.
 // Reports stay right: rows that reports read are added to daily aggregates (report_days,
 // funnel_days, offer_days) in the transaction that deletes them, and reports add those
-// aggregates for the whole days inside their range.
+// aggregates for the whole days inside their range. Lead temperature keeps each day's
+// shoppers (lead_days: who, and what S9 asks of them) once their events go, and past the
+// reports window only that day's counts (lead_totals).
 struct RetentionWindows {
   Millis events_ms = 90 * kDay;    // the event log (replays, exports, lead temperature)
   Millis bodies_ms = 30 * kDay;    // rendered subject, text and HTML of messages
@@ -245,6 +259,15 @@ class Store {
 
   // Events.
   virtual void AppendEvent(const Event& event, const std::string& json) = 0;
+  // The cap on events per cart, one counter per cart shared by every process and host on the
+  // store (the engine decides, ingest/cart_event_cap.h). LockCartEventCounts returns the
+  // counters of `cart_ids` (sorted, distinct) and holds them until the transaction ends
+  // (SQLite: the write lock; PostgreSQL: row locks, taken in id order); a cart without one
+  // reads as a default CartEventCount. SaveCartEventCounts writes them back. Counters go with
+  // the events' retention window.
+  virtual std::map<std::string, CartEventCount> LockCartEventCounts(
+      const std::vector<std::string>& cart_ids) = 0;
+  virtual void SaveCartEventCounts(const std::map<std::string, CartEventCount>& counts) = 0;
 
   // Carts and contacts (read).
   virtual std::optional<Cart> LoadCart(const std::string& cart_id) = 0;
@@ -296,6 +319,37 @@ class Store {
   virtual ContactSends SendsTo(const std::string& contact_key, Millis since) = 0;  // read
   // The newest message sent to the contact at or after `since` (read).
   virtual std::optional<MessageRecord> LastSentTo(const std::string& contact_key, Millis since) = 0;
+
+  // ---- The step pipeline's batch reads and narrow writes (issue 9) --------------------------
+  // A batch of step jobs (send_step.cpp) reads what its plans and records need in a few
+  // statements for the whole batch instead of a dozen per job. Each takes the keys of the
+  // batch (any number; unknown keys are left out of the answer) and is a read unless said.
+  // The jobs among `claims` (job_id, attempt) whose claim is still current.
+  virtual std::set<int64_t> CurrentClaims(const std::vector<std::pair<int64_t, int>>& claims) = 0;
+  virtual std::vector<JourneyRecord> LoadJourneys(const std::vector<std::string>& journey_ids) = 0;
+  virtual std::vector<Cart> LoadCarts(const std::vector<std::string>& cart_ids) = 0;
+  virtual std::vector<Contact> LoadContacts(const std::vector<std::string>& keys) = 0;
+  virtual std::vector<MessageRecord> LoadMessages(const std::vector<std::string>& message_ids) = 0;
+  // Every message of the journeys without its contents (subject, text, html left empty):
+  // what recording a step needs to tell whether the step is done.
+  virtual std::vector<MessageRecord> MessageStates(const std::vector<std::string>& journey_ids) = 0;
+  // The messages among `message_ids` whose status is still "sending" (the last look before
+  // they are handed to a channel: S4).
+  virtual std::set<std::string> StillSending(const std::vector<std::string>& message_ids) = 0;
+  // SendsTo for each contact key.
+  virtual std::map<std::string, ContactSends> SendsToContacts(const std::vector<std::string>& keys,
+                                                              Millis since) = 0;
+  // A delivery's outcome: status, reason, due_ms, sent_ms and attempts only (the contents
+  // written when the message was planned stay as they are; opens and clicks recorded
+  // meanwhile are not overwritten).
+  virtual void RecordOutcome(const MessageRecord& message) = 0;
+  // The contact was sent something at `at` (last_message_ms); no row: nothing happens.
+  virtual void TouchContact(const std::string& key, Millis at) = 0;
+  // A mark that moves whenever a transaction may have committed on the store: through
+  // this connection, and on SQLite through any other (PRAGMA data_version). PostgreSQL
+  // cannot see other sessions' commits without a round trip: its mark also moves every
+  // 20 ms of real time, so a reader keyed on it looks again at least that often.
+  virtual uint64_t CommitMark() = 0;
 
   // Orders. Returns false when the order id is already recorded (provider retries).
   virtual bool InsertOrder(const OrderRecord& order) = 0;
@@ -369,6 +423,9 @@ class Store {
 
   // Reports beyond messages (read).
   virtual std::vector<FunnelRow> Funnel(Millis since, Millis until) = 0;
+  // Whole days whose events were pruned count through lead_days (exact: a shopper seen on
+  // several days counts once); days past the reports window through lead_totals, where a
+  // shopper of several days counts once per day.
   virtual LeadCounts Leads(Millis since, Millis until) = 0;
   // Exit-intent decisions of `kind` per variant (holdout included) made in [since, until),
   // and those whose contact ordered within `window_ms` after it.

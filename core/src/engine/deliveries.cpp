@@ -32,14 +32,37 @@ bool Bounced(const std::string& channel, const Contact& c) {
   return (channel == "email" && c.email_bounced) || (channel == "sms" && c.phone_bounced);
 }
 
-std::vector<SendResult> Deliver(std::mutex& store_mu, Store& store, std::vector<PendingSend>& sends) {
+// How many of the batch's next messages one look covers: a look costs what it covers,
+// and a commit seen makes the next message look again.
+constexpr size_t kLookAhead = 128;
+
+SendGate::SendGate(std::mutex& store_mu, Store& store, std::vector<std::string> message_ids)
+    : store_mu_(store_mu), store_(store), ids_(std::move(message_ids)) {
+  for (size_t i = 0; i < ids_.size(); ++i) position_.emplace(ids_[i], i);
+}
+
+bool SendGate::MayGo(const std::string& message_id) {
+  auto at = position_.find(message_id);
+  if (at == position_.end()) return false;  // not planned in this batch
+  const size_t i = at->second;
+  std::lock_guard<std::mutex> lock(store_mu_);
+  const uint64_t mark = store_.CommitMark();
+  if (!looked_ || mark != mark_ || i < looked_from_ || i >= looked_to_) {
+    looked_from_ = i;
+    looked_to_ = std::min(ids_.size(), i + kLookAhead);
+    sending_ = store_.StillSending(std::vector<std::string>(
+        ids_.begin() + static_cast<std::ptrdiff_t>(looked_from_),
+        ids_.begin() + static_cast<std::ptrdiff_t>(looked_to_)));
+    looked_ = true;
+    mark_ = mark;
+  }
+  return sending_.count(message_id) > 0;
+}
+
+std::vector<SendResult> Deliver(SendGate& gate, std::vector<PendingSend>& sends) {
   std::vector<SendResult> results;
   for (auto& ps : sends) {
-    {
-      std::lock_guard<std::mutex> lock(store_mu);
-      auto current = store.LoadMessage(ps.message.message_id);
-      if (!current || current->status != "sending") continue;
-    }
+    if (!gate.MayGo(ps.message.message_id)) continue;
     SendResult result;
     result.send = &ps;
     try {
@@ -54,13 +77,22 @@ std::vector<SendResult> Deliver(std::mutex& store_mu, Store& store, std::vector<
   return results;
 }
 
+std::vector<SendResult> Deliver(std::mutex& store_mu, Store& store, std::vector<PendingSend>& sends) {
+  std::vector<std::string> ids;
+  for (const auto& ps : sends) ids.push_back(ps.message.message_id);
+  SendGate gate(store_mu, store, std::move(ids));
+  return Deliver(gate, sends);
+}
+
 // How often a step waiting for the shop's provider account (credit, credentials) tries again.
 constexpr Millis kAccountRetryMs = kHour;
 
 Recorded RecordResults(Store& store, const RetryPolicy& retry, const std::string& contact_key,
                        std::vector<SendResult>& results, Millis now) {
   Recorded out;
-  std::optional<Contact> contact = store.LoadContact(contact_key);
+  // The contact row is read and written whole only when a refusal changes it (a hard
+  // bounce, an expired subscription); otherwise a send just moves last_message_ms.
+  std::optional<Contact> contact;
   for (auto& r : results) {
     MessageRecord m = r.send->message;
     m.attempts += 1;
@@ -85,18 +117,24 @@ Recorded RecordResults(Store& store, const RetryPolicy& retry, const std::string
       m.status = "failed";
       m.reason = r.error->what();
       // A permanent refusal of the address suppresses it: later journeys do not try it.
-      if (contact && r.error->code() == ErrorCode::kPermanentDelivery) {
-        if (m.channel == "email") contact->email_bounced = true;
-        if (m.channel == "sms") contact->phone_bounced = true;
-        if (m.channel == "push" && m.reason.rfind("subscription expired", 0) == 0)
-          contact->push_subscription.clear();
+      if (r.error->code() == ErrorCode::kPermanentDelivery) {
+        if (!contact) contact = store.LoadContact(contact_key);
+        if (contact) {
+          if (m.channel == "email") contact->email_bounced = true;
+          if (m.channel == "sms") contact->phone_bounced = true;
+          if (m.channel == "push" && m.reason.rfind("subscription expired", 0) == 0)
+            contact->push_subscription.clear();
+        }
       }
     }
-    store.UpdateMessage(m);
+    store.RecordOutcome(m);
+    out.messages.push_back(std::move(m));
   }
   if (contact) {
     if (out.any_sent) contact->last_message_ms = now;
     store.SaveContact(*contact);
+  } else if (out.any_sent) {
+    store.TouchContact(contact_key, now);
   }
   return out;
 }

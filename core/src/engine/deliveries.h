@@ -4,8 +4,10 @@
 #ifndef CARTRECOVERY_SRC_ENGINE_DELIVERIES_H_
 #define CARTRECOVERY_SRC_ENGINE_DELIVERIES_H_
 
+#include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,14 +39,38 @@ struct SendResult {
   std::optional<Error> error;  // nullopt: the channel accepted the message
 };
 
-// Hands each message to its channel, skipping those that stopped being "sending" since
-// they were prepared (an order or unsubscribe committed meanwhile: S4). Takes `store_mu`
-// only for that check; never holds it across the network.
+// The last look before a message leaves (S4): a message goes only while it is still
+// "sending", so an order or unsubscribe committed after it was planned stops it. One
+// set-based read covers the batch's next messages, and is made again before a message
+// whenever Store::CommitMark moved since (a commit by this process's writer or, on
+// SQLite, any process; on PostgreSQL the mark also moves with time, for other hosts).
+// Takes `store_mu` only for the look, never across the network.
+class SendGate {
+ public:
+  // `message_ids`: every message of the batch, in the order they will be handed over.
+  SendGate(std::mutex& store_mu, Store& store, std::vector<std::string> message_ids);
+  bool MayGo(const std::string& message_id);
+
+ private:
+  std::mutex& store_mu_;
+  Store& store_;
+  std::vector<std::string> ids_;
+  std::map<std::string, size_t> position_;
+  std::set<std::string> sending_;  // as of the last look, among ids_[looked_from_, looked_to_)
+  size_t looked_from_ = 0, looked_to_ = 0;
+  bool looked_ = false;
+  uint64_t mark_ = 0;
+};
+
+// Hands each message to its channel when `gate` lets it go.
+std::vector<SendResult> Deliver(SendGate& gate, std::vector<PendingSend>& sends);
+// The same with a gate of its own over `sends`.
 std::vector<SendResult> Deliver(std::mutex& store_mu, Store& store, std::vector<PendingSend>& sends);
 
 struct Recorded {
   bool any_sent = false;
   std::optional<Millis> retry_at;  // the earliest retry asked for, if any
+  std::vector<MessageRecord> messages;  // each result's message as recorded
 };
 
 // Inside a Write(): stores each outcome. A transient failure becomes "retrying" with a

@@ -3,7 +3,7 @@
 //   step <journey>     send the journey's next step, then schedule the one after it
 // A worker claims up to kClaimBatch due jobs in one statement, keeps their leases alive
 // while it works (LeaseKeeper), runs the batch's abandonments in one transaction and its
-// steps as plan -> deliver -> record (send_step.cpp), a savepoint per job. Every decision
+// steps as plan -> deliver -> record (send_step.cpp), one bad job undone alone. Every decision
 // not to send is a message row with status "suppressed" and its reason (S7).
 #include <algorithm>
 #include <chrono>

@@ -1,7 +1,9 @@
-// Sending a batch of journeys' steps: plan (one transaction for the batch: re-check,
-// decide per channel, render, record "sending") -> deliver (no transaction, no store lock)
-// -> record (one transaction for the batch: outcomes, then advance each journey or schedule
-// its retry). A savepoint per job in both transactions: one bad job is undone alone.
+// Sending a batch of journeys' steps: plan (one transaction for the batch: read what the
+// batch needs in a few set-based statements (step_reads.h), then per job re-check, decide
+// per channel, render, record "sending") -> deliver (no transaction, no store lock; one
+// status look for the batch, S4) -> record (one transaction for the batch: read again what
+// may have changed, store the outcomes, then advance each journey or schedule its retry).
+// One bad job is undone alone in both transactions (WriteJobs).
 // Every decision not to send is a message row "suppressed" with its reason (S7).
 //
 // A message of a step, with the function that moves it:
@@ -19,16 +21,19 @@
 // and before the record leaves it "sending", and the next claim sends it again (the only
 // window for a duplicate). The job of the step moves as store.h draws it.
 #include <algorithm>
+#include <functional>
 
 #include "cartrecovery/offer.h"
 #include "cartrecovery/status.h"
 #include "engine/deliveries.h"
 #include "engine/engine_impl.h"
+#include "engine/step_reads.h"
 
 namespace cartrecovery {
 
 using internal::AddressFor;
 using internal::PendingSend;
+using internal::StepReads;
 
 namespace {
 
@@ -37,21 +42,89 @@ bool IsUnresolved(const std::string& status) {
   return status == "sending" || status == "retrying" || status == "deferred" || status == "paused";
 }
 
+// The one message of a journey's step (1-based) on a channel.
+std::string StepMessageId(const std::string& journey_id, int step, const std::string& channel) {
+  return DerivedId("m_", journey_id + "\n" + std::to_string(step) + "\n" + channel);
+}
+
+// How far back the policies look at what a contact was sent (channel caps, daily ceiling).
+constexpr Millis kPolicyLookback = 2 * kDay;
+
+// One transaction for a batch of jobs: begin() (the batch's reads), then job(i) for each.
+// Tried first without savepoints, which cost two statements per job (on PostgreSQL two
+// round trips); when a job throws, the transaction is undone and the batch runs again with
+// a savepoint per job, so that the job that throws is undone alone (failed(i) is told)
+// and the others go on. begin() must start from scratch: it runs again then.
+void WriteJobs(Store& store, size_t count, const std::function<void()>& begin,
+               const std::function<void(size_t)>& job,
+               const std::function<void(size_t, const std::exception&)>& failed) {
+  bool a_job_threw = false;
+  try {
+    store.Write([&] {
+      begin();
+      for (size_t i = 0; i < count; ++i) {
+        a_job_threw = true;
+        job(i);
+        a_job_threw = false;
+      }
+    });
+    return;
+  } catch (const std::exception&) {
+    if (!a_job_threw) throw;  // the store itself failed (begin, commit): the batch's error
+  }
+  store.Write([&] {
+    begin();
+    for (size_t i = 0; i < count; ++i) {
+      try {
+        store.Write([&] { job(i); });
+      } catch (const std::exception& e) {
+        failed(i, e);
+      }
+    }
+  });
+}
+
 }  // namespace
 
-std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, const JobRecord& job,
-                                                             Millis now, bool ordered_at_shop) {
+void Engine::Impl::LoadPlanReads(StepReads& reads, const std::vector<JobRecord>& jobs, Millis now) {
+  std::vector<std::string> journey_ids;
+  for (const auto& job : jobs) journey_ids.push_back(job.subject);
+  reads.LoadClaims(jobs);
+  reads.LoadJourneys(journey_ids);
+  std::vector<std::string> cart_ids, keys, message_ids;
+  for (const auto& id : journey_ids) {
+    auto j = reads.Journey(id);
+    if (!j || j->state != "running") continue;
+    cart_ids.push_back(j->cart_id);
+    keys.push_back(j->contact_key);
+    const Flow* flow = FindFlow(j->flow);
+    const Path* path = flow ? flow->FindPath(j->path) : nullptr;
+    if (!path || j->next_step >= static_cast<int>(path->steps.size())) continue;
+    for (const auto& ch : path->steps[j->next_step].channels)
+      message_ids.push_back(StepMessageId(j->journey_id, j->next_step + 1, ch));
+  }
+  reads.LoadCarts(cart_ids);
+  reads.LoadContacts(keys);
+  reads.LoadMessages(message_ids);
+  reads.LoadSends(keys, now - kPolicyLookback);
+  reads.LoadPauses();
+}
+
+std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepReads& reads,
+                                                             const JobRecord& job, Millis now,
+                                                             bool ordered_at_shop) {
   std::vector<PendingSend> sends;
   std::optional<JourneyRecord> journey;
   const Flow* flow = nullptr;
   const Path* path = nullptr;
   std::optional<Engagement> branch;
-  if (!store.ClaimIsCurrent(job.job_id, job.attempt)) return std::nullopt;
-  journey = store.LoadJourney(job.subject);
+  if (!reads.ClaimIsCurrent(job)) return std::nullopt;
+  journey = reads.Journey(job.subject);
   if (journey && journey->state == "running" && ordered_at_shop) {
-    if (auto cart = store.LoadCart(journey->cart_id)) {
+    if (auto cart = reads.LoadCart(journey->cart_id)) {
       cart->state = journey->next_step > 0 ? CartState::kRecovered : CartState::kOrdered;
       store.SaveCart(*cart);
+      reads.ForgetCart(cart->cart_id);
     }
     EndJourney(store, *journey, "ordered", now);
     return std::nullopt;
@@ -66,8 +139,8 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, const
     EndJourney(store, *journey, path ? "completed" : "flow_removed", now);
     return std::nullopt;
   }
-  auto cart = store.LoadCart(journey->cart_id);
-  Contact contact = store.LoadContact(journey->contact_key).value_or(Contact{});
+  auto cart = reads.LoadCart(journey->cart_id);
+  Contact contact = reads.LoadContact(journey->contact_key).value_or(Contact{});
   contact.key = journey->contact_key;
   if (!cart || cart->state == CartState::kRecovered || cart->state == CartState::kOrdered) {
     EndJourney(store, *journey, "ordered", now);
@@ -92,9 +165,8 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, const
   auto message_for = [&](const std::string& ch, std::optional<MessageRecord>* existing)
       -> std::optional<MessageRecord> {
     MessageRecord m;
-    m.message_id = DerivedId("m_", journey->journey_id + "\n" +
-                                       std::to_string(journey->next_step + 1) + "\n" + ch);
-    *existing = store.LoadMessage(m.message_id);
+    m.message_id = StepMessageId(journey->journey_id, journey->next_step + 1, ch);
+    *existing = reads.Message(m.message_id);
     if (*existing && !IsUnresolved((*existing)->status)) return std::nullopt;
     if (*existing) m = **existing;
     m.journey_id = journey->journey_id;
@@ -122,7 +194,7 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, const
     }
   };
   // Paused by staff: the step waits (resume makes it due at once).
-  if (store.FlowPauses().count(flow->name)) {
+  if (reads.FlowPaused(flow->name)) {
     hold_step("paused", "flow_paused");
     store.RetryJob(job.job_id, job.attempt, now + kHour);
     return std::nullopt;
@@ -178,7 +250,7 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, const
   if (arm && !arm->template_name.empty()) tmpl = arm->template_name;
   // Policies see every send to this person, across journeys, plus what this step sends
   // on its earlier channels (the daily ceiling counts them).
-  ContactSends sends_so_far = store.SendsTo(contact.key, now - 2 * kDay);
+  ContactSends sends_so_far = reads.SendsTo(contact.key, now - kPolicyLookback);
   SendHistory history;
   history.last_sent_ms = sends_so_far.last_by_channel;
   for (const auto& [channel_name, at] : sends_so_far.recent)
@@ -274,26 +346,29 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, const
   return plan;
 }
 
-void Engine::Impl::RecordStep(Store& store, StepPlan& plan,
+void Engine::Impl::RecordStep(Store& store, StepReads& reads, StepPlan& plan,
                               std::vector<internal::SendResult>& results, Millis now) {
   internal::Recorded rec =
       internal::RecordResults(store, opts.retry, plan.journey.contact_key, results, now);
   // A worker that lost its lease recorded what it sent; the journey belongs to the newer
   // claim from here on.
-  if (!store.ClaimIsCurrent(plan.job.job_id, plan.job.attempt)) return;
-  auto j = store.LoadJourney(plan.journey.journey_id);
+  if (!reads.ClaimIsCurrent(plan.job)) return;
+  auto j = reads.Journey(plan.journey.journey_id);
   if (!j || j->state != "running") {
     store.FinishJob(plan.job.job_id, plan.job.attempt);
     return;
   }
   // The step is done when every channel is: sent, failed or suppressed. A channel
   // deferred by quiet hours or retrying after a failure holds it (the step's job comes
-  // back then); the next step still counts from the step's first send.
+  // back then); the next step still counts from the step's first send. The batch read
+  // the states before this job recorded its outcomes: those come from `rec`.
+  std::map<std::string, const MessageRecord*> recorded;
+  for (const auto& m : rec.messages) recorded[m.message_id] = &m;
   std::optional<Millis> wake = rec.retry_at;
   Millis first_sent = 0;
-  MessageFilter of_journey;
-  of_journey.journey_id = j->journey_id;
-  for (const auto& m : store.ListMessages(of_journey)) {
+  for (const auto& state : reads.MessageStates(j->journey_id)) {
+    auto it = recorded.find(state.message_id);
+    const MessageRecord& m = it != recorded.end() ? *it->second : state;
     if (m.step != j->next_step + 1) continue;
     if (IsUnresolved(m.status) && m.status != "sending")
       wake = std::min(wake.value_or(m.due_ms), m.due_ms);
@@ -309,20 +384,19 @@ void Engine::Impl::RecordStep(Store& store, StepPlan& plan,
   j->prev_branch = plan.branch;
   j->next_step += 1;
   j->updated_ms = now;
+  auto cart = reads.LoadCart(j->cart_id);
   if (j->next_step >= static_cast<int>(plan.path->steps.size())) {
     j->state = "completed";
     j->next_branch.reset();
     store.SaveJourney(*j);
     store.FinishJob(plan.job.job_id, plan.job.attempt);
-    if (auto cart = store.LoadCart(j->cart_id)) {
-      if (cart->state == CartState::kAbandoned) {
-        cart->state = CartState::kExpired;
-        store.SaveCart(*cart);
-      }
+    if (cart && cart->state == CartState::kAbandoned) {
+      cart->state = CartState::kExpired;
+      store.SaveCart(*cart);
+      reads.ForgetCart(cart->cart_id);
     }
     return;
   }
-  auto cart = store.LoadCart(j->cart_id);
   JourneyProgress p;
   p.next_step = j->next_step;
   p.last_activity_ms = cart ? cart->last_activity_ms : 0;
@@ -354,32 +428,44 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
     ReleaseClaims(r, jobs);
     return;
   }
-  // Plan: one transaction marks every message of the batch "sending" (fenced by each
-  // claim's attempt) before anything leaves. A savepoint per job: a job that throws is
-  // undone alone and stays claimed (tried again after its lease); the others go on.
+  // Plan: one transaction reads what the batch needs (a few set-based statements), then
+  // marks every message of the batch "sending" (fenced by each claim's attempt) before
+  // anything leaves. A job that throws is undone alone and stays claimed (tried again
+  // after its lease); the others go on (WriteJobs).
   std::vector<StepPlan> plans;
   plans.reserve(jobs.size());
   {
     std::lock_guard<std::mutex> lock(r.store_mu);
     Store& store = *r.store;
-    store.Write([&] {
-      for (size_t i = 0; i < jobs.size(); ++i) {
-        if (ordered[i] == 2) continue;
-        try {
-          store.Write([&] {
-            if (auto plan = PlanStep(store, jobs[i], now, ordered[i] == 1))
-              plans.push_back(std::move(*plan));
-          });
-        } catch (const std::exception& e) {
+    std::optional<StepReads> reads;
+    WriteJobs(
+        store, jobs.size(),
+        [&] {
+          plans.clear();
+          reads.emplace(store);
+          std::vector<JobRecord> planned;
+          for (size_t i = 0; i < jobs.size(); ++i)
+            if (ordered[i] != 2) planned.push_back(jobs[i]);
+          LoadPlanReads(*reads, planned, now);
+        },
+        [&](size_t i) {
+          if (ordered[i] == 2) return;
+          if (auto plan = PlanStep(store, *reads, jobs[i], now, ordered[i] == 1))
+            plans.push_back(std::move(*plan));
+        },
+        [&](size_t i, const std::exception& e) {
           SetError(r, "job step " + jobs[i].subject + ": " + e.what());
-        }
-      }
-    });
+        });
   }
   if (plans.empty()) return;
   // Deliver: no transaction, no store lock across the network. `plans` does not grow from
-  // here on, so the results' pointers into it stay valid.
+  // here on, so the results' pointers into it stay valid. One gate for the batch: its
+  // messages' statuses are looked at again only when a commit may have changed them (S4).
   // A shutdown (SIGTERM) stops between jobs: a job's channels all go or none does.
+  std::vector<std::string> message_ids;
+  for (const auto& plan : plans)
+    for (const auto& send : plan.sends) message_ids.push_back(send.message.message_id);
+  internal::SendGate gate(r.store_mu, *r.store, std::move(message_ids));
   std::vector<std::vector<internal::SendResult>> results(plans.size());
   size_t delivered = plans.size();
   for (size_t i = 0; i < plans.size(); ++i) {
@@ -387,23 +473,39 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
       delivered = i;
       break;
     }
-    results[i] = internal::Deliver(r.store_mu, *r.store, plans[i].sends);
+    results[i] = internal::Deliver(gate, plans[i].sends);
   }
-  // Record: every outcome of the batch in one transaction, a savepoint per job. The jobs
-  // a shutdown left undelivered go back to pending at once, not when their lease runs out;
-  // their messages stay "sending" and the next claim sends them (nothing left yet).
+  // Record: every outcome of the batch in one transaction, a savepoint per job, from what
+  // the batch read again in a few statements (claims, journeys, message states, carts:
+  // an order or unsubscribe may have ended a journey meanwhile). The jobs a shutdown left
+  // undelivered go back to pending at once, not when their lease runs out; their messages
+  // stay "sending" and the next claim sends them (nothing left yet).
   std::lock_guard<std::mutex> lock(r.store_mu);
   Store& store = *r.store;
-  store.Write([&] {
-    for (size_t i = 0; i < plans.size(); ++i) {
-      try {
-        if (i < delivered) store.Write([&] { RecordStep(store, plans[i], results[i], now); });
+  std::optional<StepReads> reads;
+  WriteJobs(
+      store, plans.size(),
+      [&] {
+        reads.emplace(store);
+        std::vector<JobRecord> recorded;
+        std::vector<std::string> journey_ids, cart_ids;
+        for (size_t i = 0; i < delivered; ++i) {
+          recorded.push_back(plans[i].job);
+          journey_ids.push_back(plans[i].journey.journey_id);
+          cart_ids.push_back(plans[i].journey.cart_id);
+        }
+        reads->LoadClaims(recorded);
+        reads->LoadJourneys(journey_ids);
+        reads->LoadMessageStates(journey_ids);
+        reads->LoadCarts(cart_ids);
+      },
+      [&](size_t i) {
+        if (i < delivered) RecordStep(store, *reads, plans[i], results[i], now);
         else store.RetryJob(plans[i].job.job_id, plans[i].job.attempt, plans[i].job.due_ms);
-      } catch (const std::exception& e) {
+      },
+      [&](size_t i, const std::exception& e) {
         SetError(r, "job step " + plans[i].journey.journey_id + ": " + e.what());
-      }
-    }
-  });
+      });
 }
 
 bool Engine::Impl::OrderedAtShop(Runtime& r, const std::string& journey_id) {

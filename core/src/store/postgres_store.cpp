@@ -11,6 +11,7 @@
 #include "store/postgres_store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <vector>
 
 #include "cartrecovery/status.h"
@@ -165,8 +166,26 @@ const std::vector<const char*>& Migrations() {
         id BIGSERIAL PRIMARY KEY, contact_key TEXT NOT NULL, what TEXT NOT NULL,
         granted BIGINT NOT NULL, at_ms BIGINT NOT NULL, source TEXT NOT NULL);
       CREATE INDEX consent_log_contact ON consent_log(contact_key, at_ms);
+      )sql",      // 9: the cap on events per cart counted in the store, so that it holds across web
+      // processes and hosts (a per-process count lets N processes take N times the cap);
+      // lead temperature kept through retention.
+      R"sql(
+      CREATE TABLE cart_event_counts(
+        cart_id TEXT PRIMARY KEY, window_start_ms BIGINT NOT NULL, events BIGINT NOT NULL,
+        refused BIGINT NOT NULL);
+      CREATE INDEX cart_event_counts_window ON cart_event_counts(window_start_ms);
+      CREATE INDEX cart_event_counts_refused ON cart_event_counts(refused) WHERE refused > 0;
+      -- Lead temperature outlives the events it is read from: per UTC day, each shopper of
+      -- that day with what S9 asks of them, written before the day's events are pruned.
+      CREATE TABLE lead_days(
+        day_ms BIGINT NOT NULL, who TEXT NOT NULL, browsed BIGINT NOT NULL,
+        checkout BIGINT NOT NULL, carted BIGINT NOT NULL, bought BIGINT NOT NULL,
+        PRIMARY KEY(day_ms, who));
+      -- Past the reports window those become anonymous counts per day.
+      CREATE TABLE lead_totals(
+        day_ms BIGINT PRIMARY KEY, cold BIGINT NOT NULL, warm BIGINT NOT NULL, hot BIGINT NOT NULL);
       )sql",
-      // 9: the incentive budget counted as decisions are recorded (incentive_budget.cpp): per
+      // 10: the incentive budget counted as decisions are recorded (incentive_budget.cpp): per
       // abandonment its latest decision and latest priority decision, per day the
       // abandonments whose latest (priority) decision fell that day and the incentives given.
       // A popup's decision with 100,000s in the window cost a scan of them all. Backfilled.
@@ -204,7 +223,7 @@ const char kOurTables[] =
     "'events', 'carts', 'contacts', 'visitors', 'journeys', 'jobs', 'messages', 'orders',"
     " 'workers', 'coupon_pools', 'coupons', 'offers', 'assignments', 'flow_pauses',"
     " 'schema_version', 'report_days', 'funnel_days', 'offer_days', 'consent_log',"
-    " 'incentive_abandonments', 'incentive_days'";
+    " 'cart_event_counts', 'lead_days', 'lead_totals', 'incentive_abandonments', 'incentive_days'";
 
 class PostgresStore final : public SqlStore<PgDb> {
  public:
@@ -233,11 +252,21 @@ class PostgresStore final : public SqlStore<PgDb> {
       fn();
       --depth_;
       db_.Commit();
+      ++commits_;
     } catch (...) {
       if (depth_ > 0) --depth_;
       db_.Rollback();
       throw;
     }
+  }
+
+  // Other sessions' commits cannot be seen without a round trip: this connection's count,
+  // plus the number of 20 ms ticks of real time, so that a reader keyed on the mark (the
+  // last look before a send, S4) sees another host's order at most that late.
+  uint64_t CommitMark() override {
+    constexpr std::chrono::milliseconds kTick(20);
+    auto ticks = std::chrono::steady_clock::now().time_since_epoch() / kTick;
+    return (static_cast<uint64_t>(ticks) << 24) + commits_;
   }
 
 
@@ -356,6 +385,48 @@ class PostgresStore final : public SqlStore<PgDb> {
 
 
 
+
+  // The cap's counters (store.h): rows first (two writers adding the same cart's row wait
+  // for each other), then locked in id order, so that writers of overlapping carts queue
+  // instead of deadlocking.
+  std::map<std::string, CartEventCount> LockCartEventCounts(
+      const std::vector<std::string>& cart_ids) override {
+    const CartEventCount none;
+    db_.Prepare(
+           "INSERT INTO cart_event_counts(cart_id, window_start_ms, events, refused)"
+           " SELECT id, ?2, 0, 0 FROM unnest(?1::text[]) AS id ORDER BY id"
+           " ON CONFLICT(cart_id) DO NOTHING")
+        .BindIds(1, cart_ids)
+        .Bind(2, none.window_start_ms)
+        .Run();
+    std::map<std::string, CartEventCount> out;
+    auto s = db_.Prepare(
+        "SELECT cart_id, window_start_ms, events, refused FROM cart_event_counts"
+        " WHERE cart_id = ANY(?1::text[]) ORDER BY cart_id FOR UPDATE");
+    s.BindIds(1, cart_ids);
+    while (s.Step()) out[s.Text(0)] = {s.Int(1), s.Int(2), s.Int(3)};
+    return out;
+  }
+
+  void SaveCartEventCounts(const std::map<std::string, CartEventCount>& counts) override {
+    std::vector<std::string> ids;
+    std::vector<int64_t> starts, events, refused;
+    for (const auto& [cart_id, c] : counts) {
+      ids.push_back(cart_id);
+      starts.push_back(c.window_start_ms);
+      events.push_back(c.events);
+      refused.push_back(c.refused);
+    }
+    db_.Prepare(
+           "UPDATE cart_event_counts AS t SET window_start_ms = v.s, events = v.e, refused = v.r"
+           " FROM unnest(?1::text[], ?2::bigint[], ?3::bigint[], ?4::bigint[]) AS v(id, s, e, r)"
+           " WHERE t.cart_id = v.id")
+        .BindIds(1, ids)
+        .BindLiteral(2, PgArray(starts))
+        .BindLiteral(3, PgArray(events))
+        .BindLiteral(4, PgArray(refused))
+        .Run();
+  }
 
   int64_t AddCoupons(const std::vector<Coupon>& coupons) override {
     // A statement per thousand codes, not a round trip per code: an import holds the
@@ -488,6 +559,7 @@ class PostgresStore final : public SqlStore<PgDb> {
   std::string WrittenOrder() const override { return ""; }
 
   int depth_ = 0;  // Write() nesting
+  uint64_t commits_ = 0;  // transactions committed through this connection (CommitMark)
 };
 
 int64_t PostgresStore::SchemaVersion() {
@@ -564,7 +636,7 @@ void PostgresStore::Initialize() {
 void PostgresStore::Compact() {
   // Dead row versions of the erased rows go from the tables' pages.
   db_.Exec("VACUUM contacts, visitors, carts, journeys, messages, orders, offers, assignments,"
-           " coupons, consent_log, events, incentive_abandonments");
+           " coupons, consent_log, events, lead_days, incentive_abandonments");
 }
 
 }  // namespace

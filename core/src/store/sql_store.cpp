@@ -152,6 +152,7 @@ const std::vector<std::pair<const char*, const char*>>& PersonTables() {
       {"coupons", "assigned_contact IN (SELECT v FROM k)"},
       {"offers", "contact_key IN (SELECT v FROM k) OR visitor_id IN (SELECT v FROM vis)"},
       {"assignments", "contact_key IN (SELECT v FROM k)"},
+      {"lead_days", "who IN (SELECT v FROM vis) OR who IN (SELECT 'cart:' || v FROM c)"},
       {"events", nullptr},  // EventsOfPerson(): it needs the dialect's Contains
   };
   return kTables;
@@ -707,6 +708,7 @@ StoreStatus SqlStore<Db>::Status(Millis now) {
   st.running_journeys = count("SELECT count(*) FROM journeys WHERE state = 'running'");
   st.messages_sent = count("SELECT count(*) FROM messages WHERE status = 'sent'");
   st.messages_failed = count("SELECT count(*) FROM messages WHERE status = 'failed'");
+  st.events_refused = count("SELECT coalesce(sum(refused), 0) FROM cart_event_counts WHERE refused > 0");
   return st;
 }
 
@@ -830,41 +832,100 @@ std::vector<FunnelRow> SqlStore<Db>::Funnel(Millis since, Millis until) {
 }
 
 template <class Db>
+std::string SqlStore<Db>::LeadInputs() const {
+  return std::string("ev AS (SELECT " LEAD_WHO_OF_EVENT " AS who, CASE WHEN e.type = 'page_view' AND ") +
+         JsonField("e.payload", "page_type") +
+         " IN ('category', 'product') THEN 1 ELSE 0 END AS browse"
+         "   FROM events e LEFT JOIN carts c ON c.cart_id = e.cart_id"
+         "   WHERE e.at_ms >= ?1 AND e.at_ms < ?2),"
+         // Hot is a cart taken to checkout: an empty cart whose shopper typed an e-mail there
+         // (the contact stage) put nothing in it, so it is no hot lead.
+         " cs AS (SELECT " LEAD_WHO_OF_CART " AS who, " +
+         AnyOf("c.stage IN (" LEAD_CHECKOUT_STAGES ") AND c.value_minor > 0") +
+         " AS checkout, " + AnyOf("c.value_minor > 0") +
+         " AS carted FROM carts c WHERE c.last_activity_ms >= ?1 AND c.created_ms < ?2 GROUP BY 1),"
+         " buyers AS (SELECT " LEAD_WHO_OF_CART " AS who FROM orders o JOIN carts c"
+         "   ON c.cart_id = o.cart_id WHERE o.at_ms >= ?1 AND o.at_ms < ?2"
+         "   UNION SELECT " LEAD_WHO_OF_CART " FROM orders o JOIN carts c"
+         "   ON o.contact_key <> '' AND c.contact_key = o.contact_key"
+         "   WHERE o.at_ms >= ?1 AND o.at_ms < ?2)";
+}
+
+template <class Db>
 LeadCounts SqlStore<Db>::Leads(Millis since, Millis until) {
   // S9, from whatever the shop sends: a shopper is anyone with an event in the range (by
   // visitor, else by the cart's visitor, else by cart); buyers in the range are no lead.
+  // Shoppers of whole days whose events were pruned come from lead_days; one seen both
+  // there and in the events left counts once, with what either says. Days past the reports
+  // window count per day (lead_totals): a shopper of several days, once each.
   auto s = db_.Prepare(
-      std::string("WITH ev AS (SELECT " LEAD_WHO_OF_EVENT " AS who, CASE WHEN e.type = 'page_view' AND ") +
-      JsonField("e.payload", "page_type") +
-      " IN ('category', 'product') THEN 1 ELSE 0 END AS browse"
-      "   FROM events e LEFT JOIN carts c ON c.cart_id = e.cart_id"
-      "   WHERE e.at_ms >= ?1 AND e.at_ms < ?2),"
-      " shoppers AS (SELECT who, max(browse) AS browsed FROM ev WHERE who IS NOT NULL GROUP BY who),"
-      // Hot is a cart taken to checkout: an empty cart whose shopper typed an e-mail there
-      // (the contact stage) put nothing in it, so it is no hot lead.
-      " cs AS (SELECT " LEAD_WHO_OF_CART " AS who, " +
-      AnyOf("c.stage IN (" LEAD_CHECKOUT_STAGES ") AND c.value_minor > 0") +
-      " AS checkout, " + AnyOf("c.value_minor > 0") +
-      " AS carted FROM carts c WHERE c.last_activity_ms >= ?1 AND c.created_ms < ?2 GROUP BY 1),"
-      " buyers AS (SELECT " LEAD_WHO_OF_CART " AS who FROM orders o JOIN carts c"
-      "   ON c.cart_id = o.cart_id WHERE o.at_ms >= ?1 AND o.at_ms < ?2"
-      "   UNION SELECT " LEAD_WHO_OF_CART " FROM orders o JOIN carts c"
-      "   ON o.contact_key <> '' AND c.contact_key = o.contact_key"
-      "   WHERE o.at_ms >= ?1 AND o.at_ms < ?2),"
-      " t AS (SELECT s.browsed, coalesce(cs.checkout, 0) AS checkout, coalesce(cs.carted, 0) AS carted,"
-      "   CASE WHEN b.who IS NULL THEN 0 ELSE 1 END AS bought FROM shoppers s"
+      "WITH " + LeadInputs() + ","
+      " shoppers AS (SELECT who, max(browsed) AS browsed, max(checkout) AS checkout,"
+      "   max(carted) AS carted, max(bought) AS bought FROM ("
+      "   SELECT who, browse AS browsed, 0 AS checkout, 0 AS carted, 0 AS bought FROM ev"
+      "   WHERE who IS NOT NULL UNION ALL SELECT who, browsed, checkout, carted, bought"
+      "   FROM lead_days WHERE day_ms >= ?1 AND day_ms <= ?2 - 86400000) AS x GROUP BY who),"
+      " t AS (SELECT s.browsed,"
+      "   CASE WHEN s.checkout = 1 OR cs.checkout = 1 THEN 1 ELSE 0 END AS checkout,"
+      "   CASE WHEN s.carted = 1 OR cs.carted = 1 THEN 1 ELSE 0 END AS carted,"
+      "   CASE WHEN s.bought = 1 OR b.who IS NOT NULL THEN 1 ELSE 0 END AS bought FROM shoppers s"
       "   LEFT JOIN cs ON cs.who = s.who LEFT JOIN buyers b ON b.who = s.who)"
       " SELECT " + CountIf("bought = 0 AND checkout = 1") + ", " +
       CountIf("bought = 0 AND checkout = 0 AND (carted = 1 OR browsed = 1)") + ", " +
-      CountIf("bought = 0 AND checkout = 0 AND carted = 0 AND browsed = 0") + " FROM t");
+      CountIf("bought = 0 AND checkout = 0 AND carted = 0 AND browsed = 0") + " FROM t"
+      " UNION ALL SELECT sum(hot), sum(warm), sum(cold) FROM lead_totals"
+      " WHERE day_ms >= ?1 AND day_ms <= ?2 - 86400000");
   s.Bind(1, since).Bind(2, until);
   LeadCounts l;
-  if (s.Step()) {
-    l.hot = s.Int(0);
-    l.warm = s.Int(1);
-    l.cold = s.Int(2);
+  while (s.Step()) {
+    l.hot += s.Int(0);
+    l.warm += s.Int(1);
+    l.cold += s.Int(2);
   }
   return l;
+}
+
+template <class Db>
+void SqlStore<Db>::KeepLeadDays(Millis cut, int n) {
+  std::vector<Millis> days;
+  {
+    auto s = db_.Prepare(
+        "SELECT DISTINCT x.day FROM (SELECT at_ms / 86400000 * 86400000 AS day FROM (SELECT"
+        " at_ms FROM events WHERE at_ms < ?1 ORDER BY at_ms LIMIT ?2) AS b) AS x"
+        " WHERE NOT EXISTS (SELECT 1 FROM lead_days WHERE day_ms = x.day)");
+    s.Bind(1, cut).Bind(2, n);
+    while (s.Step()) days.push_back(s.Int(0));
+  }
+  for (Millis day : days)
+    db_.Prepare("WITH " + LeadInputs() + ","
+                " shoppers AS (SELECT who, max(browse) AS browsed FROM ev WHERE who IS NOT NULL"
+                "   GROUP BY who)"
+                " INSERT INTO lead_days(day_ms, who, browsed, checkout, carted, bought)"
+                " SELECT ?1, s.who, s.browsed, coalesce(cs.checkout, 0), coalesce(cs.carted, 0),"
+                " CASE WHEN b.who IS NULL THEN 0 ELSE 1 END FROM shoppers s"
+                " LEFT JOIN cs ON cs.who = s.who LEFT JOIN buyers b ON b.who = s.who"
+                " WHERE true ON CONFLICT(day_ms, who) DO NOTHING")
+        .Bind(1, day)
+        .Bind(2, day + 86400000)
+        .Run();
+}
+
+template <class Db>
+bool SqlStore<Db>::CollapseLeadDays(Millis cut, int n) {
+  const std::string batch =
+      " (day_ms, who) IN (SELECT day_ms, who FROM lead_days WHERE day_ms + 86400000 <= ?1"
+      " ORDER BY day_ms, who LIMIT ?2)";
+  db_.Prepare("INSERT INTO lead_totals(day_ms, cold, warm, hot) SELECT day_ms, " +
+              CountIf("bought = 0 AND checkout = 0 AND carted = 0 AND browsed = 0") + ", " +
+              CountIf("bought = 0 AND checkout = 0 AND (carted = 1 OR browsed = 1)") + ", " +
+              CountIf("bought = 0 AND checkout = 1") + " FROM lead_days WHERE" + batch +
+              " GROUP BY day_ms ON CONFLICT(day_ms) DO UPDATE SET cold = lead_totals.cold + excluded.cold,"
+              " warm = lead_totals.warm + excluded.warm, hot = lead_totals.hot + excluded.hot")
+      .Bind(1, cut)
+      .Bind(2, n)
+      .Run();
+  db_.Prepare("DELETE FROM lead_days WHERE" + batch).Bind(1, cut).Bind(2, n).Run();
+  return db_.ChangedRows() >= n;
 }
 
 // ---- Retention -------------------------------------------------------------------------
@@ -893,12 +954,21 @@ PruneCounts SqlStore<Db>::Prune(Millis now, const RetentionWindows& w, Millis at
   std::vector<std::string> contacts;  // whose rows went: they may be left with nothing
 
   if (w.events_ms > 0) {
+    KeepLeadDays(now - w.events_ms, n);
     db_.Prepare("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at_ms < ?1"
                 " ORDER BY at_ms LIMIT ?2)")
         .Bind(1, now - w.events_ms)
         .Bind(2, n)
         .Run();
     c.events = db_.ChangedRows();
+    // Counters of the cap on events per cart whose last window opened before the oldest
+    // event kept: none of their events is left to count against.
+    db_.Prepare("DELETE FROM cart_event_counts WHERE cart_id IN (SELECT cart_id FROM cart_event_counts"
+                " WHERE window_start_ms < ?1 ORDER BY window_start_ms LIMIT ?2)")
+        .Bind(1, now - w.events_ms)
+        .Bind(2, n)
+        .Run();
+    if (db_.ChangedRows() >= n) c.more = true;
   }
   if (w.bodies_ms > 0) {
     db_.Prepare("UPDATE messages SET subject = '', text = '', html = '' WHERE message_id IN"
@@ -973,6 +1043,7 @@ PruneCounts SqlStore<Db>::Prune(Millis now, const RetentionWindows& w, Millis at
       c.messages = run("DELETE FROM messages WHERE message_id IN (" + text_ids + ")", messages);
     }
   }
+  if (w.reports_ms > 0 && CollapseLeadDays(now - w.reports_ms, n)) c.more = true;
   if (w.offers_ms > 0 && PruneIncentiveBudget(offers, now - w.offers_ms, n)) c.more = true;
   if (!offers.empty())
     c.offers = run("DELETE FROM offers WHERE offer_id IN (" + IdSet(1, "bigint") + ")", offers);
@@ -1128,6 +1199,7 @@ std::map<std::string, int64_t> SqlStore<Db>::ErasePerson(const PersonKeys& who,
     n["events_anonymized"] += db_.ChangedRows();
     for (const char* sql : {"UPDATE carts SET visitor_id = ?1 WHERE visitor_id = ?2",
                             "UPDATE offers SET visitor_id = ?1 WHERE visitor_id = ?2",
+                            "UPDATE lead_days SET who = ?1 WHERE who = ?2",
                             // a popup without a cart is the visitor's abandonment
                             "UPDATE incentive_abandonments SET abandonment = ?1 WHERE abandonment = ?2"})
       db_.Prepare(sql).Bind(1, anon).Bind(2, who.visitor_ids[i]).Run();
@@ -1156,6 +1228,127 @@ std::map<std::string, int64_t> SqlStore<Db>::ErasePerson(const PersonKeys& who,
   n["contacts"] = run("DELETE FROM contacts WHERE contact_key IN (SELECT v FROM k)");
   AfterErase();
   return n;
+}
+
+// ---- The step pipeline's batch reads and narrow writes (issue 9) --------------------------
+// A batch's keys travel as one bound list (IdSet): one prepared statement whatever the
+// batch's size, each key found through its index.
+
+template <class Db>
+std::set<int64_t> SqlStore<Db>::CurrentClaims(const std::vector<std::pair<int64_t, int>>& claims) {
+  std::vector<std::string> ids;
+  std::map<int64_t, int> attempt_of;
+  for (const auto& [job_id, attempt] : claims) {
+    ids.push_back(std::to_string(job_id));
+    attempt_of[job_id] = attempt;
+  }
+  static const std::string sql = "SELECT job_id, attempt FROM jobs WHERE state = 'claimed' AND job_id IN (" +
+                                 IdSet(1, "bigint") + ")";
+  auto s = db_.Prepare(sql);
+  s.BindIds(1, ids);
+  std::set<int64_t> current;
+  while (s.Step())
+    if (attempt_of[s.Int(0)] == s.Int(1)) current.insert(s.Int(0));
+  return current;
+}
+
+template <class Db>
+std::vector<JourneyRecord> SqlStore<Db>::LoadJourneys(const std::vector<std::string>& ids) {
+  static const std::string sql = JourneySelect("WHERE journey_id IN (" + IdSet(1, "text") + ")");
+  auto s = db_.Prepare(sql);
+  s.BindIds(1, ids);
+  std::vector<JourneyRecord> out;
+  while (auto j = ReadJourney(s)) out.push_back(std::move(*j));
+  return out;
+}
+
+template <class Db>
+std::vector<Cart> SqlStore<Db>::LoadCarts(const std::vector<std::string>& ids) {
+  static const std::string sql =
+      KeyedSelect(CartSelect(""), "cart_id", "WHERE cart_id IN (" + IdSet(1, "text") + ")");
+  auto s = db_.Prepare(sql);
+  s.BindIds(1, ids);
+  std::vector<Cart> out;
+  while (s.Step()) out.push_back(CartFromRow(s, s.Text(kCartColumns)));
+  return out;
+}
+
+template <class Db>
+std::vector<Contact> SqlStore<Db>::LoadContacts(const std::vector<std::string>& keys) {
+  static const std::string sql = KeyedSelect(ContactSelect(""), "contact_key",
+                                             "WHERE contact_key IN (" + IdSet(1, "text") + ")");
+  auto s = db_.Prepare(sql);
+  s.BindIds(1, keys);
+  std::vector<Contact> out;
+  while (s.Step()) out.push_back(ContactFromRow(s, s.Text(kContactColumns)));
+  return out;
+}
+
+template <class Db>
+std::vector<MessageRecord> SqlStore<Db>::LoadMessages(const std::vector<std::string>& ids) {
+  static const std::string sql = MessageSelect("WHERE message_id IN (" + IdSet(1, "text") + ")");
+  auto s = db_.Prepare(sql);
+  s.BindIds(1, ids);
+  std::vector<MessageRecord> out;
+  while (s.Step()) out.push_back(ReadMessage(s));
+  return out;
+}
+
+template <class Db>
+std::vector<MessageRecord> SqlStore<Db>::MessageStates(const std::vector<std::string>& journey_ids) {
+  static const std::string sql = "SELECT " MESSAGE_STATE_COLUMNS " FROM messages WHERE journey_id IN (" +
+                                 IdSet(1, "text") + ")";
+  auto s = db_.Prepare(sql);
+  s.BindIds(1, journey_ids);
+  std::vector<MessageRecord> out;
+  while (s.Step()) out.push_back(ReadMessageState(s));
+  return out;
+}
+
+template <class Db>
+std::set<std::string> SqlStore<Db>::StillSending(const std::vector<std::string>& ids) {
+  static const std::string sql =
+      "SELECT message_id FROM messages WHERE status = 'sending' AND message_id IN (" + IdSet(1, "text") + ")";
+  auto s = db_.Prepare(sql);
+  s.BindIds(1, ids);
+  std::set<std::string> out;
+  while (s.Step()) out.insert(s.Text(0));
+  return out;
+}
+
+template <class Db>
+std::map<std::string, ContactSends> SqlStore<Db>::SendsToContacts(const std::vector<std::string>& keys,
+                                                                   Millis since) {
+  std::map<std::string, ContactSends> out;
+  {
+    static const std::string sql =
+        "SELECT contact_key, channel, max(sent_ms) FROM messages WHERE status = 'sent' AND"
+        " contact_key IN (" + IdSet(1, "text") + ") GROUP BY contact_key, channel";
+    auto s = db_.Prepare(sql);
+    s.BindIds(1, keys);
+    while (s.Step()) out[s.Text(0)].last_by_channel[s.Text(1)] = s.Int(2);
+  }
+  // In each contact's order as SendsTo lists it.
+  static const std::string sql =
+      "SELECT contact_key, channel, sent_ms FROM messages WHERE status = 'sent' AND sent_ms >= ?2"
+      " AND contact_key IN (" + IdSet(1, "text") + ") ORDER BY contact_key, sent_ms" + Then("seq");
+  auto s = db_.Prepare(sql);
+  s.BindIds(1, keys).Bind(2, since);
+  while (s.Step()) out[s.Text(0)].recent.emplace_back(s.Text(1), s.Int(2));
+  return out;
+}
+
+template <class Db>
+void SqlStore<Db>::RecordOutcome(const MessageRecord& m) {
+  auto s = db_.Prepare(
+      "UPDATE messages SET status = ?1, reason = ?2, due_ms = ?3, sent_ms = ?4, attempts = ?5"
+      " WHERE message_id = ?6");
+  BindOutcome(s, m).Run();
+}
+
+template <class Db>
+void SqlStore<Db>::TouchContact(const std::string& key, Millis at) {
+  db_.Prepare("UPDATE contacts SET last_message_ms = ?1 WHERE contact_key = ?2").Bind(1, at).Bind(2, key).Run();
 }
 
 template class SqlStore<SqliteDb>;

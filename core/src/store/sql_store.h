@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -95,6 +96,19 @@ class SqlStore : public Store {
   // All but schema_version, which the dialect's migrations know.
   StoreStatus Status(Millis now) override;
 
+  // ---- The step pipeline's batch reads and narrow writes (issue 9; store.h) ----
+  std::set<int64_t> CurrentClaims(const std::vector<std::pair<int64_t, int>>& claims) override;
+  std::vector<JourneyRecord> LoadJourneys(const std::vector<std::string>& journey_ids) override;
+  std::vector<Cart> LoadCarts(const std::vector<std::string>& cart_ids) override;
+  std::vector<Contact> LoadContacts(const std::vector<std::string>& keys) override;
+  std::vector<MessageRecord> LoadMessages(const std::vector<std::string>& message_ids) override;
+  std::vector<MessageRecord> MessageStates(const std::vector<std::string>& journey_ids) override;
+  std::set<std::string> StillSending(const std::vector<std::string>& message_ids) override;
+  std::map<std::string, ContactSends> SendsToContacts(const std::vector<std::string>& keys,
+                                                      Millis since) override;
+  void RecordOutcome(const MessageRecord& m) override;
+  void TouchContact(const std::string& key, Millis at) override;
+
   // Reports: live rows plus the day aggregates retention left of pruned ones.
   std::vector<ReportRow> Report(const ReportQuery& q) override;
   std::vector<FunnelRow> Funnel(Millis since, Millis until) override;
@@ -155,7 +169,16 @@ class SqlStore : public Store {
   // recorded (SaveOffer), and a prune batch's share (Prune; true: more are due).
   void CountIncentiveDecision(const OfferRecord& o);
   bool PruneIncentiveBudget(const std::vector<std::string>& offer_ids, Millis cut, int n);
-
+  // What lead temperature (S9) reads of [?1, ?2): ev (who, browse) per event, cs (who,
+  // checkout, carted) per shopper's carts alive then, buyers (who) who ordered then.
+  std::string LeadInputs() const;
+  // Before the events older than `cut` go (at most n, oldest first): each UTC day they
+  // touch is summarised per shopper into lead_days, once, while all of that day's events
+  // are still there.
+  void KeepLeadDays(Millis cut, int n);
+  // Shoppers' days that ended before `cut` (at most n rows) become counts per day in
+  // lead_totals; true when the batch was full.
+  bool CollapseLeadDays(Millis cut, int n);
   // The person's lists as tables k, vis and c (contact keys, visitor ids, cart ids), to
   // start each statement about them.
   std::string PersonSets() const;

@@ -169,8 +169,26 @@ const std::vector<const char*>& Migrations() {
         id INTEGER PRIMARY KEY AUTOINCREMENT, contact_key TEXT NOT NULL, what TEXT NOT NULL,
         granted INTEGER NOT NULL, at_ms INTEGER NOT NULL, source TEXT NOT NULL);
       CREATE INDEX consent_log_contact ON consent_log(contact_key, at_ms);
+      )sql",      // 9: the cap on events per cart counted in the store, so that it holds across web
+      // processes and hosts (a per-process count lets N processes take N times the cap);
+      // lead temperature kept through retention.
+      R"sql(
+      CREATE TABLE cart_event_counts(
+        cart_id TEXT PRIMARY KEY, window_start_ms INTEGER NOT NULL, events INTEGER NOT NULL,
+        refused INTEGER NOT NULL);
+      CREATE INDEX cart_event_counts_window ON cart_event_counts(window_start_ms);
+      CREATE INDEX cart_event_counts_refused ON cart_event_counts(refused) WHERE refused > 0;
+      -- Lead temperature outlives the events it is read from: per UTC day, each shopper of
+      -- that day with what S9 asks of them, written before the day's events are pruned.
+      CREATE TABLE lead_days(
+        day_ms INTEGER NOT NULL, who TEXT NOT NULL, browsed INTEGER NOT NULL,
+        checkout INTEGER NOT NULL, carted INTEGER NOT NULL, bought INTEGER NOT NULL,
+        PRIMARY KEY(day_ms, who));
+      -- Past the reports window those become anonymous counts per day.
+      CREATE TABLE lead_totals(
+        day_ms INTEGER PRIMARY KEY, cold INTEGER NOT NULL, warm INTEGER NOT NULL, hot INTEGER NOT NULL);
       )sql",
-      // 9: the incentive budget counted as decisions are recorded (incentive_budget.cpp): per
+      // 10: the incentive budget counted as decisions are recorded (incentive_budget.cpp): per
       // abandonment its latest decision and latest priority decision, per day the
       // abandonments whose latest (priority) decision fell that day and the incentives given.
       // A popup's decision with 100,000s in the window cost a scan of them all. Backfilled.
@@ -230,6 +248,7 @@ class SqliteStore final : public SqlStore<SqliteDb> {
       fn();
       --depth_;
       db_.Prepare("COMMIT").Run();
+      ++commits_;
     } catch (...) {
       if (depth_ > 0) --depth_;
       try {
@@ -239,6 +258,13 @@ class SqliteStore final : public SqlStore<SqliteDb> {
       }
       throw;
     }
+  }
+
+  uint64_t CommitMark() override {
+    // data_version moves when another connection commits; our own commits are counted.
+    auto s = db_.Prepare("PRAGMA data_version");
+    s.Step();
+    return (static_cast<uint64_t>(s.Int(0)) << 32) + commits_;
   }
 
 
@@ -356,6 +382,30 @@ class SqliteStore final : public SqlStore<SqliteDb> {
 
 
 
+  // The cap's counters (store.h): the write lock is already ours.
+  std::map<std::string, CartEventCount> LockCartEventCounts(
+      const std::vector<std::string>& cart_ids) override {
+    std::map<std::string, CartEventCount> out;
+    for (const std::string& cart_id : cart_ids) {
+      auto s = db_.Prepare(
+          "SELECT window_start_ms, events, refused FROM cart_event_counts WHERE cart_id = ?1");
+      s.Bind(1, cart_id);
+      if (s.Step()) out[cart_id] = {s.Int(0), s.Int(1), s.Int(2)};
+    }
+    return out;
+  }
+
+  void SaveCartEventCounts(const std::map<std::string, CartEventCount>& counts) override {
+    for (const auto& [cart_id, c] : counts)
+      db_.Prepare("INSERT OR REPLACE INTO cart_event_counts(cart_id, window_start_ms, events, refused)"
+                  " VALUES(?1, ?2, ?3, ?4)")
+          .Bind(1, cart_id)
+          .Bind(2, c.window_start_ms)
+          .Bind(3, c.events)
+          .Bind(4, c.refused)
+          .Run();
+  }
+
   int64_t AddCoupons(const std::vector<Coupon>& coupons) override {
     int64_t added = 0;
     for (const auto& c : coupons) {
@@ -461,6 +511,7 @@ class SqliteStore final : public SqlStore<SqliteDb> {
   }
 
   int depth_ = 0;  // Write() nesting
+  uint64_t commits_ = 0;  // transactions committed through this connection (CommitMark)
 };
 
 void SqliteStore::Initialize() {
@@ -547,7 +598,7 @@ void SqliteStore::AfterErase() {
   // rebuilt, their old pages are freed (zeroed by secure_delete) and handed back.
   for (const char* table : {"contacts", "visitors", "carts", "journeys", "messages", "orders",
                             "offers", "assignments", "coupons", "consent_log", "events", "jobs",
-                            "incentive_abandonments"})
+                            "lead_days", "incentive_abandonments"})
     db_.Exec(std::string("REINDEX ") + table);
   if (db_.path() != ":memory:") db_.Exec("PRAGMA incremental_vacuum");
 }

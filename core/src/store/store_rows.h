@@ -392,6 +392,43 @@ S& BindOrderRow(S& s, const OrderRecord& o) {
       .Bind(11, o.channel);
 }
 
+// ---- The step pipeline's batch reads (issue 9) --------------------------------------------
+
+// `select` (one of the *Select above, with an empty tail) with the row's key added as its
+// last column, after the reader's: for carts column kCartColumns, for contacts kContactColumns.
+inline std::string KeyedSelect(std::string select, const char* key_column, const std::string& tail) {
+  select.insert(select.find(" FROM "), std::string(", ") + key_column);
+  return select + tail;
+}
+constexpr int kCartColumns = 9;      // CartFromRow's
+constexpr int kContactColumns = 17;  // ContactFromRow's
+
+// A message's state without its contents (Store::MessageStates), and its reader.
+#define MESSAGE_STATE_COLUMNS "message_id, journey_id, step, channel, status, due_ms, sent_ms"
+template <class Row>
+MessageRecord ReadMessageState(const Row& s) {
+  MessageRecord m;
+  m.message_id = s.Text(0);
+  m.journey_id = s.Text(1);
+  m.step = static_cast<int>(s.Int(2));
+  m.channel = s.Text(3);
+  m.status = s.Text(4);
+  m.due_ms = s.Int(5);
+  m.sent_ms = s.Int(6);
+  return m;
+}
+
+// RecordOutcome's parameters: status, reason, due_ms, sent_ms, attempts, message_id.
+template <class S>
+S& BindOutcome(S& s, const MessageRecord& m) {
+  return s.Bind(1, m.status)
+      .Bind(2, m.reason)
+      .Bind(3, m.due_ms)
+      .Bind(4, m.sent_ms)
+      .Bind(5, m.attempts)
+      .Bind(6, m.message_id);
+}
+
 }  // namespace internal
 }  // namespace cartrecovery
 

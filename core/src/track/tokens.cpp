@@ -20,10 +20,13 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <utility>
 
 #include "cartrecovery/status.h"
 #include "model/base64url.h"
@@ -92,17 +95,82 @@ void CheckSecrets(const std::vector<std::string>& secrets) {
   }
 }
 
-std::string Tag(const std::string& secret, const std::string& payload) {
-  std::string msg(kContext, sizeof(kContext));  // includes the terminating '\0'
-  msg += payload;
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_len = 0;
-  if (!HMAC(EVP_sha256(), secret.data(), int(secret.size()),
-            reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), mac, &mac_len) ||
-      mac_len < kTagBytes) {
+// HMAC-SHA256 (RFC 2104) with the key's two padded blocks hashed once per secret: a
+// reminder signs several links, and OpenSSL's one-shot HMAC() fetched the digest and
+// derived the key on every call, which cost several times the hashing itself.
+class HmacSha256 {
+ public:
+  explicit HmacSha256(const std::string& secret) {
+    constexpr size_t kBlock = 64;
+    unsigned char key[kBlock] = {0};
+    if (secret.size() > kBlock) {  // a long key is hashed first (RFC 2104 section 2)
+      unsigned int n = 0;
+      if (!EVP_Digest(secret.data(), secret.size(), key, &n, EVP_sha256(), nullptr)) Fail();
+    } else {
+      std::memcpy(key, secret.data(), secret.size());
+    }
+    unsigned char ipad[kBlock], opad[kBlock];
+    for (size_t i = 0; i < kBlock; ++i) {
+      ipad[i] = key[i] ^ 0x36;
+      opad[i] = key[i] ^ 0x5c;
+    }
+    OPENSSL_cleanse(key, sizeof(key));
+    inner_ = Started(ipad);
+    outer_ = Started(opad);
+    OPENSSL_cleanse(ipad, sizeof(ipad));
+    OPENSSL_cleanse(opad, sizeof(opad));
+  }
+  ~HmacSha256() {
+    EVP_MD_CTX_free(inner_);
+    EVP_MD_CTX_free(outer_);
+  }
+  HmacSha256(const HmacSha256&) = delete;
+  HmacSha256& operator=(const HmacSha256&) = delete;
+
+  // The first `bytes` bytes of the MAC of `parts`, concatenated.
+  std::string Mac(std::initializer_list<std::pair<const void*, size_t>> parts, size_t bytes) const {
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> c(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    unsigned char inner[EVP_MAX_MD_SIZE], mac[EVP_MAX_MD_SIZE];
+    unsigned int inner_len = 0, mac_len = 0;
+    bool ok = c && EVP_MD_CTX_copy_ex(c.get(), inner_);
+    for (const auto& [data, size] : parts) ok = ok && EVP_DigestUpdate(c.get(), data, size);
+    ok = ok && EVP_DigestFinal_ex(c.get(), inner, &inner_len) &&
+         EVP_MD_CTX_copy_ex(c.get(), outer_) && EVP_DigestUpdate(c.get(), inner, inner_len) &&
+         EVP_DigestFinal_ex(c.get(), mac, &mac_len) && mac_len >= bytes;
+    if (!ok) Fail();
+    return std::string(reinterpret_cast<const char*>(mac), bytes);
+  }
+
+ private:
+  [[noreturn]] static void Fail() {
     throw Error(ErrorCode::kInternal, "HMAC-SHA256 failed in OpenSSL");
   }
-  return std::string(reinterpret_cast<const char*>(mac), kTagBytes);
+  static EVP_MD_CTX* Started(const unsigned char* pad) {
+    EVP_MD_CTX* c = EVP_MD_CTX_new();
+    if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), nullptr) || !EVP_DigestUpdate(c, pad, 64)) {
+      EVP_MD_CTX_free(c);
+      Fail();
+    }
+    return c;
+  }
+
+  EVP_MD_CTX* inner_ = nullptr;
+  EVP_MD_CTX* outer_ = nullptr;
+};
+
+// The keys this thread signed with lately (a shop has one secret, two while rotating).
+const HmacSha256& KeyFor(const std::string& secret) {
+  thread_local std::map<std::string, std::unique_ptr<HmacSha256>> keys;
+  auto it = keys.find(secret);
+  if (it != keys.end()) return *it->second;
+  if (keys.size() >= 8) keys.clear();
+  return *keys.emplace(secret, std::make_unique<HmacSha256>(secret)).first->second;
+}
+
+std::string Tag(const std::string& secret, const std::string& payload) {
+  return KeyFor(secret).Mac({{kContext, sizeof(kContext)},  // includes the terminating '\0'
+                             {payload.data(), payload.size()}},
+                            kTagBytes);
 }
 
 bool ValidKind(int k) { return k >= 0 && k <= int(LinkKind::kUnsubscribe); }
