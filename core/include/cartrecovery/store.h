@@ -418,8 +418,9 @@ class Store {
   // ones among them, and whether `abandonment` (the cart being decided, or the visitor of
   // a popup without a cart) is among them already. An abandonment is a cart, not a
   // contact: R4.4's source rations "20 % of cases", each abandoned cart a case, and the
-  // cooldown already keeps one shopper from collecting an incentive per cart. And the
-  // last incentive a contact got (0: none).
+  // cooldown already keeps one shopper from collecting an incentive per cart. The counts
+  // are kept as SaveOffer records each decision, so a call costs the same whatever the
+  // window holds (store/incentive_budget.cpp). And the last incentive a contact got (0: none).
   virtual IncentiveHistory IncentiveCounts(Millis since, const std::string& abandonment) = 0;  // read
   virtual Millis LastIncentiveTo(const std::string& contact_key) = 0;  // read
   // The incentive decision recorded for a reminder step (source "flow") under `key`, so a

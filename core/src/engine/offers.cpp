@@ -67,7 +67,7 @@ ExitIntentResult Engine::ExitIntent(const std::string& visitor_id, const std::st
     ExitIntentPolicy policy = opts.exit_intent;
     if (opts.incentive) policy.incentive = *opts.incentive;  // S8: the one budget
     policy.rationed = opts.ration_incentives;
-    // The abandonment as the store keys it (store_rows.h ABANDONMENT): the cart, if named.
+    // The abandonment as the store keys it (store/incentive_budget.cpp): the cart, if named.
     facts.incentive_history = store.IncentiveCounts(now - policy.incentive.window_ms,
                                                     cart_id.empty() ? visitor_id : cart_id);
     facts.orders_count = contact.orders_count;

@@ -219,6 +219,34 @@ const std::vector<const char*>& Migrations() {
       CREATE TABLE lead_totals(
         day_ms BIGINT PRIMARY KEY, cold BIGINT NOT NULL, warm BIGINT NOT NULL, hot BIGINT NOT NULL);
       )sql",
+      // 10: the incentive budget counted as decisions are recorded (incentive_budget.cpp): per
+      // abandonment its latest decision and latest priority decision, per day the
+      // abandonments whose latest (priority) decision fell that day and the incentives given.
+      // A popup's decision with 100,000s in the window cost a scan of them all. Backfilled.
+      R"sql(
+      CREATE TABLE incentive_abandonments(
+        abandonment TEXT PRIMARY KEY, last_ms BIGINT NOT NULL, valuable_ms BIGINT);
+      CREATE INDEX incentive_abandonments_last ON incentive_abandonments(last_ms);
+      CREATE INDEX incentive_abandonments_valuable ON incentive_abandonments(valuable_ms);
+      CREATE TABLE incentive_days(
+        day_ms BIGINT PRIMARY KEY, abandoners BIGINT NOT NULL, valuable BIGINT NOT NULL,
+        incentives BIGINT NOT NULL, valuable_incentives BIGINT NOT NULL);
+      INSERT INTO incentive_abandonments(abandonment, last_ms, valuable_ms)
+        SELECT CASE WHEN cart_id <> '' THEN cart_id ELSE visitor_id END, max(decided_ms),
+          max(CASE WHEN incentive_rule IN ('priority_customer', 'priority_budget_exhausted')
+            THEN decided_ms END)
+        FROM offers WHERE kind = 'coupon' AND incentive_rule <> '' GROUP BY 1;
+      INSERT INTO incentive_days(day_ms, abandoners, valuable, incentives, valuable_incentives)
+        SELECT day_ms, sum(a), sum(v), sum(i), sum(vi) FROM (
+          SELECT last_ms / 86400000 * 86400000 AS day_ms, 1 AS a, 0 AS v, 0 AS i, 0 AS vi
+            FROM incentive_abandonments
+          UNION ALL SELECT valuable_ms / 86400000 * 86400000, 0, 1, 0, 0
+            FROM incentive_abandonments WHERE valuable_ms IS NOT NULL
+          UNION ALL SELECT decided_ms / 86400000 * 86400000, 0, 0, show,
+            CASE WHEN incentive_rule = 'priority_customer' AND show = 1 THEN 1 ELSE 0 END
+            FROM offers WHERE kind = 'coupon' AND incentive_rule <> '') d
+        GROUP BY day_ms;
+      )sql",
   };
   return kMigrations;
 }
@@ -229,7 +257,7 @@ const char kOurTables[] =
     "'events', 'carts', 'contacts', 'visitors', 'journeys', 'jobs', 'messages', 'orders',"
     " 'workers', 'coupon_pools', 'coupons', 'offers', 'assignments', 'flow_pauses',"
     " 'schema_version', 'report_days', 'funnel_days', 'offer_days', 'consent_log',"
-    " 'cart_event_counts', 'lead_days', 'lead_totals'";
+    " 'cart_event_counts', 'lead_days', 'lead_totals', 'incentive_abandonments', 'incentive_days'";
 
 class PostgresStore final : public SqlStore<PgDb> {
  public:
@@ -838,7 +866,7 @@ void PostgresStore::Initialize() {
 void PostgresStore::Compact() {
   // Dead row versions of the erased rows go from the tables' pages.
   db_.Exec("VACUUM contacts, visitors, carts, journeys, messages, orders, offers, assignments,"
-           " coupons, consent_log, events, lead_days");
+           " coupons, consent_log, events, lead_days, incentive_abandonments");
 }
 
 }  // namespace

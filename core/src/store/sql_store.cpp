@@ -484,29 +484,7 @@ void SqlStore<Db>::SaveOffer(const OfferRecord& o) {
       "INSERT INTO offers(visitor_id, cart_id, contact_key, show, kind, variant, reason,"
       " incentive_rule, coupon_code, decided_ms, source) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)");
   BindOfferRow(s, o).Run();
-}
-
-template <class Db>
-IncentiveHistory SqlStore<Db>::IncentiveCounts(Millis since, const std::string& abandonment) {
-  auto s = db_.Prepare(
-      // One abandonment (a cart) asked about twice, by a popup and by a reminder step, is
-      // one abandoner; valuable ones are those the priority rule decided (S8).
-      "SELECT count(DISTINCT " ABANDONMENT "), sum(show),"
-      " count(DISTINCT CASE WHEN incentive_rule IN ('priority_customer',"
-      " 'priority_budget_exhausted') THEN " ABANDONMENT " END),"
-      " sum(CASE WHEN incentive_rule = 'priority_customer' AND show = 1 THEN 1 ELSE 0 END),"
-      " max(CASE WHEN " ABANDONMENT " = ?2 THEN 1 ELSE 0 END)"
-      " FROM offers WHERE kind = 'coupon' AND incentive_rule <> '' AND decided_ms >= ?1");
-  s.Bind(1, since).Bind(2, abandonment);
-  IncentiveHistory h;
-  if (s.Step()) {
-    h.abandoners = s.Int(0);
-    h.incentives = s.IsNull(1) ? 0 : s.Int(1);
-    h.valuable = s.Int(2);
-    h.valuable_incentives = s.IsNull(3) ? 0 : s.Int(3);
-    h.counted = !s.IsNull(4) && s.Int(4) == 1;
-  }
-  return h;
+  CountIncentiveDecision(o);
 }
 
 template <class Db>
@@ -860,7 +838,10 @@ std::string SqlStore<Db>::LeadInputs() const {
          " IN ('category', 'product') THEN 1 ELSE 0 END AS browse"
          "   FROM events e LEFT JOIN carts c ON c.cart_id = e.cart_id"
          "   WHERE e.at_ms >= ?1 AND e.at_ms < ?2),"
-         " cs AS (SELECT " LEAD_WHO_OF_CART " AS who, " + AnyOf("c.stage IN (" LEAD_CHECKOUT_STAGES ")") +
+         // Hot is a cart taken to checkout: an empty cart whose shopper typed an e-mail there
+         // (the contact stage) put nothing in it, so it is no hot lead.
+         " cs AS (SELECT " LEAD_WHO_OF_CART " AS who, " +
+         AnyOf("c.stage IN (" LEAD_CHECKOUT_STAGES ") AND c.value_minor > 0") +
          " AS checkout, " + AnyOf("c.value_minor > 0") +
          " AS carted FROM carts c WHERE c.last_activity_ms >= ?1 AND c.created_ms < ?2 GROUP BY 1),"
          " buyers AS (SELECT " LEAD_WHO_OF_CART " AS who FROM orders o JOIN carts c"
@@ -1063,6 +1044,7 @@ PruneCounts SqlStore<Db>::Prune(Millis now, const RetentionWindows& w, Millis at
     }
   }
   if (w.reports_ms > 0 && CollapseLeadDays(now - w.reports_ms, n)) c.more = true;
+  if (w.offers_ms > 0 && PruneIncentiveBudget(offers, now - w.offers_ms, n)) c.more = true;
   if (!offers.empty())
     c.offers = run("DELETE FROM offers WHERE offer_id IN (" + IdSet(1, "bigint") + ")", offers);
   if (w.carts_ms > 0) {
@@ -1217,7 +1199,9 @@ std::map<std::string, int64_t> SqlStore<Db>::ErasePerson(const PersonKeys& who,
     n["events_anonymized"] += db_.ChangedRows();
     for (const char* sql : {"UPDATE carts SET visitor_id = ?1 WHERE visitor_id = ?2",
                             "UPDATE offers SET visitor_id = ?1 WHERE visitor_id = ?2",
-                            "UPDATE lead_days SET who = ?1 WHERE who = ?2"})
+                            "UPDATE lead_days SET who = ?1 WHERE who = ?2",
+                            // a popup without a cart is the visitor's abandonment
+                            "UPDATE incentive_abandonments SET abandonment = ?1 WHERE abandonment = ?2"})
       db_.Prepare(sql).Bind(1, anon).Bind(2, who.visitor_ids[i]).Run();
   }
   // (The anonymized page views no longer match: new visitor id, no cart, no address.)

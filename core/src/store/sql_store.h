@@ -165,6 +165,10 @@ class SqlStore : public Store {
  private:
   using Statement = decltype(std::declval<Db&>().Prepare(std::string()));
 
+  // The incentive budget's own rows (incentive_budget.cpp): a decision counted as it is
+  // recorded (SaveOffer), and a prune batch's share (Prune; true: more are due).
+  void CountIncentiveDecision(const OfferRecord& o);
+  bool PruneIncentiveBudget(const std::vector<std::string>& offer_ids, Millis cut, int n);
   // What lead temperature (S9) reads of [?1, ?2): ev (who, browse) per event, cs (who,
   // checkout, carted) per shopper's carts alive then, buyers (who) who ordered then.
   std::string LeadInputs() const;

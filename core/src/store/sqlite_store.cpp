@@ -188,6 +188,34 @@ const std::vector<const char*>& Migrations() {
       CREATE TABLE lead_totals(
         day_ms INTEGER PRIMARY KEY, cold INTEGER NOT NULL, warm INTEGER NOT NULL, hot INTEGER NOT NULL);
       )sql",
+      // 10: the incentive budget counted as decisions are recorded (incentive_budget.cpp): per
+      // abandonment its latest decision and latest priority decision, per day the
+      // abandonments whose latest (priority) decision fell that day and the incentives given.
+      // A popup's decision with 100,000s in the window cost a scan of them all. Backfilled.
+      R"sql(
+      CREATE TABLE incentive_abandonments(
+        abandonment TEXT PRIMARY KEY, last_ms INTEGER NOT NULL, valuable_ms INTEGER);
+      CREATE INDEX incentive_abandonments_last ON incentive_abandonments(last_ms);
+      CREATE INDEX incentive_abandonments_valuable ON incentive_abandonments(valuable_ms);
+      CREATE TABLE incentive_days(
+        day_ms INTEGER PRIMARY KEY, abandoners INTEGER NOT NULL, valuable INTEGER NOT NULL,
+        incentives INTEGER NOT NULL, valuable_incentives INTEGER NOT NULL);
+      INSERT INTO incentive_abandonments(abandonment, last_ms, valuable_ms)
+        SELECT CASE WHEN cart_id <> '' THEN cart_id ELSE visitor_id END, max(decided_ms),
+          max(CASE WHEN incentive_rule IN ('priority_customer', 'priority_budget_exhausted')
+            THEN decided_ms END)
+        FROM offers WHERE kind = 'coupon' AND incentive_rule <> '' GROUP BY 1;
+      INSERT INTO incentive_days(day_ms, abandoners, valuable, incentives, valuable_incentives)
+        SELECT day_ms, sum(a), sum(v), sum(i), sum(vi) FROM (
+          SELECT last_ms / 86400000 * 86400000 AS day_ms, 1 AS a, 0 AS v, 0 AS i, 0 AS vi
+            FROM incentive_abandonments
+          UNION ALL SELECT valuable_ms / 86400000 * 86400000, 0, 1, 0, 0
+            FROM incentive_abandonments WHERE valuable_ms IS NOT NULL
+          UNION ALL SELECT decided_ms / 86400000 * 86400000, 0, 0, show,
+            CASE WHEN incentive_rule = 'priority_customer' AND show = 1 THEN 1 ELSE 0 END
+            FROM offers WHERE kind = 'coupon' AND incentive_rule <> '') d
+        GROUP BY day_ms;
+      )sql",
   };
   return kMigrations;
 }
@@ -570,7 +598,7 @@ void SqliteStore::AfterErase() {
   // rebuilt, their old pages are freed (zeroed by secure_delete) and handed back.
   for (const char* table : {"contacts", "visitors", "carts", "journeys", "messages", "orders",
                             "offers", "assignments", "coupons", "consent_log", "events", "jobs",
-                            "lead_days"})
+                            "lead_days", "incentive_abandonments"})
     db_.Exec(std::string("REINDEX ") + table);
   if (db_.path() != ":memory:") db_.Exec("PRAGMA incremental_vacuum");
 }
