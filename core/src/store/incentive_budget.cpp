@@ -20,7 +20,8 @@
 // that mark, so a window longer than the offers' retention counts what retention keeps.
 //
 // Writers that decide must hold what serializes the budget (SQLite's write lock; on
-// PostgreSQL the writer lock), as the count-then-record sequence already must.
+// PostgreSQL the "incentive_budget" key, which IncentiveCounts takes, or the store-wide
+// lock), as the count-then-record sequence already must.
 #include <algorithm>
 #include <array>
 #include <map>
