@@ -635,6 +635,7 @@ void init_engine(py::module_& m) {
         d["running_journeys"] = st.store.running_journeys;
         d["messages_sent"] = st.store.messages_sent;
         d["messages_failed"] = st.store.messages_failed;
+        d["events_refused"] = st.store.events_refused;
         d["queued"] = st.queued;
         d["last_error"] = OptStr(st.last_error);
         d["schema_version"] = st.store.schema_version;

@@ -49,7 +49,7 @@ if [ "${CARTRECOVERY_WITH_TESTS:-0}" = 1 ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check \
     "pytest>=7" "aiosmtpd>=1.4" "django>=4.2" "pybind11-stubgen>=2.5" "flask>=2.2" "playwright>=1.40" \
     "http-ece>=1.1" "cryptography>=41" "pandas>=1.5" "matplotlib>=3.6" nbclient nbformat ipykernel \
-    "holidays>=0.50" \
+    "holidays>=0.50" "redis>=4.5" \
     "django-oscar>=4.2,<5" "hypothesis>=6.80" \
     "django-salesman>=1.3,<2"  # test_oscar.py, test_salesman.py: the contrib apps in real shops (both on Django 5.x)
 fi

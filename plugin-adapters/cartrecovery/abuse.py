@@ -9,15 +9,29 @@ token check nor an engine call, and the address is the web server's to know.
 Settings, CARTRECOVERY["RATE_LIMITS"] (each "<count>/<s|m|h>", or None for no limit):
     {"beacon_per_visitor": "120/m", "beacon_per_address": "600/m",
      "exit_intent_per_visitor": "20/m", "exit_intent_per_address": "120/m",
-     "max_json_depth": 8, "address_header": None}
+     "max_json_depth": 8, "address_header": None, "shared": None}
 Behind a reverse proxy every request comes from the proxy's address: name the header the
 proxy sets ("X-Forwarded-For"; its last entry, the one your proxy appended, is used) in
-"address_header", or set the per-address limits to None. Counts live in this process (a token bucket per key, at most 50,000 keys, least recently
-seen dropped first): with N web processes a client gets up to N times the rate, which still
-stops the floods this is for. The engine's cap on events per cart stands behind it.
+"address_header", or set the per-address limits to None.
+
+Where the counts live ("shared"):
+- None (the default): in this process, a token bucket per key (at most 50,000 keys, least
+  recently seen dropped first). With N web processes or hosts a client gets up to N times
+  the rate, which still stops the floods this is for.
+- "redis://[:password@]host:port/db" (or "rediss://", "unix://"): in that Redis, one token
+  bucket per key updated by one Lua script (atomic: the sum of what every process and host
+  accepts stays within the limit), timed by Redis's own clock (hosts' clocks do not matter);
+  a bucket expires once it would be full again. Needs the redis package
+  (``pip install cartrecovery[redis]``), imported only then. A missing package or a Redis
+  that does not answer when the settings are checked is a ConfigError naming
+  RATE_LIMITS.shared; a Redis that goes away later lets requests through (logged), so an
+  outage of the limiter never takes the shop's beacons down with it.
+The engine's cap on events per cart (max_events_per_cart, counted in the store) stands
+behind both.
 """
 from __future__ import annotations
 
+import logging
 import math
 import re
 import threading
@@ -34,7 +48,10 @@ DEFAULT_LIMITS: dict[str, Any] = {
     "exit_intent_per_address": "120/m",
     "max_json_depth": 8,
     "address_header": None,
+    "shared": None,
 }
+_NOT_RATES = ("max_json_depth", "address_header", "shared")
+_log = logging.getLogger("cartrecovery.abuse")
 _RATE = re.compile(r"^\s*(\d{1,9})\s*/\s*(\d{0,6})\s*(s|sec|m|min|h|hour)\s*$")
 _UNIT = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600}
 MAX_KEYS = 50_000
@@ -54,9 +71,7 @@ def parse_rate(text: Any, field: str) -> tuple[float, float] | None:
         return None
     m = _RATE.match(text) if isinstance(text, str) else None
     if not m or int(m.group(1)) < 1:
-        err = _core.ConfigError(f"{field}: expected a rate like '120/m' (count/s, /m or /h), got {text!r}")
-        err.field = field
-        raise err
+        raise _config_error(field, f"expected a rate like '120/m' (count/s, /m or /h), got {text!r}")
     count, per, unit = int(m.group(1)), int(m.group(2) or 1), _UNIT[m.group(3)]
     return float(count), count / (per * unit)
 
@@ -86,6 +101,83 @@ class TokenBuckets:
                 self._buckets.popitem(last=False)
 
 
+# One token bucket in Redis, refilled and taken in one script so that concurrent processes
+# never both take the last token. ARGV: capacity, refill per second. Returns 0 when a token
+# was taken, else the whole seconds until one is back.
+_TAKE_LUA = """
+local capacity, rate = tonumber(ARGV[1]), tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(b[1]) or capacity
+local at = tonumber(b[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+local wait = 0
+if tokens < 1 then
+  wait = math.max(1, math.ceil((1 - tokens) / rate))
+else
+  tokens = tokens - 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
+return wait
+"""
+
+
+def _shown(url: str) -> str:
+    return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", url)  # never the password
+
+
+def connect_shared(url: Any):
+    """The Redis client of RATE_LIMITS["shared"], checked with a PING; ConfigError naming the
+    setting when the package is missing, the URL is not a Redis URL or nobody answers."""
+    field = "RATE_LIMITS.shared"
+    if not isinstance(url, str) or not re.match(r"^(redis|rediss|unix)://", url):
+        raise _config_error(field, f"expected a Redis URL like 'redis://127.0.0.1:6379/0', got {url!r}")
+    try:
+        import redis
+    except ImportError:
+        raise _config_error(field, "shared rate limits need the redis package "
+                                   "(pip install 'cartrecovery[redis]')") from None
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        client.ping()
+    except (redis.RedisError, ValueError, OSError) as e:
+        raise _config_error(field, f"Redis at {_shown(url)} does not answer: {_shown(str(e))}") from None
+    return client
+
+
+class SharedTokenBuckets:
+    """TokenBuckets kept in Redis under ``prefix``: one limit for every process and host that
+    uses the same Redis."""
+
+    def __init__(self, client, prefix: str, capacity: float, rate: float):
+        self.client, self.prefix, self.capacity, self.rate = client, prefix, capacity, rate
+        self._take = client.register_script(_TAKE_LUA)
+        self._warned = 0.0
+
+    def take(self, key: str) -> None:
+        """Takes one token for ``key`` or raises RateLimited; lets the request through when
+        Redis does not answer (logged at most once a minute)."""
+        import redis
+        try:
+            wait = int(self._take(keys=[f"{self.prefix}{key}"], args=[self.capacity, repr(self.rate)]))
+        except (redis.RedisError, OSError) as e:
+            if time.monotonic() - self._warned > 60:
+                self._warned = time.monotonic()
+                _log.warning("shared rate limits: Redis does not answer (%s); requests go through "
+                             "unlimited meanwhile", _shown(str(e)))
+            return
+        if wait:
+            raise RateLimited(wait)
+
+
+def _config_error(field: str, message: str):
+    err = _core.ConfigError(f"{field}: {message}")
+    err.field = field
+    return err
+
+
 class Limits:
     """The parsed RATE_LIMITS of one adapter configuration, with their buckets."""
 
@@ -94,29 +186,33 @@ class Limits:
         given = dict(settings or {})
         unknown = set(given) - set(DEFAULT_LIMITS)
         if unknown:
-            err = _core.ConfigError(f"RATE_LIMITS: unknown key {sorted(unknown)[0]!r} "
-                                    f"(known: {', '.join(sorted(DEFAULT_LIMITS))})")
-            err.field = "RATE_LIMITS"
-            raise err
+            raise _config_error("RATE_LIMITS", f"unknown key {sorted(unknown)[0]!r} "
+                                               f"(known: {', '.join(sorted(DEFAULT_LIMITS))})")
         merged = {**DEFAULT_LIMITS, **given}
         depth = merged["max_json_depth"]
         if not isinstance(depth, int) or isinstance(depth, bool) or not 2 <= depth <= 100:
-            err = _core.ConfigError(f"RATE_LIMITS.max_json_depth: a whole number from 2 to 100, got {depth!r}")
-            err.field = "RATE_LIMITS.max_json_depth"
-            raise err
+            raise _config_error("RATE_LIMITS.max_json_depth", f"a whole number from 2 to 100, got {depth!r}")
         self.max_json_depth = depth
         header = merged["address_header"]
         if header is not None and (not isinstance(header, str) or not re.fullmatch(r"[A-Za-z0-9-]{1,64}", header)):
-            err = _core.ConfigError(f"RATE_LIMITS.address_header: a header name like 'X-Forwarded-For', got {header!r}")
-            err.field = "RATE_LIMITS.address_header"
-            raise err
+            raise _config_error("RATE_LIMITS.address_header",
+                                f"a header name like 'X-Forwarded-For', got {header!r}")
         self.address_header = header
-        self._buckets: dict[str, TokenBuckets | None] = {}
-        for key, value in merged.items():
-            if key in ("max_json_depth", "address_header"):
-                continue
-            rate = parse_rate(value, f"RATE_LIMITS.{key}")
-            self._buckets[key] = None if rate is None else TokenBuckets(*rate, clock=clock)
+        rates = {key: parse_rate(value, f"RATE_LIMITS.{key}")
+                 for key, value in merged.items() if key not in _NOT_RATES}
+        shared = merged["shared"]
+        client = connect_shared(shared) if shared is not None else None
+        self._buckets: dict[str, TokenBuckets | SharedTokenBuckets | None] = {}
+        for key, rate in rates.items():
+            if rate is None:
+                self._buckets[key] = None
+            elif client is not None:
+                # The limit's own numbers in the key: a changed limit starts fresh buckets
+                # rather than reading another limit's.
+                self._buckets[key] = SharedTokenBuckets(
+                    client, f"cartrecovery:rate:{key}:{rate[0]:g}:{rate[1]:g}:", *rate)
+            else:
+                self._buckets[key] = TokenBuckets(*rate, clock=clock)
 
     def take(self, endpoint: str, who: str, key: str | None) -> None:
         buckets = self._buckets.get(f"{endpoint}_per_{who}")

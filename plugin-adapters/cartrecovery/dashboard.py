@@ -195,6 +195,7 @@ def _worker_section(s: Mapping[str, Any]) -> str:
         ("Worker thread in this process", "yes" if s.get("worker_running_here") else "no"),
         ("Reminders sent / failed", f"{s.get('messages_sent', 0)} / {s.get('messages_failed', 0)}"),
         ("Events waiting to be written", s.get("queued")),
+        ("Events refused over the cap per cart (max_events_per_cart)", s.get("events_refused", 0)),
     ]
     if s.get("last_error"):
         rows.append(("Last error", s["last_error"]))

@@ -69,7 +69,7 @@ def _native_settings(settings: Mapping[str, Any]) -> dict:
 _EXPORT_KINDS = {"contacts": "contacts", "consent_log": "consent_history", "visitors": "visitors",
                  "carts": "carts", "journeys": "journeys", "messages": "messages", "orders": "orders",
                  "coupons": "coupons", "offers": "popup_decisions", "assignments": "experiments",
-                 "events": "events"}
+                 "lead_days": "lead_days", "events": "events"}
 
 
 def _text_arg(value: Any, field: str) -> str:
@@ -164,8 +164,9 @@ class Engine:
         """Everything stored about the person with this e-mail address and/or phone number,
         JSON-ready: ``contacts``, ``consent_history`` (what, granted, at_ms, source),
         ``visitors``, ``carts`` (items parsed), ``journeys``, ``messages`` (with their
-        bodies), ``orders``, ``coupons``, ``popup_decisions``, ``experiments`` and
-        ``events`` (fields parsed); times are UTC milliseconds. Empty lists when nobody is
+        bodies), ``orders``, ``coupons``, ``popup_decisions``, ``experiments``,
+        ``lead_days`` (days of pruned events: what made them a lead) and ``events`` (fields
+        parsed); times are UTC milliseconds. Empty lists when nobody is
         known by them. ValidationError when neither is given or one is malformed."""
         data = json.loads(self._native.export_person(_text_arg(email, "email"), _text_arg(phone, "phone")))
         out: dict[str, Any] = {"email": data.pop("email") or None, "phone": data.pop("phone") or None}
@@ -294,7 +295,9 @@ class Engine:
         the shop sends: {"cold", "warm", "hot"}. A shopper who ordered in the range is no
         lead; hot = reached checkout (contact, shipping or payment stage); warm = viewed
         products or categories, or had a cart that never reached checkout; cold = only
-        visited. Shoppers are visitors, or carts when the shop sends no visitor id."""
+        visited. Shoppers are visitors, or carts when the shop sends no visitor id.
+        Retention keeps the leads of whole days whose events were pruned; past the reports
+        window (retention_reports_days) a shopper seen on several days counts once per day."""
         return self._native.leads(_ms_or(since, -(2 ** 62)), _ms_or(until, 2 ** 62))
 
     def experiment_report(self, name: str = "coupon", since: datetime | None = None,

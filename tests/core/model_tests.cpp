@@ -114,4 +114,16 @@ BOOST_AUTO_TEST_CASE(the_cap_on_events_per_cart_counts_per_window_and_batch) {
   BOOST_TEST(small.Admit({{"a", 0}, {"b", 0}, {"c", 0}}) == -1);
 }
 
+BOOST_AUTO_TEST_CASE(the_stores_counters_admit_by_the_same_rule) {
+  std::map<std::string, CartEventCount> counts;
+  counts["c1"] = {0, 2, 5};  // two counted in the window opened at 0, five refused before
+  auto admitted = internal::AdmitToCap(counts, {{"c1", 10}, {"c1", 11}, {"", 12}, {"c2", 13}, {"c1", 1000}}, 3, 1000);
+  BOOST_TEST((admitted == std::vector<bool>{true, false, true, true, true}));
+  BOOST_TEST(counts["c1"].window_start_ms == 1000);  // a new window, one event in it
+  BOOST_TEST(counts["c1"].events == 1);
+  BOOST_TEST(counts["c1"].refused == 6);
+  BOOST_TEST(counts["c2"].events == 1);
+  BOOST_TEST(counts.count("") == 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

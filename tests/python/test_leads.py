@@ -4,7 +4,7 @@ viewed products or categories, or had a cart that never reached checkout; cold =
 visited."""
 from __future__ import annotations
 
-from conftest import DAY, KITE, T0, add_cart
+from conftest import DAY, KITE, T0, add_cart, run_at
 
 
 def _cart(engine, cart_id, visitor_id=None, **kw):
@@ -59,3 +59,25 @@ def test_an_order_outside_the_range_does_not_hide_a_lead(engine, clock):
     engine.track("order_placed", order_id="o1", cart_id="c1", value="10", currency="EUR")
     assert engine.leads(until=T0 + DAY) == {"cold": 0, "warm": 0, "hot": 1}
     assert engine.leads() == {"cold": 0, "warm": 0, "hot": 0}
+
+
+def test_a_contact_captured_on_an_empty_cart_is_no_hot_lead_before_or_after_pruning(make_engine, clock):
+    # Hot means added to the cart and reached checkout: an e-mail typed at checkout with
+    # nothing in the cart (emptied, or a cart never filled) is a shopper who only visited.
+    engine = make_engine(settings={"shop_name": "Kite Shop", "retention_events_days": 20,
+                                   "retention_carts_days": 30, "retention_offers_days": 30,
+                                   "retention_reports_days": 60})
+    add_cart(engine, "emptied", visitor_id="v-emptied", items=[])
+    engine.track("contact_captured", cart_id="never-filled", visitor_id="v-never",
+                 email="bob@example.com")
+    add_cart(engine, "full", visitor_id="v-full", email="cat@example.com")
+    day = (T0.replace(hour=0), T0.replace(hour=0) + DAY)
+    assert engine.leads(*day) == {"cold": 2, "warm": 0, "hot": 1}
+    # The same from the days kept once the events and carts are gone (lead_days), and from
+    # the counts per day kept past the reports window (lead_totals).
+    for d in range(1, 10):
+        run_at(engine, clock, T0 + d * DAY)
+    for later in (40, 70):
+        clock.set(T0 + later * DAY)
+        engine.prune()
+        assert engine.leads(*day) == {"cold": 2, "warm": 0, "hot": 1}, later

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 import cartrecovery as cr
-from conftest import DAY, HOUR, ON_POSTGRES, T0, add_cart, run_at, store_execute
+from conftest import DAY, HOUR, KITE, ON_POSTGRES, T0, add_cart, run_at, store_execute
 
 # Short windows so that a simulated year reaches its steady state within the year.
 WINDOWS = {"retention_events_days": 20, "retention_bodies_days": 10, "retention_carts_days": 30,
@@ -112,6 +112,36 @@ def test_a_year_of_steady_traffic_levels_off_and_reports_stay_the_same(make_engi
     assert per_day_rows < 40
 
 
+@pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL's table sizes (on SQLite the year-long run measures the file)")
+def test_on_postgresql_the_tables_stop_growing(make_engine, clock, db_path):
+    engine = make_engine(settings={**SETTINGS, **WINDOWS})
+    rng = random.Random(3)
+    tables = ", ".join(TABLES + ["report_days", "funnel_days", "offer_days", "lead_days", "lead_totals",
+                                 "cart_event_counts", "consent_log"])
+    sizes = {}
+    for day in range(150):
+        clock.set(T0 + day * DAY)
+        _day_of_traffic(engine, rng, day, 6)
+        for hour in (12, 24):
+            run_at(engine, clock, T0 + day * DAY + hour * HOUR)
+        _engagement(engine, rng, day)
+        if day % 30 == 29:
+            # The tables rewritten to what their live rows take: in production autovacuum
+            # lets the pruned rows' space be reused; here a simulated month passes in a
+            # second, and what plain VACUUM can reclaim then depends on the server's other
+            # transactions, which would measure the machine rather than the store.
+            store_execute(db_path, f"VACUUM FULL {tables}")
+            sizes[day] = int(store_execute(
+                db_path, "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+                         " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                         " WHERE n.nspname = current_schema() AND c.relkind = 'r'")[0][0])
+    print("table bytes by day:", sizes)
+    # Every window is full by day 90 (reports keep 60 days); after it only the per-day
+    # aggregates (a few rows a day) still grow. Without pruning the tables grow by half
+    # within those two months.
+    assert max(sizes[119], sizes[149]) <= 1.3 * sizes[89], sizes
+
+
 def test_reports_keep_every_number_when_all_rows_are_pruned(make_engine, clock, db_path):
     engine = make_engine(settings={**SETTINGS, **WINDOWS})
     rng = random.Random(5)
@@ -135,6 +165,60 @@ def test_reports_keep_every_number_when_all_rows_are_pruned(make_engine, clock, 
     assert left["events"] == left["journeys"] == left["contacts"] == left["visitors"] == 0
     assert _reports(engine, since, until) == before
     assert engine.prune() == {k: 0 for k in pruned}  # nothing left to do
+
+
+def _shoppers_over_five_days(engine) -> None:
+    """Shoppers of every temperature, several of them seen on more than one day, so that a
+    range's temperature takes what each day said of them."""
+    at = lambda day, hour=10: MIDNIGHT + day * DAY + hour * HOUR  # noqa: E731
+    view = lambda visitor, page, day: engine.track("page_view", at=at(day), visitor_id=visitor,  # noqa: E731
+                                                   page_type=page)
+    view("v-cold", "home", 0)
+    view("v-warm-later", "home", 0)
+    view("v-warm-later", "category", 2)  # cold on day 0, warm over days 0-4
+    view("v-warm", "product", 1)
+    add_cart(engine, "c-hot", visitor_id="v-hot", email="hot@example.com", at=at(0))  # contact stage
+    view("v-hot", "home", 3)
+    add_cart(engine, "c-buyer", visitor_id="v-buyer", email="buyer@example.com", at=at(1))
+    engine.track("order_placed", at=at(3), order_id="o-buyer", cart_id="c-buyer", value="10",
+                 currency="EUR")  # hot on days 1-2, no lead over days 0-4
+    engine.track("cart_updated", at=at(2), cart_id="c-browsing", visitor_id="v-cart",
+                 items=[dict(KITE)], currency="EUR")  # a cart that never reached checkout: warm
+    engine.track("cart_updated", at=at(4), cart_id="c-anonymous", items=[dict(KITE)], currency="EUR")
+    engine.track("checkout_stage", at=at(4, 11), cart_id="c-anonymous", stage="payment")
+
+
+def test_leads_of_a_pruned_period_stay_the_same(make_engine, clock, db_path):
+    engine = make_engine(settings={**SETTINGS, **WINDOWS})
+    _shoppers_over_five_days(engine)
+    for day in range(1, 10):  # the reminders run their course: journeys end, carts may go
+        run_at(engine, clock, T0 + day * DAY)
+    ranges = [(MIDNIGHT + a * DAY, MIDNIGHT + b * DAY) for a, b in ((0, 5), (0, 1), (1, 3), (2, 5), (3, 4))]
+    ranges.append((None, None))
+    before = [engine.leads(since, until) for since, until in ranges]
+    days = [engine.leads(MIDNIGHT + d * DAY, MIDNIGHT + (d + 1) * DAY) for d in range(5)]
+    assert before[0] == {"cold": 1, "warm": 3, "hot": 2}, before[0]
+    assert before[1] == {"cold": 2, "warm": 0, "hot": 1}, before[1]
+    # The events go first (20 days), then carts and contacts (30); orders stay (60 days).
+    clock.set(T0 + 40 * DAY)
+    assert engine.prune()["events"] > 0
+    left = _rows(db_path)
+    assert left["events"] == 0 and left["carts"] == 0, left
+    assert [engine.leads(since, until) for since, until in ranges] == before
+    # Their export shows the kept days; forgetting them keeps the counts and drops the
+    # visitor id from those days.
+    assert {d["who"] for d in engine.export(email="hot@example.com")["lead_days"]} == {"v-hot"}
+    engine.forget(email="hot@example.com")
+    assert [engine.leads(since, until) for since, until in ranges] == before
+    assert store_execute(db_path, "SELECT count(*) FROM lead_days WHERE who = 'v-hot'")[0][0] in (0, "0")
+    # Past the reports window (60 days) only counts per day are left, without any visitor
+    # id: a day's leads stay, and a longer range adds its days.
+    clock.set(T0 + 70 * DAY)
+    engine.prune()
+    assert store_execute(db_path, "SELECT count(*) FROM lead_days")[0][0] in (0, "0")
+    assert [engine.leads(MIDNIGHT + d * DAY, MIDNIGHT + (d + 1) * DAY) for d in range(5)] == days
+    assert engine.leads(MIDNIGHT, MIDNIGHT + 5 * DAY) == {
+        k: sum(d[k] for d in days) for k in ("cold", "warm", "hot")}
 
 
 def test_rows_in_use_stay_whatever_their_age(make_engine, clock, db_path):

@@ -88,8 +88,11 @@ struct EngineOptions {
 
   size_t queue_capacity = 100000;      // events accepted but not yet committed
   // A brake on a runaway or hostile client: at most this many events per cart within
-  // cart_event_window_ms of event time, counted per process; more raise InvalidArgument
-  // ("cart_id"). 0: no cap. A real cart sees tens of events a day.
+  // cart_event_window_ms of event time, whichever processes and hosts they come through
+  // (counted in the store, when the writer commits them). Over the cap: InvalidArgument
+  // ("cart_id") from track() when this process has seen the cap reached, or from a call
+  // that waits for its commit; an event nobody waits for is dropped by the writer and
+  // counted (status: events_refused). 0: no cap. A real cart sees tens of events a day.
   int64_t max_events_per_cart = 1000;
   Millis cart_event_window_ms = kDay;
   size_t max_batch = 5000;             // events per commit

@@ -9,6 +9,11 @@
 //     undone and the exception goes on to the caller, who may continue the outer one.
 //   - Every other method must be called from inside Write(), or, for the read-only ones
 //     marked "read", inside or outside it.
+//   - Locking on PostgreSQL, where writers on many hosts run at once: a Write() whose first
+//     call is LockKeys() serialises only with transactions that lock one of the same keys
+//     (a contact key, "cart:<id>"); inside it the loads of carts, contacts, journeys and
+//     messages lock their row's keys as they read them, so a read-modify-write stays safe.
+//     Any other Write() takes the store-wide lock and runs alone, as on SQLite.
 // Errors: Error(kStorage) for I/O, lock timeouts, a file that is not ours or comes from a
 // newer version. A failed Write leaves nothing of fn behind.
 //
@@ -132,6 +137,14 @@ struct ReportRow {
   std::string currency;  // revenue's currency; "MIXED" if several
 };
 
+// One cart's counter of the cap on events per cart: the window of event time it is in and
+// the events counted there, and the events refused over the cap (ever, while kept).
+struct CartEventCount {
+  Millis window_start_ms = -(int64_t{1} << 62);  // none yet: the next event opens a window
+  int64_t events = 0;
+  int64_t refused = 0;
+};
+
 struct StoreStatus {
   std::optional<Millis> worker_last_run_ms;  // newest heartbeat of any worker, any process
   std::string worker_last_id;
@@ -141,6 +154,9 @@ struct StoreStatus {
   std::optional<Millis> next_due_ms;         // the next job in the future
   int64_t events = 0, carts = 0, running_journeys = 0;
   int64_t messages_sent = 0, messages_failed = 0;
+  // Events refused over the cap on events per cart (CartEventCount), by every process, over
+  // the carts whose counters are still kept (the events' retention window).
+  int64_t events_refused = 0;
   int schema_version = 0;
 };
 
@@ -207,7 +223,9 @@ struct FlowPause {
 // How long each kind of row is kept (0: for ever), and how much one Prune() call may do.
 // Reports stay right: rows that reports read are added to daily aggregates (report_days,
 // funnel_days, offer_days) in the transaction that deletes them, and reports add those
-// aggregates for the whole days inside their range.
+// aggregates for the whole days inside their range. Lead temperature keeps each day's
+// shoppers (lead_days: who, and what S9 asks of them) once their events go, and past the
+// reports window only that day's counts (lead_totals).
 struct RetentionWindows {
   Millis events_ms = 90 * kDay;    // the event log (replays, exports, lead temperature)
   Millis bodies_ms = 30 * kDay;    // rendered subject, text and HTML of messages
@@ -248,9 +266,40 @@ class Store {
   // may be lost to a power cut until the next Write() commits (SQLite: no fsync of its own;
   // the next Write()'s fsync covers it). Stores without the distinction just Write().
   virtual void WriteUnsynced(const std::function<void()>& fn) { Write(fn); }
+  // Write(), run again (a few times) when PostgreSQL gave it up for a conflict with another
+  // transaction (deadlock, serialization failure): fn must keep nothing from a failed run.
+  virtual void WriteRepeatable(const std::function<void()>& fn) { Write(fn); }
+  // Inside Write(): this transaction touches the rows of `keys` (contact keys, "cart:<id>")
+  // and no other writer's (see the top). As the first call of a Write(), an empty list
+  // says: only rows no other writer reads first (job claims, heartbeats). SQLite: nothing,
+  // its one writer at a time already serialises everything.
+  virtual void LockKeys(const std::vector<std::string>& keys) { (void)keys; }
+  // As the first call of a Write(): takes the store-wide lock only if no other writer holds
+  // any lock now, without waiting; false: it is busy and this Write() must change nothing.
+  // SQLite: true (BEGIN IMMEDIATE already holds its lock).
+  virtual bool LockStoreIfFree() { return true; }
+  // As the first call of a Write() (or after LockKeys): locks the keys of these journeys,
+  // their contact keys and carts, for set-based reads that lock nothing row by row.
+  virtual void LockJourneys(const std::vector<std::string>& journey_ids) { (void)journey_ids; }
+  // The keys (LockKeys) of these carts ("cart:<id>", the contact key), to lock a batch
+  // up front before its work reads it (read). Only where LockKeys does something
+  // (PostgreSQL); elsewhere empty.
+  virtual std::vector<std::string> CartLockKeys(const std::vector<std::string>& cart_ids) {
+    (void)cart_ids;
+    return {};
+  }
 
   // Events.
   virtual void AppendEvent(const Event& event, const std::string& json) = 0;
+  // The cap on events per cart, one counter per cart shared by every process and host on the
+  // store (the engine decides, ingest/cart_event_cap.h). LockCartEventCounts returns the
+  // counters of `cart_ids` (sorted, distinct) and holds them until the transaction ends
+  // (SQLite: the write lock; PostgreSQL: row locks, taken in id order); a cart without one
+  // reads as a default CartEventCount. SaveCartEventCounts writes them back. Counters go with
+  // the events' retention window.
+  virtual std::map<std::string, CartEventCount> LockCartEventCounts(
+      const std::vector<std::string>& cart_ids) = 0;
+  virtual void SaveCartEventCounts(const std::map<std::string, CartEventCount>& counts) = 0;
 
   // Carts and contacts (read).
   virtual std::optional<Cart> LoadCart(const std::string& cart_id) = 0;
@@ -374,8 +423,9 @@ class Store {
   // ones among them, and whether `abandonment` (the cart being decided, or the visitor of
   // a popup without a cart) is among them already. An abandonment is a cart, not a
   // contact: R4.4's source rations "20 % of cases", each abandoned cart a case, and the
-  // cooldown already keeps one shopper from collecting an incentive per cart. And the
-  // last incentive a contact got (0: none).
+  // cooldown already keeps one shopper from collecting an incentive per cart. The counts
+  // are kept as SaveOffer records each decision, so a call costs the same whatever the
+  // window holds (store/incentive_budget.cpp). And the last incentive a contact got (0: none).
   virtual IncentiveHistory IncentiveCounts(Millis since, const std::string& abandonment) = 0;  // read
   virtual Millis LastIncentiveTo(const std::string& contact_key) = 0;  // read
   // The incentive decision recorded for a reminder step (source "flow") under `key`, so a
@@ -405,6 +455,9 @@ class Store {
 
   // Reports beyond messages (read).
   virtual std::vector<FunnelRow> Funnel(Millis since, Millis until) = 0;
+  // Whole days whose events were pruned count through lead_days (exact: a shopper seen on
+  // several days counts once); days past the reports window through lead_totals, where a
+  // shopper of several days counts once per day.
   virtual LeadCounts Leads(Millis since, Millis until) = 0;
   // Exit-intent decisions of `kind` per variant (holdout included) made in [since, until),
   // and those whose contact ordered within `window_ms` after it.

@@ -19,6 +19,23 @@ Cart NewCart(const std::string& cart_id, Millis at) {
 
 }  // namespace
 
+std::vector<std::string> Engine::Impl::EventLockKeys(Store& store, const std::vector<QueuedEvent>& batch) {
+  std::vector<std::string> keys, carts;
+  for (const auto& item : batch) {
+    const Event& e = item.event;
+    for (const std::string& k : {ContactKeyOf(e.email, e.phone), ContactKeyOf(e.email, ""),
+                                 ContactKeyOf("", e.phone)})
+      if (!k.empty()) keys.push_back(k);
+    if (!e.phone.empty()) keys.push_back("phone:" + e.phone);
+    if (!e.visitor_id.empty()) keys.push_back("visitor:" + e.visitor_id);
+    if (!e.cart_id.empty()) carts.push_back(e.cart_id);
+    if (!e.continues.empty()) carts.push_back(e.continues);
+  }
+  if (!carts.empty())
+    for (auto& k : store.CartLockKeys(carts)) keys.push_back(std::move(k));
+  return keys;
+}
+
 void Engine::Impl::Apply(Store& store, const Event& e) {
   store.AppendEvent(e, EventToJson(e));
   switch (e.type) {
@@ -287,6 +304,7 @@ void Engine::Impl::ApplyOrder(Store& store, const Event& e) {
   // An order that names one of our unique codes used it up: it cannot pay a second order.
   // (The shop's platform accepted it; this order is the proof, whoever it was handed to.)
   if (!e.coupon.empty()) {
+    store.LockKeys({"coupon:" + NormalizeCouponCode(e.coupon)});  // two orders, one code
     auto coupon = store.LoadCoupon(NormalizeCouponCode(e.coupon));
     if (coupon && !coupon->shared && coupon->redeemed_order.empty())
       store.MarkRedeemed(coupon->code, e.order_id, e.at_ms);

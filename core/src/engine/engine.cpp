@@ -234,7 +234,8 @@ void Engine::Impl::StartWriterLocked(Runtime& r) {
   r.writer = std::thread([this, &r] { WriterLoop(&r); });
 }
 
-int64_t Engine::Impl::Enqueue(Runtime& r, std::vector<Event> events, bool wait_for_room) {
+int64_t Engine::Impl::Enqueue(Runtime& r, std::vector<Event> events, bool wait_for_room,
+                              bool awaited) {
   std::unique_lock<std::mutex> lock(r.q_mu);
   StartWriterLocked(r);
   size_t i = 0;
@@ -247,7 +248,7 @@ int64_t Engine::Impl::Enqueue(Runtime& r, std::vector<Event> events, bool wait_f
       r.commit_cv.wait(lock, [&] { return r.queue.size() < opts.queue_capacity; });
     }
     for (; i < events.size() && r.queue.size() < opts.queue_capacity; ++i)
-      r.queue.emplace_back(++r.accepted_seq, std::move(events[i]));
+      r.queue.push_back({++r.accepted_seq, std::move(events[i]), awaited});
     r.writer_cv.notify_one();
   }
   return r.accepted_seq;
@@ -259,15 +260,15 @@ void Engine::Impl::WaitCommitted(Runtime& r, int64_t seq) {
   // A refused sequence in the range we waited for is the caller's failure to see.
   auto it = r.failed.begin();
   if (it != r.failed.end() && it->first <= seq) {
-    std::string error = it->second;
+    Error error = it->second;
     r.failed.erase(r.failed.begin(), r.failed.upper_bound(seq));
-    throw Error(ErrorCode::kStorage, error);
+    throw error;
   }
 }
 
 void Engine::Impl::WriterLoop(Runtime* rp) {
   Runtime& r = *rp;
-  std::vector<std::pair<int64_t, Event>> batch;
+  std::vector<QueuedEvent> batch;
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(r.q_mu);
@@ -285,7 +286,7 @@ void Engine::Impl::WriterLoop(Runtime* rp) {
     CommitBatch(r, batch);
     {
       std::lock_guard<std::mutex> lock(r.q_mu);
-      r.committed_seq = batch.back().first;
+      r.committed_seq = batch.back().seq;
     }
     r.commit_cv.notify_all();
     WakeWorker(r);  // new events may have made work due sooner
@@ -297,7 +298,26 @@ namespace {
 struct ReplayWithSavepoints {};
 }  // namespace
 
-void Engine::Impl::CommitBatch(Runtime& r, std::vector<std::pair<int64_t, Event>>& batch) {
+std::vector<bool> Engine::Impl::CountInCap(Store& store, const std::vector<QueuedEvent>& batch) {
+  if (opts.max_events_per_cart <= 0) return std::vector<bool>(batch.size(), true);
+  std::vector<std::pair<std::string, Millis>> events;
+  std::vector<std::string> carts;
+  events.reserve(batch.size());
+  for (const QueuedEvent& q : batch) {
+    events.emplace_back(q.event.cart_id, q.event.at_ms);
+    if (!q.event.cart_id.empty()) carts.push_back(q.event.cart_id);
+  }
+  if (carts.empty()) return std::vector<bool>(batch.size(), true);
+  std::sort(carts.begin(), carts.end());
+  carts.erase(std::unique(carts.begin(), carts.end()), carts.end());
+  auto counts = store.LockCartEventCounts(carts);
+  std::vector<bool> admitted =
+      internal::AdmitToCap(counts, events, opts.max_events_per_cart, opts.cart_event_window_ms);
+  store.SaveCartEventCounts(counts);
+  return admitted;
+}
+
+void Engine::Impl::CommitBatch(Runtime& r, std::vector<QueuedEvent>& batch) {
   // A storage failure (disk full, lock held too long) fails the whole batch: retried a few
   // times, then reported to whoever waits. An event whose effects cannot be applied must
   // not take the others down: the batch is then replayed with one savepoint per event, so
@@ -305,30 +325,44 @@ void Engine::Impl::CommitBatch(Runtime& r, std::vector<std::pair<int64_t, Event>
   // event, so the common case runs without them.
   bool savepoints = false;
   for (int attempt = 0;; ++attempt) {
-    std::vector<std::pair<int64_t, std::string>> refused;
+    std::vector<std::pair<int64_t, Error>> refused;
+    std::vector<const QueuedEvent*> over_cap;  // awaited ones: their callers see the error
+    auto not_applied = [&](const QueuedEvent& item, const char* why) {
+      refused.emplace_back(item.seq, Error(ErrorCode::kStorage, std::string(EventTypeName(item.event.type)) +
+                                                                    " could not be applied: " + why));
+    };
     try {
       std::lock_guard<std::mutex> lock(r.store_mu);
+      const std::vector<std::string> keys = EventLockKeys(*r.store, batch);
       r.store->Write([&] {
-        for (auto& item : batch) {
+        r.store->LockKeys(keys);  // PostgreSQL: only these shoppers' writers wait (store.h)
+        // Counted first, for the whole batch: an event that fails below stays counted.
+        const std::vector<bool> admitted = CountInCap(*r.store, batch);
+        for (size_t i = 0; i < batch.size(); ++i) {
+          QueuedEvent& item = batch[i];
+          if (!admitted[i]) {
+            if (item.awaited) over_cap.push_back(&item);
+            continue;
+          }
           try {
-            if (savepoints) r.store->Write([&] { Apply(*r.store, item.second); });
-            else Apply(*r.store, item.second);
+            if (savepoints) r.store->Write([&] { Apply(*r.store, item.event); });
+            else Apply(*r.store, item.event);
           } catch (const Error& e) {
             if (e.code() == ErrorCode::kStorage) throw;
             if (!savepoints) throw ReplayWithSavepoints{};
-            refused.emplace_back(item.first, std::string(EventTypeName(item.second.type)) +
-                                                 " could not be applied: " + e.what());
+            not_applied(item, e.what());
           } catch (const std::exception& e) {
             if (!savepoints) throw ReplayWithSavepoints{};
-            refused.emplace_back(item.first, std::string(EventTypeName(item.second.type)) +
-                                                 " could not be applied: " + e.what());
+            not_applied(item, e.what());
           }
         }
       });
-      if (!refused.empty()) {
+      if (!refused.empty() || !over_cap.empty()) {
         std::lock_guard<std::mutex> lock(r.q_mu);
-        for (auto& f : refused) r.failed[f.first] = f.second;
-        SetError(r, refused.back().second);
+        for (auto& f : refused) r.failed.insert_or_assign(f.first, f.second);
+        for (const QueuedEvent* q : over_cap)
+          r.failed.insert_or_assign(q->seq, CartCapError("cart_id", q->event.cart_id));
+        if (!refused.empty()) SetError(r, refused.back().second.what());
       }
       return;
     } catch (const ReplayWithSavepoints&) {
@@ -338,7 +372,8 @@ void Engine::Impl::CommitBatch(Runtime& r, std::vector<std::pair<int64_t, Event>
       SetError(r, e.what());
       if (attempt >= 4) {
         std::lock_guard<std::mutex> lock(r.q_mu);
-        for (auto& item : batch) r.failed[item.first] = std::string("not stored: ") + e.what();
+        for (auto& item : batch)
+          r.failed.insert_or_assign(item.seq, Error(ErrorCode::kStorage, std::string("not stored: ") + e.what()));
         return;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50 << attempt));
@@ -426,7 +461,7 @@ int64_t Engine::Accept(const std::string& type, const Value& fields, std::option
   if (r.cart_cap->Admit({{e.cart_id, e.at_ms}}) >= 0) throw impl_->CartCapError("cart_id", e.cart_id);
   std::vector<Event> one;
   one.push_back(std::move(e));
-  int64_t seq = impl_->Enqueue(r, std::move(one), false);
+  int64_t seq = impl_->Enqueue(r, std::move(one), false, wait);
   return wait ? seq : 0;
 }
 
@@ -461,7 +496,7 @@ size_t Engine::TrackMany(const std::vector<std::pair<std::string, Value>>& event
   if (int64_t over = r.cart_cap->Admit(carts); over >= 0)
     throw impl_->CartCapError("[" + std::to_string(over) + "].cart_id", parsed[over].cart_id);
   size_t n = parsed.size();
-  int64_t seq = impl_->Enqueue(r, std::move(parsed), true);
+  int64_t seq = impl_->Enqueue(r, std::move(parsed), true, wait);
   if (wait) impl_->WaitCommitted(r, seq);
   return n;
 }

@@ -29,6 +29,15 @@ namespace internal {
 class StepReads;
 }  // namespace internal
 
+// An accepted event waiting in the queue for the writer. `awaited`: its caller waits for the
+// commit, so a refusal there (the store's cap on events per cart) is that caller's error;
+// an event nobody waits for is dropped and counted (StoreStatus::events_refused).
+struct QueuedEvent {
+  int64_t seq;
+  Event event;
+  bool awaited;
+};
+
 // Everything bound to one process: after fork() the child gets a fresh one (see R()).
 struct Runtime {
   Runtime() = default;
@@ -42,10 +51,10 @@ struct Runtime {
   std::mutex q_mu;
   std::condition_variable writer_cv;  // the writer waits for work
   std::condition_variable commit_cv;  // Flush() and durable Track() wait for commits
-  std::deque<std::pair<int64_t, Event>> queue;  // guarded by q_mu: (sequence, event)
+  std::deque<QueuedEvent> queue;  // guarded by q_mu
   int64_t accepted_seq = 0;   // guarded by q_mu: last sequence handed out
   int64_t committed_seq = 0;  // guarded by q_mu: every sequence <= this is done
-  std::map<int64_t, std::string> failed;  // guarded by q_mu: sequences that were refused
+  std::map<int64_t, Error> failed;  // guarded by q_mu: sequences that were refused
   bool writer_running = false;  // guarded by q_mu
   bool writer_stop = false;     // guarded by q_mu
   std::thread writer;
@@ -58,7 +67,9 @@ struct Runtime {
   std::thread worker;
   int clock_token = 0;
 
-  // Events per cart accepted by this process (ingest/cart_event_cap.h); thread-safe.
+  // Events per cart accepted by this process (ingest/cart_event_cap.h); thread-safe. It
+  // refuses at track() already; the writer's count in the store is the one that holds
+  // across processes and hosts (CountInCap).
   std::unique_ptr<internal::CartEventCap> cart_cap;
 
   std::mutex send_mu;  // one job's deliveries at a time per process: channels are not
@@ -100,14 +111,22 @@ struct Engine::Impl {
   // Ingest.
   // The error for an event over the cap on events per cart (opts.max_events_per_cart).
   Error CartCapError(const std::string& field, const std::string& cart_id) const;
-  int64_t Enqueue(Runtime& rt, std::vector<Event> events, bool wait_for_room);
+  // `awaited`: the caller will wait for these events' commit (see QueuedEvent).
+  int64_t Enqueue(Runtime& rt, std::vector<Event> events, bool wait_for_room, bool awaited);
   void WaitCommitted(Runtime& rt, int64_t seq);
   void StartWriterLocked(Runtime& rt);  // requires rt.q_mu
   void WriterLoop(Runtime* rt);
-  void CommitBatch(Runtime& rt, std::vector<std::pair<int64_t, Event>>& batch);
+  void CommitBatch(Runtime& rt, std::vector<QueuedEvent>& batch);
+  // Inside the writer's transaction: counts the batch's events against the cap on events
+  // per cart in the store, in one read and one write; false for those over the cap there
+  // (they must not be applied).
+  std::vector<bool> CountInCap(Store& store, const std::vector<QueuedEvent>& batch);
   void SetError(Runtime& rt, const std::string& error);
 
   // apply_events.cpp: inside the writer's transaction.
+  // The keys (Store::LockKeys) a batch of events touches as far as the events and their
+  // carts tell (read); Apply locks the rest as it finds them.
+  std::vector<std::string> EventLockKeys(Store& store, const std::vector<QueuedEvent>& batch);
   void Apply(Store& store, const Event& e);
   void ApplyCartActivity(Store& store, Cart& cart, Millis at);
   // cart_updated(continues=original): `cart` takes over the original's running journey,

@@ -29,6 +29,9 @@ ExitIntentResult Engine::ExitIntent(const std::string& visitor_id, const std::st
   std::lock_guard<std::mutex> lock(r.store_mu);
   Store& store = *r.store;
   store.Write([&] {
+    // PostgreSQL: a popup on the shop's request path waits only for writers of this
+    // visitor, cart, contact (locked as loaded) and, for a coupon, the budget (store.h).
+    store.LockKeys({"visitor:" + visitor_id, cart_id.empty() ? "" : "cart:" + cart_id});
     std::optional<Cart> cart;
     if (!cart_id.empty()) cart = store.LoadCart(cart_id);
     std::string contact_key = cart ? cart->contact_key : store.ContactKeyForVisitor(visitor_id);
@@ -64,7 +67,7 @@ ExitIntentResult Engine::ExitIntent(const std::string& visitor_id, const std::st
     ExitIntentPolicy policy = opts.exit_intent;
     if (opts.incentive) policy.incentive = *opts.incentive;  // S8: the one budget
     policy.rationed = opts.ration_incentives;
-    // The abandonment as the store keys it (store_rows.h ABANDONMENT): the cart, if named.
+    // The abandonment as the store keys it (store/incentive_budget.cpp): the cart, if named.
     facts.incentive_history = store.IncentiveCounts(now - policy.incentive.window_ms,
                                                     cart_id.empty() ? visitor_id : cart_id);
     facts.orders_count = contact.orders_count;

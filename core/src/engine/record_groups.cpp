@@ -19,12 +19,18 @@ void RecordGroups::Accepted(const JobRecord& job, const std::string& contact_key
 
 void RecordGroups::Write() {
   std::vector<std::pair<int64_t, int>> claims;
-  for (const auto& w : waiting_) claims.push_back(w.claim);
+  std::vector<std::string> journey_ids;
+  for (const auto& w : waiting_) {
+    claims.push_back(w.claim);
+    journey_ids.push_back(w.send->message.journey_id);
+  }
   std::vector<PendingSend*> written;
   try {
     std::lock_guard<std::mutex> lock(store_mu_);
     store_.WriteUnsynced([&] {
       written.clear();
+      // PostgreSQL: these shoppers' keys, as the batch's plan and record take them (store.h).
+      store_.LockJourneys(journey_ids);
       const std::set<int64_t> current = store_.CurrentClaims(claims);
       std::set<std::string> touched;
       for (const auto& w : waiting_) {

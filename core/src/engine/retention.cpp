@@ -35,8 +35,14 @@ void ValidateRetention(const RetentionWindows& w, Millis attribution_window_ms) 
 void Engine::Impl::PruneIfDueLocked(Runtime& r, Millis now) {
   if (now < r.next_prune_ms) return;
   PruneCounts c;
-  r.store->Write([&] { c = r.store->Prune(now, opts.retention, opts.attribution_window_ms); });
-  r.next_prune_ms = c.more ? now : now + kHour;
+  bool busy = false;
+  r.store->Write([&] {
+    // Never queued behind the other workers' batches (PostgreSQL): with the store busy the
+    // round waits for a later tick rather than stalling every writer until it gets its turn.
+    busy = !r.store->LockStoreIfFree();
+    if (!busy) c = r.store->Prune(now, opts.retention, opts.attribution_window_ms);
+  });
+  if (!busy) r.next_prune_ms = c.more ? now : now + kHour;
 }
 
 PruneCounts Engine::Prune(std::optional<Millis> at) {

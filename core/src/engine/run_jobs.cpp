@@ -43,6 +43,7 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now, bool stoppable) {
         if (!next || *next > now) break;
       }
       r.store->Write([&] {
+        r.store->LockKeys({});  // the claim skips rows another worker holds (SKIP LOCKED)
         if (heartbeat) {
           r.store->RecordWorkerRun(worker_id, now, 0);
           // Expired codes nobody used do not pile up; a grace period keeps telling a shopper
@@ -64,7 +65,10 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now, bool stoppable) {
       if (!lock.owns_lock()) return false;
       // run_due(now) may run ahead of the clock: a renewal never shortens the claim.
       until = std::max(until, claimed_until);
-      r.store->Write([&] { r.store->RenewClaims(claims, until); });
+      r.store->Write([&] {
+        r.store->LockKeys({});  // fenced by each claim's attempt, nobody's rows but ours
+        r.store->RenewClaims(claims, until);
+      });
       return true;
     });
     // Abandonments and steps go by the batch (one transaction per phase, not per job);
@@ -95,7 +99,10 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now, bool stoppable) {
         else if (job.kind == "pool_alert") RunPoolAlertJob(r, job, now);
         else {
           std::lock_guard<std::mutex> lock(r.store_mu);
-          r.store->Write([&] { r.store->FinishJob(job.job_id, job.attempt); });
+          r.store->Write([&] {
+            r.store->LockKeys({});
+            r.store->FinishJob(job.job_id, job.attempt);
+          });
         }
       } catch (const std::exception& e) {
         // The job stays claimed; its lease expires and it is tried again.
@@ -114,7 +121,10 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now, bool stoppable) {
   }
   if (ran > 0) {
     std::lock_guard<std::mutex> lock(r.store_mu);
-    r.store->Write([&] { r.store->RecordWorkerRun(worker_id, now, ran); });
+    r.store->Write([&] {
+      r.store->LockKeys({});  // this worker's own row
+      r.store->RecordWorkerRun(worker_id, now, ran);
+    });
   }
   std::lock_guard<std::mutex> lock(r.info_mu);
   r.last_run_ms = now;
@@ -133,6 +143,7 @@ void Engine::Impl::ReleaseClaims(Runtime& r, const std::vector<JobRecord>& jobs)
   // them at once. The fencing token (attempt) keeps a stale release harmless.
   std::lock_guard<std::mutex> lock(r.store_mu);
   r.store->Write([&] {
+    r.store->LockKeys({});
     for (const auto& job : jobs) r.store->RetryJob(job.job_id, job.attempt, job.due_ms);
   });
 }
@@ -143,7 +154,14 @@ void Engine::Impl::RunAbandonJobs(Runtime& r, const std::vector<JobRecord>& jobs
   std::lock_guard<std::mutex> lock(r.store_mu);
   Store& store = *r.store;
   try {
-    store.Write([&] {
+    // PostgreSQL: the batch's carts and contacts are locked first, in one sorted step, so
+    // that other workers and the writers of events pass by unless they touch the same
+    // shopper; a key found only on the way is locked then (store.h).
+    std::vector<std::string> carts;
+    for (const auto& job : jobs) carts.push_back(job.subject);
+    const std::vector<std::string> keys = store.CartLockKeys(carts);
+    store.WriteRepeatable([&] {
+      store.LockKeys(keys);
       for (const auto& job : jobs) {
         try {
           store.Write([&] { AbandonCart(store, job, now); });

@@ -64,7 +64,8 @@ void WriteJobs(Store& store, size_t count, const std::function<void()>& begin,
                const std::function<void(size_t, const std::exception&)>& failed) {
   bool a_job_threw = false;
   try {
-    store.Write([&] {
+    // Repeated whole when PostgreSQL breaks a lock cycle (begin() starts from scratch).
+    store.WriteRepeatable([&] {
       begin();
       for (size_t i = 0; i < count; ++i) {
         a_job_threw = true;
@@ -76,7 +77,7 @@ void WriteJobs(Store& store, size_t count, const std::function<void()>& begin,
   } catch (const std::exception&) {
     if (!a_job_threw) throw;  // the store itself failed (begin, commit): the batch's error
   }
-  store.Write([&] {
+  store.WriteRepeatable([&] {
     begin();
     for (size_t i = 0; i < count; ++i) {
       try {
@@ -446,6 +447,11 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
         store, jobs.size(),
         [&] {
           plans.clear();
+          // PostgreSQL: the batch's shoppers first (store.h); an order or unsubscribe for
+          // one of them waits until their messages are "sending", then suppresses them (S4).
+          std::vector<std::string> journey_ids;
+          for (const auto& job : jobs) journey_ids.push_back(job.subject);
+          store.LockJourneys(journey_ids);
           reads.emplace(store);
           std::vector<JobRecord> planned;
           for (size_t i = 0; i < jobs.size(); ++i)
@@ -497,7 +503,6 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
   WriteJobs(
       store, plans.size(),
       [&] {
-        reads.emplace(store);
         std::vector<JobRecord> recorded;
         std::vector<std::string> journey_ids, cart_ids;
         for (size_t i = 0; i < delivered; ++i) {
@@ -505,6 +510,8 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
           journey_ids.push_back(plans[i].journey.journey_id);
           cart_ids.push_back(plans[i].journey.cart_id);
         }
+        store.LockJourneys(journey_ids);  // before anything is read (PostgreSQL)
+        reads.emplace(store);
         reads->LoadClaims(recorded);
         reads->LoadJourneys(journey_ids);
         reads->LoadMessageStates(journey_ids);

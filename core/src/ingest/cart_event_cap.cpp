@@ -38,5 +38,27 @@ void CartEventCap::SweepLocked(Millis now) {
   if (slots_.size() > max_carts_) slots_.clear();
 }
 
+std::vector<bool> AdmitToCap(std::map<std::string, CartEventCount>& counts,
+                             const std::vector<std::pair<std::string, Millis>>& events,
+                             int64_t max_per_cart, Millis window_ms) {
+  std::vector<bool> admitted(events.size(), true);
+  for (size_t i = 0; i < events.size(); ++i) {
+    const auto& [cart_id, at] = events[i];
+    if (cart_id.empty()) continue;
+    CartEventCount& c = counts[cart_id];
+    if (at >= c.window_start_ms + window_ms) {  // a new window (replays move forward too)
+      c.window_start_ms = at;
+      c.events = 0;
+    }
+    if (c.events >= max_per_cart) {
+      ++c.refused;
+      admitted[i] = false;
+    } else {
+      ++c.events;
+    }
+  }
+  return admitted;
+}
+
 }  // namespace internal
 }  // namespace cartrecovery

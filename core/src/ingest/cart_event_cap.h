@@ -2,13 +2,14 @@
 // beacons in seconds, +40,000 events). Pure bookkeeping, no I/O, so track() stays a
 // microsecond: counts live in this process, per cart, over a window of event time.
 //
-// Per process, not per store: N web processes let through up to N x the cap. It is a brake
-// on a runaway or hostile client, not an accounting rule; the adapters' rate limits sit in
-// front of it.
+// Per process: it gives the caller its error at track() time. The count that holds across
+// processes and hosts is the store's (AdmitToCap below, in the writer's transaction); with
+// N web processes this one alone would let N x the cap through.
 #ifndef CARTRECOVERY_SRC_INGEST_CART_EVENT_CAP_H_
 #define CARTRECOVERY_SRC_INGEST_CART_EVENT_CAP_H_
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "cartrecovery/clock.h"
+#include "cartrecovery/store.h"
 
 namespace cartrecovery {
 namespace internal {
@@ -49,6 +51,13 @@ class CartEventCap {
   std::mutex mu_;
   std::unordered_map<std::string, Slot> slots_;  // guarded by mu_
 };
+
+// The same rule over the store's counters (Store::LockCartEventCounts), for the writer: counts
+// `events` (cart id, event time) in order into `counts`, a refusal where a cart's window is
+// full, and returns which were admitted. Events without a cart id are admitted uncounted.
+std::vector<bool> AdmitToCap(std::map<std::string, CartEventCount>& counts,
+                             const std::vector<std::pair<std::string, Millis>>& events,
+                             int64_t max_per_cart, Millis window_ms);
 
 }  // namespace internal
 }  // namespace cartrecovery

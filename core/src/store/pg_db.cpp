@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
@@ -270,6 +271,7 @@ PgStmt& PgStmt::Bind(int i, const std::optional<int64_t>& v) { return v ? Bind(i
 void PgStmt::Execute() {
   // Outside a transaction a statement is a read (store.h): when the connection turns out
   // to be lost (an idle timeout, a server restart), it is reconnected and run once more.
+  db_->EnsureOpen();
   for (int attempt = 0;; ++attempt) {
     db_->EnsureUsable();
     PGconn* conn = db_->conn_;
@@ -425,6 +427,7 @@ PgStmt PgDb::Prepare(const std::string& sql) {
 }
 
 void PgDb::Exec(const std::string& sql) {
+  EnsureOpen();
   EnsureUsable();
   PGresult* r = PQexec(conn_, sql.c_str());
   if (!Succeeded(r)) Fail(r, Summary(sql));
@@ -435,8 +438,15 @@ void PgDb::Exec(const std::string& sql) {
 void PgDb::Begin() {
   EnsureUsable();
   if (PQtransactionStatus(conn_) != PQTRANS_IDLE) PQclear(PQexec(conn_, "ROLLBACK"));
-  const std::string sql = "BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(kLockClass) + ", " +
-                          std::to_string(lock_key_) + ")";
+  pending_ = true;
+  mode_ = LockMode::kNone;
+  held_.clear();
+  last_state_.clear();
+}
+
+std::string PgDb::Open(const std::string& lock_sql, LockMode mode) {
+  pending_ = false;
+  const std::string sql = "BEGIN; " + lock_sql;
   PGresult* r = PQexec(conn_, sql.c_str());
   if (!Succeeded(r) && Retryable()) {
     // Lost while idle: nothing of this transaction happened yet, so begin it afresh.
@@ -449,13 +459,75 @@ void PgDb::Begin() {
       PQclear(PQexec(conn_, "ROLLBACK"));
     Fail(r, "begin");
   }
+  std::string value = PQntuples(r) > 0 && PQnfields(r) > 0 ? PQgetvalue(r, 0, 0) : "";
   PQclear(r);
   in_transaction_ = true;
+  mode_ = mode;
+  return value;
+}
+
+bool PgDb::TryLockStore() {
+  if (!pending_) return mode_ == LockMode::kStore;
+  EnsureUsable();
+  const bool got = Open("SELECT pg_try_advisory_xact_lock(" + std::to_string(kLockClass) + ", " +
+                            std::to_string(lock_key_) + ")",
+                        LockMode::kStore) == "t";
+  if (!got) mode_ = LockMode::kNone;  // holds nothing: statements would be unprotected
+  return got;
+}
+
+void PgDb::EnsureOpen() {
+  if (!pending_) return;
+  EnsureUsable();
+  Open("SELECT pg_advisory_xact_lock(" + std::to_string(kLockClass) + ", " + std::to_string(lock_key_) + ")",
+       LockMode::kStore);
+}
+
+bool PgDb::LockKeys(const std::vector<std::string>& keys) {
+  if (!pending_ && mode_ != LockMode::kKeys) return false;  // no transaction, or it holds the store
+  std::vector<int32_t> fresh;
+  for (const auto& key : keys) {
+    if (key.empty()) continue;  // no such row: nobody to wait for
+    const int32_t h = Fnv1a(key);
+    if (!held_.count(h)) fresh.push_back(h);
+  }
+  std::sort(fresh.begin(), fresh.end());
+  fresh.erase(std::unique(fresh.begin(), fresh.end()), fresh.end());
+  std::string sql;
+  if (!fresh.empty()) {
+    // unnest() yields the sorted array in order and count() takes each lock as it comes:
+    // every writer climbs the same ladder, so batches that overlap queue instead of
+    // deadlocking. Integers only: nothing of the keys reaches the SQL text.
+    std::string list;
+    for (int32_t h : fresh) list += (list.empty() ? "" : ",") + std::to_string(h);
+    sql = "SELECT count(pg_advisory_xact_lock(" + std::to_string(lock_key_) + ", k)) FROM unnest('{" +
+          list + "}'::int4[]) AS k";
+  }
+  if (pending_) {
+    // The store-wide lock, shared: writers by key pass each other, a store-wide writer
+    // (migrations, staff pausing a flow, retention) waits for them all and they for it.
+    EnsureUsable();
+    Open("SELECT pg_advisory_xact_lock_shared(" + std::to_string(kLockClass) + ", " +
+             std::to_string(lock_key_) + ")" + (sql.empty() ? "" : "; " + sql),
+         LockMode::kKeys);
+  } else if (!sql.empty()) {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    if (!Succeeded(r)) Fail(r, "lock keys");
+    PQclear(r);
+  }
+  held_.insert(fresh.begin(), fresh.end());
+  return !fresh.empty();
 }
 
 bool PgDb::Retryable() const { return !in_transaction_ && PQstatus(conn_) == CONNECTION_BAD; }
 
 void PgDb::Commit() {
+  mode_ = LockMode::kNone;
+  held_.clear();
+  if (pending_) {  // nothing was sent: nothing to commit
+    pending_ = false;
+    return;
+  }
   in_transaction_ = false;  // over, whatever the outcome
   PGresult* r = PQexec(conn_, "COMMIT");
   if (!Succeeded(r))
@@ -470,6 +542,9 @@ void PgDb::Commit() {
 
 void PgDb::Rollback() noexcept {
   in_transaction_ = false;
+  pending_ = false;
+  mode_ = LockMode::kNone;
+  held_.clear();
   if (!conn_ || getpid() != pid_ || PQstatus(conn_) != CONNECTION_OK) return;
   if (PQtransactionStatus(conn_) == PQTRANS_IDLE) return;
   PQclear(PQexec(conn_, "ROLLBACK"));
@@ -490,6 +565,7 @@ void PgDb::Fail(pg_result* r, const std::string& what) {
     if (const char* p = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)) msg = p;
     PQclear(r);
   }
+  last_state_ = state;
   if (msg.empty() && conn_) msg = PQerrorMessage(conn_);
   msg = OneLine(msg);
   if (conn_ && PQstatus(conn_) == CONNECTION_BAD)

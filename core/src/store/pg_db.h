@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -115,15 +116,35 @@ class PgDb {
   void Exec(const std::string& sql);
   int64_t ChangedRows() const { return changed_; }
 
-  // A write transaction that holds the store's writer lock (a transaction-level advisory
-  // lock per schema) until it ends: writers serialize across processes and hosts as they
-  // do on SQLite's file lock, which the engine's read-modify-write sequences rely on.
+  // A write transaction. Nothing is sent yet: what it locks is decided by its first use.
+  // LockKeys() first: it shares the store with other writers and serialises only with
+  // those that lock one of the same keys. Any statement first: it holds the store-wide
+  // writer lock (a transaction-level advisory lock per schema, exclusive) until it ends,
+  // as every write did before keys existed and as SQLite's file lock does; what has not
+  // said which rows it touches is safe that way.
   void Begin();
+  // Inside a transaction: locks `keys` (a contact key, "cart:<id>", ...) until it ends, as
+  // advisory locks on (schema, FNV-1a of the key), new keys in sorted order in one round
+  // trip (two writers locking their batches never wait on each other in a cycle). Keys
+  // already held cost nothing. In the store-wide mode, or outside a transaction: nothing.
+  // Returns true when it locked a key not held before (a row read before may have changed
+  // meanwhile: read it again).
+  bool LockKeys(const std::vector<std::string>& keys);
+  // As the first use of a transaction: the store-wide lock if it is free now (no waiting,
+  // so no queue forms behind it); false: busy, the transaction holds nothing.
+  bool TryLockStore();
+  // Keyed mode: the transaction shares the store (LockKeys was its first use).
+  bool keyed() const { return mode_ == LockMode::kKeys; }
+  // A savepoint was rolled back: the locks taken inside it are gone with it.
+  void ForgetKeyLocks() { held_.clear(); }
+  // The last failure was a conflict with another transaction that a new attempt may not
+  // meet (deadlock_detected 40P01, serialization_failure 40001).
+  bool LastFailureWasConflict() const { return last_state_ == "40P01" || last_state_ == "40001"; }
   // Throws Error(kStorage) when the server did not commit (it rolls back a transaction in
   // which a statement failed, and says so only in the command tag).
   void Commit();
   void Rollback() noexcept;
-  bool in_transaction() const { return in_transaction_; }
+  bool in_transaction() const { return in_transaction_ || pending_; }
 
   const PgUrl& url() const { return url_; }
   // The schema the tables live in: ?schema= or the server's current_schema().
@@ -140,7 +161,13 @@ class PgDb {
  private:
   friend class PgStmt;
 
+  enum class LockMode { kNone, kKeys, kStore };
   void Connect();
+  // Sends BEGIN with `lock_sql` (one round trip) for a transaction Begin() opened.
+  // Returns the last statement's first value ("t" from a lock taken by pg_try_...).
+  std::string Open(const std::string& lock_sql, LockMode mode);
+  // Before a statement: a transaction still unopened takes the store-wide lock.
+  void EnsureOpen();
   void SetUpSession();
   // Before talking to the server: refuses a connection inherited through fork(), and
   // reconnects one that was lost (only between transactions: a lost transaction is gone).
@@ -158,7 +185,11 @@ class PgDb {
   uint64_t next_name_ = 0;
   std::map<std::string, PgPrepared> cache_;
   int64_t changed_ = 0;
-  bool in_transaction_ = false;
+  bool in_transaction_ = false;  // BEGIN was sent
+  bool pending_ = false;         // Begin() was called, BEGIN not sent yet
+  LockMode mode_ = LockMode::kNone;
+  std::set<int32_t> held_;       // key locks of this transaction (hashes)
+  std::string last_state_;       // SQLSTATE of the last failure
   bool abandoned_ = false;
 };
 

@@ -1,9 +1,43 @@
 // The PostgreSQL store: what PostgreSQL does its own way; the SQL it shares with the SQLite
 // store is in sql_store.cpp (SqlStore), with the hooks below for the words that differ.
-// Every statement is prepared once per connection and cached; writes run inside Write()'s transaction,
-// which holds a per-schema advisory lock, so that read-modify-write sequences from
-// processes on several hosts serialize as they do on SQLite's write lock. Claims (jobs,
-// coupons) are single statements with FOR UPDATE SKIP LOCKED besides.
+// Every statement is prepared once per connection and cached (PgDb::Prepare, by its text).
+// Claims (jobs, coupons) are single statements with FOR UPDATE SKIP LOCKED.
+//
+// Locking: writers on many hosts run at once and wait for each other only over the same
+// shopper. A Write() that starts with LockKeys() holds the store-wide advisory lock shared
+// and an exclusive transaction lock per key ("e:ann@...", "cart:<id>", ...); the loads
+// below lock their row's key as they read it. Every other Write() holds the store-wide
+// lock exclusively, as all did before (migrations, staff actions, imports, alerts,
+// privacy, an explicit prune; the worker's retention round only when it is free).
+// Why each read-modify-write is safe (READ COMMITTED: a row read may change before the
+// write unless its key is held):
+//   events (writer thread, apply_events.cpp): a batch locks its carts, their contacts, the
+//     e-mail and phone keys, visitors and numbers up front in one sorted step; a key found
+//     on the way (a visitor's contact, a message's contact, phone owners) on reading.
+//     Carts (SaveCart after LoadCart) by cart; contacts (orders_count, consent, bounces,
+//     unsubscribe) by contact key; one running journey per contact by the contact key;
+//     visitor links by "visitor:"; one owner per phone number by "phone:"; a coupon's
+//     redemption by "coupon:<code>".
+//   abandon jobs (run_jobs.cpp): the batch's carts and their contacts up front; a new
+//     journey, or the contact's running one moved to this cart, under both.
+//   step plan and record (send_step.cpp): each journey's contact key and cart up front
+//     (LockJourneys: their set-based reads lock nothing row by row).
+//     S4: an order or unsubscribe locks the same keys, so it waits for a plan that is
+//     marking the cart's messages "sending" and then suppresses them before delivery
+//     checks them, or goes first and the plan sees the journey ended. Exactly one message
+//     per step and channel: its derived id is the primary key (ON CONFLICT DO NOTHING).
+//   coupons (offers.cpp): a code of the contact's is looked up and a new one taken under
+//     the contact's key; taking a free imported code skips codes another transaction is
+//     taking (SKIP LOCKED), a generated one is unique by its key: never given twice.
+//   incentive budget (incentives.cpp, S8): counting the window and recording a decision
+//     hold "incentive_budget", a narrow lock only coupon steps and popups with a budget take.
+//   exit-intent popup (offers.cpp): its visitor and cart up front, the contact as loaded;
+//     a repeat within the window finds the first decision under the same keys.
+//   jobs: claims skip locked rows; finish, retry and renew are fenced by the attempt.
+//   A/B assignment, orders, messages: first insert wins on the primary key.
+//   retention, privacy, flow pauses, pool saves: store-wide.
+// Keys are locked in sorted order per batch; a cycle among keys found on the way is broken
+// by the server (deadlock_detected) and WriteRepeatable runs the transaction again.
 //
 // Where SQLite breaks ties by rowid (the order rows were last written in), a `seq` column
 // does the same here (SqlStore's Then hook), in the direction SQLite's plan reads them, so
@@ -166,6 +200,52 @@ const std::vector<const char*>& Migrations() {
         id BIGSERIAL PRIMARY KEY, contact_key TEXT NOT NULL, what TEXT NOT NULL,
         granted BIGINT NOT NULL, at_ms BIGINT NOT NULL, source TEXT NOT NULL);
       CREATE INDEX consent_log_contact ON consent_log(contact_key, at_ms);
+      )sql",      // 9: the cap on events per cart counted in the store, so that it holds across web
+      // processes and hosts (a per-process count lets N processes take N times the cap);
+      // lead temperature kept through retention.
+      R"sql(
+      CREATE TABLE cart_event_counts(
+        cart_id TEXT PRIMARY KEY, window_start_ms BIGINT NOT NULL, events BIGINT NOT NULL,
+        refused BIGINT NOT NULL);
+      CREATE INDEX cart_event_counts_window ON cart_event_counts(window_start_ms);
+      CREATE INDEX cart_event_counts_refused ON cart_event_counts(refused) WHERE refused > 0;
+      -- Lead temperature outlives the events it is read from: per UTC day, each shopper of
+      -- that day with what S9 asks of them, written before the day's events are pruned.
+      CREATE TABLE lead_days(
+        day_ms BIGINT NOT NULL, who TEXT NOT NULL, browsed BIGINT NOT NULL,
+        checkout BIGINT NOT NULL, carted BIGINT NOT NULL, bought BIGINT NOT NULL,
+        PRIMARY KEY(day_ms, who));
+      -- Past the reports window those become anonymous counts per day.
+      CREATE TABLE lead_totals(
+        day_ms BIGINT PRIMARY KEY, cold BIGINT NOT NULL, warm BIGINT NOT NULL, hot BIGINT NOT NULL);
+      )sql",
+      // 10: the incentive budget counted as decisions are recorded (incentive_budget.cpp): per
+      // abandonment its latest decision and latest priority decision, per day the
+      // abandonments whose latest (priority) decision fell that day and the incentives given.
+      // A popup's decision with 100,000s in the window cost a scan of them all. Backfilled.
+      R"sql(
+      CREATE TABLE incentive_abandonments(
+        abandonment TEXT PRIMARY KEY, last_ms BIGINT NOT NULL, valuable_ms BIGINT);
+      CREATE INDEX incentive_abandonments_last ON incentive_abandonments(last_ms);
+      CREATE INDEX incentive_abandonments_valuable ON incentive_abandonments(valuable_ms);
+      CREATE TABLE incentive_days(
+        day_ms BIGINT PRIMARY KEY, abandoners BIGINT NOT NULL, valuable BIGINT NOT NULL,
+        incentives BIGINT NOT NULL, valuable_incentives BIGINT NOT NULL);
+      INSERT INTO incentive_abandonments(abandonment, last_ms, valuable_ms)
+        SELECT CASE WHEN cart_id <> '' THEN cart_id ELSE visitor_id END, max(decided_ms),
+          max(CASE WHEN incentive_rule IN ('priority_customer', 'priority_budget_exhausted')
+            THEN decided_ms END)
+        FROM offers WHERE kind = 'coupon' AND incentive_rule <> '' GROUP BY 1;
+      INSERT INTO incentive_days(day_ms, abandoners, valuable, incentives, valuable_incentives)
+        SELECT day_ms, sum(a), sum(v), sum(i), sum(vi) FROM (
+          SELECT last_ms / 86400000 * 86400000 AS day_ms, 1 AS a, 0 AS v, 0 AS i, 0 AS vi
+            FROM incentive_abandonments
+          UNION ALL SELECT valuable_ms / 86400000 * 86400000, 0, 1, 0, 0
+            FROM incentive_abandonments WHERE valuable_ms IS NOT NULL
+          UNION ALL SELECT decided_ms / 86400000 * 86400000, 0, 0, show,
+            CASE WHEN incentive_rule = 'priority_customer' AND show = 1 THEN 1 ELSE 0 END
+            FROM offers WHERE kind = 'coupon' AND incentive_rule <> '') d
+        GROUP BY day_ms;
       )sql",
   };
   return kMigrations;
@@ -176,7 +256,8 @@ const std::vector<const char*>& Migrations() {
 const char kOurTables[] =
     "'events', 'carts', 'contacts', 'visitors', 'journeys', 'jobs', 'messages', 'orders',"
     " 'workers', 'coupon_pools', 'coupons', 'offers', 'assignments', 'flow_pauses',"
-    " 'schema_version', 'report_days', 'funnel_days', 'offer_days', 'consent_log'";
+    " 'schema_version', 'report_days', 'funnel_days', 'offer_days', 'consent_log',"
+    " 'cart_event_counts', 'lead_days', 'lead_totals', 'incentive_abandonments', 'incentive_days'";
 
 class PostgresStore final : public SqlStore<PgDb> {
  public:
@@ -186,13 +267,20 @@ class PostgresStore final : public SqlStore<PgDb> {
     if (depth_ > 0) {
       // Nested: a savepoint inside the enclosing transaction, so the inner part is undone
       // alone when it throws (a failed statement included) and the outer one may go on.
+      FlushEvents();  // what the buffer holds from here on is the savepoint's
       db_.Exec("SAVEPOINT nested");
       ++depth_;
       try {
         fn();
       } catch (...) {
         --depth_;
+        // A lock cycle broken inside the savepoint: the caller may go on, but the work it
+        // gave up would be lost (a reminder left "sending" is sent again), so the whole
+        // transaction is failed at its end and WriteRepeatable runs it again.
+        if (db_.LastFailureWasConflict()) conflicted_ = true;
         db_.Exec("ROLLBACK TO SAVEPOINT nested; RELEASE SAVEPOINT nested");
+        db_.ForgetKeyLocks();  // those taken inside the savepoint went with it
+        events_.clear();
         throw;
       }
       --depth_;
@@ -200,17 +288,157 @@ class PostgresStore final : public SqlStore<PgDb> {
       return;
     }
     db_.Begin();
+    conflicted_ = false;
+    events_.clear();
     ++depth_;
     try {
       fn();
+      FlushEvents();
+      if (conflicted_)
+        throw Error(ErrorCode::kStorage, "store '" + db_.url().shown +
+                                             "': a part of the transaction lost a lock conflict "
+                                             "with another one (deadlock); rolled back");
       --depth_;
       db_.Commit();
       ++commits_;
     } catch (...) {
       if (depth_ > 0) --depth_;
+      events_.clear();
       db_.Rollback();
       throw;
     }
+  }
+
+  void WriteRepeatable(const std::function<void()>& fn) override {
+    if (depth_ > 0) return Write(fn);  // a savepoint: the outermost transaction repeats
+    for (int attempt = 1;; ++attempt) {
+      try {
+        Write(fn);
+        return;
+      } catch (const Error&) {
+        // PostgreSQL broke a lock cycle by failing this transaction; another run usually
+        // finds the other one committed.
+        if (attempt >= kConflictAttempts || !db_.LastFailureWasConflict()) throw;
+      }
+    }
+  }
+
+  // The writer thread appends a row per event: inside a transaction the rows go in as one
+  // multi-row statement (at its end, before a savepoint, or per kEventChunk), in order.
+  void AppendEvent(const Event& e, const std::string& json) override {
+    if (depth_ == 0) return SqlStore::AppendEvent(e, json);
+    events_.push_back({EventTypeName(e.type), e.at_ms, e.cart_id, e.visitor_id, json});
+    if (events_.size() >= kEventChunk) FlushEvents();
+  }
+  // Readers of the event log see what this transaction appended.
+  std::vector<StoredEvent> ListEvents(Millis since, Millis until, int64_t after_id, int limit) override {
+    FlushEvents();
+    return SqlStore::ListEvents(since, until, after_id, limit);
+  }
+  LeadCounts Leads(Millis since, Millis until) override {
+    FlushEvents();
+    return SqlStore::Leads(since, until);
+  }
+  PruneCounts Prune(Millis now, const RetentionWindows& w, Millis attribution_ms) override {
+    FlushEvents();
+    return SqlStore::Prune(now, w, attribution_ms);
+  }
+  std::vector<std::pair<std::string, std::string>> PersonRows(const PersonKeys& who) override {
+    FlushEvents();
+    return SqlStore::PersonRows(who);
+  }
+  std::map<std::string, int64_t> ErasePerson(const PersonKeys& who, const std::string& anonymous) override {
+    FlushEvents();
+    return SqlStore::ErasePerson(who, anonymous);
+  }
+
+  // ---- Locking by key (the comment at the top) -------------------------------------------
+  void LockKeys(const std::vector<std::string>& keys) override { db_.LockKeys(keys); }
+  bool LockStoreIfFree() override { return db_.TryLockStore(); }
+
+  void LockJourneys(const std::vector<std::string>& ids) override {
+    db_.LockKeys({});  // keyed, when this is the transaction's first use
+    // Read the keys, lock them, read again until nothing new turns up: whoever moves a
+    // journey to another contact or cart holds the key it has, so keys read under their
+    // locks are stable. Usually two reads and one lock statement for the batch.
+    for (int i = 0; i < 5; ++i) {
+      auto s = db_.Prepare("SELECT contact_key, cart_id FROM journeys WHERE journey_id = ANY(?1::text[])");
+      s.BindIds(1, ids);
+      std::vector<std::string> keys;
+      while (s.Step()) {
+        keys.push_back(s.Text(0));
+        keys.push_back("cart:" + s.Text(1));
+      }
+      if (!db_.LockKeys(keys)) return;
+    }
+  }
+
+  std::vector<std::string> CartLockKeys(const std::vector<std::string>& ids) override {
+    auto s = db_.Prepare("SELECT contact_key FROM carts WHERE cart_id = ANY(?1::text[])");
+    s.BindIds(1, ids);
+    std::vector<std::string> keys;
+    for (const auto& id : ids) keys.push_back("cart:" + id);
+    while (s.Step())
+      if (!s.Text(0).empty()) keys.push_back(s.Text(0));
+    return keys;
+  }
+
+  // The shared loads and saves of a shopper's rows, each behind its key in a keyed
+  // transaction (outside one, and under the store-wide lock, Lock does nothing).
+  std::optional<Cart> LoadCart(const std::string& cart_id) override {
+    Lock({"cart:" + cart_id});
+    return SqlStore::LoadCart(cart_id);
+  }
+  void SaveCart(const Cart& c) override {
+    Lock({"cart:" + c.cart_id, c.contact_key});
+    SqlStore::SaveCart(c);
+  }
+  std::optional<Contact> LoadContact(const std::string& key) override {
+    Lock({key});
+    return SqlStore::LoadContact(key);
+  }
+  void SaveContact(const Contact& c) override {
+    Lock({c.key});
+    SqlStore::SaveContact(c);
+  }
+  std::vector<std::string> ContactsWithPhone(const std::string& phone, const std::string& except_key) override {
+    Lock({"phone:" + phone});  // R3.4: one owner per number, also between two writers
+    return SqlStore::ContactsWithPhone(phone, except_key);
+  }
+  std::string ContactKeyForVisitor(const std::string& visitor_id) override {
+    Lock({"visitor:" + visitor_id});
+    return SqlStore::ContactKeyForVisitor(visitor_id);
+  }
+  void LinkVisitor(const std::string& visitor_id, const std::string& key) override {
+    Lock({"visitor:" + visitor_id});
+    SqlStore::LinkVisitor(visitor_id, key);
+  }
+  std::optional<JourneyRecord> LoadJourney(const std::string& id) override {
+    return ReadLocked<JourneyRecord>([&] { return SqlStore::LoadJourney(id); },
+                                     [](const JourneyRecord& j) { return j.contact_key; });
+  }
+  std::optional<JourneyRecord> RunningJourneyOfContact(const std::string& key) override {
+    Lock({key});
+    return SqlStore::RunningJourneyOfContact(key);
+  }
+  std::optional<JourneyRecord> LatestJourneyOfCart(const std::string& cart_id) override {
+    Lock({"cart:" + cart_id});
+    return ReadLocked<JourneyRecord>([&] { return SqlStore::LatestJourneyOfCart(cart_id); },
+                                     [](const JourneyRecord& j) { return j.contact_key; });
+  }
+  void SaveJourney(const JourneyRecord& j) override {
+    Lock({j.contact_key, "cart:" + j.cart_id});
+    SqlStore::SaveJourney(j);
+  }
+  std::optional<MessageRecord> LoadMessage(const std::string& id) override {
+    return ReadLocked<MessageRecord>([&] { return SqlStore::LoadMessage(id); },
+                                     [](const MessageRecord& m) { return m.contact_key; });
+  }
+  IncentiveHistory IncentiveCounts(Millis since, const std::string& abandonment) override {
+    // S8: counting the budget and recording a decision in it is one writer at a time, or
+    // two hosts could each hand out the last incentive under the cap.
+    Lock({"incentive_budget"});
+    return SqlStore::IncentiveCounts(since, abandonment);
   }
 
   // Other sessions' commits cannot be seen without a round trip: this connection's count,
@@ -310,17 +538,19 @@ class PostgresStore final : public SqlStore<PgDb> {
   }
 
   int RenewClaims(const std::vector<std::pair<int64_t, int>>& claims, Millis lease_until) override {
-    int renewed = 0;
+    // One statement for the batch (500 claims), not a round trip per claim.
+    std::vector<int64_t> ids, attempts;
     for (const auto& [job_id, attempt] : claims) {
-      db_.Prepare("UPDATE jobs SET lease_until_ms = $1 WHERE job_id = $2 AND attempt = $3"
-                  " AND state = 'claimed'")
-          .Bind(1, lease_until)
-          .Bind(2, job_id)
-          .Bind(3, attempt)
-          .Run();
-      renewed += static_cast<int>(db_.ChangedRows());
+      ids.push_back(job_id);
+      attempts.push_back(attempt);
     }
-    return renewed;
+    db_.Prepare("UPDATE jobs SET lease_until_ms = $1 FROM unnest($2::bigint[], $3::bigint[]) AS c(id, attempt)"
+                " WHERE jobs.job_id = c.id AND jobs.attempt = c.attempt AND jobs.state = 'claimed'")
+        .Bind(1, lease_until)
+        .BindLiteral(2, PgArray(ids))
+        .BindLiteral(3, PgArray(attempts))
+        .Run();
+    return static_cast<int>(db_.ChangedRows());
   }
 
   std::optional<Millis> NextDueMs() override {
@@ -338,6 +568,48 @@ class PostgresStore final : public SqlStore<PgDb> {
 
 
 
+
+  // The cap's counters (store.h): rows first (two writers adding the same cart's row wait
+  // for each other), then locked in id order, so that writers of overlapping carts queue
+  // instead of deadlocking.
+  std::map<std::string, CartEventCount> LockCartEventCounts(
+      const std::vector<std::string>& cart_ids) override {
+    const CartEventCount none;
+    db_.Prepare(
+           "INSERT INTO cart_event_counts(cart_id, window_start_ms, events, refused)"
+           " SELECT id, ?2, 0, 0 FROM unnest(?1::text[]) AS id ORDER BY id"
+           " ON CONFLICT(cart_id) DO NOTHING")
+        .BindIds(1, cart_ids)
+        .Bind(2, none.window_start_ms)
+        .Run();
+    std::map<std::string, CartEventCount> out;
+    auto s = db_.Prepare(
+        "SELECT cart_id, window_start_ms, events, refused FROM cart_event_counts"
+        " WHERE cart_id = ANY(?1::text[]) ORDER BY cart_id FOR UPDATE");
+    s.BindIds(1, cart_ids);
+    while (s.Step()) out[s.Text(0)] = {s.Int(1), s.Int(2), s.Int(3)};
+    return out;
+  }
+
+  void SaveCartEventCounts(const std::map<std::string, CartEventCount>& counts) override {
+    std::vector<std::string> ids;
+    std::vector<int64_t> starts, events, refused;
+    for (const auto& [cart_id, c] : counts) {
+      ids.push_back(cart_id);
+      starts.push_back(c.window_start_ms);
+      events.push_back(c.events);
+      refused.push_back(c.refused);
+    }
+    db_.Prepare(
+           "UPDATE cart_event_counts AS t SET window_start_ms = v.s, events = v.e, refused = v.r"
+           " FROM unnest(?1::text[], ?2::bigint[], ?3::bigint[], ?4::bigint[]) AS v(id, s, e, r)"
+           " WHERE t.cart_id = v.id")
+        .BindIds(1, ids)
+        .BindLiteral(2, PgArray(starts))
+        .BindLiteral(3, PgArray(events))
+        .BindLiteral(4, PgArray(refused))
+        .Run();
+  }
 
   int64_t AddCoupons(const std::vector<Coupon>& coupons) override {
     // A statement per thousand codes, not a round trip per code: an import holds the
@@ -469,7 +741,54 @@ class PostgresStore final : public SqlStore<PgDb> {
   std::string RowJson(const char* table) override { return std::string("row_to_json(") + table + ")::text"; }
   std::string WrittenOrder() const override { return ""; }
 
+  // Keyed transactions: locks these keys (empty ones skipped) before their rows are used.
+  bool Lock(std::initializer_list<std::string> keys) { return db_.keyed() && db_.LockKeys(keys); }
+  // A row whose key is in the row itself: read, lock its key, and read again when that
+  // lock was new (the row may have changed while we waited). Whoever moves a row to
+  // another key holds its current one, so the key read under its lock is stable.
+  template <typename Row, typename ReadFn, typename KeyFn>
+  std::optional<Row> ReadLocked(const ReadFn& read, const KeyFn& key_of) {
+    std::optional<Row> row = read();
+    for (int i = 0; row && i < 4 && Lock({key_of(*row)}); ++i) row = read();
+    return row;
+  }
+
+  static constexpr int kConflictAttempts = 4;
+
+  struct PendingEvent {
+    std::string type;
+    int64_t at_ms;
+    std::string cart_id, visitor_id, payload;
+  };
+  void FlushEvents() {
+    if (events_.empty()) return;
+    std::vector<std::string> types, carts, visitors, payloads;
+    std::vector<int64_t> at;
+    for (const auto& e : events_) {
+      types.push_back(e.type);
+      at.push_back(e.at_ms);
+      carts.push_back(e.cart_id);
+      visitors.push_back(e.visitor_id);
+      payloads.push_back(e.payload);
+    }
+    events_.clear();
+    // ORDER BY n: ids follow the order the events were applied in, as one by one.
+    db_.Prepare(
+           "INSERT INTO events(type, at_ms, cart_id, visitor_id, payload) SELECT t, a, c, v, p FROM"
+           " unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY"
+           " AS e(t, a, c, v, p, n) ORDER BY n")
+        .BindLiteral(1, PgArray(types))
+        .BindLiteral(2, PgArray(at))
+        .BindLiteral(3, PgArray(carts))
+        .BindLiteral(4, PgArray(visitors))
+        .BindLiteral(5, PgArray(payloads))
+        .Run();
+  }
+  static constexpr size_t kEventChunk = 1000;
+  std::vector<PendingEvent> events_;  // appended in this transaction, not yet inserted
+
   int depth_ = 0;  // Write() nesting
+  bool conflicted_ = false;  // a savepoint of this transaction failed on a lock conflict
   uint64_t commits_ = 0;  // transactions committed through this connection (CommitMark)
 };
 
@@ -547,7 +866,7 @@ void PostgresStore::Initialize() {
 void PostgresStore::Compact() {
   // Dead row versions of the erased rows go from the tables' pages.
   db_.Exec("VACUUM contacts, visitors, carts, journeys, messages, orders, offers, assignments,"
-           " coupons, consent_log, events");
+           " coupons, consent_log, events, lead_days, incentive_abandonments");
 }
 
 }  // namespace

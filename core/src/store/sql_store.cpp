@@ -152,6 +152,7 @@ const std::vector<std::pair<const char*, const char*>>& PersonTables() {
       {"coupons", "assigned_contact IN (SELECT v FROM k)"},
       {"offers", "contact_key IN (SELECT v FROM k) OR visitor_id IN (SELECT v FROM vis)"},
       {"assignments", "contact_key IN (SELECT v FROM k)"},
+      {"lead_days", "who IN (SELECT v FROM vis) OR who IN (SELECT 'cart:' || v FROM c)"},
       {"events", nullptr},  // EventsOfPerson(): it needs the dialect's Contains
   };
   return kTables;
@@ -483,29 +484,7 @@ void SqlStore<Db>::SaveOffer(const OfferRecord& o) {
       "INSERT INTO offers(visitor_id, cart_id, contact_key, show, kind, variant, reason,"
       " incentive_rule, coupon_code, decided_ms, source) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)");
   BindOfferRow(s, o).Run();
-}
-
-template <class Db>
-IncentiveHistory SqlStore<Db>::IncentiveCounts(Millis since, const std::string& abandonment) {
-  auto s = db_.Prepare(
-      // One abandonment (a cart) asked about twice, by a popup and by a reminder step, is
-      // one abandoner; valuable ones are those the priority rule decided (S8).
-      "SELECT count(DISTINCT " ABANDONMENT "), sum(show),"
-      " count(DISTINCT CASE WHEN incentive_rule IN ('priority_customer',"
-      " 'priority_budget_exhausted') THEN " ABANDONMENT " END),"
-      " sum(CASE WHEN incentive_rule = 'priority_customer' AND show = 1 THEN 1 ELSE 0 END),"
-      " max(CASE WHEN " ABANDONMENT " = ?2 THEN 1 ELSE 0 END)"
-      " FROM offers WHERE kind = 'coupon' AND incentive_rule <> '' AND decided_ms >= ?1");
-  s.Bind(1, since).Bind(2, abandonment);
-  IncentiveHistory h;
-  if (s.Step()) {
-    h.abandoners = s.Int(0);
-    h.incentives = s.IsNull(1) ? 0 : s.Int(1);
-    h.valuable = s.Int(2);
-    h.valuable_incentives = s.IsNull(3) ? 0 : s.Int(3);
-    h.counted = !s.IsNull(4) && s.Int(4) == 1;
-  }
-  return h;
+  CountIncentiveDecision(o);
 }
 
 template <class Db>
@@ -729,6 +708,7 @@ StoreStatus SqlStore<Db>::Status(Millis now) {
   st.running_journeys = count("SELECT count(*) FROM journeys WHERE state = 'running'");
   st.messages_sent = count("SELECT count(*) FROM messages WHERE status = 'sent'");
   st.messages_failed = count("SELECT count(*) FROM messages WHERE status = 'failed'");
+  st.events_refused = count("SELECT coalesce(sum(refused), 0) FROM cart_event_counts WHERE refused > 0");
   return st;
 }
 
@@ -852,38 +832,100 @@ std::vector<FunnelRow> SqlStore<Db>::Funnel(Millis since, Millis until) {
 }
 
 template <class Db>
+std::string SqlStore<Db>::LeadInputs() const {
+  return std::string("ev AS (SELECT " LEAD_WHO_OF_EVENT " AS who, CASE WHEN e.type = 'page_view' AND ") +
+         JsonField("e.payload", "page_type") +
+         " IN ('category', 'product') THEN 1 ELSE 0 END AS browse"
+         "   FROM events e LEFT JOIN carts c ON c.cart_id = e.cart_id"
+         "   WHERE e.at_ms >= ?1 AND e.at_ms < ?2),"
+         // Hot is a cart taken to checkout: an empty cart whose shopper typed an e-mail there
+         // (the contact stage) put nothing in it, so it is no hot lead.
+         " cs AS (SELECT " LEAD_WHO_OF_CART " AS who, " +
+         AnyOf("c.stage IN (" LEAD_CHECKOUT_STAGES ") AND c.value_minor > 0") +
+         " AS checkout, " + AnyOf("c.value_minor > 0") +
+         " AS carted FROM carts c WHERE c.last_activity_ms >= ?1 AND c.created_ms < ?2 GROUP BY 1),"
+         " buyers AS (SELECT " LEAD_WHO_OF_CART " AS who FROM orders o JOIN carts c"
+         "   ON c.cart_id = o.cart_id WHERE o.at_ms >= ?1 AND o.at_ms < ?2"
+         "   UNION SELECT " LEAD_WHO_OF_CART " FROM orders o JOIN carts c"
+         "   ON o.contact_key <> '' AND c.contact_key = o.contact_key"
+         "   WHERE o.at_ms >= ?1 AND o.at_ms < ?2)";
+}
+
+template <class Db>
 LeadCounts SqlStore<Db>::Leads(Millis since, Millis until) {
   // S9, from whatever the shop sends: a shopper is anyone with an event in the range (by
   // visitor, else by the cart's visitor, else by cart); buyers in the range are no lead.
+  // Shoppers of whole days whose events were pruned come from lead_days; one seen both
+  // there and in the events left counts once, with what either says. Days past the reports
+  // window count per day (lead_totals): a shopper of several days, once each.
   auto s = db_.Prepare(
-      std::string("WITH ev AS (SELECT " LEAD_WHO_OF_EVENT " AS who, CASE WHEN e.type = 'page_view' AND ") +
-      JsonField("e.payload", "page_type") +
-      " IN ('category', 'product') THEN 1 ELSE 0 END AS browse"
-      "   FROM events e LEFT JOIN carts c ON c.cart_id = e.cart_id"
-      "   WHERE e.at_ms >= ?1 AND e.at_ms < ?2),"
-      " shoppers AS (SELECT who, max(browse) AS browsed FROM ev WHERE who IS NOT NULL GROUP BY who),"
-      " cs AS (SELECT " LEAD_WHO_OF_CART " AS who, " + AnyOf("c.stage IN (" LEAD_CHECKOUT_STAGES ")") +
-      " AS checkout, " + AnyOf("c.value_minor > 0") +
-      " AS carted FROM carts c WHERE c.last_activity_ms >= ?1 AND c.created_ms < ?2 GROUP BY 1),"
-      " buyers AS (SELECT " LEAD_WHO_OF_CART " AS who FROM orders o JOIN carts c"
-      "   ON c.cart_id = o.cart_id WHERE o.at_ms >= ?1 AND o.at_ms < ?2"
-      "   UNION SELECT " LEAD_WHO_OF_CART " FROM orders o JOIN carts c"
-      "   ON o.contact_key <> '' AND c.contact_key = o.contact_key"
-      "   WHERE o.at_ms >= ?1 AND o.at_ms < ?2),"
-      " t AS (SELECT s.browsed, coalesce(cs.checkout, 0) AS checkout, coalesce(cs.carted, 0) AS carted,"
-      "   CASE WHEN b.who IS NULL THEN 0 ELSE 1 END AS bought FROM shoppers s"
+      "WITH " + LeadInputs() + ","
+      " shoppers AS (SELECT who, max(browsed) AS browsed, max(checkout) AS checkout,"
+      "   max(carted) AS carted, max(bought) AS bought FROM ("
+      "   SELECT who, browse AS browsed, 0 AS checkout, 0 AS carted, 0 AS bought FROM ev"
+      "   WHERE who IS NOT NULL UNION ALL SELECT who, browsed, checkout, carted, bought"
+      "   FROM lead_days WHERE day_ms >= ?1 AND day_ms <= ?2 - 86400000) AS x GROUP BY who),"
+      " t AS (SELECT s.browsed,"
+      "   CASE WHEN s.checkout = 1 OR cs.checkout = 1 THEN 1 ELSE 0 END AS checkout,"
+      "   CASE WHEN s.carted = 1 OR cs.carted = 1 THEN 1 ELSE 0 END AS carted,"
+      "   CASE WHEN s.bought = 1 OR b.who IS NOT NULL THEN 1 ELSE 0 END AS bought FROM shoppers s"
       "   LEFT JOIN cs ON cs.who = s.who LEFT JOIN buyers b ON b.who = s.who)"
       " SELECT " + CountIf("bought = 0 AND checkout = 1") + ", " +
       CountIf("bought = 0 AND checkout = 0 AND (carted = 1 OR browsed = 1)") + ", " +
-      CountIf("bought = 0 AND checkout = 0 AND carted = 0 AND browsed = 0") + " FROM t");
+      CountIf("bought = 0 AND checkout = 0 AND carted = 0 AND browsed = 0") + " FROM t"
+      " UNION ALL SELECT sum(hot), sum(warm), sum(cold) FROM lead_totals"
+      " WHERE day_ms >= ?1 AND day_ms <= ?2 - 86400000");
   s.Bind(1, since).Bind(2, until);
   LeadCounts l;
-  if (s.Step()) {
-    l.hot = s.Int(0);
-    l.warm = s.Int(1);
-    l.cold = s.Int(2);
+  while (s.Step()) {
+    l.hot += s.Int(0);
+    l.warm += s.Int(1);
+    l.cold += s.Int(2);
   }
   return l;
+}
+
+template <class Db>
+void SqlStore<Db>::KeepLeadDays(Millis cut, int n) {
+  std::vector<Millis> days;
+  {
+    auto s = db_.Prepare(
+        "SELECT DISTINCT x.day FROM (SELECT at_ms / 86400000 * 86400000 AS day FROM (SELECT"
+        " at_ms FROM events WHERE at_ms < ?1 ORDER BY at_ms LIMIT ?2) AS b) AS x"
+        " WHERE NOT EXISTS (SELECT 1 FROM lead_days WHERE day_ms = x.day)");
+    s.Bind(1, cut).Bind(2, n);
+    while (s.Step()) days.push_back(s.Int(0));
+  }
+  for (Millis day : days)
+    db_.Prepare("WITH " + LeadInputs() + ","
+                " shoppers AS (SELECT who, max(browse) AS browsed FROM ev WHERE who IS NOT NULL"
+                "   GROUP BY who)"
+                " INSERT INTO lead_days(day_ms, who, browsed, checkout, carted, bought)"
+                " SELECT ?1, s.who, s.browsed, coalesce(cs.checkout, 0), coalesce(cs.carted, 0),"
+                " CASE WHEN b.who IS NULL THEN 0 ELSE 1 END FROM shoppers s"
+                " LEFT JOIN cs ON cs.who = s.who LEFT JOIN buyers b ON b.who = s.who"
+                " WHERE true ON CONFLICT(day_ms, who) DO NOTHING")
+        .Bind(1, day)
+        .Bind(2, day + 86400000)
+        .Run();
+}
+
+template <class Db>
+bool SqlStore<Db>::CollapseLeadDays(Millis cut, int n) {
+  const std::string batch =
+      " (day_ms, who) IN (SELECT day_ms, who FROM lead_days WHERE day_ms + 86400000 <= ?1"
+      " ORDER BY day_ms, who LIMIT ?2)";
+  db_.Prepare("INSERT INTO lead_totals(day_ms, cold, warm, hot) SELECT day_ms, " +
+              CountIf("bought = 0 AND checkout = 0 AND carted = 0 AND browsed = 0") + ", " +
+              CountIf("bought = 0 AND checkout = 0 AND (carted = 1 OR browsed = 1)") + ", " +
+              CountIf("bought = 0 AND checkout = 1") + " FROM lead_days WHERE" + batch +
+              " GROUP BY day_ms ON CONFLICT(day_ms) DO UPDATE SET cold = lead_totals.cold + excluded.cold,"
+              " warm = lead_totals.warm + excluded.warm, hot = lead_totals.hot + excluded.hot")
+      .Bind(1, cut)
+      .Bind(2, n)
+      .Run();
+  db_.Prepare("DELETE FROM lead_days WHERE" + batch).Bind(1, cut).Bind(2, n).Run();
+  return db_.ChangedRows() >= n;
 }
 
 // ---- Retention -------------------------------------------------------------------------
@@ -912,12 +954,21 @@ PruneCounts SqlStore<Db>::Prune(Millis now, const RetentionWindows& w, Millis at
   std::vector<std::string> contacts;  // whose rows went: they may be left with nothing
 
   if (w.events_ms > 0) {
+    KeepLeadDays(now - w.events_ms, n);
     db_.Prepare("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at_ms < ?1"
                 " ORDER BY at_ms LIMIT ?2)")
         .Bind(1, now - w.events_ms)
         .Bind(2, n)
         .Run();
     c.events = db_.ChangedRows();
+    // Counters of the cap on events per cart whose last window opened before the oldest
+    // event kept: none of their events is left to count against.
+    db_.Prepare("DELETE FROM cart_event_counts WHERE cart_id IN (SELECT cart_id FROM cart_event_counts"
+                " WHERE window_start_ms < ?1 ORDER BY window_start_ms LIMIT ?2)")
+        .Bind(1, now - w.events_ms)
+        .Bind(2, n)
+        .Run();
+    if (db_.ChangedRows() >= n) c.more = true;
   }
   if (w.bodies_ms > 0) {
     db_.Prepare("UPDATE messages SET subject = '', text = '', html = '' WHERE message_id IN"
@@ -992,6 +1043,8 @@ PruneCounts SqlStore<Db>::Prune(Millis now, const RetentionWindows& w, Millis at
       c.messages = run("DELETE FROM messages WHERE message_id IN (" + text_ids + ")", messages);
     }
   }
+  if (w.reports_ms > 0 && CollapseLeadDays(now - w.reports_ms, n)) c.more = true;
+  if (w.offers_ms > 0 && PruneIncentiveBudget(offers, now - w.offers_ms, n)) c.more = true;
   if (!offers.empty())
     c.offers = run("DELETE FROM offers WHERE offer_id IN (" + IdSet(1, "bigint") + ")", offers);
   if (w.carts_ms > 0) {
@@ -1145,7 +1198,10 @@ std::map<std::string, int64_t> SqlStore<Db>::ErasePerson(const PersonKeys& who,
         .Run();
     n["events_anonymized"] += db_.ChangedRows();
     for (const char* sql : {"UPDATE carts SET visitor_id = ?1 WHERE visitor_id = ?2",
-                            "UPDATE offers SET visitor_id = ?1 WHERE visitor_id = ?2"})
+                            "UPDATE offers SET visitor_id = ?1 WHERE visitor_id = ?2",
+                            "UPDATE lead_days SET who = ?1 WHERE who = ?2",
+                            // a popup without a cart is the visitor's abandonment
+                            "UPDATE incentive_abandonments SET abandonment = ?1 WHERE abandonment = ?2"})
       db_.Prepare(sql).Bind(1, anon).Bind(2, who.visitor_ids[i]).Run();
   }
   // (The anonymized page views no longer match: new visitor id, no cart, no address.)

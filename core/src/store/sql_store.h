@@ -165,6 +165,20 @@ class SqlStore : public Store {
  private:
   using Statement = decltype(std::declval<Db&>().Prepare(std::string()));
 
+  // The incentive budget's own rows (incentive_budget.cpp): a decision counted as it is
+  // recorded (SaveOffer), and a prune batch's share (Prune; true: more are due).
+  void CountIncentiveDecision(const OfferRecord& o);
+  bool PruneIncentiveBudget(const std::vector<std::string>& offer_ids, Millis cut, int n);
+  // What lead temperature (S9) reads of [?1, ?2): ev (who, browse) per event, cs (who,
+  // checkout, carted) per shopper's carts alive then, buyers (who) who ordered then.
+  std::string LeadInputs() const;
+  // Before the events older than `cut` go (at most n, oldest first): each UTC day they
+  // touch is summarised per shopper into lead_days, once, while all of that day's events
+  // are still there.
+  void KeepLeadDays(Millis cut, int n);
+  // Shoppers' days that ended before `cut` (at most n rows) become counts per day in
+  // lead_totals; true when the batch was full.
+  bool CollapseLeadDays(Millis cut, int n);
   // The person's lists as tables k, vis and c (contact keys, visitor ids, cart ids), to
   // start each statement about them.
   std::string PersonSets() const;

@@ -169,6 +169,52 @@ const std::vector<const char*>& Migrations() {
         id INTEGER PRIMARY KEY AUTOINCREMENT, contact_key TEXT NOT NULL, what TEXT NOT NULL,
         granted INTEGER NOT NULL, at_ms INTEGER NOT NULL, source TEXT NOT NULL);
       CREATE INDEX consent_log_contact ON consent_log(contact_key, at_ms);
+      )sql",      // 9: the cap on events per cart counted in the store, so that it holds across web
+      // processes and hosts (a per-process count lets N processes take N times the cap);
+      // lead temperature kept through retention.
+      R"sql(
+      CREATE TABLE cart_event_counts(
+        cart_id TEXT PRIMARY KEY, window_start_ms INTEGER NOT NULL, events INTEGER NOT NULL,
+        refused INTEGER NOT NULL);
+      CREATE INDEX cart_event_counts_window ON cart_event_counts(window_start_ms);
+      CREATE INDEX cart_event_counts_refused ON cart_event_counts(refused) WHERE refused > 0;
+      -- Lead temperature outlives the events it is read from: per UTC day, each shopper of
+      -- that day with what S9 asks of them, written before the day's events are pruned.
+      CREATE TABLE lead_days(
+        day_ms INTEGER NOT NULL, who TEXT NOT NULL, browsed INTEGER NOT NULL,
+        checkout INTEGER NOT NULL, carted INTEGER NOT NULL, bought INTEGER NOT NULL,
+        PRIMARY KEY(day_ms, who));
+      -- Past the reports window those become anonymous counts per day.
+      CREATE TABLE lead_totals(
+        day_ms INTEGER PRIMARY KEY, cold INTEGER NOT NULL, warm INTEGER NOT NULL, hot INTEGER NOT NULL);
+      )sql",
+      // 10: the incentive budget counted as decisions are recorded (incentive_budget.cpp): per
+      // abandonment its latest decision and latest priority decision, per day the
+      // abandonments whose latest (priority) decision fell that day and the incentives given.
+      // A popup's decision with 100,000s in the window cost a scan of them all. Backfilled.
+      R"sql(
+      CREATE TABLE incentive_abandonments(
+        abandonment TEXT PRIMARY KEY, last_ms INTEGER NOT NULL, valuable_ms INTEGER);
+      CREATE INDEX incentive_abandonments_last ON incentive_abandonments(last_ms);
+      CREATE INDEX incentive_abandonments_valuable ON incentive_abandonments(valuable_ms);
+      CREATE TABLE incentive_days(
+        day_ms INTEGER PRIMARY KEY, abandoners INTEGER NOT NULL, valuable INTEGER NOT NULL,
+        incentives INTEGER NOT NULL, valuable_incentives INTEGER NOT NULL);
+      INSERT INTO incentive_abandonments(abandonment, last_ms, valuable_ms)
+        SELECT CASE WHEN cart_id <> '' THEN cart_id ELSE visitor_id END, max(decided_ms),
+          max(CASE WHEN incentive_rule IN ('priority_customer', 'priority_budget_exhausted')
+            THEN decided_ms END)
+        FROM offers WHERE kind = 'coupon' AND incentive_rule <> '' GROUP BY 1;
+      INSERT INTO incentive_days(day_ms, abandoners, valuable, incentives, valuable_incentives)
+        SELECT day_ms, sum(a), sum(v), sum(i), sum(vi) FROM (
+          SELECT last_ms / 86400000 * 86400000 AS day_ms, 1 AS a, 0 AS v, 0 AS i, 0 AS vi
+            FROM incentive_abandonments
+          UNION ALL SELECT valuable_ms / 86400000 * 86400000, 0, 1, 0, 0
+            FROM incentive_abandonments WHERE valuable_ms IS NOT NULL
+          UNION ALL SELECT decided_ms / 86400000 * 86400000, 0, 0, show,
+            CASE WHEN incentive_rule = 'priority_customer' AND show = 1 THEN 1 ELSE 0 END
+            FROM offers WHERE kind = 'coupon' AND incentive_rule <> '') d
+        GROUP BY day_ms;
       )sql",
   };
   return kMigrations;
@@ -350,6 +396,30 @@ class SqliteStore final : public SqlStore<SqliteDb> {
 
 
 
+
+  // The cap's counters (store.h): the write lock is already ours.
+  std::map<std::string, CartEventCount> LockCartEventCounts(
+      const std::vector<std::string>& cart_ids) override {
+    std::map<std::string, CartEventCount> out;
+    for (const std::string& cart_id : cart_ids) {
+      auto s = db_.Prepare(
+          "SELECT window_start_ms, events, refused FROM cart_event_counts WHERE cart_id = ?1");
+      s.Bind(1, cart_id);
+      if (s.Step()) out[cart_id] = {s.Int(0), s.Int(1), s.Int(2)};
+    }
+    return out;
+  }
+
+  void SaveCartEventCounts(const std::map<std::string, CartEventCount>& counts) override {
+    for (const auto& [cart_id, c] : counts)
+      db_.Prepare("INSERT OR REPLACE INTO cart_event_counts(cart_id, window_start_ms, events, refused)"
+                  " VALUES(?1, ?2, ?3, ?4)")
+          .Bind(1, cart_id)
+          .Bind(2, c.window_start_ms)
+          .Bind(3, c.events)
+          .Bind(4, c.refused)
+          .Run();
+  }
 
   int64_t AddCoupons(const std::vector<Coupon>& coupons) override {
     int64_t added = 0;
@@ -542,7 +612,8 @@ void SqliteStore::AfterErase() {
   // Index b-trees keep copies of keys in their interior pages even after the rows go:
   // rebuilt, their old pages are freed (zeroed by secure_delete) and handed back.
   for (const char* table : {"contacts", "visitors", "carts", "journeys", "messages", "orders",
-                            "offers", "assignments", "coupons", "consent_log", "events", "jobs"})
+                            "offers", "assignments", "coupons", "consent_log", "events", "jobs",
+                            "lead_days", "incentive_abandonments"})
     db_.Exec(std::string("REINDEX ") + table);
   if (db_.path() != ":memory:") db_.Exec("PRAGMA incremental_vacuum");
 }

@@ -54,9 +54,10 @@ inline std::string MessageSelect(const std::string& tail) {
   "(CASE WHEN c.visitor_id <> '' THEN c.visitor_id ELSE 'cart:' || c.cart_id END)"
 #define LEAD_CHECKOUT_STAGES "'contact', 'shipping_address', 'shipping_method', 'payment'"
 
-// The abandonment an incentive decision is about: its cart (a popup and a reminder step on
-// one cart are one abandonment), or for a decision without a cart, its visitor.
-#define ABANDONMENT "(CASE WHEN cart_id <> '' THEN cart_id ELSE visitor_id END)"
+// An offers row the incentive budget counts, and whether it gave a valuable customer's
+// incentive (1 or 0).
+#define BUDGET_DECISION "kind = 'coupon' AND incentive_rule <> ''"
+#define VALUABLE_INCENTIVE "CASE WHEN incentive_rule = 'priority_customer' AND show = 1 THEN 1 ELSE 0 END"
 
 inline std::string OfferSelect(const std::string& tail) {
   return std::string(
