@@ -39,6 +39,11 @@ HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
 SETTINGS = {"shop_name": "Kite Shop", "base_url": "https://kite.example/cr/"}
+# A worker stores what the channels accepted "sent" in groups of at most this many while it
+# delivers a batch (core/src/engine/record_groups.h), so a kill re-sends no more than that.
+RECORD_GROUP = int(re.search(
+    r"kRecordGroupMessages = (\d+);",
+    (Path(__file__).resolve().parents[2] / "core/src/engine/record_groups.h").read_text())[1])
 
 KITE = {"sku": "KITE-1", "name": "Kite Pro 9m", "price": Decimal("19.99"), "quantity": 3}
 BOARD = {"sku": "BOARD-2", "name": "Twin-Tip Board", "price": "249.00", "quantity": 1}

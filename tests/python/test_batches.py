@@ -1,6 +1,7 @@
 """The batched step pipeline (issue 9, item 1): a worker claims a batch of due reminders,
-marks them all "sending" in one transaction, delivers, and records every outcome in one
-transaction, one bad job undone alone. Seen from outside: one bad job does not undo the
+marks them all "sending" in one transaction, delivers (storing what the channels accept
+"sent" in small groups meanwhile), and records every other outcome in one transaction, one
+bad job undone alone. Seen from outside: one bad job does not undo the
 others, an order committed while a batch is delivered stops its later reminders, and a
 worker killed between the mark and the record loses nothing.
 """
@@ -13,7 +14,7 @@ from datetime import timedelta
 import pytest
 
 import cartrecovery as cr
-from conftest import DAY, HOUR, SETTINGS, T0, add_cart, run_at, store_execute, store_url
+from conftest import DAY, HOUR, RECORD_GROUP, SETTINGS, T0, add_cart, run_at, store_execute, store_url
 from workers import kill_while_sending
 
 
@@ -38,6 +39,29 @@ def test_a_job_that_fails_in_a_batch_leaves_the_others_sent_and_recorded(make_en
     assert {m["status"] for m in rows.values()} == {"sent"}
     for c in ("c0", "c1", "c3", "c4"):
         assert engine.cart(c)["journey"]["next_step"] == 2  # every journey advanced
+
+
+def test_what_a_batch_delivers_is_recorded_in_groups_while_it_is_delivered(make_engine, clock, db_path):
+    """A kill mid-delivery re-sends only what is not recorded yet: seen from another
+    connection, the messages a channel accepted are stored "sent" at most one group behind,
+    and the batch's final record does not count them again."""
+    behind = []  # accepted before each send, and not yet "sent" in the store
+
+    def send(message):
+        stored = int(store_execute(db_path, "SELECT count(*) FROM messages WHERE status = 'sent'")[0][0])
+        behind.append(len(behind) - stored)
+
+    engine = make_engine(channels={"email": cr.CallbackChannel(send)})
+    carts = 3 * RECORD_GROUP + 5  # one batch, several groups
+    for i in range(carts):
+        add_cart(engine, f"c{i}", email=f"s{i}@example.com")
+    run_at(engine, clock, T0 + HOUR)
+    assert len(behind) == carts
+    assert max(behind) < RECORD_GROUP, behind
+    rows = store_execute(db_path, "SELECT status, attempts FROM messages")
+    assert Counter((status, int(attempts)) for status, attempts in rows) == {("sent", 1): carts}
+    for i in range(carts):
+        assert engine.cart(f"c{i}")["journey"]["next_step"] == 2
 
 
 def test_a_step_that_fails_while_planned_leaves_the_others_sent_and_advanced(make_engine, clock, db_path):

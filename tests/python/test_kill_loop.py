@@ -14,15 +14,13 @@ run's claims move to the others after it); nothing asserts on wall time.
 from __future__ import annotations
 
 import random
-import re
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from pathlib import Path
 
-from conftest import seed_overdue_carts, store_execute, store_url
+from conftest import RECORD_GROUP, seed_overdue_carts, store_execute, store_url
 
 CARTS = 3000       # six claims of 500 jobs: the workers split the work
 WORKERS = 2        # alive at once
@@ -30,10 +28,6 @@ KILLS = 24
 LEASE_SECONDS = 2  # a dead run's claims move after this; a live run renews its own
 TIMEOUT = 60       # seconds the workers may take to finish once the killing stops
 SEED = 9
-# At most this many accepted messages wait for their record, so a kill re-sends no more.
-RECORD_GROUP = int(re.search(
-    r"kRecordGroupMessages = (\d+);",
-    (Path(__file__).resolve().parents[2] / "core/src/engine/record_groups.h").read_text())[1])
 
 
 def start_run(url: str, port: int, run: str, log_dir) -> subprocess.Popen:
