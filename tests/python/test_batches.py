@@ -64,6 +64,28 @@ def test_what_a_batch_delivers_is_recorded_in_groups_while_it_is_delivered(make_
         assert engine.cart(f"c{i}")["journey"]["next_step"] == 2
 
 
+def test_a_worker_that_lost_its_claims_while_delivering_records_no_group(make_engine, clock, db_path):
+    """Fenced like every write of a batch: once another worker holds the claims (a newer
+    attempt), the groups change nothing; the final record stores what went, as before,
+    and leaves the journeys to the newer claim."""
+    stored_sent = []
+
+    def send(message):
+        if not stored_sent:  # taken over while the first message goes
+            store_execute(db_path, "UPDATE jobs SET attempt = attempt + 1 WHERE state = 'claimed'")
+        stored_sent.append(
+            int(store_execute(db_path, "SELECT count(*) FROM messages WHERE status = 'sent'")[0][0]))
+
+    engine = make_engine(channels={"email": cr.CallbackChannel(send)})
+    carts = 2 * RECORD_GROUP + 5
+    for i in range(carts):
+        add_cart(engine, f"c{i}", email=f"s{i}@example.com")
+    run_at(engine, clock, T0 + HOUR)
+    assert len(stored_sent) == carts and set(stored_sent) == {0}
+    assert [m["status"] for m in engine.messages()] == ["sent"] * carts
+    assert {engine.cart(f"c{i}")["journey"]["next_step"] for i in range(carts)} == {1}
+
+
 def test_a_step_that_fails_while_planned_leaves_the_others_sent_and_advanced(make_engine, clock, db_path):
     """The batch reads its carts in one statement; a cart that cannot be read fails its own
     step only (read again on its own, undone alone), not the whole batch."""
