@@ -59,6 +59,10 @@ bool SendGate::MayGo(const std::string& message_id) {
   return sending_.count(message_id) > 0;
 }
 
+void SendGate::OwnCommit(uint64_t before, uint64_t after) {
+  if (looked_ && mark_ == before && after == before + 1) mark_ = after;
+}
+
 std::vector<SendResult> Deliver(SendGate& gate, std::vector<PendingSend>& sends,
                                 const std::function<void(PendingSend&)>& accepted) {
   std::vector<SendResult> results;

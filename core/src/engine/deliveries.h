@@ -52,6 +52,10 @@ class SendGate {
   // `message_ids`: every message of the batch, in the order they will be handed over.
   SendGate(std::mutex& store_mu, Store& store, std::vector<std::string> message_ids);
   bool MayGo(const std::string& message_id);
+  // Under `store_mu`: a commit of this batch's own moved the mark from `before` to `after`,
+  // changing no message still to go (it stored some that went). When nothing else moved
+  // the mark since the last look, that look stands: no read again for our own commit.
+  void OwnCommit(uint64_t before, uint64_t after);
 
  private:
   std::mutex& store_mu_;

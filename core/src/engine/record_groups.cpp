@@ -5,8 +5,12 @@
 namespace cartrecovery {
 namespace internal {
 
-RecordGroups::RecordGroups(std::mutex& store_mu, Store& store, Millis now)
-    : store_mu_(store_mu), store_(store), now_(now), last_write_(std::chrono::steady_clock::now()) {
+RecordGroups::RecordGroups(std::mutex& store_mu, Store& store, SendGate& gate, Millis now)
+    : store_mu_(store_mu),
+      store_(store),
+      gate_(gate),
+      now_(now),
+      last_write_(std::chrono::steady_clock::now()) {
   waiting_.reserve(kRecordGroupMessages);
 }
 
@@ -27,6 +31,7 @@ void RecordGroups::Write() {
   std::vector<PendingSend*> written;
   try {
     std::lock_guard<std::mutex> lock(store_mu_);
+    const uint64_t before = store_.CommitMark();
     store_.WriteUnsynced([&] {
       written.clear();
       // PostgreSQL: these shoppers' keys, as the batch's plan and record take them (store.h).
@@ -41,6 +46,7 @@ void RecordGroups::Write() {
         written.push_back(w.send);
       }
     });
+    gate_.OwnCommit(before, store_.CommitMark());
   } catch (const std::exception&) {
     // Nothing of the group was written: the final record writes it (and reports a store
     // that keeps failing). Failing the batch here would send all of it again.

@@ -38,8 +38,9 @@ constexpr std::chrono::milliseconds kRecordGroupEvery(50);
 
 class RecordGroups {
  public:
-  // `now`: the batch's time, the sent_ms the final record would write.
-  RecordGroups(std::mutex& store_mu, Store& store, Millis now);
+  // `now`: the batch's time, the sent_ms the final record would write. `gate`: the
+  // batch's, told of each group's commit (SendGate::OwnCommit).
+  RecordGroups(std::mutex& store_mu, Store& store, SendGate& gate, Millis now);
 
   // The channel accepted `send` (a message of `job`, to `contact_key`); `send` must stay
   // where it is until the batch is recorded. May write the group.
@@ -55,6 +56,7 @@ class RecordGroups {
 
   std::mutex& store_mu_;
   Store& store_;
+  SendGate& gate_;
   const Millis now_;
   std::vector<Waiting> waiting_;
   std::chrono::steady_clock::time_point last_write_;

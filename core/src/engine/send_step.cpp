@@ -478,7 +478,7 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
   // What the channels accept is stored "sent" in small groups meanwhile (record_groups.h):
   // a kill re-sends at most one group, not the batch.
   internal::SendGate gate(r.store_mu, *r.store, std::move(message_ids));
-  internal::RecordGroups groups(r.store_mu, *r.store, now);
+  internal::RecordGroups groups(r.store_mu, *r.store, gate, now);
   std::vector<std::vector<internal::SendResult>> results(plans.size());
   size_t delivered = plans.size();
   for (size_t i = 0; i < plans.size(); ++i) {
