@@ -84,12 +84,13 @@ struct Recorded {
 // A message the channel accepted, as stored: "sent" at `now`, one attempt more.
 MessageRecord SentRecord(const MessageRecord& sending, Millis now);
 
-// Inside a Write(): stores each outcome (but those a group already recorded). A transient failure becomes "retrying" with a
-// backoff (RetryDelay); a permanent one "failed" with the provider's reply, and suppresses
-// the address (hard bounce; an expired push subscription is dropped); a refusal of the
-// shop's account (kAccountDelivery: credit, credentials) "paused" with reason
-// "channel_unavailable:<channel>: <reply>", tried again hourly, nothing suppressed (R4.3). The contact's
-// last_message_ms moves to `now` when anything was sent.
+// Inside a Write(): stores each outcome but those a group already stored (PendingSend::
+// recorded). A transient failure becomes "retrying" with a backoff (RetryDelay); a
+// permanent one "failed" with the provider's reply, and suppresses the address (hard
+// bounce; an expired push subscription is dropped); a refusal of the shop's account
+// (kAccountDelivery: credit, credentials) "paused" with reason
+// "channel_unavailable:<channel>: <reply>", tried again hourly, nothing suppressed (R4.3).
+// The contact's last_message_ms moves to `now` when anything was sent.
 Recorded RecordResults(Store& store, const RetryPolicy& retry, const std::string& contact_key,
                        std::vector<SendResult>& results, Millis now);
 

@@ -28,12 +28,13 @@ void RecordGroups::Write() {
     claims.push_back(w.claim);
     journey_ids.push_back(w.send->message.journey_id);
   }
-  std::vector<PendingSend*> written;
+  std::vector<PendingSend*> written;  // once the group is committed
   try {
     std::lock_guard<std::mutex> lock(store_mu_);
     const uint64_t before = store_.CommitMark();
+    std::vector<PendingSend*> writing;
     store_.WriteUnsynced([&] {
-      written.clear();
+      writing.clear();
       // PostgreSQL: these shoppers' keys, as the batch's plan and record take them (store.h).
       store_.LockJourneys(journey_ids);
       const std::set<int64_t> current = store_.CurrentClaims(claims);
@@ -43,14 +44,15 @@ void RecordGroups::Write() {
         store_.RecordOutcome(SentRecord(w.send->message, now_));
         if (touched.insert(*w.contact_key).second && !w.contact_key->empty())
           store_.TouchContact(*w.contact_key, now_);
-        written.push_back(w.send);
+        writing.push_back(w.send);
       }
     });
+    written = std::move(writing);
     gate_.OwnCommit(before, store_.CommitMark());
   } catch (const std::exception&) {
-    // Nothing of the group was written: the final record writes it (and reports a store
-    // that keeps failing). Failing the batch here would send all of it again.
-    written.clear();
+    // What is not marked written the final record writes (the same values, if the commit
+    // went through after all), and reports a store that keeps failing. Failing the batch
+    // here would send all of it again.
   }
   for (PendingSend* send : written) send->recorded = true;
   waiting_.clear();
