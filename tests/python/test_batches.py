@@ -1,9 +1,9 @@
 """The batched step pipeline (issue 9, item 1): a worker claims a batch of due reminders,
 marks them all "sending" in one transaction, delivers (storing what the channels accept
 "sent" in small groups meanwhile), and records every other outcome in one transaction, one
-bad job undone alone. Seen from outside: one bad job does not undo the
-others, an order committed while a batch is delivered stops its later reminders, and a
-worker killed between the mark and the record loses nothing.
+bad job undone alone. Seen from outside: one bad job does not undo the others, an order
+committed while a batch is delivered stops its later reminders, what went is stored at most
+one group behind, and a worker killed between the mark and the record loses nothing.
 """
 from __future__ import annotations
 

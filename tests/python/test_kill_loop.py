@@ -22,7 +22,9 @@ from collections import Counter, defaultdict
 
 from conftest import RECORD_GROUP, seed_overdue_carts, store_execute, store_url
 
-CARTS = 3000       # six claims of 500 jobs: the workers split the work
+# Six claims of 500 jobs: the workers split the work, and since a kill no longer undoes a
+# batch's progress, enough reminders that the loop gets through its kills before all are out.
+CARTS = 3000
 WORKERS = 2        # alive at once
 KILLS = 24
 LEASE_SECONDS = 2  # a dead run's claims move after this; a live run renews its own
