@@ -200,7 +200,8 @@ const std::vector<const char*>& Migrations() {
         id BIGSERIAL PRIMARY KEY, contact_key TEXT NOT NULL, what TEXT NOT NULL,
         granted BIGINT NOT NULL, at_ms BIGINT NOT NULL, source TEXT NOT NULL);
       CREATE INDEX consent_log_contact ON consent_log(contact_key, at_ms);
-      )sql",      // 9: the cap on events per cart counted in the store, so that it holds across web
+      )sql",
+      // 9: the cap on events per cart counted in the store, so that it holds across web
       // processes and hosts (a per-process count lets N processes take N times the cap);
       // lead temperature kept through retention.
       R"sql(
