@@ -127,32 +127,36 @@ def test_a_failing_order_check_holds_only_its_own_cart(make_engine, clock):
 
 
 @pytest.mark.parametrize("orderer", ["same_engine", "another_connection"])
+@pytest.mark.parametrize("nth", [1, RECORD_GROUP], ids=["first", "closing_a_record_group"])
 def test_an_order_committed_while_a_batch_is_delivered_stops_its_later_reminders(
-        make_engine, clock, orderer):
+        make_engine, clock, orderer, nth):
     """S4 across the jobs of one batch. The batch looks at its messages' statuses once before
     delivering and again only when a commit may have changed them: one made by this engine's
     writer, or by another connection to the store (SQLite tells by data_version; PostgreSQL
-    cannot, and looks again every 20 ms, hence the pause)."""
+    cannot, and looks again every 20 ms, hence the pause). The order goes while the first
+    reminder is sent, or the one whose record group is then committed: that commit of the
+    batch's own must not hide the order's."""
     got = []
-    addresses = {f"s{i}@example.com" for i in range(5)}
+    carts = nth + 4
+    addresses = {f"s{i}@example.com" for i in range(carts)}
     target = []
 
     def deliver(message):
         got.append(message["to"])
-        if len(got) == 1:  # the first reminder of the batch is out; the others are not yet
-            target.append(sorted(addresses - {message["to"]})[0])
+        if len(got) == nth:  # this reminder of the batch is out; the later ones are not yet
+            target.append(sorted(addresses - set(got))[0])
             ordering.track("order_placed", order_id="o-1", email=target[0])
             time.sleep(0.03)
 
     engine = make_engine(channels={"email": cr.CallbackChannel(deliver)})
     ordering = engine if orderer == "same_engine" else make_engine()
-    for i in range(5):
+    for i in range(carts):
         add_cart(engine, f"c{i}", email=f"s{i}@example.com")
     run_at(engine, clock, T0 + HOUR)
-    assert len(got) == 4 and target[0] not in got
+    assert len(got) == carts - 1 and target[0] not in got
     stopped = [m for m in engine.messages() if m["to"] == target[0]]
     assert [(m["status"], m["reason"]) for m in stopped] == [("suppressed", "ordered")]
-    assert sorted(m["status"] for m in engine.messages()) == ["sent"] * 4 + ["suppressed"]
+    assert sorted(m["status"] for m in engine.messages()) == ["sent"] * (carts - 1) + ["suppressed"]
 
 
 N_KILL = 8
