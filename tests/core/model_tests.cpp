@@ -1,5 +1,13 @@
 #include <boost/test/unit_test.hpp>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "cartrecovery/clock.h"
 #include "cartrecovery/model.h"
 #include "cartrecovery/status.h"
 #include "cartrecovery/text.h"
@@ -124,6 +132,44 @@ BOOST_AUTO_TEST_CASE(the_stores_counters_admit_by_the_same_rule) {
   BOOST_TEST(counts["c1"].refused == 6);
   BOOST_TEST(counts["c2"].events == 1);
   BOOST_TEST(counts.count("") == 0);
+}
+
+// A forked child keeps using the engine's ManualClock (gunicorn --preload, a notebook's
+// multiprocessing). Another thread of the parent subscribes and unsubscribes all the time
+// here, as the worker's lease keeper does; without the clock's fork guard most children are
+// born with its mutex held and never get past their first Subscribe.
+BOOST_AUTO_TEST_CASE(a_child_forked_while_another_thread_holds_the_manual_clock_can_use_it) {
+  ManualClock clock(0);
+  std::atomic<bool> stop{false};
+  std::thread churn([&] {
+    while (!stop) clock.Unsubscribe(clock.Subscribe([] {}));
+  });
+  int hung = 0;
+  for (int i = 0; i < 100 && hung == 0; ++i) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      clock.Unsubscribe(clock.Subscribe([] {}));
+      clock.Advance(kSecond);
+      _exit(0);
+    }
+    BOOST_REQUIRE(pid > 0);
+    int status = 0;
+    bool done = false;
+    for (int waited_ms = 0; waited_ms < 5000 && !done; ++waited_ms) {  // a hang detector
+      done = waitpid(pid, &status, WNOHANG) == pid;
+      if (!done) usleep(1000);
+    }
+    if (!done) {
+      ++hung;
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+    } else {
+      BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    }
+  }
+  stop = true;
+  churn.join();
+  BOOST_TEST(hung == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

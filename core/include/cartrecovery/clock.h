@@ -42,9 +42,18 @@ class SystemClock final : public Clock {
   Millis NowMillis() const override;
 };
 
+// A ManualClock is shared by every thread of an engine (the worker's lease keeper subscribes
+// and unsubscribes on its own thread), and a forked child keeps using it: fork() copies the
+// mutex as it was, so a child forked while another thread held it would wait on it forever.
+// Every live ManualClock is therefore locked around fork() (pthread_atfork), as the engine
+// does with its stores; mu_ is a leaf lock (nothing is waited for while it is held), so this
+// cannot deadlock.
 class ManualClock final : public Clock {
  public:
-  explicit ManualClock(Millis start) : now_(start) {}
+  explicit ManualClock(Millis start);
+  ~ManualClock() override;
+  ManualClock(const ManualClock&) = delete;
+  ManualClock& operator=(const ManualClock&) = delete;
   Millis NowMillis() const override { return now_.load(); }
   bool IsManual() const override { return true; }
   void Set(Millis t);
@@ -53,6 +62,7 @@ class ManualClock final : public Clock {
   void Unsubscribe(int token) override;
 
  private:
+  friend struct ManualClockForkGuard;  // clock.cpp: locks mu_ around fork()
   std::atomic<Millis> now_;
   std::mutex mu_;
   int next_token_ = 1;                                        // guarded by mu_
