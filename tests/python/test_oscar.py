@@ -97,6 +97,15 @@ else:
     def basket_id(client) -> int:
         return client.get("/basket/").context["basket"].pk
 
+    def set_line_quantity(client, quantity: int):
+        """Oscar's basket page form: the first line's quantity (0 deletes the line)."""
+        formset = client.get("/basket/").context["formset"]
+        p = formset.prefix
+        data = {f"{p}-TOTAL_FORMS": "1", f"{p}-INITIAL_FORMS": "1", f"{p}-MIN_NUM_FORMS": "0",
+                f"{p}-MAX_NUM_FORMS": "1000", f"{p}-0-id": str(formset.forms[0].instance.pk),
+                f"{p}-0-quantity": str(quantity)}
+        return client.post("/basket/", data)
+
     def sent(engine, cart_id):
         return [m for m in engine.messages(cart_id=str(cart_id)) if m["status"] == "sent"]
 
@@ -146,13 +155,7 @@ else:
         cart_id = basket_id(shopper)
         guest_checkout_to_payment(shopper)
         # Oscar's basket page: quantity 0 deletes the line (no oscar signal for that).
-        page = shopper.get("/basket/")
-        formset = page.context["formset"]
-        data = {f"{formset.prefix}-TOTAL_FORMS": "1", f"{formset.prefix}-INITIAL_FORMS": "1",
-                f"{formset.prefix}-MIN_NUM_FORMS": "0", f"{formset.prefix}-MAX_NUM_FORMS": "1000",
-                f"{formset.prefix}-0-id": str(formset.forms[0].instance.pk),
-                f"{formset.prefix}-0-quantity": "0"}
-        assert shopper.post("/basket/", data).status_code == 302
+        assert set_line_quantity(shopper, 0).status_code == 302
         assert Basket.objects.get(pk=cart_id).num_lines == 0
         assert engine.cart(str(cart_id))["state"] == "emptied"
         clock.advance(timedelta(days=3))
@@ -163,13 +166,7 @@ else:
         shopper = Client()
         add_to_basket(shopper, products["KITE-1"])
         cart_id = basket_id(shopper)
-        page = shopper.get("/basket/")
-        formset = page.context["formset"]
-        data = {f"{formset.prefix}-TOTAL_FORMS": "1", f"{formset.prefix}-INITIAL_FORMS": "1",
-                f"{formset.prefix}-MIN_NUM_FORMS": "0", f"{formset.prefix}-MAX_NUM_FORMS": "1000",
-                f"{formset.prefix}-0-id": str(formset.forms[0].instance.pk),
-                f"{formset.prefix}-0-quantity": "3"}
-        assert shopper.post("/basket/", data).status_code == 302
+        assert set_line_quantity(shopper, 3).status_code == 302
         engine.flush()
         assert [i["quantity"] for i in engine.cart(str(cart_id))["items"]] == [3]
 

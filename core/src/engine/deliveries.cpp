@@ -113,12 +113,16 @@ Recorded RecordResults(Store& store, const RetryPolicy& retry, const std::string
       out.messages.push_back(SentRecord(r.send->message, now));
       continue;
     }
+    if (!r.error) {
+      MessageRecord m = SentRecord(r.send->message, now);
+      store.RecordOutcome(m);
+      out.messages.push_back(std::move(m));
+      out.any_sent = true;
+      continue;
+    }
     MessageRecord m = r.send->message;
     m.attempts += 1;
-    if (!r.error) {
-      m = SentRecord(r.send->message, now);
-      out.any_sent = true;
-    } else if (r.error->code() == ErrorCode::kTransientDelivery && MayRetry(retry, m.attempts)) {
+    if (r.error->code() == ErrorCode::kTransientDelivery && MayRetry(retry, m.attempts)) {
       m.status = "retrying";
       m.reason = r.error->what();
       Millis at = now + RetryDelay(retry, m.attempts, r.error->retry_after_ms(), m.message_id);
