@@ -136,6 +136,9 @@ def test_a_missing_or_silent_redis_is_a_config_error_naming_the_setting(monkeypa
     with pytest.raises(cr.ConfigError, match="Redis URL") as err:
         abuse.Limits({"shared": "http://127.0.0.1:6379"})
     assert err.value.field == "RATE_LIMITS.shared"
+    with pytest.raises(cr.ConfigError, match="Redis URL") as err:  # a typo in the scheme
+        abuse.Limits({"shared": "reddis://:hunter2@127.0.0.1:6379/0"})
+    assert "hunter2" not in str(err.value)
     monkeypatch.setitem(sys.modules, "redis", None)  # as if the package were not installed
     with pytest.raises(cr.ConfigError, match=r"pip install 'cartrecovery\[redis\]'") as err:
         abuse.Limits({"shared": REDIS})
