@@ -133,7 +133,8 @@ def connect_shared(url: Any):
     setting when the package is missing, the URL is not a Redis URL or nobody answers."""
     field = "RATE_LIMITS.shared"
     if not isinstance(url, str) or not re.match(r"^(redis|rediss|unix)://", url):
-        raise _config_error(field, f"expected a Redis URL like 'redis://127.0.0.1:6379/0', got {_shown(url) if isinstance(url, str) else url!r}")
+        got = repr(_shown(url)) if isinstance(url, str) else repr(url)
+        raise _config_error(field, f"expected a Redis URL like 'redis://127.0.0.1:6379/0', got {got}")
     try:
         import redis
     except ImportError:
