@@ -271,10 +271,15 @@ class PostgresStore final : public SqlStore<PgDb> {
       FlushEvents();  // what the buffer holds from here on is the savepoint's
       db_.Exec("SAVEPOINT nested");
       ++depth_;
+      const bool queued_writes = db_.queued_writes_allowed();
+      db_.AllowQueuedWrites(false);  // one statement at a time: a failure throws in place
       try {
         fn();
+        db_.AllowQueuedWrites(queued_writes);
       } catch (...) {
         --depth_;
+        db_.AllowQueuedWrites(queued_writes);
+        db_.DiscardPipeline();
         // A lock cycle broken inside the savepoint: the caller may go on, but the work it
         // gave up would be lost (a reminder left "sending" is sent again), so the whole
         // transaction is failed at its end and WriteRepeatable runs it again.
@@ -292,8 +297,11 @@ class PostgresStore final : public SqlStore<PgDb> {
     conflicted_ = false;
     events_.clear();
     ++depth_;
+    // Row writes go in pipeline mode (PgStmt::Queue): a batch's writes cost one round trip.
+    db_.AllowQueuedWrites(true);
     try {
       fn();
+      db_.AllowQueuedWrites(false);
       FlushEvents();
       if (conflicted_)
         throw Error(ErrorCode::kStorage, "store '" + db_.url().shown +
@@ -304,6 +312,7 @@ class PostgresStore final : public SqlStore<PgDb> {
       ++commits_;
     } catch (...) {
       if (depth_ > 0) --depth_;
+      db_.AllowQueuedWrites(false);
       events_.clear();
       db_.Rollback();
       throw;
@@ -351,6 +360,11 @@ class PostgresStore final : public SqlStore<PgDb> {
   std::map<std::string, int64_t> ErasePerson(const PersonKeys& who, const std::string& anonymous) override {
     FlushEvents();
     return SqlStore::ErasePerson(who, anonymous);
+  }
+
+  void AwaitWrites() override {
+    FlushEvents();
+    db_.Sync();
   }
 
   // ---- Locking by key (the comment at the top) -------------------------------------------
@@ -513,23 +527,30 @@ class PostgresStore final : public SqlStore<PgDb> {
   }
 
   bool FinishJob(int64_t job_id, int attempt) override {
-    // "done" is the row's removal: finished jobs leave nothing behind to scan.
-    db_.Prepare("DELETE FROM jobs WHERE job_id = $1 AND attempt = $2 AND state = 'claimed'")
-        .Bind(1, job_id)
-        .Bind(2, attempt)
-        .Run();
+    FinishJobStatement(job_id, attempt).Run();
     return db_.ChangedRows() == 1;
+  }
+  void FinishJobAsync(int64_t job_id, int attempt) override { FinishJobStatement(job_id, attempt).Queue(); }
+  PgStmt FinishJobStatement(int64_t job_id, int attempt) {
+    // "done" is the row's removal: finished jobs leave nothing behind to scan.
+    auto s = db_.Prepare("DELETE FROM jobs WHERE job_id = $1 AND attempt = $2 AND state = 'claimed'");
+    s.Bind(1, job_id).Bind(2, attempt);
+    return s;
   }
 
   bool RetryJob(int64_t job_id, int attempt, Millis due_ms) override {
-    db_.Prepare(
-           "UPDATE jobs SET state = 'pending', due_ms = $1, lease_until_ms = 0"
-           " WHERE job_id = $2 AND attempt = $3 AND state = 'claimed'")
-        .Bind(1, due_ms)
-        .Bind(2, job_id)
-        .Bind(3, attempt)
-        .Run();
+    RetryJobStatement(job_id, attempt, due_ms).Run();
     return db_.ChangedRows() == 1;
+  }
+  void RetryJobAsync(int64_t job_id, int attempt, Millis due_ms) override {
+    RetryJobStatement(job_id, attempt, due_ms).Queue();
+  }
+  PgStmt RetryJobStatement(int64_t job_id, int attempt, Millis due_ms) {
+    auto s = db_.Prepare(
+        "UPDATE jobs SET state = 'pending', due_ms = $1, lease_until_ms = 0"
+        " WHERE job_id = $2 AND attempt = $3 AND state = 'claimed'");
+    s.Bind(1, due_ms).Bind(2, job_id).Bind(3, attempt);
+    return s;
   }
 
   bool ClaimIsCurrent(int64_t job_id, int attempt) override {

@@ -227,7 +227,7 @@ void SqlStore<Db>::SaveCart(const Cart& c) {
       ReplaceRow("carts", "cart_id, visitor_id, contact_key, state, stage, currency, items, value_minor,"
                           " restore_url, created_ms, last_activity_ms");
   auto s = db_.Prepare(sql);
-  BindCartRow(s, c).Run();
+  BindCartRow(s, c).Queue();
 }
 
 template <class Db>
@@ -255,7 +255,7 @@ void SqlStore<Db>::SaveContact(const Contact& c) {
                              " consent_personalization, unsubscribed, last_message_ms, last_order_ms,"
                              " push_subscription, email_bounced, phone_bounced");
   auto s = db_.Prepare(sql);
-  BindContactRow(s, c).Run();
+  BindContactRow(s, c).Queue();
 }
 
 template <class Db>
@@ -317,18 +317,28 @@ void SqlStore<Db>::SaveJourney(const JourneyRecord& j) {
                              " next_due_ms, next_branch, started_ms, prev_sent_ms, prev_engagement,"
                              " prev_branch, updated_ms");
   auto s = db_.Prepare(sql);
-  BindJourneyRow(s, j).Run();
+  BindJourneyRow(s, j).Queue();
 }
+
+namespace {
+const char kInsertMessage[] =
+    "INSERT INTO messages(message_id, journey_id, cart_id, contact_key, flow, path, step, branch,"
+    " channel, status, reason, to_addr, subject, text, html, due_ms, sent_ms, attempts, created_ms,"
+    " variant) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)"
+    " ON CONFLICT DO NOTHING";
+}  // namespace
 
 template <class Db>
 bool SqlStore<Db>::InsertMessage(const MessageRecord& m) {
-  auto s = db_.Prepare(
-      "INSERT INTO messages(message_id, journey_id, cart_id, contact_key, flow, path, step, branch,"
-      " channel, status, reason, to_addr, subject, text, html, due_ms, sent_ms, attempts, created_ms,"
-      " variant) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)"
-      " ON CONFLICT DO NOTHING");
+  auto s = db_.Prepare(kInsertMessage);
   BindNewMessageRow(s, m).Run();
   return db_.ChangedRows() == 1;
+}
+
+template <class Db>
+void SqlStore<Db>::InsertMessageAsync(const MessageRecord& m) {
+  auto s = db_.Prepare(kInsertMessage);
+  BindNewMessageRow(s, m).Queue();
 }
 
 template <class Db>
@@ -343,7 +353,7 @@ void SqlStore<Db>::UpdateMessage(const MessageRecord& m) {
       "UPDATE messages SET status = ?1, reason = ?2, to_addr = ?3, subject = ?4, text = ?5,"
       " html = ?6, sent_ms = ?7, opened_ms = ?8, clicked_ms = ?9, attempts = ?10, due_ms = ?11,"
       " variant = ?12, unsubscribed_ms = ?13 WHERE message_id = ?14");
-  BindMessageUpdate(s, m).Run();
+  BindMessageUpdate(s, m).Queue();
 }
 
 template <class Db>
@@ -1343,12 +1353,12 @@ void SqlStore<Db>::RecordOutcome(const MessageRecord& m) {
   auto s = db_.Prepare(
       "UPDATE messages SET status = ?1, reason = ?2, due_ms = ?3, sent_ms = ?4, attempts = ?5"
       " WHERE message_id = ?6");
-  BindOutcome(s, m).Run();
+  BindOutcome(s, m).Queue();
 }
 
 template <class Db>
 void SqlStore<Db>::TouchContact(const std::string& key, Millis at) {
-  db_.Prepare("UPDATE contacts SET last_message_ms = ?1 WHERE contact_key = ?2").Bind(1, at).Bind(2, key).Run();
+  db_.Prepare("UPDATE contacts SET last_message_ms = ?1 WHERE contact_key = ?2").Bind(1, at).Bind(2, key).Queue();
 }
 
 template class SqlStore<SqliteDb>;

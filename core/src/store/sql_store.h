@@ -11,7 +11,10 @@
 //   BindNull(i)          1-based, chainable;
 //   BindIds(i, ids)      a list of text ids, read in the SQL through IdSet(i).
 //   Step()               true while a row is available (the first call executes); Run()
-//                        executes and ignores rows.
+//                        executes and ignores rows; Queue() is Run() for a write whose
+//                        changed rows nobody reads: PgDb may send it without waiting for
+//                        its answer (pipeline mode), and its error surfaces by the next
+//                        statement that waits, the end of a savepoint or the commit.
 //   Int(c), Text(c), IsNull(c), OptBool(c)
 //                        the current row's columns, 0-based; NULL reads as 0 and "".
 //   Db::ChangedRows()    the rows the last statement inserted, updated or deleted.
@@ -56,6 +59,7 @@ class SqlStore : public Store {
   std::optional<JourneyRecord> LatestJourneyOfCart(const std::string& cart_id) override;
   void SaveJourney(const JourneyRecord& j) override;
   bool InsertMessage(const MessageRecord& m) override;
+  void InsertMessageAsync(const MessageRecord& m) override;
   std::optional<MessageRecord> LoadMessage(const std::string& id) override;
   void UpdateMessage(const MessageRecord& m) override;
   void SuppressUnsent(const std::string& journey_id, const std::string& reason) override;
