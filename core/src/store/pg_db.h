@@ -1,7 +1,10 @@
 // pg_db.h: a thin RAII layer over libpq, the PostgreSQL twin of sqlite_db.h: one
 // connection, statements prepared once per connection and cached by their text,
 // parameters bound as text, and errors turned into Error(kStorage) at this edge with the
-// URL's password scrubbed from every message.
+// URL's password scrubbed from every message. Inside a transaction, writes whose answer
+// nobody reads (PgStmt::Queue) go in libpq's pipeline mode: sent at once, answered together
+// with the next statement that waits or the commit, so a batch of reminders costs a few
+// round trips instead of five per reminder (docs/POSTGRES.md, "CPU per reminder").
 //
 // libpq's header stays out of this one (its types are only declared), so that code which
 // includes it needs no PostgreSQL include path.

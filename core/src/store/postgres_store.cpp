@@ -1,6 +1,8 @@
 // The PostgreSQL store: what PostgreSQL does its own way; the SQL it shares with the SQLite
 // store is in sql_store.cpp (SqlStore), with the hooks below for the words that differ.
 // Every statement is prepared once per connection and cached (PgDb::Prepare, by its text).
+// A transaction's row writes go in pipeline mode (PgStmt::Queue), one statement at a time
+// inside a savepoint (Write): there a failure must throw where it happens.
 // Claims (jobs, coupons) are single statements with FOR UPDATE SKIP LOCKED.
 //
 // Locking: writers on many hosts run at once and wait for each other only over the same
