@@ -27,6 +27,26 @@ std::optional<Millis> EarlierOf(Row& s) {
   return next;
 }
 
+// The jobs a claim returned ("RETURNING job_id, kind, subject, due_ms, attempt"), most
+// overdue first: RETURNING gives rows in no set order.
+template <class Row>
+std::vector<JobRecord> ReadClaimedJobs(Row& s) {
+  std::vector<JobRecord> jobs;
+  while (s.Step()) {
+    JobRecord j;
+    j.job_id = s.Int(0);
+    j.kind = s.Text(1);
+    j.subject = s.Text(2);
+    j.due_ms = s.Int(3);
+    j.attempt = static_cast<int>(s.Int(4));
+    jobs.push_back(std::move(j));
+  }
+  std::sort(jobs.begin(), jobs.end(), [](const JobRecord& a, const JobRecord& b) {
+    return a.due_ms != b.due_ms ? a.due_ms < b.due_ms : a.job_id < b.job_id;
+  });
+  return jobs;
+}
+
 // Each returns "SELECT <the reader's columns> FROM <table> " + tail. The statement caches
 // are keyed by text, so each tail yields one cached statement.
 inline std::string JourneySelect(const std::string& tail) {
