@@ -324,11 +324,29 @@ template <class Db>
 bool SqlStore<Db>::InsertMessage(const MessageRecord& m) {
   auto s = db_.Prepare(
       "INSERT INTO messages(message_id, journey_id, cart_id, contact_key, flow, path, step, branch,"
-      " channel, status, reason, to_addr, subject, text, html, due_ms, sent_ms, attempts, created_ms,"
-      " variant) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)"
-      " ON CONFLICT DO NOTHING");
+      " channel, status, reason, to_addr, due_ms, sent_ms, attempts, created_ms, variant)"
+      " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17) ON CONFLICT DO NOTHING");
   BindNewMessageRow(s, m).Run();
-  return db_.ChangedRows() == 1;
+  if (db_.ChangedRows() != 1) return false;
+  WriteBody(m);
+  return true;
+}
+
+// The contents go to the cold table, once: the hot row is rewritten as the message's status
+// moves, and a body inside it would be rewritten each time (see migration 11).
+template <class Db>
+void SqlStore<Db>::WriteBody(const MessageRecord& m) {
+  if (!HasBody(m)) {
+    db_.Prepare("DELETE FROM message_bodies WHERE message_id = ?1").Bind(1, m.message_id).Run();
+    return;
+  }
+  // Unchanged contents (an open or a click updating the row) are not written again.
+  auto s = db_.Prepare(
+      "INSERT INTO message_bodies(message_id, subject, text, html, written_ms) VALUES(?1,?2,?3,?4,?5)"
+      " ON CONFLICT(message_id) DO UPDATE SET subject = excluded.subject, text = excluded.text,"
+      " html = excluded.html WHERE message_bodies.subject <> excluded.subject"
+      " OR message_bodies.text <> excluded.text OR message_bodies.html <> excluded.html");
+  BindMessageBody(s, m).Run();
 }
 
 template <class Db>
@@ -340,10 +358,11 @@ std::optional<MessageRecord> SqlStore<Db>::LoadMessage(const std::string& id) {
 template <class Db>
 void SqlStore<Db>::UpdateMessage(const MessageRecord& m) {
   auto s = db_.Prepare(
-      "UPDATE messages SET status = ?1, reason = ?2, to_addr = ?3, subject = ?4, text = ?5,"
-      " html = ?6, sent_ms = ?7, opened_ms = ?8, clicked_ms = ?9, attempts = ?10, due_ms = ?11,"
-      " variant = ?12, unsubscribed_ms = ?13 WHERE message_id = ?14");
+      "UPDATE messages SET status = ?1, reason = ?2, to_addr = ?3, sent_ms = ?4, opened_ms = ?5,"
+      " clicked_ms = ?6, attempts = ?7, due_ms = ?8, variant = ?9, unsubscribed_ms = ?10"
+      " WHERE message_id = ?11");
   BindMessageUpdate(s, m).Run();
+  if (db_.ChangedRows() == 1) WriteBody(m);
 }
 
 template <class Db>
@@ -971,9 +990,8 @@ PruneCounts SqlStore<Db>::Prune(Millis now, const RetentionWindows& w, Millis at
     if (db_.ChangedRows() >= n) c.more = true;
   }
   if (w.bodies_ms > 0) {
-    db_.Prepare("UPDATE messages SET subject = '', text = '', html = '' WHERE message_id IN"
-                " (SELECT message_id FROM messages WHERE (subject <> '' OR text <> '' OR html <> '')"
-                " AND created_ms < ?1 LIMIT ?2)")
+    db_.Prepare("DELETE FROM message_bodies WHERE message_id IN"
+                " (SELECT message_id FROM message_bodies WHERE written_ms < ?1 LIMIT ?2)")
         .Bind(1, now - w.bodies_ms)
         .Bind(2, n)
         .Run();
@@ -1040,6 +1058,8 @@ PruneCounts SqlStore<Db>::Prune(Millis now, const RetentionWindows& w, Millis at
               " FROM messages WHERE message_id IN (" + text_ids + ") GROUP BY 1, 2, 3, 4, 5, 6" +
               ReportDayConflict(),
           messages);
+      // A body kept longer than its row (a bodies window past the reports window) goes with it.
+      run("DELETE FROM message_bodies WHERE message_id IN (" + text_ids + ")", messages);
       c.messages = run("DELETE FROM messages WHERE message_id IN (" + text_ids + ")", messages);
     }
   }
@@ -1168,7 +1188,15 @@ std::vector<std::pair<std::string, std::string>> SqlStore<Db>::PersonRows(const 
   std::vector<std::pair<std::string, std::string>> out;
   const std::string events = EventsOfPerson();
   for (const auto& [table, where] : PersonTables()) {
-    auto s = db_.Prepare(PersonSets() + "SELECT " + RowJson(table) + " FROM " + table + " WHERE " +
+    // A message as the person was sent it: with its contents from the cold table.
+    auto body = [](const char* column) {
+      return std::string("'") + column + "', coalesce((SELECT b." + column +
+             " FROM message_bodies b WHERE b.message_id = messages.message_id), '')";
+    };
+    const std::string extra = std::string(table) == "messages"
+                                  ? body("subject") + ", " + body("text") + ", " + body("html")
+                                  : std::string();
+    auto s = db_.Prepare(PersonSets() + "SELECT " + RowJson(table, extra) + " FROM " + table + " WHERE " +
                          (where ? where : events) + WrittenOrder());
     BindPerson(s, who);
     while (s.Step()) out.emplace_back(table, s.Text(0));
@@ -1207,8 +1235,11 @@ std::map<std::string, int64_t> SqlStore<Db>::ErasePerson(const PersonKeys& who,
   // (The anonymized page views no longer match: new visitor id, no cart, no address.)
   n["events"] = run("DELETE FROM events WHERE " + EventsOfPerson());
   n["carts"] = run("UPDATE carts SET restore_url = '' WHERE cart_id IN (SELECT v FROM c)");
+  n["message_bodies"] = run(
+      "DELETE FROM message_bodies WHERE message_id IN (SELECT message_id FROM messages"
+      " WHERE contact_key IN (SELECT v FROM k) OR cart_id IN (SELECT v FROM c))");
   n["messages"] = run(
-      "UPDATE messages SET to_addr = '', subject = '', text = '', html = ''"
+      "UPDATE messages SET to_addr = ''"
       " WHERE contact_key IN (SELECT v FROM k) OR cart_id IN (SELECT v FROM c)");
   for (size_t i = 0; i < who.contact_keys.size(); ++i) {
     const std::string anon = anonymous + "/" + std::to_string(i);
