@@ -155,7 +155,8 @@ def test_the_hot_row_holds_no_body_and_export_lists_the_text(make_engine, clock,
     assert len(rows) == 1
     for needle in ("Zephyrine", m["subject"], m["text"][:40]):
         assert needle not in rows[0], needle
-    (body,) = store_execute(db_path, "SELECT message_id, subject, text, html FROM message_bodies")
+    (body,) = store_execute(db_path, "SELECT m.message_id, b.subject, b.text, b.html FROM message_bodies b"
+                                     " JOIN messages m ON m.body_id = b.body_id")
     assert tuple(body) == (m["message_id"], m["subject"], m["text"], m["html"])
     (exported,) = engine.export(email="ann@example.com")["messages"]
     assert (exported["subject"], exported["text"], exported["html"]) == (m["subject"], m["text"], m["html"])

@@ -248,14 +248,19 @@ const std::vector<const char*>& Migrations() {
             FROM offers WHERE kind = 'coupon' AND incentive_rule <> '') d
         GROUP BY day_ms;
       )sql",
-      // 11: the rendered bodies in a cold table, written once (sqlite_store.cpp says why).
+      // 11: the rendered bodies in a cold table, written once, pointed at by a number handed
+      // out in order (sqlite_store.cpp says why).
       R"sql(
       CREATE TABLE message_bodies(
-        message_id TEXT PRIMARY KEY, subject TEXT NOT NULL, text TEXT NOT NULL,
+        body_id BIGSERIAL PRIMARY KEY, subject TEXT NOT NULL, text TEXT NOT NULL,
         html TEXT NOT NULL, written_ms BIGINT NOT NULL);
-      INSERT INTO message_bodies(message_id, subject, text, html, written_ms)
-        SELECT message_id, coalesce(subject, ''), coalesce(text, ''), coalesce(html, ''), created_ms
-        FROM messages WHERE subject <> '' OR text <> '' OR html <> '';
+      ALTER TABLE messages ADD COLUMN body_id BIGINT;
+      UPDATE messages SET body_id = seq WHERE subject <> '' OR text <> '' OR html <> '';
+      INSERT INTO message_bodies(body_id, subject, text, html, written_ms)
+        SELECT body_id, coalesce(subject, ''), coalesce(text, ''), coalesce(html, ''), created_ms
+        FROM messages WHERE body_id IS NOT NULL;
+      SELECT setval(pg_get_serial_sequence('message_bodies', 'body_id'),
+                    coalesce((SELECT max(body_id) FROM message_bodies), 0) + 1, false);
       CREATE INDEX message_bodies_written ON message_bodies(written_ms);
       DROP INDEX messages_bodies;
       ALTER TABLE messages DROP COLUMN subject, DROP COLUMN text, DROP COLUMN html;

@@ -166,8 +166,10 @@ class SqlStore : public Store {
  private:
   using Statement = decltype(std::declval<Db&>().Prepare(std::string()));
 
-  // A message's subject, text and HTML in message_bodies (none: no row).
-  void WriteBody(const MessageRecord& m);
+  // A message's subject, text and HTML in message_bodies (none: no row), by body_id.
+  int64_t InsertBody(const MessageRecord& m);
+  void DeleteBody(int64_t body_id);
+  void UpdateBody(const MessageRecord& m);
 
   // The incentive budget's own rows (incentive_budget.cpp): a decision counted as it is
   // recorded (SaveOffer), and a prune batch's share (Prune; true: more are due).

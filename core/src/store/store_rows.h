@@ -44,7 +44,7 @@ inline std::string MessageSelect(const std::string& tail) {
              "SELECT message_id, journey_id, cart_id, contact_key, flow, path, step, branch,"
              " channel, status, reason, to_addr, subject, text, html, due_ms, sent_ms, opened_ms,"
              " clicked_ms, attempts, created_ms, variant, unsubscribed_ms"
-             " FROM messages LEFT JOIN message_bodies USING (message_id) ") +
+             " FROM messages LEFT JOIN message_bodies b ON b.body_id = messages.body_id ") +
          tail;
 }
 
@@ -330,11 +330,11 @@ S& BindNewMessageRow(S& s, const MessageRecord& m) {
       .Bind(17, m.variant);
 }
 
-// message_bodies' row: message_id, subject, text, html, written_ms (the message's creation,
-// what retention's bodies window counts from).
+// message_bodies' row: subject, text, html, written_ms (the message's creation, what
+// retention's bodies window counts from).
 template <class S>
 S& BindMessageBody(S& s, const MessageRecord& m) {
-  return s.Bind(1, m.message_id).Bind(2, m.subject).Bind(3, m.text).Bind(4, m.html).Bind(5, m.created_ms);
+  return s.Bind(1, m.subject).Bind(2, m.text).Bind(3, m.html).Bind(4, m.created_ms);
 }
 inline bool HasBody(const MessageRecord& m) {
   return !m.subject.empty() || !m.text.empty() || !m.html.empty();
