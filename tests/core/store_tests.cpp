@@ -2202,6 +2202,13 @@ BOOST_DATA_TEST_CASE(the_cold_body_migration_moves_the_bodies_already_stored, bd
   auto m4 = store->LoadMessage("m4");
   BOOST_REQUIRE(m4.has_value());
   BOOST_TEST(m4->text.empty());
+  // New bodies take numbers after the moved ones.
+  MessageRecord fresh = Msg("m5", "j5", "sending");
+  fresh.text = "A new one";
+  store->Write([&] { BOOST_TEST(store->InsertMessage(fresh)); });
+  BOOST_TEST(store->LoadMessage("m5")->text == "A new one");
+  BOOST_TEST(store->LoadMessage("m1")->text == "Hello Ann");
+  BOOST_TEST(store->LoadMessage("m2")->text == "Cart waiting");
   // The moved bodies keep their age: retention's bodies window counts from the message.
   RetentionWindows w;
   w.bodies_ms = 5;
