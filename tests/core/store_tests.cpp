@@ -2140,13 +2140,13 @@ BOOST_DATA_TEST_CASE(a_message_body_is_written_once_to_the_cold_table_and_goes_w
                     " WHERE m.message_id = 'm-a'") == 5010);  // characters
   // Recording the outcome and an open touch the hot row only; the body reads back whole.
   MessageRecord sent = a;
-  sent.status = "sent";
+  sent.status = MessageStatus::kSent;
   sent.sent_ms = 2000;
   sent.attempts = 1;
   store->Write([&] { store->RecordOutcome(sent); });
   auto back = store->LoadMessage("m-a");
   BOOST_REQUIRE(back.has_value());
-  BOOST_TEST(back->status == "sent");
+  BOOST_TEST((back->status == MessageStatus::kSent));
   BOOST_TEST(back->subject == a.subject);
   BOOST_TEST(back->text == a.text);
   BOOST_TEST(back->html == a.html);
@@ -2247,7 +2247,7 @@ BOOST_DATA_TEST_CASE(the_cold_body_migration_moves_the_bodies_already_stored, bd
   BOOST_TEST(m1->text == "Hello Ann");
   BOOST_TEST(m1->html == "<p>Hello Ann</p>");
   BOOST_TEST(m1->to == "a@x.org");
-  BOOST_TEST(m1->status == "sent");
+  BOOST_TEST((m1->status == MessageStatus::kSent));
   auto m2 = store->LoadMessage("m2");
   BOOST_REQUIRE(m2.has_value());
   BOOST_TEST(m2->text == "Cart waiting");
