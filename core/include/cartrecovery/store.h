@@ -356,6 +356,8 @@ class Store {
   // Write() or its next read. Elsewhere: the same as the call that answers.
   virtual void FinishJobAsync(int64_t job_id, int attempt) { FinishJob(job_id, attempt); }
   virtual void RetryJobAsync(int64_t job_id, int attempt, Millis due_ms) { RetryJob(job_id, attempt, due_ms); }
+  // (No store defers InsertMessage yet: since the cold body table it reads back the body's
+  // number first. A single statement for both is the way to defer it.)
   virtual void InsertMessageAsync(const MessageRecord& message) { InsertMessage(message); }
   virtual bool ClaimIsCurrent(int64_t job_id, int attempt) = 0;  // read
   // Extends the lease of each claim (job_id, attempt) still held with that attempt to
@@ -367,6 +369,9 @@ class Store {
 
   // Messages. InsertMessage returns false when the id exists (exactly one per step and
   // channel); UpdateMessage writes status, reason, sent/attempts and content fields.
+  // The contents (subject, text, HTML) are kept apart from the row, which is rewritten at
+  // every status change: written with the message, again only when they change, read
+  // with it, and pruned, forgotten and exported with it.
   virtual bool InsertMessage(const MessageRecord& message) = 0;
   virtual std::optional<MessageRecord> LoadMessage(const std::string& message_id) = 0;
   virtual void UpdateMessage(const MessageRecord& message) = 0;
