@@ -1307,7 +1307,8 @@ std::set<int64_t> SqlStore<Db>::CurrentClaims(const std::vector<std::pair<int64_
   s.BindIds(1, ids);
   std::set<int64_t> current;
   while (s.Step())
-    if (attempt_of[s.Int(0)] == s.Int(1) && s.Text(2) == "claimed") current.insert(s.Int(0));
+    if (attempt_of[s.Int(0)] == s.Int(1) && s.Text(2) == JobStateName(JobState::kClaimed))
+      current.insert(s.Int(0));
   return current;
 }
 
