@@ -3,6 +3,8 @@
 #include <pybind11/stl.h>
 
 #include "bindings.h"
+// After Python.h (through pybind11): the datetime C API for the callback's message date.
+#include <datetime.h>
 #include "cartrecovery/delivery.h"
 #include "cartrecovery/push.h"
 #include "cartrecovery/sms.h"
@@ -11,6 +13,53 @@
 namespace cartrecovery {
 namespace bindings {
 namespace {
+
+// What every callback message needs from Python's standard library, looked up once: an
+// import and attribute lookups per message cost as much as the rest of the dict.
+struct CallbackTypes {
+  py::object epoch;       // datetime(1970, 1, 1, tzinfo=timezone.utc)
+  py::object json_loads;  // json.loads
+};
+
+const CallbackTypes& Types() {
+  PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<CallbackTypes> storage;
+  return storage
+      .call_once_and_store_result([] {
+        PyDateTime_IMPORT;
+        if (!PyDateTimeAPI) throw py::error_already_set();
+        py::module_ dt = py::module_::import("datetime");
+        py::object utc = dt.attr("timezone").attr("utc");
+        return CallbackTypes{dt.attr("datetime")(1970, 1, 1, py::arg("tzinfo") = utc),
+                             py::module_::import("json").attr("loads")};
+      })
+      .get_stored();
+}
+
+// datetime(1970, 1, 1, tzinfo=utc) + timedelta(milliseconds=ms), without the keyword call:
+// the same days/seconds/microseconds timedelta normalises to (floor division).
+py::object UtcDatetime(int64_t ms) {
+  const CallbackTypes& types = Types();  // imports the datetime C API first
+  constexpr int64_t kMsPerDay = 86400000;
+  int64_t days = ms / kMsPerDay;
+  int64_t rest = ms % kMsPerDay;
+  if (rest < 0) {
+    rest += kMsPerDay;
+    days -= 1;
+  }
+  py::object delta = py::reinterpret_steal<py::object>(PyDelta_FromDSU(
+      static_cast<int>(days), static_cast<int>(rest / 1000), static_cast<int>(rest % 1000) * 1000));
+  if (!delta) throw py::error_already_set();
+  return types.epoch + delta;
+}
+
+// A str from the core's UTF-8 text (strict, as pybind11 converts), set under a key of the
+// message dict.
+void SetText(py::dict& d, const char* key, const std::string& text) {
+  py::object value = py::reinterpret_steal<py::object>(
+      PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), nullptr));
+  if (!value) throw py::error_already_set();
+  if (PyDict_SetItemString(d.ptr(), key, value.ptr()) != 0) throw py::error_already_set();
+}
 
 class CallbackChannel final : public Channel {
  public:
@@ -26,25 +75,22 @@ class CallbackChannel final : public Channel {
     py::gil_scoped_acquire gil;  // called from the worker thread
     try {
       py::dict d;
-      d["message_id"] = m.message_id;
-      d["channel"] = m.channel;
-      d["to"] = m.to;
-      d["to_name"] = m.to_name;
-      d["subject"] = m.subject;
-      d["text"] = m.text;
-      d["html"] = m.html;
-      py::list headers;
-      for (const auto& h : m.headers) headers.append(py::make_tuple(h.first, h.second));
+      SetText(d, "message_id", m.message_id);
+      SetText(d, "channel", m.channel);
+      SetText(d, "to", m.to);
+      SetText(d, "to_name", m.to_name);
+      SetText(d, "subject", m.subject);
+      SetText(d, "text", m.text);
+      SetText(d, "html", m.html);
+      py::list headers(m.headers.size());
+      for (size_t i = 0; i < m.headers.size(); ++i)
+        headers[i] = py::make_tuple(m.headers[i].first, m.headers[i].second);
       d["headers"] = headers;
       // The message's own time (the engine's clock when it was sent), for the shop's Date
       // header: an aware UTC datetime and the same instant in milliseconds.
       d["date_ms"] = m.date_ms;
-      py::module_ dt = py::module_::import("datetime");
-      py::object utc = dt.attr("timezone").attr("utc");
-      d["date"] = dt.attr("datetime")(1970, 1, 1, py::arg("tzinfo") = utc) +
-                  dt.attr("timedelta")(py::arg("milliseconds") = m.date_ms);
-      d["data"] = m.data_json.empty() ? py::object(py::none())
-                                      : py::module_::import("json").attr("loads")(m.data_json);
+      d["date"] = UtcDatetime(m.date_ms);
+      d["data"] = m.data_json.empty() ? py::object(py::none()) : Types().json_loads(m.data_json);
       fn_(d);
     } catch (py::error_already_set& e) {
       // A DeliveryError raised by the callback keeps its verdict; anything else is

@@ -296,6 +296,32 @@ BOOST_AUTO_TEST_CASE(mustache_nested_sections_look_up_outer_contexts) {
   BOOST_TEST(RenderMustache("[{{b.c}}]", context, "t") == "[outer]");
 }
 
+// Parsed templates are cached by name and text: the same name with another text is the
+// other template, never the first one's tree.
+BOOST_AUTO_TEST_CASE(mustache_same_name_other_text) {
+  const Value context = TestContext();
+  BOOST_TEST(RenderMustache("{{name}}!", context, "same") == "Anna!");
+  BOOST_TEST(RenderMustache("<{{count}}>", context, "same") == "<3>");
+  BOOST_TEST(RenderMustache("{{name}}!", context, "same") == "Anna!");
+}
+
+// The shop's part of the context is reused between messages of one shop (render.cpp); a
+// request for another shop, on the same thread, gets its own.
+BOOST_AUTO_TEST_CASE(render_context_follows_each_requests_shop) {
+  RenderRequest kite = TwoItemRequest();
+  RenderRequest other = kite;
+  other.shop.shop_name = "Sail Loft";
+  other.shop.contact_phone = "+33 1 22 33";
+  const RenderedMessage first = Render(kite);
+  const RenderedMessage second = Render(other);
+  const RenderedMessage third = Render(kite);
+  BOOST_TEST(Contains(first.html, "Kite &amp; Co"));
+  BOOST_TEST(Contains(second.html, "Sail Loft"));
+  BOOST_TEST(Contains(second.html, "tel:+3312233"));
+  BOOST_TEST(!Contains(second.html, "Kite &amp; Co"));
+  BOOST_TEST(third.html == first.html);
+}
+
 BOOST_AUTO_TEST_CASE(mustache_standalone_lines) {
   CheckCases({
       {"standalone section lines vanish", "a\n{{#yes}}\nb\n{{/yes}}\nc\n", "a\nb\nc\n"},

@@ -580,6 +580,34 @@ BOOST_DATA_TEST_CASE(claim_takes_only_due_jobs_oldest_first_and_bumps_the_attemp
   BOOST_TEST(store->ClaimIsCurrent(first[0].job_id, 1));
 }
 
+// The batch's claim check (CurrentClaims, one statement) answers as ClaimIsCurrent does per
+// job: claimed at that attempt. A job put back (RetryJob keeps its attempt) or done is not.
+BOOST_DATA_TEST_CASE(current_claims_are_the_claimed_ones_at_their_attempt, bdata::make(kBothBackends), backend) {
+  TestStore ts(backend);
+  auto store = OpenStore(ts.url());
+  store->Write([&] {
+    for (const char* subject : {"held", "put_back", "done", "other_attempt"})
+      store->ScheduleJob("step", subject, 100);
+  });
+  std::vector<JobRecord> jobs;
+  store->Write([&] { jobs = store->ClaimDueJobs(1000, 10, 60000); });
+  BOOST_REQUIRE(jobs.size() == 4u);
+  std::map<std::string, JobRecord> by_subject;
+  for (const auto& j : jobs) by_subject[j.subject] = j;
+  store->Write([&] {
+    store->RetryJob(by_subject["put_back"].job_id, by_subject["put_back"].attempt, 5000);
+    store->FinishJob(by_subject["done"].job_id, by_subject["done"].attempt);
+  });
+  std::vector<std::pair<int64_t, int>> asked;
+  for (const auto& j : jobs)
+    asked.emplace_back(j.job_id, j.subject == "other_attempt" ? j.attempt + 1 : j.attempt);
+  std::set<int64_t> current;
+  store->Write([&] { current = store->CurrentClaims(asked); });
+  BOOST_TEST(current == std::set<int64_t>{by_subject["held"].job_id});
+  for (const auto& [job_id, attempt] : asked)
+    BOOST_TEST(store->ClaimIsCurrent(job_id, attempt) == (current.count(job_id) > 0));
+}
+
 BOOST_DATA_TEST_CASE(a_claimed_job_is_claimable_again_only_after_its_lease, bdata::make(kBothBackends), backend) {
   TestStore ts(backend);
   auto store = OpenStore(ts.url());

@@ -74,3 +74,18 @@ def test_a_naive_date_is_refused_with_the_field_named(tmp_path):
     with pytest.raises(cr.ValidationError) as e:
         cr.OutboxChannel(tmp_path).send_test("owner@kite.example", date=datetime(2031, 1, 1))
     assert "date" in str(e.value)
+
+
+@pytest.mark.parametrize("when", [
+    datetime(2031, 7, 14, 8, 30, 5, 123000, tzinfo=UTC),   # milliseconds kept
+    datetime(1970, 1, 1, 0, 0, 0, 1000, tzinfo=UTC),
+    datetime(2099, 12, 31, 23, 59, 59, 999000, tzinfo=UTC),
+])
+def test_a_callback_gets_the_exact_instant_it_was_dated(when):
+    got = []
+    cr.CallbackChannel(got.append).send_test("owner@kite.example", date=when)
+    assert got[0]["date"] == when
+    assert got[0]["date"].tzinfo is not None and got[0]["date"].utcoffset() == timedelta(0)
+    assert got[0]["date_ms"] == round(when.timestamp() * 1000)
+    assert sorted(got[0]) == ["channel", "data", "date", "date_ms", "headers", "html", "message_id",
+                              "subject", "text", "to", "to_name"]

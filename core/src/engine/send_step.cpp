@@ -310,16 +310,17 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
     m.reason = incentive_note;
     m.subject = rendered.subject;
     m.text = rendered.text;
-    m.html = rendered.html;
+    m.html = rendered.html;  // AddTracking replaces it with the tracked HTML, when it tracks
     PendingSend ps;
     ps.channel = channel;
     ps.outgoing.message_id = m.message_id;
     ps.outgoing.channel = ch;
-    ps.outgoing.to = ch == "email" || ch == "sms" || ch == "push" ? address : "";
+    ps.outgoing.to = ch == "email" || ch == "sms" || ch == "push" ? std::move(address) : "";
     ps.outgoing.to_name = contact.consent.personalization == true ? contact.first_name : "";
-    ps.outgoing.subject = rendered.subject;
-    ps.outgoing.text = rendered.text;
-    ps.outgoing.html = rendered.html;
+    // The rendered texts are not used again: moved, not copied (a 5 KB body each time).
+    ps.outgoing.subject = std::move(rendered.subject);
+    ps.outgoing.text = std::move(rendered.text);
+    ps.outgoing.html = std::move(rendered.html);
     ps.outgoing.date_ms = now;
     if (ch != "email" && ch != "sms") {
       ps.outgoing.data_json = internal::CartPayloadJson("cart_abandoned", opts.shop, *cart,
@@ -329,7 +330,7 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
     }
     AddTracking(links, m, now, ps.outgoing, m.html);
     save();
-    ps.message = m;
+    ps.message = std::move(m);  // m is this channel's alone: not read after this
     history.last_sent_ms[ch] = now;
     history.recent.push_back({ch, now});
     sends.push_back(std::move(ps));

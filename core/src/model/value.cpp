@@ -13,7 +13,8 @@ Value& Value::Set(const std::string& key, Value v) {
     kind_ = Kind::kMap;
     map_ = std::make_shared<Map>();
   }
-  return (*map_)[key] = std::move(v);
+  // Moved into its node directly: no default Value built, assigned and dropped first.
+  return map_->insert_or_assign(key, std::move(v)).first->second;
 }
 
 const char* Value::KindName(Kind k) {

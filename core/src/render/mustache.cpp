@@ -32,7 +32,22 @@ struct Node {
   std::string text;
   int line;
   std::vector<Node> children;  // sections and inverted sections only
+  // A tag's dotted name split at its dots once, when parsed ("a.b" -> a, b; "." -> none):
+  // a message looks up some hundred names, and splitting each time allocated.
+  std::vector<std::string> path;
 };
+
+std::vector<std::string> SplitName(const std::string& name) {
+  std::vector<std::string> parts;
+  if (name == ".") return parts;
+  size_t from = 0;
+  for (;;) {
+    size_t dot = name.find('.', from);
+    parts.push_back(name.substr(from, dot == std::string::npos ? std::string::npos : dot - from));
+    if (dot == std::string::npos) return parts;
+    from = dot + 1;
+  }
+}
 
 [[noreturn]] void Fail(const std::string& template_name, int line, const std::string& what) {
   throw ConfigError(template_name + ":" + std::to_string(line), what);
@@ -177,17 +192,17 @@ std::vector<Node> Parse(const std::vector<Token>& tokens, const std::string& nam
     std::vector<Node>& out = *containers.back();
     switch (t.kind) {
       case TokenKind::kText:
-        if (!t.text.empty()) out.push_back({t.kind, t.text, t.line, {}});
+        if (!t.text.empty()) out.push_back({t.kind, t.text, t.line, {}, {}});
         break;
       case TokenKind::kComment:
         break;
       case TokenKind::kVariable:
       case TokenKind::kRaw:
-        out.push_back({t.kind, t.text, t.line, {}});
+        out.push_back({t.kind, t.text, t.line, {}, SplitName(t.text)});
         break;
       case TokenKind::kSection:
       case TokenKind::kInverted:
-        out.push_back({t.kind, t.text, t.line, {}});
+        out.push_back({t.kind, t.text, t.line, {}, SplitName(t.text)});
         containers.push_back(&out.back().children);
         open.push_back(&out.back());
         break;
@@ -227,36 +242,55 @@ bool Truthy(const Value* v) {
   return false;
 }
 
-std::string ToText(const Value* v) {
-  if (v == nullptr) return "";
-  switch (v->kind()) {
-    case Value::Kind::kString:
-    case Value::Kind::kDecimal: return v->as_string();
-    case Value::Kind::kInt: return std::to_string(v->as_int());
-    case Value::Kind::kFloat: {
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%.15g", v->as_float());
-      return buf;
+void AppendHtmlEscaped(const char* s, size_t n, std::string* out) {
+  size_t plain = 0;  // s[plain, i) is copied in one append
+  for (size_t i = 0; i < n; ++i) {
+    const char* entity;
+    switch (s[i]) {
+      case '&': entity = "&amp;"; break;
+      case '<': entity = "&lt;"; break;
+      case '>': entity = "&gt;"; break;
+      case '"': entity = "&quot;"; break;
+      case '\'': entity = "&#39;"; break;
+      default: continue;
     }
-    case Value::Kind::kBool: return v->as_bool() ? "true" : "false";
-    case Value::Kind::kNull:
-    case Value::Kind::kList:
-    case Value::Kind::kMap: return "";
+    out->append(s + plain, i - plain);
+    *out += entity;
+    plain = i + 1;
   }
-  return "";
+  out->append(s + plain, n - plain);
 }
 
-void AppendHtmlEscaped(const std::string& s, std::string* out) {
-  for (char c : s) {
-    switch (c) {
-      case '&': *out += "&amp;"; break;
-      case '<': *out += "&lt;"; break;
-      case '>': *out += "&gt;"; break;
-      case '"': *out += "&quot;"; break;
-      case '\'': *out += "&#39;"; break;
-      default: *out += c;
-    }
+// Writes the value's text ("" for null, lists and maps), HTML-escaped or not, without
+// copying a string value first.
+void AppendText(const Value* v, bool escape_html, std::string* out) {
+  if (v == nullptr) return;
+  char buf[32];
+  const char* text = buf;
+  size_t n = 0;
+  switch (v->kind()) {
+    case Value::Kind::kString:
+    case Value::Kind::kDecimal:
+      text = v->as_string().data();
+      n = v->as_string().size();
+      break;
+    case Value::Kind::kInt:
+      n = static_cast<size_t>(std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v->as_int())));
+      break;
+    case Value::Kind::kFloat:
+      n = static_cast<size_t>(std::snprintf(buf, sizeof buf, "%.15g", v->as_float()));
+      break;
+    case Value::Kind::kBool:
+      text = v->as_bool() ? "true" : "false";
+      n = v->as_bool() ? 4 : 5;
+      break;
+    case Value::Kind::kNull:
+    case Value::Kind::kList:
+    case Value::Kind::kMap:
+      return;
   }
+  if (escape_html) AppendHtmlEscaped(text, n, out);
+  else out->append(text, n);
 }
 
 class Renderer {
@@ -272,17 +306,13 @@ class Renderer {
           *out += n.text;
           break;
         case TokenKind::kVariable:
-          if (escape_ == render_internal::Escape::kHtml) {
-            AppendHtmlEscaped(ToText(Lookup(n.text)), out);
-          } else {
-            *out += ToText(Lookup(n.text));
-          }
+          AppendText(Lookup(n.path), escape_ == render_internal::Escape::kHtml, out);
           break;
         case TokenKind::kRaw:
-          *out += ToText(Lookup(n.text));
+          AppendText(Lookup(n.path), false, out);
           break;
         case TokenKind::kSection: {
-          const Value* v = Lookup(n.text);
+          const Value* v = Lookup(n.path);
           if (v != nullptr && v->kind() == Value::Kind::kList) {
             for (const Value& element : v->as_list()) {
               stack_.push_back(&element);
@@ -297,7 +327,7 @@ class Renderer {
           break;
         }
         case TokenKind::kInverted:
-          if (!Truthy(Lookup(n.text))) Render(n.children, out);
+          if (!Truthy(Lookup(n.path))) Render(n.children, out);
           break;
         case TokenKind::kClose:
         case TokenKind::kComment:
@@ -310,19 +340,13 @@ class Renderer {
   // "." is the innermost context. For "a.b.c", "a" is looked up from the innermost context
   // outwards; "b" and "c" only inside what "a" found (the Mustache spec's rule, so that a
   // missing "b" does not silently pick up an unrelated outer "b").
-  const Value* Lookup(const std::string& name) const {
-    if (name == ".") return stack_.back();
-    size_t dot = name.find('.');
-    std::string first = name.substr(0, dot);
+  // `path`: the name split at its dots (Node::path); empty for ".".
+  const Value* Lookup(const std::vector<std::string>& path) const {
+    if (path.empty()) return stack_.back();
     const Value* v = nullptr;
     for (auto it = stack_.rbegin(); it != stack_.rend() && v == nullptr; ++it)
-      v = (*it)->Find(first);
-    while (v != nullptr && dot != std::string::npos) {
-      size_t next = name.find('.', dot + 1);
-      v = v->Find(name.substr(dot + 1, next == std::string::npos ? std::string::npos
-                                                                  : next - dot - 1));
-      dot = next;
-    }
+      v = (*it)->Find(path[0]);
+    for (size_t i = 1; v != nullptr && i < path.size(); ++i) v = v->Find(path[i]);
     return v;
   }
 
@@ -339,22 +363,30 @@ namespace {
 // Templates are parsed once: a worker renders the same few templates for every message of
 // a batch, and parsing cost as much as rendering. Keyed by name and text, so a template
 // edited on disk (a new text) is parsed again; bounded, since a shop's set is small and a
-// test may make many.
+// test may make many. Found by name first, then the text compared: a lookup copies
+// nothing (a copy of the text for the key cost as much as a render's lookups).
 std::shared_ptr<const std::vector<Node>> ParsedTemplate(const std::string& tmpl,
                                                         const std::string& name) {
+  using Parsed = std::pair<std::string, std::shared_ptr<const std::vector<Node>>>;  // text, tree
   static std::mutex mu;
-  static std::map<std::pair<std::string, std::string>, std::shared_ptr<const std::vector<Node>>> cache;
+  static std::map<std::string, std::vector<Parsed>, std::less<>> cache;  // by name
+  static size_t cached = 0;
   constexpr size_t kMaxTemplates = 512;
-  auto key = std::make_pair(name, tmpl);
   {
     std::lock_guard<std::mutex> lock(mu);
-    auto it = cache.find(key);
-    if (it != cache.end()) return it->second;
+    auto it = cache.find(name);
+    if (it != cache.end())
+      for (const auto& [text, tree] : it->second)
+        if (text == tmpl) return tree;
   }
   auto tree = std::make_shared<const std::vector<Node>>(Parse(Tokenizer(tmpl, name).Run(), name));
   std::lock_guard<std::mutex> lock(mu);
-  if (cache.size() >= kMaxTemplates) cache.clear();
-  cache.emplace(std::move(key), tree);
+  if (cached >= kMaxTemplates) {
+    cache.clear();
+    cached = 0;
+  }
+  cache[name].emplace_back(tmpl, tree);
+  ++cached;
   return tree;
 }
 

@@ -5,6 +5,9 @@
 // and renders each part; merge tags were expanded when the set was built. Subject and text
 // render without HTML escaping (they are not HTML); the HTML part escapes every {{x}}.
 #include <cctype>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,7 +49,7 @@ std::string OneLine(std::string s) {
   return Trim(s);
 }
 
-Value UiContext(const render_internal::UiWords& w) {
+Value MakeUiContext(const render_internal::UiWords& w) {
   Value ui = Value::MakeMap();
   const std::pair<const char*, const char*> words[] = {
       {"your_cart", w.your_cart},
@@ -67,6 +70,44 @@ Value UiContext(const render_internal::UiWords& w) {
   return ui;
 }
 
+// The layout words of a pack (packs live as long as the process), built once per pack:
+// every message of a batch shares them. Values are immutable once built, so one copy
+// serves every thread.
+Value UiContext(const render_internal::UiWords& w) {
+  static std::mutex mu;
+  static std::map<const render_internal::UiWords*, Value> built;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = built.find(&w);
+  if (it == built.end()) it = built.emplace(&w, MakeUiContext(w)).first;
+  return it->second;
+}
+
+Value MakeShopContext(const ShopInfo& shop) {
+  Value v = Value::MakeMap();
+  v.Set("name", Value::String(shop.shop_name));
+  v.Set("base_url", Value::String(shop.base_url));
+  v.Set("contact_email", Value::String(shop.contact_email));
+  v.Set("contact_phone", Value::String(shop.contact_phone));
+  v.Set("contact_phone_tel", Value::String(TelUri(shop.contact_phone)));
+  v.Set("chat_url", Value::String(shop.chat_url));
+  return v;
+}
+
+// The shop's part of the context: the same for every message an engine renders, so each
+// thread keeps the last one it built and builds again only for another shop.
+Value ShopContext(const ShopInfo& shop) {
+  struct Last {
+    ShopInfo shop;
+    Value value;
+  };
+  thread_local std::optional<Last> last;
+  if (!last || last->shop.shop_name != shop.shop_name || last->shop.base_url != shop.base_url ||
+      last->shop.contact_email != shop.contact_email ||
+      last->shop.contact_phone != shop.contact_phone || last->shop.chat_url != shop.chat_url)
+    last = Last{shop, MakeShopContext(shop)};
+  return last->value;
+}
+
 // The layout words for a template language; a shop language we ship no words for ("fr")
 // borrows them from the shop's default language, else English.
 const render_internal::LanguagePack& PackFor(const std::string& language,
@@ -80,13 +121,7 @@ Value BuildContext(const RenderRequest& r, const std::string& language,
                    const render_internal::LanguagePack& pack) {
   const std::string& currency = r.cart.currency;
 
-  Value shop = Value::MakeMap();
-  shop.Set("name", Value::String(r.shop.shop_name));
-  shop.Set("base_url", Value::String(r.shop.base_url));
-  shop.Set("contact_email", Value::String(r.shop.contact_email));
-  shop.Set("contact_phone", Value::String(r.shop.contact_phone));
-  shop.Set("contact_phone_tel", Value::String(TelUri(r.shop.contact_phone)));
-  shop.Set("chat_url", Value::String(r.shop.chat_url));
+  Value shop = ShopContext(r.shop);
 
   Value::List items;
   for (const LineItem& item : r.cart.items) {

@@ -1368,13 +1368,17 @@ std::set<int64_t> SqlStore<Db>::CurrentClaims(const std::vector<std::pair<int64_
     ids.push_back(std::to_string(job_id));
     attempt_of[job_id] = attempt;
   }
-  static const std::string sql = "SELECT job_id, attempt FROM jobs WHERE state = 'claimed' AND job_id IN (" +
+  // The state is checked here, not in the WHERE: with "state = 'claimed'" there SQLite's
+  // planner walked every claimed job by the state index (a batch's 500 for each group of
+  // 32) instead of seeking each asked job by its key.
+  static const std::string sql = "SELECT job_id, attempt, state FROM jobs WHERE job_id IN (" +
                                  IdSet(1, "bigint") + ")";
   auto s = db_.Prepare(sql);
   s.BindIds(1, ids);
   std::set<int64_t> current;
   while (s.Step())
-    if (attempt_of[s.Int(0)] == s.Int(1)) current.insert(s.Int(0));
+    if (attempt_of[s.Int(0)] == s.Int(1) && s.Text(2) == JobStateName(JobState::kClaimed))
+      current.insert(s.Int(0));
   return current;
 }
 

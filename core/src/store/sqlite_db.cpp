@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
+#include <utility>
 
 #include "cartrecovery/status.h"
 
@@ -93,10 +95,44 @@ SqliteDb::SqliteDb(const std::string& path) : path_(path) {
   }
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_handler(db_, &SqliteDb::BusyHandler, this);
+  const char* profile = std::getenv("CARTRECOVERY_SQL_PROFILE");
+  if (profile && *profile && std::string(profile) != "0") {
+    profiling_ = true;
+    sqlite3_trace_v2(db_, SQLITE_TRACE_PROFILE, &SqliteDb::ProfileHook, this);
+  }
+}
+
+// The statement's text as written (placeholders, never bound values: no personal data).
+int SqliteDb::ProfileHook(unsigned type, void* self, void* stmt, void* nanos) {
+  if (type != SQLITE_TRACE_PROFILE) return 0;
+  const char* sql = sqlite3_sql(static_cast<sqlite3_stmt*>(stmt));
+  auto& cost = static_cast<SqliteDb*>(self)->profile_[sql ? sql : "?"];
+  cost.runs += 1;
+  cost.nanos += static_cast<int64_t>(*static_cast<sqlite3_uint64*>(nanos));
+  return 0;
+}
+
+void SqliteDb::PrintProfile() const {
+  std::vector<std::pair<std::string, StatementCost>> rows(profile_.begin(), profile_.end());
+  std::sort(rows.begin(), rows.end(),
+            [](const auto& a, const auto& b) { return a.second.nanos > b.second.nanos; });
+  int64_t total = 0;
+  for (const auto& r : rows) total += r.second.nanos;
+  std::fprintf(stderr, "cartrecovery SQL profile of '%s': %.1f ms in %zu statements\n",
+               path_.c_str(), total / 1e6, rows.size());
+  std::fprintf(stderr, "%10s %10s %8s  %s\n", "runs", "ms", "us/run", "statement");
+  for (const auto& [sql, cost] : rows) {
+    std::string shown = sql.substr(0, 160);
+    std::replace(shown.begin(), shown.end(), '\n', ' ');
+    std::fprintf(stderr, "%10lld %10.2f %8.2f  %s\n", static_cast<long long>(cost.runs),
+                 cost.nanos / 1e6, cost.nanos / 1e3 / std::max<int64_t>(1, cost.runs),
+                 shown.c_str());
+  }
 }
 
 SqliteDb::~SqliteDb() {
   if (abandoned_) return;
+  if (profiling_) PrintProfile();
   for (auto& kv : cache_) sqlite3_finalize(kv.second);
   sqlite3_close(db_);
 }

@@ -81,12 +81,22 @@ class SqliteDb {
 
  private:
   static int BusyHandler(void* self, int count);
+  // CARTRECOVERY_SQL_PROFILE (dev only): per statement text, how often it ran and the time
+  // SQLite spent in it, printed to stderr when the connection closes (tests/bench/README.md).
+  struct StatementCost {
+    int64_t runs = 0;
+    int64_t nanos = 0;
+  };
+  static int ProfileHook(unsigned type, void* self, void* stmt, void* nanos);
+  void PrintProfile() const;
 
   std::string path_;
   sqlite3* db_ = nullptr;
   std::map<std::string, sqlite3_stmt*> cache_;
   std::chrono::steady_clock::time_point busy_since_;
   bool abandoned_ = false;
+  std::map<std::string, StatementCost> profile_;  // empty unless profiling
+  bool profiling_ = false;
 };
 
 }  // namespace internal

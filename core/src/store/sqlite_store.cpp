@@ -536,6 +536,13 @@ void SqliteStore::Initialize() {
   // event in a batch (measured with strace). In memory it is a few KB, emptied per event.
   db_.Exec("PRAGMA temp_store=MEMORY");
   db_.Exec("PRAGMA foreign_keys=OFF");
+  // A worker's batch touches a few MB of pages (journeys, carts, contacts, messages and
+  // their indexes); with SQLite's default 2 MB cache it read them again from the file and
+  // spilled dirty pages to the WAL mid-transaction. 32 MB (grown only as used): 2.4x fewer
+  // pread64 and 11% fewer pwrite64 over a 20,000-reminder run_due() (strace -c).
+  // mmap_size was measured too and left off: fewer reads than the default but more than
+  // the larger cache, and an I/O error on a mapped page is a SIGBUS instead of an error.
+  db_.Exec("PRAGMA cache_size=-32768");
   if (version == latest) return;
   Write([&] {
     // Re-read under the write lock: another process may have migrated meanwhile.

@@ -134,11 +134,21 @@ struct AttributeValue {
 
 struct Tag {
   size_t end = std::string::npos;  // one past '>'; npos when the tag never closes
-  std::string name;                // lower case
+  size_t name_begin = 0;           // the name as written: html[name_begin, name_end)
+  size_t name_end = 0;
   bool closing = false;
   bool has_href = false;
   AttributeValue href;             // the first href (browsers ignore later duplicates)
 };
+
+// Whether html[begin, end) is `lower` (lower case) in any case; compared in place, since a
+// message's HTML has hundreds of tags and attributes and few are the ones looked for.
+bool NameIs(const std::string& html, size_t begin, size_t end, const char* lower) {
+  size_t k = 0;
+  for (; begin + k < end; ++k)
+    if (lower[k] == '\0' || Lower(html[begin + k]) != lower[k]) return false;
+  return lower[k] == '\0';
+}
 
 // Scans the tag starting at html[lt] == '<' whose name starts at `pos`.
 Tag ScanTag(const std::string& html, size_t pos, bool closing) {
@@ -146,8 +156,9 @@ Tag ScanTag(const std::string& html, size_t pos, bool closing) {
   tag.closing = closing;
   const size_t n = html.size();
   size_t k = pos;
-  while (k < n && !IsHtmlSpace(html[k]) && html[k] != '/' && html[k] != '>')
-    tag.name += Lower(html[k++]);
+  tag.name_begin = k;
+  while (k < n && !IsHtmlSpace(html[k]) && html[k] != '/' && html[k] != '>') ++k;
+  tag.name_end = k;
   for (;;) {
     while (k < n && (IsHtmlSpace(html[k]) || html[k] == '/')) ++k;
     if (k >= n) return tag;  // unterminated
@@ -155,11 +166,10 @@ Tag ScanTag(const std::string& html, size_t pos, bool closing) {
       tag.end = k + 1;
       return tag;
     }
-    std::string attr;
-    attr += Lower(html[k++]);  // may be '=' (a parse error browsers accept as a name)
+    const size_t attr_begin = k++;  // may be '=' (a parse error browsers accept as a name)
     while (k < n && !IsHtmlSpace(html[k]) && html[k] != '/' && html[k] != '>' && html[k] != '=')
-      attr += Lower(html[k++]);
-    size_t after_name = k;
+      ++k;
+    const size_t after_name = k;
     while (k < n && IsHtmlSpace(html[k])) ++k;
     if (k >= n || html[k] != '=') {
       k = after_name;  // an attribute without a value
@@ -181,7 +191,7 @@ Tag ScanTag(const std::string& html, size_t pos, bool closing) {
       while (k < n && !IsHtmlSpace(html[k]) && html[k] != '>') ++k;
       value.end = k;
     }
-    if (attr == "href" && !tag.has_href) {
+    if (!tag.has_href && NameIs(html, attr_begin, after_name, "href")) {
       tag.has_href = true;
       tag.href = value;
     }
@@ -198,11 +208,9 @@ std::string WrapLinks(const std::string& html,
   const size_t n = html.size();
   size_t i = 0;
   while (i < n) {
-    if (html[i] != '<') {
-      ++i;
-      continue;
-    }
-    if (html.compare(i, 4, "<!--") == 0) {
+    i = html.find('<', i);  // memchr: most of a message is text and attribute values
+    if (i == std::string::npos) break;
+    if (i + 3 < n && html[i + 1] == '!' && html[i + 2] == '-' && html[i + 3] == '-') {
       size_t end = html.find("-->", i + 4);
       i = end == std::string::npos ? n : end + 3;
       continue;
@@ -221,12 +229,15 @@ std::string WrapLinks(const std::string& html,
     Tag tag = ScanTag(html, name_at, closing);
     if (tag.end == std::string::npos) break;  // unterminated tag: leave the rest as is
     i = tag.end;
-    if (!closing && (tag.name == "script" || tag.name == "style")) {
-      size_t end = FindNoCase(html, "</" + tag.name, i);
+    if (!closing && (NameIs(html, tag.name_begin, tag.name_end, "script") ||
+                     NameIs(html, tag.name_begin, tag.name_end, "style"))) {
+      std::string close = "</";
+      for (size_t k = tag.name_begin; k < tag.name_end; ++k) close += Lower(html[k]);
+      size_t end = FindNoCase(html, close, i);
       i = end == std::string::npos ? n : end;
       continue;
     }
-    if (closing || tag.name != "a" || !tag.has_href) continue;
+    if (closing || !NameIs(html, tag.name_begin, tag.name_end, "a") || !tag.has_href) continue;
 
     const AttributeValue& v = tag.href;
     std::string url = TrimHtmlSpace(DecodeReferences(html.substr(v.begin, v.end - v.begin)));
