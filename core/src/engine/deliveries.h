@@ -4,6 +4,7 @@
 #ifndef CARTRECOVERY_SRC_ENGINE_DELIVERIES_H_
 #define CARTRECOVERY_SRC_ENGINE_DELIVERIES_H_
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -46,7 +47,9 @@ struct SendResult {
 // set-based read covers the batch's next messages, and is made again before a message
 // whenever Store::CommitMark moved since (a commit by this process's writer or, on
 // SQLite, any process; on PostgreSQL the mark also moves with time, for other hosts).
-// Takes `store_mu` only for the look, never across the network.
+// Takes `store_mu` only for the look, never across the network. Thread-safe: every member
+// but the constant ids and positions is guarded by `store_mu` (MayGo takes it; OwnCommit is
+// called with it held), so the threads of DeliverJobs share one gate.
 class SendGate {
  public:
   // `message_ids`: every message of the batch, in the order they will be handed over.
@@ -72,6 +75,20 @@ class SendGate {
 // of each message the channel took, at once.
 std::vector<SendResult> Deliver(SendGate& gate, std::vector<PendingSend>& sends,
                                 const std::function<void(PendingSend&)>& accepted = nullptr);
+// A batch's jobs, delivered with bounded concurrency per channel: job i's messages
+// (`sends(i)`, in order) each go when `gate` lets it, right before it leaves, and what came
+// back lands in results[i]. Runs on as many threads as the batch's busiest channel allows
+// (Channel::Concurrency(), at most one per job; the calling thread is one of them, and with
+// 1 no thread is started), each taking whole jobs in batch order; a channel is never given
+// more Sends at once than its Concurrency(). Once `stop()` is true no further job is taken.
+// Returns n: jobs [0, n) were delivered, the others not touched. `accepted(i, send)` is
+// called on the delivering thread as each message is accepted (so it must be thread-safe
+// when threads run). The threads end before this returns (fork safety: none outlive it).
+size_t DeliverJobs(SendGate& gate, size_t jobs,
+                   const std::function<std::vector<PendingSend>&(size_t)>& sends,
+                   const std::function<bool()>& stop,
+                   const std::function<void(size_t, PendingSend&)>& accepted,
+                   std::vector<std::vector<SendResult>>& results);
 // The same with a gate of its own over `sends`.
 std::vector<SendResult> Deliver(std::mutex& store_mu, Store& store, std::vector<PendingSend>& sends);
 

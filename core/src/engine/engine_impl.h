@@ -72,8 +72,8 @@ struct Runtime {
   // across processes and hosts (CountInCap).
   std::unique_ptr<internal::CartEventCap> cart_cap;
 
-  std::mutex send_mu;  // one job's deliveries at a time per process: channels are not
-                       // thread-safe and keep their connection between messages
+  std::mutex send_mu;  // one batch's deliveries at a time per process: a channel takes at
+                       // most Concurrency() Sends at once and keeps its connections
 
   // When this process last wrote a worker heartbeat (real time; see RunDueJobs).
   std::chrono::steady_clock::time_point last_heartbeat{};  // guarded by store_mu

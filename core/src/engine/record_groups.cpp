@@ -15,13 +15,14 @@ RecordGroups::RecordGroups(std::mutex& store_mu, Store& store, SendGate& gate, M
 }
 
 void RecordGroups::Accepted(const JobRecord& job, const std::string& contact_key, PendingSend& send) {
+  std::lock_guard<std::mutex> lock(mu_);
   waiting_.push_back({{job.job_id, job.attempt}, &contact_key, &send});
   if (waiting_.size() >= kRecordGroupMessages ||
       std::chrono::steady_clock::now() - last_write_ >= kRecordGroupEvery)
-    Write();
+    WriteLocked();
 }
 
-void RecordGroups::Write() {
+void RecordGroups::WriteLocked() {
   std::vector<std::pair<int64_t, int>> claims;
   std::vector<std::string> journey_ids;
   for (const auto& w : waiting_) {
