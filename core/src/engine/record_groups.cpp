@@ -5,11 +5,13 @@
 namespace cartrecovery {
 namespace internal {
 
-RecordGroups::RecordGroups(std::mutex& store_mu, Store& store, SendGate& gate, Millis now)
+RecordGroups::RecordGroups(std::mutex& store_mu, Store& store, SendGate& gate, Millis now,
+                           const std::atomic<bool>* renewal_waiting)
     : store_mu_(store_mu),
       store_(store),
       gate_(gate),
       now_(now),
+      renewal_waiting_(renewal_waiting),
       last_write_(std::chrono::steady_clock::now()) {
   waiting_.reserve(kRecordGroupMessages);
 }
@@ -30,6 +32,7 @@ void RecordGroups::WriteLocked() {
     journey_ids.push_back(w.send->message.journey_id);
   }
   std::vector<PendingSend*> written;  // once the group is committed
+  YieldToRenewal(renewal_waiting_);
   try {
     std::lock_guard<std::mutex> lock(store_mu_);
     const uint64_t before = store_.CommitMark();

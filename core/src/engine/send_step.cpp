@@ -478,8 +478,9 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
     for (const auto& send : plan.sends) message_ids.push_back(send.message.message_id);
   // What the channels accept is stored "sent" in small groups meanwhile (record_groups.h):
   // a kill re-sends at most one group, not the batch.
-  internal::SendGate gate(r.store_mu, *r.store, std::move(message_ids));
-  internal::RecordGroups groups(r.store_mu, *r.store, gate, now);
+  // Both hold back while the batch's lease keeper waits for the store (YieldToRenewal).
+  internal::SendGate gate(r.store_mu, *r.store, std::move(message_ids), &r.renewal_waiting);
+  internal::RecordGroups groups(r.store_mu, *r.store, gate, now, &r.renewal_waiting);
   // Each channel takes up to its Concurrency() messages at once (several SMTP
   // connections), fed with whole jobs in batch order (deliveries.h DeliverJobs).
   std::vector<std::vector<internal::SendResult>> results(plans.size());
