@@ -38,13 +38,13 @@ py::dict JourneyDict(const JourneyRecord& j, const Engine& engine) {
   d["journey_id"] = j.journey_id;
   d["flow"] = j.flow;
   d["path"] = j.path;
-  d["state"] = j.state;
+  d["state"] = JourneyStateName(j.state);
   d["end_reason"] = OptStr(j.end_reason);
   size_t total = 0;
   for (const auto& f : engine.flows())
     if (f.name == j.flow)
       if (const Path* p = f.FindPath(j.path)) total = p->steps.size();
-  bool pending = j.state == "running" && static_cast<size_t>(j.next_step) < total;
+  bool pending = j.state == JourneyState::kRunning && static_cast<size_t>(j.next_step) < total;
   d["next_step"] = pending ? py::object(py::int_(j.next_step + 1)) : py::none();
   d["next_due"] = pending ? py::object(py::int_(j.next_due_ms)) : py::none();
   d["branch"] = pending ? BranchOf(j.next_branch) : py::none();
@@ -63,7 +63,7 @@ py::dict MessageDict(const MessageRecord& m) {
   d["step"] = m.step;
   d["branch"] = BranchOf(m.branch);
   d["channel"] = m.channel;
-  d["status"] = m.status;
+  d["status"] = MessageStatusName(m.status);
   d["reason"] = OptStr(m.reason);
   d["variant"] = OptStr(m.variant);
   d["due_at"] = OptMs(m.due_ms);

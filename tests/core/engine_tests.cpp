@@ -343,7 +343,7 @@ BOOST_AUTO_TEST_CASE(two_engines_on_one_file_send_each_step_once) {
     BOOST_TEST(ids.insert(m.message_id).second, "message " << m.message_id << " twice");
     BOOST_TEST(steps.insert({m.journey_id, m.step}).second,
                "journey " << m.journey_id << " step " << m.step << " twice");
-    BOOST_TEST(m.status == "sent", m.message_id << " is " << m.status << " " << m.reason);
+    BOOST_TEST(m.status == MessageStatus::kSent, m.message_id << " is " << m.status << " " << m.reason);
   }
   BOOST_TEST(messages.size() == static_cast<size_t>(kCarts * 3));
   std::lock_guard<std::mutex> lock(log->mu);
@@ -399,7 +399,7 @@ BOOST_AUTO_TEST_CASE(a_worker_that_lost_its_lease_cannot_advance_the_journey) {
   BOOST_TEST(!retried);
   view = engine.GetCart("c1");
   BOOST_TEST(view->journey->next_step == 2);
-  BOOST_TEST(view->journey->state == "running");
+  BOOST_TEST(view->journey->state == JourneyState::kRunning);
   BOOST_TEST(engine.Status().store.next_due_ms.value_or(0) > t + kMinute);  // step 3 later
   std::lock_guard<std::mutex> lock(log->mu);
   BOOST_TEST(log->sends.size() == 2u);
@@ -461,7 +461,8 @@ BOOST_AUTO_TEST_CASE(a_batch_is_delivered_with_bounded_concurrency_per_channel) 
         ps.message.journey_id = "j" + std::to_string(i);
         ps.message.channel = channel == &wide ? "email" : "sms";
         // Job 4's wide message was stopped meanwhile (an order): the gate holds it back.
-        ps.message.status = i == 4 && channel == &wide ? "suppressed" : "sending";
+        ps.message.status = i == 4 && channel == &wide ? MessageStatus::kSuppressed
+                                                        : MessageStatus::kSending;
         ps.outgoing.message_id = ps.message.message_id;
         ps.channel = channel;
         BOOST_REQUIRE(store->InsertMessage(ps.message));

@@ -261,7 +261,7 @@ MessageRecord Msg(const std::string& id, const std::string& journey, const std::
   m.path = "visitor";
   m.step = 1;
   m.channel = "email";
-  m.status = status;
+  m.status = ParseMessageStatus(status).value();
   m.to = journey + "@example.com";
   m.subject = "Your cart";
   m.due_ms = 1000;
@@ -808,7 +808,7 @@ BOOST_DATA_TEST_CASE(a_message_id_is_stored_once, bdata::make(kBothBackends), ba
   BOOST_TEST(!second);
   auto m = store->LoadMessage("m1");
   BOOST_REQUIRE(m.has_value());
-  BOOST_TEST(m->status == "sending");  // the first one stands
+  BOOST_TEST(m->status == MessageStatus::kSending);  // the first one stands
   BOOST_TEST(m->subject == "Your cart");
   BOOST_TEST(store->ListMessages(MessageFilter{}).size() == 1u);
 }
@@ -827,7 +827,9 @@ BOOST_DATA_TEST_CASE(suppress_unsent_touches_only_unsent_messages_of_that_journe
     store->InsertMessage(Msg("b-sending", "j2", "sending"));
     store->SuppressUnsent("j1", "ordered");
   });
-  auto status = [&](const std::string& id) { return store->LoadMessage(id).value().status; };
+  auto status = [&](const std::string& id) {
+    return std::string(MessageStatusName(store->LoadMessage(id).value().status));
+  };
   auto reason = [&](const std::string& id) { return store->LoadMessage(id).value().reason; };
   BOOST_TEST(status("a-sending") == "suppressed");
   BOOST_TEST(reason("a-sending") == "ordered");
@@ -837,6 +839,57 @@ BOOST_DATA_TEST_CASE(suppress_unsent_touches_only_unsent_messages_of_that_journe
   BOOST_TEST(status("a-failed") == "failed");
   BOOST_TEST(reason("a-suppressed") == "no_consent");
   BOOST_TEST(status("b-sending") == "sending");
+}
+
+// Statuses and states are stored as their names (message_status.h, journey_state.h,
+// store.h), every one of them reads back, and a text no engine wrote is a storage error
+// that names it.
+BOOST_DATA_TEST_CASE(statuses_and_states_are_stored_by_name, bdata::make(kBothBackends), backend) {
+  TestStore ts(backend);
+  auto store = OpenStore(ts.url());
+  store->Write([&] {
+    for (MessageStatus st : kMessageStatuses)
+      store->InsertMessage(Msg(std::string("m-") + MessageStatusName(st), "j1", MessageStatusName(st)));
+    for (JourneyState st : kJourneyStates) {
+      JourneyRecord j;
+      j.journey_id = std::string("j-") + JourneyStateName(st);
+      j.contact_key = "e:j@example.com";
+      j.cart_id = "c1";
+      j.flow = "cart-recovery";
+      j.path = "visitor";
+      j.state = st;
+      store->SaveJourney(j);
+    }
+    store->ScheduleJob("step", "j-running", 500);
+  });
+  for (MessageStatus st : kMessageStatuses) {
+    const std::string id = std::string("m-") + MessageStatusName(st);
+    BOOST_TEST(store->LoadMessage(id).value().status == st);
+    BOOST_TEST(ts.Int("SELECT count(*) FROM messages WHERE message_id = '" + id + "' AND status = '" +
+                      MessageStatusName(st) + "'") == 1);
+  }
+  for (JourneyState st : kJourneyStates)
+    BOOST_TEST(store->LoadJourney(std::string("j-") + JourneyStateName(st)).value().state == st);
+  // The job statements spell the states in SQL: they must be JobState's names.
+  auto jobs_in = [&](JobState st) {
+    return ts.CountJobs(std::string("state = '") + JobStateName(st) + "'");
+  };
+  BOOST_TEST(jobs_in(JobState::kPending) == 1);
+  std::vector<JobRecord> jobs;
+  store->Write([&] { jobs = store->ClaimDueJobs(1000, 10, 60000); });
+  BOOST_REQUIRE(jobs.size() == 1u);
+  BOOST_TEST(jobs_in(JobState::kClaimed) == 1);
+  store->Write([&] { store->FinishJob(jobs[0].job_id, jobs[0].attempt); });
+  BOOST_TEST(ts.CountJobs() == 0);  // done: no row
+
+  ts.Exec("UPDATE messages SET status = 'shipped' WHERE message_id = 'm-sent'");
+  Error e = ExpectError([&] { store->LoadMessage("m-sent"); });
+  BOOST_TEST((e.code() == ErrorCode::kStorage));
+  BOOST_TEST(Contains(e.what(), "unknown message status 'shipped'"), e.what());
+  ts.Exec("UPDATE journeys SET state = 'Running' WHERE journey_id = 'j-running'");
+  e = ExpectError([&] { store->LoadJourney("j-running"); });
+  BOOST_TEST((e.code() == ErrorCode::kStorage));
+  BOOST_TEST(Contains(e.what(), "unknown journey state 'Running'"), e.what());
 }
 
 BOOST_DATA_TEST_CASE(list_messages_filters_by_cart_contact_and_journey, bdata::make(kBothBackends), backend) {
@@ -1656,12 +1709,12 @@ void Populate(Store& store) {
       m.path = k % 2 ? "visitor" : "customer";
       m.step = 1 + k % 3;
       m.channel = channels[k % 3];
-      m.status = statuses[k % 8];
-      m.reason = m.status == std::string("paused") ? (k % 16 == 4 ? "flow_paused" : "pool_empty") : "";
+      m.status = ParseMessageStatus(statuses[k % 8]).value();
+      m.reason = m.status == MessageStatus::kPaused ? (k % 16 == 4 ? "flow_paused" : "pool_empty") : "";
       m.variant = variants[k % 4];
       m.created_ms = kDay0 + (k % 4) * kDayMs + k * 1000;
       m.due_ms = m.created_ms;
-      const bool went = m.status == std::string("sent") || m.status == std::string("bounced");
+      const bool went = m.status == MessageStatus::kSent || m.status == MessageStatus::kBounced;
       m.sent_ms = went ? kDay0 + (k % 5) * kDayMs + (k % 5 == 0 ? 0 : k * 60000) : 0;  // ties at k%5==0
       store.InsertMessage(m);
       m.opened_ms = went && k % 3 != 2 ? m.sent_ms + 1000 : 0;
@@ -1735,7 +1788,7 @@ void Populate(Store& store) {
       j.cart_id = i < 3 ? "c0" : "c" + std::to_string(i);
       j.flow = "cart-recovery";
       j.path = "visitor";
-      j.state = i == 1 ? "ended" : "running";
+      j.state = i == 1 ? JourneyState::kEnded : JourneyState::kRunning;
       j.started_ms = i < 3 ? kDay0 : kDay0 + i;  // j0..j2 tie
       j.next_branch = i == 2 ? std::optional<Engagement>(Engagement::kOpened) : std::nullopt;
       store.SaveJourney(j);
@@ -1860,7 +1913,7 @@ std::vector<std::string> Describe(Store& store) {
   emit();
   for (auto j : {store.LatestJourneyOfCart("c0"), store.RunningJourneyOfContact("e:tie@example.com"),
                  store.LoadJourney("j2")}) {
-    line << "journey " << (j ? j->journey_id + ' ' + j->state + ' ' + Named(j->next_branch) : "-");
+    line << "journey " << (j ? j->journey_id + ' ' + JourneyStateName(j->state) + ' ' + Named(j->next_branch) : "-");
     emit();
   }
   auto offer = store.LatestOffer("v1", "e:s1@example.com");

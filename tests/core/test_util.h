@@ -11,8 +11,11 @@
 #include <thread>
 
 #include <filesystem>
+#include <ostream>
 #include <stdexcept>
 #include <string>
+
+#include "cartrecovery/store.h"
 
 namespace cartrecovery {
 namespace testing {
@@ -54,6 +57,12 @@ inline int WaitChild(pid_t pid, int timeout_s = 60) {
 }
 
 }  // namespace testing
+
+// Boost.Test prints the operands of a failed comparison: statuses and states by name.
+inline std::ostream& operator<<(std::ostream& out, MessageStatus s) { return out << MessageStatusName(s); }
+inline std::ostream& operator<<(std::ostream& out, JourneyState s) { return out << JourneyStateName(s); }
+inline std::ostream& operator<<(std::ostream& out, JobState s) { return out << JobStateName(s); }
+
 }  // namespace cartrecovery
 
 #endif  // CARTRECOVERY_TESTS_CORE_TEST_UTIL_H_

@@ -33,6 +33,10 @@
 //   A claim bumps `attempt`; FinishJob, RetryJob and RenewClaims only act when the attempt
 //   still matches (a fencing token), so a worker that lost its lease cannot overwrite a
 //   newer claim. RenewClaims: claimed ▶ claimed with a later lease, while a worker is busy.
+//   done is no row: FinishJob and CancelJobs delete it, and ScheduleJob makes a new one.
+//   JobState names these states and CanMove(JobState, JobState) holds the arrows; the
+//   statements' own conditions (state, attempt) enforce them.
+// Journeys move as journey_state.h draws them, messages as message_status.h does.
 #ifndef CARTRECOVERY_STORE_H_
 #define CARTRECOVERY_STORE_H_
 
@@ -47,6 +51,8 @@
 #include "cartrecovery/clock.h"
 #include "cartrecovery/events.h"
 #include "cartrecovery/flow.h"
+#include "cartrecovery/journey_state.h"
+#include "cartrecovery/message_status.h"
 #include "cartrecovery/model.h"
 #include "cartrecovery/offer.h"
 
@@ -58,7 +64,7 @@ struct JourneyRecord {
   std::string cart_id;
   std::string flow;
   std::string path;
-  std::string state = "running";  // running, completed, ended, refused
+  JourneyState state = JourneyState::kRunning;
   std::string end_reason;         // ordered, unsubscribed, emptied, frequency_cap, ...
   int next_step = 0;              // 0-based; == steps.size() when all sent
   Millis next_due_ms = 0;
@@ -78,6 +84,14 @@ struct JobRecord {
   int attempt = 0;      // the fencing token of the current claim
 };
 
+// A job's state, as drawn at the top of this file (jobs.state holds the name; kDone has no
+// row).
+enum class JobState { kPending, kClaimed, kDone };
+constexpr JobState kJobStates[] = {JobState::kPending, JobState::kClaimed, JobState::kDone};
+const char* JobStateName(JobState s);  // "pending", "claimed", "done"
+std::optional<JobState> ParseJobState(const std::string& s);
+bool CanMove(JobState from, JobState to);
+
 struct MessageRecord {
   std::string message_id;
   std::string journey_id;
@@ -88,7 +102,7 @@ struct MessageRecord {
   int step = 1;  // 1-based
   std::optional<Engagement> branch;
   std::string channel;
-  std::string status;  // sending, sent, retrying, failed, suppressed
+  MessageStatus status = MessageStatus::kSending;
   std::string reason;
   std::string to;
   std::string subject;

@@ -1,6 +1,7 @@
 // What a committed event changes. Runs inside the writer's transaction, one savepoint per
 // event; reads and writes only through the Store, decides only through flow.h's rules.
 #include <algorithm>
+#include <cassert>
 
 #include "cartrecovery/offer.h"
 #include "cartrecovery/status.h"
@@ -97,8 +98,9 @@ void Engine::Impl::Apply(Store& store, const Event& e) {
       // A provider's later report (anymail, a bounce mailbox): the message did not arrive.
       auto m = store.LoadMessage(e.message_id);
       // Providers repeat their reports: the first one counts.
-      if (!m || m->status == "bounced") break;
-      m->status = "bounced";
+      if (!m || m->status == MessageStatus::kBounced) break;
+      assert(CanMove(m->status, MessageStatus::kBounced));
+      m->status = MessageStatus::kBounced;
       m->reason = e.reason.empty() ? (e.permanent ? "hard bounce" : "soft bounce") : e.reason;
       store.UpdateMessage(*m);
       if (!e.permanent) break;
@@ -132,7 +134,7 @@ void Engine::Impl::ApplyCartActivity(Store& store, Cart& cart, Millis at) {
       cart.state = CartState::kEmptied;
     store.CancelJobs("abandon", cart.cart_id);
     auto j = store.LatestJourneyOfCart(cart.cart_id);
-    if (j && j->state == "running") EndJourney(store, *j, "emptied", at);
+    if (j && j->state == JourneyState::kRunning) EndJourney(store, *j, "emptied", at);
     store.SaveCart(cart);
     return;
   }
@@ -165,7 +167,7 @@ void Engine::Impl::ContinueCart(Store& store, const std::string& original_id, Ca
   if (cart.restore_url.empty()) cart.restore_url = original->restore_url;
   // The journey follows the shopper's cart, whatever id the shop gave it: an order on the
   // new cart ends it, and the reminders it sent get the order (attribution by the cart).
-  if (auto j = store.LatestJourneyOfCart(original_id); j && j->state == "running") {
+  if (auto j = store.LatestJourneyOfCart(original_id); j && j->state == JourneyState::kRunning) {
     j->cart_id = cart.cart_id;
     j->updated_ms = at;
     store.SaveJourney(*j);
@@ -232,7 +234,8 @@ std::string Engine::Impl::ApplyContact(Store& store, const Event& e, Cart* cart)
 }
 
 void Engine::Impl::EndJourney(Store& store, JourneyRecord& j, const std::string& reason, Millis at) {
-  j.state = "ended";
+  assert(CanMove(j.state, JourneyState::kEnded));
+  j.state = JourneyState::kEnded;
   j.end_reason = reason;
   j.updated_ms = at;
   store.SaveJourney(j);
@@ -264,7 +267,7 @@ void Engine::Impl::ApplyOrder(Store& store, const Event& e) {
       f.journey_id = j->journey_id;
       f.limit = 0;
       for (const auto& m : store.ListMessages(f))
-        if (m.status == "sent" && m.sent_ms >= e.at_ms - opts.attribution_window_ms &&
+        if (m.status == MessageStatus::kSent && m.sent_ms >= e.at_ms - opts.attribution_window_ms &&
             m.sent_ms <= e.at_ms && (!touch || m.sent_ms > touch->sent_ms))
           touch = m;
     }
@@ -333,7 +336,7 @@ void Engine::Impl::ApplyOrder(Store& store, const Event& e) {
   if (cart) {
     if (auto j = store.LatestJourneyOfCart(cart->cart_id)) {
       had_journey = true;
-      if (j->state == "running") EndJourney(store, *j, "ordered", e.at_ms);
+      if (j->state == JourneyState::kRunning) EndJourney(store, *j, "ordered", e.at_ms);
     }
     cart->state = had_journey || cart->state == CartState::kAbandoned ||
                           cart->state == CartState::kExpired
@@ -355,7 +358,7 @@ void Engine::Impl::ApplyEngagement(Store& store, const Event& e) {
   store.UpdateMessage(*m);
 
   auto j = store.LoadJourney(m->journey_id);
-  if (!j || j->state != "running") return;
+  if (!j || j->state != JourneyState::kRunning) return;
   const Flow* flow = FindFlow(j->flow);
   const Path* path = flow ? flow->FindPath(j->path) : nullptr;
   if (!path || j->next_step >= static_cast<int>(path->steps.size())) return;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <chrono>
 #include <condition_variable>
 #include <exception>
@@ -227,7 +228,8 @@ constexpr Millis kAccountRetryMs = kHour;
 MessageRecord SentRecord(const MessageRecord& sending, Millis now) {
   MessageRecord m = sending;
   m.attempts += 1;
-  m.status = "sent";
+  assert(CanMove(sending.status, MessageStatus::kSent));
+  m.status = MessageStatus::kSent;
   m.sent_ms = now;
   return m;
 }
@@ -253,7 +255,7 @@ Recorded RecordResults(Store& store, const RetryPolicy& retry, const std::string
     MessageRecord m = r.send->message;
     m.attempts += 1;
     if (r.error->code() == ErrorCode::kTransientDelivery && MayRetry(retry, m.attempts)) {
-      m.status = "retrying";
+      m.status = MessageStatus::kRetrying;
       m.reason = r.error->what();
       Millis at = now + RetryDelay(retry, m.attempts, r.error->retry_after_ms(), m.message_id);
       m.due_ms = at;
@@ -261,12 +263,12 @@ Recorded RecordResults(Store& store, const RetryPolicy& retry, const std::string
     } else if (r.error->code() == ErrorCode::kAccountDelivery) {
       // R4.3: out of credit or locked out: the step waits (no attempt limit, nothing
       // suppressed) and is tried again every hour until the provider takes it.
-      m.status = "paused";
+      m.status = MessageStatus::kPaused;
       m.reason = "channel_unavailable:" + m.channel + ": " + r.error->what();
       m.due_ms = now + kAccountRetryMs;
       out.retry_at = std::min(out.retry_at.value_or(m.due_ms), m.due_ms);
     } else {
-      m.status = "failed";
+      m.status = MessageStatus::kFailed;
       m.reason = r.error->what();
       // A permanent refusal of the address suppresses it: later journeys do not try it.
       if (r.error->code() == ErrorCode::kPermanentDelivery) {
@@ -279,6 +281,7 @@ Recorded RecordResults(Store& store, const RetryPolicy& retry, const std::string
         }
       }
     }
+    assert(CanMove(r.send->message.status, m.status));
     store.RecordOutcome(m);
     out.messages.push_back(std::move(m));
   }

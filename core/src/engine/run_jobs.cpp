@@ -234,7 +234,7 @@ void Engine::Impl::AbandonCart(Store& store, const JobRecord& job, Millis now) {
       auto pi = f.ChoosePath(contact, *cart);
       const Path& path = f.paths[pi.value_or(0)];
       j.path = path.name;
-      j.state = "refused";
+      j.state = JourneyState::kRefused;
       j.end_reason = reason;
       j.started_ms = j.updated_ms = now;
       store.SaveJourney(j);
@@ -248,7 +248,7 @@ void Engine::Impl::AbandonCart(Store& store, const JobRecord& job, Millis now) {
         m.path = path.name;
         m.step = 1;
         m.channel = ch;
-        m.status = "suppressed";
+        m.status = MessageStatus::kSuppressed;
         m.reason = reason;
         m.to = internal::ShownAddress(ch, contact);
         m.due_ms = m.created_ms = now;

@@ -5,6 +5,8 @@
 // An alert is a job of its own ("alert", "<cart>@<last activity>"; "pool_alert",
 // "<pool>@<time it ran dry>"), so it is sent exactly once, retried like any message, and
 // visible in messages().
+#include <cassert>
+
 #include "cartrecovery/status.h"
 #include "engine/deliveries.h"
 #include "engine/engine_impl.h"
@@ -138,7 +140,8 @@ void Engine::Impl::SendTeamAlert(Runtime& r, const JobRecord& job, Millis now,
         MessageRecord m;
         m.message_id = DerivedId("a_", job.subject + "\n" + ch);
         auto existing = store.LoadMessage(m.message_id);
-        if (existing && existing->status != "retrying" && existing->status != "sending") continue;
+        if (existing && existing->status != MessageStatus::kRetrying &&
+            existing->status != MessageStatus::kSending) continue;
         if (existing) m = *existing;
         m.journey_id = "alert:" + job.subject;
         m.cart_id = alert->cart_id;
@@ -152,7 +155,9 @@ void Engine::Impl::SendTeamAlert(Runtime& r, const JobRecord& job, Millis now,
         m.subject = alert->subject;
         m.text = alert->text;
         m.html = ch == "email" ? alert->html : "";
-        m.status = "sending";
+        assert(existing ? CanMove(existing->status, MessageStatus::kSending)
+                        : CanStartAs(MessageStatus::kSending));
+        m.status = MessageStatus::kSending;
         if (existing) store.UpdateMessage(m);
         else store.InsertMessage(m);
         internal::PendingSend ps;

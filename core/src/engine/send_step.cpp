@@ -7,23 +7,14 @@
 // One bad job is undone alone in both transactions (WriteJobs).
 // Every decision not to send is a message row "suppressed" with its reason (S7).
 //
-// A message of a step, with the function that moves it:
-//
-//            PlanStep                      Deliver: accepted     RecordGroups / RecordStep
-//   (none) ───────────▶ sending ─────────────────────────────────────────────▶ sent
-//     │  PlanStep        │  ▲  RecordStep: transient failure  ┌──▶ retrying ──┐
-//     │  (policy, hold)  │  └──────────────── PlanStep ◀──────┘               │
-//     ├──▶ suppressed    ├──▶ failed   (permanent failure, or retries used up)  │
-//     ├──▶ deferred ─────┤             (quiet hours: due later)                 │
-//     └──▶ paused ───────┘             (flow paused, coupon pool empty,         │
-//                                       shop's account refused: R4.3)          │
-//   ApplyOrder / ApplyUnsubscribe / EndJourney: any unsent ──▶ suppressed ◀─────┘
+// A message of a step moves as message_status.h draws it, its journey as journey_state.h does.
 // "sending" is written before anything leaves; a worker killed after the channel accepted
 // and before the record leaves it "sending", and the next claim sends it again (the only
 // window for a duplicate). Accepted messages are stored "sent" in groups while the batch is
 // delivered (record_groups.h), so that window holds one group per connection at most. The
 // job of the step moves as store.h draws it.
 #include <algorithm>
+#include <cassert>
 #include <functional>
 
 #include "cartrecovery/offer.h"
@@ -40,11 +31,6 @@ using internal::PendingSend;
 using internal::StepReads;
 
 namespace {
-
-// A message of the step that still has to go: being sent, to retry, or deferred by a policy.
-bool IsUnresolved(const std::string& status) {
-  return status == "sending" || status == "retrying" || status == "deferred" || status == "paused";
-}
 
 // The one message of a journey's step (1-based) on a channel.
 std::string StepMessageId(const std::string& journey_id, int step, const std::string& channel) {
@@ -99,7 +85,7 @@ void Engine::Impl::LoadPlanReads(StepReads& reads, const std::vector<JobRecord>&
   std::vector<std::string> cart_ids, keys, message_ids;
   for (const auto& id : journey_ids) {
     auto j = reads.Journey(id);
-    if (!j || j->state != "running") continue;
+    if (!j || j->state != JourneyState::kRunning) continue;
     cart_ids.push_back(j->cart_id);
     keys.push_back(j->contact_key);
     const Flow* flow = FindFlow(j->flow);
@@ -125,7 +111,7 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
   std::optional<Engagement> branch;
   if (!reads.ClaimIsCurrent(job)) return std::nullopt;
   journey = reads.Journey(job.subject);
-  if (journey && journey->state == "running" && ordered_at_shop) {
+  if (journey && journey->state == JourneyState::kRunning && ordered_at_shop) {
     if (auto cart = reads.LoadCart(journey->cart_id)) {
       cart->state = journey->next_step > 0 ? CartState::kRecovered : CartState::kOrdered;
       store.SaveCart(*cart);
@@ -134,7 +120,7 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
     EndJourney(store, *journey, "ordered", now);
     return std::nullopt;
   }
-  if (!journey || journey->state != "running") {
+  if (!journey || journey->state != JourneyState::kRunning) {
     store.FinishJob(job.job_id, job.attempt);
     return std::nullopt;
   }
@@ -187,11 +173,12 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
     return m;
   };
   // Every channel's message of this step gets `status` and `reason` and is stored.
-  auto hold_step = [&](const std::string& status, const std::string& reason) {
+  auto hold_step = [&](MessageStatus status, const std::string& reason) {
     for (const auto& ch : step.channels) {
       std::optional<MessageRecord> existing;
       auto m = message_for(ch, &existing);
       if (!m) continue;
+      assert(existing ? CanMove(existing->status, status) : CanStartAs(status));
       m->status = status;
       m->reason = reason;
       if (existing) store.UpdateMessage(*m);
@@ -200,7 +187,7 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
   };
   // Paused by staff: the step waits (resume makes it due at once).
   if (reads.FlowPaused(flow->name)) {
-    hold_step("paused", "flow_paused");
+    hold_step(MessageStatus::kPaused, "flow_paused");
     store.RetryJob(job.job_id, job.attempt, now + kHour);
     return std::nullopt;
   }
@@ -217,7 +204,7 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
     variant = store.AssignVariant(step.experiment, who, AssignVariant(experiment, who),
                                   flow->name, now);
     if (variant == kHoldout) {
-      hold_step("suppressed", "holdout");
+      hold_step(MessageStatus::kSuppressed, "holdout");
       EndJourney(store, *journey, "holdout", now);
       return std::nullopt;
     }
@@ -241,7 +228,7 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
     auto coupon = CouponFor(store, coupon_pool, contact.key, now);
     if (!coupon) {
       SchedulePoolAlert(store, coupon_pool, now);
-      hold_step("paused", "coupon_pool_empty:" + coupon_pool);
+      hold_step(MessageStatus::kPaused, "coupon_pool_empty:" + coupon_pool);
       store.RetryJob(job.job_id, job.attempt, now + kHour);  // or at once on import
       return std::nullopt;
     }
@@ -270,6 +257,7 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
     std::string address = AddressFor(ch, contact);
     Channel* channel = ChannelFor(ch);
     auto save = [&] {
+      assert(existing ? CanMove(existing->status, m.status) : CanStartAs(m.status));
       if (existing) store.UpdateMessage(m);
       else store.InsertMessage(m);
     };
@@ -280,13 +268,13 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
     PolicyDecision decision;
     if (reason.empty()) decision = DecideSend(opts.policies, ch, contact, history, now);
     if (!reason.empty() || decision.action == SendAction::kSkip) {
-      m.status = "suppressed";
+      m.status = MessageStatus::kSuppressed;
       m.reason = reason.empty() ? decision.reason : reason;
       save();
       continue;
     }
     if (decision.action == SendAction::kDefer) {  // S6: moved, not dropped
-      m.status = "deferred";
+      m.status = MessageStatus::kDeferred;
       m.reason = decision.reason;
       m.due_ms = decision.not_before;
       save();
@@ -313,7 +301,7 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
     // A browser notification needs a title (push.h: "title" is the subject); the renderer
     // writes subjects for e-mail only.
     if (ch == "push" && rendered.subject.empty()) rendered.subject = opts.shop.shop_name;
-    m.status = "sending";
+    m.status = MessageStatus::kSending;
     m.reason = incentive_note;
     m.subject = rendered.subject;
     m.text = rendered.text;
@@ -359,7 +347,7 @@ void Engine::Impl::RecordStep(Store& store, StepReads& reads, StepPlan& plan,
   // claim from here on.
   if (!reads.ClaimIsCurrent(plan.job)) return;
   auto j = reads.Journey(plan.journey.journey_id);
-  if (!j || j->state != "running") {
+  if (!j || j->state != JourneyState::kRunning) {
     store.FinishJob(plan.job.job_id, plan.job.attempt);
     return;
   }
@@ -375,9 +363,9 @@ void Engine::Impl::RecordStep(Store& store, StepReads& reads, StepPlan& plan,
     auto it = recorded.find(state.message_id);
     const MessageRecord& m = it != recorded.end() ? *it->second : state;
     if (m.step != j->next_step + 1) continue;
-    if (IsUnresolved(m.status) && m.status != "sending")
+    if (IsUnresolved(m.status) && m.status != MessageStatus::kSending)
       wake = std::min(wake.value_or(m.due_ms), m.due_ms);
-    if (m.status == "sent" && (first_sent == 0 || m.sent_ms < first_sent)) first_sent = m.sent_ms;
+    if (m.status == MessageStatus::kSent && (first_sent == 0 || m.sent_ms < first_sent)) first_sent = m.sent_ms;
   }
   if (wake) {
     store.RetryJob(plan.job.job_id, plan.job.attempt, std::max(*wake, now));
@@ -391,7 +379,8 @@ void Engine::Impl::RecordStep(Store& store, StepReads& reads, StepPlan& plan,
   j->updated_ms = now;
   auto cart = reads.LoadCart(j->cart_id);
   if (j->next_step >= static_cast<int>(plan.path->steps.size())) {
-    j->state = "completed";
+    assert(CanMove(j->state, JourneyState::kCompleted));
+    j->state = JourneyState::kCompleted;
     j->next_branch.reset();
     store.SaveJourney(*j);
     store.FinishJob(plan.job.job_id, plan.job.attempt);
@@ -533,7 +522,7 @@ bool Engine::Impl::OrderedAtShop(Runtime& r, const std::string& journey_id) {
   {
     std::lock_guard<std::mutex> lock(r.store_mu);
     auto j = r.store->LoadJourney(journey_id);
-    if (!j || j->state != "running") return false;
+    if (!j || j->state != JourneyState::kRunning) return false;
     cart_id = j->cart_id;
     if (auto c = r.store->LoadContact(j->contact_key)) email = c->email;
   }

@@ -464,21 +464,6 @@ class PostgresStore final : public SqlStore<PgDb> {
 
 
 
-  void ScheduleJob(const std::string& kind, const std::string& subject, Millis due_ms) override {
-    db_.Prepare(
-           "INSERT INTO jobs(kind, subject, due_ms, state, lease_until_ms, attempt)"
-           " VALUES($1,$2,$3,'pending',0,0) ON CONFLICT(kind, subject) DO UPDATE SET"
-           " due_ms = excluded.due_ms, state = 'pending', lease_until_ms = 0")
-        .Bind(1, kind)
-        .Bind(2, subject)
-        .Bind(3, due_ms)
-        .Run();
-  }
-
-  void CancelJobs(const std::string& kind, const std::string& subject) override {
-    db_.Prepare("DELETE FROM jobs WHERE kind = $1 AND subject = $2").Bind(1, kind).Bind(2, subject).Run();
-  }
-
   std::vector<JobRecord> ClaimDueJobs(Millis now, int limit, Millis lease_ms) override {
     // One statement claims the batch; SKIP LOCKED passes over rows another transaction is
     // claiming, so two workers on different hosts can never both hold one job.
@@ -495,47 +480,7 @@ class PostgresStore final : public SqlStore<PgDb> {
         " WHERE job_id IN (SELECT job_id FROM pick)"
         " RETURNING job_id, kind, subject, due_ms, attempt");
     s.Bind(1, now).Bind(2, limit).Bind(3, lease_ms);
-    std::vector<JobRecord> jobs;
-    while (s.Step()) {
-      JobRecord j;
-      j.job_id = s.Int(0);
-      j.kind = s.Text(1);
-      j.subject = s.Text(2);
-      j.due_ms = s.Int(3);
-      j.attempt = static_cast<int>(s.Int(4));
-      jobs.push_back(std::move(j));
-    }
-    // RETURNING gives rows in no set order; run the most overdue first.
-    std::sort(jobs.begin(), jobs.end(), [](const JobRecord& a, const JobRecord& b) {
-      return a.due_ms != b.due_ms ? a.due_ms < b.due_ms : a.job_id < b.job_id;
-    });
-    return jobs;
-  }
-
-  bool FinishJob(int64_t job_id, int attempt) override {
-    // "done" is the row's removal: finished jobs leave nothing behind to scan.
-    db_.Prepare("DELETE FROM jobs WHERE job_id = $1 AND attempt = $2 AND state = 'claimed'")
-        .Bind(1, job_id)
-        .Bind(2, attempt)
-        .Run();
-    return db_.ChangedRows() == 1;
-  }
-
-  bool RetryJob(int64_t job_id, int attempt, Millis due_ms) override {
-    db_.Prepare(
-           "UPDATE jobs SET state = 'pending', due_ms = $1, lease_until_ms = 0"
-           " WHERE job_id = $2 AND attempt = $3 AND state = 'claimed'")
-        .Bind(1, due_ms)
-        .Bind(2, job_id)
-        .Bind(3, attempt)
-        .Run();
-    return db_.ChangedRows() == 1;
-  }
-
-  bool ClaimIsCurrent(int64_t job_id, int attempt) override {
-    auto s = db_.Prepare("SELECT 1 FROM jobs WHERE job_id = $1 AND attempt = $2 AND state = 'claimed'");
-    s.Bind(1, job_id).Bind(2, attempt);
-    return s.Step();
+    return ReadClaimedJobs(s);
   }
 
   int RenewClaims(const std::vector<std::pair<int64_t, int>>& claims, Millis lease_until) override {
@@ -554,12 +499,6 @@ class PostgresStore final : public SqlStore<PgDb> {
     return static_cast<int>(db_.ChangedRows());
   }
 
-  std::optional<Millis> NextDueMs() override {
-    auto s = db_.Prepare(
-        "SELECT (SELECT min(due_ms) FROM jobs WHERE state = 'pending'),"
-        " (SELECT min(lease_until_ms) FROM jobs WHERE state = 'claimed')");
-    return EarlierOf(s);
-  }
 
 
 

@@ -1230,6 +1230,62 @@ std::map<std::string, int64_t> SqlStore<Db>::ErasePerson(const PersonKeys& who,
   return n;
 }
 
+// ---- The job queue (store.h draws its states; the claim and the renewal are the dialects') --
+
+template <class Db>
+void SqlStore<Db>::ScheduleJob(const std::string& kind, const std::string& subject, Millis due_ms) {
+  db_.Prepare(
+         "INSERT INTO jobs(kind, subject, due_ms, state, lease_until_ms, attempt)"
+         " VALUES(?1,?2,?3,'pending',0,0) ON CONFLICT(kind, subject) DO UPDATE SET"
+         " due_ms = excluded.due_ms, state = 'pending', lease_until_ms = 0")
+      .Bind(1, kind)
+      .Bind(2, subject)
+      .Bind(3, due_ms)
+      .Run();
+}
+
+template <class Db>
+void SqlStore<Db>::CancelJobs(const std::string& kind, const std::string& subject) {
+  db_.Prepare("DELETE FROM jobs WHERE kind = ?1 AND subject = ?2").Bind(1, kind).Bind(2, subject).Run();
+}
+
+template <class Db>
+bool SqlStore<Db>::FinishJob(int64_t job_id, int attempt) {
+  // "done" is the row's removal: finished jobs leave nothing behind to scan.
+  db_.Prepare("DELETE FROM jobs WHERE job_id = ?1 AND attempt = ?2 AND state = 'claimed'")
+      .Bind(1, job_id)
+      .Bind(2, attempt)
+      .Run();
+  return db_.ChangedRows() == 1;
+}
+
+template <class Db>
+bool SqlStore<Db>::RetryJob(int64_t job_id, int attempt, Millis due_ms) {
+  db_.Prepare(
+         "UPDATE jobs SET state = 'pending', due_ms = ?1, lease_until_ms = 0"
+         " WHERE job_id = ?2 AND attempt = ?3 AND state = 'claimed'")
+      .Bind(1, due_ms)
+      .Bind(2, job_id)
+      .Bind(3, attempt)
+      .Run();
+  return db_.ChangedRows() == 1;
+}
+
+template <class Db>
+bool SqlStore<Db>::ClaimIsCurrent(int64_t job_id, int attempt) {
+  auto s = db_.Prepare("SELECT 1 FROM jobs WHERE job_id = ?1 AND attempt = ?2 AND state = 'claimed'");
+  s.Bind(1, job_id).Bind(2, attempt);
+  return s.Step();
+}
+
+template <class Db>
+std::optional<Millis> SqlStore<Db>::NextDueMs() {
+  auto s = db_.Prepare(
+      "SELECT (SELECT min(due_ms) FROM jobs WHERE state = 'pending'),"
+      " (SELECT min(lease_until_ms) FROM jobs WHERE state = 'claimed')");
+  return EarlierOf(s);
+}
+
 // ---- The step pipeline's batch reads and narrow writes (issue 9) --------------------------
 // A batch's keys travel as one bound list (IdSet): one prepared statement whatever the
 // batch's size, each key found through its index.

@@ -1,8 +1,8 @@
 // sql_store.h: the SQL the SQLite and the PostgreSQL store share, written once. SqlStore
 // holds those statements and their row mapping; SqliteStore and PostgresStore derive from it
 // and keep what truly differs between the dialects: migrations, transactions and locking,
-// the job queue (claims with SKIP LOCKED, leases), coupon claims and bulk inserts, and the
-// few expressions below (the hooks) that each spells its own way.
+// the job queue's claims (SKIP LOCKED) and lease renewals, coupon claims and bulk inserts,
+// and the few expressions below (the hooks) that each spells its own way.
 //
 // Db is the connection wrapper (SqliteDb, PgDb). Both implement one statement interface:
 //   Db::Prepare(sql)     a statement, cached by its text. Placeholders are ?1..?N: PgDb
@@ -95,6 +95,14 @@ class SqlStore : public Store {
                   const std::string& source) override;
   // All but schema_version, which the dialect's migrations know.
   StoreStatus Status(Millis now) override;
+
+  // The job queue (store.h draws it) but for ClaimDueJobs and RenewClaims, the dialects'.
+  void ScheduleJob(const std::string& kind, const std::string& subject, Millis due_ms) override;
+  void CancelJobs(const std::string& kind, const std::string& subject) override;
+  bool FinishJob(int64_t job_id, int attempt) override;
+  bool RetryJob(int64_t job_id, int attempt, Millis due_ms) override;
+  bool ClaimIsCurrent(int64_t job_id, int attempt) override;
+  std::optional<Millis> NextDueMs() override;
 
   // ---- The step pipeline's batch reads and narrow writes (issue 9; store.h) ----
   std::set<int64_t> CurrentClaims(const std::vector<std::pair<int64_t, int>>& claims) override;

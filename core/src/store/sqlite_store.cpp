@@ -296,21 +296,6 @@ class SqliteStore final : public SqlStore<SqliteDb> {
 
 
 
-  void ScheduleJob(const std::string& kind, const std::string& subject, Millis due_ms) override {
-    db_.Prepare(
-           "INSERT INTO jobs(kind, subject, due_ms, state, lease_until_ms, attempt)"
-           " VALUES(?,?,?,'pending',0,0) ON CONFLICT(kind, subject) DO UPDATE SET"
-           " due_ms = excluded.due_ms, state = 'pending', lease_until_ms = 0")
-        .Bind(1, kind)
-        .Bind(2, subject)
-        .Bind(3, due_ms)
-        .Run();
-  }
-
-  void CancelJobs(const std::string& kind, const std::string& subject) override {
-    db_.Prepare("DELETE FROM jobs WHERE kind = ? AND subject = ?").Bind(1, kind).Bind(2, subject).Run();
-  }
-
   std::vector<JobRecord> ClaimDueJobs(Millis now, int limit, Millis lease_ms) override {
     // One statement claims the batch, so two workers can never both hold one job. Each
     // state is read through its own index, oldest first, at most `limit` rows each: the
@@ -326,46 +311,7 @@ class SqliteStore final : public SqlStore<SqliteDb> {
         "   ORDER BY due_ms LIMIT ?2)"
         " RETURNING job_id, kind, subject, due_ms, attempt");
     s.Bind(1, now).Bind(2, limit).Bind(3, lease_ms);
-    std::vector<JobRecord> jobs;
-    while (s.Step()) {
-      JobRecord j;
-      j.job_id = s.Int(0);
-      j.kind = s.Text(1);
-      j.subject = s.Text(2);
-      j.due_ms = s.Int(3);
-      j.attempt = static_cast<int>(s.Int(4));
-      jobs.push_back(std::move(j));
-    }
-    // RETURNING gives rows in no set order; run the most overdue first.
-    std::sort(jobs.begin(), jobs.end(),
-              [](const JobRecord& a, const JobRecord& b) { return a.due_ms < b.due_ms; });
-    return jobs;
-  }
-
-  bool FinishJob(int64_t job_id, int attempt) override {
-    // "done" is the row's removal: finished jobs leave nothing behind to scan.
-    db_.Prepare("DELETE FROM jobs WHERE job_id = ? AND attempt = ? AND state = 'claimed'")
-        .Bind(1, job_id)
-        .Bind(2, attempt)
-        .Run();
-    return db_.ChangedRows() == 1;
-  }
-
-  bool RetryJob(int64_t job_id, int attempt, Millis due_ms) override {
-    db_.Prepare(
-           "UPDATE jobs SET state = 'pending', due_ms = ?, lease_until_ms = 0"
-           " WHERE job_id = ? AND attempt = ? AND state = 'claimed'")
-        .Bind(1, due_ms)
-        .Bind(2, job_id)
-        .Bind(3, attempt)
-        .Run();
-    return db_.ChangedRows() == 1;
-  }
-
-  bool ClaimIsCurrent(int64_t job_id, int attempt) override {
-    auto s = db_.Prepare("SELECT 1 FROM jobs WHERE job_id = ? AND attempt = ? AND state = 'claimed'");
-    s.Bind(1, job_id).Bind(2, attempt);
-    return s.Step();
+    return ReadClaimedJobs(s);
   }
 
   int RenewClaims(const std::vector<std::pair<int64_t, int>>& claims, Millis lease_until) override {
@@ -382,12 +328,6 @@ class SqliteStore final : public SqlStore<SqliteDb> {
     return renewed;
   }
 
-  std::optional<Millis> NextDueMs() override {
-    auto s = db_.Prepare(
-        "SELECT (SELECT min(due_ms) FROM jobs WHERE state = 'pending'),"
-        " (SELECT min(lease_until_ms) FROM jobs WHERE state = 'claimed')");
-    return EarlierOf(s);
-  }
 
 
 

@@ -9,6 +9,9 @@
 #include <optional>
 #include <sstream>
 
+#include "cartrecovery/status.h"
+#include "cartrecovery/text.h"
+
 namespace cartrecovery {
 namespace internal {
 
@@ -124,6 +127,18 @@ std::vector<LineItem> ItemsFromJson(const std::string& text) {
     items.push_back(std::move(it));
   }
   return items;
+}
+
+MessageStatus MessageStatusFrom(const std::string& text) {
+  if (auto s = ParseMessageStatus(text)) return *s;
+  throw Error(ErrorCode::kStorage, "store: unknown message status '" + QuoteForError(text) + "'" +
+                                       " in messages.status");
+}
+
+JourneyState JourneyStateFrom(const std::string& text) {
+  if (auto s = ParseJourneyState(text)) return *s;
+  throw Error(ErrorCode::kStorage, "store: unknown journey state '" + QuoteForError(text) + "'" +
+                                       " in journeys.state");
 }
 
 }  // namespace internal

@@ -1,5 +1,6 @@
 // store_codec.h: how both stores spell values that have no column type of their own: a
-// cart's line items as JSON text, an engagement as its name ("" for none). The SQLite and
+// cart's line items as JSON text, an engagement as its name ("" for none), a message's
+// status and a journey's state as their names. The SQLite and
 // PostgreSQL stores must agree, so that a store moved from one to the other reads the same.
 #ifndef CARTRECOVERY_SRC_STORE_STORE_CODEC_H_
 #define CARTRECOVERY_SRC_STORE_STORE_CODEC_H_
@@ -9,6 +10,8 @@
 #include <vector>
 
 #include "cartrecovery/flow.h"
+#include "cartrecovery/journey_state.h"
+#include "cartrecovery/message_status.h"
 #include "cartrecovery/model.h"
 
 namespace cartrecovery {
@@ -21,6 +24,11 @@ inline std::string EngagementText(std::optional<Engagement> e) { return e ? Enga
 inline std::optional<Engagement> EngagementFrom(const std::string& s) {
   return s.empty() ? std::nullopt : ParseEngagement(s);
 }
+
+// A status or state as read from the store; a text no version of the engine wrote is
+// Error(kStorage) naming it (a row edited by hand, a store of a newer engine).
+MessageStatus MessageStatusFrom(const std::string& text);
+JourneyState JourneyStateFrom(const std::string& text);
 
 }  // namespace internal
 }  // namespace cartrecovery

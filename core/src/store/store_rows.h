@@ -27,6 +27,26 @@ std::optional<Millis> EarlierOf(Row& s) {
   return next;
 }
 
+// The jobs a claim returned ("RETURNING job_id, kind, subject, due_ms, attempt"), most
+// overdue first: RETURNING gives rows in no set order.
+template <class Row>
+std::vector<JobRecord> ReadClaimedJobs(Row& s) {
+  std::vector<JobRecord> jobs;
+  while (s.Step()) {
+    JobRecord j;
+    j.job_id = s.Int(0);
+    j.kind = s.Text(1);
+    j.subject = s.Text(2);
+    j.due_ms = s.Int(3);
+    j.attempt = static_cast<int>(s.Int(4));
+    jobs.push_back(std::move(j));
+  }
+  std::sort(jobs.begin(), jobs.end(), [](const JobRecord& a, const JobRecord& b) {
+    return a.due_ms != b.due_ms ? a.due_ms < b.due_ms : a.job_id < b.job_id;
+  });
+  return jobs;
+}
+
 // Each returns "SELECT <the reader's columns> FROM <table> " + tail. The statement caches
 // are keyed by text, so each tail yields one cached statement.
 inline std::string JourneySelect(const std::string& tail) {
@@ -76,7 +96,7 @@ std::optional<JourneyRecord> ReadJourney(Row& s) {
   j.cart_id = s.Text(2);
   j.flow = s.Text(3);
   j.path = s.Text(4);
-  j.state = s.Text(5);
+  j.state = JourneyStateFrom(s.Text(5));
   j.end_reason = s.Text(6);
   j.next_step = static_cast<int>(s.Int(7));
   j.next_due_ms = s.Int(8);
@@ -102,7 +122,7 @@ MessageRecord ReadMessage(const Row& s) {
   m.step = static_cast<int>(s.Int(6));
   m.branch = EngagementFrom(s.Text(7));
   m.channel = s.Text(8);
-  m.status = s.Text(9);
+  m.status = MessageStatusFrom(s.Text(9));
   m.reason = s.Text(10);
   m.to = s.Text(11);
   m.subject = s.Text(12);
@@ -294,7 +314,7 @@ S& BindJourneyRow(S& s, const JourneyRecord& j) {
       .Bind(3, j.cart_id)
       .Bind(4, j.flow)
       .Bind(5, j.path)
-      .Bind(6, j.state)
+      .Bind(6, JourneyStateName(j.state))
       .Bind(7, j.end_reason)
       .Bind(8, j.next_step)
       .Bind(9, j.next_due_ms)
@@ -317,7 +337,7 @@ S& BindNewMessageRow(S& s, const MessageRecord& m) {
       .Bind(7, m.step)
       .Bind(8, EngagementText(m.branch))
       .Bind(9, m.channel)
-      .Bind(10, m.status)
+      .Bind(10, MessageStatusName(m.status))
       .Bind(11, m.reason)
       .Bind(12, m.to)
       .Bind(13, m.subject)
@@ -332,7 +352,7 @@ S& BindNewMessageRow(S& s, const MessageRecord& m) {
 
 template <class S>
 S& BindMessageUpdate(S& s, const MessageRecord& m) {
-  return s.Bind(1, m.status)
+  return s.Bind(1, MessageStatusName(m.status))
       .Bind(2, m.reason)
       .Bind(3, m.to)
       .Bind(4, m.subject)
@@ -412,7 +432,7 @@ MessageRecord ReadMessageState(const Row& s) {
   m.journey_id = s.Text(1);
   m.step = static_cast<int>(s.Int(2));
   m.channel = s.Text(3);
-  m.status = s.Text(4);
+  m.status = MessageStatusFrom(s.Text(4));
   m.due_ms = s.Int(5);
   m.sent_ms = s.Int(6);
   return m;
@@ -421,7 +441,7 @@ MessageRecord ReadMessageState(const Row& s) {
 // RecordOutcome's parameters: status, reason, due_ms, sent_ms, attempts, message_id.
 template <class S>
 S& BindOutcome(S& s, const MessageRecord& m) {
-  return s.Bind(1, m.status)
+  return s.Bind(1, MessageStatusName(m.status))
       .Bind(2, m.reason)
       .Bind(3, m.due_ms)
       .Bind(4, m.sent_ms)
