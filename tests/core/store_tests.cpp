@@ -2108,4 +2108,166 @@ BOOST_DATA_TEST_CASE(the_incentive_budget_migration_counts_the_decisions_already
   ExpectBudgetMatchesScan(*store, ts, rng, day0, n / 3);
 }
 
+// ---- Message bodies in a cold table (migration 11) --------------------------------------
+
+// The columns of `table` named `column` (0 or 1), whichever the backend.
+int64_t HasColumn(const TestStore& ts, const std::string& table, const std::string& column) {
+  if (ts.postgres())
+    return ts.Int("SELECT count(*) FROM information_schema.columns WHERE table_schema = '" + ts.schema() +
+                  "' AND table_name = '" + table + "' AND column_name = '" + column + "'");
+  return ts.Int("SELECT count(*) FROM pragma_table_info('" + table + "') WHERE name = '" + column + "'");
+}
+
+BOOST_DATA_TEST_CASE(a_message_body_is_written_once_to_the_cold_table_and_goes_with_its_row,
+                     bdata::make(kBothBackends), backend) {
+  TestStore ts(backend);
+  auto store = OpenStore(ts.url());
+  // The hot row has no room for a body.
+  for (const char* column : {"subject", "text", "html"}) BOOST_TEST(HasColumn(ts, "messages", column) == 0, column);
+  BOOST_TEST(HasColumn(ts, "messages", "to_addr") == 1);
+  MessageRecord a = Msg("m-a", "ja", "sending");
+  a.text = std::string(5000, 'x') + " Hallo Zoë";
+  a.html = "<p>Hallo Zo\xc3\xab</p>";
+  MessageRecord quiet = Msg("m-q", "jq", "suppressed");
+  quiet.subject.clear();  // suppressed before rendering: nothing to keep
+  store->Write([&] {
+    BOOST_TEST(store->InsertMessage(a));
+    BOOST_TEST(store->InsertMessage(quiet));
+    BOOST_TEST(!store->InsertMessage(a));  // exactly one per id, body included
+  });
+  BOOST_TEST(ts.Int("SELECT count(*) FROM message_bodies") == 1);
+  BOOST_TEST(ts.Int("SELECT length(b.text) FROM message_bodies b JOIN messages m ON m.body_id = b.body_id"
+                    " WHERE m.message_id = 'm-a'") == 5010);  // characters
+  // Recording the outcome and an open touch the hot row only; the body reads back whole.
+  MessageRecord sent = a;
+  sent.status = MessageStatus::kSent;
+  sent.sent_ms = 2000;
+  sent.attempts = 1;
+  store->Write([&] { store->RecordOutcome(sent); });
+  auto back = store->LoadMessage("m-a");
+  BOOST_REQUIRE(back.has_value());
+  BOOST_TEST((back->status == MessageStatus::kSent));
+  BOOST_TEST(back->subject == a.subject);
+  BOOST_TEST(back->text == a.text);
+  BOOST_TEST(back->html == a.html);
+  back->opened_ms = 3000;
+  store->Write([&] { store->UpdateMessage(*back); });
+  auto opened = store->LoadMessages({"m-a", "m-q"});
+  BOOST_REQUIRE(opened.size() == 2u);
+  for (const auto& m : opened) {
+    if (m.message_id == "m-a") {
+      BOOST_TEST(m.opened_ms == 3000);
+      BOOST_TEST(m.text == a.text);
+    } else {
+      BOOST_TEST(m.subject.empty());
+      BOOST_TEST(m.text.empty());
+      BOOST_TEST(m.to == quiet.to);
+    }
+  }
+  // New contents (a step planned again) replace the old.
+  back->text = "shorter";
+  store->Write([&] { store->UpdateMessage(*back); });
+  BOOST_TEST(store->LoadMessage("m-a")->text == "shorter");
+  BOOST_TEST(store->ListMessages(MessageFilter{}).size() == 2u);
+  // Retention's bodies window takes the body, not the row nor its address.
+  RetentionWindows w;
+  w.bodies_ms = kDay;
+  PruneCounts c;
+  store->Write([&] { c = store->Prune(2 * kDay, w, kDay); });
+  BOOST_TEST(c.bodies == 1);
+  BOOST_TEST(ts.Int("SELECT count(*) FROM message_bodies") == 0);
+  auto kept = store->LoadMessage("m-a");
+  BOOST_REQUIRE(kept.has_value());
+  BOOST_TEST(kept->text.empty());
+  BOOST_TEST(kept->to == a.to);
+}
+
+BOOST_DATA_TEST_CASE(a_message_row_pruned_before_its_body_takes_the_body_along, bdata::make(kBothBackends),
+                     backend) {
+  TestStore ts(backend);
+  auto store = OpenStore(ts.url());
+  MessageRecord a = Msg("m-a", "ja", "sent");
+  a.text = "Your kite is waiting";
+  store->Write([&] { BOOST_TEST(store->InsertMessage(a)); });
+  RetentionWindows w;
+  w.bodies_ms = 1000 * kDay;  // longer than the row's own window
+  w.reports_ms = kDay;
+  store->Write([&] { store->Prune(3 * kDay, w, kDay); });
+  BOOST_TEST(ts.Int("SELECT count(*) FROM messages") == 0);
+  BOOST_TEST(ts.Int("SELECT count(*) FROM message_bodies") == 0);
+}
+
+// A store as version 10 wrote it (bodies inside the message rows) keeps every body, now in
+// the cold table, and the hot rows lose the columns.
+BOOST_DATA_TEST_CASE(the_cold_body_migration_moves_the_bodies_already_stored, bdata::make(kBothBackends),
+                     backend) {
+  TestStore ts(backend);
+  const int target = ts.postgres() ? internal::PostgresSchemaVersion() : internal::SqliteSchemaVersion();
+  int before = -1;  // the migration that creates message_bodies
+  for (int i = 0; i < target && before < 0; ++i) {
+    const std::string m = ts.postgres() ? internal::PostgresMigration(i) : internal::SqliteMigration(i);
+    if (m.find("CREATE TABLE message_bodies") != std::string::npos) before = i;
+  }
+  BOOST_REQUIRE(before == 10);
+  const std::string insert =
+      "INSERT INTO messages(message_id, journey_id, cart_id, contact_key, flow, path, step, branch,"
+      " channel, status, reason, to_addr, subject, text, html, due_ms, sent_ms, attempts, created_ms,"
+      " variant) VALUES";
+  const std::string rows =
+      "('m1', 'j1', 'c1', 'e:a@x.org', 'f', 'visitor', 1, '', 'email', 'sent', '', 'a@x.org',"
+      "  'Your cart', 'Hello Ann', '<p>Hello Ann</p>', 10, 20, 1, 10, ''),"
+      "('m2', 'j2', 'c2', 'e:b@x.org', 'f', 'visitor', 1, '', 'sms', 'sent', '', '+4860',"
+      "  '', 'Cart waiting', '', 10, 20, 1, 11, ''),"
+      "('m3', 'j3', 'c3', 'e:c@x.org', 'f', 'visitor', 1, '', 'email', 'suppressed', 'x', '',"
+      "  '', '', '', 10, 0, 0, 12, ''),"
+      "('m4', 'j4', 'c4', 'e:d@x.org', 'f', 'visitor', 1, NULL, 'email', 'sent', NULL, NULL,"
+      "  NULL, NULL, NULL, 10, 0, 0, 13, '')";
+  if (ts.postgres()) {
+    RawPg raw;
+    raw.Exec("CREATE SCHEMA " + ts.schema() + "; SET search_path TO " + ts.schema());
+    // (SELECT 1 after it: a migration may be only a comment, which libpq calls an empty query.)
+    for (int i = 0; i < before; ++i) raw.Exec(std::string(internal::PostgresMigration(i)) + "\n;SELECT 1");
+    raw.Exec("CREATE TABLE schema_version(app TEXT PRIMARY KEY, version BIGINT NOT NULL);"
+             "INSERT INTO schema_version VALUES('cartrecovery', " + std::to_string(before) + ");" +
+             insert + rows);
+  } else {
+    RawDb raw(ts.path());
+    for (int i = 0; i < before; ++i) raw.Exec(internal::SqliteMigration(i));
+    raw.Exec("PRAGMA application_id = 1130451572; PRAGMA user_version = " + std::to_string(before) + ";" +
+             insert + rows);
+  }
+  BOOST_REQUIRE(HasColumn(ts, "messages", "text") == 1);
+  auto store = OpenStore(ts.url());
+  BOOST_TEST(store->Status(0).schema_version == target);
+  BOOST_TEST(HasColumn(ts, "messages", "text") == 0);
+  BOOST_TEST(ts.Int("SELECT count(*) FROM message_bodies") == 2);  // m3 and m4 had none
+  auto m1 = store->LoadMessage("m1");
+  BOOST_REQUIRE(m1.has_value());
+  BOOST_TEST(m1->subject == "Your cart");
+  BOOST_TEST(m1->text == "Hello Ann");
+  BOOST_TEST(m1->html == "<p>Hello Ann</p>");
+  BOOST_TEST(m1->to == "a@x.org");
+  BOOST_TEST((m1->status == MessageStatus::kSent));
+  auto m2 = store->LoadMessage("m2");
+  BOOST_REQUIRE(m2.has_value());
+  BOOST_TEST(m2->text == "Cart waiting");
+  BOOST_TEST(m2->subject.empty());
+  auto m4 = store->LoadMessage("m4");
+  BOOST_REQUIRE(m4.has_value());
+  BOOST_TEST(m4->text.empty());
+  // New bodies take numbers after the moved ones.
+  MessageRecord fresh = Msg("m5", "j5", "sending");
+  fresh.text = "A new one";
+  store->Write([&] { BOOST_TEST(store->InsertMessage(fresh)); });
+  BOOST_TEST(store->LoadMessage("m5")->text == "A new one");
+  BOOST_TEST(store->LoadMessage("m1")->text == "Hello Ann");
+  BOOST_TEST(store->LoadMessage("m2")->text == "Cart waiting");
+  // The moved bodies keep their age: retention's bodies window counts from the message.
+  RetentionWindows w;
+  w.bodies_ms = 5;
+  store->Write([&] { store->Prune(16, w, kDay); });  // m1 (created 10) goes, m2 (11) stays
+  BOOST_TEST(store->LoadMessage("m1")->text.empty());
+  BOOST_TEST(store->LoadMessage("m2")->text == "Cart waiting");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -355,6 +355,9 @@ class Store {
 
   // Messages. InsertMessage returns false when the id exists (exactly one per step and
   // channel); UpdateMessage writes status, reason, sent/attempts and content fields.
+  // The contents (subject, text, HTML) are kept apart from the row, which is rewritten at
+  // every status change: written with the message, again only when they change, read
+  // with it, and pruned, forgotten and exported with it.
   virtual bool InsertMessage(const MessageRecord& message) = 0;
   virtual std::optional<MessageRecord> LoadMessage(const std::string& message_id) = 0;
   virtual void UpdateMessage(const MessageRecord& message) = 0;

@@ -248,6 +248,23 @@ const std::vector<const char*>& Migrations() {
             FROM offers WHERE kind = 'coupon' AND incentive_rule <> '') d
         GROUP BY day_ms;
       )sql",
+      // 11: the rendered bodies in a cold table, written once, pointed at by a number handed
+      // out in order (sqlite_store.cpp says why).
+      R"sql(
+      CREATE TABLE message_bodies(
+        body_id BIGSERIAL PRIMARY KEY, subject TEXT NOT NULL, text TEXT NOT NULL,
+        html TEXT NOT NULL, written_ms BIGINT NOT NULL);
+      ALTER TABLE messages ADD COLUMN body_id BIGINT;
+      UPDATE messages SET body_id = seq WHERE subject <> '' OR text <> '' OR html <> '';
+      INSERT INTO message_bodies(body_id, subject, text, html, written_ms)
+        SELECT body_id, coalesce(subject, ''), coalesce(text, ''), coalesce(html, ''), created_ms
+        FROM messages WHERE body_id IS NOT NULL;
+      SELECT setval(pg_get_serial_sequence('message_bodies', 'body_id'),
+                    coalesce((SELECT max(body_id) FROM message_bodies), 0) + 1, false);
+      CREATE INDEX message_bodies_written ON message_bodies(written_ms);
+      DROP INDEX messages_bodies;
+      ALTER TABLE messages DROP COLUMN subject, DROP COLUMN text, DROP COLUMN html;
+      )sql",
   };
   return kMigrations;
 }
@@ -258,7 +275,8 @@ const char kOurTables[] =
     "'events', 'carts', 'contacts', 'visitors', 'journeys', 'jobs', 'messages', 'orders',"
     " 'workers', 'coupon_pools', 'coupons', 'offers', 'assignments', 'flow_pauses',"
     " 'schema_version', 'report_days', 'funnel_days', 'offer_days', 'consent_log',"
-    " 'cart_event_counts', 'lead_days', 'lead_totals', 'incentive_abandonments', 'incentive_days'";
+    " 'cart_event_counts', 'lead_days', 'lead_totals', 'incentive_abandonments', 'incentive_days',"
+    " 'message_bodies'";
 
 class PostgresStore final : public SqlStore<PgDb> {
  public:
@@ -678,7 +696,10 @@ class PostgresStore final : public SqlStore<PgDb> {
   std::string Contains(const std::string& haystack, const std::string& needle) const override {
     return "strpos(" + haystack + ", " + needle + ") > 0";
   }
-  std::string RowJson(const char* table) override { return std::string("row_to_json(") + table + ")::text"; }
+  std::string RowJson(const char* table, const std::string& extra) override {
+    if (extra.empty()) return std::string("row_to_json(") + table + ")::text";
+    return std::string("(to_jsonb(") + table + ") || jsonb_build_object(" + extra + "))::text";
+  }
   std::string WrittenOrder() const override { return ""; }
 
   // Keyed transactions: locks these keys (empty ones skipped) before their rows are used.
@@ -805,7 +826,7 @@ void PostgresStore::Initialize() {
 
 void PostgresStore::Compact() {
   // Dead row versions of the erased rows go from the tables' pages.
-  db_.Exec("VACUUM contacts, visitors, carts, journeys, messages, orders, offers, assignments,"
+  db_.Exec("VACUUM contacts, visitors, carts, journeys, messages, message_bodies, orders, offers, assignments,"
            " coupons, consent_log, events, lead_days, incentive_abandonments");
 }
 

@@ -324,11 +324,57 @@ template <class Db>
 bool SqlStore<Db>::InsertMessage(const MessageRecord& m) {
   auto s = db_.Prepare(
       "INSERT INTO messages(message_id, journey_id, cart_id, contact_key, flow, path, step, branch,"
-      " channel, status, reason, to_addr, subject, text, html, due_ms, sent_ms, attempts, created_ms,"
-      " variant) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)"
-      " ON CONFLICT DO NOTHING");
-  BindNewMessageRow(s, m).Run();
-  return db_.ChangedRows() == 1;
+      " channel, status, reason, to_addr, due_ms, sent_ms, attempts, created_ms, variant, body_id)"
+      " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18) ON CONFLICT DO NOTHING");
+  // The body first, so that the row is written once with its number.
+  const std::optional<int64_t> body = HasBody(m) ? std::optional<int64_t>(InsertBody(m)) : std::nullopt;
+  BindNewMessageRow(s, m).Bind(18, body).Run();
+  if (db_.ChangedRows() == 1) return true;
+  if (body) DeleteBody(*body);  // the message was there already: its body stays as it was
+  return false;
+}
+
+// The contents go to the cold table, once: the hot row is rewritten as the message's status
+// moves, and a body inside it would be rewritten each time (see migration 11).
+template <class Db>
+int64_t SqlStore<Db>::InsertBody(const MessageRecord& m) {
+  auto s = db_.Prepare(
+      "INSERT INTO message_bodies(subject, text, html, written_ms) VALUES(?1,?2,?3,?4) RETURNING body_id");
+  BindMessageBody(s, m);
+  std::optional<int64_t> id;
+  while (s.Step()) id = s.Int(0);  // to the end: the statement is done before the next
+  if (!id) throw Error(ErrorCode::kStorage, "message_bodies: no body_id returned");
+  return *id;
+}
+
+template <class Db>
+void SqlStore<Db>::DeleteBody(int64_t body_id) {
+  db_.Prepare("DELETE FROM message_bodies WHERE body_id = ?1").Bind(1, body_id).Run();
+}
+
+// UpdateMessage's contents: kept when unchanged (an open or a click rewrites the row only),
+// replaced when the step was planned again (a retry or a deferred send renders anew).
+template <class Db>
+void SqlStore<Db>::UpdateBody(const MessageRecord& m) {
+  std::optional<int64_t> body;  // the row's body, when it is still there (not pruned)
+  {
+    auto s = db_.Prepare(
+        "SELECT b.body_id FROM messages m JOIN message_bodies b ON b.body_id = m.body_id"
+        " WHERE m.message_id = ?1");
+    s.Bind(1, m.message_id);
+    if (s.Step()) body = s.Int(0);
+  }
+  if (body && HasBody(m)) {
+    auto s = db_.Prepare(
+        "UPDATE message_bodies SET subject = ?1, text = ?2, html = ?3 WHERE body_id = ?4"
+        " AND (subject <> ?1 OR text <> ?2 OR html <> ?3)");
+    s.Bind(1, m.subject).Bind(2, m.text).Bind(3, m.html).Bind(4, *body).Run();
+    return;
+  }
+  if (!body && !HasBody(m)) return;
+  if (body) DeleteBody(*body);
+  const std::optional<int64_t> next = HasBody(m) ? std::optional<int64_t>(InsertBody(m)) : std::nullopt;
+  db_.Prepare("UPDATE messages SET body_id = ?1 WHERE message_id = ?2").Bind(1, next).Bind(2, m.message_id).Run();
 }
 
 template <class Db>
@@ -340,10 +386,11 @@ std::optional<MessageRecord> SqlStore<Db>::LoadMessage(const std::string& id) {
 template <class Db>
 void SqlStore<Db>::UpdateMessage(const MessageRecord& m) {
   auto s = db_.Prepare(
-      "UPDATE messages SET status = ?1, reason = ?2, to_addr = ?3, subject = ?4, text = ?5,"
-      " html = ?6, sent_ms = ?7, opened_ms = ?8, clicked_ms = ?9, attempts = ?10, due_ms = ?11,"
-      " variant = ?12, unsubscribed_ms = ?13 WHERE message_id = ?14");
+      "UPDATE messages SET status = ?1, reason = ?2, to_addr = ?3, sent_ms = ?4, opened_ms = ?5,"
+      " clicked_ms = ?6, attempts = ?7, due_ms = ?8, variant = ?9, unsubscribed_ms = ?10"
+      " WHERE message_id = ?11");
   BindMessageUpdate(s, m).Run();
+  if (db_.ChangedRows() == 1) UpdateBody(m);
 }
 
 template <class Db>
@@ -971,9 +1018,9 @@ PruneCounts SqlStore<Db>::Prune(Millis now, const RetentionWindows& w, Millis at
     if (db_.ChangedRows() >= n) c.more = true;
   }
   if (w.bodies_ms > 0) {
-    db_.Prepare("UPDATE messages SET subject = '', text = '', html = '' WHERE message_id IN"
-                " (SELECT message_id FROM messages WHERE (subject <> '' OR text <> '' OR html <> '')"
-                " AND created_ms < ?1 LIMIT ?2)")
+    // (The rows keep the numbers, which point at nothing: AUTOINCREMENT never reuses them.)
+    db_.Prepare("DELETE FROM message_bodies WHERE body_id IN"
+                " (SELECT body_id FROM message_bodies WHERE written_ms < ?1 LIMIT ?2)")
         .Bind(1, now - w.bodies_ms)
         .Bind(2, n)
         .Run();
@@ -1039,6 +1086,10 @@ PruneCounts SqlStore<Db>::Prune(Millis now, const RetentionWindows& w, Millis at
               Aggregates(MessageCounters()) + ", " + Zeros(OrderCounters()) +
               " FROM messages WHERE message_id IN (" + text_ids + ") GROUP BY 1, 2, 3, 4, 5, 6" +
               ReportDayConflict(),
+          messages);
+      // A body kept longer than its row (a bodies window past the reports window) goes with it.
+      run("DELETE FROM message_bodies WHERE body_id IN (SELECT body_id FROM messages WHERE message_id IN (" +
+              text_ids + "))",
           messages);
       c.messages = run("DELETE FROM messages WHERE message_id IN (" + text_ids + ")", messages);
     }
@@ -1168,7 +1219,15 @@ std::vector<std::pair<std::string, std::string>> SqlStore<Db>::PersonRows(const 
   std::vector<std::pair<std::string, std::string>> out;
   const std::string events = EventsOfPerson();
   for (const auto& [table, where] : PersonTables()) {
-    auto s = db_.Prepare(PersonSets() + "SELECT " + RowJson(table) + " FROM " + table + " WHERE " +
+    // A message as the person was sent it: with its contents from the cold table.
+    auto body = [](const char* column) {
+      return std::string("'") + column + "', coalesce((SELECT b." + column +
+             " FROM message_bodies b WHERE b.body_id = messages.body_id), '')";
+    };
+    const std::string extra = std::string(table) == "messages"
+                                  ? body("subject") + ", " + body("text") + ", " + body("html")
+                                  : std::string();
+    auto s = db_.Prepare(PersonSets() + "SELECT " + RowJson(table, extra) + " FROM " + table + " WHERE " +
                          (where ? where : events) + WrittenOrder());
     BindPerson(s, who);
     while (s.Step()) out.emplace_back(table, s.Text(0));
@@ -1207,8 +1266,11 @@ std::map<std::string, int64_t> SqlStore<Db>::ErasePerson(const PersonKeys& who,
   // (The anonymized page views no longer match: new visitor id, no cart, no address.)
   n["events"] = run("DELETE FROM events WHERE " + EventsOfPerson());
   n["carts"] = run("UPDATE carts SET restore_url = '' WHERE cart_id IN (SELECT v FROM c)");
+  n["message_bodies"] = run(
+      "DELETE FROM message_bodies WHERE body_id IN (SELECT body_id FROM messages"
+      " WHERE contact_key IN (SELECT v FROM k) OR cart_id IN (SELECT v FROM c))");
   n["messages"] = run(
-      "UPDATE messages SET to_addr = '', subject = '', text = '', html = ''"
+      "UPDATE messages SET to_addr = '', body_id = NULL"
       " WHERE contact_key IN (SELECT v FROM k) OR cart_id IN (SELECT v FROM c)");
   for (size_t i = 0; i < who.contact_keys.size(); ++i) {
     const std::string anon = anonymous + "/" + std::to_string(i);

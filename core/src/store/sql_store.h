@@ -160,8 +160,9 @@ class SqlStore : public Store {
   // Whether the text `haystack` contains the text `needle`.
   virtual std::string Contains(const std::string& haystack, const std::string& needle) const = 0;
   // One row of `table` as JSON text with every column, whatever later migrations added, and
-  // the ORDER BY (possibly "") that lists rows in the order they were written.
-  virtual std::string RowJson(const char* table) = 0;
+  // `extra` members ("'name', expression, ..."; may be empty) after them; and the ORDER BY
+  // (possibly "") that lists rows in the order they were written.
+  virtual std::string RowJson(const char* table, const std::string& extra) = 0;
   virtual std::string WrittenOrder() const = 0;
   // After a person's rows were erased, or a prune batch went: give the space back where
   // the dialect keeps copies behind (SQLite's index pages and free list).
@@ -172,6 +173,11 @@ class SqlStore : public Store {
 
  private:
   using Statement = decltype(std::declval<Db&>().Prepare(std::string()));
+
+  // A message's subject, text and HTML in message_bodies (none: no row), by body_id.
+  int64_t InsertBody(const MessageRecord& m);
+  void DeleteBody(int64_t body_id);
+  void UpdateBody(const MessageRecord& m);
 
   // The incentive budget's own rows (incentive_budget.cpp): a decision counted as it is
   // recorded (SaveOffer), and a prune batch's share (Prune; true: more are due).

@@ -57,11 +57,14 @@ inline std::string JourneySelect(const std::string& tail) {
          tail;
 }
 
+// A message with its contents: subject, text and HTML live in message_bodies (migration 11),
+// a row only when there are some (read back as empty strings when there are none).
 inline std::string MessageSelect(const std::string& tail) {
   return std::string(
              "SELECT message_id, journey_id, cart_id, contact_key, flow, path, step, branch,"
              " channel, status, reason, to_addr, subject, text, html, due_ms, sent_ms, opened_ms,"
-             " clicked_ms, attempts, created_ms, variant, unsubscribed_ms FROM messages ") +
+             " clicked_ms, attempts, created_ms, variant, unsubscribed_ms"
+             " FROM messages LEFT JOIN message_bodies b ON b.body_id = messages.body_id ") +
          tail;
 }
 
@@ -340,14 +343,21 @@ S& BindNewMessageRow(S& s, const MessageRecord& m) {
       .Bind(10, MessageStatusName(m.status))
       .Bind(11, m.reason)
       .Bind(12, m.to)
-      .Bind(13, m.subject)
-      .Bind(14, m.text)
-      .Bind(15, m.html)
-      .Bind(16, m.due_ms)
-      .Bind(17, m.sent_ms)
-      .Bind(18, m.attempts)
-      .Bind(19, m.created_ms)
-      .Bind(20, m.variant);
+      .Bind(13, m.due_ms)
+      .Bind(14, m.sent_ms)
+      .Bind(15, m.attempts)
+      .Bind(16, m.created_ms)
+      .Bind(17, m.variant);
+}
+
+// message_bodies' row: subject, text, html, written_ms (the message's creation, what
+// retention's bodies window counts from).
+template <class S>
+S& BindMessageBody(S& s, const MessageRecord& m) {
+  return s.Bind(1, m.subject).Bind(2, m.text).Bind(3, m.html).Bind(4, m.created_ms);
+}
+inline bool HasBody(const MessageRecord& m) {
+  return !m.subject.empty() || !m.text.empty() || !m.html.empty();
 }
 
 template <class S>
@@ -355,17 +365,14 @@ S& BindMessageUpdate(S& s, const MessageRecord& m) {
   return s.Bind(1, MessageStatusName(m.status))
       .Bind(2, m.reason)
       .Bind(3, m.to)
-      .Bind(4, m.subject)
-      .Bind(5, m.text)
-      .Bind(6, m.html)
-      .Bind(7, m.sent_ms)
-      .Bind(8, m.opened_ms)
-      .Bind(9, m.clicked_ms)
-      .Bind(10, m.attempts)
-      .Bind(11, m.due_ms)
-      .Bind(12, m.variant)
-      .Bind(13, m.unsubscribed_ms)
-      .Bind(14, m.message_id);
+      .Bind(4, m.sent_ms)
+      .Bind(5, m.opened_ms)
+      .Bind(6, m.clicked_ms)
+      .Bind(7, m.attempts)
+      .Bind(8, m.due_ms)
+      .Bind(9, m.variant)
+      .Bind(10, m.unsubscribed_ms)
+      .Bind(11, m.message_id);
 }
 
 template <class S>
