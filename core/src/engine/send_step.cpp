@@ -58,6 +58,11 @@ void WriteJobs(Store& store, size_t count, const std::function<void()>& begin,
         job(i);
         a_job_threw = false;
       }
+      // A job's write that failed on the server, known only now (PostgreSQL's pipeline),
+      // is a job's failure too: the savepoint run below finds which.
+      a_job_threw = true;
+      store.AwaitWrites();
+      a_job_threw = false;
     });
     return;
   } catch (const std::exception&) {
@@ -259,7 +264,7 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
     auto save = [&] {
       assert(existing ? CanMove(existing->status, m.status) : CanStartAs(m.status));
       if (existing) store.UpdateMessage(m);
-      else store.InsertMessage(m);
+      else store.InsertMessageAsync(m);
     };
     std::string reason;
     if (!channel) reason = "channel_not_configured";
@@ -348,7 +353,7 @@ void Engine::Impl::RecordStep(Store& store, StepReads& reads, StepPlan& plan,
   if (!reads.ClaimIsCurrent(plan.job)) return;
   auto j = reads.Journey(plan.journey.journey_id);
   if (!j || j->state != JourneyState::kRunning) {
-    store.FinishJob(plan.job.job_id, plan.job.attempt);
+    store.FinishJobAsync(plan.job.job_id, plan.job.attempt);
     return;
   }
   // The step is done when every channel is: sent, failed or suppressed. A channel
@@ -368,7 +373,7 @@ void Engine::Impl::RecordStep(Store& store, StepReads& reads, StepPlan& plan,
     if (m.status == MessageStatus::kSent && (first_sent == 0 || m.sent_ms < first_sent)) first_sent = m.sent_ms;
   }
   if (wake) {
-    store.RetryJob(plan.job.job_id, plan.job.attempt, std::max(*wake, now));
+    store.RetryJobAsync(plan.job.job_id, plan.job.attempt, std::max(*wake, now));
     return;
   }
   if (first_sent == 0) first_sent = now;  // nothing went: the next step counts from now
@@ -383,7 +388,7 @@ void Engine::Impl::RecordStep(Store& store, StepReads& reads, StepPlan& plan,
     j->state = JourneyState::kCompleted;
     j->next_branch.reset();
     store.SaveJourney(*j);
-    store.FinishJob(plan.job.job_id, plan.job.attempt);
+    store.FinishJobAsync(plan.job.job_id, plan.job.attempt);
     if (cart && cart->state == CartState::kAbandoned) {
       cart->state = CartState::kExpired;
       store.SaveCart(*cart);
@@ -401,7 +406,7 @@ void Engine::Impl::RecordStep(Store& store, StepReads& reads, StepPlan& plan,
   j->next_due_ms = due.due_ms;
   j->next_branch = due.branch;
   store.SaveJourney(*j);
-  store.RetryJob(plan.job.job_id, plan.job.attempt, due.due_ms);  // the same row carries the next step
+  store.RetryJobAsync(plan.job.job_id, plan.job.attempt, due.due_ms);  // the same row carries the next step
 }
 
 void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, Millis now,

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 
 #include "cartrecovery/status.h"
@@ -100,6 +101,33 @@ bool Succeeded(const PGresult* r) {
 }
 
 void DiscardNotice(void*, const char*) {}  // "schema ... already exists, skipping" etc.
+
+// CARTRECOVERY_PG_COUNT=1: every round trip to the server counted by what it ran, written
+// to stderr when the connection closes (a profile of statements per reminder, bench only).
+struct RoundTrips {
+  bool on = std::getenv("CARTRECOVERY_PG_COUNT") != nullptr;
+  std::map<std::string, int64_t> by_kind;
+  void Count(const std::string& what) {
+    if (on) ++by_kind[what];
+  }
+  void Print() {
+    if (!on || by_kind.empty()) return;
+    int64_t total = 0;
+    for (const auto& [what, n] : by_kind)
+      if (what.rfind("queued: ", 0) != 0) total += n;  // sent in a pipeline: no round trip
+    std::fprintf(stderr, "cartrecovery pg round trips (pid %d): %lld\n", static_cast<int>(getpid()),
+                 static_cast<long long>(total));
+    std::vector<std::pair<int64_t, std::string>> sorted;
+    for (const auto& [what, n] : by_kind) sorted.emplace_back(-n, what);
+    std::sort(sorted.begin(), sorted.end());
+    for (const auto& [n, what] : sorted) std::fprintf(stderr, "  %8lld  %s\n", static_cast<long long>(-n), what.c_str());
+    by_kind.clear();
+  }
+};
+RoundTrips& Trips() {
+  static RoundTrips trips;
+  return trips;
+}
 
 }  // namespace
 
@@ -268,16 +296,59 @@ PgStmt& PgStmt::Bind(int i, const std::optional<bool>& v) {
 
 PgStmt& PgStmt::Bind(int i, const std::optional<int64_t>& v) { return v ? Bind(i, *v) : BindNull(i); }
 
+void PgStmt::Send() {
+  PGconn* conn = db_->conn_;
+  if (!db_->pipeline_) {
+    if (PQenterPipelineMode(conn) != 1) db_->Fail(nullptr, "pipeline mode");
+    db_->pipeline_ = true;
+  }
+  const int n = static_cast<int>(values_.size());
+  if (prepared_->generation != db_->generation_) {
+    if (PQsendPrepare(conn, prepared_->name.c_str(), prepared_->sql.c_str(), n, types_.data()) != 1)
+      db_->Fail(nullptr, "prepare: " + Summary(prepared_->sql));
+    db_->queued_.push_back({"prepare: " + Summary(prepared_->sql), prepared_});
+    prepared_->generation = db_->generation_;  // undone by Sync if it failed
+  }
+  std::vector<const char*> values(values_.size());
+  for (size_t i = 0; i < values_.size(); ++i) values[i] = values_[i] ? values_[i]->c_str() : nullptr;
+  if (PQsendQueryPrepared(conn, prepared_->name.c_str(), n, values.data(), nullptr, nullptr, 0) != 1)
+    db_->Fail(nullptr, Summary(prepared_->sql));
+  db_->queued_.push_back({Summary(prepared_->sql), nullptr});
+}
+
+void PgStmt::Queue() {
+  db_->EnsureOpen();
+  if (!db_->in_transaction_ || !db_->queue_writes_ || executed_) return Run();
+  db_->EnsureUsable();
+  if (db_->queued_.size() >= PgDb::kPipelineDepth) db_->Sync();
+  Trips().Count("queued: " + Summary(prepared_->sql));
+  Send();
+  executed_ = true;
+  rows_ = 0;
+  db_->changed_ = 0;  // not known: a queued write's caller does not ask
+}
+
 void PgStmt::Execute() {
   // Outside a transaction a statement is a read (store.h): when the connection turns out
   // to be lost (an idle timeout, a server restart), it is reconnected and run once more.
   db_->EnsureOpen();
+  if (db_->pipeline_) {
+    // The writes queued before it and this statement go in one round trip.
+    db_->EnsureUsable();
+    Send();
+    result_ = db_->SyncPipeline(true, Summary(prepared_->sql));
+    executed_ = true;
+    rows_ = PQntuples(result_);
+    db_->changed_ = std::atoll(PQcmdTuples(result_));
+    return;
+  }
   for (int attempt = 0;; ++attempt) {
     db_->EnsureUsable();
     PGconn* conn = db_->conn_;
     const int n = static_cast<int>(values_.size());
     PGresult* r = nullptr;
     if (prepared_->generation != db_->generation_) {
+      Trips().Count("prepare: " + Summary(prepared_->sql));
       r = PQprepare(conn, prepared_->name.c_str(), prepared_->sql.c_str(), n, types_.data());
       if (Succeeded(r)) {
         PQclear(r);
@@ -288,6 +359,7 @@ void PgStmt::Execute() {
     if (!r) {
       std::vector<const char*> values(values_.size());
       for (size_t i = 0; i < values_.size(); ++i) values[i] = values_[i] ? values_[i]->c_str() : nullptr;
+      Trips().Count(Summary(prepared_->sql));
       r = PQexecPrepared(conn, prepared_->name.c_str(), n, values.data(), nullptr, nullptr, 0);
     }
     if (Succeeded(r)) {
@@ -345,6 +417,7 @@ std::optional<bool> PgStmt::OptBool(int col) const {
 PgDb::PgDb(const std::string& url) : url_(ParsePgUrl(url)), pid_(getpid()) { Connect(); }
 
 PgDb::~PgDb() {
+  if (getpid() == pid_) Trips().Print();
   if (!conn_ || abandoned_ || getpid() != pid_) return;  // leaked on purpose (see the header)
   PQfinish(conn_);
 }
@@ -429,6 +502,8 @@ PgStmt PgDb::Prepare(const std::string& sql) {
 void PgDb::Exec(const std::string& sql) {
   EnsureOpen();
   EnsureUsable();
+  Sync();
+  Trips().Count(Summary(sql));
   PGresult* r = PQexec(conn_, sql.c_str());
   if (!Succeeded(r)) Fail(r, Summary(sql));
   changed_ = std::atoll(PQcmdTuples(r));
@@ -436,6 +511,7 @@ void PgDb::Exec(const std::string& sql) {
 }
 
 void PgDb::Begin() {
+  DiscardPipeline();
   EnsureUsable();
   if (PQtransactionStatus(conn_) != PQTRANS_IDLE) PQclear(PQexec(conn_, "ROLLBACK"));
   pending_ = true;
@@ -447,6 +523,7 @@ void PgDb::Begin() {
 std::string PgDb::Open(const std::string& lock_sql, LockMode mode) {
   pending_ = false;
   const std::string sql = "BEGIN; " + lock_sql;
+  Trips().Count(mode == LockMode::kKeys ? "BEGIN; lock store shared (+ keys)" : "BEGIN; lock store");
   PGresult* r = PQexec(conn_, sql.c_str());
   if (!Succeeded(r) && Retryable()) {
     // Lost while idle: nothing of this transaction happened yet, so begin it afresh.
@@ -511,6 +588,8 @@ bool PgDb::LockKeys(const std::vector<std::string>& keys) {
              std::to_string(lock_key_) + ")" + (sql.empty() ? "" : "; " + sql),
          LockMode::kKeys);
   } else if (!sql.empty()) {
+    Sync();
+    Trips().Count("lock keys");
     PGresult* r = PQexec(conn_, sql.c_str());
     if (!Succeeded(r)) Fail(r, "lock keys");
     PQclear(r);
@@ -529,7 +608,16 @@ void PgDb::Commit() {
     return;
   }
   in_transaction_ = false;  // over, whatever the outcome
-  PGresult* r = PQexec(conn_, "COMMIT");
+  PGresult* r = nullptr;
+  if (pipeline_) {
+    // After the queued writes, in the same round trip; a write that failed is the error.
+    if (PQsendQueryParams(conn_, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0) != 1) Fail(nullptr, "commit");
+    queued_.push_back({"commit", nullptr});
+    r = SyncPipeline(true, "COMMIT");
+  } else {
+    Trips().Count("COMMIT");
+    r = PQexec(conn_, "COMMIT");
+  }
   if (!Succeeded(r))
     Fail(r, PQstatus(conn_) == CONNECTION_BAD ? "commit (whether it took effect is unknown)" : "commit");
   const bool committed = std::strcmp(PQcmdStatus(r), "COMMIT") == 0;
@@ -541,6 +629,7 @@ void PgDb::Commit() {
 }
 
 void PgDb::Rollback() noexcept {
+  DiscardPipeline();
   in_transaction_ = false;
   pending_ = false;
   mode_ = LockMode::kNone;
@@ -548,6 +637,89 @@ void PgDb::Rollback() noexcept {
   if (!conn_ || getpid() != pid_ || PQstatus(conn_) != CONNECTION_OK) return;
   if (PQtransactionStatus(conn_) == PQTRANS_IDLE) return;
   PQclear(PQexec(conn_, "ROLLBACK"));
+}
+
+void PgDb::Sync() {
+  if (PGresult* r = SyncPipeline(false, "")) PQclear(r);
+}
+
+PGresult* PgDb::SyncPipeline(bool with_last, const std::string& last_what) {
+  if (!pipeline_) return nullptr;
+  Trips().Count(with_last ? "pipeline sync with: " + last_what : "pipeline sync");
+  std::vector<Queued> queued;
+  queued.swap(queued_);
+  PGresult* failed = nullptr;
+  std::string failed_what;
+  PGresult* last = nullptr;
+  bool lost = PQpipelineSync(conn_) != 1;
+  for (size_t i = 0; i < queued.size() && !lost; ++i) {
+    PGresult* r = PQgetResult(conn_);
+    if (!r) {  // no answer where one is due: the connection is gone
+      lost = true;
+      break;
+    }
+    const bool ok = Succeeded(r);
+    if (!ok && queued[i].prepared) queued[i].prepared->generation = 0;  // to be prepared again
+    if (!ok && !failed) {
+      failed = r;  // the first failure; what follows it was skipped by the server
+      failed_what = queued[i].what;
+      r = nullptr;
+    } else if (ok && with_last && i + 1 == queued.size()) {
+      last = r;
+      r = nullptr;
+    }
+    if (r) PQclear(r);
+    // Each statement's answers end with a null result.
+    for (int extra = 0; extra < 4; ++extra) {
+      PGresult* end = PQgetResult(conn_);
+      if (!end) break;
+      PQclear(end);
+    }
+  }
+  if (!lost) {
+    PGresult* sync = PQgetResult(conn_);
+    lost = !sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC;
+    if (sync) PQclear(sync);
+  }
+  if (!lost && PQexitPipelineMode(conn_) == 1) {
+    pipeline_ = false;
+  } else {
+    // Not in a state to go on: this connection's transaction is lost with it (the caller
+    // rolls back), and the next transaction starts on a new one.
+    for (auto& q : queued)
+      if (q.prepared) q.prepared->generation = 0;
+    if (last) PQclear(last);
+    if (failed) PQclear(failed);
+    const std::string msg = OneLine(PQerrorMessage(conn_));
+    PQreset(conn_);
+    pipeline_ = false;
+    ++generation_;
+    in_transaction_ = false;
+    if (PQstatus(conn_) == CONNECTION_OK) {
+      try {
+        SetUpSession();
+      } catch (...) {
+      }
+    }
+    last_state_.clear();
+    throw Error(ErrorCode::kStorage, Scrub("store '" + url_.shown + "': pipelined writes: lost the answers (" +
+                                           msg + "); the transaction was rolled back"));
+  }
+  if (failed) {
+    if (last) PQclear(last);
+    Fail(failed, failed_what);
+  }
+  if (with_last && !last) Fail(nullptr, last_what);
+  return last;
+}
+
+void PgDb::DiscardPipeline() noexcept {
+  if (!pipeline_ || !conn_ || getpid() != pid_) return;
+  try {
+    Sync();
+  } catch (...) {
+    // The failure is the transaction's, which is being undone.
+  }
 }
 
 std::string PgDb::Scrub(std::string text) const {

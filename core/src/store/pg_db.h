@@ -1,7 +1,10 @@
 // pg_db.h: a thin RAII layer over libpq, the PostgreSQL twin of sqlite_db.h: one
 // connection, statements prepared once per connection and cached by their text,
 // parameters bound as text, and errors turned into Error(kStorage) at this edge with the
-// URL's password scrubbed from every message.
+// URL's password scrubbed from every message. Inside a transaction, writes whose answer
+// nobody reads (PgStmt::Queue) go in libpq's pipeline mode: sent at once, answered together
+// with the next statement that waits or the commit, so a batch of reminders costs a few
+// round trips instead of five per reminder (docs/POSTGRES.md, "CPU per reminder").
 //
 // libpq's header stays out of this one (its types are only declared), so that code which
 // includes it needs no PostgreSQL include path.
@@ -79,6 +82,10 @@ class PgStmt {
   bool Step();
   // Executes, ignoring rows.
   void Run();
+  // A write whose result and changed rows nobody reads: inside a transaction it is sent in
+  // pipeline mode without waiting for the server's answer (PgDb::Sync), so that a batch's
+  // row writes cost one round trip, not one each. Outside a transaction: Run().
+  void Queue();
 
   int64_t Int(int col) const;
   bool IsNull(int col) const;
@@ -88,6 +95,8 @@ class PgStmt {
  private:
   void Set(int i, std::optional<std::string> value, unsigned type);
   void Execute();
+  // Sends this statement (and its PREPARE when new on the connection) into the pipeline.
+  void Send();
 
   PgDb* db_;
   PgPrepared* prepared_;
@@ -145,6 +154,21 @@ class PgDb {
   void Commit();
   void Rollback() noexcept;
   bool in_transaction() const { return in_transaction_ || pending_; }
+  // Waits for the answers to the writes queued in the pipeline (PgStmt::Queue) and leaves
+  // pipeline mode; throws Error(kStorage) for the first that failed, naming it. Every
+  // statement that waits for its own answer, and Commit, do this first.
+  void Sync();
+  // As many queued writes as the pipeline holds before Sync is forced: their answers wait
+  // in the server's socket buffer meanwhile, and must not fill it.
+  static constexpr size_t kPipelineDepth = 256;
+  // After a failure: the pipeline's answers read and dropped, pipeline mode left (what
+  // failed in it is the transaction's or savepoint's being undone).
+  void DiscardPipeline() noexcept;
+  // Whether PgStmt::Queue may defer a write now. The store allows it in a transaction's
+  // own body, not inside a savepoint: there a job's write that fails must throw before the
+  // job goes on (it may keep what it planned in memory), as it did one statement at a time.
+  void AllowQueuedWrites(bool allow) { queue_writes_ = allow; }
+  bool queued_writes_allowed() const { return queue_writes_; }
 
   const PgUrl& url() const { return url_; }
   // The schema the tables live in: ?schema= or the server's current_schema().
@@ -175,6 +199,18 @@ class PgDb {
   // A statement failed because the connection was lost outside a transaction: it may be
   // run again on a new one.
   bool Retryable() const;
+  // Sync, keeping the answer of the last statement sent (the one the caller waits for) and
+  // returning it; nullptr when it sent none (`with_last` false).
+  pg_result* SyncPipeline(bool with_last, const std::string& last_what);
+
+  // A statement sent in the pipeline whose answer is not read yet.
+  struct Queued {
+    std::string what;                // for the error message
+    PgPrepared* prepared = nullptr;  // a PREPARE: not prepared after all if it failed
+  };
+  std::vector<Queued> queued_;
+  bool pipeline_ = false;  // in libpq's pipeline mode
+  bool queue_writes_ = false;
 
   PgUrl url_;
   std::string schema_;

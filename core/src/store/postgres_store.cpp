@@ -1,6 +1,8 @@
 // The PostgreSQL store: what PostgreSQL does its own way; the SQL it shares with the SQLite
 // store is in sql_store.cpp (SqlStore), with the hooks below for the words that differ.
 // Every statement is prepared once per connection and cached (PgDb::Prepare, by its text).
+// A transaction's row writes go in pipeline mode (PgStmt::Queue), one statement at a time
+// inside a savepoint (Write): there a failure must throw where it happens.
 // Claims (jobs, coupons) are single statements with FOR UPDATE SKIP LOCKED.
 //
 // Locking: writers on many hosts run at once and wait for each other only over the same
@@ -289,10 +291,15 @@ class PostgresStore final : public SqlStore<PgDb> {
       FlushEvents();  // what the buffer holds from here on is the savepoint's
       db_.Exec("SAVEPOINT nested");
       ++depth_;
+      const bool queued_writes = db_.queued_writes_allowed();
+      db_.AllowQueuedWrites(false);  // one statement at a time: a failure throws in place
       try {
         fn();
+        db_.AllowQueuedWrites(queued_writes);
       } catch (...) {
         --depth_;
+        db_.AllowQueuedWrites(queued_writes);
+        db_.DiscardPipeline();
         // A lock cycle broken inside the savepoint: the caller may go on, but the work it
         // gave up would be lost (a reminder left "sending" is sent again), so the whole
         // transaction is failed at its end and WriteRepeatable runs it again.
@@ -310,8 +317,11 @@ class PostgresStore final : public SqlStore<PgDb> {
     conflicted_ = false;
     events_.clear();
     ++depth_;
+    // Row writes go in pipeline mode (PgStmt::Queue): a batch's writes cost one round trip.
+    db_.AllowQueuedWrites(true);
     try {
       fn();
+      db_.AllowQueuedWrites(false);
       FlushEvents();
       if (conflicted_)
         throw Error(ErrorCode::kStorage, "store '" + db_.url().shown +
@@ -322,6 +332,7 @@ class PostgresStore final : public SqlStore<PgDb> {
       ++commits_;
     } catch (...) {
       if (depth_ > 0) --depth_;
+      db_.AllowQueuedWrites(false);
       events_.clear();
       db_.Rollback();
       throw;
@@ -369,6 +380,11 @@ class PostgresStore final : public SqlStore<PgDb> {
   std::map<std::string, int64_t> ErasePerson(const PersonKeys& who, const std::string& anonymous) override {
     FlushEvents();
     return SqlStore::ErasePerson(who, anonymous);
+  }
+
+  void AwaitWrites() override {
+    FlushEvents();
+    db_.Sync();
   }
 
   // ---- Locking by key (the comment at the top) -------------------------------------------

@@ -227,7 +227,7 @@ void SqlStore<Db>::SaveCart(const Cart& c) {
       ReplaceRow("carts", "cart_id, visitor_id, contact_key, state, stage, currency, items, value_minor,"
                           " restore_url, created_ms, last_activity_ms");
   auto s = db_.Prepare(sql);
-  BindCartRow(s, c).Run();
+  BindCartRow(s, c).Queue();
 }
 
 template <class Db>
@@ -255,7 +255,7 @@ void SqlStore<Db>::SaveContact(const Contact& c) {
                              " consent_personalization, unsubscribed, last_message_ms, last_order_ms,"
                              " push_subscription, email_bounced, phone_bounced");
   auto s = db_.Prepare(sql);
-  BindContactRow(s, c).Run();
+  BindContactRow(s, c).Queue();
 }
 
 template <class Db>
@@ -317,7 +317,7 @@ void SqlStore<Db>::SaveJourney(const JourneyRecord& j) {
                              " next_due_ms, next_branch, started_ms, prev_sent_ms, prev_engagement,"
                              " prev_branch, updated_ms");
   auto s = db_.Prepare(sql);
-  BindJourneyRow(s, j).Run();
+  BindJourneyRow(s, j).Queue();
 }
 
 template <class Db>
@@ -1311,26 +1311,34 @@ void SqlStore<Db>::CancelJobs(const std::string& kind, const std::string& subjec
   db_.Prepare("DELETE FROM jobs WHERE kind = ?1 AND subject = ?2").Bind(1, kind).Bind(2, subject).Run();
 }
 
+namespace {
+// "done" is the row's removal: finished jobs leave nothing behind to scan.
+const char kFinishJob[] = "DELETE FROM jobs WHERE job_id = ?1 AND attempt = ?2 AND state = 'claimed'";
+const char kRetryJob[] =
+    "UPDATE jobs SET state = 'pending', due_ms = ?1, lease_until_ms = 0"
+    " WHERE job_id = ?2 AND attempt = ?3 AND state = 'claimed'";
+}  // namespace
+
 template <class Db>
 bool SqlStore<Db>::FinishJob(int64_t job_id, int attempt) {
-  // "done" is the row's removal: finished jobs leave nothing behind to scan.
-  db_.Prepare("DELETE FROM jobs WHERE job_id = ?1 AND attempt = ?2 AND state = 'claimed'")
-      .Bind(1, job_id)
-      .Bind(2, attempt)
-      .Run();
+  db_.Prepare(kFinishJob).Bind(1, job_id).Bind(2, attempt).Run();
   return db_.ChangedRows() == 1;
 }
 
 template <class Db>
+void SqlStore<Db>::FinishJobAsync(int64_t job_id, int attempt) {
+  db_.Prepare(kFinishJob).Bind(1, job_id).Bind(2, attempt).Queue();
+}
+
+template <class Db>
 bool SqlStore<Db>::RetryJob(int64_t job_id, int attempt, Millis due_ms) {
-  db_.Prepare(
-         "UPDATE jobs SET state = 'pending', due_ms = ?1, lease_until_ms = 0"
-         " WHERE job_id = ?2 AND attempt = ?3 AND state = 'claimed'")
-      .Bind(1, due_ms)
-      .Bind(2, job_id)
-      .Bind(3, attempt)
-      .Run();
+  db_.Prepare(kRetryJob).Bind(1, due_ms).Bind(2, job_id).Bind(3, attempt).Run();
   return db_.ChangedRows() == 1;
+}
+
+template <class Db>
+void SqlStore<Db>::RetryJobAsync(int64_t job_id, int attempt, Millis due_ms) {
+  db_.Prepare(kRetryJob).Bind(1, due_ms).Bind(2, job_id).Bind(3, attempt).Queue();
 }
 
 template <class Db>
@@ -1461,12 +1469,12 @@ void SqlStore<Db>::RecordOutcome(const MessageRecord& m) {
   auto s = db_.Prepare(
       "UPDATE messages SET status = ?1, reason = ?2, due_ms = ?3, sent_ms = ?4, attempts = ?5"
       " WHERE message_id = ?6");
-  BindOutcome(s, m).Run();
+  BindOutcome(s, m).Queue();
 }
 
 template <class Db>
 void SqlStore<Db>::TouchContact(const std::string& key, Millis at) {
-  db_.Prepare("UPDATE contacts SET last_message_ms = ?1 WHERE contact_key = ?2").Bind(1, at).Bind(2, key).Run();
+  db_.Prepare("UPDATE contacts SET last_message_ms = ?1 WHERE contact_key = ?2").Bind(1, at).Bind(2, key).Queue();
 }
 
 template class SqlStore<SqliteDb>;

@@ -11,7 +11,10 @@
 //   BindNull(i)          1-based, chainable;
 //   BindIds(i, ids)      a list of text ids, read in the SQL through IdSet(i).
 //   Step()               true while a row is available (the first call executes); Run()
-//                        executes and ignores rows.
+//                        executes and ignores rows; Queue() is Run() for a write whose
+//                        changed rows nobody reads: PgDb may send it without waiting for
+//                        its answer (pipeline mode), and its error surfaces by the next
+//                        statement that waits, the end of a savepoint or the commit.
 //   Int(c), Text(c), IsNull(c), OptBool(c)
 //                        the current row's columns, 0-based; NULL reads as 0 and "".
 //   Db::ChangedRows()    the rows the last statement inserted, updated or deleted.
@@ -101,6 +104,8 @@ class SqlStore : public Store {
   void CancelJobs(const std::string& kind, const std::string& subject) override;
   bool FinishJob(int64_t job_id, int attempt) override;
   bool RetryJob(int64_t job_id, int attempt, Millis due_ms) override;
+  void FinishJobAsync(int64_t job_id, int attempt) override;
+  void RetryJobAsync(int64_t job_id, int attempt, Millis due_ms) override;
   bool ClaimIsCurrent(int64_t job_id, int attempt) override;
   std::optional<Millis> NextDueMs() override;
 

@@ -46,6 +46,8 @@ class Stmt {
   bool Step();
   // Runs to completion, ignoring rows.
   void Run();
+  // A write whose outcome the caller does not read (PgStmt::Queue): here it runs at once.
+  void Queue() { Run(); }
 
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
