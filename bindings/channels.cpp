@@ -63,7 +63,8 @@ void SetText(py::dict& d, const char* key, const std::string& text) {
 
 class CallbackChannel final : public Channel {
  public:
-  explicit CallbackChannel(py::function fn) : fn_(std::move(fn)) {}
+  // `concurrency` > 1 only when the shop asks: the calls then interleave under the GIL.
+  CallbackChannel(py::function fn, int concurrency) : fn_(std::move(fn)), concurrency_(concurrency) {}
   ~CallbackChannel() override {
     // The function is a Python object: drop it with the GIL held, from whatever thread
     // drops the last reference to the channel.
@@ -104,9 +105,11 @@ class CallbackChannel final : public Channel {
   }
 
   std::string Describe() const override { return "callback"; }
+  int Concurrency() const override { return concurrency_; }
 
  private:
   py::function fn_;
+  int concurrency_;
 };
 
 }  // namespace
@@ -114,13 +117,15 @@ class CallbackChannel final : public Channel {
 void init_channels(py::module_& m) {
   py::class_<Channel, std::shared_ptr<Channel>>(m, "Channel")
       .def("describe", &Channel::Describe)
+      .def("concurrency", &Channel::Concurrency)
       .def("__repr__", [](const Channel& c) { return "<Channel " + c.Describe() + ">"; });
 
   m.def(
       "smtp_channel",
       [](const std::string& host, int port, const std::string& username,
          const std::string& password, bool starttls, bool ssl, bool verify_certificate,
-         const std::string& sender, const std::string& reply_to, double timeout) {
+         const std::string& sender, const std::string& reply_to, double timeout,
+         int connections) {
         SmtpSettings s;
         s.host = host;
         s.port = port;
@@ -132,11 +137,12 @@ void init_channels(py::module_& m) {
         s.sender = sender;
         s.reply_to = reply_to;
         s.timeout_ms = static_cast<int>(timeout * 1000);
+        s.connections = connections;
         return std::shared_ptr<Channel>(MakeSmtpChannel(s));
       },
       py::arg("host"), py::arg("port"), py::arg("username"), py::arg("password"),
       py::arg("starttls"), py::arg("ssl"), py::arg("verify_certificate"), py::arg("sender"),
-      py::arg("reply_to"), py::arg("timeout"));
+      py::arg("reply_to"), py::arg("timeout"), py::arg("connections") = 4);
   m.def(
       "sms_channel",
       [](const std::string& url, const std::string& method, const std::string& auth,
@@ -144,7 +150,7 @@ void init_channels(py::module_& m) {
          const std::vector<std::pair<std::string, std::string>>& headers,
          const std::string& body_format, const std::vector<std::pair<std::string, std::string>>& body,
          const std::string& from, int max_segments, double timeout, bool verify_certificate,
-         const std::string& ca_file) {
+         const std::string& ca_file, int connections) {
         SmsSettings s;
         s.url = url;
         s.method = method;
@@ -163,30 +169,33 @@ void init_channels(py::module_& m) {
         s.timeout_ms = static_cast<int>(timeout * 1000);
         s.verify_certificate = verify_certificate;
         s.ca_file = ca_file;
+        s.connections = connections;
         return std::shared_ptr<Channel>(MakeSmsChannel(s));
       },
       py::arg("url"), py::arg("method"), py::arg("auth"), py::arg("username"),
       py::arg("password"), py::arg("token"), py::arg("headers"), py::arg("body_format"),
       py::arg("body"), py::arg("sender"), py::arg("max_segments"), py::arg("timeout"),
-      py::arg("verify_certificate"), py::arg("ca_file"));
+      py::arg("verify_certificate"), py::arg("ca_file"), py::arg("connections") = 4);
   m.def(
       "twilio_sms_channel",
       [](const std::string& sid, const std::string& token, const std::string& from,
          const std::string& base_url, double timeout, bool verify_certificate,
-         const std::string& ca_file) {
+         const std::string& ca_file, int connections) {
         SmsSettings s = TwilioSms(sid, token, from, base_url);
         s.timeout_ms = static_cast<int>(timeout * 1000);
         s.verify_certificate = verify_certificate;
         s.ca_file = ca_file;
+        s.connections = connections;
         return std::shared_ptr<Channel>(MakeSmsChannel(s));
       },
       py::arg("account_sid"), py::arg("auth_token"), py::arg("sender"), py::arg("base_url"),
-      py::arg("timeout"), py::arg("verify_certificate"), py::arg("ca_file"));
+      py::arg("timeout"), py::arg("verify_certificate"), py::arg("ca_file"),
+      py::arg("connections") = 4);
   m.def(
       "webhook_channel",
       [](const std::string& url, const std::string& secret,
          const std::vector<std::pair<std::string, std::string>>& headers, double timeout,
-         bool verify_certificate, const std::string& ca_file) {
+         bool verify_certificate, const std::string& ca_file, int connections) {
         WebhookSettings s;
         s.url = url;
         s.secret = secret;
@@ -194,10 +203,11 @@ void init_channels(py::module_& m) {
         s.timeout_ms = static_cast<int>(timeout * 1000);
         s.verify_certificate = verify_certificate;
         s.ca_file = ca_file;
+        s.connections = connections;
         return std::shared_ptr<Channel>(MakeWebhookChannel(s));
       },
       py::arg("url"), py::arg("secret"), py::arg("headers"), py::arg("timeout"),
-      py::arg("verify_certificate"), py::arg("ca_file"));
+      py::arg("verify_certificate"), py::arg("ca_file"), py::arg("connections") = 4);
   m.def(
       "push_channel",
       [](const std::string& vapid_private_key, const std::string& vapid_subject, int ttl,
@@ -257,8 +267,12 @@ void init_channels(py::module_& m) {
       py::arg("directory"));
   m.def(
       "callback_channel",
-      [](py::function fn) { return std::shared_ptr<Channel>(std::make_shared<CallbackChannel>(std::move(fn))); },
-      py::arg("fn"));
+      [](py::function fn, int concurrency) {
+        if (concurrency < 1 || concurrency > kMaxSmtpConnections)
+          throw ConfigError("concurrency", "must be 1.." + std::to_string(kMaxSmtpConnections));
+        return std::shared_ptr<Channel>(std::make_shared<CallbackChannel>(std::move(fn), concurrency));
+      },
+      py::arg("fn"), py::arg("concurrency") = 1);
   m.def(
       "channel_send",
       [](Channel& channel, const py::dict& message) {

@@ -72,7 +72,7 @@ def _service_config(args: argparse.Namespace):
             raise SystemExit(f"--smtp: expected HOST:PORT, got {args.smtp!r}")
         sets += [f"smtp_host={host}", f"smtp_port={port}"]
     for option, key in (("smtp_security", "smtp_security"), ("smtp_user", "smtp_username"),
-                        ("sender", "smtp_sender")):
+                        ("smtp_connections", "smtp_connections"), ("sender", "smtp_sender")):
         if getattr(args, option, None):
             sets.append(f"{key}={getattr(args, option)}")
     return load_service_config(getattr(args, "config", None), sets)
@@ -188,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--smtp", metavar="HOST:PORT", help="send e-mail through this SMTP server")
             p.add_argument("--smtp-security", choices=["starttls", "ssl", "plain"], default=None)
             p.add_argument("--smtp-user", default=None)
+            p.add_argument("--smtp-connections", default=None, metavar="N",
+                           help="SMTP sessions sending at once (default 4)")
             p.add_argument("--sender", default=None)
             p.add_argument("--flow", action="append", default=[], help="a flow JSON file (repeatable)")
             p.add_argument("--base-url", default=None)

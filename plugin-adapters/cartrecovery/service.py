@@ -63,11 +63,15 @@ def load_service_config(file: str | None = None, sets: list[str] | None = None,
         if security not in ("starttls", "ssl", "plain"):
             raise _config_error("smtp_security", f"smtp_security ({origins['smtp_security']}): "
                                 f"{security!r} is not one of starttls, ssl, plain")
+        connections = int(smtp.get("connections", 4))
+        if not 1 <= connections <= 64:
+            raise _config_error("smtp_connections", f"smtp_connections ({origins['smtp_connections']}): "
+                                f"{connections} is not 1..64")
         channels = {"email": SmtpChannel(
             smtp["host"], smtp.get("port", 587), username=smtp.get("username") or None,
             password=smtp.get("password") or None, starttls=security == "starttls",
             ssl=security == "ssl", sender=smtp.get("sender"),
-            timeout=smtp.get("timeout_seconds", 10))}
+            timeout=smtp.get("timeout_seconds", 10), connections=connections)}
 
     settings: dict[str, Any] = {}
     for key, value in values.items():

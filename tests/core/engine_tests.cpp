@@ -10,6 +10,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -28,6 +30,7 @@
 #include "cartrecovery/status.h"
 #include "cartrecovery/store.h"
 #include "cartrecovery/value.h"
+#include "engine/deliveries.h"
 
 #include "test_util.h"
 
@@ -121,6 +124,38 @@ class Barrier {
   const int n_;
   int waiting_ = 0;
   int gen_ = 0;
+};
+
+// Sleeps in every Send and remembers the most Sends it saw under way at once.
+class SlowChannel final : public Channel {
+ public:
+  explicit SlowChannel(int concurrency) : concurrency_(concurrency) {}
+  void Send(const OutgoingMessage& m) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      max_in_flight_ = std::max(max_in_flight_, ++in_flight_);
+      sent_.push_back(m.message_id);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(15));
+    std::lock_guard<std::mutex> lock(mu_);
+    --in_flight_;
+  }
+  int Concurrency() const override { return concurrency_; }
+  std::string Describe() const override { return "slow"; }
+  int max_in_flight() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return max_in_flight_;
+  }
+  std::vector<std::string> sent() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sent_;
+  }
+
+ private:
+  const int concurrency_;
+  std::mutex mu_;
+  int in_flight_ = 0, max_in_flight_ = 0;  // guarded by mu_
+  std::vector<std::string> sent_;          // guarded by mu_
 };
 
 }  // namespace
@@ -406,6 +441,69 @@ BOOST_AUTO_TEST_CASE(an_engine_keeps_working_on_both_sides_of_fork) {
   BOOST_TEST(engine.GetCart("child").has_value());  // the child's commit, in the same file
   BOOST_TEST(engine.Status().store.events == 3);
   BOOST_TEST(engine.Status().last_error.empty(), engine.Status().last_error);
+}
+
+// A batch is delivered on as many threads as its busiest channel allows, each channel held
+// to its own Concurrency(), every planned message that is still "sending" handed over once,
+// whole jobs in order, and nothing taken once a stop is asked.
+BOOST_AUTO_TEST_CASE(a_batch_is_delivered_with_bounded_concurrency_per_channel) {
+  std::mutex store_mu;
+  auto store = OpenStore(":memory:");
+  SlowChannel wide(3), narrow(1);
+  constexpr size_t kJobs = 12;
+  std::vector<std::vector<internal::PendingSend>> jobs(kJobs);
+  std::vector<std::string> ids;
+  store->Write([&] {
+    for (size_t i = 0; i < kJobs; ++i) {
+      for (Channel* channel : {static_cast<Channel*>(&wide), static_cast<Channel*>(&narrow)}) {
+        internal::PendingSend ps;
+        ps.message.message_id = (channel == &wide ? "w" : "n") + std::to_string(i);
+        ps.message.journey_id = "j" + std::to_string(i);
+        ps.message.channel = channel == &wide ? "email" : "sms";
+        // Job 4's wide message was stopped meanwhile (an order): the gate holds it back.
+        ps.message.status = i == 4 && channel == &wide ? MessageStatus::kSuppressed
+                                                        : MessageStatus::kSending;
+        ps.outgoing.message_id = ps.message.message_id;
+        ps.channel = channel;
+        BOOST_REQUIRE(store->InsertMessage(ps.message));
+        ids.push_back(ps.message.message_id);
+        jobs[i].push_back(std::move(ps));
+      }
+    }
+  });
+  internal::SendGate gate(store_mu, *store, ids);
+  std::mutex accepted_mu;
+  std::vector<size_t> accepted;
+  std::vector<std::vector<internal::SendResult>> results;
+  std::atomic<size_t> taken{0};
+  const size_t delivered = internal::DeliverJobs(
+      gate, kJobs, [&](size_t i) -> std::vector<internal::PendingSend>& { return jobs[i]; },
+      [&] { return taken.load() >= 9; },  // a shutdown asked after nine jobs were begun
+      [&](size_t i, internal::PendingSend&) {
+        std::lock_guard<std::mutex> lock(accepted_mu);
+        accepted.push_back(i);
+        taken = std::max<size_t>(taken.load(), i + 1);
+      },
+      results);
+  BOOST_TEST(wide.max_in_flight() >= 2);
+  BOOST_TEST(wide.max_in_flight() <= 3);
+  BOOST_TEST(narrow.max_in_flight() == 1);
+  // The jobs taken are a prefix of the batch, each delivered whole; the rest untouched.
+  BOOST_TEST(delivered >= 9u);
+  BOOST_TEST(delivered < kJobs);
+  BOOST_TEST(results.size() == kJobs);
+  for (size_t i = 0; i < kJobs; ++i) {
+    const size_t want = i >= delivered ? 0 : i == 4 ? 1 : 2;
+    BOOST_TEST(results[i].size() == want, "job " << i);
+    for (const auto& r : results[i]) BOOST_TEST(!r.error.has_value());
+  }
+  std::multiset<std::string> sent;
+  for (const auto& id : wide.sent()) sent.insert(id);
+  for (const auto& id : narrow.sent()) sent.insert(id);
+  BOOST_TEST(sent.size() == 2 * delivered - 1);
+  BOOST_TEST(sent.count("w4") == 0u);
+  for (const auto& id : sent) BOOST_TEST(sent.count(id) == 1u, id);
+  BOOST_TEST(accepted.size() == sent.size());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <system_error>
@@ -796,6 +797,60 @@ BOOST_AUTO_TEST_CASE(smtp_settings_and_describe) {
   bad = SmtpSettings();
   bad.helo_name = "me\r\nMAIL FROM:<x@y>";
   BOOST_TEST(ExpectError([&] { MakeSmtpChannel(bad); }).field() == "helo_name");
+}
+
+BOOST_AUTO_TEST_CASE(smtp_connections_setting) {
+  SmtpSettings s;
+  s.host = "mail.example";
+  BOOST_TEST(MakeSmtpChannel(s)->Concurrency() == 4);  // the default
+  s.connections = 1;
+  BOOST_TEST(MakeSmtpChannel(s)->Concurrency() == 1);
+  s.connections = kMaxSmtpConnections;
+  BOOST_TEST(MakeSmtpChannel(s)->Concurrency() == kMaxSmtpConnections);
+  for (int bad : {0, -1, kMaxSmtpConnections + 1}) {
+    s.connections = bad;
+    Error e = ExpectError([&] { MakeSmtpChannel(s); });
+    BOOST_TEST((e.code() == ErrorCode::kConfig));
+    BOOST_TEST(e.field() == "connections");
+  }
+}
+
+// Sends from several threads share the channel's sessions: each message goes once, on a
+// session of its own while another is under way (this server takes one connection at a
+// time and hangs up after each message, so every Send connects).
+BOOST_AUTO_TEST_CASE(smtp_sends_from_several_threads_each_go_once) {
+  ServerScript script;
+  script.close_after_message = true;
+  FakeSmtpServer server(script);
+  SmtpSettings settings = PlainSettings(server.port());
+  settings.connections = 3;
+  auto channel = MakeSmtpChannel(settings);
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < 4; ++k) {
+        OutgoingMessage m = SampleMessage();
+        m.message_id = "m" + std::to_string(t) + "-" + std::to_string(k);
+        try {
+          channel->Send(m);
+        } catch (const Error&) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  channel->Close();
+  BOOST_TEST(failures.load() == 0);
+  std::multiset<std::string> ids;
+  for (const auto& data : server.messages()) {
+    size_t at = data.find("Message-ID: <");
+    BOOST_REQUIRE(at != std::string::npos);
+    ids.insert(data.substr(at + 13, data.find('@', at) - at - 13));
+  }
+  BOOST_TEST(ids.size() == 12u);
+  for (const auto& id : ids) BOOST_TEST(ids.count(id) == 1u, id);
 }
 
 BOOST_AUTO_TEST_CASE(smtp_starttls_with_self_signed_certificate) {

@@ -133,18 +133,43 @@ def _postgres_schemas():
 
 class SmtpSink:
     """What a real SMTP server (aiosmtpd) accepted, oldest first. `replies` are answered
-    (oldest first) instead of accepting DATA; `delay` seconds pass before each answer."""
+    (oldest first) instead of accepting DATA; `delay` seconds pass before each answer.
+    `max_active` is the most DATA commands it was answering at once, `peers` the client
+    (host, port) of every connection that sent a DATA, and the DATA commands counted in
+    `drop_at` (1-based) are answered by hanging up instead."""
 
     def __init__(self, delay: float = 0.0):
         self.delay = delay
         self.envelopes = []
         self.replies: list[str] = []
         self.refusals: list[str] = []
+        self.drop_at: set[int] = set()
+        self.dropped: list[tuple] = []  # the peers hung up on
+        self.peers: list[tuple] = []  # first-seen order
+        self.active = 0
+        self.max_active = 0
+        self.datas = 0
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        with self.lock:
+            self.datas += 1
+            if session.peer not in self.peers:
+                self.peers.append(session.peer)
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+            drop = self.datas in self.drop_at
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            with self.lock:
+                self.active -= 1
+        if drop:
+            with self.lock:
+                self.dropped.append(session.peer)
+            server.transport.abort()  # the message was not accepted
+            return "421 gone"  # never reaches the client
         with self.lock:
             if self.replies:
                 reply = self.replies.pop(0)

@@ -10,7 +10,8 @@ from cartrecovery.web import commands
 
 # What only the command line has: it has no settings, so it names the store and what builds
 # the engine (the adapters read these from CARTRECOVERY).
-CLI_ONLY = {"--store", "--shop-name", "--smtp", "--smtp-security", "--smtp-user", "--sender",
+CLI_ONLY = {"--store", "--shop-name", "--smtp", "--smtp-security", "--smtp-user",
+            "--smtp-connections", "--sender",
             "--flow", "--base-url",
             "--config", "--set"}  # the layered service settings (service.py): the adapters have the shop's
 

@@ -6,7 +6,9 @@
 // reply. That classification happens here, once; the scheduler reads only the code.
 // Errors never contain passwords or other secrets.
 //
-// Thread-safety: a Channel is used by one thread at a time (the engine serializes).
+// Thread-safety: Send may be called by up to Concurrency() threads at once (the engine
+// delivers a batch on that many; a channel that keeps one connection says 1 and is used by
+// one thread at a time). Close is called when no Send is under way.
 #ifndef CARTRECOVERY_DELIVERY_H_
 #define CARTRECOVERY_DELIVERY_H_
 
@@ -45,6 +47,8 @@ class Channel {
   virtual void Send(const OutgoingMessage& message) = 0;
   // Ends any open connection; the next Send reconnects.
   virtual void Close() {}
+  // How many Sends may be under way at once (each on a connection of its own); at least 1.
+  virtual int Concurrency() const { return 1; }
   // For status and logs: "smtp://mail.example:587 starttls", never credentials.
   virtual std::string Describe() const = 0;
 };
@@ -61,8 +65,17 @@ struct SmtpSettings {
   std::string reply_to;
   int timeout_ms = 10000;
   std::string helo_name;  // empty: the machine's host name
+  // Sessions open at once, 1..kMaxSmtpConnections: the engine delivers a batch's e-mails on
+  // this many threads, each on a kept connection of its own. 1: one message at a time.
+  int connections = 4;
 };
 
+constexpr int kMaxSmtpConnections = 64;
+
+// Throws ConfigError(<field>) for a bad host, port, timeout_ms, helo_name, sender, reply_to
+// or connections (not 1..kMaxSmtpConnections). Thread-safe up to `connections` senders
+// (more wait for a free session); a session that fails is dropped and reconnects on its
+// next Send.
 std::unique_ptr<Channel> MakeSmtpChannel(const SmtpSettings& settings);
 
 // Keeps nothing itself (the engine stores every message); when `directory` is not empty,
@@ -79,7 +92,8 @@ std::string BuildMimeMessage(const OutgoingMessage& message, const std::string& 
 // ---------------------------------------------------------------------------------------
 // HTTP channels: SMS through a provider's API, and signed webhooks.
 //
-// Both send one HTTPS request per message (TLS 1.2 or newer, certificate chain and host name
+// Both send one HTTPS request per message on up to `connections` kept connections at once
+// (HTTP/1.1 keep-alive; the engine delivers a batch on that many threads) (TLS 1.2 or newer, certificate chain and host name
 // verified unless verify_certificate is false) and classify the answer once:
 //   2xx: sent.
 //   429, 5xx: kTransientDelivery with retry_after_ms() from Retry-After (seconds or an
@@ -121,7 +135,10 @@ struct SmsSettings {
   int timeout_ms = 10000;
   bool verify_certificate = true;   // TLS chain and host name of the provider
   std::string ca_file;              // extra trusted CA (PEM), e.g. a test server's; empty: none
+  int connections = 4;              // requests under way at once, 1..kMaxHttpConnections
 };
+
+constexpr int kMaxHttpConnections = 64;
 
 // Twilio's Programmable Messaging API: POST <base_url>/2010-04-01/Accounts/<sid>/
 // Messages.json, form fields To, From, Body, HTTP basic auth <sid>:<token>, and the
@@ -139,7 +156,8 @@ SmsSettings TwilioSms(const std::string& account_sid, const std::string& auth_to
 // Throws ConfigError(<field>) for a URL that is not http(s)://host/..., an unknown method,
 // auth without its username/token, an unknown placeholder, a header that is malformed or
 // one the channel sets itself (Content-Type, Content-Length, Host, Authorization), a
-// timeout_ms or max_segments < 1, or a ca_file that cannot be read.
+// timeout_ms or max_segments < 1, connections not 1..kMaxHttpConnections, or a ca_file that
+// cannot be read.
 std::unique_ptr<Channel> MakeSmsChannel(const SmsSettings& settings);
 
 // A receiver of signed webhooks (Zapier, Make, the shop's own endpoint).
@@ -150,6 +168,7 @@ struct WebhookSettings {
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers, in order
   bool verify_certificate = true;   // TLS chain and host name of the receiver
   std::string ca_file;              // extra trusted CA (PEM); empty: none
+  int connections = 4;              // requests under way at once, 1..kMaxHttpConnections
 };
 
 // POSTs one JSON document per message to settings.url:
@@ -168,7 +187,7 @@ struct WebhookSettings {
 // Describe() is "webhook https://host[:port]/path". Throws ConfigError("url"),
 // ConfigError("secret") for a secret shorter than 16 bytes, ConfigError("headers") for a
 // malformed header or one the channel sets itself, ConfigError("timeout_ms"),
-// ConfigError("ca_file"). Send's errors: see the section comment.
+// ConfigError("connections"), ConfigError("ca_file"). Send's errors: see the section comment.
 std::unique_ptr<Channel> MakeWebhookChannel(const WebhookSettings& settings);
 
 // The X-CartRecovery-Signature value for `body` sent at `unix_seconds`. Thread-safe.

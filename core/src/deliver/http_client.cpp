@@ -186,42 +186,64 @@ Error Classify(std::exception_ptr failure, const std::string& where, const HttpO
   }
 }
 
-HttpResponse Exchange(const HttpRequest& request, const HttpUrl& url, const HttpOptions& options,
-                      std::shared_ptr<std::string> cert_failure) {
+// A connection and the certificate failure its TLS handler records.
+struct Connection {
+  std::string origin;  // "https://host:port"
+  std::shared_ptr<std::string> cert_failure = std::make_shared<std::string>();
   std::unique_ptr<Poco::Net::HTTPClientSession> session;
+};
+
+std::string Origin(const HttpUrl& url) {
+  return (url.https ? "https://" : "http://") + url.host + ":" + std::to_string(url.port);
+}
+
+std::unique_ptr<Connection> Open(const HttpUrl& url, const HttpOptions& options) {
+  auto c = std::make_unique<Connection>();
+  c->origin = Origin(url);
   if (url.https) {
-    session = std::make_unique<Poco::Net::HTTPSClientSession>(
-        url.host, static_cast<Poco::UInt16>(url.port), MakeTlsContext(options, cert_failure));
+    c->session = std::make_unique<Poco::Net::HTTPSClientSession>(
+        url.host, static_cast<Poco::UInt16>(url.port), MakeTlsContext(options, c->cert_failure));
   } else {
-    session = std::make_unique<Poco::Net::HTTPClientSession>(url.host,
-                                                             static_cast<Poco::UInt16>(url.port));
+    c->session = std::make_unique<Poco::Net::HTTPClientSession>(url.host,
+                                                                static_cast<Poco::UInt16>(url.port));
   }
   Poco::Timespan timeout(static_cast<Poco::Timespan::TimeDiff>(options.timeout_ms) * 1000);
-  session->setTimeout(timeout, timeout, timeout);
-  session->setKeepAlive(false);
+  c->session->setTimeout(timeout, timeout, timeout);
+  return c;
+}
 
+// One request and its response on `session`. `keep`: ask for keep-alive; `reusable` tells
+// whether the connection may carry another request (the server agreed and the response was
+// read to its end); `answered` whether a status line arrived.
+HttpResponse Exchange(const HttpRequest& request, const HttpUrl& url,
+                      Poco::Net::HTTPClientSession& session, bool keep, bool* reusable,
+                      bool* answered) {
+  *reusable = false;
+  *answered = false;
+  session.setKeepAlive(keep);
   Poco::Net::HTTPRequest http(request.method, url.target, Poco::Net::HTTPMessage::HTTP_1_1);
-  http.setKeepAlive(false);
+  http.setKeepAlive(keep);
   for (const auto& [name, value] : request.headers) http.add(name, value);
   if (!request.body.empty() || request.method == "POST" || request.method == "PUT" ||
       request.method == "PATCH") {
     http.setContentLength(static_cast<std::streamsize>(request.body.size()));
   }
-  std::ostream& out = session->sendRequest(http);
+  std::ostream& out = session.sendRequest(http);
   out.write(request.body.data(), static_cast<std::streamsize>(request.body.size()));
   out.flush();
   if (!out) throw HttpFailure(false, "connection lost while sending the request");
 
   Poco::Net::HTTPResponse http_response;
-  std::istream& in = session->receiveResponse(http_response);
+  std::istream& in = session.receiveResponse(http_response);
+  *answered = true;
   // Without this the stream would turn a timeout or reset into a quiet end of body.
   in.exceptions(std::ios::badbit);
   HttpResponse response;
   response.status = static_cast<int>(http_response.getStatus());
   response.reason = http_response.getReason();
   for (const auto& [name, value] : http_response) response.headers.emplace_back(name, value);
-  // Connection: close was asked for, so what is not read is not left for a next request;
-  // a body beyond the cap is dropped with the connection.
+  // Read to the end so a kept connection is ready for the next request; a body beyond the
+  // cap is dropped with the connection.
   char buffer[8192];
   size_t total = 0;
   bool capped = false;
@@ -246,6 +268,8 @@ HttpResponse Exchange(const HttpRequest& request, const HttpUrl& url, const Http
                                  " response body bytes (status " +
                                  std::to_string(response.status) + ")");
   }
+  *reusable = keep && !capped && http_response.getKeepAlive() &&
+              (http_response.hasContentLength() || http_response.getChunkedTransferEncoding());
   return response;
 }
 
@@ -329,7 +353,45 @@ Error ClassifyHttpResponse(const HttpResponse& response, Millis now_ms) {
   return Error(ErrorCode::kPermanentDelivery, text);
 }
 
-HttpResponse SendHttpRequest(const HttpRequest& request, const HttpOptions& options) {
+struct HttpConnections::Kept {
+  std::unique_ptr<Connection> connection;
+};
+
+HttpConnections::HttpConnections(int idle) : idle_max_(static_cast<size_t>(std::max(1, idle))) {}
+HttpConnections::~HttpConnections() = default;
+
+void HttpConnections::Close() {
+  std::vector<std::unique_ptr<Kept>> idle;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    idle.swap(idle_);
+  }
+  ScopedSigpipeBlock no_sigpipe;
+  for (auto& kept : idle) {
+    try {
+      kept->connection->session->reset();
+    } catch (...) {
+    }
+  }
+}
+
+std::unique_ptr<HttpConnections::Kept> HttpConnections::Take(const std::string& origin) {
+  std::lock_guard<std::mutex> lock(mu_);
+  while (!idle_.empty()) {
+    std::unique_ptr<Kept> kept = std::move(idle_.back());
+    idle_.pop_back();
+    if (kept->connection->origin == origin) return kept;
+  }
+  return nullptr;
+}
+
+void HttpConnections::Give(std::unique_ptr<Kept> kept) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (idle_.size() < idle_max_) idle_.push_back(std::move(kept));
+}
+
+HttpResponse SendHttpRequest(const HttpRequest& request, const HttpOptions& options,
+                             HttpConnections* connections) {
   HttpUrl url;
   if (!ParseHttpUrl(request.url, &url)) {
     throw InvalidArgument("url", "must be an absolute http:// or https:// URL without credentials");
@@ -345,14 +407,33 @@ HttpResponse SendHttpRequest(const HttpRequest& request, const HttpOptions& opti
     }
   }
   const std::string where = request.describe.empty() ? DescribeUrl(url) : request.describe;
-  auto cert_failure = std::make_shared<std::string>();
   HttpResponse response;
   {
     ScopedSigpipeBlock no_sigpipe;
-    try {
-      response = Exchange(request, url, options, cert_failure);
-    } catch (...) {
-      throw Classify(std::current_exception(), where, options, *cert_failure);
+    const std::string origin = Origin(url);
+    std::unique_ptr<HttpConnections::Kept> kept = connections ? connections->Take(origin) : nullptr;
+    for (;;) {
+      const bool reused = kept != nullptr;
+      std::unique_ptr<Connection> connection = reused ? std::move(kept->connection) : Open(url, options);
+      bool reusable = false, answered = false;
+      try {
+        response = Exchange(request, url, *connection->session, connections != nullptr,
+                            &reusable, &answered);
+      } catch (...) {
+        // A kept connection the server closed while it was idle: nothing reached the
+        // provider, so the request goes once more on a fresh connection.
+        if (reused && !answered) {
+          kept.reset();
+          continue;
+        }
+        throw Classify(std::current_exception(), where, options, *connection->cert_failure);
+      }
+      if (reusable) {
+        auto back = std::make_unique<HttpConnections::Kept>();
+        back->connection = std::move(connection);
+        connections->Give(std::move(back));
+      }
+      break;
     }
   }
   if (response.status >= 200 && response.status <= 299) return response;

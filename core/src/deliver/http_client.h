@@ -16,14 +16,20 @@
 // never escape, and every string in HttpOptions::secrets is replaced by "***" in errors.
 //
 // TLS: 1.2 or newer only; the system CAs plus HttpOptions::ca_file; chain and host name
-// verified unless verify_certificate is false (for tests). Each call opens and closes its
-// own connection (reminders are rare; no pool to go stale) and reads the whole response.
+// verified unless verify_certificate is false (for tests). Without HttpConnections each call
+// opens and closes its own connection; with them (a channel's) the connection is kept for
+// the next request (keep-alive) when the server allows it and the response was read whole.
+// A kept connection that turns out closed before any response arrived (the server timed it
+// out while idle) is replaced by a fresh one and the request sent once more: the provider
+// never saw it, and the Idempotency-Key header covers the rare case that it did.
 //
-// Thread-safety: SendHttpRequest is thread-safe (no shared state besides OpenSSL's).
+// Thread-safety: SendHttpRequest and HttpConnections are thread-safe.
 #ifndef CARTRECOVERY_DELIVER_HTTP_CLIENT_H_
 #define CARTRECOVERY_DELIVER_HTTP_CLIENT_H_
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -61,9 +67,29 @@ struct HttpResponse {
   std::string Header(const std::string& name) const;  // case-insensitive; "" when absent
 };
 
+// A channel's kept connections (HTTP keep-alive): at most `idle` wait between requests;
+// a request that finds none opens one. Close() ends the waiting ones.
+class HttpConnections {
+ public:
+  explicit HttpConnections(int idle);
+  ~HttpConnections();
+  void Close();
+
+  struct Kept;  // one connection: its session and what its certificate handler saw
+  std::unique_ptr<Kept> Take(const std::string& origin);  // nullptr: none kept for it
+  void Give(std::unique_ptr<Kept> kept);
+
+ private:
+  const size_t idle_max_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Kept>> idle_;  // guarded by mu_
+};
+
 // Sends `request` and returns the 2xx response; throws Error as in the file comment, and
 // InvalidArgument("url", ...) for a URL that is not http(s)://host... (checked before I/O).
-HttpResponse SendHttpRequest(const HttpRequest& request, const HttpOptions& options);
+// With `connections`, a kept connection to the URL's origin is used and kept again.
+HttpResponse SendHttpRequest(const HttpRequest& request, const HttpOptions& options,
+                             HttpConnections* connections = nullptr);
 
 // The classification of a complete, non-2xx response, as SendHttpRequest throws it.
 // `now_ms` (wall clock) turns a Retry-After HTTP-date into a delay when the response has

@@ -108,7 +108,9 @@ bool IsE164(const std::string& number) {
 class SmsChannel final : public Channel {
  public:
   SmsChannel(const SmsSettings& settings, internal::HttpUrl url)
-      : settings_(settings), url_(std::move(url)) {
+      : settings_(settings),
+        url_(std::move(url)),
+        connections_(std::make_unique<internal::HttpConnections>(settings.connections)) {
     options_.timeout_ms = settings.timeout_ms;
     options_.verify_certificate = settings.verify_certificate;
     options_.ca_file = settings.ca_file;
@@ -130,6 +132,8 @@ class SmsChannel final : public Channel {
   }
 
   void Send(const OutgoingMessage& message) override;
+  void Close() override { connections_->Close(); }
+  int Concurrency() const override { return settings_.connections; }
   std::string Describe() const override {
     return "sms " + settings_.method + " " + internal::DescribeUrl(url_);
   }
@@ -138,6 +142,8 @@ class SmsChannel final : public Channel {
   const SmsSettings settings_;
   const internal::HttpUrl url_;
   internal::HttpOptions options_;
+  // Kept connections (keep-alive), one per Send under way; thread-safe.
+  std::unique_ptr<internal::HttpConnections> connections_;
   std::string basic_;  // base64(username:password), computed once
 };
 
@@ -204,7 +210,7 @@ void SmsChannel::Send(const OutgoingMessage& message) {
     request.body = std::move(body);
   }
   request.headers.emplace_back("Accept", "application/json");
-  internal::SendHttpRequest(request, options_);
+  internal::SendHttpRequest(request, options_, connections_.get());
 }
 
 }  // namespace
@@ -262,6 +268,8 @@ std::unique_ptr<Channel> MakeSmsChannel(const SmsSettings& settings) {
     CheckTemplate(tmpl, "body." + field);
   }
   if (settings.timeout_ms < 1) throw ConfigError("timeout_ms", "must be positive");
+  if (settings.connections < 1 || settings.connections > kMaxHttpConnections)
+    throw ConfigError("connections", "must be 1.." + std::to_string(kMaxHttpConnections));
   if (settings.max_segments < 1) throw ConfigError("max_segments", "must be positive");
   internal::CheckCaFile(settings.ca_file, "ca_file");
   return std::make_unique<SmsChannel>(settings, url);

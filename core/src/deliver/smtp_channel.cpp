@@ -12,9 +12,11 @@
 // that decides transient vs permanent.
 #include <algorithm>
 #include <cctype>
+#include <condition_variable>
 #include <exception>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -107,11 +109,12 @@ std::string DefaultHeloName() {
   return ok ? name : "localhost";
 }
 
-class SmtpChannel final : public Channel {
+// One SMTP session, used by one thread at a time.
+class SmtpConnection final : public Channel {
  public:
-  explicit SmtpChannel(const SmtpSettings& settings)
+  explicit SmtpConnection(const SmtpSettings& settings)
       : settings_(settings), cert_failure_(std::make_shared<std::string>()) {}
-  ~SmtpChannel() override { Close(); }
+  ~SmtpConnection() override { Close(); }
 
   void Send(const OutgoingMessage& message) override;
   void Close() override;
@@ -151,7 +154,7 @@ class SmtpChannel final : public Channel {
   std::map<std::string, std::string> extensions_;  // EHLO keyword -> parameters
 };
 
-Poco::Net::Context::Ptr SmtpChannel::TlsContext() {
+Poco::Net::Context::Ptr SmtpConnection::TlsContext() {
   if (!tls_context_) {
     using Poco::Net::Context;
     Context::Params params;
@@ -168,7 +171,7 @@ Poco::Net::Context::Ptr SmtpChannel::TlsContext() {
   return tls_context_;
 }
 
-void SmtpChannel::Connect() {
+void SmtpConnection::Connect() {
   Drop();
   cert_failure_->clear();
   Poco::Net::SocketAddress address(settings_.host, static_cast<Poco::UInt16>(settings_.port));
@@ -189,7 +192,7 @@ void SmtpChannel::Connect() {
   ready_ = true;
 }
 
-void SmtpChannel::Hello() {
+void SmtpConnection::Hello() {
   std::string name = settings_.helo_name.empty() ? DefaultHeloName() : settings_.helo_name;
   extensions_.clear();
   Reply reply = Command("EHLO " + name);
@@ -208,7 +211,7 @@ void SmtpChannel::Hello() {
 }
 
 // Fail closed: without TLS nothing (not even MAIL FROM) goes over the wire.
-void SmtpChannel::UpgradeToTls() {
+void SmtpConnection::UpgradeToTls() {
   if (extensions_.count("STARTTLS") == 0) {
     throw SmtpFailure(true, "server does not offer STARTTLS; nothing was sent (starttls=true)");
   }
@@ -221,7 +224,7 @@ void SmtpChannel::UpgradeToTls() {
   Hello();  // RFC 3207: forget what was learned in clear text and ask again
 }
 
-void SmtpChannel::Authenticate() {
+void SmtpConnection::Authenticate() {
   auto auth = extensions_.find("AUTH");
   if (auth == extensions_.end()) {
     throw SmtpFailure(true, "server does not offer AUTH but a username is configured");
@@ -240,13 +243,13 @@ void SmtpChannel::Authenticate() {
   }
 }
 
-void SmtpChannel::StartMail(const std::string& from) {
+void SmtpConnection::StartMail(const std::string& from) {
   if (dirty_) Expect(Command("RSET"), 250);
   dirty_ = true;
   Expect(Command("MAIL FROM:<" + from + ">"), 250);
 }
 
-void SmtpChannel::FinishMail(const std::string& to, const std::string& data) {
+void SmtpConnection::FinishMail(const std::string& to, const std::string& data) {
   about_recipient_ = true;
   Expect(Command("RCPT TO:<" + to + ">"), 250, 251);
   Expect(Command("DATA"), 354);
@@ -255,7 +258,7 @@ void SmtpChannel::FinishMail(const std::string& to, const std::string& data) {
   dirty_ = false;
 }
 
-void SmtpChannel::Send(const OutgoingMessage& message) {
+void SmtpConnection::Send(const OutgoingMessage& message) {
   // Bad input is the caller's error: it leaves as InvalidArgument before any I/O.
   std::string data = BuildMimeMessage(message, settings_.sender, settings_.reply_to);
   std::string from = internal::ParseMailbox(settings_.sender, "sender").address;
@@ -298,7 +301,7 @@ void SmtpChannel::Send(const OutgoingMessage& message) {
   }
 }
 
-void SmtpChannel::Close() {
+void SmtpConnection::Close() {
   if (!open_) return;
   ScopedSigpipeBlock no_sigpipe;
   try {
@@ -309,7 +312,7 @@ void SmtpChannel::Close() {
   Drop();
 }
 
-void SmtpChannel::Drop() {
+void SmtpConnection::Drop() {
   if (open_) {
     try {
       socket_.close();
@@ -322,26 +325,26 @@ void SmtpChannel::Drop() {
   open_ = ready_ = dirty_ = false;
 }
 
-std::string SmtpChannel::Describe() const {
+std::string SmtpConnection::Describe() const {
   std::string host = settings_.host.find(':') != std::string::npos ? "[" + settings_.host + "]"
                                                                     : settings_.host;
   const char* mode = settings_.ssl ? "ssl" : settings_.starttls ? "starttls" : "plain";
   return "smtp://" + host + ":" + std::to_string(settings_.port) + " " + mode;
 }
 
-Reply SmtpChannel::Command(const std::string& line) {
+Reply SmtpConnection::Command(const std::string& line) {
   SendAll(line + "\r\n");
   return ReadReply();
 }
 
-Reply SmtpChannel::Expect(Reply reply, int code, int alternative) {
+Reply SmtpConnection::Expect(Reply reply, int code, int alternative) {
   if (reply.code != code && (alternative == 0 || reply.code != alternative)) {
     throw SmtpRefusal(reply.code, reply.Text());
   }
   return reply;
 }
 
-Reply SmtpChannel::ReadReply() {
+Reply SmtpConnection::ReadReply() {
   Reply reply;
   size_t total = 0;
   for (;;) {
@@ -364,7 +367,7 @@ Reply SmtpChannel::ReadReply() {
   }
 }
 
-std::string SmtpChannel::ReadLine() {
+std::string SmtpConnection::ReadLine() {
   for (;;) {
     size_t newline = inbuf_.find('\n');
     if (newline != std::string::npos) {
@@ -381,7 +384,7 @@ std::string SmtpChannel::ReadLine() {
   }
 }
 
-void SmtpChannel::SendAll(const std::string& bytes) {
+void SmtpConnection::SendAll(const std::string& bytes) {
   size_t sent = 0;
   while (sent < bytes.size()) {
     int n = socket_.sendBytes(bytes.data() + sent,
@@ -395,7 +398,7 @@ void SmtpChannel::SendAll(const std::string& bytes) {
 // cannot help: the server refused the recipient or the message with a 5xx. A 5xx before
 // that (AUTH, MAIL FROM) or a configuration that cannot work (no STARTTLS, bad certificate)
 // is the shop's account to fix, never the shopper's address (R4.3: kAccountDelivery).
-Error SmtpChannel::Classify(std::exception_ptr failure) const {
+Error SmtpConnection::Classify(std::exception_ptr failure) const {
   const ErrorCode kTransient = ErrorCode::kTransientDelivery;
   const ErrorCode kPermanent = ErrorCode::kPermanentDelivery;
   const ErrorCode kAccount = ErrorCode::kAccountDelivery;
@@ -434,7 +437,7 @@ Error SmtpChannel::Classify(std::exception_ptr failure) const {
 }
 
 // Servers do not echo credentials, but a broken one might; the error text goes to logs.
-std::string SmtpChannel::Scrub(std::string text) const {
+std::string SmtpConnection::Scrub(std::string text) const {
   if (settings_.password.empty()) return text;
   std::vector<std::string> secrets = {
       settings_.password, internal::Base64(settings_.password),
@@ -447,6 +450,71 @@ std::string SmtpChannel::Scrub(std::string text) const {
   return text;
 }
 
+// Up to settings.connections sessions to the server, each lent to one Send at a time, so
+// that as many messages can be under way at once. A session that failed has dropped its
+// socket and connects afresh on its next Send: the failed connection is replaced, and
+// Classify (one per session, all alike) stays the one place that decides the error code.
+class SmtpChannel final : public Channel {
+ public:
+  explicit SmtpChannel(const SmtpSettings& settings) : settings_(settings) {}
+
+  void Send(const OutgoingMessage& message) override {
+    std::unique_ptr<SmtpConnection> connection = Acquire();
+    try {
+      connection->Send(message);
+    } catch (...) {
+      Release(std::move(connection));
+      throw;
+    }
+    Release(std::move(connection));
+  }
+
+  // Ends the idle sessions; one still lent out stays open until its Send returns (the
+  // engine closes between runs, when nothing is being sent).
+  void Close() override {
+    std::vector<std::unique_ptr<SmtpConnection>> idle;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      idle.swap(idle_);
+      opened_ -= static_cast<int>(idle.size());
+    }
+    for (auto& connection : idle) connection->Close();  // QUIT outside the lock
+  }
+
+  int Concurrency() const override { return settings_.connections; }
+
+  std::string Describe() const override { return SmtpConnection(settings_).Describe(); }
+
+ private:
+  // The most recently used idle session (its connection is the likeliest to be alive), a
+  // new one while fewer than settings_.connections exist, or else waits for one.
+  std::unique_ptr<SmtpConnection> Acquire() {
+    std::unique_lock<std::mutex> lock(mu_);
+    returned_.wait(lock, [&] { return !idle_.empty() || opened_ < settings_.connections; });
+    if (!idle_.empty()) {
+      std::unique_ptr<SmtpConnection> connection = std::move(idle_.back());
+      idle_.pop_back();
+      return connection;
+    }
+    ++opened_;
+    return std::make_unique<SmtpConnection>(settings_);
+  }
+
+  void Release(std::unique_ptr<SmtpConnection> connection) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      idle_.push_back(std::move(connection));
+    }
+    returned_.notify_one();
+  }
+
+  const SmtpSettings settings_;
+  std::mutex mu_;
+  std::condition_variable returned_;
+  std::vector<std::unique_ptr<SmtpConnection>> idle_;  // guarded by mu_
+  int opened_ = 0;  // sessions in existence (idle or lent out); guarded by mu_
+};
+
 }  // namespace
 
 std::unique_ptr<Channel> MakeSmtpChannel(const SmtpSettings& settings) {
@@ -455,6 +523,8 @@ std::unique_ptr<Channel> MakeSmtpChannel(const SmtpSettings& settings) {
   }
   if (settings.port <= 0 || settings.port > 65535) throw ConfigError("port", "must be 1..65535");
   if (settings.timeout_ms <= 0) throw ConfigError("timeout_ms", "must be positive");
+  if (settings.connections < 1 || settings.connections > kMaxSmtpConnections)
+    throw ConfigError("connections", "must be 1.." + std::to_string(kMaxSmtpConnections));
   for (unsigned char c : settings.helo_name) {
     if (!std::isalnum(c) && c != '.' && c != '-' && c != '[' && c != ']' && c != ':') {
       throw ConfigError("helo_name", "must be a host name or address literal");

@@ -59,7 +59,9 @@ bool ParseSeconds(const std::string& text, int64_t* out) {
 class WebhookChannel final : public Channel {
  public:
   WebhookChannel(const WebhookSettings& settings, internal::HttpUrl url)
-      : settings_(settings), url_(std::move(url)) {
+      : settings_(settings),
+        url_(std::move(url)),
+        connections_(std::make_unique<internal::HttpConnections>(settings.connections)) {
     options_.timeout_ms = settings.timeout_ms;
     options_.verify_certificate = settings.verify_certificate;
     options_.ca_file = settings.ca_file;
@@ -67,12 +69,16 @@ class WebhookChannel final : public Channel {
   }
 
   void Send(const OutgoingMessage& message) override;
+  void Close() override { connections_->Close(); }
+  int Concurrency() const override { return settings_.connections; }
   std::string Describe() const override { return "webhook " + internal::DescribeUrl(url_); }
 
  private:
   const WebhookSettings settings_;
   const internal::HttpUrl url_;
   internal::HttpOptions options_;
+  // Kept connections (keep-alive), one per Send under way; thread-safe.
+  std::unique_ptr<internal::HttpConnections> connections_;
 };
 
 void WebhookChannel::Send(const OutgoingMessage& message) {
@@ -111,7 +117,7 @@ void WebhookChannel::Send(const OutgoingMessage& message) {
   request.body = std::move(body);
   // Line breaks in message ids or headers come back as InvalidArgument("headers") before
   // any I/O.
-  internal::SendHttpRequest(request, options_);
+  internal::SendHttpRequest(request, options_, connections_.get());
 }
 
 }  // namespace
@@ -176,6 +182,8 @@ std::unique_ptr<Channel> MakeWebhookChannel(const WebhookSettings& settings) {
     }
   }
   if (settings.timeout_ms < 1) throw ConfigError("timeout_ms", "must be positive");
+  if (settings.connections < 1 || settings.connections > kMaxHttpConnections)
+    throw ConfigError("connections", "must be 1.." + std::to_string(kMaxHttpConnections));
   internal::CheckCaFile(settings.ca_file, "ca_file");
   return std::make_unique<WebhookChannel>(settings, url);
 }

@@ -8,7 +8,14 @@
 #include <Poco/Timestamp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <memory>
+#include <system_error>
+#include <thread>
 #include <sstream>
 
 #include "cartrecovery/flow.h"
@@ -37,8 +44,23 @@ bool Bounced(const std::string& channel, const Contact& c) {
 // and a commit seen makes the next message look again.
 constexpr size_t kLookAhead = 128;
 
-SendGate::SendGate(std::mutex& store_mu, Store& store, std::vector<std::string> message_ids)
-    : store_mu_(store_mu), store_(store), ids_(std::move(message_ids)) {
+// The keeper tries again every 5 ms; this leaves it a few tries, and bounds the wait should
+// no keeper clear the flag.
+constexpr auto kYieldToRenewal = std::chrono::milliseconds(50);
+
+void YieldToRenewal(const std::atomic<bool>* renewal_waiting) {
+  if (!renewal_waiting || !renewal_waiting->load()) return;
+  const auto until = std::chrono::steady_clock::now() + kYieldToRenewal;
+  while (renewal_waiting->load() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+SendGate::SendGate(std::mutex& store_mu, Store& store, std::vector<std::string> message_ids,
+                   const std::atomic<bool>* renewal_waiting)
+    : store_mu_(store_mu),
+      store_(store),
+      renewal_waiting_(renewal_waiting),
+      ids_(std::move(message_ids)) {
   for (size_t i = 0; i < ids_.size(); ++i) position_.emplace(ids_[i], i);
 }
 
@@ -46,6 +68,7 @@ bool SendGate::MayGo(const std::string& message_id) {
   auto at = position_.find(message_id);
   if (at == position_.end()) return false;  // not planned in this batch
   const size_t i = at->second;
+  YieldToRenewal(renewal_waiting_);
   std::lock_guard<std::mutex> lock(store_mu_);
   const uint64_t mark = store_.CommitMark();
   if (!looked_ || mark != mark_ || i < looked_from_ || i >= looked_to_) {
@@ -64,25 +87,132 @@ void SendGate::OwnCommit(uint64_t before, uint64_t after) {
   if (looked_ && mark_ == before && after == before + 1) mark_ = after;
 }
 
+namespace {
+
+// Hands one message to its channel; the result says what came back.
+SendResult SendOne(PendingSend& ps) {
+  SendResult result;
+  result.send = &ps;
+  try {
+    ps.channel->Send(ps.outgoing);
+  } catch (const Error& e) {
+    result.error = e;
+  } catch (const std::exception& e) {
+    result.error = Error(ErrorCode::kTransientDelivery, e.what());
+  }
+  return result;
+}
+
+// A counting semaphore per channel: no more Sends under way on it than its Concurrency().
+class ChannelSlots {
+ public:
+  explicit ChannelSlots(int slots) : free_(slots) {}
+  void Take() {
+    std::unique_lock<std::mutex> lock(mu_);
+    freed_.wait(lock, [&] { return free_ > 0; });
+    --free_;
+  }
+  void Give() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++free_;
+    }
+    freed_.notify_one();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable freed_;
+  int free_;  // guarded by mu_
+};
+
+}  // namespace
+
 std::vector<SendResult> Deliver(SendGate& gate, std::vector<PendingSend>& sends,
                                 const std::function<void(PendingSend&)>& accepted) {
   std::vector<SendResult> results;
   for (auto& ps : sends) {
     if (!gate.MayGo(ps.message.message_id)) continue;
-    SendResult result;
-    result.send = &ps;
-    try {
-      ps.channel->Send(ps.outgoing);
-    } catch (const Error& e) {
-      result.error = e;
-    } catch (const std::exception& e) {
-      result.error = Error(ErrorCode::kTransientDelivery, e.what());
-    }
-    const bool took = !result.error;
-    results.push_back(std::move(result));
-    if (took && accepted) accepted(ps);
+    results.push_back(SendOne(ps));
+    if (!results.back().error && accepted) accepted(ps);
   }
   return results;
+}
+
+size_t DeliverJobs(SendGate& gate, size_t jobs,
+                   const std::function<std::vector<PendingSend>&(size_t)>& sends,
+                   const std::function<bool()>& stop,
+                   const std::function<void(size_t, PendingSend&)>& accepted,
+                   std::vector<std::vector<SendResult>>& results) {
+  results.resize(std::max(results.size(), jobs));
+  // As many threads as the busiest channel may use, at most one per job; a channel that
+  // allows fewer gets a semaphore of its own.
+  size_t threads = 1;
+  std::map<Channel*, int> concurrency;
+  for (size_t i = 0; i < jobs; ++i)
+    for (const auto& ps : sends(i))
+      if (concurrency.emplace(ps.channel, 0).second) {
+        concurrency[ps.channel] = std::max(1, ps.channel->Concurrency());
+        threads = std::max(threads, static_cast<size_t>(concurrency[ps.channel]));
+      }
+  threads = std::min(threads, std::max<size_t>(jobs, 1));
+  if (threads == 1) {  // today's path: no thread, no semaphore
+    size_t i = 0;
+    for (; i < jobs && !stop(); ++i)
+      results[i] = Deliver(gate, sends(i), [&](PendingSend& ps) { if (accepted) accepted(i, ps); });
+    return i;
+  }
+  std::map<Channel*, std::unique_ptr<ChannelSlots>> slots;
+  for (const auto& kv : concurrency)
+    if (static_cast<size_t>(kv.second) < threads)
+      slots.emplace(kv.first, std::make_unique<ChannelSlots>(kv.second));
+
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex failure_mu;
+  std::exception_ptr failure;  // guarded by failure_mu: the first unexpected exception
+  auto work = [&] {
+    try {
+      for (;;) {
+        // Whole jobs in batch order: a job's channels all go or none does, and the jobs
+        // taken are always a prefix of the batch.
+        if (failed.load() || stop()) return;
+        const size_t i = next.fetch_add(1);
+        if (i >= jobs) return;
+        for (auto& ps : sends(i)) {
+          auto own = slots.find(ps.channel);
+          ChannelSlots* slot = own == slots.end() ? nullptr : own->second.get();
+          if (slot) slot->Take();
+          // The look right before the message leaves (S4), after any wait for a slot.
+          if (!gate.MayGo(ps.message.message_id)) {
+            if (slot) slot->Give();
+            continue;
+          }
+          SendResult result = SendOne(ps);
+          if (slot) slot->Give();
+          const bool took = !result.error;
+          results[i].push_back(std::move(result));
+          if (took && accepted) accepted(i, ps);
+        }
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(failure_mu);
+      if (!failure) failure = std::current_exception();
+      failed = true;
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) {
+    try {
+      pool.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // no more threads to be had: the ones running do the work
+    }
+  }
+  work();
+  for (auto& thread : pool) thread.join();
+  if (failure) std::rethrow_exception(failure);
+  return std::min(next.load(), jobs);
 }
 
 std::vector<SendResult> Deliver(std::mutex& store_mu, Store& store, std::vector<PendingSend>& sends) {

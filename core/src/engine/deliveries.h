@@ -4,6 +4,8 @@
 #ifndef CARTRECOVERY_SRC_ENGINE_DELIVERIES_H_
 #define CARTRECOVERY_SRC_ENGINE_DELIVERIES_H_
 
+#include <atomic>
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -29,6 +31,13 @@ std::string AddressFor(const std::string& channel, const Contact& contact);
 std::string ShownAddress(const std::string& channel, const Contact& contact);
 bool Bounced(const std::string& channel, const Contact& contact);
 
+// Called before a delivering thread takes the store lock: while the batch's lease keeper
+// waits for that lock (`renewal_waiting`, set when its try-lock failed), hold back a moment
+// (at most kYieldToRenewal) so that it gets in. Several threads sending and recording keep
+// the lock busy enough that the keeper's try-lock (lease_keeper.h: it must never block)
+// could otherwise miss it until the lease ran out, and another worker sent the batch again.
+void YieldToRenewal(const std::atomic<bool>* renewal_waiting);
+
 struct PendingSend {
   MessageRecord message;   // as stored, status "sending"
   OutgoingMessage outgoing;
@@ -46,11 +55,15 @@ struct SendResult {
 // set-based read covers the batch's next messages, and is made again before a message
 // whenever Store::CommitMark moved since (a commit by this process's writer or, on
 // SQLite, any process; on PostgreSQL the mark also moves with time, for other hosts).
-// Takes `store_mu` only for the look, never across the network.
+// Takes `store_mu` only for the look, never across the network. Thread-safe: every member
+// but the constant ids and positions is guarded by `store_mu` (MayGo takes it; OwnCommit is
+// called with it held), so the threads of DeliverJobs share one gate.
 class SendGate {
  public:
   // `message_ids`: every message of the batch, in the order they will be handed over.
-  SendGate(std::mutex& store_mu, Store& store, std::vector<std::string> message_ids);
+  // `renewal_waiting`, when given: see YieldToRenewal.
+  SendGate(std::mutex& store_mu, Store& store, std::vector<std::string> message_ids,
+           const std::atomic<bool>* renewal_waiting = nullptr);
   bool MayGo(const std::string& message_id);
   // Under `store_mu`: a commit of this batch's own moved the mark from `before` to `after`,
   // changing no message still to go (it stored some that went). When nothing else moved
@@ -60,6 +73,7 @@ class SendGate {
  private:
   std::mutex& store_mu_;
   Store& store_;
+  const std::atomic<bool>* renewal_waiting_;
   std::vector<std::string> ids_;
   std::map<std::string, size_t> position_;
   std::set<std::string> sending_;  // as of the last look, among ids_[looked_from_, looked_to_)
@@ -72,6 +86,20 @@ class SendGate {
 // of each message the channel took, at once.
 std::vector<SendResult> Deliver(SendGate& gate, std::vector<PendingSend>& sends,
                                 const std::function<void(PendingSend&)>& accepted = nullptr);
+// A batch's jobs, delivered with bounded concurrency per channel: job i's messages
+// (`sends(i)`, in order) each go when `gate` lets it, right before it leaves, and what came
+// back lands in results[i]. Runs on as many threads as the batch's busiest channel allows
+// (Channel::Concurrency(), at most one per job; the calling thread is one of them, and with
+// 1 no thread is started), each taking whole jobs in batch order; a channel is never given
+// more Sends at once than its Concurrency(). Once `stop()` is true no further job is taken.
+// Returns n: jobs [0, n) were delivered, the others not touched. `accepted(i, send)` is
+// called on the delivering thread as each message is accepted (so it must be thread-safe
+// when threads run). The threads end before this returns (fork safety: none outlive it).
+size_t DeliverJobs(SendGate& gate, size_t jobs,
+                   const std::function<std::vector<PendingSend>&(size_t)>& sends,
+                   const std::function<bool()>& stop,
+                   const std::function<void(size_t, PendingSend&)>& accepted,
+                   std::vector<std::vector<SendResult>>& results);
 // The same with a gate of its own over `sends`.
 std::vector<SendResult> Deliver(std::mutex& store_mu, Store& store, std::vector<PendingSend>& sends);
 

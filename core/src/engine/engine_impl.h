@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -72,8 +73,13 @@ struct Runtime {
   // across processes and hosts (CountInCap).
   std::unique_ptr<internal::CartEventCap> cart_cap;
 
-  std::mutex send_mu;  // one job's deliveries at a time per process: channels are not
-                       // thread-safe and keep their connection between messages
+  // The lease keeper found store_mu taken: the threads delivering a batch, which take it
+  // for every send's look and every record group, hold back a moment (deliveries.h
+  // YieldToRenewal) so that a busy batch cannot starve its own lease renewal.
+  std::atomic<bool> renewal_waiting{false};
+
+  std::mutex send_mu;  // one batch's deliveries at a time per process: a channel takes at
+                       // most Concurrency() Sends at once and keeps its connections
 
   // When this process last wrote a worker heartbeat (real time; see RunDueJobs).
   std::chrono::steady_clock::time_point last_heartbeat{};  // guarded by store_mu

@@ -5,23 +5,26 @@
 namespace cartrecovery {
 namespace internal {
 
-RecordGroups::RecordGroups(std::mutex& store_mu, Store& store, SendGate& gate, Millis now)
+RecordGroups::RecordGroups(std::mutex& store_mu, Store& store, SendGate& gate, Millis now,
+                           const std::atomic<bool>* renewal_waiting)
     : store_mu_(store_mu),
       store_(store),
       gate_(gate),
       now_(now),
+      renewal_waiting_(renewal_waiting),
       last_write_(std::chrono::steady_clock::now()) {
   waiting_.reserve(kRecordGroupMessages);
 }
 
 void RecordGroups::Accepted(const JobRecord& job, const std::string& contact_key, PendingSend& send) {
+  std::lock_guard<std::mutex> lock(mu_);
   waiting_.push_back({{job.job_id, job.attempt}, &contact_key, &send});
   if (waiting_.size() >= kRecordGroupMessages ||
       std::chrono::steady_clock::now() - last_write_ >= kRecordGroupEvery)
-    Write();
+    WriteLocked();
 }
 
-void RecordGroups::Write() {
+void RecordGroups::WriteLocked() {
   std::vector<std::pair<int64_t, int>> claims;
   std::vector<std::string> journey_ids;
   for (const auto& w : waiting_) {
@@ -29,6 +32,7 @@ void RecordGroups::Write() {
     journey_ids.push_back(w.send->message.journey_id);
   }
   std::vector<PendingSend*> written;  // once the group is committed
+  YieldToRenewal(renewal_waiting_);
   try {
     std::lock_guard<std::mutex> lock(store_mu_);
     const uint64_t before = store_.CommitMark();

@@ -6,16 +6,24 @@
 // A message joins the group when its channel accepted it; the group is written in one short
 // transaction (status "sent", sent_ms, attempts) once it holds kRecordGroupMessages messages
 // or kRecordGroupEvery has passed since the last group was written, whichever comes first.
-// So a kill re-sends at most kRecordGroupMessages messages (tests/python/test_kill_loop.py
-// reads the constant from here). Fenced: a message whose job's claim is no longer current is
+// With one connection a kill re-sends at most kRecordGroupMessages messages. A batch
+// delivered on N threads (deliveries.h DeliverJobs: N is the busiest channel's connections)
+// re-sends at most kRecordGroupMessages + N - 1: the group, plus at most one message per
+// other connection that the server accepted and whose thread was not yet told (or waits
+// for the group's write) -- at most one group per connection (tests/python/
+// test_kill_loop.py reads the constant from here). Fenced: a message whose job's claim is no longer current is
 // left to the batch's final record, as before. Failures, retries, the journey's advance and
 // anything not yet grouped are the final record's (send_step.cpp RecordStep); it skips the
 // messages a group wrote (PendingSend::recorded).
 //
-// Used by the one thread delivering a batch; the store lock is taken only for a group's write.
+// Thread-safe: the threads delivering a batch share one RecordGroups. A group's write holds
+// the groups' own mutex and then the store lock (never the other way round), so a thread
+// whose message was accepted meanwhile waits for the write to end: that wait is what keeps
+// the bound above.
 #ifndef CARTRECOVERY_SRC_ENGINE_RECORD_GROUPS_H_
 #define CARTRECOVERY_SRC_ENGINE_RECORD_GROUPS_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <mutex>
@@ -40,7 +48,9 @@ class RecordGroups {
  public:
   // `now`: the batch's time, the sent_ms the final record would write. `gate`: the
   // batch's, told of each group's commit (SendGate::OwnCommit).
-  RecordGroups(std::mutex& store_mu, Store& store, SendGate& gate, Millis now);
+  // `renewal_waiting`, when given: see YieldToRenewal (deliveries.h).
+  RecordGroups(std::mutex& store_mu, Store& store, SendGate& gate, Millis now,
+               const std::atomic<bool>* renewal_waiting = nullptr);
 
   // The channel accepted `send` (a message of `job`, to `contact_key`); `send` must stay
   // where it is until the batch is recorded. May write the group.
@@ -52,12 +62,14 @@ class RecordGroups {
     const std::string* contact_key;
     PendingSend* send;
   };
-  void Write();
+  void WriteLocked();  // requires mu_
 
+  std::mutex mu_;  // guards waiting_ and last_write_; taken before store_mu_
   std::mutex& store_mu_;
   Store& store_;
   SendGate& gate_;
   const Millis now_;
+  const std::atomic<bool>* renewal_waiting_;
   std::vector<Waiting> waiting_;
   std::chrono::steady_clock::time_point last_write_;
 };

@@ -62,7 +62,11 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now, bool stoppable) {
     internal::LeaseKeeper keeper(clock, opts.lease_ms, [&r, claims, claimed_until](Millis until) {
       // Only try: the owner holds the store between the jobs of the batch, never for long.
       std::unique_lock<std::mutex> lock(r.store_mu, std::try_to_lock);
-      if (!lock.owns_lock()) return false;
+      if (!lock.owns_lock()) {
+        r.renewal_waiting = true;  // the delivering threads let us in next (deliveries.h)
+        return false;
+      }
+      r.renewal_waiting = false;
       // run_due(now) may run ahead of the clock: a renewal never shortens the claim.
       until = std::max(until, claimed_until);
       r.store->Write([&] {
@@ -111,6 +115,7 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now, bool stoppable) {
       ++ran;
     }
     keeper.Stop();
+    r.renewal_waiting = false;  // no keeper waits any more
     if (StopAsked(r, stoppable)) break;
   }
   if (ran > 0) {

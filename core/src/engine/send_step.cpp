@@ -11,8 +11,8 @@
 // "sending" is written before anything leaves; a worker killed after the channel accepted
 // and before the record leaves it "sending", and the next claim sends it again (the only
 // window for a duplicate). Accepted messages are stored "sent" in groups while the batch is
-// delivered (record_groups.h), so that window holds one group at most. The job of the step
-// moves as store.h draws it.
+// delivered (record_groups.h), so that window holds one group per connection at most. The
+// job of the step moves as store.h draws it.
 #include <algorithm>
 #include <cassert>
 #include <functional>
@@ -412,7 +412,8 @@ void Engine::Impl::RecordStep(Store& store, StepReads& reads, StepPlan& plan,
 
 void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, Millis now,
                                bool stoppable) {
-  // Only one batch's deliveries at a time in this process: channels keep one connection.
+  // Only one batch's deliveries at a time in this process: a channel's connections are
+  // the batch's (Channel::Concurrency bounds them).
   std::lock_guard<std::mutex> send_lock(r.send_mu);
   // Asked first, with no lock held: the hook may be slow (the shop's database) or Python.
   std::vector<char> ordered(jobs.size(), 0);
@@ -472,20 +473,20 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
     for (const auto& send : plan.sends) message_ids.push_back(send.message.message_id);
   // What the channels accept is stored "sent" in small groups meanwhile (record_groups.h):
   // a kill re-sends at most one group, not the batch.
-  internal::SendGate gate(r.store_mu, *r.store, std::move(message_ids));
-  internal::RecordGroups groups(r.store_mu, *r.store, gate, now);
+  // Both hold back while the batch's lease keeper waits for the store (YieldToRenewal).
+  internal::SendGate gate(r.store_mu, *r.store, std::move(message_ids), &r.renewal_waiting);
+  internal::RecordGroups groups(r.store_mu, *r.store, gate, now, &r.renewal_waiting);
+  // Each channel takes up to its Concurrency() messages at once (several SMTP
+  // connections), fed with whole jobs in batch order (deliveries.h DeliverJobs).
   std::vector<std::vector<internal::SendResult>> results(plans.size());
-  size_t delivered = plans.size();
-  for (size_t i = 0; i < plans.size(); ++i) {
-    if (StopAsked(r, stoppable)) {
-      delivered = i;
-      break;
-    }
-    const StepPlan& plan = plans[i];
-    results[i] = internal::Deliver(gate, plans[i].sends, [&](internal::PendingSend& send) {
-      groups.Accepted(plan.job, plan.journey.contact_key, send);
-    });
-  }
+  const size_t delivered = internal::DeliverJobs(
+      gate, plans.size(),
+      [&](size_t i) -> std::vector<PendingSend>& { return plans[i].sends; },
+      [&] { return StopAsked(r, stoppable); },
+      [&](size_t i, PendingSend& send) {
+        groups.Accepted(plans[i].job, plans[i].journey.contact_key, send);
+      },
+      results);
   // Record: every other outcome of the batch in one transaction, a savepoint per job, from
   // what the batch read again in a few statements (claims, journeys, message states, carts:
   // an order or unsubscribe may have ended a journey meanwhile), then each journey's

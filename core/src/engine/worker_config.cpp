@@ -102,6 +102,7 @@ const std::vector<WorkerConfigKey>& WorkerConfigKeys() {
       {"smtp_password", K::kSecret, "", "SMTP password (better in CARTRECOVERY_SMTP_PASSWORD)"},
       {"smtp_sender", K::kText, "Our shop <shop@example.com>", "the From of reminders"},
       {"smtp_timeout_seconds", K::kNumber, "10", "SMTP connect and reply timeout"},
+      {"smtp_connections", K::kInteger, "4", "SMTP sessions sending at once (1..64)"},
       {"shop_name", K::kText, "Our shop", ""},
       {"base_url", K::kText, "", "where the shop serves tracking links"},
       {"secret", K::kSecret, "", "signs tracking links"},
