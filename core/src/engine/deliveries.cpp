@@ -151,9 +151,10 @@ size_t DeliverJobs(SendGate& gate, size_t jobs,
   std::map<Channel*, int> concurrency;
   for (size_t i = 0; i < jobs; ++i)
     for (const auto& ps : sends(i))
-      if (concurrency.emplace(ps.channel, 0).second) {
-        concurrency[ps.channel] = std::max(1, ps.channel->Concurrency());
-        threads = std::max(threads, static_cast<size_t>(concurrency[ps.channel]));
+      if (!concurrency.count(ps.channel)) {
+        const int n = std::max(1, ps.channel->Concurrency());
+        concurrency.emplace(ps.channel, n);
+        threads = std::max(threads, static_cast<size_t>(n));
       }
   threads = std::min(threads, std::max<size_t>(jobs, 1));
   if (threads == 1) {  // today's path: no thread, no semaphore

@@ -264,7 +264,7 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
     auto save = [&] {
       assert(existing ? CanMove(existing->status, m.status) : CanStartAs(m.status));
       if (existing) store.UpdateMessage(m);
-      else store.InsertMessageAsync(m);
+      else store.InsertMessage(m);
     };
     std::string reason;
     if (!channel) reason = "channel_not_configured";
