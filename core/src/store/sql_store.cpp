@@ -190,6 +190,14 @@ std::string ParamsFor(const std::string& columns) {
   return out;
 }
 
+std::string UpsertRow(const char* table, const char* columns) {
+  const std::vector<std::string> names = ColumnNames(columns);
+  std::string sql = std::string("INSERT INTO ") + table + "(" + columns + ") VALUES(" + ParamsFor(columns) +
+                    ") ON CONFLICT(" + names[0] + ") DO UPDATE SET ";
+  for (size_t i = 1; i < names.size(); ++i) sql += (i > 1 ? ", " : "") + names[i] + " = excluded." + names[i];
+  return sql;
+}
+
 // ---- Rows ------------------------------------------------------------------------------
 
 template <class Db>
@@ -310,12 +318,31 @@ std::optional<JourneyRecord> SqlStore<Db>::LatestJourneyOfCart(const std::string
   return ReadJourney(s);
 }
 
+// Every step rewrites its journey. SQLite writes an index again whenever one of its columns
+// is in an UPDATE's SET list, changed or not, and INSERT OR REPLACE deletes the row and
+// inserts it at a new rowid, rewriting every index: either costs a random page of each
+// journey index per step, written to the WAL at the commit. So a step updates the columns a
+// step moves, where the indexed ones (contact, state, cart, start) are as they were; a
+// journey that starts, ends or moves to another cart or contact is written whole, in place.
+// (PostgreSQL compares the values itself, and its store writes the whole row, queued.)
 template <class Db>
 void SqlStore<Db>::SaveJourney(const JourneyRecord& j) {
+  auto s = db_.Prepare(
+      "UPDATE journeys SET flow = ?4, path = ?5, end_reason = ?7, next_step = ?8, next_due_ms = ?9,"
+      " next_branch = ?10, prev_sent_ms = ?12, prev_engagement = ?13, prev_branch = ?14, updated_ms = ?15"
+      " WHERE journey_id = ?1 AND contact_key = ?2 AND cart_id = ?3 AND state = ?6 AND started_ms = ?11");
+  BindJourneyRow(s, j).Run();
+  if (db_.ChangedRows() == 0) WriteJourney(j);
+}
+
+// The row keeps its place (rowid or seq): ties in the journey queries go to the journey
+// started first, on both stores.
+template <class Db>
+void SqlStore<Db>::WriteJourney(const JourneyRecord& j) {
   static const std::string sql =
-      ReplaceRow("journeys", "journey_id, contact_key, cart_id, flow, path, state, end_reason, next_step,"
-                             " next_due_ms, next_branch, started_ms, prev_sent_ms, prev_engagement,"
-                             " prev_branch, updated_ms");
+      UpsertRow("journeys", "journey_id, contact_key, cart_id, flow, path, state, end_reason, next_step,"
+                            " next_due_ms, next_branch, started_ms, prev_sent_ms, prev_engagement,"
+                            " prev_branch, updated_ms");
   auto s = db_.Prepare(sql);
   BindJourneyRow(s, j).Queue();
 }
@@ -407,7 +434,7 @@ template <class Db>
 std::optional<MessageRecord> SqlStore<Db>::LastSentTo(const std::string& key, Millis since) {
   static const std::string sql =
       MessageSelect("WHERE contact_key = ?1 AND status = 'sent' AND sent_ms >= ?2 ORDER BY sent_ms DESC" +
-                    Then("seq DESC") + " LIMIT 1");
+                    Then("messages.seq DESC") + " LIMIT 1");
   auto s = db_.Prepare(sql);
   s.Bind(1, key).Bind(2, since);
   if (!s.Step()) return std::nullopt;
@@ -426,7 +453,7 @@ ContactSends SqlStore<Db>::SendsTo(const std::string& key, Millis since) {
   }
   static const std::string sql =
       "SELECT channel, sent_ms FROM messages WHERE contact_key = ?1 AND status = 'sent'"
-      " AND sent_ms >= ?2 ORDER BY sent_ms" + Then("seq");
+      " AND sent_ms >= ?2 ORDER BY sent_ms" + Then("messages.seq");
   auto s = db_.Prepare(sql);
   s.Bind(1, key).Bind(2, since);
   while (s.Step()) out.recent.emplace_back(s.Text(0), s.Int(1));
@@ -1461,7 +1488,7 @@ std::map<std::string, ContactSends> SqlStore<Db>::SendsToContacts(const std::vec
   // In each contact's order as SendsTo lists it.
   static const std::string sql =
       "SELECT contact_key, channel, sent_ms FROM messages WHERE status = 'sent' AND sent_ms >= ?2"
-      " AND contact_key IN (" + IdSet(1, "text") + ") ORDER BY contact_key, sent_ms" + Then("seq");
+      " AND contact_key IN (" + IdSet(1, "text") + ") ORDER BY contact_key, sent_ms" + Then("messages.seq");
   auto s = db_.Prepare(sql);
   s.BindIds(1, keys).Bind(2, since);
   while (s.Step()) out[s.Text(0)].recent.emplace_back(s.Text(1), s.Int(2));

@@ -38,6 +38,10 @@ namespace internal {
 // The names in a column list "a, b, c", and its parameters "?1,?2,?3".
 std::vector<std::string> ColumnNames(const std::string& columns);
 std::string ParamsFor(const std::string& columns);
+// Writes a whole row, parameters ?1..?N in the order of `columns`: a new key is inserted, an
+// existing row is updated where it lies (its rowid or seq kept, the same SQL in both
+// dialects), so only the indexes over columns whose values changed are written.
+std::string UpsertRow(const char* table, const char* columns);
 
 template <class Db>
 class SqlStore : public Store {
@@ -148,6 +152,8 @@ class SqlStore : public Store {
   virtual std::string ReplaceRow(const char* table, const char* columns) const = 0;
   // Where SQLite breaks a tie in an ORDER BY by rowid, in the direction its plan reads the
   // rows, PostgreSQL orders by `seq` as given ("seq", "seq DESC"): ", seq DESC" or "".
+  // Named with its table ("messages.seq") where SQLite's plan sorts: the tie is spelled out
+  // in both (", messages.rowid" on SQLite).
   virtual std::string Then(const char* seq_order) const = 0;
   // `expr` ordered by its bytes, as SQLite's default collation does (PostgreSQL's follows
   // the database's locale).
@@ -173,6 +179,9 @@ class SqlStore : public Store {
   // the dialect keeps copies behind (SQLite's index pages and free list).
   virtual void AfterErase() {}
   virtual void AfterPrune(const RetentionWindows& w) { (void)w; }
+
+  // The whole journey row, inserted or updated where it lies (one queued statement).
+  void WriteJourney(const JourneyRecord& j);
 
   Db db_;
 

@@ -12,7 +12,7 @@ SCHEMA = """
 CREATE TABLE jobs(job_id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,
   subject TEXT NOT NULL, due_ms INTEGER NOT NULL, state TEXT NOT NULL,
   lease_until_ms INTEGER NOT NULL, attempt INTEGER NOT NULL, UNIQUE(kind, subject));
-CREATE INDEX jobs_due ON jobs(state, due_ms);
+CREATE INDEX jobs_due ON jobs(due_ms) WHERE state = 'pending';
 CREATE TABLE journeys(journey_id TEXT PRIMARY KEY, cart_id TEXT NOT NULL,
   contact_key TEXT NOT NULL, flow TEXT NOT NULL, path TEXT NOT NULL, state TEXT NOT NULL,
   next_step INTEGER NOT NULL, next_due_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL);
@@ -23,7 +23,7 @@ CREATE TABLE messages(message_id TEXT PRIMARY KEY, journey_id TEXT NOT NULL,
   created_ms INTEGER NOT NULL);
 CREATE INDEX messages_cart ON messages(cart_id, created_ms);
 CREATE INDEX messages_journey ON messages(journey_id);
-CREATE INDEX messages_contact ON messages(contact_key, sent_ms);
+CREATE INDEX messages_contact ON messages(contact_key);
 """
 
 BATCH = 500
