@@ -15,6 +15,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -551,6 +552,23 @@ BOOST_AUTO_TEST_CASE(threads_keeping_the_store_busy_do_not_starve_the_lease_rene
     until = renewal.second;
   }
   BOOST_TEST(delivered_at < until);
+}
+
+// Shutdown stays prompt: the owner may stop the keeper while the store is held, by someone
+// else or by the owner itself (here), and the keeper waiting for it gives up within a turn.
+BOOST_AUTO_TEST_CASE(a_keeper_waiting_for_a_held_store_stops_when_asked) {
+  std::timed_mutex store_mu;
+  auto clock = std::make_shared<SystemClock>();
+  int renewed = 0;
+  std::unique_lock<std::timed_mutex> held(store_mu);
+  internal::LeaseKeeper keeper(clock, 30, store_mu, [&](Millis) { ++renewed; });  // every 10 ms
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the keeper is waiting by now
+  auto stopped = std::async(std::launch::async, [&] { keeper.Stop(); });
+  const bool prompt = stopped.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  held.unlock();  // a keeper that did not give up gets the store now, and stops after all
+  stopped.wait();
+  BOOST_TEST(prompt);
+  BOOST_TEST(renewed == 0);  // nothing renewed once the owner was done with the batch
 }
 
 BOOST_AUTO_TEST_SUITE_END()
