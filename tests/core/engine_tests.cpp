@@ -15,6 +15,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,6 +32,7 @@
 #include "cartrecovery/store.h"
 #include "cartrecovery/value.h"
 #include "engine/deliveries.h"
+#include "engine/lease_keeper.h"
 
 #include "test_util.h"
 
@@ -447,7 +449,7 @@ BOOST_AUTO_TEST_CASE(an_engine_keeps_working_on_both_sides_of_fork) {
 // to its own Concurrency(), every planned message that is still "sending" handed over once,
 // whole jobs in order, and nothing taken once a stop is asked.
 BOOST_AUTO_TEST_CASE(a_batch_is_delivered_with_bounded_concurrency_per_channel) {
-  std::mutex store_mu;
+  std::timed_mutex store_mu;
   auto store = OpenStore(":memory:");
   SlowChannel wide(3), narrow(1);
   constexpr size_t kJobs = 12;
@@ -504,6 +506,69 @@ BOOST_AUTO_TEST_CASE(a_batch_is_delivered_with_bounded_concurrency_per_channel) 
   BOOST_TEST(sent.count("w4") == 0u);
   for (const auto& id : sent) BOOST_TEST(sent.count(id) == 1u, id);
   BOOST_TEST(accepted.size() == sent.size());
+}
+
+// The threads delivering a batch keep the store lock busy (a look per send, a group's commit
+// every few): four here, each holding it a while and queueing for it again right after. The
+// batch's lease keeper still renews before the lease ends, every time, because it waits in
+// the lock's queue in turn with them (lease_keeper.h). A keeper that only tried the lock now
+// and then found it taken until the lease ran out, and another worker sent the batch again.
+BOOST_AUTO_TEST_CASE(threads_keeping_the_store_busy_do_not_starve_the_lease_renewal) {
+  std::timed_mutex store_mu;
+  auto clock = std::make_shared<SystemClock>();
+  constexpr Millis kLease = 600;  // renewed every 200 ms
+  constexpr int kSenders = 4, kHolds = 25;  // the lock is never free for long: about 3 s
+  constexpr auto kHold = std::chrono::milliseconds(30), kAway = std::chrono::milliseconds(1);
+  std::mutex mu;
+  std::vector<std::pair<Millis, Millis>> renewals;  // (when, until)
+  const Millis claimed_until = clock->NowMillis() + kLease;
+  Millis delivered_at = 0;
+  {
+    internal::LeaseKeeper keeper(clock, kLease, store_mu, [&](Millis until) {
+      std::lock_guard<std::mutex> lock(mu);
+      renewals.emplace_back(clock->NowMillis(), until);
+    });
+    std::vector<std::thread> senders;
+    for (int t = 0; t < kSenders; ++t) {
+      senders.emplace_back([&] {
+        for (int i = 0; i < kHolds; ++i) {
+          {
+            std::lock_guard<std::timed_mutex> lock(store_mu);
+            std::this_thread::sleep_for(kHold);
+          }
+          std::this_thread::sleep_for(kAway);
+        }
+      });
+    }
+    for (auto& sender : senders) sender.join();
+    delivered_at = clock->NowMillis();
+  }
+  // The claim never ran out while the batch was delivered: each renewal came before the
+  // lease it extended ended, and the last one reaches past the end of the delivery.
+  BOOST_REQUIRE(!renewals.empty());
+  Millis until = claimed_until;
+  for (const auto& renewal : renewals) {
+    BOOST_TEST(renewal.first < until, "renewed at " << renewal.first << ", lease ended " << until);
+    until = renewal.second;
+  }
+  BOOST_TEST(delivered_at < until);
+}
+
+// Shutdown stays prompt: the owner may stop the keeper while the store is held, by someone
+// else or by the owner itself (here), and the keeper waiting for it gives up within a turn.
+BOOST_AUTO_TEST_CASE(a_keeper_waiting_for_a_held_store_stops_when_asked) {
+  std::timed_mutex store_mu;
+  auto clock = std::make_shared<SystemClock>();
+  int renewed = 0;
+  std::unique_lock<std::timed_mutex> held(store_mu);
+  internal::LeaseKeeper keeper(clock, 30, store_mu, [&](Millis) { ++renewed; });  // every 10 ms
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the keeper is waiting by now
+  auto stopped = std::async(std::launch::async, [&] { keeper.Stop(); });
+  const bool prompt = stopped.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  held.unlock();  // a keeper that did not give up gets the store now, and stops after all
+  stopped.wait();
+  BOOST_TEST(prompt);
+  BOOST_TEST(renewed == 0);  // nothing renewed once the owner was done with the batch
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -24,24 +24,39 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
 
 # ---- two live workers, a lease shorter than one send ------------------------------------------
 
-N_SLOW = 3
 SEND_SECONDS = 1.0  # each send takes longer than the whole lease
 LEASE_SECONDS = 0.4
+CONNECTIONS = 4
+# How each worker sends: carts, and the SMTP connections (None: a callback, one at a time).
+SENDERS = {"callback": (3, None), "smtp": (2 * CONNECTIONS, CONNECTIONS)}
 
 
-def _slow_worker(url: str, log_path: str, go, result) -> None:
-    """A second process polling the store the whole time the first is busy."""
+def _channel(log_path: str, smtp_port, connections, worker: str, on_send=None):
+    """A callback that logs and takes SEND_SECONDS per message, or SMTP to the sink (which
+    holds each message that long) from the worker's own address."""
+    if connections:
+        return cr.SmtpChannel("127.0.0.1", smtp_port, starttls=False, timeout=5,
+                              sender=f"Kite Shop <{worker}@kite.example>", connections=connections)
+
     def record(message):
         with open(log_path, "a") as f:
             f.write(message["message_id"] + "\n")
+        if on_send:
+            on_send()
         time.sleep(SEND_SECONDS)
+    return cr.CallbackChannel(record)
 
-    engine = cr.Engine(store=url, channels={"email": cr.CallbackChannel(record)},
+
+def _slow_worker(url: str, log_path: str, smtp_port, how: str, go, result) -> None:
+    """A second process polling the store the whole time the first is busy."""
+    carts, connections = SENDERS[how]
+    channel = _channel(log_path, smtp_port, connections, "b")
+    engine = cr.Engine(store=url, channels={"email": channel},
                        settings={"shop_name": "Kite Shop", "lease_seconds": LEASE_SECONDS,
                                  "worker_id": "b"})
     go.wait(TIMEOUT)
     ran = 0
-    deadline = time.monotonic() + N_SLOW * SEND_SECONDS + 2
+    deadline = time.monotonic() + carts * SEND_SECONDS / (connections or 1) + 2
     while time.monotonic() < deadline:
         ran += engine.run_due()
         time.sleep(0.02)
@@ -49,38 +64,42 @@ def _slow_worker(url: str, log_path: str, go, result) -> None:
     result.put(ran)
 
 
+@pytest.mark.parametrize("how", sorted(SENDERS))
 def test_two_live_workers_never_send_a_reminder_twice_with_a_lease_shorter_than_a_send(
-        db_path, tmp_path):
+        db_path, tmp_path, smtp_server, how):
+    """With SMTP, worker a delivers on four connections at once, which take the store lock
+    for every send's look and every record group: its lease keeper must still get the lock
+    in time (lease_keeper.h), or b takes the batch over and sends it again."""
+    carts, connections = SENDERS[how]
     url = store_url(db_path)
     # System clock: the carts were left three hours ago, so abandonment and reminder 1 are due.
     setup = cr.Engine(store=url, settings=SETTINGS)
     left = datetime.now(timezone.utc) - 3 * HOUR
-    for i in range(N_SLOW):
+    for i in range(carts):
         add_cart(setup, f"slow{i}", email=f"slow{i}@example.com", at=left)
     setup.close()
 
+    sink, port = smtp_server(delay=SEND_SECONDS) if connections else (None, None)
     log_a, log_b = tmp_path / "a.log", tmp_path / "b.log"
-
-    def record(message):
-        with open(log_a, "a") as f:
-            f.write(message["message_id"] + "\n")
-        other_started.set()
-        time.sleep(SEND_SECONDS)
-
+    a_started = threading.Event()
     ctx = multiprocessing.get_context("spawn")
     go, result = ctx.Event(), ctx.Queue()
-    other = ctx.Process(target=_slow_worker, args=(url, str(log_b), go, result))
+    other = ctx.Process(target=_slow_worker, args=(url, str(log_b), port, how, go, result))
     other.start()
-    other_started = threading.Event()
-    engine = cr.Engine(store=url, channels={"email": cr.CallbackChannel(record)},
+    engine = cr.Engine(store=url,
+                       channels={"email": _channel(str(log_a), port, connections, "a",
+                                                   a_started.set)},
                        settings={**SETTINGS, "lease_seconds": LEASE_SECONDS, "worker_id": "a"})
     try:
-        # Worker a claims the abandonments, then the three reminders in one batch, and sends
-        # them one by one (3 x 1 s); worker b polls all along, its leases long expired but for
-        # the renewals.
+        # Worker a claims the abandonments, then the reminders in one batch, and sends them
+        # (1 s each, one or four at a time); worker b polls all along, a's leases long
+        # expired but for the renewals.
         runner = threading.Thread(target=engine.run_due)
         runner.start()
-        assert other_started.wait(TIMEOUT)
+        deadline = time.monotonic() + TIMEOUT
+        while not (a_started.is_set() or (sink and sink.datas)):
+            assert time.monotonic() < deadline, "worker a sent nothing"
+            time.sleep(0.005)
         go.set()
         runner.join(TIMEOUT)
         assert not runner.is_alive()
@@ -88,13 +107,18 @@ def test_two_live_workers_never_send_a_reminder_twice_with_a_lease_shorter_than_
         assert other.exitcode == 0
         ran_b = result.get(timeout=5)
 
-        sends = [line for p in (log_a, log_b) if p.exists() for line in p.read_text().split()]
+        if sink:
+            sends = [header.strip("<>").split("@", 1)[0] for _, header in sink.deliveries()]
+            assert {sender for sender, _ in sink.deliveries()} == {"a@kite.example"}
+            assert sink.max_active >= 2  # the batch did go out on several connections at once
+        else:
+            sends = [line for p in (log_a, log_b) if p.exists() for line in p.read_text().split()]
         twice = [m for m, n in Counter(sends).items() if n > 1]
         assert not twice, f"sent twice: {twice}"
-        assert len(sends) == N_SLOW
+        assert len(sends) == carts
         assert ran_b == 0  # b never got a claim of a's batch
         msgs = engine.messages()
-        assert len(msgs) == N_SLOW and {m["status"] for m in msgs} == {"sent"}
+        assert len(msgs) == carts and {m["status"] for m in msgs} == {"sent"}
     finally:
         if other.is_alive():
             other.kill()

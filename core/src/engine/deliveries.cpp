@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cassert>
-#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <memory>
@@ -44,23 +43,8 @@ bool Bounced(const std::string& channel, const Contact& c) {
 // and a commit seen makes the next message look again.
 constexpr size_t kLookAhead = 128;
 
-// The keeper tries again every 5 ms; this leaves it a few tries, and bounds the wait should
-// no keeper clear the flag.
-constexpr auto kYieldToRenewal = std::chrono::milliseconds(50);
-
-void YieldToRenewal(const std::atomic<bool>* renewal_waiting) {
-  if (!renewal_waiting || !renewal_waiting->load()) return;
-  const auto until = std::chrono::steady_clock::now() + kYieldToRenewal;
-  while (renewal_waiting->load() && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-}
-
-SendGate::SendGate(std::mutex& store_mu, Store& store, std::vector<std::string> message_ids,
-                   const std::atomic<bool>* renewal_waiting)
-    : store_mu_(store_mu),
-      store_(store),
-      renewal_waiting_(renewal_waiting),
-      ids_(std::move(message_ids)) {
+SendGate::SendGate(std::timed_mutex& store_mu, Store& store, std::vector<std::string> message_ids)
+    : store_mu_(store_mu), store_(store), ids_(std::move(message_ids)) {
   for (size_t i = 0; i < ids_.size(); ++i) position_.emplace(ids_[i], i);
 }
 
@@ -68,8 +52,7 @@ bool SendGate::MayGo(const std::string& message_id) {
   auto at = position_.find(message_id);
   if (at == position_.end()) return false;  // not planned in this batch
   const size_t i = at->second;
-  YieldToRenewal(renewal_waiting_);
-  std::lock_guard<std::mutex> lock(store_mu_);
+  std::lock_guard<std::timed_mutex> lock(store_mu_);
   const uint64_t mark = store_.CommitMark();
   if (!looked_ || mark != mark_ || i < looked_from_ || i >= looked_to_) {
     looked_from_ = i;
@@ -216,7 +199,8 @@ size_t DeliverJobs(SendGate& gate, size_t jobs,
   return std::min(next.load(), jobs);
 }
 
-std::vector<SendResult> Deliver(std::mutex& store_mu, Store& store, std::vector<PendingSend>& sends) {
+std::vector<SendResult> Deliver(std::timed_mutex& store_mu, Store& store,
+                                std::vector<PendingSend>& sends) {
   std::vector<std::string> ids;
   for (const auto& ps : sends) ids.push_back(ps.message.message_id);
   SendGate gate(store_mu, store, std::move(ids));

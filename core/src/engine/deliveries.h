@@ -4,7 +4,6 @@
 #ifndef CARTRECOVERY_SRC_ENGINE_DELIVERIES_H_
 #define CARTRECOVERY_SRC_ENGINE_DELIVERIES_H_
 
-#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -31,13 +30,6 @@ std::string AddressFor(const std::string& channel, const Contact& contact);
 std::string ShownAddress(const std::string& channel, const Contact& contact);
 bool Bounced(const std::string& channel, const Contact& contact);
 
-// Called before a delivering thread takes the store lock: while the batch's lease keeper
-// waits for that lock (`renewal_waiting`, set when its try-lock failed), hold back a moment
-// (at most kYieldToRenewal) so that it gets in. Several threads sending and recording keep
-// the lock busy enough that the keeper's try-lock (lease_keeper.h: it must never block)
-// could otherwise miss it until the lease ran out, and another worker sent the batch again.
-void YieldToRenewal(const std::atomic<bool>* renewal_waiting);
-
 struct PendingSend {
   MessageRecord message;   // as stored, status "sending"
   OutgoingMessage outgoing;
@@ -61,9 +53,7 @@ struct SendResult {
 class SendGate {
  public:
   // `message_ids`: every message of the batch, in the order they will be handed over.
-  // `renewal_waiting`, when given: see YieldToRenewal.
-  SendGate(std::mutex& store_mu, Store& store, std::vector<std::string> message_ids,
-           const std::atomic<bool>* renewal_waiting = nullptr);
+  SendGate(std::timed_mutex& store_mu, Store& store, std::vector<std::string> message_ids);
   bool MayGo(const std::string& message_id);
   // Under `store_mu`: a commit of this batch's own moved the mark from `before` to `after`,
   // changing no message still to go (it stored some that went). When nothing else moved
@@ -71,9 +61,8 @@ class SendGate {
   void OwnCommit(uint64_t before, uint64_t after);
 
  private:
-  std::mutex& store_mu_;
+  std::timed_mutex& store_mu_;
   Store& store_;
-  const std::atomic<bool>* renewal_waiting_;
   std::vector<std::string> ids_;
   std::map<std::string, size_t> position_;
   std::set<std::string> sending_;  // as of the last look, among ids_[looked_from_, looked_to_)
@@ -101,7 +90,8 @@ size_t DeliverJobs(SendGate& gate, size_t jobs,
                    const std::function<void(size_t, PendingSend&)>& accepted,
                    std::vector<std::vector<SendResult>>& results);
 // The same with a gate of its own over `sends`.
-std::vector<SendResult> Deliver(std::mutex& store_mu, Store& store, std::vector<PendingSend>& sends);
+std::vector<SendResult> Deliver(std::timed_mutex& store_mu, Store& store,
+                                std::vector<PendingSend>& sends);
 
 struct Recorded {
   bool any_sent = false;

@@ -125,7 +125,7 @@ Engine::Impl::Impl(EngineOptions o) : opts(std::move(o)) {
   pid = getpid();
   rt = NewRuntime();
   if (!opts.coupon_pools.empty()) {
-    std::lock_guard<std::mutex> lock(rt->store_mu);
+    std::lock_guard<std::timed_mutex> lock(rt->store_mu);
     rt->store->Write([&] {
       for (const auto& p : opts.coupon_pools) SavePoolLocked(*rt->store, p);
     });
@@ -332,7 +332,7 @@ void Engine::Impl::CommitBatch(Runtime& r, std::vector<QueuedEvent>& batch) {
                                                                     " could not be applied: " + why));
     };
     try {
-      std::lock_guard<std::mutex> lock(r.store_mu);
+      std::lock_guard<std::timed_mutex> lock(r.store_mu);
       const std::vector<std::string> keys = EventLockKeys(*r.store, batch);
       r.store->Write([&] {
         r.store->LockKeys(keys);  // PostgreSQL: only these shoppers' writers wait (store.h)
@@ -415,7 +415,7 @@ void Engine::Impl::WorkerLoop(Runtime* rp) {
     std::optional<Millis> next;
     try {
       RunDueJobs(r, now, /*stoppable=*/true);
-      std::lock_guard<std::mutex> lock(r.store_mu);
+      std::lock_guard<std::timed_mutex> lock(r.store_mu);
       next = r.store->NextDueMs();
     } catch (const std::exception& e) {
       SetError(r, std::string("worker: ") + e.what());
@@ -529,7 +529,7 @@ void Engine::Close() {
   if (r.writer.joinable()) r.writer.join();
   impl_->clock->Unsubscribe(r.clock_token);
   {
-    std::lock_guard<std::mutex> lock(r.store_mu);
+    std::lock_guard<std::timed_mutex> lock(r.store_mu);
     r.store.reset();
   }
   impl_->closed = true;
@@ -577,7 +577,7 @@ bool Engine::Running() const {
 std::optional<CartView> Engine::GetCart(const std::string& cart_id) {
   Flush();
   Runtime& r = impl_->R();
-  std::lock_guard<std::mutex> lock(r.store_mu);
+  std::lock_guard<std::timed_mutex> lock(r.store_mu);
   auto cart = r.store->LoadCart(cart_id);
   if (!cart) return std::nullopt;
   CartView view;
@@ -603,7 +603,7 @@ std::vector<MessageRecord> Engine::Messages(const std::string& cart_id, const st
     std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
     f.contact_key = ContactKeyOf(lower, "");
   }
-  std::lock_guard<std::mutex> lock(r.store_mu);
+  std::lock_guard<std::timed_mutex> lock(r.store_mu);
   return r.store->ListMessages(f);
 }
 
@@ -612,7 +612,7 @@ EngineStatus Engine::Status() {
   EngineStatus st;
   st.now_ms = impl_->clock->NowMillis();
   {
-    std::lock_guard<std::mutex> lock(r.store_mu);
+    std::lock_guard<std::timed_mutex> lock(r.store_mu);
     st.store = r.store->Status(st.now_ms);
   }
   {

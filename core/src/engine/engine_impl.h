@@ -7,7 +7,6 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -46,7 +45,7 @@ struct Runtime {
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
-  std::mutex store_mu;
+  std::timed_mutex store_mu;  // timed: the lease keeper waits for it with a bound
   std::unique_ptr<Store> store;  // guarded by store_mu
 
   std::mutex q_mu;
@@ -72,11 +71,6 @@ struct Runtime {
   // refuses at track() already; the writer's count in the store is the one that holds
   // across processes and hosts (CountInCap).
   std::unique_ptr<internal::CartEventCap> cart_cap;
-
-  // The lease keeper found store_mu taken: the threads delivering a batch, which take it
-  // for every send's look and every record group, hold back a moment (deliveries.h
-  // YieldToRenewal) so that a busy batch cannot starve its own lease renewal.
-  std::atomic<bool> renewal_waiting{false};
 
   std::mutex send_mu;  // one batch's deliveries at a time per process: a channel takes at
                        // most Concurrency() Sends at once and keeps its connections

@@ -8,13 +8,19 @@ namespace cartrecovery {
 namespace internal {
 
 namespace {
-// How soon a renewal the store was too busy for is tried again.
-constexpr std::chrono::milliseconds kBusyRetry(5);
+// How soon a renewal the store failed is tried again.
+constexpr std::chrono::milliseconds kFailedRetry(5);
+// The longest the keeper waits for the store lock at once (lease_keeper.h). Long enough to
+// reach the head of the lock's queue behind every delivering thread (each holds the lock
+// for a look or a group's commit: milliseconds), since a turn that ends without the lock
+// queues again at the back; short enough that a shutdown is not held up.
+constexpr std::chrono::milliseconds kStoreTurn(200);
 }  // namespace
 
-LeaseKeeper::LeaseKeeper(std::shared_ptr<Clock> clock, Millis lease_ms, Renew renew)
-    : clock_(std::move(clock)), lease_ms_(lease_ms), renew_(std::move(renew)),
-      shared_(std::make_shared<Shared>()) {
+LeaseKeeper::LeaseKeeper(std::shared_ptr<Clock> clock, Millis lease_ms, std::timed_mutex& store_mu,
+                         Renew renew)
+    : clock_(std::move(clock)), lease_ms_(lease_ms), store_mu_(store_mu),
+      renew_(std::move(renew)), shared_(std::make_shared<Shared>()) {
   if (clock_->IsManual()) {
     std::weak_ptr<Shared> weak = shared_;
     clock_token_ = clock_->Subscribe([weak] {
@@ -43,6 +49,11 @@ void LeaseKeeper::Stop() {
   }
 }
 
+bool LeaseKeeper::Stopping() {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->stop;
+}
+
 int LeaseKeeper::renewals() const {
   std::lock_guard<std::mutex> lock(shared_->mu);
   return shared_->renewals;
@@ -59,18 +70,25 @@ void LeaseKeeper::Loop() {
     if (!shared_->jumped && std::chrono::steady_clock::now() < next) continue;
     shared_->jumped = false;
     lock.unlock();
+    std::unique_lock<std::timed_mutex> store(store_mu_, std::defer_lock);
+    while (!store.try_lock_for(kStoreTurn))
+      if (Stopping()) return;
+    if (Stopping()) return;  // the owner is done with the batch: nothing left to keep
     bool done = false;
     try {
-      done = renew_(clock_->NowMillis() + lease_ms_);
+      // The time is read with the lock held: a long wait for it does not shorten the lease.
+      renew_(clock_->NowMillis() + lease_ms_);
+      done = true;
     } catch (...) {
       done = false;
     }
+    store.unlock();
     lock.lock();
     if (done) {
       ++shared_->renewals;
       next = std::chrono::steady_clock::now() + every;
     } else {
-      next = std::chrono::steady_clock::now() + kBusyRetry;
+      next = std::chrono::steady_clock::now() + kFailedRetry;
     }
   }
 }

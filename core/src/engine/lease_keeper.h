@@ -9,9 +9,19 @@
 // attempt (Store::RenewClaims), so a job finished, retried or taken over meanwhile is left
 // alone, and a worker that lost a claim still changes nothing (the attempt fence).
 //
+// The store lock. The threads delivering the batch take it for every send's look and every
+// record group, several connections at once, and hand it from one to the next, so that it
+// is free only for instants. A keeper that only tried the lock now and then could find it
+// taken every time until the lease ran out, and another worker sent the batch again. So the
+// keeper waits for the lock as they do (std::timed_mutex::try_lock_for): it is among the
+// waiters the lock wakes at each release, and since a delivering thread goes off to the
+// network after each hold, its turn comes. It waits in turns of at most kStoreTurn
+// (lease_keeper.cpp) and looks for Stop between them, so that it never holds up the owner
+// longer than one turn, even an owner that holds the store. The delivering threads know
+// nothing of the keeper.
+//
 // Thread-safety: the constructor starts the thread, the destructor (or Stop) ends and joins
-// it. `renew` runs on the keeper's thread; it must not wait for anything the owner holds
-// while it destroys the keeper (the engine's renew only try-locks the store).
+// it. `renew` runs on the keeper's thread with `store_mu` held.
 #ifndef CARTRECOVERY_SRC_ENGINE_LEASE_KEEPER_H_
 #define CARTRECOVERY_SRC_ENGINE_LEASE_KEEPER_H_
 
@@ -28,11 +38,12 @@ namespace internal {
 
 class LeaseKeeper {
  public:
-  // renew(until) extends the batch's claims to `until`; returns false when it could not run
-  // now (the store is busy): it is asked again shortly. Exceptions are swallowed (a renewal
-  // that fails is retried; the lease still has two thirds left).
-  using Renew = std::function<bool(Millis until)>;
-  LeaseKeeper(std::shared_ptr<Clock> clock, Millis lease_ms, Renew renew);
+  // renew(until) extends the batch's claims to `until`; it is called with `store_mu` held.
+  // Exceptions are swallowed (a renewal that fails is retried shortly; the lease still has
+  // two thirds left). `store_mu` must outlive the keeper.
+  using Renew = std::function<void(Millis until)>;
+  LeaseKeeper(std::shared_ptr<Clock> clock, Millis lease_ms, std::timed_mutex& store_mu,
+              Renew renew);
   ~LeaseKeeper();
   LeaseKeeper(const LeaseKeeper&) = delete;
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
@@ -49,9 +60,11 @@ class LeaseKeeper {
     int renewals = 0;     // guarded by mu
   };
   void Loop();
+  bool Stopping();
 
   std::shared_ptr<Clock> clock_;
   Millis lease_ms_;
+  std::timed_mutex& store_mu_;
   Renew renew_;
   std::shared_ptr<Shared> shared_;
   int clock_token_ = 0;

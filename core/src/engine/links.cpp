@@ -171,7 +171,7 @@ LinkResponse Engine::HandleLink(const std::string& path, const std::string& meth
       {
         Flush();
         Runtime& rt = impl_->R();
-        std::lock_guard<std::mutex> lock(rt.store_mu);
+        std::lock_guard<std::timed_mutex> lock(rt.store_mu);
         if (auto m = rt.store->LoadMessage(check.claims.message_id))
           contact = rt.store->LoadContact(m->contact_key);
       }

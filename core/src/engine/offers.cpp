@@ -26,7 +26,7 @@ ExitIntentResult Engine::ExitIntent(const std::string& visitor_id, const std::st
   Millis now = impl_->clock->NowMillis();
   Runtime& r = impl_->R();
   ExitIntentResult result;
-  std::lock_guard<std::mutex> lock(r.store_mu);
+  std::lock_guard<std::timed_mutex> lock(r.store_mu);
   Store& store = *r.store;
   store.Write([&] {
     // PostgreSQL: a popup on the shop's request path waits only for writers of this
@@ -129,7 +129,7 @@ std::optional<Coupon> Engine::Impl::CouponFor(Store& store, const std::string& p
 void Engine::SaveCouponPool(const CouponPool& pool) {
   ValidateCouponPool(pool);
   Runtime& r = impl_->R();
-  std::lock_guard<std::mutex> lock(r.store_mu);
+  std::lock_guard<std::timed_mutex> lock(r.store_mu);
   r.store->Write([&] {
     impl_->SavePoolLocked(*r.store, pool);
     r.store->ResumePaused(impl_->clock->NowMillis());  // R4.3: codes again, steps go on
@@ -142,7 +142,7 @@ CouponImportReport Engine::ImportCoupons(const std::string& pool_name, std::istr
   Runtime& r = impl_->R();
   std::optional<CouponPool> pool;
   {
-    std::lock_guard<std::mutex> lock(r.store_mu);
+    std::lock_guard<std::timed_mutex> lock(r.store_mu);
     pool = r.store->LoadPool(pool_name);
   }
   if (!pool) throw ConfigError("pool", "no coupon pool named '" + pool_name + "'");
@@ -154,7 +154,7 @@ CouponImportReport Engine::ImportCoupons(const std::string& pool_name, std::istr
   std::vector<Coupon> batch;
   auto commit = [&] {
     if (batch.empty()) return;
-    std::lock_guard<std::mutex> lock(r.store_mu);
+    std::lock_guard<std::timed_mutex> lock(r.store_mu);
     int64_t added = 0;
     r.store->Write([&] { added = r.store->AddCoupons(batch); });
     report.imported += added;
@@ -175,7 +175,7 @@ CouponImportReport Engine::ImportCoupons(const std::string& pool_name, std::istr
   }
   commit();
   if (report.imported > 0) {
-    std::lock_guard<std::mutex> lock(r.store_mu);
+    std::lock_guard<std::timed_mutex> lock(r.store_mu);
     r.store->Write([&] { r.store->ResumePaused(impl_->clock->NowMillis()); });  // R4.3
     impl_->WakeWorker(r);
   }
@@ -187,7 +187,7 @@ CouponImportReport Engine::ImportCoupons(const std::string& pool_name, std::istr
 
 int64_t Engine::FreeCoupons(const std::string& pool) {
   Runtime& r = impl_->R();
-  std::lock_guard<std::mutex> lock(r.store_mu);
+  std::lock_guard<std::timed_mutex> lock(r.store_mu);
   return r.store->FreeCoupons(pool, impl_->clock->NowMillis());
 }
 
@@ -195,7 +195,7 @@ CouponCheck Engine::ValidateCoupon(const std::string& code, const std::string& e
   Flush();
   Runtime& r = impl_->R();
   CouponCheck check;
-  std::lock_guard<std::mutex> lock(r.store_mu);
+  std::lock_guard<std::timed_mutex> lock(r.store_mu);
   check.coupon = r.store->LoadCoupon(NormalizeCouponCode(code));
   check.problem = cartrecovery::ValidateCoupon(check.coupon, email.empty() ? "" : ContactOfEmail(email),
                                                impl_->clock->NowMillis());
@@ -208,7 +208,7 @@ CouponCheck Engine::RedeemCoupon(const std::string& code, const std::string& ord
   Runtime& r = impl_->R();
   Millis now = impl_->clock->NowMillis();
   CouponCheck check;
-  std::lock_guard<std::mutex> lock(r.store_mu);
+  std::lock_guard<std::timed_mutex> lock(r.store_mu);
   r.store->Write([&] {
     // Read, check and mark in one transaction: two checkouts cannot both use one code.
     check.coupon = r.store->LoadCoupon(NormalizeCouponCode(code));
@@ -226,7 +226,7 @@ CouponCheck Engine::RedeemCoupon(const std::string& code, const std::string& ord
 std::map<std::pair<std::string, std::string>, int64_t> Engine::PausedSteps() {
   Flush();
   Runtime& r = impl_->R();
-  std::lock_guard<std::mutex> lock(r.store_mu);
+  std::lock_guard<std::timed_mutex> lock(r.store_mu);
   return r.store->PausedMessages();
 }
 

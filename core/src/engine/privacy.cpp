@@ -44,7 +44,7 @@ std::string Engine::Export(const std::string& email_in, const std::string& phone
   Runtime& r = impl_->R();
   std::vector<std::pair<std::string, std::string>> rows;
   {
-    std::lock_guard<std::mutex> lock(r.store_mu);
+    std::lock_guard<std::timed_mutex> lock(r.store_mu);
     PersonKeys who = r.store->FindPerson(email, phone);
     if (!who.empty()) rows = r.store->PersonRows(who);
   }
@@ -70,7 +70,7 @@ std::map<std::string, int64_t> Engine::Forget(const std::string& email_in, const
   Flush();
   Runtime& r = impl_->R();
   std::map<std::string, int64_t> erased;
-  std::lock_guard<std::mutex> lock(r.store_mu);
+  std::lock_guard<std::timed_mutex> lock(r.store_mu);
   Store& store = *r.store;
   store.Write([&] {
     PersonKeys who = store.FindPerson(email, phone);

@@ -5,13 +5,11 @@
 namespace cartrecovery {
 namespace internal {
 
-RecordGroups::RecordGroups(std::mutex& store_mu, Store& store, SendGate& gate, Millis now,
-                           const std::atomic<bool>* renewal_waiting)
+RecordGroups::RecordGroups(std::timed_mutex& store_mu, Store& store, SendGate& gate, Millis now)
     : store_mu_(store_mu),
       store_(store),
       gate_(gate),
       now_(now),
-      renewal_waiting_(renewal_waiting),
       last_write_(std::chrono::steady_clock::now()) {
   waiting_.reserve(kRecordGroupMessages);
 }
@@ -32,9 +30,8 @@ void RecordGroups::WriteLocked() {
     journey_ids.push_back(w.send->message.journey_id);
   }
   std::vector<PendingSend*> written;  // once the group is committed
-  YieldToRenewal(renewal_waiting_);
   try {
-    std::lock_guard<std::mutex> lock(store_mu_);
+    std::lock_guard<std::timed_mutex> lock(store_mu_);
     const uint64_t before = store_.CommitMark();
     std::vector<PendingSend*> writing;
     store_.WriteUnsynced([&] {

@@ -23,7 +23,6 @@
 #ifndef CARTRECOVERY_SRC_ENGINE_RECORD_GROUPS_H_
 #define CARTRECOVERY_SRC_ENGINE_RECORD_GROUPS_H_
 
-#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <mutex>
@@ -48,9 +47,7 @@ class RecordGroups {
  public:
   // `now`: the batch's time, the sent_ms the final record would write. `gate`: the
   // batch's, told of each group's commit (SendGate::OwnCommit).
-  // `renewal_waiting`, when given: see YieldToRenewal (deliveries.h).
-  RecordGroups(std::mutex& store_mu, Store& store, SendGate& gate, Millis now,
-               const std::atomic<bool>* renewal_waiting = nullptr);
+  RecordGroups(std::timed_mutex& store_mu, Store& store, SendGate& gate, Millis now);
 
   // The channel accepted `send` (a message of `job`, to `contact_key`); `send` must stay
   // where it is until the batch is recorded. May write the group.
@@ -65,11 +62,10 @@ class RecordGroups {
   void WriteLocked();  // requires mu_
 
   std::mutex mu_;  // guards waiting_ and last_write_; taken before store_mu_
-  std::mutex& store_mu_;
+  std::timed_mutex& store_mu_;
   Store& store_;
   SendGate& gate_;
   const Millis now_;
-  const std::atomic<bool>* renewal_waiting_;
   std::vector<Waiting> waiting_;
   std::chrono::steady_clock::time_point last_write_;
 };

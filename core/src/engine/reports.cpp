@@ -12,21 +12,21 @@ namespace cartrecovery {
 std::vector<ReportRow> Engine::Report(const ReportQuery& query) {
   Flush();
   Runtime& r = impl_->R();
-  std::lock_guard<std::mutex> lock(r.store_mu);
+  std::lock_guard<std::timed_mutex> lock(r.store_mu);
   return r.store->Report(query);
 }
 
 std::vector<FunnelRow> Engine::Funnel(Millis since, Millis until) {
   Flush();
   Runtime& r = impl_->R();
-  std::lock_guard<std::mutex> lock(r.store_mu);
+  std::lock_guard<std::timed_mutex> lock(r.store_mu);
   return r.store->Funnel(since, until);
 }
 
 LeadCounts Engine::Leads(Millis since, Millis until) {
   Flush();
   Runtime& r = impl_->R();
-  std::lock_guard<std::mutex> lock(r.store_mu);
+  std::lock_guard<std::timed_mutex> lock(r.store_mu);
   return r.store->Leads(since, until);
 }
 
@@ -60,7 +60,7 @@ std::vector<VariantResult> Engine::ExperimentReport(const std::string& name,
   Runtime& r = impl_->R();
   std::vector<VariantCounts> counts;
   {
-    std::lock_guard<std::mutex> lock(r.store_mu);
+    std::lock_guard<std::timed_mutex> lock(r.store_mu);
     const Millis window = impl_->opts.attribution_window_ms;
     const Millis lo = since.value_or(INT64_MIN), hi = until.value_or(INT64_MAX);
     counts = popup ? r.store->OfferVariants(name, window, lo, hi)
@@ -74,7 +74,7 @@ std::vector<LoggedEvent> Engine::Events(Millis since, Millis until, int64_t afte
   Runtime& r = impl_->R();
   std::vector<StoredEvent> stored;
   {
-    std::lock_guard<std::mutex> lock(r.store_mu);
+    std::lock_guard<std::timed_mutex> lock(r.store_mu);
     stored = r.store->ListEvents(since, until, after_id, limit);
   }
   std::vector<LoggedEvent> out;
@@ -89,7 +89,7 @@ void Engine::PauseFlow(const std::string& flow, const std::string& reason) {
   if (reason.size() > 500) throw InvalidArgument("reason", "is longer than 500 characters");
   Runtime& r = impl_->R();
   const Millis now = Now();
-  std::lock_guard<std::mutex> lock(r.store_mu);
+  std::lock_guard<std::timed_mutex> lock(r.store_mu);
   r.store->Write([&] {
     if (!r.store->FlowPauses().count(flow)) r.store->PauseFlow(flow, reason, now);
   });
@@ -100,7 +100,7 @@ void Engine::ResumeFlow(const std::string& flow) {
   const Millis now = Now();
   bool resumed = false;
   {
-    std::lock_guard<std::mutex> lock(r.store_mu);
+    std::lock_guard<std::timed_mutex> lock(r.store_mu);
     // A flow this engine was not given may still be paused in the store (an operator's
     // engine, or a flow since removed): resuming it must be possible.
     if (!impl_->FindFlow(flow) && !r.store->FlowPauses().count(flow))
@@ -112,7 +112,7 @@ void Engine::ResumeFlow(const std::string& flow) {
 
 std::map<std::string, FlowPause> Engine::FlowPauses() {
   Runtime& r = impl_->R();
-  std::lock_guard<std::mutex> lock(r.store_mu);
+  std::lock_guard<std::timed_mutex> lock(r.store_mu);
   return r.store->FlowPauses();
 }
 

@@ -53,7 +53,7 @@ PruneCounts Engine::Prune(std::optional<Millis> at) {
   for (;;) {
     PruneCounts c;
     {
-      std::lock_guard<std::mutex> lock(r.store_mu);
+      std::lock_guard<std::timed_mutex> lock(r.store_mu);
       r.store->Write([&] { c = r.store->Prune(now, impl_->opts.retention, impl_->opts.attribution_window_ms); });
     }
     total.events += c.events;

@@ -31,7 +31,7 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now, bool stoppable) {
     std::vector<JobRecord> jobs;
     if (StopAsked(r, stoppable)) break;  // claim nothing more once a shutdown is asked
     {
-      std::lock_guard<std::mutex> lock(r.store_mu);
+      std::lock_guard<std::timed_mutex> lock(r.store_mu);
       // An idle run costs no commit (no fsync) unless the heartbeat is due: nothing to
       // claim is a read, and the heartbeat that lets `cartrecovery status` tell a live
       // worker from a dead one is written at most every kHeartbeatEvery of real time.
@@ -59,21 +59,15 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now, bool stoppable) {
     std::vector<std::pair<int64_t, int>> claims;
     for (const auto& job : jobs) claims.emplace_back(job.job_id, job.attempt);
     const Millis claimed_until = now + opts.lease_ms;
-    internal::LeaseKeeper keeper(clock, opts.lease_ms, [&r, claims, claimed_until](Millis until) {
-      // Only try: the owner holds the store between the jobs of the batch, never for long.
-      std::unique_lock<std::mutex> lock(r.store_mu, std::try_to_lock);
-      if (!lock.owns_lock()) {
-        r.renewal_waiting = true;  // the delivering threads let us in next (deliveries.h)
-        return false;
-      }
-      r.renewal_waiting = false;
+    // The keeper waits for the store lock itself, in turn with the delivering threads.
+    internal::LeaseKeeper keeper(clock, opts.lease_ms, r.store_mu,
+                                 [&r, claims, claimed_until](Millis until) {
       // run_due(now) may run ahead of the clock: a renewal never shortens the claim.
       until = std::max(until, claimed_until);
       r.store->Write([&] {
         r.store->LockKeys({});  // fenced by each claim's attempt, nobody's rows but ours
         r.store->RenewClaims(claims, until);
       });
-      return true;
     });
     // Abandonments and steps go by the batch (one transaction per phase, not per job);
     // the rare alerts one by one.
@@ -102,7 +96,7 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now, bool stoppable) {
         if (job.kind == "alert") RunAlertJob(r, job, now);
         else if (job.kind == "pool_alert") RunPoolAlertJob(r, job, now);
         else {
-          std::lock_guard<std::mutex> lock(r.store_mu);
+          std::lock_guard<std::timed_mutex> lock(r.store_mu);
           r.store->Write([&] {
             r.store->LockKeys({});
             r.store->FinishJob(job.job_id, job.attempt);
@@ -115,7 +109,6 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now, bool stoppable) {
       ++ran;
     }
     keeper.Stop();
-    r.renewal_waiting = false;  // no keeper waits any more
     if (StopAsked(r, stoppable)) break;
   }
   if (ran > 0) {
@@ -125,7 +118,7 @@ int Engine::Impl::RunDueJobs(Runtime& r, Millis now, bool stoppable) {
     for (auto& kv : opts.channels) kv.second->Close();
   }
   if (ran > 0) {
-    std::lock_guard<std::mutex> lock(r.store_mu);
+    std::lock_guard<std::timed_mutex> lock(r.store_mu);
     r.store->Write([&] {
       r.store->LockKeys({});  // this worker's own row
       r.store->RecordWorkerRun(worker_id, now, ran);
@@ -146,7 +139,7 @@ void Engine::Impl::ReleaseClaims(Runtime& r, const std::vector<JobRecord>& jobs)
   // Shutting down (SIGTERM): claimed jobs not started go back to pending at their due time
   // now, not when their lease runs out, so another worker (or this one restarted) takes
   // them at once. The fencing token (attempt) keeps a stale release harmless.
-  std::lock_guard<std::mutex> lock(r.store_mu);
+  std::lock_guard<std::timed_mutex> lock(r.store_mu);
   r.store->Write([&] {
     r.store->LockKeys({});
     for (const auto& job : jobs) r.store->RetryJob(job.job_id, job.attempt, job.due_ms);
@@ -156,7 +149,7 @@ void Engine::Impl::ReleaseClaims(Runtime& r, const std::vector<JobRecord>& jobs)
 void Engine::Impl::RunAbandonJobs(Runtime& r, const std::vector<JobRecord>& jobs, Millis now) {
   // One transaction for the batch, a savepoint per job: a job that throws is undone alone
   // and stays claimed (tried again after its lease).
-  std::lock_guard<std::mutex> lock(r.store_mu);
+  std::lock_guard<std::timed_mutex> lock(r.store_mu);
   Store& store = *r.store;
   try {
     // PostgreSQL: the batch's carts and contacts are locked first, in one sorted step, so

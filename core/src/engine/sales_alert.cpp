@@ -127,7 +127,7 @@ void Engine::Impl::SendTeamAlert(Runtime& r, const JobRecord& job, Millis now,
   std::vector<internal::PendingSend> sends;
   bool prepared = false;
   {
-    std::lock_guard<std::mutex> lock(r.store_mu);
+    std::lock_guard<std::timed_mutex> lock(r.store_mu);
     Store& store = *r.store;
     store.Write([&] {
       if (!store.ClaimIsCurrent(job.job_id, job.attempt)) return;
@@ -181,7 +181,7 @@ void Engine::Impl::SendTeamAlert(Runtime& r, const JobRecord& job, Millis now,
   }
   if (!prepared) return;
   std::vector<internal::SendResult> results = internal::Deliver(r.store_mu, *r.store, sends);
-  std::lock_guard<std::mutex> lock(r.store_mu);
+  std::lock_guard<std::timed_mutex> lock(r.store_mu);
   Store& store = *r.store;
   store.Write([&] {
     // The alert is not a message to the shopper: it must not count against their caps.

@@ -436,7 +436,7 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
   std::vector<StepPlan> plans;
   plans.reserve(jobs.size());
   {
-    std::lock_guard<std::mutex> lock(r.store_mu);
+    std::lock_guard<std::timed_mutex> lock(r.store_mu);
     Store& store = *r.store;
     std::optional<StepReads> reads;
     WriteJobs(
@@ -473,9 +473,8 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
     for (const auto& send : plan.sends) message_ids.push_back(send.message.message_id);
   // What the channels accept is stored "sent" in small groups meanwhile (record_groups.h):
   // a kill re-sends at most one group, not the batch.
-  // Both hold back while the batch's lease keeper waits for the store (YieldToRenewal).
-  internal::SendGate gate(r.store_mu, *r.store, std::move(message_ids), &r.renewal_waiting);
-  internal::RecordGroups groups(r.store_mu, *r.store, gate, now, &r.renewal_waiting);
+  internal::SendGate gate(r.store_mu, *r.store, std::move(message_ids));
+  internal::RecordGroups groups(r.store_mu, *r.store, gate, now);
   // Each channel takes up to its Concurrency() messages at once (several SMTP
   // connections), fed with whole jobs in batch order (deliveries.h DeliverJobs).
   std::vector<std::vector<internal::SendResult>> results(plans.size());
@@ -493,7 +492,7 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
   // advance. The jobs a shutdown left undelivered go back to pending at once, not when
   // their lease runs out; their messages stay "sending" and the next claim sends them
   // (nothing left yet).
-  std::lock_guard<std::mutex> lock(r.store_mu);
+  std::lock_guard<std::timed_mutex> lock(r.store_mu);
   Store& store = *r.store;
   std::optional<StepReads> reads;
   WriteJobs(
@@ -526,7 +525,7 @@ bool Engine::Impl::OrderedAtShop(Runtime& r, const std::string& journey_id) {
   if (!order_check) return false;
   std::string cart_id, email;
   {
-    std::lock_guard<std::mutex> lock(r.store_mu);
+    std::lock_guard<std::timed_mutex> lock(r.store_mu);
     auto j = r.store->LoadJourney(journey_id);
     if (!j || j->state != JourneyState::kRunning) return false;
     cart_id = j->cart_id;
