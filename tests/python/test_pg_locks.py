@@ -313,3 +313,48 @@ def test_retention_empties_the_key_rows_but_never_waits_for_a_reader_of_them(db_
         holder.close()
         watcher.close()
         engine.close()
+
+
+# ---- the ladder: keys are taken in one order by every writer ----------------------------------
+
+def key_row(key: str) -> int:
+    """The row of key_locks a key is locked by: its 64-bit FNV-1a, signed (pg_db.cpp)."""
+    h = 14695981039346656037
+    for b in key.encode():
+        h = ((h ^ b) * 1099511628211) % 2**64
+    return h - 2**64 if h >= 2**63 else h
+
+
+def test_a_writer_waiting_for_one_key_already_holds_the_keys_below_it(db_path, clock):
+    url = store_url(db_path)
+    schema = _pg_schema(db_path)
+    first = cr.Engine(store=url, clock=clock, settings=SETTINGS)
+    second = cr.Engine(store=url, clock=clock, settings=SETTINGS)
+    holder, watcher = raw(db_path), raw(db_path)
+    try:
+        first.flush()
+        contact = key_row("e:ann@example.com")
+        # A new cart of Ann's whose key sorts above her contact key.
+        cart = next(c for c in (f"a{i}" for i in range(100)) if key_row(f"cart:{c}") > contact)
+        holder.execute("BEGIN")
+        holder.execute(f"INSERT INTO key_locks(k) VALUES ({key_row(f'cart:{cart}')})"
+                       " ON CONFLICT (k) DO UPDATE SET k = excluded.k WHERE false")
+        # The first writer locks Ann's contact, then waits for the cart's key we hold ...
+        first.track("cart_updated", cart_id=cart, email="ann@example.com", currency="EUR")
+        until("the first writer waits for the cart's key", lambda: waiting(watcher, schema) == ["key"])
+        # ... so that a second writer of Ann's waits for the first one, holding nothing that
+        # the first one needs (keys taken out of order would let it pass, or cross it).
+        other = in_thread(lambda: second.track("cart_updated", cart_id="b1", email="ann@example.com",
+                                               currency="EUR", durable=True))
+        until("the second writer waits for Ann's key", lambda: waiting(watcher, schema) == ["key", "key"])
+        assert watcher.execute("SELECT count(*) FROM carts") == [("0",)]
+        holder.execute("ROLLBACK")
+        other.join(TIMEOUT)
+        assert not other.is_alive()
+        first.flush()
+        assert watcher.execute("SELECT cart_id FROM carts ORDER BY cart_id") == [(cart,), ("b1",)]
+    finally:
+        holder.close()
+        watcher.close()
+        first.close()
+        second.close()
