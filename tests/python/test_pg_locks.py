@@ -35,10 +35,12 @@ def raw(db_path) -> RawPostgres:
 
 
 def waiting(conn: RawPostgres, schema: str) -> list[str]:
-    """What each of the store's engine connections waits for: 'Lock:advisory' (another
-    writer's key or the store-wide lock), 'Lock:transactionid' (a row), 'Lock:relation'."""
+    """What each of the store's engine connections waits for: 'key' (another writer's key:
+    its row of key_locks, while locking keys), 'Lock:advisory' (the store-wide lock),
+    'Lock:transactionid' (a row of a table), 'Lock:relation'."""
     rows = conn.execute(
-        "SELECT wait_event_type || ':' || wait_event FROM pg_stat_activity"
+        "SELECT CASE WHEN wait_event <> 'advisory' AND query LIKE '%key_locks%' THEN 'key'"
+        " ELSE wait_event_type || ':' || wait_event END FROM pg_stat_activity"
         f" WHERE application_name = 'cartrecovery/{schema}' AND wait_event_type = 'Lock'")
     return sorted(r[0] for r in rows)
 
@@ -98,7 +100,7 @@ def test_writers_of_different_contacts_pass_each_other_and_one_contact_serialise
             # The same contact: the second writer waits for Ann's key, not for her row.
             ann = in_thread(lambda: second.track("order_placed", order_id="o-a", email="ann@example.com"))
             until("the second writer waits for Ann's key",
-                  lambda: waiting(watcher, schema) == ["Lock:advisory", "Lock:transactionid"])
+                  lambda: waiting(watcher, schema) == ["Lock:transactionid", "key"])
             assert ann.is_alive()
             holder.execute("ROLLBACK")
             ann.join(TIMEOUT)
@@ -168,7 +170,7 @@ def test_an_order_during_a_workers_plan_waits_for_it_and_no_reminder_of_its_cart
         # Bob orders now. His writer waits for the plan that holds his cart.
         order = in_thread(lambda: shop.track("order_placed", order_id="o-b", cart_id="B"))
         until("the order waits for the worker's plan",
-              lambda: waiting(watcher, schema) == ["Lock:advisory", "Lock:relation"])
+              lambda: waiting(watcher, schema) == ["Lock:relation", "key"])
         assert watcher.execute("SELECT count(*) FROM orders") == [("0",)]
 
         holder.execute("ROLLBACK")
@@ -248,3 +250,111 @@ def test_four_workers_send_every_reminder_once(db_path, tmp_path, clock):
         assert check.status()["last_error"] is None
     finally:
         check.close()
+
+
+# ---- more keys than the server's lock table holds --------------------------------------------
+
+def lock_table_entries(conn: RawPostgres) -> int:
+    """How many locks the whole server can hold at once in its shared lock table."""
+    def setting(name: str) -> int:
+        return int(conn.execute(f"SHOW {name}")[0][0])
+    return setting("max_locks_per_transaction") * (
+        setting("max_connections") + setting("max_prepared_transactions"))
+
+
+def test_one_import_locks_more_shoppers_than_the_servers_lock_table_holds(db_path, clock):
+    url = store_url(db_path)
+    watcher = raw(db_path)
+    # Each cart with a visitor and an e-mail is three keys (cart, visitor, contact), all
+    # locked at once by the writer's one transaction for the batch: as many carts as the
+    # server's lock table has entries (6,400 with the defaults) is three times what it holds.
+    carts = max(10_000, lock_table_entries(watcher))
+    engine = cr.Engine(store=url, clock=clock, settings={**SETTINGS, "max_batch": carts})
+    try:
+        engine.track_many([{"type": "cart_updated", "cart_id": f"c{i}", "visitor_id": f"v{i}",
+                            "email": f"s{i}@example.com", "currency": "EUR",
+                            "items": [{"sku": "K", "name": "Kite", "price": "19.99", "quantity": 1}]}
+                           for i in range(carts)], durable=True)
+        assert watcher.execute("SELECT count(*) FROM carts") == [(str(carts),)]
+        assert watcher.execute("SELECT count(*) FROM contacts") == [(str(carts),)]
+        assert watcher.execute("SELECT count(*) FROM key_locks") == [(str(3 * carts),)]
+        assert engine.status()["last_error"] is None
+    finally:
+        watcher.close()
+        engine.close()
+
+
+def test_retention_empties_the_key_rows_but_never_waits_for_a_reader_of_them(db_path, clock):
+    url = store_url(db_path)
+    engine = cr.Engine(store=url, clock=clock, settings=SETTINGS)
+    holder, watcher = raw(db_path), raw(db_path)
+    try:
+        add_cart(engine, "a1", email="ann@example.com")
+        engine.flush()
+        locked = watcher.execute("SELECT count(*) FROM key_locks")
+        assert locked != [("0",)]
+        # A backup (pg_dump) reads the table: the round leaves the rows to a later one
+        # rather than queue every writer behind it, and its other work still commits.
+        holder.execute("BEGIN")
+        holder.execute("SELECT count(*) FROM key_locks")
+        engine.prune()
+        assert watcher.execute("SELECT count(*) FROM key_locks") == locked
+        assert engine.status()["last_error"] is None
+        holder.execute("ROLLBACK")
+        # Retention runs store-wide, so no writer holds a key: every row goes, one per key
+        # ever locked otherwise.
+        engine.prune()
+        assert watcher.execute("SELECT count(*) FROM key_locks") == [("0",)]
+        # ... and comes back when its key is locked again.
+        engine.track("order_placed", order_id="o-a", cart_id="a1")
+        engine.flush()
+        assert watcher.execute("SELECT count(*) FROM key_locks") != [("0",)]
+    finally:
+        holder.close()
+        watcher.close()
+        engine.close()
+
+
+# ---- the ladder: keys are taken in one order by every writer ----------------------------------
+
+def key_row(key: str) -> int:
+    """The row of key_locks a key is locked by: its 64-bit FNV-1a, signed (pg_db.cpp)."""
+    h = 14695981039346656037
+    for b in key.encode():
+        h = ((h ^ b) * 1099511628211) % 2**64
+    return h - 2**64 if h >= 2**63 else h
+
+
+def test_a_writer_waiting_for_one_key_already_holds_the_keys_below_it(db_path, clock):
+    url = store_url(db_path)
+    schema = _pg_schema(db_path)
+    first = cr.Engine(store=url, clock=clock, settings=SETTINGS)
+    second = cr.Engine(store=url, clock=clock, settings=SETTINGS)
+    holder, watcher = raw(db_path), raw(db_path)
+    try:
+        first.flush()
+        contact = key_row("e:ann@example.com")
+        # A new cart of Ann's whose key sorts above her contact key.
+        cart = next(c for c in (f"a{i}" for i in range(100)) if key_row(f"cart:{c}") > contact)
+        holder.execute("BEGIN")
+        holder.execute(f"INSERT INTO key_locks(k) VALUES ({key_row(f'cart:{cart}')})"
+                       " ON CONFLICT (k) DO UPDATE SET k = excluded.k WHERE false")
+        # The first writer locks Ann's contact, then waits for the cart's key we hold ...
+        first.track("cart_updated", cart_id=cart, email="ann@example.com", currency="EUR")
+        until("the first writer waits for the cart's key", lambda: waiting(watcher, schema) == ["key"])
+        # ... so that a second writer of Ann's waits for the first one, holding nothing that
+        # the first one needs (keys taken out of order would let it pass, or cross it).
+        other = in_thread(lambda: second.track("cart_updated", cart_id="b1", email="ann@example.com",
+                                               currency="EUR", durable=True))
+        until("the second writer waits for Ann's key", lambda: waiting(watcher, schema) == ["key", "key"])
+        assert watcher.execute("SELECT count(*) FROM carts") == [("0",)]
+        holder.execute("ROLLBACK")
+        other.join(TIMEOUT)
+        assert not other.is_alive()
+        first.flush()
+        assert watcher.execute("SELECT cart_id FROM carts ORDER BY cart_id") == [(cart,), ("b1",)]
+    finally:
+        holder.close()
+        watcher.close()
+        first.close()
+        second.close()

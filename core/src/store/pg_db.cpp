@@ -94,6 +94,17 @@ int32_t Fnv1a(const std::string& s) {
   return static_cast<int32_t>(h);
 }
 
+// A key's lock row: 64 bits, so that two keys share a row (and their writers wait for
+// each other for nothing) about once in 2^64 pairs, not 2^32.
+int64_t Fnv1a64(const std::string& s) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return static_cast<int64_t>(h);
+}
+
 bool Succeeded(const PGresult* r) {
   if (!r) return false;
   ExecStatusType st = PQresultStatus(r);
@@ -562,23 +573,29 @@ void PgDb::EnsureOpen() {
 
 bool PgDb::LockKeys(const std::vector<std::string>& keys) {
   if (!pending_ && mode_ != LockMode::kKeys) return false;  // no transaction, or it holds the store
-  std::vector<int32_t> fresh;
+  std::vector<int64_t> fresh;
   for (const auto& key : keys) {
     if (key.empty()) continue;  // no such row: nobody to wait for
-    const int32_t h = Fnv1a(key);
+    const int64_t h = Fnv1a64(key);
     if (!held_.count(h)) fresh.push_back(h);
   }
   std::sort(fresh.begin(), fresh.end());
   fresh.erase(std::unique(fresh.begin(), fresh.end()), fresh.end());
   std::string sql;
   if (!fresh.empty()) {
-    // unnest() yields the sorted array in order and count() takes each lock as it comes:
-    // every writer climbs the same ladder, so batches that overlap queue instead of
-    // deadlocking. Integers only: nothing of the keys reaches the SQL text.
+    // One statement takes each key's row in the sorted array's order: inserted when missing
+    // (a second inserter of the same key waits for the first to end, as for a lock), locked
+    // FOR UPDATE when present (DO UPDATE locks the row before its WHERE, which then changes
+    // nothing). Every writer climbs the same ladder, so batches that overlap queue instead
+    // of deadlocking; separate INSERT and SELECT ... FOR UPDATE statements would take the
+    // new keys before the old ones, out of order. Row locks are kept in the rows, not in
+    // the server's shared lock table (max_locks_per_transaction), which a batch's ~1,000
+    // advisory locks per worker used to fill. Integers only: nothing of the keys reaches
+    // the SQL text.
     std::string list;
-    for (int32_t h : fresh) list += (list.empty() ? "" : ",") + std::to_string(h);
-    sql = "SELECT count(pg_advisory_xact_lock(" + std::to_string(lock_key_) + ", k)) FROM unnest('{" +
-          list + "}'::int4[]) AS k";
+    for (int64_t h : fresh) list += (list.empty() ? "" : ",") + std::to_string(h);
+    sql = "INSERT INTO key_locks(k) SELECT unnest('{" + list +
+          "}'::int8[]) ON CONFLICT (k) DO UPDATE SET k = excluded.k WHERE false";
   }
   if (pending_) {
     // The store-wide lock, shared: writers by key pass each other, a store-wide writer

@@ -133,22 +133,28 @@ class PgDb {
   // said which rows it touches is safe that way.
   void Begin();
   // Inside a transaction: locks `keys` (a contact key, "cart:<id>", ...) until it ends, as
-  // advisory locks on (schema, FNV-1a of the key), new keys in sorted order in one round
-  // trip (two writers locking their batches never wait on each other in a cycle). Keys
-  // already held cost nothing. In the store-wide mode, or outside a transaction: nothing.
-  // Returns true when it locked a key not held before (a row read before may have changed
-  // meanwhile: read it again).
+  // row locks on the schema's key_locks rows of their 64-bit FNV-1a (a missing row is
+  // inserted, which locks it as well), new keys in sorted order in one round trip (two
+  // writers locking their batches never wait on each other in a cycle). Row locks live in
+  // the rows, not in the server's shared lock table, so a batch may hold any number of
+  // keys. Keys already held cost nothing. In the store-wide mode, or outside a
+  // transaction: nothing. Returns true when it locked a key not held before (a row read
+  // before may have changed meanwhile: read it again).
   bool LockKeys(const std::vector<std::string>& keys);
   // As the first use of a transaction: the store-wide lock if it is free now (no waiting,
   // so no queue forms behind it); false: busy, the transaction holds nothing.
   bool TryLockStore();
   // Keyed mode: the transaction shares the store (LockKeys was its first use).
   bool keyed() const { return mode_ == LockMode::kKeys; }
+  // Store-wide mode: the transaction holds the store-wide lock exclusively.
+  bool holds_store() const { return mode_ == LockMode::kStore && in_transaction_; }
   // A savepoint was rolled back: the locks taken inside it are gone with it.
   void ForgetKeyLocks() { held_.clear(); }
   // The last failure was a conflict with another transaction that a new attempt may not
   // meet (deadlock_detected 40P01, serialization_failure 40001).
   bool LastFailureWasConflict() const { return last_state_ == "40P01" || last_state_ == "40001"; }
+  // The last failure was a lock taken with NOWAIT that another transaction holds (55P03).
+  bool LastFailureWasBusy() const { return last_state_ == "55P03"; }
   // Throws Error(kStorage) when the server did not commit (it rolls back a transaction in
   // which a statement failed, and says so only in the command tag).
   void Commit();
@@ -224,7 +230,7 @@ class PgDb {
   bool in_transaction_ = false;  // BEGIN was sent
   bool pending_ = false;         // Begin() was called, BEGIN not sent yet
   LockMode mode_ = LockMode::kNone;
-  std::set<int32_t> held_;       // key locks of this transaction (hashes)
+  std::set<int64_t> held_;       // key locks of this transaction (hashes)
   std::string last_state_;       // SQLSTATE of the last failure
   bool abandoned_ = false;
 };

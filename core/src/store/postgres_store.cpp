@@ -7,10 +7,14 @@
 //
 // Locking: writers on many hosts run at once and wait for each other only over the same
 // shopper. A Write() that starts with LockKeys() holds the store-wide advisory lock shared
-// and an exclusive transaction lock per key ("e:ann@...", "cart:<id>", ...); the loads
-// below lock their row's key as they read it. Every other Write() holds the store-wide
-// lock exclusively, as all did before (migrations, staff actions, imports, alerts,
-// privacy, an explicit prune; the worker's retention round only when it is free).
+// and, per key ("e:ann@...", "cart:<id>", ...), the row of key_locks for its hash FOR
+// UPDATE until it ends; the loads below lock their row's key as they read it. Row locks
+// are written in the rows, so a batch may hold tens of thousands of keys: an advisory
+// lock per key took an entry of the server's shared lock table (64 per connection by
+// default), which one worker's batch or one big import could fill (docs/POSTGRES.md).
+// Every other Write() holds the store-wide lock exclusively, as all did before
+// (migrations, staff actions, imports, alerts, privacy, an explicit prune; the worker's
+// retention round only when it is free, which also empties key_locks).
 // Why each read-modify-write is safe (READ COMMITTED: a row read may change before the
 // write unless its key is held):
 //   events (writer thread, apply_events.cpp): a batch locks its carts, their contacts, the
@@ -62,7 +66,8 @@ namespace internal {
 namespace {
 
 // Migrations, oldest first; migration i brings the schema from version i to i + 1, and
-// version i has the tables and columns of the SQLite store's version i.
+// version i has the tables and columns of the SQLite store's version i (and, from 12 on,
+// PostgreSQL's own key_locks).
 // Never edit a shipped migration: add a new one.
 const std::vector<const char*>& Migrations() {
   static const std::vector<const char*> kMigrations = {
@@ -284,6 +289,15 @@ const std::vector<const char*>& Migrations() {
       DROP INDEX messages_contact;
       CREATE INDEX messages_contact ON messages(contact_key);
       )sql",
+      // 13: a row per locked key (PgDb::LockKeys), so that writers lock rows instead of
+      // filling the server's shared lock table with an advisory lock per key. The rows hold
+      // nothing but their key's hash: UNLOGGED, so that taking one writes no WAL (a crash
+      // empties the table, and a lost row is inserted again by its next writer). Emptied by
+      // retention (AfterPrune). The SQLite store has no such table (its migration 13 adds
+      // nothing): its writers take turns on the file.
+      R"sql(
+      CREATE UNLOGGED TABLE key_locks(k BIGINT PRIMARY KEY);
+      )sql",
   };
   return kMigrations;
 }
@@ -295,7 +309,7 @@ const char kOurTables[] =
     " 'workers', 'coupon_pools', 'coupons', 'offers', 'assignments', 'flow_pauses',"
     " 'schema_version', 'report_days', 'funnel_days', 'offer_days', 'consent_log',"
     " 'cart_event_counts', 'lead_days', 'lead_totals', 'incentive_abandonments', 'incentive_days',"
-    " 'message_bodies'";
+    " 'message_bodies', 'key_locks'";
 
 class PostgresStore final : public SqlStore<PgDb> {
  public:
@@ -730,6 +744,20 @@ class PostgresStore final : public SqlStore<PgDb> {
     return std::string("(to_jsonb(") + table + ") || jsonb_build_object(" + extra + "))::text";
   }
   std::string WrittenOrder() const override { return ""; }
+  // A retention round holds the store-wide lock exclusively, so no keyed writer holds a key
+  // row meanwhile (each holds that lock shared): the rows go at once (there would be one
+  // per key ever locked), and those still in use come back as their next writer locks
+  // them. NOWAIT: a reader of the table (pg_dump) keeps it until a later round instead of
+  // holding every writer up behind the round.
+  void AfterPrune(const RetentionWindows& w) override {
+    (void)w;
+    if (!db_.holds_store()) return;
+    try {
+      Write([&] { db_.Exec("LOCK TABLE key_locks IN ACCESS EXCLUSIVE MODE NOWAIT; TRUNCATE key_locks"); });
+    } catch (const Error&) {
+      if (!db_.LastFailureWasBusy()) throw;  // undone alone with its savepoint: the rows wait
+    }
+  }
 
   // Keyed transactions: locks these keys (empty ones skipped) before their rows are used.
   bool Lock(std::initializer_list<std::string> keys) { return db_.keyed() && db_.LockKeys(keys); }

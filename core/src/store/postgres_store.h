@@ -1,7 +1,8 @@
 // postgres_store.h: the Store for shops on several hosts: every web process and worker
 // points at one PostgreSQL database. Same tables and columns as the SQLite store (BIGINT
-// for integers, TEXT for text), schema versioned by a schema_version table, migrations
-// applied in one transaction under an advisory lock.
+// for integers, TEXT for text), plus key_locks (the rows its writers lock per shopper),
+// schema versioned by a schema_version table, migrations applied in one transaction under
+// an advisory lock.
 #ifndef CARTRECOVERY_SRC_STORE_POSTGRES_STORE_H_
 #define CARTRECOVERY_SRC_STORE_POSTGRES_STORE_H_
 
