@@ -350,14 +350,14 @@ class Store {
   virtual bool FinishJob(int64_t job_id, int attempt) = 0;
   // Puts a claimed job back to pending at due_ms; false when the claim is stale.
   virtual bool RetryJob(int64_t job_id, int attempt, Millis due_ms) = 0;
-  // FinishJob / RetryJob for a caller that does not read the answer (its
-  // claim is fenced in the statement all the same): PostgreSQL sends it without waiting
-  // (pipeline mode) and a failure throws by AwaitWrites(), the end of the enclosing
-  // Write() or its next read. Elsewhere: the same as the call that answers.
+  // FinishJob / RetryJob / InsertMessage for a caller that does not read the answer (its
+  // claim is fenced in the statement all the same; a message id that exists is left as it
+  // is, body included): PostgreSQL sends it without waiting (pipeline mode) and a failure
+  // throws by AwaitWrites(), the end of the enclosing Write() or its next read. Elsewhere:
+  // the same as the call that answers.
   virtual void FinishJobAsync(int64_t job_id, int attempt) { FinishJob(job_id, attempt); }
   virtual void RetryJobAsync(int64_t job_id, int attempt, Millis due_ms) { RetryJob(job_id, attempt, due_ms); }
-  // (InsertMessage is not deferred: since the cold body table it reads back the body's
-  // number first. A single statement for both would be the way to defer it.)
+  virtual void InsertMessageAsync(const MessageRecord& message) { InsertMessage(message); }
   virtual bool ClaimIsCurrent(int64_t job_id, int attempt) = 0;  // read
   // Extends the lease of each claim (job_id, attempt) still held with that attempt to
   // `lease_until`; claims finished, retried or taken over since are left alone. Returns how

@@ -187,7 +187,7 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
       m->status = status;
       m->reason = reason;
       if (existing) store.UpdateMessage(*m);
-      else store.InsertMessage(*m);
+      else store.InsertMessageAsync(*m);
     }
   };
   // Paused by staff: the step waits (resume makes it due at once).
@@ -264,7 +264,7 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
     auto save = [&] {
       assert(existing ? CanMove(existing->status, m.status) : CanStartAs(m.status));
       if (existing) store.UpdateMessage(m);
-      else store.InsertMessage(m);
+      else store.InsertMessageAsync(m);  // its failure is the job's, by WriteJobs' AwaitWrites
     };
     std::string reason;
     if (!channel) reason = "channel_not_configured";
