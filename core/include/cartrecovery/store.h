@@ -76,6 +76,12 @@ struct JourneyRecord {
   Millis updated_ms = 0;
 };
 
+// Whose a journey was when last read: its contact and cart (LockJourneys' first guess).
+struct JourneyOwner {
+  std::string contact_key;
+  std::string cart_id;
+};
+
 struct JobRecord {
   int64_t job_id = 0;
   std::string kind;     // "abandon" (subject: cart id), "step" (subject: journey id)
@@ -299,7 +305,15 @@ class Store {
   virtual bool LockStoreIfFree() { return true; }
   // As the first call of a Write() (or after LockKeys): locks the keys of these journeys,
   // their contact keys and carts, for set-based reads that lock nothing row by row.
-  virtual void LockJourneys(const std::vector<std::string>& journey_ids) { (void)journey_ids; }
+  // `seen`: their owners as the caller last read them, when it has them (any order, may be
+  // stale or empty): PostgreSQL locks those with the transaction's start and reads once to
+  // confirm, instead of reading, locking and reading again; an owner that changed since is
+  // found by that read and locked too.
+  virtual void LockJourneys(const std::vector<std::string>& journey_ids,
+                            const std::vector<JourneyOwner>& seen) {
+    (void)journey_ids;
+    (void)seen;
+  }
   // The keys (LockKeys) of these carts ("cart:<id>", the contact key), to lock a batch
   // up front before its work reads it (read). Only where LockKeys does something
   // (PostgreSQL); elsewhere empty.

@@ -391,11 +391,19 @@ class PostgresStore final : public SqlStore<PgDb> {
   void LockKeys(const std::vector<std::string>& keys) override { db_.LockKeys(keys); }
   bool LockStoreIfFree() override { return db_.TryLockStore(); }
 
-  void LockJourneys(const std::vector<std::string>& ids) override {
-    db_.LockKeys({});  // keyed, when this is the transaction's first use
+  void LockJourneys(const std::vector<std::string>& ids, const std::vector<JourneyOwner>& seen) override {
+    // Keyed, when this is the transaction's first use; the owners the caller saw go with
+    // its BEGIN, in the same round trip.
+    std::vector<std::string> guess;
+    for (const auto& o : seen) {
+      guess.push_back(o.contact_key);
+      guess.push_back("cart:" + o.cart_id);
+    }
+    db_.LockKeys(guess);
     // Read the keys, lock them, read again until nothing new turns up: whoever moves a
     // journey to another contact or cart holds the key it has, so keys read under their
-    // locks are stable. Usually two reads and one lock statement for the batch.
+    // locks are stable. Usually two reads and one lock statement for the batch; one read
+    // when the guess was right.
     for (int i = 0; i < 5; ++i) {
       auto s = db_.Prepare("SELECT contact_key, cart_id FROM journeys WHERE journey_id = ANY(?1::text[])");
       s.BindIds(1, ids);
