@@ -2211,6 +2211,36 @@ BOOST_DATA_TEST_CASE(a_message_body_is_written_once_to_the_cold_table_and_goes_w
   BOOST_TEST(kept->to == a.to);
 }
 
+// A message written without waiting for its answer (PostgreSQL: one statement, in the
+// pipeline) keeps its body; the same id again writes nothing, body included, and leaves
+// no body behind without a message.
+BOOST_DATA_TEST_CASE(a_message_inserted_without_waiting_keeps_one_body_and_a_repeat_writes_nothing,
+                     bdata::make(kBothBackends), backend) {
+  TestStore ts(backend);
+  auto store = OpenStore(ts.url());
+  MessageRecord a = Msg("m-a", "ja", "sending");
+  a.text = "Hallo Zo\xc3\xab";
+  MessageRecord again = a;
+  again.text = "another rendering";
+  MessageRecord quiet = Msg("m-q", "jq", "suppressed");
+  quiet.subject.clear();
+  store->Write([&] {
+    store->InsertMessageAsync(a);
+    store->InsertMessageAsync(quiet);
+    store->InsertMessageAsync(again);
+    store->AwaitWrites();
+  });
+  store->Write([&] { store->InsertMessageAsync(again); });  // in a later transaction too
+  BOOST_TEST(ts.Int("SELECT count(*) FROM messages") == 2);
+  BOOST_TEST(ts.Int("SELECT count(*) FROM message_bodies") == 1);
+  BOOST_TEST(ts.Int("SELECT count(*) FROM message_bodies b JOIN messages m ON m.body_id = b.body_id"
+                    " WHERE m.message_id = 'm-a'") == 1);
+  BOOST_TEST(ts.Int("SELECT count(*) FROM messages WHERE message_id = 'm-q' AND body_id IS NULL") == 1);
+  BOOST_TEST(store->LoadMessage("m-a")->text == a.text);
+  BOOST_TEST(!store->InsertMessage(again));
+  BOOST_TEST(ts.Int("SELECT count(*) FROM message_bodies") == 1);
+}
+
 BOOST_DATA_TEST_CASE(a_message_row_pruned_before_its_body_takes_the_body_along, bdata::make(kBothBackends),
                      backend) {
   TestStore ts(backend);

@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 
 import cartrecovery as cr
-from conftest import HOUR, ON_POSTGRES, T0, add_cart, run_at, store_execute
+from conftest import HOUR, KITE, ON_POSTGRES, T0, add_cart, run_at, store_execute
 
 pytestmark = [
     pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL's pipeline (CARTRECOVERY_TEST_STORE=postgresql)"),
@@ -24,12 +24,13 @@ pytestmark = [
 CARTS = ["c0", "c1", "c2", "c3", "c4"]
 
 
-def refuse(db_path, table: str, condition: str) -> None:
-    """A trigger that fails every write to `table` of a row matching `condition` (on NEW)."""
+def refuse(db_path, table: str, condition: str, who: str = "NEW.cart_id") -> None:
+    """A trigger that fails every write to `table` of a row matching `condition` (on NEW),
+    naming the row by `who`."""
     store_execute(db_path, f"""
         CREATE FUNCTION refuse_{table}() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-          IF {condition} THEN RAISE EXCEPTION 'refused by the test for %', NEW.cart_id; END IF;
+          IF {condition} THEN RAISE EXCEPTION 'refused by the test for %', {who}; END IF;
           RETURN NEW;
         END $$;
         CREATE TRIGGER refuse_{table} BEFORE INSERT OR UPDATE ON {table}
@@ -63,6 +64,45 @@ def test_a_refused_sending_mark_undoes_its_job_alone_and_nothing_of_it_is_delive
     claimed = store_execute(db_path, "SELECT j.state FROM jobs j JOIN journeys r ON r.journey_id = j.subject"
                                      f" WHERE j.kind = 'step' AND r.cart_id = '{bad}'")
     assert claimed == [("claimed",)]  # tried again when its lease runs out
+
+
+def bodies(db_path) -> dict:
+    """The message_bodies rows by the message that names them, and those nobody names."""
+    named = store_execute(db_path, "SELECT m.cart_id, count(*) FROM messages m"
+                                   " JOIN message_bodies b ON b.body_id = m.body_id GROUP BY m.cart_id")
+    orphans = store_execute(db_path, "SELECT count(*) FROM message_bodies b WHERE NOT EXISTS"
+                                     " (SELECT 1 FROM messages m WHERE m.body_id = b.body_id)")
+    return {**{c: int(n) for c, n in named}, "orphans": int(orphans[0][0])}
+
+
+@pytest.mark.parametrize("bad", ["c2", "c4"])  # c4: the batch's last job
+def test_a_refused_message_body_undoes_its_job_alone_and_leaves_no_body_or_message_behind(
+        make_engine, clock, db_path, bad):
+    # The "sending" mark and its body go in one statement without waiting for its answer:
+    # the server refusing the body (the statement's second half) must undo the mark too.
+    got = []
+    engine = make_engine(channels={"email": cr.CallbackChannel(got.append)})
+    for c in CARTS:
+        kite = {**KITE, "name": f"Kite {'Refused' if c == bad else 'Pro'} 9m"}
+        add_cart(engine, c, items=[kite], email=f"{c}@example.com")
+    run_at(engine, clock, T0 + HOUR - timedelta(minutes=1))
+    engine.flush()
+    refuse(db_path, "message_bodies", "strpos(NEW.text, 'Kite Refused') > 0", who="NEW.body_id")
+    run_at(engine, clock, T0 + HOUR)
+    assert "refused by the test for" in engine.status()["last_error"]
+    others = [c for c in CARTS if c != bad]
+    assert sorted(m["to"] for m in got) == [f"{c}@example.com" for c in others]
+    assert {m["cart_id"]: m["status"] for m in engine.messages()} == {c: "sent" for c in others}
+    assert bodies(db_path) == {**{c: 1 for c in others}, "orphans": 0}
+    assert engine.cart(bad)["journey"]["next_step"] == 1
+    # Once the server takes it, the job's next claim writes the one message and its body.
+    store_execute(db_path, "DROP TRIGGER refuse_message_bodies ON message_bodies")
+    run_at(engine, clock, T0 + 2 * HOUR)
+    assert sorted(m["to"] for m in got) == sorted(f"{c}@example.com" for c in CARTS)
+    assert {m["cart_id"]: m["status"] for m in engine.messages()} == {c: "sent" for c in CARTS}
+    assert bodies(db_path) == {**{c: 1 for c in CARTS}, "orphans": 0}
+    sent_bad = [m for m in engine.messages() if m["cart_id"] == bad]
+    assert "Kite Refused 9m" in sent_bad[0]["text"]
 
 
 @pytest.mark.parametrize("bad", ["c2", "c4"])

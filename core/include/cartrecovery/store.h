@@ -76,6 +76,12 @@ struct JourneyRecord {
   Millis updated_ms = 0;
 };
 
+// Whose a journey was when last read: its contact and cart (LockJourneys' first guess).
+struct JourneyOwner {
+  std::string contact_key;
+  std::string cart_id;
+};
+
 struct JobRecord {
   int64_t job_id = 0;
   std::string kind;     // "abandon" (subject: cart id), "step" (subject: journey id)
@@ -299,7 +305,15 @@ class Store {
   virtual bool LockStoreIfFree() { return true; }
   // As the first call of a Write() (or after LockKeys): locks the keys of these journeys,
   // their contact keys and carts, for set-based reads that lock nothing row by row.
-  virtual void LockJourneys(const std::vector<std::string>& journey_ids) { (void)journey_ids; }
+  // `seen`: their owners as the caller last read them, when it has them (any order, may be
+  // stale or empty): PostgreSQL locks those with the transaction's start and reads once to
+  // confirm, instead of reading, locking and reading again; an owner that changed since is
+  // found by that read and locked too.
+  virtual void LockJourneys(const std::vector<std::string>& journey_ids,
+                            const std::vector<JourneyOwner>& seen) {
+    (void)journey_ids;
+    (void)seen;
+  }
   // The keys (LockKeys) of these carts ("cart:<id>", the contact key), to lock a batch
   // up front before its work reads it (read). Only where LockKeys does something
   // (PostgreSQL); elsewhere empty.
@@ -350,14 +364,14 @@ class Store {
   virtual bool FinishJob(int64_t job_id, int attempt) = 0;
   // Puts a claimed job back to pending at due_ms; false when the claim is stale.
   virtual bool RetryJob(int64_t job_id, int attempt, Millis due_ms) = 0;
-  // FinishJob / RetryJob for a caller that does not read the answer (its
-  // claim is fenced in the statement all the same): PostgreSQL sends it without waiting
-  // (pipeline mode) and a failure throws by AwaitWrites(), the end of the enclosing
-  // Write() or its next read. Elsewhere: the same as the call that answers.
+  // FinishJob / RetryJob / InsertMessage for a caller that does not read the answer (its
+  // claim is fenced in the statement all the same; a message id that exists is left as it
+  // is, body included): PostgreSQL sends it without waiting (pipeline mode) and a failure
+  // throws by AwaitWrites(), the end of the enclosing Write() or its next read. Elsewhere:
+  // the same as the call that answers.
   virtual void FinishJobAsync(int64_t job_id, int attempt) { FinishJob(job_id, attempt); }
   virtual void RetryJobAsync(int64_t job_id, int attempt, Millis due_ms) { RetryJob(job_id, attempt, due_ms); }
-  // (InsertMessage is not deferred: since the cold body table it reads back the body's
-  // number first. A single statement for both would be the way to defer it.)
+  virtual void InsertMessageAsync(const MessageRecord& message) { InsertMessage(message); }
   virtual bool ClaimIsCurrent(int64_t job_id, int attempt) = 0;  // read
   // Extends the lease of each claim (job_id, attempt) still held with that attempt to
   // `lease_until`; claims finished, retried or taken over since are left alone. Returns how

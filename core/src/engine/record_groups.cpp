@@ -25,9 +25,11 @@ void RecordGroups::Accepted(const JobRecord& job, const std::string& contact_key
 void RecordGroups::WriteLocked() {
   std::vector<std::pair<int64_t, int>> claims;
   std::vector<std::string> journey_ids;
+  std::vector<JourneyOwner> owners;  // as the plan read them
   for (const auto& w : waiting_) {
     claims.push_back(w.claim);
     journey_ids.push_back(w.send->message.journey_id);
+    owners.push_back({*w.contact_key, w.send->message.cart_id});
   }
   std::vector<PendingSend*> written;  // once the group is committed
   try {
@@ -37,7 +39,7 @@ void RecordGroups::WriteLocked() {
     store_.WriteUnsynced([&] {
       writing.clear();
       // PostgreSQL: these shoppers' keys, as the batch's plan and record take them (store.h).
-      store_.LockJourneys(journey_ids);
+      store_.LockJourneys(journey_ids, owners);
       const std::set<int64_t> current = store_.CurrentClaims(claims);
       std::set<std::string> touched;
       for (const auto& w : waiting_) {

@@ -187,7 +187,7 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
       m->status = status;
       m->reason = reason;
       if (existing) store.UpdateMessage(*m);
-      else store.InsertMessage(*m);
+      else store.InsertMessageAsync(*m);
     }
   };
   // Paused by staff: the step waits (resume makes it due at once).
@@ -264,7 +264,7 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
     auto save = [&] {
       assert(existing ? CanMove(existing->status, m.status) : CanStartAs(m.status));
       if (existing) store.UpdateMessage(m);
-      else store.InsertMessage(m);
+      else store.InsertMessageAsync(m);  // its failure is the job's, by WriteJobs' AwaitWrites
     };
     std::string reason;
     if (!channel) reason = "channel_not_configured";
@@ -447,7 +447,7 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
           // one of them waits until their messages are "sending", then suppresses them (S4).
           std::vector<std::string> journey_ids;
           for (const auto& job : jobs) journey_ids.push_back(job.subject);
-          store.LockJourneys(journey_ids);
+          store.LockJourneys(journey_ids, {});  // their owners are not known before this read
           reads.emplace(store);
           std::vector<JobRecord> planned;
           for (size_t i = 0; i < jobs.size(); ++i)
@@ -500,12 +500,14 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
       [&] {
         std::vector<JobRecord> recorded;
         std::vector<std::string> journey_ids, cart_ids;
+        std::vector<JourneyOwner> owners;
         for (size_t i = 0; i < delivered; ++i) {
           recorded.push_back(plans[i].job);
           journey_ids.push_back(plans[i].journey.journey_id);
           cart_ids.push_back(plans[i].journey.cart_id);
+          owners.push_back({plans[i].journey.contact_key, plans[i].journey.cart_id});
         }
-        store.LockJourneys(journey_ids);  // before anything is read (PostgreSQL)
+        store.LockJourneys(journey_ids, owners);  // before anything is read (PostgreSQL)
         reads.emplace(store);
         reads->LoadClaims(recorded);
         reads->LoadJourneys(journey_ids);

@@ -422,11 +422,19 @@ class PostgresStore final : public SqlStore<PgDb> {
   void LockKeys(const std::vector<std::string>& keys) override { db_.LockKeys(keys); }
   bool LockStoreIfFree() override { return db_.TryLockStore(); }
 
-  void LockJourneys(const std::vector<std::string>& ids) override {
-    db_.LockKeys({});  // keyed, when this is the transaction's first use
+  void LockJourneys(const std::vector<std::string>& ids, const std::vector<JourneyOwner>& seen) override {
+    // Keyed, when this is the transaction's first use; the owners the caller saw go with
+    // its BEGIN, in the same round trip.
+    std::vector<std::string> guess;
+    for (const auto& o : seen) {
+      guess.push_back(o.contact_key);
+      guess.push_back("cart:" + o.cart_id);
+    }
+    db_.LockKeys(guess);
     // Read the keys, lock them, read again until nothing new turns up: whoever moves a
     // journey to another contact or cart holds the key it has, so keys read under their
-    // locks are stable. Usually two reads and one lock statement for the batch.
+    // locks are stable. Usually two reads and one lock statement for the batch; one read
+    // when the guess was right.
     for (int i = 0; i < 5; ++i) {
       auto s = db_.Prepare("SELECT contact_key, cart_id FROM journeys WHERE journey_id = ANY(?1::text[])");
       s.BindIds(1, ids);
@@ -500,6 +508,13 @@ class PostgresStore final : public SqlStore<PgDb> {
     return ReadLocked<MessageRecord>([&] { return SqlStore::LoadMessage(id); },
                                      [](const MessageRecord& m) { return m.contact_key; });
   }
+  // The message and its body in one statement, so that a plan's "sending" marks can go in
+  // the pipeline (InsertMessageAsync) instead of waiting twice each for the body's number.
+  bool InsertMessage(const MessageRecord& m) override {
+    auto s = PrepareInsertMessage(m);
+    return s.Step() && s.Int(0) == 1;
+  }
+  void InsertMessageAsync(const MessageRecord& m) override { PrepareInsertMessage(m).Queue(); }
   IncentiveHistory IncentiveCounts(Millis since, const std::string& abandonment) override {
     // S8: counting the budget and recording a decision in it is one writer at a time, or
     // two hosts could each hand out the last incentive under the cap.
@@ -757,6 +772,31 @@ class PostgresStore final : public SqlStore<PgDb> {
     } catch (const Error&) {
       if (!db_.LastFailureWasBusy()) throw;  // undone alone with its savepoint: the rows wait
     }
+  }
+
+  // The message row takes the body's number from message_bodies' sequence, and the body is
+  // written only when the row was: a message id that exists (exactly one per step and
+  // channel, ON CONFLICT) writes nothing at all, so no body is left without its message,
+  // even when two transactions insert the same id at once (the second waits for the first
+  // and then does nothing). A number drawn for a conflicting row is skipped, not reused.
+  // The sibling statements of a WITH see one snapshot: the body could not be deleted after
+  // the fact in the same statement, hence this order. Answers 1 when the row was written.
+  PgStmt PrepareInsertMessage(const MessageRecord& m) {
+    auto s = db_.Prepare(
+        "WITH m AS (INSERT INTO messages(message_id, journey_id, cart_id, contact_key, flow, path, step,"
+        "   branch, channel, status, reason, to_addr, due_ms, sent_ms, attempts, created_ms, variant, body_id)"
+        "   VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
+        "     CASE WHEN ?18 = 1 THEN nextval(pg_get_serial_sequence('message_bodies', 'body_id')) END)"
+        "   ON CONFLICT DO NOTHING RETURNING body_id),"
+        " b AS (INSERT INTO message_bodies(body_id, subject, text, html, written_ms)"
+        "   SELECT body_id, ?19, ?20, ?21, ?16 FROM m WHERE body_id IS NOT NULL)"
+        " SELECT count(*) FROM m");
+    BindNewMessageRow(s, m)
+        .Bind(18, HasBody(m) ? 1 : 0)
+        .Bind(19, m.subject)
+        .Bind(20, m.text)
+        .Bind(21, m.html);
+    return s;
   }
 
   // Keyed transactions: locks these keys (empty ones skipped) before their rows are used.
