@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -57,6 +57,7 @@ def free_port() -> int:
 
 def one_run(args, work: str, i: int, delay_ms: float, connections: int) -> float:
     import cartrecovery as cr
+    from bench_steps import fire_first_reminders  # the same carts and timing as bench_steps
 
     port = free_port()
     sink = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--delay-ms",
@@ -70,19 +71,7 @@ def one_run(args, work: str, i: int, delay_ms: float, connections: int) -> float
         engine = cr.Engine(store=f"sqlite:///{os.path.join(work, f'smtp-{i}.db')}", clock=clock,
                            channels={"email": channel},
                            settings={"shop_name": "Bench", "base_url": "https://shop.example/cr/"})
-        engine.track_many([
-            e for n in range(args.carts) for e in (
-                {"type": "cart_updated", "cart_id": f"c{n}", "visitor_id": f"v{n}",
-                 "items": [{"sku": "K", "name": "Kite", "price": "19.99", "quantity": 1}],
-                 "currency": "EUR"},
-                {"type": "contact_captured", "cart_id": f"c{n}", "email": f"s{n}@example.com"})])
-        engine.flush()
-        clock.set(T0 + timedelta(minutes=59))
-        engine.run_due()
-        clock.set(T0 + timedelta(hours=1))  # abandonment (+1 h default) and first reminder due
-        t = time.perf_counter()
-        engine.run_due()
-        elapsed = time.perf_counter() - t
+        elapsed, _ = fire_first_reminders(engine, clock, args.carts)
         sent = engine.status()["messages_sent"]
         engine.close()
         sink.stdin.write("count\n")
