@@ -1584,6 +1584,56 @@ BOOST_AUTO_TEST_CASE(pg_a_failed_statement_is_undone_by_its_savepoint_alone) {
   BOOST_TEST(ts.CountJobs() == 3);
 }
 
+// LockJourneys takes the owners the caller last read as a guess: a journey that moved since
+// to another contact (its shopper gave an address) or cart (the shop's new cart id) has its
+// new owners locked as well, found by the read that confirms the guess. Seen from another
+// connection: a key's row of key_locks is held while SKIP LOCKED passes it over.
+BOOST_AUTO_TEST_CASE(pg_lock_journeys_also_locks_owners_a_journey_moved_to_since_it_was_read) {
+  TestStore ts(Backend::kPostgres);
+  auto store = OpenStore(ts.url());
+  auto journey = [](const char* id, const char* contact, const char* cart) {
+    JourneyRecord j;
+    j.journey_id = id;
+    j.contact_key = contact;
+    j.cart_id = cart;
+    j.flow = "cart-recovery";
+    j.path = "visitor";
+    return j;
+  };
+  store->Write([&] {
+    store->SaveJourney(journey("j1", "v:visitor1", "c1"));
+    store->SaveJourney(journey("j2", "e:bob@example.com", "c2"));
+  });
+  const std::vector<JourneyOwner> seen = {{"v:visitor1", "c1"}, {"e:bob@example.com", "c2"}};
+  // Then another writer moves both, under the keys of both owners (which leaves a row in
+  // key_locks for every key below).
+  const std::set<std::string> keys = {"v:visitor1", "e:ann@example.com", "e:bob@example.com",
+                                      "cart:c1", "cart:c2", "cart:c3"};
+  store->Write([&] {
+    store->LockKeys(std::vector<std::string>(keys.begin(), keys.end()));
+    store->SaveJourney(journey("j1", "e:ann@example.com", "c1"));
+    store->SaveJourney(journey("j2", "e:bob@example.com", "c3"));
+  });
+
+  RawPg raw(ts.schema());
+  auto held = [&] {
+    std::set<std::string> out;
+    for (const auto& key : keys) {
+      const std::string row = std::to_string(internal::KeyLockRow(key));
+      BOOST_REQUIRE(raw.Int("SELECT count(*) FROM key_locks WHERE k = " + row) == 1);
+      if (raw.Column("SELECT k FROM key_locks WHERE k = " + row + " FOR UPDATE SKIP LOCKED").empty())
+        out.insert(key);
+    }
+    return out;
+  };
+  BOOST_TEST(held().empty());
+  store->Write([&] {
+    store->LockJourneys({"j1", "j2"}, seen);  // the owners as they were read, before the move
+    BOOST_TEST(held() == keys, boost::test_tools::per_element());
+  });
+  BOOST_TEST(held().empty());
+}
+
 BOOST_AUTO_TEST_CASE(pg_text_with_a_nul_character_is_refused_not_cut_short) {
   TestStore ts(Backend::kPostgres);
   auto store = OpenStore(ts.url());
