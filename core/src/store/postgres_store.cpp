@@ -298,6 +298,16 @@ const std::vector<const char*>& Migrations() {
       R"sql(
       CREATE UNLOGGED TABLE key_locks(k BIGINT PRIMARY KEY);
       )sql",
+      // 14: a journey's step can be HOT. journeys_finished held updated_ms, which every step
+      // moves, so every step wrote a new entry in each of the journey's four indexes.
+      // Retention now finds ended journeys by finished_ms, set when the journey ends (its
+      // updated_ms then) and NULL while it runs: a step changes no indexed column.
+      R"sql(
+      ALTER TABLE journeys ADD COLUMN finished_ms BIGINT;
+      UPDATE journeys SET finished_ms = updated_ms WHERE state <> 'running';
+      DROP INDEX journeys_finished;
+      CREATE INDEX journeys_finished ON journeys(finished_ms) WHERE finished_ms IS NOT NULL;
+      )sql",
   };
   return kMigrations;
 }
