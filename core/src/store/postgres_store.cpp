@@ -738,12 +738,13 @@ class PostgresStore final : public SqlStore<PgDb> {
   int64_t SchemaVersion();
   [[noreturn]] void RefuseNewer(int64_t version);
 
-  // An upsert on the key, every other column from the new row; seq renewed where the table
-  // has one, as SQLite's INSERT OR REPLACE gives the row a new rowid.
+  // An upsert on the key, every other column from the new row; a cart's seq renewed, as
+  // SQLite's INSERT OR REPLACE gives the row a new rowid. Carts are the one table with a seq
+  // that is replaced (contacts, visitors and coupon pools have none; messages, coupons and
+  // journeys are inserted and updated, keeping their place).
   std::string ReplaceRow(const char* table, const char* columns) const override {
     std::string sql = UpsertRow(table, columns);
-    for (const char* with_seq : {"carts", "messages", "coupons"})
-      if (std::string(table) == with_seq) sql += ", seq = excluded.seq";
+    if (std::string(table) == "carts") sql += ", seq = excluded.seq";
     return sql;
   }
   std::string Then(const char* seq_order) const override { return std::string(", ") + seq_order; }
