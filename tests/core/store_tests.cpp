@@ -2379,4 +2379,66 @@ BOOST_DATA_TEST_CASE(the_cold_body_migration_moves_the_bodies_already_stored, bd
   BOOST_TEST(store->LoadMessage("m2")->text == "Cart waiting");
 }
 
+// ---- Ended journeys found by finished_ms (migration 14) ---------------------------------
+
+// A store as version 13 wrote it keeps pruning the journeys that ended before the
+// migration, by the time they ended; a running one has no finished_ms, and gets one when it
+// ends.
+BOOST_DATA_TEST_CASE(journeys_ended_before_migration_14_are_pruned_by_when_they_ended, bdata::make(kBothBackends),
+                     backend) {
+  TestStore ts(backend);
+  const int target = ts.postgres() ? internal::PostgresSchemaVersion() : internal::SqliteSchemaVersion();
+  int before = -1;  // the migration that adds finished_ms
+  for (int i = 0; i < target && before < 0; ++i) {
+    const std::string m = ts.postgres() ? internal::PostgresMigration(i) : internal::SqliteMigration(i);
+    if (m.find("ADD COLUMN finished_ms") != std::string::npos) before = i;
+  }
+  BOOST_REQUIRE(before == 13);
+  const std::string rows =
+      "INSERT INTO journeys(journey_id, contact_key, cart_id, flow, path, state, end_reason, next_step,"
+      " next_due_ms, started_ms, prev_sent_ms, prev_engagement, updated_ms) VALUES"
+      " ('ended-old', 'e:a@x.org', 'c1', 'f', 'visitor', 'ended', 'ordered', 1, 0, 0, 0, 'unopened', " +
+      std::to_string(1 * kDay) + "),"
+      " ('done-new', 'e:b@x.org', 'c2', 'f', 'visitor', 'completed', '', 2, 0, 0, 0, 'unopened', " +
+      std::to_string(4 * kDay) + "),"
+      " ('running-old', 'e:c@x.org', 'c3', 'f', 'visitor', 'running', '', 1, 0, 0, 0, 'unopened', " +
+      std::to_string(1 * kDay) + ")";
+  if (ts.postgres()) {
+    RawPg raw;
+    raw.Exec("CREATE SCHEMA " + ts.schema() + "; SET search_path TO " + ts.schema());
+    // (SELECT 1 after it: a migration may be only a comment, which libpq calls an empty query.)
+    for (int i = 0; i < before; ++i) raw.Exec(std::string(internal::PostgresMigration(i)) + "\n;SELECT 1");
+    raw.Exec("CREATE TABLE schema_version(app TEXT PRIMARY KEY, version BIGINT NOT NULL);"
+             "INSERT INTO schema_version VALUES('cartrecovery', " + std::to_string(before) + ");" + rows);
+  } else {
+    RawDb raw(ts.path());
+    for (int i = 0; i < before; ++i) raw.Exec(internal::SqliteMigration(i));
+    raw.Exec("PRAGMA application_id = 1130451572; PRAGMA user_version = " + std::to_string(before) + ";" + rows);
+  }
+  auto store = OpenStore(ts.url());
+  BOOST_TEST(store->Status(0).schema_version == target);
+  BOOST_TEST(ts.Int("SELECT finished_ms FROM journeys WHERE journey_id = 'ended-old'") == 1 * kDay);
+  BOOST_TEST(ts.Int("SELECT count(*) FROM journeys WHERE finished_ms IS NULL") == 1);  // running-old
+  RetentionWindows w;
+  w.carts_ms = 5 * kDay;
+  PruneCounts c;
+  store->Write([&] { c = store->Prune(8 * kDay, w, kDay); });  // ended before day 3: ended-old
+  BOOST_TEST(c.journeys == 1);
+  BOOST_TEST(!store->LoadJourney("ended-old").has_value());
+  BOOST_TEST(store->LoadJourney("done-new").has_value());
+  // A step leaves finished_ms NULL; the end sets it to the time the journey ended.
+  auto j = store->LoadJourney("running-old").value();
+  j.next_step = 2;
+  j.updated_ms = 2 * kDay;
+  store->Write([&] { store->SaveJourney(j); });
+  BOOST_TEST(ts.Int("SELECT count(*) FROM journeys WHERE finished_ms IS NULL") == 1);
+  j.state = JourneyState::kEnded;
+  j.updated_ms = 6 * kDay;
+  store->Write([&] { store->SaveJourney(j); });
+  BOOST_TEST(ts.Int("SELECT finished_ms FROM journeys WHERE journey_id = 'running-old'") == 6 * kDay);
+  store->Write([&] { c = store->Prune(12 * kDay, w, kDay); });  // ended before day 7: both left
+  BOOST_TEST(c.journeys == 2);
+  BOOST_TEST(ts.Int("SELECT count(*) FROM journeys") == 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
