@@ -2384,8 +2384,8 @@ BOOST_DATA_TEST_CASE(the_cold_body_migration_moves_the_bodies_already_stored, bd
 // A store as version 13 wrote it keeps pruning the journeys that ended before the
 // migration, by the time they ended; a running one has no finished_ms, and gets one when it
 // ends.
-BOOST_DATA_TEST_CASE(journeys_ended_before_migration_14_are_pruned_by_when_they_ended, bdata::make(kBothBackends),
-                     backend) {
+BOOST_DATA_TEST_CASE(journeys_ended_before_migration_14_are_pruned_by_when_they_ended,
+                     bdata::make(kBothBackends), backend) {
   TestStore ts(backend);
   const int target = ts.postgres() ? internal::PostgresSchemaVersion() : internal::SqliteSchemaVersion();
   int before = -1;  // the migration that adds finished_ms
@@ -2413,7 +2413,8 @@ BOOST_DATA_TEST_CASE(journeys_ended_before_migration_14_are_pruned_by_when_they_
   } else {
     RawDb raw(ts.path());
     for (int i = 0; i < before; ++i) raw.Exec(internal::SqliteMigration(i));
-    raw.Exec("PRAGMA application_id = 1130451572; PRAGMA user_version = " + std::to_string(before) + ";" + rows);
+    raw.Exec("PRAGMA application_id = 1130451572; PRAGMA user_version = " + std::to_string(before) +
+             ";" + rows);
   }
   auto store = OpenStore(ts.url());
   BOOST_TEST(store->Status(0).schema_version == target);

@@ -299,7 +299,7 @@ const std::vector<const char*>& Migrations() {
       CREATE UNLOGGED TABLE key_locks(k BIGINT PRIMARY KEY);
       )sql",
       // 14: a journey's step can be HOT. journeys_finished held updated_ms, which every step
-      // moves, so every step wrote a new entry in each of the journey's four indexes.
+      // moves, so every step wrote a new entry in each of the journey's other three indexes.
       // Retention now finds ended journeys by finished_ms, set when the journey ends (its
       // updated_ms then) and NULL while it runs: a step changes no indexed column. A batch
       // records the steps of journeys that started together, so of neighbours on a page, in

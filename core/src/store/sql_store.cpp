@@ -331,7 +331,8 @@ void SqlStore<Db>::SaveJourney(const JourneyRecord& j) {
   auto s = db_.Prepare(
       "UPDATE journeys SET flow = ?4, path = ?5, end_reason = ?7, next_step = ?8, next_due_ms = ?9,"
       " next_branch = ?10, prev_sent_ms = ?12, prev_engagement = ?13, prev_branch = ?14, updated_ms = ?15,"
-      " finished_ms = ?16 WHERE journey_id = ?1 AND contact_key = ?2 AND cart_id = ?3 AND state = ?6 AND started_ms = ?11");
+      " finished_ms = ?16"
+      " WHERE journey_id = ?1 AND contact_key = ?2 AND cart_id = ?3 AND state = ?6 AND started_ms = ?11");
   BindJourneyRow(s, j).Run();
   if (db_.ChangedRows() == 0) WriteJourney(j);
 }
