@@ -6,7 +6,9 @@ channel) with the CPU seconds of the worker processes and of their PostgreSQL ba
 Worker CPU: each process's getrusage(RUSAGE_SELF) around run_due() (user + system). Backend
 CPU: /proc/<pid>/stat utime + stime of the connections to the run's database, read while the
 workers still hold them open (before and after run_due()); the server's shared processes
-(WAL writer, checkpointer) are not in it. Set CARTRECOVERY_PG_COUNT=1 to have each worker
+(WAL writer, checkpointer) are not in it. WAL bytes: pg_current_wal_lsn() before and after
+run_due(), the whole server's (quiet it first). HOT updates: pg_stat_user_tables of the run's
+database, "HOT/all" for the rows a reminder updates (journeys, messages, contacts). Set CARTRECOVERY_PG_COUNT=1 to have each worker
 print its round trips by statement (pg_db.cpp). Run by hand; numbers move with machine load.
 """
 from __future__ import annotations
@@ -72,13 +74,16 @@ def run(admin, src: str, workers: int, carts: int) -> dict:
         barrier.wait(600)
         pids = backends(admin, name)
         before = {pid: proc_cpu(pid) for pid in pids}
+        lsn = admin.execute("SELECT pg_current_wal_lsn()")[0][0]
         barrier.wait(600)
         start = time.monotonic()
         out = [results.get(timeout=3600) for _ in procs]
         server = sum(proc_cpu(pid) - before[pid] for pid in pids)
+        wal = int(admin.execute(f"SELECT pg_current_wal_lsn() - '{lsn}'::pg_lsn")[0][0])
         done.set()
         for p in procs:
             p.join(60)
+        hot = hot_updates(f"{bf.PG_BASE}/{name}", sum(r["ran"] for r in out))
     finally:
         for p in procs:
             if p.is_alive():
@@ -88,7 +93,26 @@ def run(admin, src: str, workers: int, carts: int) -> dict:
     ran = sum(r["ran"] for r in out)
     client = sum(r["cpu"] for r in out)
     return {"workers": workers, "ran": ran, "backends": len(pids), "seconds": seconds,
-            "rate": ran / seconds, "client_us": client / ran * 1e6, "server_us": server / ran * 1e6}
+            "rate": ran / seconds, "client_us": client / ran * 1e6, "server_us": server / ran * 1e6,
+            "wal_bytes": wal / ran, "hot": hot}
+
+
+def hot_updates(url: str, ran: int) -> str:
+    """HOT updates of the rows a reminder updates, "hot/updates" per table, as the run's
+    database counts them once the workers' backends have ended (they hand their counts over
+    as they exit; waited for up to 10 s)."""
+    conn = bf.RawPostgres(url)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            rows = conn.execute("SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
+                                " WHERE relname IN ('journeys', 'messages', 'contacts') ORDER BY relname")
+            counted = {r[0]: (int(r[1]), int(r[2])) for r in rows}
+            if counted.get("journeys", (0, 0))[0] >= ran or time.monotonic() > deadline:
+                return ", ".join(f"{t} {h}/{u}" for t, (u, h) in counted.items())
+            time.sleep(0.1)
+    finally:
+        conn.close()
 
 
 def main() -> int:
@@ -108,7 +132,8 @@ def main() -> int:
                 r = run(admin, src, w, args.carts)
                 print(f"pg_{w}: {r['ran']} reminders in {r['seconds']:.2f}s = {r['rate']:,.0f}/s;"
                       f" CPU per reminder: workers {r['client_us']:.0f} us, backends {r['server_us']:.0f} us"
-                      f" (total {r['client_us'] + r['server_us']:.0f} us; load {os.getloadavg()[0]:.1f})",
+                      f" (total {r['client_us'] + r['server_us']:.0f} us; load {os.getloadavg()[0]:.1f});"
+                      f" WAL {r['wal_bytes']:,.0f} bytes per reminder; HOT updates: {r['hot']}",
                       flush=True)
     finally:
         bf.pg_drop(admin, src)

@@ -1584,6 +1584,56 @@ BOOST_AUTO_TEST_CASE(pg_a_failed_statement_is_undone_by_its_savepoint_alone) {
   BOOST_TEST(ts.CountJobs() == 3);
 }
 
+// LockJourneys takes the owners the caller last read as a guess: a journey that moved since
+// to another contact (its shopper gave an address) or cart (the shop's new cart id) has its
+// new owners locked as well, found by the read that confirms the guess. Seen from another
+// connection: a key's row of key_locks is held while SKIP LOCKED passes it over.
+BOOST_AUTO_TEST_CASE(pg_lock_journeys_also_locks_owners_a_journey_moved_to_since_it_was_read) {
+  TestStore ts(Backend::kPostgres);
+  auto store = OpenStore(ts.url());
+  auto journey = [](const char* id, const char* contact, const char* cart) {
+    JourneyRecord j;
+    j.journey_id = id;
+    j.contact_key = contact;
+    j.cart_id = cart;
+    j.flow = "cart-recovery";
+    j.path = "visitor";
+    return j;
+  };
+  store->Write([&] {
+    store->SaveJourney(journey("j1", "v:visitor1", "c1"));
+    store->SaveJourney(journey("j2", "e:bob@example.com", "c2"));
+  });
+  const std::vector<JourneyOwner> seen = {{"v:visitor1", "c1"}, {"e:bob@example.com", "c2"}};
+  // Then another writer moves both, under the keys of both owners (which leaves a row in
+  // key_locks for every key below).
+  const std::set<std::string> keys = {"v:visitor1", "e:ann@example.com", "e:bob@example.com",
+                                      "cart:c1", "cart:c2", "cart:c3"};
+  store->Write([&] {
+    store->LockKeys(std::vector<std::string>(keys.begin(), keys.end()));
+    store->SaveJourney(journey("j1", "e:ann@example.com", "c1"));
+    store->SaveJourney(journey("j2", "e:bob@example.com", "c3"));
+  });
+
+  RawPg raw(ts.schema());
+  auto held = [&] {
+    std::set<std::string> out;
+    for (const auto& key : keys) {
+      const std::string row = std::to_string(internal::KeyLockRow(key));
+      BOOST_REQUIRE(raw.Int("SELECT count(*) FROM key_locks WHERE k = " + row) == 1);
+      if (raw.Column("SELECT k FROM key_locks WHERE k = " + row + " FOR UPDATE SKIP LOCKED").empty())
+        out.insert(key);
+    }
+    return out;
+  };
+  BOOST_TEST(held().empty());
+  store->Write([&] {
+    store->LockJourneys({"j1", "j2"}, seen);  // the owners as they were read, before the move
+    BOOST_TEST(held() == keys, boost::test_tools::per_element());
+  });
+  BOOST_TEST(held().empty());
+}
+
 BOOST_AUTO_TEST_CASE(pg_text_with_a_nul_character_is_refused_not_cut_short) {
   TestStore ts(Backend::kPostgres);
   auto store = OpenStore(ts.url());
@@ -2327,6 +2377,69 @@ BOOST_DATA_TEST_CASE(the_cold_body_migration_moves_the_bodies_already_stored, bd
   store->Write([&] { store->Prune(16, w, kDay); });  // m1 (created 10) goes, m2 (11) stays
   BOOST_TEST(store->LoadMessage("m1")->text.empty());
   BOOST_TEST(store->LoadMessage("m2")->text == "Cart waiting");
+}
+
+// ---- Ended journeys found by finished_ms (migration 14) ---------------------------------
+
+// A store as version 13 wrote it keeps pruning the journeys that ended before the
+// migration, by the time they ended; a running one has no finished_ms, and gets one when it
+// ends.
+BOOST_DATA_TEST_CASE(journeys_ended_before_migration_14_are_pruned_by_when_they_ended,
+                     bdata::make(kBothBackends), backend) {
+  TestStore ts(backend);
+  const int target = ts.postgres() ? internal::PostgresSchemaVersion() : internal::SqliteSchemaVersion();
+  int before = -1;  // the migration that adds finished_ms
+  for (int i = 0; i < target && before < 0; ++i) {
+    const std::string m = ts.postgres() ? internal::PostgresMigration(i) : internal::SqliteMigration(i);
+    if (m.find("ADD COLUMN finished_ms") != std::string::npos) before = i;
+  }
+  BOOST_REQUIRE(before == 13);
+  const std::string rows =
+      "INSERT INTO journeys(journey_id, contact_key, cart_id, flow, path, state, end_reason, next_step,"
+      " next_due_ms, started_ms, prev_sent_ms, prev_engagement, updated_ms) VALUES"
+      " ('ended-old', 'e:a@x.org', 'c1', 'f', 'visitor', 'ended', 'ordered', 1, 0, 0, 0, 'unopened', " +
+      std::to_string(1 * kDay) + "),"
+      " ('done-new', 'e:b@x.org', 'c2', 'f', 'visitor', 'completed', '', 2, 0, 0, 0, 'unopened', " +
+      std::to_string(4 * kDay) + "),"
+      " ('running-old', 'e:c@x.org', 'c3', 'f', 'visitor', 'running', '', 1, 0, 0, 0, 'unopened', " +
+      std::to_string(1 * kDay) + ")";
+  if (ts.postgres()) {
+    RawPg raw;
+    raw.Exec("CREATE SCHEMA " + ts.schema() + "; SET search_path TO " + ts.schema());
+    // (SELECT 1 after it: a migration may be only a comment, which libpq calls an empty query.)
+    for (int i = 0; i < before; ++i) raw.Exec(std::string(internal::PostgresMigration(i)) + "\n;SELECT 1");
+    raw.Exec("CREATE TABLE schema_version(app TEXT PRIMARY KEY, version BIGINT NOT NULL);"
+             "INSERT INTO schema_version VALUES('cartrecovery', " + std::to_string(before) + ");" + rows);
+  } else {
+    RawDb raw(ts.path());
+    for (int i = 0; i < before; ++i) raw.Exec(internal::SqliteMigration(i));
+    raw.Exec("PRAGMA application_id = 1130451572; PRAGMA user_version = " + std::to_string(before) +
+             ";" + rows);
+  }
+  auto store = OpenStore(ts.url());
+  BOOST_TEST(store->Status(0).schema_version == target);
+  BOOST_TEST(ts.Int("SELECT finished_ms FROM journeys WHERE journey_id = 'ended-old'") == 1 * kDay);
+  BOOST_TEST(ts.Int("SELECT count(*) FROM journeys WHERE finished_ms IS NULL") == 1);  // running-old
+  RetentionWindows w;
+  w.carts_ms = 5 * kDay;
+  PruneCounts c;
+  store->Write([&] { c = store->Prune(8 * kDay, w, kDay); });  // ended before day 3: ended-old
+  BOOST_TEST(c.journeys == 1);
+  BOOST_TEST(!store->LoadJourney("ended-old").has_value());
+  BOOST_TEST(store->LoadJourney("done-new").has_value());
+  // A step leaves finished_ms NULL; the end sets it to the time the journey ended.
+  auto j = store->LoadJourney("running-old").value();
+  j.next_step = 2;
+  j.updated_ms = 2 * kDay;
+  store->Write([&] { store->SaveJourney(j); });
+  BOOST_TEST(ts.Int("SELECT count(*) FROM journeys WHERE finished_ms IS NULL") == 1);
+  j.state = JourneyState::kEnded;
+  j.updated_ms = 6 * kDay;
+  store->Write([&] { store->SaveJourney(j); });
+  BOOST_TEST(ts.Int("SELECT finished_ms FROM journeys WHERE journey_id = 'running-old'") == 6 * kDay);
+  store->Write([&] { c = store->Prune(12 * kDay, w, kDay); });  // ended before day 7: both left
+  BOOST_TEST(c.journeys == 2);
+  BOOST_TEST(ts.Int("SELECT count(*) FROM journeys") == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

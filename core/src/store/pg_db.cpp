@@ -94,17 +94,6 @@ int32_t Fnv1a(const std::string& s) {
   return static_cast<int32_t>(h);
 }
 
-// A key's lock row: 64 bits, so that two keys share a row (and their writers wait for
-// each other for nothing) about once in 2^64 pairs, not 2^32.
-int64_t Fnv1a64(const std::string& s) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return static_cast<int64_t>(h);
-}
-
 bool Succeeded(const PGresult* r) {
   if (!r) return false;
   ExecStatusType st = PQresultStatus(r);
@@ -141,6 +130,17 @@ RoundTrips& Trips() {
 }
 
 }  // namespace
+
+// 64 bits, so that two keys share a row (and their writers wait for each other for
+// nothing) about once in 2^64 pairs, not 2^32.
+int64_t KeyLockRow(const std::string& key) {
+  uint64_t h = 14695981039346656037ull;  // FNV-1a
+  for (unsigned char c : key) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return static_cast<int64_t>(h);
+}
 
 PgUrl ParsePgUrl(const std::string& url) {
   PgUrl out;
@@ -576,7 +576,7 @@ bool PgDb::LockKeys(const std::vector<std::string>& keys) {
   std::vector<int64_t> fresh;
   for (const auto& key : keys) {
     if (key.empty()) continue;  // no such row: nobody to wait for
-    const int64_t h = Fnv1a64(key);
+    const int64_t h = KeyLockRow(key);
     if (!held_.count(h)) fresh.push_back(h);
   }
   std::sort(fresh.begin(), fresh.end());

@@ -235,6 +235,9 @@ class PgDb {
   bool abandoned_ = false;
 };
 
+// The row of key_locks that LockKeys locks for `key` (its k).
+int64_t KeyLockRow(const std::string& key);
+
 }  // namespace internal
 }  // namespace cartrecovery
 

@@ -298,6 +298,21 @@ const std::vector<const char*>& Migrations() {
       R"sql(
       CREATE UNLOGGED TABLE key_locks(k BIGINT PRIMARY KEY);
       )sql",
+      // 14: a journey's step can be HOT. journeys_finished held updated_ms, which every step
+      // moves, so every step wrote a new entry in each of the journey's other three indexes.
+      // Retention now finds ended journeys by finished_ms, set when the journey ends (its
+      // updated_ms then) and NULL while it runs: a step changes no indexed column. A batch
+      // records the steps of journeys that started together, so of neighbours on a page, in
+      // one transaction: each needs room for its new version on the page (the old ones are
+      // freed after the commit). With 80% filled a quarter of the steps were HOT, with half
+      // all of them (docs/POSTGRES.md). New pages only; VACUUM FULL rewrites the old ones.
+      R"sql(
+      ALTER TABLE journeys ADD COLUMN finished_ms BIGINT;
+      ALTER TABLE journeys SET (fillfactor = 50);
+      UPDATE journeys SET finished_ms = updated_ms WHERE state <> 'running';
+      DROP INDEX journeys_finished;
+      CREATE INDEX journeys_finished ON journeys(finished_ms) WHERE finished_ms IS NOT NULL;
+      )sql",
   };
   return kMigrations;
 }
@@ -728,12 +743,13 @@ class PostgresStore final : public SqlStore<PgDb> {
   int64_t SchemaVersion();
   [[noreturn]] void RefuseNewer(int64_t version);
 
-  // An upsert on the key, every other column from the new row; seq renewed where the table
-  // has one, as SQLite's INSERT OR REPLACE gives the row a new rowid.
+  // An upsert on the key, every other column from the new row; a cart's seq renewed, as
+  // SQLite's INSERT OR REPLACE gives the row a new rowid. Carts are the one table with a seq
+  // that is replaced (contacts, visitors and coupon pools have none; messages, coupons and
+  // journeys are inserted and updated, keeping their place).
   std::string ReplaceRow(const char* table, const char* columns) const override {
     std::string sql = UpsertRow(table, columns);
-    for (const char* with_seq : {"carts", "messages", "coupons"})
-      if (std::string(table) == with_seq) sql += ", seq = excluded.seq";
+    if (std::string(table) == "carts") sql += ", seq = excluded.seq";
     return sql;
   }
   std::string Then(const char* seq_order) const override { return std::string(", ") + seq_order; }

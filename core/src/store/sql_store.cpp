@@ -322,14 +322,16 @@ std::optional<JourneyRecord> SqlStore<Db>::LatestJourneyOfCart(const std::string
 // is in an UPDATE's SET list, changed or not, and INSERT OR REPLACE deletes the row and
 // inserts it at a new rowid, rewriting every index: either costs a random page of each
 // journey index per step, written to the WAL at the commit. So a step updates the columns a
-// step moves, where the indexed ones (contact, state, cart, start) are as they were; a
-// journey that starts, ends or moves to another cart or contact is written whole, in place.
+// step moves, where the indexed ones (contact, state, cart, start) are as they were (and
+// finished_ms, NULL before and after, is in no entry of its partial index); a journey that
+// starts, ends or moves to another cart or contact is written whole, in place.
 // (PostgreSQL compares the values itself, and its store writes the whole row, queued.)
 template <class Db>
 void SqlStore<Db>::SaveJourney(const JourneyRecord& j) {
   auto s = db_.Prepare(
       "UPDATE journeys SET flow = ?4, path = ?5, end_reason = ?7, next_step = ?8, next_due_ms = ?9,"
-      " next_branch = ?10, prev_sent_ms = ?12, prev_engagement = ?13, prev_branch = ?14, updated_ms = ?15"
+      " next_branch = ?10, prev_sent_ms = ?12, prev_engagement = ?13, prev_branch = ?14, updated_ms = ?15,"
+      " finished_ms = ?16"
       " WHERE journey_id = ?1 AND contact_key = ?2 AND cart_id = ?3 AND state = ?6 AND started_ms = ?11");
   BindJourneyRow(s, j).Run();
   if (db_.ChangedRows() == 0) WriteJourney(j);
@@ -342,7 +344,7 @@ void SqlStore<Db>::WriteJourney(const JourneyRecord& j) {
   static const std::string sql =
       UpsertRow("journeys", "journey_id, contact_key, cart_id, flow, path, state, end_reason, next_step,"
                             " next_due_ms, next_branch, started_ms, prev_sent_ms, prev_engagement,"
-                            " prev_branch, updated_ms");
+                            " prev_branch, updated_ms, finished_ms");
   auto s = db_.Prepare(sql);
   BindJourneyRow(s, j).Queue();
 }
@@ -1128,8 +1130,8 @@ PruneCounts SqlStore<Db>::Prune(Millis now, const RetentionWindows& w, Millis at
   if (w.carts_ms > 0) {
     const Millis cut = now - w.carts_ms;
     auto journeys = select(
-        "SELECT journey_id, contact_key FROM journeys WHERE state <> 'running' AND updated_ms < ?1"
-        " ORDER BY updated_ms LIMIT ?2",
+        "SELECT journey_id, contact_key FROM journeys WHERE finished_ms < ?1"
+        " ORDER BY finished_ms LIMIT ?2",
         cut, &contacts);
     if (!journeys.empty())
       c.journeys = run("DELETE FROM journeys WHERE journey_id IN (" + text_ids + ")", journeys);

@@ -261,6 +261,16 @@ const std::vector<const char*>& Migrations() {
       R"sql(
       -- no change
       )sql",
+      // 14: ended journeys found by finished_ms (set when a journey ends, NULL while it
+      // runs) instead of updated_ms, so that a step changes no indexed column on PostgreSQL
+      // (postgres_store.cpp). Here the partial index already had no entry for a running
+      // journey; the same column keeps both stores' queries and versions alike.
+      R"sql(
+      ALTER TABLE journeys ADD COLUMN finished_ms INTEGER;
+      UPDATE journeys SET finished_ms = updated_ms WHERE state <> 'running';
+      DROP INDEX journeys_finished;
+      CREATE INDEX journeys_finished ON journeys(finished_ms) WHERE finished_ms IS NOT NULL;
+      )sql",
   };
   return kMigrations;
 }

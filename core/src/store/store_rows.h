@@ -326,7 +326,10 @@ S& BindJourneyRow(S& s, const JourneyRecord& j) {
       .Bind(12, j.prev_sent_ms)
       .Bind(13, EngagementName(j.prev_engagement))
       .Bind(14, EngagementText(j.prev_branch))
-      .Bind(15, j.updated_ms);
+      .Bind(15, j.updated_ms)
+      // finished_ms (migration 14): NULL while the journey runs, so that a step leaves the
+      // retention index as it was (PostgreSQL can then keep the update on its page, HOT).
+      .Bind(16, j.state == JourneyState::kRunning ? std::nullopt : std::optional<int64_t>(j.updated_ms));
 }
 
 template <class S>
