@@ -149,6 +149,34 @@ int SqliteDb::BusyHandler(void* self, int count) {
   return 1;
 }
 
+void SqliteDb::OnCommit(std::function<void(int64_t log_pages)> committed) {
+  committed_ = std::move(committed);
+  if (committed_) sqlite3_wal_hook(db_, &SqliteDb::WalHook, this);
+  else sqlite3_wal_autocheckpoint(db_, 1000);  // SQLite's default
+}
+
+int SqliteDb::WalHook(void* self, sqlite3*, const char*, int log_pages) {
+  static_cast<SqliteDb*>(self)->committed_(log_pages);
+  return SQLITE_OK;
+}
+
+std::optional<SqliteDb::LogProgress> SqliteDb::CheckpointPassive() {
+  int log = -1, copied = -1;
+  int rc = sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+  if ((rc & 0xff) == SQLITE_BUSY) return std::nullopt;
+  if (rc != SQLITE_OK) Fail(rc, "checkpoint");
+  return LogProgress{log, copied};
+}
+
+void SqliteDb::SyncFile() {
+  // SQLite's own file object: a second descriptor of ours on the file, once closed, would
+  // drop this process's POSIX locks on it.
+  sqlite3_file* file = nullptr;
+  int rc = sqlite3_file_control(db_, "main", SQLITE_FCNTL_FILE_POINTER, &file);
+  if (rc == SQLITE_OK && file && file->pMethods) rc = file->pMethods->xSync(file, SQLITE_SYNC_NORMAL);
+  if (rc != SQLITE_OK) Fail(rc, "sync");
+}
+
 Stmt SqliteDb::Prepare(const std::string& sql) {
   auto it = cache_.find(sql);
   if (it != cache_.end()) return Stmt(this, it->second);
