@@ -8,8 +8,10 @@ Read from the outside: the WAL file's size, the file with its WAL gone, and the 
 threads (/proc/self/task)."""
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,40 @@ def test_the_wal_stays_bounded_while_the_writer_commits(make_engine, db_path):
         largest = max(largest, wal.stat().st_size)
     assert largest <= WAL_BOUND, f"the WAL grew to {largest / MB:.1f} MB"
     assert engine.cart("c19999") is not None
+
+
+def _commit_rounds(url: str, first: int, rounds: int, barrier) -> None:
+    engine = cr.Engine(store=url)
+    barrier.wait(60)
+    for r in range(rounds):
+        engine.track_many(cart_events(first + r * 100, 100, items=10), durable=True)
+    engine.close()
+
+
+def test_the_wal_stays_bounded_with_two_processes_committing(db_path):
+    """Each process's checkpointer finishes its rounds holding the write lock of the file:
+    a round overtaken by the other process's commits would not let the log start again."""
+    url = f"sqlite:///{db_path}"
+    cr.Engine(store=url).close()  # the schema, before both start
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    procs = [ctx.Process(target=_commit_rounds, args=(url, k * 1_000_000, 80, barrier)) for k in range(2)]
+    for p in procs:
+        p.start()
+    wal, largest = Path(f"{db_path}-wal"), 0
+    deadline = time.monotonic() + 120
+    while any(p.is_alive() for p in procs) and time.monotonic() < deadline:
+        largest = max(largest, wal.stat().st_size if wal.exists() else 0)
+        time.sleep(0.02)
+    for p in procs:
+        p.join(5)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert largest <= WAL_BOUND, f"the WAL grew to {largest / MB:.1f} MB"
+    raw = sqlite3.connect(db_path)
+    try:
+        assert raw.execute("SELECT count(*) FROM carts").fetchone()[0] == 2 * 80 * 100
+    finally:
+        raw.close()
 
 
 def test_close_stops_the_checkpointer_and_leaves_the_whole_log_in_the_file(make_engine, db_path):

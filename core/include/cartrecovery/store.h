@@ -294,8 +294,13 @@ class LogCopier {
   // any process) was copying.
   virtual std::optional<Progress> Copy() = 0;
   // Syncs the file: what Copy() wrote reaches the disk while nobody waits for it, so that
-  // the sync of the Copy() that completes has little left to do.
+  // the sync of the copy that completes has little left to do.
   virtual void SyncFile() = 0;
+  // Copies the rest of the log holding the store's write lock (SQLite: FULL), so that no
+  // commit of any process overtakes it and the next commit starts the log again. Waits
+  // for a transaction of another process to end at most a few tens of milliseconds (then
+  // copies what it can, as Copy() does); every writer waits while it copies and syncs.
+  virtual std::optional<Progress> Finish() = 0;
 };
 
 class Store {

@@ -86,10 +86,11 @@ bool Checkpointer::CopyLog() {
   }
   // Complete or not, the writer's transaction in flight began before that copy, and a
   // commit starts the log again only if its transaction began after the whole log was
-  // copied: so the round ends between two transactions of this process.
+  // copied: so the round ends between two transactions, of this process (store_mu: our
+  // writer waits here rather than in SQLite's busy handler) and of the others (Finish()).
   std::lock_guard<std::timed_mutex> store(store_mu_);
   std::lock_guard<std::mutex> sqlite(sqlite_mu_);
-  auto p = copier_->Copy();
+  auto p = copier_->Finish();
   return p && p->Complete();
 }
 

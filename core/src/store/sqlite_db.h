@@ -82,14 +82,19 @@ class SqliteDb {
   // that reaches 1000 pages), `committed(log_pages)` is called on the committing thread,
   // the write lock already released. Empty: the automatic checkpoint again.
   void OnCommit(std::function<void(int64_t log_pages)> committed);
-  // A PASSIVE checkpoint: copies what it can of the log without waiting for any reader or
-  // writer, and syncs the file when that was all of it. nullopt: another connection was
-  // checkpointing. Otherwise the log's length and how much of it is now in the file.
+  // A checkpoint (SQLITE_CHECKPOINT_PASSIVE or _FULL): the log's length and how much of it
+  // is now in the file. nullopt: another connection was checkpointing. PASSIVE copies what
+  // it can without waiting for anyone and syncs the file when that was all of the log;
+  // FULL first takes the write lock (waiting as the busy handler allows; when it cannot,
+  // it copies as PASSIVE does), so no commit of any process comes in while it copies.
   struct LogProgress {
     int64_t log_pages = 0;
     int64_t copied_pages = 0;
   };
-  std::optional<LogProgress> CheckpointPassive();
+  std::optional<LogProgress> Checkpoint(int mode);
+  // How long a statement waits for another connection's lock before kStorage (default
+  // kBusyTimeoutMs).
+  void SetBusyTimeout(int ms) { busy_timeout_ms_ = ms; }
   // fsync of the database file (what checkpoints wrote into it so far), no lock taken.
   void SyncFile();
 
@@ -113,6 +118,7 @@ class SqliteDb {
   std::map<std::string, sqlite3_stmt*> cache_;
   std::chrono::steady_clock::time_point busy_since_;
   bool abandoned_ = false;
+  int busy_timeout_ms_ = kBusyTimeoutMs;
   std::function<void(int64_t)> committed_;  // OnCommit
   std::map<std::string, StatementCost> profile_;  // empty unless profiling
   bool profiling_ = false;

@@ -270,19 +270,25 @@ const std::vector<const char*>& Migrations() {
 class SqliteLogCopier final : public LogCopier {
  public:
   explicit SqliteLogCopier(const std::string& path) : db_(path) {
+    // Finish() holds up every writer while it waits: briefly.
+    db_.SetBusyTimeout(kFinishWaitMs);
     db_.Exec("PRAGMA synchronous=FULL");
     // A first read opens the log (a checkpoint on a connection that has not read the file
     // yet would find none).
     db_.Prepare("PRAGMA user_version").Run();
   }
-  std::optional<Progress> Copy() override {
-    auto p = db_.CheckpointPassive();
-    if (!p) return std::nullopt;
-    return Progress{p->log_pages, p->copied_pages};
-  }
+  std::optional<Progress> Copy() override { return Checkpoint(SQLITE_CHECKPOINT_PASSIVE); }
+  std::optional<Progress> Finish() override { return Checkpoint(SQLITE_CHECKPOINT_FULL); }
   void SyncFile() override { db_.SyncFile(); }
 
  private:
+  static constexpr int kFinishWaitMs = 50;
+  std::optional<Progress> Checkpoint(int mode) {
+    auto p = db_.Checkpoint(mode);
+    if (!p) return std::nullopt;
+    return Progress{p->log_pages, p->copied_pages};
+  }
+
   SqliteDb db_;
 };
 
