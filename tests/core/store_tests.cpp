@@ -2442,4 +2442,53 @@ BOOST_DATA_TEST_CASE(journeys_ended_before_migration_14_are_pruned_by_when_they_
   BOOST_TEST(ts.Int("SELECT count(*) FROM journeys") == 0);
 }
 
+// ---- the write-ahead log --------------------------------------------------------------------
+
+// A store that handed its checkpoints over (HandOffCheckpoints): its commits never copy the
+// WAL into the file, not even past SQLite's automatic checkpoint at 1000 pages (which
+// would copy it and start it again, shortening it); they report its length, and only the
+// copier's connection copies it. Then the next commit writes the WAL from its start again.
+BOOST_AUTO_TEST_CASE(sqlite_commits_leave_the_log_to_the_copier) {
+  TempDir dir;
+  const std::string path = dir.File("log.db");
+  auto store = OpenStore("sqlite:///" + path);
+  std::vector<int64_t> lengths;
+  auto copier = store->HandOffCheckpoints([&](int64_t pages) { lengths.push_back(pages); });
+  BOOST_REQUIRE(copier);
+  const std::string filler(3000, 'x');
+  // About 40 pages a commit: 3000 pages take some 75 commits.
+  for (int batch = 0; batch < 300 && (lengths.empty() || lengths.back() < 3000); ++batch) {
+    store->Write([&] {
+      for (int i = 0; i < 50; ++i) {
+        Event e;
+        e.type = EventType::kPageView;
+        e.at_ms = batch * 100 + i;
+        e.visitor_id = "v" + std::to_string(batch) + "-" + std::to_string(i);
+        store->AppendEvent(e, R"({"type":"page_view","note":")" + filler + R"("})");
+      }
+    });
+  }
+  BOOST_REQUIRE(!lengths.empty());
+  BOOST_TEST(std::is_sorted(lengths.begin(), lengths.end()), "a commit copied the log and started it again");
+  BOOST_TEST(lengths.back() >= 3000);
+  BOOST_TEST(std::filesystem::file_size(path + "-wal") > 3000u * 4096u);
+  auto p = copier->Copy();
+  BOOST_REQUIRE(p.has_value());
+  BOOST_TEST(p->Complete());
+  BOOST_TEST(p->log_pages == lengths.back());
+  store->Write([&] {
+    Event e;
+    e.type = EventType::kPageView;
+    e.visitor_id = "after";
+    store->AppendEvent(e, R"({"type":"page_view"})");
+  });
+  BOOST_TEST(lengths.back() < 50, "the commit after the copy writes the log from its start");
+}
+
+// :memory: keeps no log to hand over: nothing changes.
+BOOST_AUTO_TEST_CASE(a_store_in_memory_has_no_log_to_hand_over) {
+  auto store = OpenStore(":memory:");
+  BOOST_TEST(!store->HandOffCheckpoints([](int64_t) {}));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

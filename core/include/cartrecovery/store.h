@@ -276,9 +276,50 @@ struct PersonKeys {
   bool empty() const { return contact_keys.empty() && visitor_ids.empty() && cart_ids.empty(); }
 };
 
+// A connection of its own that copies a store's log of commits into its file (SQLite's
+// write-ahead log: a checkpoint), for a thread that is not the one whose commits callers
+// wait on (Store::HandOffCheckpoints). One thread at a time; Error(kStorage) on I/O errors.
+class LogCopier {
+ public:
+  virtual ~LogCopier() = default;
+  struct Progress {
+    int64_t log_pages = 0;     // the log's length
+    int64_t copied_pages = 0;  // how much of it is in the file now
+    bool Complete() const { return copied_pages >= log_pages; }
+  };
+  // Copies what it can without waiting for any reader or writer (SQLite: PASSIVE). Complete:
+  // the file is synced, and the next commit writes the log from its beginning again. Not
+  // complete (a commit came in meanwhile, or a reader still reads older pages): the pages
+  // copied are not synced yet, the log still holds them. nullopt: another connection (of
+  // any process) was copying.
+  virtual std::optional<Progress> Copy() = 0;
+  // Syncs the file: what Copy() wrote reaches the disk while nobody waits for it, so that
+  // the sync of the copy that completes has little left to do.
+  virtual void SyncFile() = 0;
+  // Copies the rest of the log holding the store's write lock (SQLite: FULL), so that no
+  // commit of any process overtakes it and the next commit starts the log again. Waits
+  // for a transaction of another process to end at most a few tens of milliseconds (then
+  // copies what it can, as Copy() does); every writer waits while it copies and syncs.
+  virtual std::optional<Progress> Finish() = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
+
+  // Takes the copying of the log into the file (SQLite: the WAL's checkpoints) off this
+  // connection's commits and gives it to the connection returned. From then on no commit
+  // here copies the log (SQLite's automatic checkpoint runs inside the commit that brings
+  // the log to 1000 pages, and its sync of the file stalls that commit), and after each
+  // commit `committed(log_pages)` is called with the log's length, on the committing thread,
+  // outside the write lock: it must be quick and must not use this store. Whoever holds
+  // the copier must Copy() or the log grows without bound. nullptr, and nothing changes:
+  // the store keeps no such log (PostgreSQL, :memory:). Error(kStorage): the connection
+  // could not be opened (nothing changed either).
+  virtual std::unique_ptr<LogCopier> HandOffCheckpoints(std::function<void(int64_t log_pages)> committed) {
+    (void)committed;
+    return nullptr;
+  }
 
   virtual void Write(const std::function<void()>& fn) = 0;
   // Write() for what only spares work when it is kept (a group of delivery outcomes: when

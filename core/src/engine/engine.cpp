@@ -13,6 +13,7 @@
 
 #include "cartrecovery/status.h"
 #include "cartrecovery/track.h"
+#include "engine/checkpointer.h"
 #include "engine/engine_impl.h"
 
 namespace cartrecovery {
@@ -167,11 +168,18 @@ std::set<Runtime*>& LiveRuntimes() {  // guarded by LiveRuntimesMutex()
 
 void BeforeFork() {
   LiveRuntimesMutex().lock();
-  for (Runtime* r : LiveRuntimes()) r->store_mu.lock();
+  // The checkpointer takes store_mu before sqlite_mu too (checkpointer.h).
+  for (Runtime* r : LiveRuntimes()) {
+    r->store_mu.lock();
+    r->sqlite_mu.lock();
+  }
 }
 
 void AfterFork() {
-  for (Runtime* r : LiveRuntimes()) r->store_mu.unlock();
+  for (Runtime* r : LiveRuntimes()) {
+    r->sqlite_mu.unlock();
+    r->store_mu.unlock();
+  }
   LiveRuntimesMutex().unlock();
 }
 
@@ -212,6 +220,7 @@ Runtime& Engine::Impl::R() {
       Runtime* old = rt.release();  // intentionally leaked
       UnregisterRuntime(old);       // no longer ours to lock around a fork
       clock->Unsubscribe(old->clock_token);  // its worker does not exist here
+      old->checkpointer.release();          // nor its checkpointer's thread
       old->store.release();                 // neither used nor closed here
     }
     pid = now;
@@ -266,8 +275,24 @@ void Engine::Impl::WaitCommitted(Runtime& r, int64_t seq) {
   }
 }
 
+void Engine::Impl::StartCheckpointer(Runtime& r) {
+  std::lock_guard<std::timed_mutex> lock(r.store_mu);
+  if (r.checkpoints_handed_off || !r.store) return;
+  r.checkpoints_handed_off = true;  // tried once: on failure the commits keep checkpointing
+  try {
+    Runtime* rp = &r;
+    r.checkpointer = internal::Checkpointer::Start(*r.store, r.store_mu, r.sqlite_mu,
+                                                   [this, rp](const std::string& e) { SetError(*rp, e); });
+  } catch (const std::exception& e) {
+    SetError(r, std::string("checkpoint: ") + e.what());
+  }
+}
+
 void Engine::Impl::WriterLoop(Runtime* rp) {
   Runtime& r = *rp;
+  // Before the first commit: a durable track() waits for the writer's commits, which must
+  // not copy the log into the file themselves (checkpointer.h).
+  StartCheckpointer(r);
   std::vector<QueuedEvent> batch;
   for (;;) {
     {
@@ -528,6 +553,14 @@ void Engine::Close() {
   r.writer_cv.notify_all();
   if (r.writer.joinable()) r.writer.join();
   impl_->clock->Unsubscribe(r.clock_token);
+  std::unique_ptr<internal::Checkpointer> checkpointer;
+  {
+    std::lock_guard<std::timed_mutex> lock(r.store_mu);
+    checkpointer = std::move(r.checkpointer);
+  }
+  // Joined without store_mu (its last round may be waiting for it). Its connection closes
+  // first, so the store's is the file's last and copies the whole log in when it closes.
+  checkpointer.reset();
   {
     std::lock_guard<std::timed_mutex> lock(r.store_mu);
     r.store.reset();
@@ -544,6 +577,7 @@ int Engine::RunDue(std::optional<Millis> now) {
 
 void Engine::Start() {
   Runtime& r = impl_->R();
+  impl_->StartCheckpointer(r);  // the worker's batches do not copy the log either
   std::lock_guard<std::mutex> lock(r.w_mu);
   if (r.worker_running) return;
   r.worker_running = true;

@@ -26,6 +26,7 @@
 
 namespace cartrecovery {
 namespace internal {
+class Checkpointer;
 class StepReads;
 }  // namespace internal
 
@@ -47,6 +48,11 @@ struct Runtime {
 
   std::timed_mutex store_mu;  // timed: the lease keeper waits for it with a bound
   std::unique_ptr<Store> store;  // guarded by store_mu
+  std::mutex sqlite_mu;  // held by the checkpointer while it is inside SQLite (fork)
+  // Copies the store's log into its file off the commits (checkpointer.h); started with
+  // the writer or the worker, at most once (`checkpoints_handed_off`), stopped by Close().
+  std::unique_ptr<internal::Checkpointer> checkpointer;  // guarded by store_mu
+  bool checkpoints_handed_off = false;                  // guarded by store_mu
 
   std::mutex q_mu;
   std::condition_variable writer_cv;  // the writer waits for work
@@ -115,6 +121,8 @@ struct Engine::Impl {
   int64_t Enqueue(Runtime& rt, std::vector<Event> events, bool wait_for_room, bool awaited);
   void WaitCommitted(Runtime& rt, int64_t seq);
   void StartWriterLocked(Runtime& rt);  // requires rt.q_mu
+  // Hands the store's checkpoints to rt.checkpointer (once); takes rt.store_mu.
+  void StartCheckpointer(Runtime& rt);
   void WriterLoop(Runtime* rt);
   void CommitBatch(Runtime& rt, std::vector<QueuedEvent>& batch);
   // Inside the writer's transaction: counts the batch's events against the cap on events

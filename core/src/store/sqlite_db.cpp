@@ -143,10 +143,43 @@ int SqliteDb::BusyHandler(void* self, int count) {
   auto* db = static_cast<SqliteDb*>(self);
   auto now = std::chrono::steady_clock::now();
   if (count == 0) db->busy_since_ = now;
-  if (now - db->busy_since_ > std::chrono::milliseconds(kBusyTimeoutMs)) return 0;
+  if (now - db->busy_since_ > std::chrono::milliseconds(db->busy_timeout_ms_)) return 0;
   int micros = std::min(2000, 50 << std::min(count, 6));
   std::this_thread::sleep_for(std::chrono::microseconds(micros));
   return 1;
+}
+
+void SqliteDb::OnCommit(std::function<void(int64_t log_pages)> committed) {
+  committed_ = std::move(committed);
+  if (committed_) sqlite3_wal_hook(db_, &SqliteDb::WalHook, this);
+  else sqlite3_wal_autocheckpoint(db_, 1000);  // SQLite's default
+}
+
+int SqliteDb::WalHook(void* self, sqlite3*, const char*, int log_pages) {
+  static_cast<SqliteDb*>(self)->committed_(log_pages);
+  return SQLITE_OK;
+}
+
+std::optional<SqliteDb::LogProgress> SqliteDb::Checkpoint(int mode) {
+  int log = -1, copied = -1;
+  int rc = sqlite3_wal_checkpoint_v2(db_, "main", mode, &log, &copied);
+  // Busy with the counts set: FULL could not take the write lock in time, or a reader kept
+  // it from copying everything; without them: another checkpoint was running.
+  if ((rc & 0xff) == SQLITE_BUSY) {
+    if (log < 0) return std::nullopt;
+  } else if (rc != SQLITE_OK) {
+    Fail(rc, "checkpoint");
+  }
+  return LogProgress{log, copied};
+}
+
+void SqliteDb::SyncFile() {
+  // SQLite's own file object: a second descriptor of ours on the file, once closed, would
+  // drop this process's POSIX locks on it.
+  sqlite3_file* file = nullptr;
+  int rc = sqlite3_file_control(db_, "main", SQLITE_FCNTL_FILE_POINTER, &file);
+  if (rc == SQLITE_OK && file && file->pMethods) rc = file->pMethods->xSync(file, SQLITE_SYNC_NORMAL);
+  if (rc != SQLITE_OK) Fail(rc, "sync");
 }
 
 Stmt SqliteDb::Prepare(const std::string& sql) {

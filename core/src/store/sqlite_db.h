@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -76,11 +77,33 @@ class SqliteDb {
   // drop the parent's POSIX locks); Abandon() leaks it on purpose.
   void Abandon() { abandoned_ = true; }
 
+  // The write-ahead log. OnCommit: after each commit through this connection, instead of
+  // SQLite's automatic checkpoint (which copies the log into the file inside the commit
+  // that reaches 1000 pages), `committed(log_pages)` is called on the committing thread,
+  // the write lock already released. Empty: the automatic checkpoint again.
+  void OnCommit(std::function<void(int64_t log_pages)> committed);
+  // A checkpoint (SQLITE_CHECKPOINT_PASSIVE or _FULL): the log's length and how much of it
+  // is now in the file. nullopt: another connection was checkpointing. PASSIVE copies what
+  // it can without waiting for anyone and syncs the file when that was all of the log;
+  // FULL first takes the write lock (waiting as the busy handler allows; when it cannot,
+  // it copies as PASSIVE does), so no commit of any process comes in while it copies.
+  struct LogProgress {
+    int64_t log_pages = 0;
+    int64_t copied_pages = 0;
+  };
+  std::optional<LogProgress> Checkpoint(int mode);
+  // How long a statement waits for another connection's lock before kStorage (default
+  // kBusyTimeoutMs).
+  void SetBusyTimeout(int ms) { busy_timeout_ms_ = ms; }
+  // fsync of the database file (what checkpoints wrote into it so far), no lock taken.
+  void SyncFile();
+
   // Busy waits: how long a writer waits for another process's lock before kStorage.
   static constexpr int kBusyTimeoutMs = 10000;
 
  private:
   static int BusyHandler(void* self, int count);
+  static int WalHook(void* self, sqlite3* db, const char* name, int log_pages);
   // CARTRECOVERY_SQL_PROFILE (dev only): per statement text, how often it ran and the time
   // SQLite spent in it, printed to stderr when the connection closes (tests/bench/README.md).
   struct StatementCost {
@@ -95,6 +118,8 @@ class SqliteDb {
   std::map<std::string, sqlite3_stmt*> cache_;
   std::chrono::steady_clock::time_point busy_since_;
   bool abandoned_ = false;
+  int busy_timeout_ms_ = kBusyTimeoutMs;
+  std::function<void(int64_t)> committed_;  // OnCommit
   std::map<std::string, StatementCost> profile_;  // empty unless profiling
   bool profiling_ = false;
 };

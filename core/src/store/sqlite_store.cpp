@@ -275,9 +275,43 @@ const std::vector<const char*>& Migrations() {
   return kMigrations;
 }
 
+// The checkpointing connection (store.h, LogCopier). A checkpoint's syncs are the copying
+// connection's: FULL as the store's, so the log is never reused before the file holds it.
+class SqliteLogCopier final : public LogCopier {
+ public:
+  explicit SqliteLogCopier(const std::string& path) : db_(path) {
+    // Finish() holds up every writer while it waits: briefly.
+    db_.SetBusyTimeout(kFinishWaitMs);
+    db_.Exec("PRAGMA synchronous=FULL");
+    // A first read opens the log (a checkpoint on a connection that has not read the file
+    // yet would find none).
+    db_.Prepare("PRAGMA user_version").Run();
+  }
+  std::optional<Progress> Copy() override { return Checkpoint(SQLITE_CHECKPOINT_PASSIVE); }
+  std::optional<Progress> Finish() override { return Checkpoint(SQLITE_CHECKPOINT_FULL); }
+  void SyncFile() override { db_.SyncFile(); }
+
+ private:
+  static constexpr int kFinishWaitMs = 50;
+  std::optional<Progress> Checkpoint(int mode) {
+    auto p = db_.Checkpoint(mode);
+    if (!p) return std::nullopt;
+    return Progress{p->log_pages, p->copied_pages};
+  }
+
+  SqliteDb db_;
+};
+
 class SqliteStore final : public SqlStore<SqliteDb> {
  public:
   explicit SqliteStore(const std::string& path) : SqlStore(path) { Initialize(); }
+
+  std::unique_ptr<LogCopier> HandOffCheckpoints(std::function<void(int64_t)> committed) override {
+    if (db_.path() == ":memory:") return nullptr;
+    auto copier = std::make_unique<SqliteLogCopier>(db_.path());  // may throw: nothing changed
+    db_.OnCommit(std::move(committed));
+    return copier;
+  }
 
   void Write(const std::function<void()>& fn) override {
     if (depth_ > 0) {
