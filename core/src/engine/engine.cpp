@@ -65,6 +65,9 @@ Engine::Impl::Impl(EngineOptions o) : opts(std::move(o)) {
   }
   ValidateValueThreshold(SalesAlertThreshold(), "sales_alert");  // fails early
   ValidateRetention(opts.retention, opts.attribution_window_ms);
+  if (opts.render_threads < -1 || opts.render_threads > 16)
+    throw ConfigError("render_threads", "must be 0..16 (or -1: one per spare core), not " +
+                                            std::to_string(opts.render_threads));
   if (const IncentivePolicy* budget = IncentiveBudget()) {
     // The cap and the cooldown read the decisions (offers) of the budget's window and
     // cooldown: pruned sooner, a shopper would get a second incentive in the cooldown.
