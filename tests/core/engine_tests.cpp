@@ -32,6 +32,7 @@
 #include "cartrecovery/store.h"
 #include "cartrecovery/value.h"
 #include "engine/deliveries.h"
+#include "engine/engine_impl.h"  // DerivedId
 #include "engine/lease_keeper.h"
 #include "engine/render_ahead.h"
 
@@ -570,6 +571,14 @@ BOOST_AUTO_TEST_CASE(a_keeper_waiting_for_a_held_store_stops_when_asked) {
   stopped.wait();
   BOOST_TEST(prompt);
   BOOST_TEST(renewed == 0);  // nothing renewed once the owner was done with the batch
+}
+
+// Message and journey ids are stored: their derivation never changes (expected values from
+// Python: prefix + hashlib.sha256(parts).hexdigest()[:24]).
+BOOST_AUTO_TEST_CASE(derived_ids_are_the_first_twelve_bytes_of_sha256_in_hex) {
+  BOOST_TEST(DerivedId("m_", "j_abc\n1\nemail") == "m_4205855c95d6329dcef08507");
+  BOOST_TEST(DerivedId("j_", "e:zo\xc3\xab@example.com\nc1\n1772442000000") ==
+             "j_74a4fe3779b02894eee9f203");
 }
 
 // render_ahead.h: each item is rendered once, by a helper or (when Take() comes first) by
