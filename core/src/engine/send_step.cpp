@@ -1,6 +1,7 @@
 // Sending a batch of journeys' steps: plan (one transaction for the batch: read what the
 // batch needs in a few set-based statements (step_reads.h), then per job re-check, decide
-// per channel, render, record "sending") -> deliver (no store lock across the network; one
+// per channel, render (helper threads render the likely messages ahead: render_ahead.h),
+// record "sending") -> deliver (no store lock across the network; one
 // status look for the batch, S4; what the channels accept is stored "sent" in short groups
 // meanwhile) -> record (one transaction for the batch: read again what may have changed,
 // store the other outcomes, then advance each journey or schedule its retry).
@@ -553,9 +554,10 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
           likely_at.clear();
           for (size_t k = 0; k < likely.size(); ++k)
             likely_at[{likely[k].job, likely[k].message.channel}] = k;
-          ahead.emplace(likely.size(), RenderThreads(likely.size(), opts.render_threads), [this, &likely, now](size_t k) {
-            return RenderStep(likely[k].req, likely[k].message, now);
-          });
+          ahead.emplace(likely.size(), RenderThreads(likely.size(), opts.render_threads),
+                        [this, &likely, now](size_t k) {
+                          return RenderStep(likely[k].req, likely[k].message, now);
+                        });
         },
         [&](size_t i) {
           if (ordered[i] == 2) return;
@@ -564,7 +566,8 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
             auto at = likely_at.find({i, m.channel});
             if (at == likely_at.end()) return std::nullopt;
             std::optional<StepContent> content = ahead->Take(at->second);  // once, used or not
-            if (!SameRenderInputs(likely[at->second], req, m, reads->Generation())) return std::nullopt;
+            if (!SameRenderInputs(likely[at->second], req, m, reads->Generation()))
+              return std::nullopt;
             return content;
           };
           if (auto plan = PlanStep(store, *reads, jobs[i], now, ordered[i] == 1, rendered_ahead))
