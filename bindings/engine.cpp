@@ -200,6 +200,7 @@ void init_engine(py::module_& m) {
              num("retention_offers_ms", o.retention.offers_ms);
              num("retention_reports_ms", o.retention.reports_ms);
              num("retention_batch", o.retention.batch);
+             num("render_threads", o.render_threads);
              py::gil_scoped_release release;  // opening the store is I/O
              return std::make_unique<Engine>(std::move(o));
            }),

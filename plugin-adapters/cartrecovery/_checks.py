@@ -118,7 +118,7 @@ _TEXT_SETTINGS = {"shop_name", "base_url", "timezone", "currency", "contact_emai
                   "chat_url", "default_language", "unsubscribe_mailto", "worker_id"}
 _PATH_SETTINGS = {"templates", "outbox_directory"}
 _COUNT_SETTINGS = {"queue_capacity": 1, "max_batch": 1, "max_attempts": 1, "max_events_per_cart": 0,
-                   "retention_batch": 1}
+                   "retention_batch": 1, "render_threads": 0}
 _SECONDS_SETTINGS = {"lease_seconds", "retry_base_seconds", "attribution_window_seconds",
                      "worker_idle_seconds", "link_ttl_seconds"}
 _DICT_SETTINGS = {"policies", "sales_alert", "exit_intent"}

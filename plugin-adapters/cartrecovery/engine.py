@@ -21,7 +21,7 @@ _SETTINGS = {
     "max_attempts", "retry_base_seconds", "attribution_window_seconds", "worker_idle_seconds",
     "link_ttl_seconds", "coupon_pools", "exit_intent", "max_events_per_cart",
     "retention_events_days", "retention_bodies_days", "retention_carts_days",
-    "retention_offers_days", "retention_reports_days", "retention_batch",
+    "retention_offers_days", "retention_reports_days", "retention_batch", "render_threads",
 }
 # Retention windows in days (0: keep for ever); see Engine.prune.
 _DAYS = {"retention_events_days": "retention_events_ms", "retention_bodies_days": "retention_bodies_ms",

@@ -32,7 +32,9 @@
 #include "cartrecovery/store.h"
 #include "cartrecovery/value.h"
 #include "engine/deliveries.h"
+#include "engine/engine_impl.h"  // DerivedId
 #include "engine/lease_keeper.h"
+#include "engine/render_ahead.h"
 
 #include "test_util.h"
 
@@ -569,6 +571,102 @@ BOOST_AUTO_TEST_CASE(a_keeper_waiting_for_a_held_store_stops_when_asked) {
   stopped.wait();
   BOOST_TEST(prompt);
   BOOST_TEST(renewed == 0);  // nothing renewed once the owner was done with the batch
+}
+
+// Message and journey ids are stored: their derivation never changes (expected values from
+// Python: prefix + hashlib.sha256(parts).hexdigest()[:24]).
+BOOST_AUTO_TEST_CASE(derived_ids_are_the_first_twelve_bytes_of_sha256_in_hex) {
+  BOOST_TEST(DerivedId("m_", "j_abc\n1\nemail") == "m_4205855c95d6329dcef08507");
+  BOOST_TEST(DerivedId("j_", "e:zo\xc3\xab@example.com\nc1\n1772442000000") ==
+             "j_74a4fe3779b02894eee9f203");
+}
+
+// render_ahead.h: each item is rendered once, by a helper or (when Take() comes first) by
+// the caller, and what a helper rendered is what Take() answers.
+BOOST_AUTO_TEST_CASE(rendering_ahead_renders_each_item_once_and_hands_it_over) {
+  constexpr size_t kItems = 200;
+  std::vector<std::atomic<int>> calls(kItems);
+  size_t from_helpers = 0, by_caller = 0;
+  {
+    internal::RenderAhead<std::string> ahead(kItems, 2, [&](size_t i) {
+      ++calls[i];
+      return "item " + std::to_string(i);
+    });
+    // The helpers start with the first items: wait until they are at the tenth.
+    while (calls[9] == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (size_t i = 0; i < kItems; ++i) {
+      if (auto got = ahead.Take(i)) {
+        BOOST_TEST(*got == "item " + std::to_string(i));
+        ++from_helpers;
+      } else {
+        ++by_caller;  // the caller renders it: no helper may have started it
+        BOOST_TEST(calls[i] == 0);
+      }
+    }
+  }
+  for (size_t i = 0; i < kItems; ++i) BOOST_TEST(calls[i] <= 1);
+  BOOST_TEST(from_helpers >= 10);  // the helpers did run ahead
+  BOOST_TEST(from_helpers + by_caller == kItems);
+}
+
+BOOST_AUTO_TEST_CASE(rendering_ahead_without_helpers_leaves_every_item_to_the_caller) {
+  int calls = 0;
+  internal::RenderAhead<int> ahead(10, 0, [&](size_t i) { ++calls; return static_cast<int>(i); });
+  for (size_t i = 0; i < 10; ++i) BOOST_TEST(!ahead.Take(i).has_value());
+  BOOST_TEST(calls == 0);
+}
+
+// A render that throws on a helper is the caller's to meet again: Take() says "not rendered"
+// and the items after it are rendered as usual.
+BOOST_AUTO_TEST_CASE(an_item_that_throws_ahead_is_left_to_the_caller) {
+  std::atomic<int> done{0};
+  internal::RenderAhead<int> ahead(3, 1, [&](size_t i) {
+    ++done;
+    if (i == 1) throw std::runtime_error("template broken");
+    return static_cast<int>(i) * 10;
+  });
+  while (done < 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  BOOST_TEST(ahead.Take(0).value_or(-1) == 0);
+  BOOST_TEST(!ahead.Take(1).has_value());
+  BOOST_TEST(ahead.Take(2).value_or(-1) == 20);
+}
+
+// Take() of the item a helper is rendering waits for it; the batch's end stops the helpers
+// after their current item instead of rendering everything left (the helper would render
+// all 1000, a millisecond each, before the end returned).
+BOOST_AUTO_TEST_CASE(take_waits_for_the_item_being_rendered_and_the_end_stops_the_rest) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool started = false, release = false;
+  std::atomic<int> calls{0};
+  {
+    internal::RenderAhead<int> ahead(1000, 1, [&](size_t i) {
+      ++calls;
+      if (i == 0) {
+        std::unique_lock<std::mutex> lock(mu);
+        started = true;
+        cv.notify_all();
+        cv.wait(lock, [&] { return release; });
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      return static_cast<int>(i) + 1;
+    });
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return started; });
+    }
+    auto taken = std::async(std::launch::async, [&] { return ahead.Take(0); });
+    // Item 0 cannot be done before it is released: Take() must still be waiting.
+    BOOST_TEST((taken.wait_for(std::chrono::milliseconds(50)) == std::future_status::timeout));
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      release = true;
+    }
+    cv.notify_all();
+    BOOST_TEST(taken.get().value_or(-1) == 1);
+  }  // the batch ends here
+  BOOST_TEST(calls < 1000);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

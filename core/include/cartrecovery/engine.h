@@ -103,6 +103,10 @@ struct EngineOptions {
   Millis attribution_window_ms = 7 * kDay;  // an order this soon after a message counts
   Millis worker_idle_ms = 5 * kSecond; // longest worker sleep (other processes add jobs)
   std::string worker_id;               // empty: host:pid
+  // Threads that render a batch's reminders ahead of its plan, beside the worker's own
+  // (render_ahead.h). -1: one per spare core, at most 2; 0: the worker renders alone.
+  // Error(kConfig, "render_threads") outside -1..16.
+  int render_threads = -1;
   // How long each kind of row is kept; the worker prunes in bounded batches (store.h).
   // ValidateRetention() refuses windows that would change what the engine decides.
   RetentionWindows retention;

@@ -2,8 +2,7 @@
 // thread, fork detection, and the read side.
 #include "cartrecovery/engine.h"
 
-#include <Poco/DigestEngine.h>
-#include <Poco/SHA2Engine.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -18,10 +17,21 @@
 
 namespace cartrecovery {
 
+// The first 12 bytes of SHA-256, in lower-case hex. Every reminder derives several, so
+// OpenSSL's one-shot digest (a few times cheaper than Poco's engine and its full hex text).
 std::string DerivedId(const std::string& prefix, const std::string& parts) {
-  Poco::SHA2Engine sha(Poco::SHA2Engine::SHA_256);
-  sha.update(parts);
-  return prefix + Poco::DigestEngine::digestToHex(sha.digest()).substr(0, 24);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (!EVP_Digest(parts.data(), parts.size(), digest, &size, EVP_sha256(), nullptr) || size < 12)
+    throw Error(ErrorCode::kInternal, "SHA-256 failed");
+  static const char kHex[] = "0123456789abcdef";
+  std::string id = prefix;
+  id.reserve(prefix.size() + 24);
+  for (int i = 0; i < 12; ++i) {
+    id += kHex[digest[i] >> 4];
+    id += kHex[digest[i] & 15];
+  }
+  return id;
 }
 
 Engine::Impl::Impl(EngineOptions o) : opts(std::move(o)) {
@@ -66,6 +76,9 @@ Engine::Impl::Impl(EngineOptions o) : opts(std::move(o)) {
   }
   ValidateValueThreshold(SalesAlertThreshold(), "sales_alert");  // fails early
   ValidateRetention(opts.retention, opts.attribution_window_ms);
+  if (opts.render_threads < -1 || opts.render_threads > 16)
+    throw ConfigError("render_threads", "must be 0..16 (or -1: one per spare core), not " +
+                                            std::to_string(opts.render_threads));
   if (const IncentivePolicy* budget = IncentiveBudget()) {
     // The cap and the cooldown read the decisions (offers) of the budget's window and
     // cooldown: pruned sooner, a shopper would get a second incentive in the cooldown.

@@ -172,8 +172,31 @@ struct Engine::Impl {
   // Inside a Write(): what the plans of `jobs` read, in a few statements for the batch.
   void LoadPlanReads(internal::StepReads& reads, const std::vector<JobRecord>& jobs, Millis now);
   // Inside a Write(): nullopt when the job ended here (ordered, emptied, paused, ...).
+  // `rendered_ahead`, when set, answers a message's content if a helper thread rendered
+  // exactly these inputs ahead of the plan (render_ahead.h), else nullopt.
+  struct StepContent;  // below, with the links
+  using RenderedAhead =
+      std::function<std::optional<StepContent>(const RenderRequest&, const MessageRecord&)>;
   std::optional<StepPlan> PlanStep(Store& store, internal::StepReads& reads, const JobRecord& job,
-                                   Millis now, bool ordered_at_shop);
+                                   Millis now, bool ordered_at_shop,
+                                   const RenderedAhead& rendered_ahead = nullptr);
+  // Inside a Write(), after LoadPlanReads: the messages the batch's plans will most likely
+  // render, as PlanStep would ask for them (steps with a coupon or an experiment are left
+  // to the plan: their content depends on what the plan draws).
+  struct LikelyRender {
+    size_t job = 0;            // index in the batch
+    RenderRequest req;         // without the links
+    MessageRecord message;     // id, cart and channel: what the links carry
+    uint64_t reads_generation = 0;  // StepReads::Generation() when read
+  };
+  void AddLikelyRenders(internal::StepReads& reads, size_t i, const JobRecord& job, Millis now,
+                        std::vector<LikelyRender>& likely);
+  // What PlanStep asks to render (`req`, `m`) is what `likely` rendered.
+  static bool SameRenderInputs(const LikelyRender& likely, const RenderRequest& req,
+                               const MessageRecord& m, uint64_t reads_generation);
+  std::vector<LikelyRender> LikelyRenders(internal::StepReads& reads,
+                                          const std::vector<JobRecord>& jobs,
+                                          const std::vector<char>& skip, Millis now);
   // Inside a Write(): `reads` holds the batch's claims, journeys, message states and carts
   // as read at the start of the record transaction.
   void RecordStep(Store& store, internal::StepReads& reads, StepPlan& plan,
@@ -208,9 +231,17 @@ struct Engine::Impl {
     std::string open_pixel_url;   // e-mail only, empty without secrets
   };
   MessageLinks LinksFor(const MessageRecord& m, const Cart& cart, Millis now) const;
-  // Wraps the message's http(s) links for click tracking and adds List-Unsubscribe headers.
-  void AddTracking(const MessageLinks& links, const MessageRecord& m, Millis now,
-                   OutgoingMessage& out, std::string& stored_html) const;
+  // What a step's message on a channel says, with its links: `req` without the links (they
+  // are signed here for `m`: its id, cart and channel), rendered, and its HTML links
+  // wrapped for click tracking. Pure, and safe on any thread (render_ahead.h).
+  struct StepContent {
+    MessageLinks links;
+    RenderedMessage rendered;  // the HTML as sent and stored: links tracked
+  };
+  StepContent RenderStep(RenderRequest req, const MessageRecord& m, Millis now) const;
+  // RFC 8058 List-Unsubscribe headers, on e-mail that carries an unsubscribe link.
+  void AddUnsubscribeHeaders(const MessageLinks& links, const MessageRecord& m,
+                             OutgoingMessage& out) const;
 
   // incentives.cpp: the one incentive budget (S8) for reminder steps. nullptr: none set.
   const IncentivePolicy* IncentiveBudget() const;

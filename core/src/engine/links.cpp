@@ -67,25 +67,39 @@ Engine::Impl::MessageLinks Engine::Impl::LinksFor(const MessageRecord& m, const 
   return links;
 }
 
-void Engine::Impl::AddTracking(const MessageLinks& links, const MessageRecord& m, Millis now,
-                               OutgoingMessage& out, std::string& stored_html) const {
+Engine::Impl::StepContent Engine::Impl::RenderStep(RenderRequest req, const MessageRecord& m,
+                                                   Millis now) const {
+  StepContent content;
+  content.links = LinksFor(m, req.cart, now);
+  const MessageLinks& links = content.links;
+  req.cart_url = links.cart_url;
+  req.unsubscribe_url = links.unsubscribe_url;
+  req.open_pixel_url = links.open_pixel_url;
+  content.rendered = Render(req);
+  RenderedMessage& rendered = content.rendered;
+  // A browser notification needs a title (push.h: "title" is the subject); the renderer
+  // writes subjects for e-mail only.
+  if (m.channel == "push" && rendered.subject.empty()) rendered.subject = opts.shop.shop_name;
+  if (opts.secrets.empty() || rendered.html.empty()) return content;
+  rendered.html = WrapLinks(rendered.html, [&](const std::string& url) {
+    // Our own links are already signed (and counted where they land).
+    if (url == links.cart_url || url == links.unsubscribe_url || url == links.open_pixel_url ||
+        (url.rfind(opts.shop.base_url, 0) == 0 && !opts.shop.base_url.empty()))
+      return url;
+    LinkClaims click;
+    click.kind = LinkKind::kClick;
+    click.message_id = m.message_id;
+    click.cart_id = m.cart_id;
+    click.url = url;
+    click.expires_ms = now + opts.link_ttl_ms;
+    return LinkUrl(opts.shop.base_url, LinkKind::kClick, SignLink(opts.secrets, click));
+  });
+  return content;
+}
+
+void Engine::Impl::AddUnsubscribeHeaders(const MessageLinks& links, const MessageRecord& m,
+                                         OutgoingMessage& out) const {
   if (opts.secrets.empty()) return;
-  if (!out.html.empty()) {
-    out.html = WrapLinks(out.html, [&](const std::string& url) {
-      // Our own links are already signed (and counted where they land).
-      if (url == links.cart_url || url == links.unsubscribe_url || url == links.open_pixel_url ||
-          (url.rfind(opts.shop.base_url, 0) == 0 && !opts.shop.base_url.empty()))
-        return url;
-      LinkClaims click;
-      click.kind = LinkKind::kClick;
-      click.message_id = m.message_id;
-      click.cart_id = m.cart_id;
-      click.url = url;
-      click.expires_ms = now + opts.link_ttl_ms;
-      return LinkUrl(opts.shop.base_url, LinkKind::kClick, SignLink(opts.secrets, click));
-    });
-    stored_html = out.html;
-  }
   if (m.channel == "email" && !links.unsubscribe_url.empty()) {
     for (auto& h : UnsubscribeHeaders(links.unsubscribe_url, opts.unsubscribe_mailto))
       out.headers.push_back(std::move(h));

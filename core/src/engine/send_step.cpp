@@ -1,6 +1,7 @@
 // Sending a batch of journeys' steps: plan (one transaction for the batch: read what the
 // batch needs in a few set-based statements (step_reads.h), then per job re-check, decide
-// per channel, render, record "sending") -> deliver (no store lock across the network; one
+// per channel, render (helper threads render the likely messages ahead: render_ahead.h),
+// record "sending") -> deliver (no store lock across the network; one
 // status look for the batch, S4; what the channels accept is stored "sent" in short groups
 // meanwhile) -> record (one transaction for the batch: read again what may have changed,
 // store the other outcomes, then advance each journey or schedule its retry).
@@ -16,12 +17,15 @@
 #include <algorithm>
 #include <cassert>
 #include <functional>
+#include <map>
+#include <thread>
 
 #include "cartrecovery/offer.h"
 #include "cartrecovery/status.h"
 #include "engine/deliveries.h"
 #include "engine/engine_impl.h"
 #include "engine/record_groups.h"
+#include "engine/render_ahead.h"
 #include "engine/step_reads.h"
 
 namespace cartrecovery {
@@ -80,6 +84,17 @@ void WriteJobs(Store& store, size_t count, const std::function<void()>& begin,
   });
 }
 
+// Helper threads that render ahead of a batch's plan (render_ahead.h), by the engine's
+// render_threads: -1 is one per spare core, and two at most, since the plan's own work
+// between two renders is about half a render. None for a handful of messages: starting a
+// thread costs more than it saves there.
+int RenderThreads(size_t messages, int setting) {
+  if (messages < 16) return 0;
+  if (setting >= 0) return setting;
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores < 2 ? 0 : static_cast<int>(std::min(2u, cores - 1));
+}
+
 }  // namespace
 
 void Engine::Impl::LoadPlanReads(StepReads& reads, const std::vector<JobRecord>& jobs, Millis now) {
@@ -106,9 +121,88 @@ void Engine::Impl::LoadPlanReads(StepReads& reads, const std::vector<JobRecord>&
   reads.LoadPauses();
 }
 
+std::vector<Engine::Impl::LikelyRender> Engine::Impl::LikelyRenders(
+    StepReads& reads, const std::vector<JobRecord>& jobs, const std::vector<char>& skip,
+    Millis now) {
+  // PlanStep's path to Render for a step that sends, without its writes: a guess that
+  // PlanStep checks (same inputs, same reads generation) before it takes the result.
+  std::vector<LikelyRender> likely;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (skip[i]) continue;
+    try {
+      AddLikelyRenders(reads, i, jobs[i], now, likely);
+    } catch (const std::exception&) {
+      // A row that cannot be read: the job's plan meets it again, and fails alone.
+    }
+  }
+  return likely;
+}
+
+void Engine::Impl::AddLikelyRenders(StepReads& reads, size_t i, const JobRecord& job, Millis now,
+                                    std::vector<LikelyRender>& likely) {
+  auto journey = reads.Journey(job.subject);
+  if (!journey || journey->state != JourneyState::kRunning) return;
+  const Flow* flow = FindFlow(journey->flow);
+  const Path* path = flow ? flow->FindPath(journey->path) : nullptr;
+  if (!path || journey->next_step >= static_cast<int>(path->steps.size())) return;
+  const Step& step = path->steps[journey->next_step];
+  if (step.HasExperiment() || !step.coupon.empty() || reads.FlowPaused(flow->name)) return;
+  auto cart = reads.LoadCart(journey->cart_id);
+  if (!cart || cart->state == CartState::kRecovered || cart->state == CartState::kOrdered ||
+      cart->state == CartState::kEmptied || !cart->HasItems() ||
+      cart->last_activity_ms + flow->abandon_after_ms > now)
+    return;
+  Contact contact = reads.LoadContact(journey->contact_key).value_or(Contact{});
+  contact.key = journey->contact_key;
+  std::optional<Engagement> branch = step.IsBranched() ? journey->next_branch : std::nullopt;
+  if (step.IsBranched() && !branch) branch = Engagement::kUnopened;
+  for (const auto& ch : step.channels) {
+    if (!ChannelFor(ch) || AddressFor(ch, contact).empty()) continue;
+    LikelyRender l;
+    l.job = i;
+    l.message.message_id = StepMessageId(journey->journey_id, journey->next_step + 1, ch);
+    auto existing = reads.Message(l.message.message_id);
+    if (existing && !IsUnresolved(existing->status)) continue;
+    l.message.cart_id = cart->cart_id;
+    l.message.channel = ch;
+    l.req.shop = opts.shop;
+    l.req.cart = *cart;
+    l.req.contact = contact;
+    l.req.flow = flow->name;
+    l.req.path = path->name;
+    l.req.step = journey->next_step + 1;
+    l.req.branch = branch;
+    l.req.channel = ch;
+    l.req.template_name = step.IsBranched() ? step.BranchFor(*branch).template_name
+                                            : step.template_name;
+    l.req.templates = &templates;
+    l.req.language = contact.language;
+    l.reads_generation = reads.Generation();
+    likely.push_back(std::move(l));
+  }
+}
+
+bool Engine::Impl::SameRenderInputs(const LikelyRender& likely, const RenderRequest& req,
+                                    const MessageRecord& m, uint64_t reads_generation) {
+  // The cart and the contact came from the same lookups when the generation has not moved;
+  // their identities are compared all the same. The shop and the templates are the engine's.
+  const RenderRequest& a = likely.req;
+  return likely.reads_generation == reads_generation &&
+         likely.message.message_id == m.message_id && likely.message.cart_id == m.cart_id &&
+         likely.message.channel == m.channel && a.flow == req.flow && a.path == req.path &&
+         a.step == req.step && a.branch == req.branch && a.channel == req.channel &&
+         a.template_name == req.template_name && a.templates == req.templates &&
+         a.language == req.language && a.coupon_code == req.coupon_code &&
+         a.cart.cart_id == req.cart.cart_id &&
+         a.cart.last_activity_ms == req.cart.last_activity_ms &&
+         a.cart.items.size() == req.cart.items.size() && a.contact.key == req.contact.key &&
+         a.contact.first_name == req.contact.first_name;
+}
+
 std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepReads& reads,
                                                              const JobRecord& job, Millis now,
-                                                             bool ordered_at_shop) {
+                                                             bool ordered_at_shop,
+                                                             const RenderedAhead& rendered_ahead) {
   std::vector<PendingSend> sends;
   std::optional<JourneyRecord> journey;
   const Flow* flow = nullptr;
@@ -285,7 +379,6 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
       save();
       continue;
     }
-    MessageLinks links = LinksFor(m, *cart, now);
     RenderRequest req;
     req.shop = opts.shop;
     req.cart = *cart;
@@ -298,19 +391,17 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
     req.template_name = tmpl;
     req.templates = &templates;
     req.language = contact.language;
-    req.cart_url = links.cart_url;
-    req.unsubscribe_url = links.unsubscribe_url;
-    req.open_pixel_url = links.open_pixel_url;
     req.coupon_code = coupon_code;
-    RenderedMessage rendered = Render(req);
-    // A browser notification needs a title (push.h: "title" is the subject); the renderer
-    // writes subjects for e-mail only.
-    if (ch == "push" && rendered.subject.empty()) rendered.subject = opts.shop.shop_name;
+    std::optional<StepContent> content;
+    if (rendered_ahead) content = rendered_ahead(req, m);
+    if (!content) content = RenderStep(std::move(req), m, now);
+    const MessageLinks& links = content->links;
+    RenderedMessage& rendered = content->rendered;
     m.status = MessageStatus::kSending;
     m.reason = incentive_note;
     m.subject = rendered.subject;
     m.text = rendered.text;
-    m.html = rendered.html;  // AddTracking replaces it with the tracked HTML, when it tracks
+    m.html = rendered.html;
     PendingSend ps;
     ps.channel = channel;
     ps.outgoing.message_id = m.message_id;
@@ -328,7 +419,7 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
       // Webhook receivers route on this header: it must name the payload's event.
       ps.outgoing.headers.emplace_back("X-CartRecovery-Event", "cart_abandoned");
     }
-    AddTracking(links, m, now, ps.outgoing, m.html);
+    AddUnsubscribeHeaders(links, m, ps.outgoing);
     save();
     ps.message = std::move(m);  // m is this channel's alone: not read after this
     history.last_sent_ms[ch] = now;
@@ -439,6 +530,11 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
     std::lock_guard<std::timed_mutex> lock(r.store_mu);
     Store& store = *r.store;
     std::optional<StepReads> reads;
+    // The batch's likely messages, rendered ahead by helper threads while the plan decides
+    // and writes; `ahead` is declared last so that its helpers stop before what they read.
+    std::vector<LikelyRender> likely;
+    std::map<std::pair<size_t, std::string>, size_t> likely_at;  // (job, channel) -> index
+    std::optional<internal::RenderAhead<StepContent>> ahead;
     WriteJobs(
         store, jobs.size(),
         [&] {
@@ -453,10 +549,28 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
           for (size_t i = 0; i < jobs.size(); ++i)
             if (ordered[i] != 2) planned.push_back(jobs[i]);
           LoadPlanReads(*reads, planned, now);
+          ahead.reset();  // a second pass (WriteJobs): the first one's helpers stop first
+          likely = LikelyRenders(*reads, jobs, ordered, now);
+          likely_at.clear();
+          for (size_t k = 0; k < likely.size(); ++k)
+            likely_at[{likely[k].job, likely[k].message.channel}] = k;
+          ahead.emplace(likely.size(), RenderThreads(likely.size(), opts.render_threads),
+                        [this, &likely, now](size_t k) {
+                          return RenderStep(likely[k].req, likely[k].message, now);
+                        });
         },
         [&](size_t i) {
           if (ordered[i] == 2) return;
-          if (auto plan = PlanStep(store, *reads, jobs[i], now, ordered[i] == 1))
+          auto rendered_ahead = [&](const RenderRequest& req, const MessageRecord& m)
+              -> std::optional<StepContent> {
+            auto at = likely_at.find({i, m.channel});
+            if (at == likely_at.end()) return std::nullopt;
+            std::optional<StepContent> content = ahead->Take(at->second);  // once, used or not
+            if (!SameRenderInputs(likely[at->second], req, m, reads->Generation()))
+              return std::nullopt;
+            return content;
+          };
+          if (auto plan = PlanStep(store, *reads, jobs[i], now, ordered[i] == 1, rendered_ahead))
             plans.push_back(std::move(*plan));
         },
         [&](size_t i, const std::exception& e) {

@@ -6,6 +6,7 @@
 #ifndef CARTRECOVERY_SRC_ENGINE_STEP_READS_H_
 #define CARTRECOVERY_SRC_ENGINE_STEP_READS_H_
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -44,7 +45,13 @@ class StepReads {
   bool FlowPaused(const std::string& flow);
 
   // A job wrote the row: later lookups read it from the store again.
-  void ForgetCart(const std::string& cart_id) { carts_.erase(cart_id); }
+  void ForgetCart(const std::string& cart_id) {
+    carts_.erase(cart_id);
+    ++generation_;
+  }
+  // Moves whenever a lookup may answer differently than before (a Forget*): what was
+  // derived from earlier lookups at the same generation is still what they answer.
+  uint64_t Generation() const { return generation_; }
 
  private:
   Store& store_;
@@ -59,6 +66,7 @@ class StepReads {
   std::map<std::string, ContactSends> sends_;
   Millis sends_since_ = 0;
   std::optional<std::map<std::string, FlowPause>> pauses_;
+  uint64_t generation_ = 0;
 };
 
 }  // namespace internal

@@ -136,6 +136,7 @@ const std::vector<WorkerConfigKey>& WorkerConfigKeys() {
       {"retention_offers_days", K::kNumber, "", ""},
       {"retention_reports_days", K::kNumber, "", ""},
       {"retention_batch", K::kInteger, "", "rows per kind per prune round"},
+      {"render_threads", K::kInteger, "", "threads rendering ahead of the worker (default: spare cores, at most 2)"},
   };
   return kKeys;
 }
