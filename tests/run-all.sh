@@ -33,7 +33,8 @@ CARTRECOVERY_TEST_STORE=postgresql .venv/bin/python -m pytest -q -p no:cacheprov
   tests/python/test_cart_identity.py \
   tests/python/test_hostile_input.py tests/python/test_gil.py \
   tests/python/test_leases.py tests/python/test_batches.py tests/python/test_kill_loop.py \
-  tests/python/test_pg_locks.py tests/python/test_smtp_connections.py \
+  tests/python/test_pg_locks.py tests/python/test_pg_pipeline.py tests/python/test_pg_hot_updates.py \
+  tests/python/test_render_ahead.py tests/python/test_smtp_connections.py \
   tests/python/test_retention.py tests/python/test_privacy.py tests/python/test_message_bodies.py \
   tests/python/test_worker_service.py \
   tests/python/test_cart_cap_processes.py
