@@ -305,5 +305,24 @@ def run_at(engine: cr.Engine, clock: cr.ManualClock, when: datetime) -> int:
     return engine.run_due()
 
 
+# Two steps: the first reminder moves each journey to its second step, still running.
+TWO_STEPS = {"name": "two-steps", "abandon_after": "30m", "paths": [{"name": "all", "steps": [
+    {"after": "1h", "channels": ["email"]}, {"after": "1d", "channels": ["email"]}]}]}
+
+
+def started_journeys(make_engine, clock: cr.ManualClock, carts: int) -> tuple[cr.Engine, list[str]]:
+    """An engine on TWO_STEPS with `carts` carts whose journeys have started (abandoned,
+    first reminders due at T0 + 1 h 30 min); returns it and the list its e-mail channel
+    appends each handed message id to."""
+    handed: list[str] = []
+    engine = make_engine(flows=[TWO_STEPS], channels={"email": cr.CallbackChannel(
+        lambda m: handed.append(m["message_id"]))})
+    for i in range(carts):
+        add_cart(engine, f"c{i}", email=f"shopper{i}@example.com")
+    engine.flush()
+    run_at(engine, clock, T0 + timedelta(minutes=40))  # abandoned: the journeys start
+    return engine, handed
+
+
 def sent(engine: cr.Engine, cart_id: str | None = None, email: str | None = None) -> list[dict]:
     return [m for m in engine.messages(cart_id=cart_id, email=email) if m["status"] == "sent"]

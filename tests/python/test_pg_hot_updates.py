@@ -7,21 +7,16 @@ Counted by the server itself: pg_stat_user_tables after a run, in a fresh schema
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
 import pytest
 
-import cartrecovery as cr
-from conftest import HOUR, ON_POSTGRES, T0, add_cart, run_at, store_execute
+from conftest import HOUR, ON_POSTGRES, T0, run_at, started_journeys, store_execute
 
 pytestmark = [
     pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL's HOT updates (CARTRECOVERY_TEST_STORE=postgresql)"),
     pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning"),
 ]
 
-# Two steps: the first reminder moves each journey to its second step, still running.
-FLOW = {"name": "two-steps", "abandon_after": "30m", "paths": [{"name": "all", "steps": [
-    {"after": "1h", "channels": ["email"]}, {"after": "1d", "channels": ["email"]}]}]}
 CARTS = 60
 TIMEOUT = 20  # seconds for the closed engine's statistics to reach the server's view
 
@@ -34,13 +29,7 @@ def journey_updates(db_path) -> tuple[int, int]:
 
 
 def test_a_journeys_step_is_a_hot_update(make_engine, clock, db_path):
-    handed: list[str] = []
-    engine = make_engine(flows=[FLOW], channels={"email": cr.CallbackChannel(
-        lambda m: handed.append(m["message_id"]))})
-    for i in range(CARTS):
-        add_cart(engine, f"c{i}", email=f"shopper{i}@example.com")
-    engine.flush()
-    run_at(engine, clock, T0 + timedelta(minutes=40))  # abandoned: the journeys start
+    engine, handed = started_journeys(make_engine, clock, CARTS)
     assert run_at(engine, clock, T0 + 2 * HOUR) == CARTS
     assert len(handed) == CARTS
     assert {j for (j,) in store_execute(db_path, "SELECT state || ':' || next_step FROM journeys")} == {

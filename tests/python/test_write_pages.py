@@ -12,17 +12,13 @@ from __future__ import annotations
 import sqlite3
 import struct
 from collections import Counter
-from datetime import timedelta
 
 import pytest
 
-import cartrecovery as cr
-from conftest import HOUR, T0, add_cart, run_at
+from conftest import HOUR, T0, run_at, started_journeys
 
 pytestmark = pytest.mark.sqlite_only("reads the SQLite WAL file")
 
-FLOW = {"name": "two-steps", "abandon_after": "30m", "paths": [{"name": "all", "steps": [
-    {"after": "1h", "channels": ["email"]}, {"after": "1d", "channels": ["email"]}]}]}
 CARTS = 120
 # Indexes whose entries must not move once a message and its journey exist.
 KEYED = {"sqlite_autoindex_messages_1", "messages_cart", "messages_journey", "messages_contact",
@@ -48,13 +44,7 @@ def wal_transactions(wal: bytes) -> list[list[int]]:
 
 
 def test_after_the_plan_no_index_of_messages_or_journeys_is_written(make_engine, clock, db_path):
-    handed: list[str] = []
-    engine = make_engine(flows=[FLOW], channels={"email": cr.CallbackChannel(
-        lambda m: handed.append(m["message_id"]))})
-    for i in range(CARTS):
-        add_cart(engine, f"c{i}", email=f"shopper{i}@example.com")
-    engine.flush()
-    run_at(engine, clock, T0 + timedelta(minutes=40))  # abandoned: the journeys start
+    engine, handed = started_journeys(make_engine, clock, CARTS)
     raw = sqlite3.connect(db_path)
     assert raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0, "checkpoint blocked"
     raw.close()
