@@ -171,12 +171,13 @@ struct Engine::Impl {
                    bool stoppable = false);
   // Inside a Write(): what the plans of `jobs` read, in a few statements for the batch.
   void LoadPlanReads(internal::StepReads& reads, const std::vector<JobRecord>& jobs, Millis now);
-  // Inside a Write(): nullopt when the job ended here (ordered, emptied, paused, ...).
-  // `rendered_ahead`, when set, answers a message's content if a helper thread rendered
-  // exactly these inputs ahead of the plan (render_ahead.h), else nullopt.
+  // Answers a message's content if a helper thread rendered exactly these inputs ahead of
+  // the plan (render_ahead.h), else nullopt.
   struct StepContent;  // below, with the links
   using RenderedAhead =
       std::function<std::optional<StepContent>(const RenderRequest&, const MessageRecord&)>;
+  // Inside a Write(): nullopt when the job ended here (ordered, emptied, paused, ...).
+  // `rendered_ahead`, when set, is asked before the plan renders a message itself.
   std::optional<StepPlan> PlanStep(Store& store, internal::StepReads& reads, const JobRecord& job,
                                    Millis now, bool ordered_at_shop,
                                    const RenderedAhead& rendered_ahead = nullptr);
