@@ -87,7 +87,13 @@ def test_every_shopper_gets_the_same_message_whatever_the_helpers(tmp_path):
     assert helped_stored == alone_stored
 
 
-@pytest.mark.parametrize("value", [-2, 17, "two", 1.5])
-def test_render_threads_out_of_range_is_a_config_error_naming_it(make_engine, value):
-    with pytest.raises(cr.ConfigError, match="render_threads"):
+@pytest.mark.parametrize("value", [0, 1, 16])
+def test_render_threads_is_a_setting(make_engine, value):
+    make_engine(settings={**SETTINGS, "render_threads": value}).status()
+
+
+@pytest.mark.parametrize("value, why", [(-2, "at least 0"), (17, "0..16"), ("two", "whole number"),
+                                        (1.5, "whole number")])
+def test_render_threads_out_of_range_is_a_config_error_naming_it(make_engine, value, why):
+    with pytest.raises(cr.ConfigError, match=f"render_threads.*{why}"):
         make_engine(settings={**SETTINGS, "render_threads": value})

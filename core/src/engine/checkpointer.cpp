@@ -39,11 +39,6 @@ void Checkpointer::Stop() {
   copier_.reset();
 }
 
-int64_t Checkpointer::copies() const {
-  std::lock_guard<std::mutex> lock(shared_->mu);
-  return shared_->copies;
-}
-
 void Checkpointer::Committed(Shared& s, int64_t log_pages) {
   bool due;
   {
@@ -62,14 +57,12 @@ void Checkpointer::Loop() {
     shared_->cv.wait(lock, [&] { return shared_->stop || shared_->log_pages >= shared_->copy_at; });
     if (shared_->stop) return;
     lock.unlock();
-    bool whole = false;
     try {
-      whole = CopyLog();
+      CopyLog();
     } catch (const std::exception& e) {
       if (report_) report_(std::string("checkpoint: ") + e.what());
     }
     lock.lock();
-    if (whole) ++shared_->copies;
     // Again once the log has grown by as much once more: overtaken, failed, or copied whole
     // while a reader kept the next commit from starting the log again. When it does start
     // again, Committed() measures from there.
@@ -77,11 +70,11 @@ void Checkpointer::Loop() {
   }
 }
 
-bool Checkpointer::CopyLog() {
+void Checkpointer::CopyLog() {
   {
     std::lock_guard<std::mutex> sqlite(sqlite_mu_);
     auto p = copier_->Copy();
-    if (!p) return false;  // another connection is copying
+    if (!p) return;  // another connection is copying
     if (!p->Complete()) copier_->SyncFile();
   }
   // Complete or not, the writer's transaction in flight began before that copy, and a
@@ -90,8 +83,7 @@ bool Checkpointer::CopyLog() {
   // writer waits here rather than in SQLite's busy handler) and of the others (Finish()).
   std::lock_guard<std::timed_mutex> store(store_mu_);
   std::lock_guard<std::mutex> sqlite(sqlite_mu_);
-  auto p = copier_->Finish();
-  return p && p->Complete();
+  copier_->Finish();  // not whole: tried again once the log has grown (Loop)
 }
 
 }  // namespace internal

@@ -70,7 +70,6 @@ class Checkpointer {
   Checkpointer& operator=(const Checkpointer&) = delete;
 
   void Stop();
-  int64_t copies() const;  // Copy() rounds that completed (tests, diagnostics)
 
  private:
   struct Shared {  // outlives us: the store's commit hook holds it
@@ -79,13 +78,12 @@ class Checkpointer {
     bool stop = false;        // guarded by mu
     int64_t log_pages = 0;    // guarded by mu: as the last commit left it
     int64_t copy_at = kCopyEvery;  // guarded by mu: the log's length that calls for a copy
-    int64_t copies = 0;       // guarded by mu
   };
   Checkpointer(std::timed_mutex& store_mu, std::mutex& sqlite_mu, ReportError report);
   static void Committed(Shared& s, int64_t log_pages);  // the store's commit hook
   void Loop();
-  // One round; true when the log was copied whole (the next commit starts it again).
-  bool CopyLog();
+  // One round: the log copied into the file, as much as readers and writers allow.
+  void CopyLog();
 
   std::timed_mutex& store_mu_;
   std::mutex& sqlite_mu_;

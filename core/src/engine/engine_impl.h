@@ -171,11 +171,25 @@ struct Engine::Impl {
                    bool stoppable = false);
   // Inside a Write(): what the plans of `jobs` read, in a few statements for the batch.
   void LoadPlanReads(internal::StepReads& reads, const std::vector<JobRecord>& jobs, Millis now);
+  // What a step's message is rendered from, as the plan decided it: compared with what a
+  // helper rendered before any request is built (render_ahead.h), and the request's source.
+  struct StepRenderKey {
+    const std::string& flow;
+    const std::string& path;
+    int step;  // 1-based
+    std::optional<Engagement> branch;
+    const std::string& template_name;
+    const std::string& coupon_code;
+    const Cart& cart;
+    const Contact& contact;  // its language is the message's
+  };
+  // The render request for `key` on channel `ch`, without the links (RenderStep signs them).
+  RenderRequest StepRequest(const StepRenderKey& key, const std::string& ch) const;
   // Answers a message's content if a helper thread rendered exactly these inputs ahead of
   // the plan (render_ahead.h), else nullopt.
   struct StepContent;  // below, with the links
   using RenderedAhead =
-      std::function<std::optional<StepContent>(const RenderRequest&, const MessageRecord&)>;
+      std::function<std::optional<StepContent>(const StepRenderKey&, const MessageRecord&)>;
   // Inside a Write(): nullopt when the job ended here (ordered, emptied, paused, ...).
   // `rendered_ahead`, when set, is asked before the plan renders a message itself.
   std::optional<StepPlan> PlanStep(Store& store, internal::StepReads& reads, const JobRecord& job,
@@ -192,8 +206,8 @@ struct Engine::Impl {
   };
   void AddLikelyRenders(internal::StepReads& reads, size_t i, const JobRecord& job, Millis now,
                         std::vector<LikelyRender>& likely);
-  // What PlanStep asks to render (`req`, `m`) is what `likely` rendered.
-  static bool SameRenderInputs(const LikelyRender& likely, const RenderRequest& req,
+  // What PlanStep asks to render (`key`, `m`) is what `likely` rendered.
+  static bool SameRenderInputs(const LikelyRender& likely, const StepRenderKey& key,
                                const MessageRecord& m, uint64_t reads_generation);
   std::vector<LikelyRender> LikelyRenders(internal::StepReads& reads,
                                           const std::vector<JobRecord>& jobs,

@@ -156,6 +156,9 @@ void Engine::Impl::AddLikelyRenders(StepReads& reads, size_t i, const JobRecord&
   contact.key = journey->contact_key;
   std::optional<Engagement> branch = step.IsBranched() ? journey->next_branch : std::nullopt;
   if (step.IsBranched() && !branch) branch = Engagement::kUnopened;
+  const std::string& tmpl =
+      step.IsBranched() ? step.BranchFor(*branch).template_name : step.template_name;
+  static const std::string no_coupon;  // steps with a coupon are the plan's
   for (const auto& ch : step.channels) {
     if (!ChannelFor(ch) || AddressFor(ch, contact).empty()) continue;
     LikelyRender l;
@@ -165,38 +168,46 @@ void Engine::Impl::AddLikelyRenders(StepReads& reads, size_t i, const JobRecord&
     if (existing && !IsUnresolved(existing->status)) continue;
     l.message.cart_id = cart->cart_id;
     l.message.channel = ch;
-    l.req.shop = opts.shop;
-    l.req.cart = *cart;
-    l.req.contact = contact;
-    l.req.flow = flow->name;
-    l.req.path = path->name;
-    l.req.step = journey->next_step + 1;
-    l.req.branch = branch;
-    l.req.channel = ch;
-    l.req.template_name = step.IsBranched() ? step.BranchFor(*branch).template_name
-                                            : step.template_name;
-    l.req.templates = &templates;
-    l.req.language = contact.language;
+    l.req = StepRequest({flow->name, path->name, journey->next_step + 1, branch, tmpl, no_coupon,
+                         *cart, contact},
+                        ch);
     l.reads_generation = reads.Generation();
     likely.push_back(std::move(l));
   }
 }
 
-bool Engine::Impl::SameRenderInputs(const LikelyRender& likely, const RenderRequest& req,
+RenderRequest Engine::Impl::StepRequest(const StepRenderKey& key, const std::string& ch) const {
+  RenderRequest req;
+  req.shop = opts.shop;
+  req.cart = key.cart;
+  req.contact = key.contact;
+  req.flow = key.flow;
+  req.path = key.path;
+  req.step = key.step;
+  req.branch = key.branch;
+  req.channel = ch;
+  req.template_name = key.template_name;
+  req.templates = &templates;
+  req.language = key.contact.language;
+  req.coupon_code = key.coupon_code;
+  return req;
+}
+
+bool Engine::Impl::SameRenderInputs(const LikelyRender& likely, const StepRenderKey& key,
                                     const MessageRecord& m, uint64_t reads_generation) {
   // The cart and the contact came from the same lookups when the generation has not moved;
-  // their identities are compared all the same. The shop and the templates are the engine's.
+  // their identities are compared all the same. The shop and the templates are the engine's,
+  // the channel is the message's.
   const RenderRequest& a = likely.req;
   return likely.reads_generation == reads_generation &&
          likely.message.message_id == m.message_id && likely.message.cart_id == m.cart_id &&
-         likely.message.channel == m.channel && a.flow == req.flow && a.path == req.path &&
-         a.step == req.step && a.branch == req.branch && a.channel == req.channel &&
-         a.template_name == req.template_name && a.templates == req.templates &&
-         a.language == req.language && a.coupon_code == req.coupon_code &&
-         a.cart.cart_id == req.cart.cart_id &&
-         a.cart.last_activity_ms == req.cart.last_activity_ms &&
-         a.cart.items.size() == req.cart.items.size() && a.contact.key == req.contact.key &&
-         a.contact.first_name == req.contact.first_name;
+         likely.message.channel == m.channel && a.flow == key.flow && a.path == key.path &&
+         a.step == key.step && a.branch == key.branch && a.template_name == key.template_name &&
+         a.coupon_code == key.coupon_code && a.language == key.contact.language &&
+         a.cart.cart_id == key.cart.cart_id &&
+         a.cart.last_activity_ms == key.cart.last_activity_ms &&
+         a.cart.items.size() == key.cart.items.size() && a.contact.key == key.contact.key &&
+         a.contact.first_name == key.contact.first_name;
 }
 
 std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepReads& reads,
@@ -379,22 +390,12 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
       save();
       continue;
     }
-    RenderRequest req;
-    req.shop = opts.shop;
-    req.cart = *cart;
-    req.contact = contact;
-    req.flow = flow->name;
-    req.path = path->name;
-    req.step = m.step;
-    req.branch = branch;
-    req.channel = ch;
-    req.template_name = tmpl;
-    req.templates = &templates;
-    req.language = contact.language;
-    req.coupon_code = coupon_code;
+    // The request (copies of the cart and the contact) is built only when no helper
+    // rendered this message already.
+    const StepRenderKey key{flow->name, path->name, m.step, branch, tmpl, coupon_code, *cart, contact};
     std::optional<StepContent> content;
-    if (rendered_ahead) content = rendered_ahead(req, m);
-    if (!content) content = RenderStep(std::move(req), m, now);
+    if (rendered_ahead) content = rendered_ahead(key, m);
+    if (!content) content = RenderStep(StepRequest(key, ch), m, now);
     const MessageLinks& links = content->links;
     RenderedMessage& rendered = content->rendered;
     m.status = MessageStatus::kSending;
@@ -561,12 +562,12 @@ void Engine::Impl::RunStepJobs(Runtime& r, const std::vector<JobRecord>& jobs, M
         },
         [&](size_t i) {
           if (ordered[i] == 2) return;
-          auto rendered_ahead = [&](const RenderRequest& req, const MessageRecord& m)
+          auto rendered_ahead = [&](const StepRenderKey& key, const MessageRecord& m)
               -> std::optional<StepContent> {
             auto at = likely_at.find({i, m.channel});
             if (at == likely_at.end()) return std::nullopt;
             std::optional<StepContent> content = ahead->Take(at->second);  // once, used or not
-            if (!SameRenderInputs(likely[at->second], req, m, reads->Generation()))
+            if (!SameRenderInputs(likely[at->second], key, m, reads->Generation()))
               return std::nullopt;
             return content;
           };
