@@ -112,8 +112,11 @@ def test_concurrent_imports_and_order_checks_from_many_threads(make_engine, cloc
         th.start()
     for th in threads:
         th.join()
-    for _ in range(600):  # the worker thread runs on its own; wait until it has asked
-        if asked:
+    # The worker thread runs on its own: wait until it has asked and sent. Asked alone is
+    # not enough: it asks for the whole batch before planning it, and a stop() that comes
+    # in between hands the batch back unsent.
+    for _ in range(600):
+        if asked and [m for m in engine.messages() if m["status"] == "sent"]:
             break
         time.sleep(0.05)
     engine.stop()
