@@ -61,15 +61,26 @@ def _commit_rounds(url: str, first: int, rounds: int, barrier) -> None:
     engine.close()
 
 
-def test_the_wal_stays_bounded_with_two_processes_committing(db_path):
+def _busy(until: float) -> None:
+    while time.monotonic() < until:
+        pass
+
+
+@pytest.mark.parametrize("cpu", ["idle", "starved"])
+def test_the_wal_stays_bounded_with_two_processes_committing(db_path, cpu):
     """Each process's checkpointer finishes its rounds holding the write lock of the file:
-    a round overtaken by the other process's commits would not let the log start again."""
+    a round overtaken by the other process's commits would not let the log start again.
+    Starved: busy loops, one more than the cores, take most of the CPU, so that a
+    transaction of the other process outlasts the checkpointer's first wait (what CI's load
+    did once: a fixed 50 ms wait let the log grow to 20-55 MB here)."""
     url = f"sqlite:///{db_path}"
     cr.Engine(store=url).close()  # the schema, before both start
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(2)
     procs = [ctx.Process(target=_commit_rounds, args=(url, k * 1_000_000, 80, barrier)) for k in range(2)]
-    for p in procs:
+    hogs = [ctx.Process(target=_busy, args=(time.monotonic() + 90,), daemon=True)
+            for _ in range((os.cpu_count() or 1) + 1 if cpu == "starved" else 0)]
+    for p in hogs + procs:
         p.start()
     wal, largest = Path(f"{db_path}-wal"), 0
     deadline = time.monotonic() + 120
@@ -78,6 +89,8 @@ def test_the_wal_stays_bounded_with_two_processes_committing(db_path):
         time.sleep(0.02)
     for p in procs:
         p.join(5)
+    for h in hogs:
+        h.terminate()
     assert [p.exitcode for p in procs] == [0, 0]
     assert largest <= WAL_BOUND, f"the WAL grew to {largest / MB:.1f} MB"
     raw = sqlite3.connect(db_path)

@@ -285,7 +285,8 @@ class LogCopier {
   struct Progress {
     int64_t log_pages = 0;     // the log's length
     int64_t copied_pages = 0;  // how much of it is in the file now
-    bool Complete() const { return copied_pages >= log_pages; }
+    bool gave_up = false;      // stopped waiting for a writer or a reader (Finish)
+    bool Complete() const { return !gave_up && copied_pages >= log_pages; }
   };
   // Copies what it can without waiting for any reader or writer (SQLite: PASSIVE). Complete:
   // the file is synced, and the next commit writes the log from its beginning again. Not
@@ -296,11 +297,12 @@ class LogCopier {
   // Syncs the file: what Copy() wrote reaches the disk while nobody waits for it, so that
   // the sync of the copy that completes has little left to do.
   virtual void SyncFile() = 0;
-  // Copies the rest of the log holding the store's write lock (SQLite: FULL), so that no
-  // commit of any process overtakes it and the next commit starts the log again. Waits
-  // for a transaction of another process to end at most a few tens of milliseconds (then
-  // copies what it can, as Copy() does); every writer waits while it copies and syncs.
-  virtual std::optional<Progress> Finish() = 0;
+  // Copies the rest of the log holding the store's write lock, then waits for the readers
+  // of older pages to end (SQLite: RESTART), so that no commit of any process overtakes
+  // it and the next commit starts the log again. Waits at most `wait_ms` for another
+  // process's transaction or reader; then it has copied what it could, as Copy() does,
+  // and gave_up is set. Every writer waits while it waits, copies and syncs.
+  virtual std::optional<Progress> Finish(int wait_ms) = 0;
 };
 
 class Store {
@@ -325,7 +327,11 @@ class Store {
   // Write() for what only spares work when it is kept (a group of delivery outcomes: when
   // lost, the messages are sent again): its commit survives the process being killed but
   // may be lost to a power cut until the next Write() commits (SQLite: no fsync of its own;
-  // the next Write()'s fsync covers it). Stores without the distinction just Write().
+  // the next Write()'s fsync covers it. PostgreSQL: its COMMIT does not wait for the
+  // server's flush, and a crash of the server may lose it until the next synchronous
+  // commit). Not for what a worker that outlives the loss would rely on: a worker on another
+  // host survives a PostgreSQL crash, so a claim or a lease renewal stays a Write(). Stores
+  // without the distinction just Write().
   virtual void WriteUnsynced(const std::function<void()>& fn) { Write(fn); }
   // Write(), run again (a few times) when PostgreSQL gave it up for a conflict with another
   // transaction (deadlock, serialization failure): fn must keep nothing from a failed run.

@@ -1,6 +1,7 @@
 // checkpointer.cpp: the log-copying thread (see checkpointer.h).
 #include "engine/checkpointer.h"
 
+#include <algorithm>
 #include <exception>
 #include <utility>
 
@@ -57,24 +58,25 @@ void Checkpointer::Loop() {
     shared_->cv.wait(lock, [&] { return shared_->stop || shared_->log_pages >= shared_->copy_at; });
     if (shared_->stop) return;
     lock.unlock();
+    bool finished = false;
     try {
-      CopyLog();
+      finished = CopyLog();
     } catch (const std::exception& e) {
       if (report_) report_(std::string("checkpoint: ") + e.what());
     }
+    finish_wait_ms_ = finished ? kFinishWaitMs : std::min(2 * finish_wait_ms_, kFinishWaitMaxMs);
     lock.lock();
-    // Again once the log has grown by as much once more: overtaken, failed, or copied whole
-    // while a reader kept the next commit from starting the log again. When it does start
-    // again, Committed() measures from there.
-    shared_->copy_at = shared_->log_pages + kCopyEvery;
+    // Finished: the next commit starts the log again and Committed() measures from there.
+    // Otherwise (overtaken, another process copying, failed) sooner than a whole round.
+    shared_->copy_at = shared_->log_pages + (finished ? kCopyEvery : kCopyEvery / 4);
   }
 }
 
-void Checkpointer::CopyLog() {
+bool Checkpointer::CopyLog() {
   {
     std::lock_guard<std::mutex> sqlite(sqlite_mu_);
     auto p = copier_->Copy();
-    if (!p) return;  // another connection is copying
+    if (!p) return false;  // another connection is copying
     if (!p->Complete()) copier_->SyncFile();
   }
   // Complete or not, the writer's transaction in flight began before that copy, and a
@@ -83,7 +85,8 @@ void Checkpointer::CopyLog() {
   // writer waits here rather than in SQLite's busy handler) and of the others (Finish()).
   std::lock_guard<std::timed_mutex> store(store_mu_);
   std::lock_guard<std::mutex> sqlite(sqlite_mu_);
-  copier_->Finish();  // not whole: tried again once the log has grown (Loop)
+  auto p = copier_->Finish(finish_wait_ms_);
+  return p && p->Complete();  // not whole: tried again once the log has grown (Loop)
 }
 
 }  // namespace internal

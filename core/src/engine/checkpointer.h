@@ -14,17 +14,21 @@
 //   2. Finish() holding `store_mu`: the rest of the log is copied holding the file's write
 //      lock, so between two transactions of this process (store_mu: our writer waits on
 //      the mutex, not in SQLite's busy handler) and of every other (Finish() waits up to
-//      50 ms for one in flight). Only the pages of the commits since step 1 are left, and
-//      the sync finds little to write: the writer waits for that much (median 0.7-1.7 ms
-//      here), once per kCopyEvery pages, instead of the whole copy and sync. Step 2 is
+//      kFinishWaitMs for one in flight, and for readers of older pages to end). Only the
+//      pages of the commits since step 1 are left, and the sync finds little to write:
+//      the writer waits for that much (median 0.7-1.7 ms here), once per kCopyEvery
+//      pages, instead of the whole copy and sync. Step 2 is
 //      needed even when step 1 copied the whole log: a commit starts the log again only if
 //      its transaction began after the whole log was in the file, and under load writers
 //      are inside a transaction nearly all the time (with no step 2 the log grew to 420 MB
 //      in 11 s at 10,000 events/s; with step 2 under store_mu alone, two processes
 //      committing grew it to 155 MB where Finish() keeps it at 7 MB).
 // A round that still cannot finish (a transaction of another process outlasts the wait,
-// or a reader reads older pages) is tried again when the log has grown by another
-// kCopyEvery pages.
+// or a reader of older pages does) is tried again when the log has grown by a quarter of
+// kCopyEvery, waiting twice as long each time up to kFinishWaitMaxMs: when every process
+// is starved of CPU, transactions outlast 50 ms, and with a fixed wait two processes
+// committing back to back grew the log past 50 MB (tests/python/test_wal_checkpoints.py
+// with three busy loops on two cores); the longer waits hold writers up only then.
 //
 // Several processes on one file: each one's checkpointer copies the log; one checkpoint
 // runs at a time (SQLite's checkpoint lock), the others copy nothing and try again later.
@@ -58,6 +62,9 @@ class Checkpointer {
   // SQLite's own threshold for its automatic checkpoint: the log (and its file, which is
   // written again from its start rather than shrunk) stays about 4 MB.
   static constexpr int64_t kCopyEvery = 1000;
+  // Finish()'s wait for another process's transaction or reader, and its longest.
+  static constexpr int kFinishWaitMs = 50;
+  static constexpr int kFinishWaitMaxMs = 800;
 
   using ReportError = std::function<void(const std::string& what)>;
   // Requires `store_mu` held. nullptr when the store keeps no log (PostgreSQL, :memory:).
@@ -82,14 +89,16 @@ class Checkpointer {
   Checkpointer(std::timed_mutex& store_mu, std::mutex& sqlite_mu, ReportError report);
   static void Committed(Shared& s, int64_t log_pages);  // the store's commit hook
   void Loop();
-  // One round: the log copied into the file, as much as readers and writers allow.
-  void CopyLog();
+  // One round: the log copied into the file, as much as readers and writers allow. True
+  // when it finished: the next commit starts the log again.
+  bool CopyLog();
 
   std::timed_mutex& store_mu_;
   std::mutex& sqlite_mu_;
   ReportError report_;
   std::shared_ptr<Shared> shared_;
   std::unique_ptr<LogCopier> copier_;  // used on the thread, and closed, under sqlite_mu_
+  int finish_wait_ms_ = kFinishWaitMs;  // the thread's: doubled by each round that gave up
   std::thread thread_;
 };
 

@@ -163,14 +163,15 @@ int SqliteDb::WalHook(void* self, sqlite3*, const char*, int log_pages) {
 std::optional<SqliteDb::LogProgress> SqliteDb::Checkpoint(int mode) {
   int log = -1, copied = -1;
   int rc = sqlite3_wal_checkpoint_v2(db_, "main", mode, &log, &copied);
-  // Busy with the counts set: FULL could not take the write lock in time, or a reader kept
-  // it from copying everything; without them: another checkpoint was running.
+  // Busy with the counts set: FULL or RESTART could not take the write lock in time, or a
+  // reader kept it from copying everything or (RESTART) from ending; without them: another
+  // checkpoint was running.
   if ((rc & 0xff) == SQLITE_BUSY) {
     if (log < 0) return std::nullopt;
   } else if (rc != SQLITE_OK) {
     Fail(rc, "checkpoint");
   }
-  return LogProgress{log, copied};
+  return LogProgress{log, copied, (rc & 0xff) == SQLITE_BUSY};
 }
 
 void SqliteDb::SyncFile() {

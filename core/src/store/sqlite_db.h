@@ -90,6 +90,7 @@ class SqliteDb {
   struct LogProgress {
     int64_t log_pages = 0;
     int64_t copied_pages = 0;
+    bool busy = false;  // SQLITE_BUSY with the counts: it stopped waiting (FULL, RESTART)
   };
   std::optional<LogProgress> Checkpoint(int mode);
   // How long a statement waits for another connection's lock before kStorage (default

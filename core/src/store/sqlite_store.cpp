@@ -280,23 +280,27 @@ const std::vector<const char*>& Migrations() {
 class SqliteLogCopier final : public LogCopier {
  public:
   explicit SqliteLogCopier(const std::string& path) : db_(path) {
-    // Finish() holds up every writer while it waits: briefly.
-    db_.SetBusyTimeout(kFinishWaitMs);
     db_.Exec("PRAGMA synchronous=FULL");
     // A first read opens the log (a checkpoint on a connection that has not read the file
     // yet would find none).
     db_.Prepare("PRAGMA user_version").Run();
   }
   std::optional<Progress> Copy() override { return Checkpoint(SQLITE_CHECKPOINT_PASSIVE); }
-  std::optional<Progress> Finish() override { return Checkpoint(SQLITE_CHECKPOINT_FULL); }
+  // RESTART rather than FULL: FULL copies the whole log, but a reader still on older pages
+  // (another process between two statements of its transaction) keeps the next commit
+  // from starting the log again, and under load one always is (two processes committing
+  // back to back grew it past 60 MB with every FULL complete).
+  std::optional<Progress> Finish(int wait_ms) override {
+    db_.SetBusyTimeout(wait_ms);  // every writer of every process waits meanwhile
+    return Checkpoint(SQLITE_CHECKPOINT_RESTART);
+  }
   void SyncFile() override { db_.SyncFile(); }
 
  private:
-  static constexpr int kFinishWaitMs = 50;
   std::optional<Progress> Checkpoint(int mode) {
     auto p = db_.Checkpoint(mode);
     if (!p) return std::nullopt;
-    return Progress{p->log_pages, p->copied_pages};
+    return Progress{p->log_pages, p->copied_pages, p->busy};
   }
 
   SqliteDb db_;
