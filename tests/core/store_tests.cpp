@@ -535,6 +535,52 @@ BOOST_DATA_TEST_CASE(nested_write_is_a_savepoint, bdata::make(kBothBackends), ba
   BOOST_TEST(ts.CountJobs() == 3);
 }
 
+// WriteUnsynced commits as Write does: another connection sees it on return, a throw undoes
+// it, and a Write inside it is a savepoint (what is unsynced is only when the commit is flushed).
+BOOST_DATA_TEST_CASE(write_unsynced_commits_and_rolls_back_as_write_does, bdata::make(kBothBackends), backend) {
+  TestStore ts(backend);
+  auto store = OpenStore(ts.url());
+  store->WriteUnsynced([&] {
+    store->ScheduleJob("step", "kept", 1);
+    BOOST_CHECK_THROW(store->Write([&] {
+      store->ScheduleJob("step", "doomed", 2);
+      throw std::runtime_error("inner fails");
+    }),
+                      std::runtime_error);
+  });
+  BOOST_TEST(ts.CountJobs() == 1);
+  BOOST_TEST(ts.CountJobs("subject = 'kept'") == 1);
+  BOOST_CHECK_THROW(store->WriteUnsynced([&] {
+    store->ScheduleJob("step", "undone", 3);
+    throw std::runtime_error("boom");
+  }),
+                    std::runtime_error);
+  BOOST_TEST(ts.CountJobs() == 1);
+  store->Write([&] { store->ScheduleJob("step", "after", 4); });
+  BOOST_TEST(ts.CountJobs() == 2);
+}
+
+// On PostgreSQL an unsynced transaction's COMMIT returns without waiting for the server to
+// flush its log (synchronous_commit off for that transaction alone, sent with its BEGIN);
+// the next one waits again.
+BOOST_AUTO_TEST_CASE(pg_an_unsynced_transaction_does_not_wait_for_the_flush_and_the_next_does) {
+  TestStore ts(Backend::kPostgres);
+  OpenStore(ts.url());  // the schema and its tables
+  internal::PgDb db(ts.url());
+  auto setting = [&] {
+    auto s = db.Prepare("SELECT current_setting('synchronous_commit')");
+    BOOST_REQUIRE(s.Step());
+    return s.Text(0);
+  };
+  db.Begin(false);
+  BOOST_TEST(setting() == "off");
+  db.Commit();
+  db.Begin();
+  BOOST_TEST(setting() == "on");
+  db.Commit();
+  BOOST_TEST(setting() == "on");  // outside a transaction: the server's default
+}
+
 // ---- jobs ----------------------------------------------------------------------------------
 
 BOOST_DATA_TEST_CASE(schedule_job_keeps_one_job_per_kind_and_subject, bdata::make(kBothBackends), backend) {

@@ -521,11 +521,12 @@ void PgDb::Exec(const std::string& sql) {
   PQclear(r);
 }
 
-void PgDb::Begin() {
+void PgDb::Begin(bool synchronous) {
   DiscardPipeline();
   EnsureUsable();
   if (PQtransactionStatus(conn_) != PQTRANS_IDLE) PQclear(PQexec(conn_, "ROLLBACK"));
   pending_ = true;
+  synchronous_ = synchronous;
   mode_ = LockMode::kNone;
   held_.clear();
   last_state_.clear();
@@ -533,7 +534,9 @@ void PgDb::Begin() {
 
 std::string PgDb::Open(const std::string& lock_sql, LockMode mode) {
   pending_ = false;
-  const std::string sql = "BEGIN; " + lock_sql;
+  // SET LOCAL ends with the transaction; it travels with BEGIN, in the same round trip.
+  const std::string sql =
+      std::string("BEGIN; ") + (synchronous_ ? "" : "SET LOCAL synchronous_commit TO off; ") + lock_sql;
   Trips().Count(mode == LockMode::kKeys ? "BEGIN; lock store shared (+ keys)" : "BEGIN; lock store");
   PGresult* r = PQexec(conn_, sql.c_str());
   if (!Succeeded(r) && Retryable()) {

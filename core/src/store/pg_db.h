@@ -130,8 +130,10 @@ class PgDb {
   // those that lock one of the same keys. Any statement first: it holds the store-wide
   // writer lock (a transaction-level advisory lock per schema, exclusive) until it ends,
   // as every write did before keys existed and as SQLite's file lock does; what has not
-  // said which rows it touches is safe that way.
-  void Begin();
+  // said which rows it touches is safe that way. `synchronous` false: its COMMIT returns
+  // without waiting for the server to flush it (synchronous_commit off for it alone); a
+  // server crash may lose it until a later synchronous commit, which flushes it too.
+  void Begin(bool synchronous = true);
   // Inside a transaction: locks `keys` (a contact key, "cart:<id>", ...) until it ends, as
   // row locks on the schema's key_locks rows of their 64-bit FNV-1a (a missing row is
   // inserted, which locks it as well), new keys in sorted order in one round trip (two
@@ -229,6 +231,7 @@ class PgDb {
   int64_t changed_ = 0;
   bool in_transaction_ = false;  // BEGIN was sent
   bool pending_ = false;         // Begin() was called, BEGIN not sent yet
+  bool synchronous_ = true;      // Begin()'s: whether its COMMIT waits for the flush
   LockMode mode_ = LockMode::kNone;
   std::set<int64_t> held_;       // key locks of this transaction (hashes)
   std::string last_state_;       // SQLSTATE of the last failure

@@ -330,7 +330,31 @@ class PostgresStore final : public SqlStore<PgDb> {
  public:
   explicit PostgresStore(const std::string& url) : SqlStore(url) { Initialize(); }
 
-  void Write(const std::function<void()>& fn) override {
+  void Write(const std::function<void()>& fn) override { Transact(fn, true); }
+
+  // Store::WriteUnsynced on PostgreSQL: the commit is in the server when this returns, so
+  // it outlives this process; a crash of the server itself may lose it until the next
+  // synchronous commit of anyone, which flushes the log up to itself (the log is in order).
+  void WriteUnsynced(const std::function<void()>& fn) override { Transact(fn, false); }
+
+  void WriteRepeatable(const std::function<void()>& fn) override {
+    if (depth_ > 0) return Write(fn);  // a savepoint: the outermost transaction repeats
+    for (int attempt = 1;; ++attempt) {
+      try {
+        Write(fn);
+        return;
+      } catch (const Error&) {
+        // PostgreSQL broke a lock cycle by failing this transaction; another run usually
+        // finds the other one committed.
+        if (attempt >= kConflictAttempts || !db_.LastFailureWasConflict()) throw;
+      }
+    }
+  }
+
+ private:
+  // Write() and WriteUnsynced(): `synchronous` is the outermost transaction's; a nested one
+  // is a savepoint of it and commits with it.
+  void Transact(const std::function<void()>& fn, bool synchronous) {
     if (depth_ > 0) {
       // Nested: a savepoint inside the enclosing transaction, so the inner part is undone
       // alone when it throws (a failed statement included) and the outer one may go on.
@@ -359,7 +383,7 @@ class PostgresStore final : public SqlStore<PgDb> {
       db_.Exec("RELEASE SAVEPOINT nested");
       return;
     }
-    db_.Begin();
+    db_.Begin(synchronous);
     conflicted_ = false;
     events_.clear();
     ++depth_;
@@ -385,20 +409,7 @@ class PostgresStore final : public SqlStore<PgDb> {
     }
   }
 
-  void WriteRepeatable(const std::function<void()>& fn) override {
-    if (depth_ > 0) return Write(fn);  // a savepoint: the outermost transaction repeats
-    for (int attempt = 1;; ++attempt) {
-      try {
-        Write(fn);
-        return;
-      } catch (const Error&) {
-        // PostgreSQL broke a lock cycle by failing this transaction; another run usually
-        // finds the other one committed.
-        if (attempt >= kConflictAttempts || !db_.LastFailureWasConflict()) throw;
-      }
-    }
-  }
-
+ public:
   // The writer thread appends a row per event: inside a transaction the rows go in as one
   // multi-row statement (at its end, before a savepoint, or per kEventChunk), in order.
   void AppendEvent(const Event& e, const std::string& json) override {
