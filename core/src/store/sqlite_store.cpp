@@ -375,19 +375,6 @@ class SqliteStore final : public SqlStore<SqliteDb> {
     return (static_cast<uint64_t>(s.Int(0)) << 32) + commits_;
   }
 
-
-
-
-
-
-
-
-
-
-
-
-
-
   std::vector<JobRecord> ClaimDueJobs(Millis now, int limit, Millis lease_ms) override {
     // One statement claims the batch, so two workers can never both hold one job. Each
     // state is read through its own index, oldest first, at most `limit` rows each: the
@@ -419,16 +406,6 @@ class SqliteStore final : public SqlStore<SqliteDb> {
     }
     return renewed;
   }
-
-
-
-
-
-
-
-
-
-
 
   // The cap's counters (store.h): the write lock is already ours.
   std::map<std::string, CartEventCount> LockCartEventCounts(
@@ -494,37 +471,12 @@ class SqliteStore final : public SqlStore<SqliteDb> {
     return LoadCoupon(code);
   }
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
   StoreStatus Status(Millis now) override {
     StoreStatus st = SqlStore::Status(now);
     st.schema_version = SqliteSchemaVersion();
     return st;
   }
   void Compact() override;
-
 
  private:
   void Initialize();
@@ -642,8 +594,6 @@ void SqliteStore::Initialize() {
     }
   }
 }
-
-
 
 // Every column, whatever later migrations add: the table's own column list.
 std::string SqliteStore::RowJson(const char* table, const std::string& extra) {
