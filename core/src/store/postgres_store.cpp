@@ -313,6 +313,22 @@ const std::vector<const char*>& Migrations() {
       DROP INDEX journeys_finished;
       CREATE INDEX journeys_finished ON journeys(finished_ms) WHERE finished_ms IS NOT NULL;
       )sql",
+      // 15: message bodies compressed with lz4 instead of pglz where the server has it
+      // (PostgreSQL 14 and later, built with lz4: then default_toast_compression offers it).
+      // A reminder's ~3 KB HTML is compressed as it is written; pglz_compress was ~9% of the
+      // backend's CPU per reminder (docs/POSTGRES.md). Rows written before keep pglz (both
+      // read back alike). A server without lz4 keeps pglz: the store opens all the same.
+      // EXECUTE: an older server's parser does not know SET COMPRESSION.
+      R"sql(
+      DO $$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression'
+                   AND 'lz4' = ANY(enumvals)) THEN
+          EXECUTE 'ALTER TABLE message_bodies ALTER COLUMN text SET COMPRESSION lz4,'
+                  ' ALTER COLUMN html SET COMPRESSION lz4';
+        END IF;
+      END $$;
+      )sql",
   };
   return kMigrations;
 }
@@ -326,9 +342,73 @@ const char kOurTables[] =
     " 'cart_event_counts', 'lead_days', 'lead_totals', 'incentive_abandonments', 'incentive_days',"
     " 'message_bodies', 'key_locks'";
 
+// "unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS v(a, b, n)": the rows bound as one
+// array per column (PgDb::WriteRowsTogether), as a table v in the order they were queued.
+std::string UnnestRows(const std::vector<std::pair<const char*, const char*>>& columns) {
+  std::string arrays, names;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    arrays += (i ? ", $" : "$") + std::to_string(i + 1) + "::" + columns[i].second + "[]";
+    names += std::string(i ? ", " : "") + columns[i].first;
+  }
+  return "unnest(" + arrays + ") WITH ORDINALITY AS v(" + names + ", n)";
+}
+
+// A record step's four writes per reminder (its outcome, its contact's last message, its
+// journey, its job) go per kind as one statement over arrays: the backend executes each
+// statement (bind, plan, executor start and end, locks) at a cost close to that of its rows,
+// so a batch's 4 x N statements cost more than 4 carrying N rows (docs/POSTGRES.md).
+// Each writes, row by row, what SqlStore's single-row statement writes, with the same
+// WHERE: the attempt fences of the jobs stay as they were.
+void WriteRecordRowsTogether(PgDb& db) {
+  db.WriteRowsTogether(
+      kRecordOutcomeSql,
+      {"UPDATE messages m SET status = v.status, reason = v.reason, due_ms = v.due_ms, sent_ms = v.sent_ms,"
+       " attempts = v.attempts FROM " +
+           UnnestRows({{"status", "text"}, {"reason", "text"}, {"due_ms", "bigint"}, {"sent_ms", "bigint"},
+                       {"attempts", "bigint"}, {"message_id", "text"}}) +
+           " WHERE m.message_id = v.message_id",
+       "messages",
+       {6}});
+  db.WriteRowsTogether(kTouchContactSql,
+                       {"UPDATE contacts c SET last_message_ms = v.at FROM " +
+                            UnnestRows({{"at", "bigint"}, {"contact_key", "text"}}) +
+                            " WHERE c.contact_key = v.contact_key",
+                        "contacts",
+                        {2}});
+  // Finish and retry are of one table and key (the job): a job both finished and retried in
+  // one transaction has its two writes in two statements, in order (HoldRow).
+  db.WriteRowsTogether(kFinishJobSql,
+                       {"DELETE FROM jobs j USING " + UnnestRows({{"job_id", "bigint"}, {"attempt", "bigint"}}) +
+                            " WHERE j.job_id = v.job_id AND j.attempt = v.attempt AND j.state = 'claimed'",
+                        "jobs",
+                        {1}});
+  db.WriteRowsTogether(kRetryJobSql,
+                       {"UPDATE jobs j SET state = 'pending', due_ms = v.due_ms, lease_until_ms = 0 FROM " +
+                            UnnestRows({{"due_ms", "bigint"}, {"job_id", "bigint"}, {"attempt", "bigint"}}) +
+                            " WHERE j.job_id = v.job_id AND j.attempt = v.attempt AND j.state = 'claimed'",
+                        "jobs",
+                        {2}});
+  // The journey upsert: a new journey takes its seq in the order it was queued (ORDER BY n),
+  // as one statement per row did; an existing one keeps its row (and stays HOT).
+  const std::vector<std::string> names = ColumnNames(kJourneyColumns);
+  std::vector<std::pair<const char*, const char*>> columns;
+  for (const auto& name : names) {
+    const bool number = name == "next_step" || (name.size() > 3 && name.compare(name.size() - 3, 3, "_ms") == 0);
+    columns.emplace_back(name.c_str(), number ? "bigint" : "text");
+  }
+  std::string upsert = std::string("INSERT INTO journeys(") + kJourneyColumns + ") SELECT ";
+  for (size_t i = 0; i < names.size(); ++i) upsert += (i ? ", v." : "v.") + names[i];
+  upsert += " FROM " + UnnestRows(columns) + " ORDER BY v.n ON CONFLICT(journey_id) DO UPDATE SET ";
+  for (size_t i = 1; i < names.size(); ++i) upsert += (i > 1 ? ", " : "") + names[i] + " = excluded." + names[i];
+  db.WriteRowsTogether(WriteJourneySql(), {upsert, "journeys", {1}});
+}
+
 class PostgresStore final : public SqlStore<PgDb> {
  public:
-  explicit PostgresStore(const std::string& url) : SqlStore(url) { Initialize(); }
+  explicit PostgresStore(const std::string& url) : SqlStore(url) {
+    WriteRecordRowsTogether(db_);
+    Initialize();
+  }
 
   void Write(const std::function<void()>& fn) override {
     if (depth_ > 0) {
