@@ -1722,6 +1722,44 @@ BOOST_AUTO_TEST_CASE(pg_queued_record_writes_of_a_kind_reach_the_server_as_one_s
              boost::test_tools::per_element());
 }
 
+// A plan's "sending" marks queued in one transaction go as one statement too: each new
+// message with a body gets a body row of its own, one without gets none, and one already
+// there (ON CONFLICT DO NOTHING) keeps its body and adds none.
+BOOST_AUTO_TEST_CASE(pg_sending_marks_queued_together_each_get_their_own_body) {
+  TestStore ts(Backend::kPostgres);
+  auto store = OpenStore(ts.url());
+  auto message = [](const std::string& id, const std::string& html) {
+    MessageRecord m;
+    m.message_id = "m" + id;
+    m.journey_id = "j" + id;
+    m.cart_id = "c" + id;
+    m.contact_key = "e:" + id + "@example.com";
+    m.flow = "cart-recovery";
+    m.path = "visitor";
+    m.channel = "email";
+    m.html = html;
+    return m;
+  };
+  store->Write([&] { BOOST_REQUIRE(store->InsertMessage(message("old", "<p>first</p>"))); });
+  ts.Exec(
+      "CREATE TABLE statements(n BIGINT);"
+      " CREATE FUNCTION count_statement() RETURNS trigger AS $$ BEGIN"
+      " INSERT INTO statements VALUES (1); RETURN NULL; END $$ LANGUAGE plpgsql;"
+      " CREATE TRIGGER m AFTER INSERT ON messages FOR EACH STATEMENT EXECUTE FUNCTION count_statement()");
+  store->Write([&] {
+    store->InsertMessageAsync(message("a", "<p>for a</p>"));
+    store->InsertMessageAsync(message("b", ""));
+    store->InsertMessageAsync(message("old", "<p>again</p>"));
+    store->InsertMessageAsync(message("c", "<p>for c</p>"));
+  });
+  BOOST_TEST(ts.Int("SELECT count(*) FROM statements") == 1);
+  BOOST_TEST(RawPg(ts.schema()).Column("SELECT m.message_id || '=' || coalesce(b.html, '-') FROM messages m"
+                                       " LEFT JOIN message_bodies b ON b.body_id = m.body_id ORDER BY m.seq") ==
+                 (std::vector<std::string>{"mold=<p>first</p>", "ma=<p>for a</p>", "mb=-", "mc=<p>for c</p>"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(ts.Int("SELECT count(*) FROM message_bodies") == 3);
+}
+
 // A row written twice in one transaction ends with its last write (PostgreSQL applies one
 // source row per target row in a multi-row UPDATE, and refuses an upsert touching a row
 // twice: the second write goes in a statement of its own), and a read in between sees the

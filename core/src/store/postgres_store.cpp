@@ -353,13 +353,52 @@ std::string UnnestRows(const std::vector<std::pair<const char*, const char*>>& c
   return "unnest(" + arrays + ") WITH ORDINALITY AS v(" + names + ", n)";
 }
 
-// A record step's four writes per reminder (its outcome, its contact's last message, its
-// journey, its job) go per kind as one statement over arrays: the backend executes each
-// statement (bind, plan, executor start and end, locks) at a cost close to that of its rows,
-// so a batch's 4 x N statements cost more than 4 carrying N rows (docs/POSTGRES.md).
-// Each writes, row by row, what SqlStore's single-row statement writes, with the same
-// WHERE: the attempt fences of the jobs stay as they were.
-void WriteRecordRowsTogether(PgDb& db) {
+// The message and its body in one statement (InsertMessage): ?1..?17 the message's row,
+// ?18 1 when it has a body, ?19..?21 its subject, text and HTML.
+const char kInsertMessageSql[] =
+    "WITH m AS (INSERT INTO messages(message_id, journey_id, cart_id, contact_key, flow, path, step,"
+    "   branch, channel, status, reason, to_addr, due_ms, sent_ms, attempts, created_ms, variant, body_id)"
+    "   VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
+    "     CASE WHEN ?18 = 1 THEN nextval(pg_get_serial_sequence('message_bodies', 'body_id')) END)"
+    "   ON CONFLICT DO NOTHING RETURNING body_id),"
+    " b AS (INSERT INTO message_bodies(body_id, subject, text, html, written_ms)"
+    "   SELECT body_id, ?19, ?20, ?21, ?16 FROM m WHERE body_id IS NOT NULL)"
+    " SELECT count(*) FROM m";
+
+// A plan's "sending" marks (InsertMessageAsync) as one statement: the messages inserted in
+// the order queued, each taking a body number when it has a body and is new (a message
+// already there keeps its own and gets no body row, as with ON CONFLICT DO NOTHING one by
+// one), the bodies joined to the messages that took one.
+std::string InsertMessagesTogetherSql() {
+  const std::string v =
+      UnnestRows({{"message_id", "text"}, {"journey_id", "text"}, {"cart_id", "text"}, {"contact_key", "text"},
+                  {"flow", "text"}, {"path", "text"}, {"step", "bigint"}, {"branch", "text"},
+                  {"channel", "text"}, {"status", "text"}, {"reason", "text"}, {"to_addr", "text"},
+                  {"due_ms", "bigint"}, {"sent_ms", "bigint"}, {"attempts", "bigint"}, {"created_ms", "bigint"},
+                  {"variant", "text"}, {"has_body", "bigint"}, {"subject", "text"}, {"text", "text"},
+                  {"html", "text"}});
+  return "WITH v AS (SELECT * FROM " + v +
+         "),"
+         " m AS (INSERT INTO messages(message_id, journey_id, cart_id, contact_key, flow, path, step,"
+         "   branch, channel, status, reason, to_addr, due_ms, sent_ms, attempts, created_ms, variant, body_id)"
+         "   SELECT message_id, journey_id, cart_id, contact_key, flow, path, step, branch, channel, status,"
+         "     reason, to_addr, due_ms, sent_ms, attempts, created_ms, variant,"
+         "     CASE WHEN has_body = 1 THEN nextval(pg_get_serial_sequence('message_bodies', 'body_id')) END"
+         "   FROM v ORDER BY n"
+         "   ON CONFLICT DO NOTHING RETURNING message_id, body_id),"
+         " b AS (INSERT INTO message_bodies(body_id, subject, text, html, written_ms)"
+         "   SELECT m.body_id, v.subject, v.text, v.html, v.created_ms FROM m JOIN v USING (message_id)"
+         "   WHERE m.body_id IS NOT NULL ORDER BY v.n)"
+         " SELECT count(*) FROM m";
+}
+
+// A reminder's five writes (the plan's "sending" mark and body; the record's outcome, its
+// contact's last message, its journey, its job) go per kind as one statement over arrays:
+// the backend spends on each statement (bind, plan, executor start and end, locks) about
+// what it spends on its row, so a batch's 5 x N statements cost more than 5 carrying N rows
+// (docs/POSTGRES.md). Each writes, row by row, what the single-row statement writes, with
+// the same WHERE: the attempt fences of the jobs stay as they were.
+void WriteStepRowsTogether(PgDb& db) {
   db.WriteRowsTogether(
       kRecordOutcomeSql,
       {"UPDATE messages m SET status = v.status, reason = v.reason, due_ms = v.due_ms, sent_ms = v.sent_ms,"
@@ -401,12 +440,13 @@ void WriteRecordRowsTogether(PgDb& db) {
   upsert += " FROM " + UnnestRows(columns) + " ORDER BY v.n ON CONFLICT(journey_id) DO UPDATE SET ";
   for (size_t i = 1; i < names.size(); ++i) upsert += (i > 1 ? ", " : "") + names[i] + " = excluded." + names[i];
   db.WriteRowsTogether(WriteJourneySql(), {upsert, "journeys", {1}});
+  db.WriteRowsTogether(kInsertMessageSql, {InsertMessagesTogetherSql(), "messages", {1}});
 }
 
 class PostgresStore final : public SqlStore<PgDb> {
  public:
   explicit PostgresStore(const std::string& url) : SqlStore(url) {
-    WriteRecordRowsTogether(db_);
+    WriteStepRowsTogether(db_);
     Initialize();
   }
 
@@ -878,15 +918,7 @@ class PostgresStore final : public SqlStore<PgDb> {
   // The sibling statements of a WITH see one snapshot: the body could not be deleted after
   // the fact in the same statement, hence this order. Answers 1 when the row was written.
   PgStmt PrepareInsertMessage(const MessageRecord& m) {
-    auto s = db_.Prepare(
-        "WITH m AS (INSERT INTO messages(message_id, journey_id, cart_id, contact_key, flow, path, step,"
-        "   branch, channel, status, reason, to_addr, due_ms, sent_ms, attempts, created_ms, variant, body_id)"
-        "   VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
-        "     CASE WHEN ?18 = 1 THEN nextval(pg_get_serial_sequence('message_bodies', 'body_id')) END)"
-        "   ON CONFLICT DO NOTHING RETURNING body_id),"
-        " b AS (INSERT INTO message_bodies(body_id, subject, text, html, written_ms)"
-        "   SELECT body_id, ?19, ?20, ?21, ?16 FROM m WHERE body_id IS NOT NULL)"
-        " SELECT count(*) FROM m");
+    auto s = db_.Prepare(kInsertMessageSql);
     BindNewMessageRow(s, m)
         .Bind(18, HasBody(m) ? 1 : 0)
         .Bind(19, m.subject)
