@@ -1412,6 +1412,20 @@ BOOST_AUTO_TEST_CASE(pg_processes_starting_at_once_migrate_once) {
 
 // SQL shared by both stores is written with SQLite's ?N; PostgreSQL reads them as $N, and
 // nothing quoted changes (a '?1' in a string is text, jsonb's ? operator has no number).
+// Rows written together travel as arrays in PostgreSQL's text form: quotes and
+// backslashes escaped, NULL unquoted (a quoted "NULL" is the text).
+BOOST_AUTO_TEST_CASE(pg_an_array_of_rows_values_escapes_text_and_spells_null) {
+  const std::vector<std::optional<std::string>> items = {std::string("a\"b\\c"), std::nullopt,
+                                                         std::string("NULL"), std::string("")};
+  BOOST_TEST(internal::PgArray(items) == "{\"a\\\"b\\\\c\",NULL,\"NULL\",\"\"}");
+  BOOST_TEST(internal::PgArray(std::vector<std::optional<std::string>>{}) == "{}");
+  RawPg raw;
+  BOOST_TEST(raw.Column("SELECT coalesce(x, '<null>') FROM unnest('" + internal::PgArray(items) +
+                        "'::text[]) AS x") ==
+                 (std::vector<std::string>{"a\"b\\c", "<null>", "NULL", ""}),
+             boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(pg_placeholders_are_read_as_dollar_numbers_outside_quotes) {
   BOOST_TEST(internal::PgPlaceholders("SELECT ?1, ?12 FROM t WHERE a = ?2") ==
              "SELECT $1, $12 FROM t WHERE a = $2");
