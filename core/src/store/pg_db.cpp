@@ -345,14 +345,12 @@ void PgStmt::Send() {
       db_->Fail(nullptr, "prepare: " + Summary(prepared_->sql));
     db_->queued_.push_back({"prepare: " + Summary(prepared_->sql), prepared_});
     prepared_->generation = db_->generation_;  // undone by Sync if it failed
-    ++db_->statements_sent_;
   }
   std::vector<const char*> values(values_.size());
   for (size_t i = 0; i < values_.size(); ++i) values[i] = values_[i] ? values_[i]->c_str() : nullptr;
   if (PQsendQueryPrepared(conn, prepared_->name.c_str(), n, values.data(), nullptr, nullptr, 0) != 1)
     db_->Fail(nullptr, Summary(prepared_->sql));
   db_->queued_.push_back({Summary(prepared_->sql), nullptr});
-  ++db_->statements_sent_;
 }
 
 void PgStmt::SendQueued() {
@@ -395,7 +393,6 @@ void PgStmt::Execute() {
     PGresult* r = nullptr;
     if (prepared_->generation != db_->generation_) {
       Trips().Count("prepare: " + Summary(prepared_->sql));
-      ++db_->statements_sent_;
       r = PQprepare(conn, prepared_->name.c_str(), prepared_->sql.c_str(), n, types_.data());
       if (Succeeded(r)) {
         PQclear(r);
@@ -407,7 +404,6 @@ void PgStmt::Execute() {
       std::vector<const char*> values(values_.size());
       for (size_t i = 0; i < values_.size(); ++i) values[i] = values_[i] ? values_[i]->c_str() : nullptr;
       Trips().Count(Summary(prepared_->sql));
-      ++db_->statements_sent_;
       r = PQexecPrepared(conn, prepared_->name.c_str(), n, values.data(), nullptr, nullptr, 0);
     }
     if (Succeeded(r)) {
@@ -618,7 +614,6 @@ void PgDb::Exec(const std::string& sql) {
   EnsureUsable();
   Sync();
   Trips().Count(Summary(sql));
-  ++statements_sent_;
   PGresult* r = PQexec(conn_, sql.c_str());
   if (!Succeeded(r)) Fail(r, Summary(sql));
   changed_ = std::atoll(PQcmdTuples(r));
@@ -639,7 +634,6 @@ std::string PgDb::Open(const std::string& lock_sql, LockMode mode) {
   pending_ = false;
   const std::string sql = "BEGIN; " + lock_sql;
   Trips().Count(mode == LockMode::kKeys ? "BEGIN; lock store shared (+ keys)" : "BEGIN; lock store");
-  ++statements_sent_;
   PGresult* r = PQexec(conn_, sql.c_str());
   if (!Succeeded(r) && Retryable()) {
     // Lost while idle: nothing of this transaction happened yet, so begin it afresh.
@@ -712,7 +706,6 @@ bool PgDb::LockKeys(const std::vector<std::string>& keys) {
   } else if (!sql.empty()) {
     Sync();
     Trips().Count("lock keys");
-    ++statements_sent_;
     PGresult* r = PQexec(conn_, sql.c_str());
     if (!Succeeded(r)) Fail(r, "lock keys");
     PQclear(r);
@@ -737,11 +730,9 @@ void PgDb::Commit() {
     // After the queued writes, in the same round trip; a write that failed is the error.
     if (PQsendQueryParams(conn_, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0) != 1) Fail(nullptr, "commit");
     queued_.push_back({"commit", nullptr});
-    ++statements_sent_;
     r = SyncPipeline(true, "COMMIT");
   } else {
     Trips().Count("COMMIT");
-    ++statements_sent_;
     r = PQexec(conn_, "COMMIT");
   }
   if (!Succeeded(r))

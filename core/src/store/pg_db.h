@@ -4,7 +4,10 @@
 // URL's password scrubbed from every message. Inside a transaction, writes whose answer
 // nobody reads (PgStmt::Queue) go in libpq's pipeline mode: sent at once, answered together
 // with the next statement that waits or the commit, so a batch of reminders costs a few
-// round trips instead of five per reminder (docs/POSTGRES.md, "CPU per reminder").
+// round trips instead of five per reminder (docs/POSTGRES.md, "CPU per reminder"). The
+// queued rows of a write registered with WriteRowsTogether go further: held, then sent as
+// one statement per kind carrying them all, so that the server executes a few statements
+// per batch instead of one per row.
 //
 // libpq's header stays out of this one (its types are only declared), so that code which
 // includes it needs no PostgreSQL include path.
@@ -194,9 +197,6 @@ class PgDb {
   // first that failed, naming it. Every statement that waits for its own answer, and
   // Commit, do this first.
   void Sync();
-  // The statements this connection has had the server execute (each PREPARE, each
-  // statement of a pipeline, each simple query): for tests and benches.
-  int64_t statements_sent() const { return statements_sent_; }
   // As many queued writes as the pipeline holds before Sync is forced: their answers wait
   // in the server's socket buffer meanwhile, and must not fill it.
   static constexpr size_t kPipelineDepth = 256;
@@ -261,7 +261,6 @@ class PgDb {
   std::vector<HeldRows> held_rows_;
   std::set<std::string> held_row_keys_;  // table and key of every row held
   size_t held_row_count_ = 0;
-  int64_t statements_sent_ = 0;
 
   // A statement sent in the pipeline whose answer is not read yet.
   struct Queued {

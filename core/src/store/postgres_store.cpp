@@ -2,7 +2,9 @@
 // store is in sql_store.cpp (SqlStore), with the hooks below for the words that differ.
 // Every statement is prepared once per connection and cached (PgDb::Prepare, by its text).
 // A transaction's row writes go in pipeline mode (PgStmt::Queue), one statement at a time
-// inside a savepoint (Write): there a failure must throw where it happens.
+// inside a savepoint (Write): there a failure must throw where it happens. A step's five
+// row writes per reminder go per kind as one statement carrying the transaction's rows
+// (WriteStepRowsTogether).
 // Claims (jobs, coupons) are single statements with FOR UPDATE SKIP LOCKED.
 //
 // Locking: writers on many hosts run at once and wait for each other only over the same
