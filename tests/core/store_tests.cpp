@@ -1458,6 +1458,20 @@ BOOST_AUTO_TEST_CASE(pg_processes_starting_at_once_migrate_once) {
 
 // SQL shared by both stores is written with SQLite's ?N; PostgreSQL reads them as $N, and
 // nothing quoted changes (a '?1' in a string is text, jsonb's ? operator has no number).
+// Rows written together travel as arrays in PostgreSQL's text form: quotes and
+// backslashes escaped, NULL unquoted (a quoted "NULL" is the text).
+BOOST_AUTO_TEST_CASE(pg_an_array_of_rows_values_escapes_text_and_spells_null) {
+  const std::vector<std::optional<std::string>> items = {std::string("a\"b\\c"), std::nullopt,
+                                                         std::string("NULL"), std::string("")};
+  BOOST_TEST(internal::PgArray(items) == "{\"a\\\"b\\\\c\",NULL,\"NULL\",\"\"}");
+  BOOST_TEST(internal::PgArray(std::vector<std::optional<std::string>>{}) == "{}");
+  RawPg raw;
+  BOOST_TEST(raw.Column("SELECT coalesce(x, '<null>') FROM unnest('" + internal::PgArray(items) +
+                        "'::text[]) AS x") ==
+                 (std::vector<std::string>{"a\"b\\c", "<null>", "NULL", ""}),
+             boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(pg_placeholders_are_read_as_dollar_numbers_outside_quotes) {
   BOOST_TEST(internal::PgPlaceholders("SELECT ?1, ?12 FROM t WHERE a = ?2") ==
              "SELECT $1, $12 FROM t WHERE a = $2");
@@ -1678,6 +1692,235 @@ BOOST_AUTO_TEST_CASE(pg_lock_journeys_also_locks_owners_a_journey_moved_to_since
     BOOST_TEST(held() == keys, boost::test_tools::per_element());
   });
   BOOST_TEST(held().empty());
+}
+
+// The rows a record step writes per reminder (pg_db.h, WriteRowsTogether): queued in one
+// transaction, each kind reaches the server as ONE statement carrying all its rows, counted
+// here by statement-level triggers; each row is written as its single-row statement would
+// (the jobs' attempt fence included).
+BOOST_AUTO_TEST_CASE(pg_queued_record_writes_of_a_kind_reach_the_server_as_one_statement) {
+  TestStore ts(Backend::kPostgres);
+  auto store = OpenStore(ts.url());
+  const std::vector<std::string> ids = {"a", "b", "c"};
+  auto journey = [](const std::string& id, int step) {
+    JourneyRecord j;
+    j.journey_id = "j" + id;
+    j.contact_key = "e:" + id + "@example.com";
+    j.cart_id = "c" + id;
+    j.flow = "cart-recovery";
+    j.path = "visitor";
+    j.next_step = step;
+    return j;
+  };
+  auto message = [](const std::string& id) {
+    MessageRecord m;
+    m.message_id = "m" + id;
+    m.journey_id = "j" + id;
+    m.cart_id = "c" + id;
+    m.contact_key = "e:" + id + "@example.com";
+    m.flow = "cart-recovery";
+    m.path = "visitor";
+    m.channel = "email";
+    m.html = "<p>Your kite</p>";
+    return m;
+  };
+  store->Write([&] {
+    for (const auto& id : ids) {
+      Contact c;
+      c.key = "e:" + id + "@example.com";
+      store->SaveContact(c);
+      store->SaveJourney(journey(id, 1));
+      BOOST_REQUIRE(store->InsertMessage(message(id)));
+      store->ScheduleJob("step", "j" + id, 100);
+    }
+  });
+  ts.Exec("UPDATE jobs SET state = 'claimed', attempt = 1");
+  ts.Exec(
+      "CREATE TABLE statements(tbl TEXT, n BIGINT);"
+      " CREATE FUNCTION count_statement() RETURNS trigger AS $$ BEGIN"
+      " INSERT INTO statements VALUES (TG_TABLE_NAME, 1); RETURN NULL; END $$ LANGUAGE plpgsql;"
+      " CREATE TRIGGER c AFTER UPDATE ON contacts FOR EACH STATEMENT EXECUTE FUNCTION count_statement();"
+      " CREATE TRIGGER m AFTER UPDATE ON messages FOR EACH STATEMENT EXECUTE FUNCTION count_statement();"
+      // An upsert fires both INSERT and UPDATE statement triggers: INSERT alone counts it once.
+      " CREATE TRIGGER j AFTER INSERT ON journeys FOR EACH STATEMENT EXECUTE FUNCTION count_statement();"
+      " CREATE TRIGGER r AFTER UPDATE OR DELETE ON jobs FOR EACH STATEMENT EXECUTE FUNCTION count_statement()");
+  const int64_t job_a = ts.Int("SELECT job_id FROM jobs WHERE subject = 'ja'");
+  const int64_t job_b = ts.Int("SELECT job_id FROM jobs WHERE subject = 'jb'");
+  const int64_t job_c = ts.Int("SELECT job_id FROM jobs WHERE subject = 'jc'");
+  store->Write([&] {
+    for (const auto& id : ids) {
+      MessageRecord m = message(id);
+      m.status = MessageStatus::kSent;
+      m.sent_ms = 5000;
+      m.attempts = 1;
+      store->RecordOutcome(m);
+      store->TouchContact(m.contact_key, 5000);
+      store->SaveJourney(journey(id, 2));
+    }
+    store->RetryJobAsync(job_a, 1, 7000);
+    store->RetryJobAsync(job_b, 2, 7000);  // not its attempt: fenced off, as one by one
+    store->FinishJobAsync(job_c, 1);
+  });
+  const std::string counts =
+      "SELECT string_agg(tbl || '=' || n, ' ' ORDER BY tbl) FROM"
+      " (SELECT tbl, sum(n) AS n FROM statements GROUP BY tbl) s";
+  BOOST_TEST(RawPg(ts.schema()).Column(counts) ==
+                 std::vector<std::string>{"contacts=1 jobs=2 journeys=1 messages=1"},
+             boost::test_tools::per_element());
+  BOOST_TEST(ts.Int("SELECT count(*) FROM messages WHERE status = 'sent' AND sent_ms = 5000 AND attempts = 1") == 3);
+  BOOST_TEST(ts.Int("SELECT count(*) FROM contacts WHERE last_message_ms = 5000") == 3);
+  BOOST_TEST(ts.Int("SELECT count(*) FROM journeys WHERE next_step = 2") == 3);
+  BOOST_TEST(ts.Int("SELECT due_ms FROM jobs WHERE state = 'pending' AND job_id = " + std::to_string(job_a)) == 7000);
+  BOOST_TEST(ts.Int("SELECT due_ms FROM jobs WHERE state = 'claimed' AND job_id = " + std::to_string(job_b)) == 100);
+  BOOST_TEST(ts.CountJobs("job_id = " + std::to_string(job_c)) == 0);
+  // A journey first written in a batch is inserted in the order it was queued (its seq).
+  store->Write([&] {
+    for (const auto& id : {"z", "y", "x"}) store->SaveJourney(journey(id, 1));
+  });
+  BOOST_TEST(RawPg(ts.schema()).Column("SELECT journey_id FROM journeys WHERE journey_id IN ('jx', 'jy', 'jz')"
+                                       " ORDER BY seq") == (std::vector<std::string>{"jz", "jy", "jx"}),
+             boost::test_tools::per_element());
+}
+
+// A plan's "sending" marks queued in one transaction go as one statement too: each new
+// message with a body gets a body row of its own, one without gets none, and one already
+// there (ON CONFLICT DO NOTHING) keeps its body and adds none.
+BOOST_AUTO_TEST_CASE(pg_sending_marks_queued_together_each_get_their_own_body) {
+  TestStore ts(Backend::kPostgres);
+  auto store = OpenStore(ts.url());
+  auto message = [](const std::string& id, const std::string& html) {
+    MessageRecord m;
+    m.message_id = "m" + id;
+    m.journey_id = "j" + id;
+    m.cart_id = "c" + id;
+    m.contact_key = "e:" + id + "@example.com";
+    m.flow = "cart-recovery";
+    m.path = "visitor";
+    m.channel = "email";
+    m.html = html;
+    return m;
+  };
+  store->Write([&] { BOOST_REQUIRE(store->InsertMessage(message("old", "<p>first</p>"))); });
+  ts.Exec(
+      "CREATE TABLE statements(n BIGINT);"
+      " CREATE FUNCTION count_statement() RETURNS trigger AS $$ BEGIN"
+      " INSERT INTO statements VALUES (1); RETURN NULL; END $$ LANGUAGE plpgsql;"
+      " CREATE TRIGGER m AFTER INSERT ON messages FOR EACH STATEMENT EXECUTE FUNCTION count_statement()");
+  store->Write([&] {
+    store->InsertMessageAsync(message("a", "<p>for a</p>"));
+    store->InsertMessageAsync(message("b", ""));
+    store->InsertMessageAsync(message("old", "<p>again</p>"));
+    store->InsertMessageAsync(message("c", "<p>for c</p>"));
+  });
+  BOOST_TEST(ts.Int("SELECT count(*) FROM statements") == 1);
+  BOOST_TEST(RawPg(ts.schema()).Column("SELECT m.message_id || '=' || coalesce(b.html, '-') FROM messages m"
+                                       " LEFT JOIN message_bodies b ON b.body_id = m.body_id ORDER BY m.seq") ==
+                 (std::vector<std::string>{"mold=<p>first</p>", "ma=<p>for a</p>", "mb=-", "mc=<p>for c</p>"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(ts.Int("SELECT count(*) FROM message_bodies") == 3);
+}
+
+// A row written twice in one transaction ends with its last write (PostgreSQL applies one
+// source row per target row in a multi-row UPDATE, and refuses an upsert touching a row
+// twice: the second write goes in a statement of its own), and a read in between sees the
+// first (what is held goes before any other statement).
+BOOST_AUTO_TEST_CASE(pg_a_row_written_twice_in_one_transaction_keeps_its_last_write) {
+  TestStore ts(Backend::kPostgres);
+  auto store = OpenStore(ts.url());
+  JourneyRecord j;
+  j.journey_id = "j1";
+  j.contact_key = "e:ann@example.com";
+  j.cart_id = "c1";
+  j.flow = "cart-recovery";
+  j.path = "visitor";
+  store->Write([&] {
+    Contact c;
+    c.key = "e:ann@example.com";
+    store->SaveContact(c);
+    c.key = "e:bob@example.com";
+    store->SaveContact(c);
+    store->ScheduleJob("step", "j1", 100);
+  });
+  ts.Exec("UPDATE jobs SET state = 'claimed', attempt = 1");
+  const int64_t job = ts.Int("SELECT job_id FROM jobs");
+  store->Write([&] {
+    store->TouchContact("e:ann@example.com", 5);
+    store->TouchContact("e:bob@example.com", 6);
+    store->TouchContact("e:ann@example.com", 7);
+    for (int step = 1; step <= 3; ++step) {
+      j.next_step = step;
+      store->SaveJourney(j);
+    }
+    store->RetryJobAsync(job, 1, 200);
+    store->FinishJobAsync(job, 1);  // the retry went first: the job is pending, not finished
+    store->TouchContact("e:bob@example.com", 8);
+    auto bob = store->LoadContact("e:bob@example.com");
+    BOOST_REQUIRE(bob);
+    BOOST_TEST(bob->last_message_ms == 8);
+  });
+  BOOST_TEST(ts.Int("SELECT last_message_ms FROM contacts WHERE contact_key = 'e:ann@example.com'") == 7);
+  BOOST_TEST(ts.Int("SELECT last_message_ms FROM contacts WHERE contact_key = 'e:bob@example.com'") == 8);
+  BOOST_TEST(ts.Int("SELECT next_step FROM journeys") == 3);
+  BOOST_TEST(ts.Int("SELECT due_ms FROM jobs WHERE state = 'pending'") == 200);
+}
+
+// A row the server refuses in a statement carrying several rows fails the transaction at
+// its commit or at AwaitWrites, naming the refusal; the same writes inside a savepoint go
+// one by one, so that the refused one is undone alone (WriteJobs, send_step.cpp, runs a
+// batch again that way; test_pg_pipeline.py checks the engine's side).
+BOOST_AUTO_TEST_CASE(pg_a_refused_row_among_rows_written_together_is_undone_alone_in_its_savepoint) {
+  TestStore ts(Backend::kPostgres);
+  auto store = OpenStore(ts.url());
+  const std::vector<std::string> keys = {"e:ann@example.com", "e:bad@example.com", "e:cy@example.com"};
+  store->Write([&] {
+    for (const auto& key : keys) {
+      Contact c;
+      c.key = key;
+      store->SaveContact(c);
+    }
+  });
+  ts.Exec(
+      "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused by the test';"
+      " END $$ LANGUAGE plpgsql;"
+      " CREATE TRIGGER refuse BEFORE UPDATE ON contacts FOR EACH ROW"
+      " WHEN (NEW.contact_key = 'e:bad@example.com') EXECUTE FUNCTION refuse()");
+  Error e = ExpectError([&] {
+    store->Write([&] {
+      for (const auto& key : keys) store->TouchContact(key, 5);
+      store->AwaitWrites();
+    });
+  });
+  BOOST_TEST(Contains(e.what(), "refused by the test"), e.what());
+  BOOST_TEST(ts.Int("SELECT count(*) FROM contacts WHERE last_message_ms = 5") == 0);
+  size_t failed = 0;
+  store->Write([&] {
+    for (const auto& key : keys) {
+      try {
+        store->Write([&] { store->TouchContact(key, 6); });
+      } catch (const Error&) {
+        ++failed;
+      }
+    }
+  });
+  BOOST_TEST(failed == 1u);
+  BOOST_TEST(RawPg(ts.schema()).Column("SELECT contact_key FROM contacts WHERE last_message_ms = 6"
+                                       " ORDER BY contact_key") ==
+                 (std::vector<std::string>{"e:ann@example.com", "e:cy@example.com"}),
+             boost::test_tools::per_element());
+}
+
+// Migration 15: message bodies are compressed with lz4 where the server offers it.
+BOOST_AUTO_TEST_CASE(pg_message_bodies_are_compressed_with_lz4_where_the_server_has_it) {
+  TestStore ts(Backend::kPostgres);
+  auto store = OpenStore(ts.url());
+  RawPg raw(ts.schema());
+  const bool lz4 = !raw.Column("SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression'"
+                               " AND 'lz4' = ANY(enumvals)").empty();
+  const auto methods = raw.Column(
+      "SELECT attname || '=' || coalesce(nullif(attcompression::text, ''), '-') FROM pg_attribute"
+      " WHERE attrelid = 'message_bodies'::regclass AND attname IN ('text', 'html') ORDER BY attname");
+  const std::string m = lz4 ? "l" : "-";
+  BOOST_TEST(methods == (std::vector<std::string>{"html=" + m, "text=" + m}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(pg_text_with_a_nul_character_is_refused_not_cut_short) {

@@ -229,6 +229,32 @@ std::string PgArray(const std::vector<int64_t>& items) {
   return out + "}";
 }
 
+std::string PgArray(const std::vector<std::optional<std::string>>& items) {
+  size_t size = 2;
+  for (const auto& item : items) size += (item ? item->size() + 3 : 5);
+  std::string out;
+  out.reserve(size + size / 16);
+  out += '{';
+  for (const auto& item : items) {
+    if (out.size() > 1) out += ',';
+    if (!item) {
+      out += "NULL";  // unquoted: the SQL NULL ("NULL" quoted is the text)
+      continue;
+    }
+    out += '"';
+    // Copied a stretch at a time: a message body is kilobytes with few quotes.
+    size_t from = 0;
+    for (size_t at; (at = item->find_first_of("\"\\", from)) != std::string::npos; from = at + 1) {
+      out.append(*item, from, at - from);
+      out += '\\';
+      out += (*item)[at];
+    }
+    out.append(*item, from, std::string::npos);
+    out += '"';
+  }
+  return out + "}";
+}
+
 std::string PgPlaceholders(const std::string& sql) {
   std::string out;
   out.reserve(sql.size());
@@ -327,22 +353,29 @@ void PgStmt::Send() {
   db_->queued_.push_back({Summary(prepared_->sql), nullptr});
 }
 
+void PgStmt::SendQueued() {
+  if (db_->queued_.size() >= PgDb::kPipelineDepth) db_->Sync();
+  Trips().Count("queued: " + Summary(prepared_->sql));
+  Send();
+}
+
 void PgStmt::Queue() {
   db_->EnsureOpen();
   if (!db_->in_transaction_ || !db_->queue_writes_ || executed_) return Run();
   db_->EnsureUsable();
-  if (db_->queued_.size() >= PgDb::kPipelineDepth) db_->Sync();
-  Trips().Count("queued: " + Summary(prepared_->sql));
-  Send();
   executed_ = true;
   rows_ = 0;
   db_->changed_ = 0;  // not known: a queued write's caller does not ask
+  if (prepared_->rows) return db_->HoldRow(prepared_, std::move(values_), types_);  // done with them
+  db_->FlushRows();  // the rows held before it go before it
+  SendQueued();
 }
 
 void PgStmt::Execute() {
   // Outside a transaction a statement is a read (store.h): when the connection turns out
   // to be lost (an idle timeout, a server restart), it is reconnected and run once more.
   db_->EnsureOpen();
+  db_->FlushRows();  // it may read or write a held row: they go first
   if (db_->pipeline_) {
     // The writes queued before it and this statement go in one round trip.
     db_->EnsureUsable();
@@ -510,6 +543,72 @@ PgStmt PgDb::Prepare(const std::string& sql) {
   return PgStmt(this, &it->second);
 }
 
+void PgDb::WriteRowsTogether(const std::string& sql, PgRowsWrite rows) {
+  const PgRowsWrite* kept = &(rows_writes_[sql] = std::move(rows));
+  Prepare(sql);  // its cache entry
+  cache_.at(sql).rows = kept;
+}
+
+void PgDb::HoldRow(PgPrepared* prepared, std::vector<std::optional<std::string>> values,
+                   const std::vector<unsigned>& types) {
+  std::vector<std::string> keys;
+  for (int param : prepared->rows->key_params) {
+    const size_t i = static_cast<size_t>(param - 1);
+    std::string key = prepared->rows->table + '\n';
+    if (i < values.size() && values[i]) key += "v" + *values[i];  // "v": not NULL
+    keys.push_back(std::move(key));
+  }
+  for (const auto& key : keys) {
+    if (held_row_keys_.count(key)) {
+      FlushRows();  // the same row again: the first write goes first, in its own statement
+      break;
+    }
+  }
+  held_row_keys_.insert(keys.begin(), keys.end());
+  auto it = std::find_if(held_rows_.begin(), held_rows_.end(),
+                         [&](const HeldRows& h) { return h.prepared == prepared; });
+  if (it == held_rows_.end()) {
+    held_rows_.push_back({prepared, types, {}});
+    it = held_rows_.end() - 1;
+  }
+  it->rows.push_back(std::move(values));
+  if (++held_row_count_ >= kMaxHeldRows) FlushRows();
+}
+
+void PgDb::FlushRows() {
+  if (held_rows_.empty()) return;
+  // Taken first: a Sync while sending (a full pipeline) must not send them again.
+  std::vector<HeldRows> held;
+  held.swap(held_rows_);
+  held_row_keys_.clear();
+  held_row_count_ = 0;
+  for (auto& h : held) {
+    if (h.rows.size() == 1) {
+      PgStmt s(this, h.prepared);
+      s.values_ = std::move(h.rows[0]);
+      s.types_ = h.types;
+      s.SendQueued();
+      continue;
+    }
+    PgStmt s = Prepare(h.prepared->rows->rows_sql);
+    size_t params = 0;
+    for (const auto& row : h.rows) params = std::max(params, row.size());
+    std::vector<std::optional<std::string>> column(h.rows.size());
+    for (size_t p = 0; p < params; ++p) {
+      for (size_t r = 0; r < h.rows.size(); ++r)
+        column[r] = p < h.rows[r].size() ? std::move(h.rows[r][p]) : std::nullopt;
+      s.BindLiteral(static_cast<int>(p + 1), PgArray(column));
+    }
+    s.SendQueued();
+  }
+}
+
+void PgDb::DropHeldRows() noexcept {
+  held_rows_.clear();
+  held_row_keys_.clear();
+  held_row_count_ = 0;
+}
+
 void PgDb::Exec(const std::string& sql) {
   EnsureOpen();
   EnsureUsable();
@@ -627,6 +726,7 @@ void PgDb::Commit() {
     pending_ = false;
     return;
   }
+  FlushRows();  // before the commit, in its round trip
   in_transaction_ = false;  // over, whatever the outcome
   PGresult* r = nullptr;
   if (pipeline_) {
@@ -660,6 +760,7 @@ void PgDb::Rollback() noexcept {
 }
 
 void PgDb::Sync() {
+  FlushRows();
   if (PGresult* r = SyncPipeline(false, "")) PQclear(r);
 }
 
@@ -734,6 +835,7 @@ PGresult* PgDb::SyncPipeline(bool with_last, const std::string& last_what) {
 }
 
 void PgDb::DiscardPipeline() noexcept {
+  DropHeldRows();
   if (!pipeline_ || !conn_ || getpid() != pid_) return;
   try {
     Sync();

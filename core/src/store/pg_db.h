@@ -4,7 +4,10 @@
 // URL's password scrubbed from every message. Inside a transaction, writes whose answer
 // nobody reads (PgStmt::Queue) go in libpq's pipeline mode: sent at once, answered together
 // with the next statement that waits or the commit, so a batch of reminders costs a few
-// round trips instead of five per reminder (docs/POSTGRES.md, "CPU per reminder").
+// round trips instead of five per reminder (docs/POSTGRES.md, "CPU per reminder"). The
+// queued rows of a write registered with WriteRowsTogether go further: held, then sent as
+// one statement per kind carrying them all, so that the server executes a few statements
+// per batch instead of one per row.
 //
 // libpq's header stays out of this one (its types are only declared), so that code which
 // includes it needs no PostgreSQL include path.
@@ -39,6 +42,8 @@ PgUrl ParsePgUrl(const std::string& url);
 // An array in PostgreSQL's text form: {"a","b\"c"}, for BindLiteral and $n::text[].
 std::string PgArray(const std::vector<std::string>& items);
 std::string PgArray(const std::vector<int64_t>& items);
+// With NULL for a missing item: {"a",NULL}; any element type ($n::bigint[] reads "1").
+std::string PgArray(const std::vector<std::optional<std::string>>& items);
 
 // The SQL with SQLite's numbered placeholders ?1..?N written as PostgreSQL's $1..$N, so that
 // a statement shared by both stores (sql_store.h) is written once. Quoted text and
@@ -47,11 +52,27 @@ std::string PgPlaceholders(const std::string& sql);
 
 class PgDb;
 
+// A single-row write whose queued rows go to the server together (PgDb::WriteRowsTogether):
+// the backend then parses, plans, locks and starts its executor once per kind of write in a
+// transaction instead of once per row (docs/POSTGRES.md, "Rows written together").
+struct PgRowsWrite {
+  // The same write over arrays: its $i is an array of the rows' values of the single-row
+  // statement's $i, typed in the SQL ($i::bigint[]) and read with unnest(...). It must write
+  // what the single-row statement writes, row by row, with the same WHERE (fences included).
+  std::string rows_sql;
+  // The table and the parameters (1-based) that name the row a write changes: two writes
+  // of one row (in this kind or another of the same table) never share a statement, so
+  // that PostgreSQL's one-source-row-per-target rule never drops one and order holds.
+  std::string table;
+  std::vector<int> key_params;
+};
+
 // A statement in the cache: prepared on the connection of generation `generation`.
 struct PgPrepared {
   std::string sql;
   std::string name;
   uint64_t generation = 0;  // 0: not prepared on any connection yet
+  const PgRowsWrite* rows = nullptr;  // queued rows go together (WriteRowsTogether)
 };
 
 // A cached statement with its own parameters and result; executed by the first Step() or
@@ -97,6 +118,9 @@ class PgStmt {
   void Execute();
   // Sends this statement (and its PREPARE when new on the connection) into the pipeline.
   void Send();
+  // Send() of a queued write, Sync first when the pipeline is full.
+  void SendQueued();
+  friend class PgDb;  // builds the statements of rows written together (FlushRows)
 
   PgDb* db_;
   PgPrepared* prepared_;
@@ -121,6 +145,14 @@ class PgDb {
 
   // Cached by its text; ?N placeholders are read as $N (PgPlaceholders).
   PgStmt Prepare(const std::string& sql);
+  // From now on the rows that PgStmt::Queue defers of the statement `sql` (its text as
+  // given to Prepare) are held and go as one statement, `rows.rows_sql`, per transaction and
+  // kind: sent before any other statement (a read, a write of another sort, a savepoint),
+  // before Sync and Commit, or when a held row's key comes again or kMaxHeldRows are held;
+  // the kinds in the order they were first held. Where a write is not deferred (outside a
+  // transaction, inside a savepoint) the single-row statement runs as before.
+  void WriteRowsTogether(const std::string& sql, PgRowsWrite rows);
+  static constexpr size_t kMaxHeldRows = 1000;
   // The simple query protocol, for DDL, transaction control and several statements.
   void Exec(const std::string& sql);
   int64_t ChangedRows() const { return changed_; }
@@ -162,15 +194,17 @@ class PgDb {
   void Commit();
   void Rollback() noexcept;
   bool in_transaction() const { return in_transaction_ || pending_; }
-  // Waits for the answers to the writes queued in the pipeline (PgStmt::Queue) and leaves
-  // pipeline mode; throws Error(kStorage) for the first that failed, naming it. Every
-  // statement that waits for its own answer, and Commit, do this first.
+  // Sends the rows held (WriteRowsTogether), waits for the answers to the writes queued in
+  // the pipeline (PgStmt::Queue) and leaves pipeline mode; throws Error(kStorage) for the
+  // first that failed, naming it. Every statement that waits for its own answer, and
+  // Commit, do this first.
   void Sync();
   // As many queued writes as the pipeline holds before Sync is forced: their answers wait
   // in the server's socket buffer meanwhile, and must not fill it.
   static constexpr size_t kPipelineDepth = 256;
-  // After a failure: the pipeline's answers read and dropped, pipeline mode left (what
-  // failed in it is the transaction's or savepoint's being undone).
+  // After a failure: the rows held dropped, the pipeline's answers read and dropped,
+  // pipeline mode left (what failed in it is the transaction's or savepoint's being undone;
+  // nothing is held inside a savepoint: its SAVEPOINT sent what was).
   void DiscardPipeline() noexcept;
   // Whether PgStmt::Queue may defer a write now. The store allows it in a transaction's
   // own body, not inside a savepoint: there a job's write that fails must throw before the
@@ -210,6 +244,25 @@ class PgDb {
   // Sync, keeping the answer of the last statement sent (the one the caller waits for) and
   // returning it; nullptr when it sent none (`with_last` false).
   pg_result* SyncPipeline(bool with_last, const std::string& last_what);
+
+  // Rows of one WriteRowsTogether statement waiting to go (FlushRows).
+  struct HeldRows {
+    PgPrepared* prepared = nullptr;  // the single-row statement
+    std::vector<unsigned> types;     // its parameter types, from its first row
+    std::vector<std::vector<std::optional<std::string>>> rows;
+  };
+  // Holds a row for FlushRows; sends what is held first when this row's key is held.
+  void HoldRow(PgPrepared* prepared, std::vector<std::optional<std::string>> values,
+               const std::vector<unsigned>& types);
+  // Sends the rows held into the pipeline: a statement per kind (the single-row one for one
+  // row), in the order the kinds were first held.
+  void FlushRows();
+  // After a failure: the rows held are the undone transaction's.
+  void DropHeldRows() noexcept;
+  std::map<std::string, PgRowsWrite> rows_writes_;  // by the single-row statement's text
+  std::vector<HeldRows> held_rows_;
+  std::set<std::string> held_row_keys_;  // table and key of every row held
+  size_t held_row_count_ = 0;
 
   // A statement sent in the pipeline whose answer is not read yet.
   struct Queued {

@@ -2,7 +2,9 @@
 // store is in sql_store.cpp (SqlStore), with the hooks below for the words that differ.
 // Every statement is prepared once per connection and cached (PgDb::Prepare, by its text).
 // A transaction's row writes go in pipeline mode (PgStmt::Queue), one statement at a time
-// inside a savepoint (Write): there a failure must throw where it happens.
+// inside a savepoint (Write): there a failure must throw where it happens. A step's five
+// row writes per reminder go per kind as one statement carrying the transaction's rows
+// (WriteStepRowsTogether).
 // Claims (jobs, coupons) are single statements with FOR UPDATE SKIP LOCKED.
 //
 // Locking: writers on many hosts run at once and wait for each other only over the same
@@ -313,6 +315,22 @@ const std::vector<const char*>& Migrations() {
       DROP INDEX journeys_finished;
       CREATE INDEX journeys_finished ON journeys(finished_ms) WHERE finished_ms IS NOT NULL;
       )sql",
+      // 15: message bodies compressed with lz4 instead of pglz where the server has it
+      // (PostgreSQL 14 and later, built with lz4: then default_toast_compression offers it).
+      // A reminder's ~3 KB HTML is compressed as it is written; pglz_compress was ~9% of the
+      // backend's CPU per reminder (docs/POSTGRES.md). Rows written before keep pglz (both
+      // read back alike). A server without lz4 keeps pglz: the store opens all the same.
+      // EXECUTE: an older server's parser does not know SET COMPRESSION.
+      R"sql(
+      DO $$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression'
+                   AND 'lz4' = ANY(enumvals)) THEN
+          EXECUTE 'ALTER TABLE message_bodies ALTER COLUMN text SET COMPRESSION lz4,'
+                  ' ALTER COLUMN html SET COMPRESSION lz4';
+        END IF;
+      END $$;
+      )sql",
   };
   return kMigrations;
 }
@@ -326,9 +344,113 @@ const char kOurTables[] =
     " 'cart_event_counts', 'lead_days', 'lead_totals', 'incentive_abandonments', 'incentive_days',"
     " 'message_bodies', 'key_locks'";
 
+// "unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS v(a, b, n)": the rows bound as one
+// array per column (PgDb::WriteRowsTogether), as a table v in the order they were queued.
+std::string UnnestRows(const std::vector<std::pair<const char*, const char*>>& columns) {
+  std::string arrays, names;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    arrays += (i ? ", $" : "$") + std::to_string(i + 1) + "::" + columns[i].second + "[]";
+    names += std::string(i ? ", " : "") + columns[i].first;
+  }
+  return "unnest(" + arrays + ") WITH ORDINALITY AS v(" + names + ", n)";
+}
+
+// The message and its body in one statement (InsertMessage): ?1..?17 the message's row,
+// ?18 1 when it has a body, ?19..?21 its subject, text and HTML.
+const char kInsertMessageSql[] =
+    "WITH m AS (INSERT INTO messages(message_id, journey_id, cart_id, contact_key, flow, path, step,"
+    "   branch, channel, status, reason, to_addr, due_ms, sent_ms, attempts, created_ms, variant, body_id)"
+    "   VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
+    "     CASE WHEN ?18 = 1 THEN nextval(pg_get_serial_sequence('message_bodies', 'body_id')) END)"
+    "   ON CONFLICT DO NOTHING RETURNING body_id),"
+    " b AS (INSERT INTO message_bodies(body_id, subject, text, html, written_ms)"
+    "   SELECT body_id, ?19, ?20, ?21, ?16 FROM m WHERE body_id IS NOT NULL)"
+    " SELECT count(*) FROM m";
+
+// A plan's "sending" marks (InsertMessageAsync) as one statement: the messages inserted in
+// the order queued, each taking a body number when it has a body and is new (a message
+// already there keeps its own and gets no body row, as with ON CONFLICT DO NOTHING one by
+// one), the bodies joined to the messages that took one.
+std::string InsertMessagesTogetherSql() {
+  const std::string v =
+      UnnestRows({{"message_id", "text"}, {"journey_id", "text"}, {"cart_id", "text"}, {"contact_key", "text"},
+                  {"flow", "text"}, {"path", "text"}, {"step", "bigint"}, {"branch", "text"},
+                  {"channel", "text"}, {"status", "text"}, {"reason", "text"}, {"to_addr", "text"},
+                  {"due_ms", "bigint"}, {"sent_ms", "bigint"}, {"attempts", "bigint"}, {"created_ms", "bigint"},
+                  {"variant", "text"}, {"has_body", "bigint"}, {"subject", "text"}, {"text", "text"},
+                  {"html", "text"}});
+  return "WITH v AS (SELECT * FROM " + v +
+         "),"
+         " m AS (INSERT INTO messages(message_id, journey_id, cart_id, contact_key, flow, path, step,"
+         "   branch, channel, status, reason, to_addr, due_ms, sent_ms, attempts, created_ms, variant, body_id)"
+         "   SELECT message_id, journey_id, cart_id, contact_key, flow, path, step, branch, channel, status,"
+         "     reason, to_addr, due_ms, sent_ms, attempts, created_ms, variant,"
+         "     CASE WHEN has_body = 1 THEN nextval(pg_get_serial_sequence('message_bodies', 'body_id')) END"
+         "   FROM v ORDER BY n"
+         "   ON CONFLICT DO NOTHING RETURNING message_id, body_id),"
+         " b AS (INSERT INTO message_bodies(body_id, subject, text, html, written_ms)"
+         "   SELECT m.body_id, v.subject, v.text, v.html, v.created_ms FROM m JOIN v USING (message_id)"
+         "   WHERE m.body_id IS NOT NULL ORDER BY v.n)"
+         " SELECT count(*) FROM m";
+}
+
+// A reminder's five writes (the plan's "sending" mark and body; the record's outcome, its
+// contact's last message, its journey, its job) go per kind as one statement over arrays:
+// the backend spends on each statement (bind, plan, executor start and end, locks) about
+// what it spends on its row, so a batch's 5 x N statements cost more than 5 carrying N rows
+// (docs/POSTGRES.md). Each writes, row by row, what the single-row statement writes, with
+// the same WHERE: the attempt fences of the jobs stay as they were.
+void WriteStepRowsTogether(PgDb& db) {
+  db.WriteRowsTogether(
+      kRecordOutcomeSql,
+      {"UPDATE messages m SET status = v.status, reason = v.reason, due_ms = v.due_ms, sent_ms = v.sent_ms,"
+       " attempts = v.attempts FROM " +
+           UnnestRows({{"status", "text"}, {"reason", "text"}, {"due_ms", "bigint"}, {"sent_ms", "bigint"},
+                       {"attempts", "bigint"}, {"message_id", "text"}}) +
+           " WHERE m.message_id = v.message_id",
+       "messages",
+       {6}});
+  db.WriteRowsTogether(kTouchContactSql,
+                       {"UPDATE contacts c SET last_message_ms = v.at FROM " +
+                            UnnestRows({{"at", "bigint"}, {"contact_key", "text"}}) +
+                            " WHERE c.contact_key = v.contact_key",
+                        "contacts",
+                        {2}});
+  // Finish and retry are of one table and key (the job): a job both finished and retried in
+  // one transaction has its two writes in two statements, in order (HoldRow).
+  db.WriteRowsTogether(kFinishJobSql,
+                       {"DELETE FROM jobs j USING " + UnnestRows({{"job_id", "bigint"}, {"attempt", "bigint"}}) +
+                            " WHERE j.job_id = v.job_id AND j.attempt = v.attempt AND j.state = 'claimed'",
+                        "jobs",
+                        {1}});
+  db.WriteRowsTogether(kRetryJobSql,
+                       {"UPDATE jobs j SET state = 'pending', due_ms = v.due_ms, lease_until_ms = 0 FROM " +
+                            UnnestRows({{"due_ms", "bigint"}, {"job_id", "bigint"}, {"attempt", "bigint"}}) +
+                            " WHERE j.job_id = v.job_id AND j.attempt = v.attempt AND j.state = 'claimed'",
+                        "jobs",
+                        {2}});
+  // The journey upsert: a new journey takes its seq in the order it was queued (ORDER BY n),
+  // as one statement per row did; an existing one keeps its row (and stays HOT).
+  const std::vector<std::string> names = ColumnNames(kJourneyColumns);
+  std::vector<std::pair<const char*, const char*>> columns;
+  for (const auto& name : names) {
+    const bool number = name == "next_step" || (name.size() > 3 && name.compare(name.size() - 3, 3, "_ms") == 0);
+    columns.emplace_back(name.c_str(), number ? "bigint" : "text");
+  }
+  std::string upsert = std::string("INSERT INTO journeys(") + kJourneyColumns + ") SELECT ";
+  for (size_t i = 0; i < names.size(); ++i) upsert += (i ? ", v." : "v.") + names[i];
+  upsert += " FROM " + UnnestRows(columns) + " ORDER BY v.n ON CONFLICT(journey_id) DO UPDATE SET ";
+  for (size_t i = 1; i < names.size(); ++i) upsert += (i > 1 ? ", " : "") + names[i] + " = excluded." + names[i];
+  db.WriteRowsTogether(WriteJourneySql(), {upsert, "journeys", {1}});
+  db.WriteRowsTogether(kInsertMessageSql, {InsertMessagesTogetherSql(), "messages", {1}});
+}
+
 class PostgresStore final : public SqlStore<PgDb> {
  public:
-  explicit PostgresStore(const std::string& url) : SqlStore(url) { Initialize(); }
+  explicit PostgresStore(const std::string& url) : SqlStore(url) {
+    WriteStepRowsTogether(db_);
+    Initialize();
+  }
 
   void Write(const std::function<void()>& fn) override { Transact(fn, true); }
 
@@ -809,15 +931,7 @@ class PostgresStore final : public SqlStore<PgDb> {
   // The sibling statements of a WITH see one snapshot: the body could not be deleted after
   // the fact in the same statement, hence this order. Answers 1 when the row was written.
   PgStmt PrepareInsertMessage(const MessageRecord& m) {
-    auto s = db_.Prepare(
-        "WITH m AS (INSERT INTO messages(message_id, journey_id, cart_id, contact_key, flow, path, step,"
-        "   branch, channel, status, reason, to_addr, due_ms, sent_ms, attempts, created_ms, variant, body_id)"
-        "   VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
-        "     CASE WHEN ?18 = 1 THEN nextval(pg_get_serial_sequence('message_bodies', 'body_id')) END)"
-        "   ON CONFLICT DO NOTHING RETURNING body_id),"
-        " b AS (INSERT INTO message_bodies(body_id, subject, text, html, written_ms)"
-        "   SELECT body_id, ?19, ?20, ?21, ?16 FROM m WHERE body_id IS NOT NULL)"
-        " SELECT count(*) FROM m");
+    auto s = db_.Prepare(kInsertMessageSql);
     BindNewMessageRow(s, m)
         .Bind(18, HasBody(m) ? 1 : 0)
         .Bind(19, m.subject)

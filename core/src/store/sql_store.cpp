@@ -339,13 +339,19 @@ void SqlStore<Db>::SaveJourney(const JourneyRecord& j) {
 
 // The row keeps its place (rowid or seq): ties in the journey queries go to the journey
 // started first, on both stores.
+const char kJourneyColumns[] =
+    "journey_id, contact_key, cart_id, flow, path, state, end_reason, next_step,"
+    " next_due_ms, next_branch, started_ms, prev_sent_ms, prev_engagement,"
+    " prev_branch, updated_ms, finished_ms";
+
+const std::string& WriteJourneySql() {
+  static const std::string sql = UpsertRow("journeys", kJourneyColumns);
+  return sql;
+}
+
 template <class Db>
 void SqlStore<Db>::WriteJourney(const JourneyRecord& j) {
-  static const std::string sql =
-      UpsertRow("journeys", "journey_id, contact_key, cart_id, flow, path, state, end_reason, next_step,"
-                            " next_due_ms, next_branch, started_ms, prev_sent_ms, prev_engagement,"
-                            " prev_branch, updated_ms, finished_ms");
-  auto s = db_.Prepare(sql);
+  auto s = db_.Prepare(WriteJourneySql());
   BindJourneyRow(s, j).Queue();
 }
 
@@ -1340,34 +1346,32 @@ void SqlStore<Db>::CancelJobs(const std::string& kind, const std::string& subjec
   db_.Prepare("DELETE FROM jobs WHERE kind = ?1 AND subject = ?2").Bind(1, kind).Bind(2, subject).Run();
 }
 
-namespace {
 // "done" is the row's removal: finished jobs leave nothing behind to scan.
-const char kFinishJob[] = "DELETE FROM jobs WHERE job_id = ?1 AND attempt = ?2 AND state = 'claimed'";
-const char kRetryJob[] =
+const char kFinishJobSql[] = "DELETE FROM jobs WHERE job_id = ?1 AND attempt = ?2 AND state = 'claimed'";
+const char kRetryJobSql[] =
     "UPDATE jobs SET state = 'pending', due_ms = ?1, lease_until_ms = 0"
     " WHERE job_id = ?2 AND attempt = ?3 AND state = 'claimed'";
-}  // namespace
 
 template <class Db>
 bool SqlStore<Db>::FinishJob(int64_t job_id, int attempt) {
-  db_.Prepare(kFinishJob).Bind(1, job_id).Bind(2, attempt).Run();
+  db_.Prepare(kFinishJobSql).Bind(1, job_id).Bind(2, attempt).Run();
   return db_.ChangedRows() == 1;
 }
 
 template <class Db>
 void SqlStore<Db>::FinishJobAsync(int64_t job_id, int attempt) {
-  db_.Prepare(kFinishJob).Bind(1, job_id).Bind(2, attempt).Queue();
+  db_.Prepare(kFinishJobSql).Bind(1, job_id).Bind(2, attempt).Queue();
 }
 
 template <class Db>
 bool SqlStore<Db>::RetryJob(int64_t job_id, int attempt, Millis due_ms) {
-  db_.Prepare(kRetryJob).Bind(1, due_ms).Bind(2, job_id).Bind(3, attempt).Run();
+  db_.Prepare(kRetryJobSql).Bind(1, due_ms).Bind(2, job_id).Bind(3, attempt).Run();
   return db_.ChangedRows() == 1;
 }
 
 template <class Db>
 void SqlStore<Db>::RetryJobAsync(int64_t job_id, int attempt, Millis due_ms) {
-  db_.Prepare(kRetryJob).Bind(1, due_ms).Bind(2, job_id).Bind(3, attempt).Queue();
+  db_.Prepare(kRetryJobSql).Bind(1, due_ms).Bind(2, job_id).Bind(3, attempt).Queue();
 }
 
 template <class Db>
@@ -1497,17 +1501,20 @@ std::map<std::string, ContactSends> SqlStore<Db>::SendsToContacts(const std::vec
   return out;
 }
 
+const char kRecordOutcomeSql[] =
+    "UPDATE messages SET status = ?1, reason = ?2, due_ms = ?3, sent_ms = ?4, attempts = ?5"
+    " WHERE message_id = ?6";
+const char kTouchContactSql[] = "UPDATE contacts SET last_message_ms = ?1 WHERE contact_key = ?2";
+
 template <class Db>
 void SqlStore<Db>::RecordOutcome(const MessageRecord& m) {
-  auto s = db_.Prepare(
-      "UPDATE messages SET status = ?1, reason = ?2, due_ms = ?3, sent_ms = ?4, attempts = ?5"
-      " WHERE message_id = ?6");
+  auto s = db_.Prepare(kRecordOutcomeSql);
   BindOutcome(s, m).Queue();
 }
 
 template <class Db>
 void SqlStore<Db>::TouchContact(const std::string& key, Millis at) {
-  db_.Prepare("UPDATE contacts SET last_message_ms = ?1 WHERE contact_key = ?2").Bind(1, at).Bind(2, key).Queue();
+  db_.Prepare(kTouchContactSql).Bind(1, at).Bind(2, key).Queue();
 }
 
 template class SqlStore<SqliteDb>;

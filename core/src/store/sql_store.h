@@ -43,6 +43,17 @@ std::string ParamsFor(const std::string& columns);
 // dialects), so only the indexes over columns whose values changed are written.
 std::string UpsertRow(const char* table, const char* columns);
 
+// The record step's row writes, by their text (Db::Prepare's key), one row each: the
+// PostgreSQL store sends a transaction's queued rows of each kind as one statement
+// (PgDb::WriteRowsTogether), with the same effect row by row.
+extern const char kRecordOutcomeSql[];  // ?1 status ... ?6 message_id
+extern const char kTouchContactSql[];   // ?1 last_message_ms, ?2 contact_key
+extern const char kFinishJobSql[];      // ?1 job_id, ?2 attempt
+extern const char kRetryJobSql[];       // ?1 due_ms, ?2 job_id, ?3 attempt
+extern const char kJourneyColumns[];    // the journey row, in WriteJourney's order
+// WriteJourney's statement: UpsertRow("journeys", kJourneyColumns).
+const std::string& WriteJourneySql();
+
 template <class Db>
 class SqlStore : public Store {
  public:
