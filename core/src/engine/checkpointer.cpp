@@ -58,25 +58,28 @@ void Checkpointer::Loop() {
     shared_->cv.wait(lock, [&] { return shared_->stop || shared_->log_pages >= shared_->copy_at; });
     if (shared_->stop) return;
     lock.unlock();
-    bool finished = false;
+    Round round = Round::kBusy;
     try {
-      finished = CopyLog();
+      round = CopyLog();
     } catch (const std::exception& e) {
       if (report_) report_(std::string("checkpoint: ") + e.what());
     }
-    finish_wait_ms_ = finished ? kFinishWaitMs : std::min(2 * finish_wait_ms_, kFinishWaitMaxMs);
+    // Only a wait that ran out grows: another connection copying says nothing of how long
+    // transactions last.
+    if (round == Round::kFinished) finish_wait_ms_ = kFinishWaitMs;
+    if (round == Round::kGaveUp) finish_wait_ms_ = std::min(2 * finish_wait_ms_, kFinishWaitMaxMs);
     lock.lock();
     // Finished: the next commit starts the log again and Committed() measures from there.
-    // Otherwise (overtaken, another process copying, failed) sooner than a whole round.
-    shared_->copy_at = shared_->log_pages + (finished ? kCopyEvery : kCopyEvery / 4);
+    // Otherwise (gave up, another connection copying, failed) sooner than a whole round.
+    shared_->copy_at = shared_->log_pages + (round == Round::kFinished ? kCopyEvery : kCopyEvery / 4);
   }
 }
 
-bool Checkpointer::CopyLog() {
+Checkpointer::Round Checkpointer::CopyLog() {
   {
     std::lock_guard<std::mutex> sqlite(sqlite_mu_);
     auto p = copier_->Copy();
-    if (!p) return false;  // another connection is copying
+    if (!p) return Round::kBusy;  // another connection is copying
     if (!p->Complete()) copier_->SyncFile();
   }
   // Complete or not, the writer's transaction in flight began before that copy, and a
@@ -86,7 +89,8 @@ bool Checkpointer::CopyLog() {
   std::lock_guard<std::timed_mutex> store(store_mu_);
   std::lock_guard<std::mutex> sqlite(sqlite_mu_);
   auto p = copier_->Finish(finish_wait_ms_);
-  return p && p->Complete();  // not whole: tried again once the log has grown (Loop)
+  if (!p) return Round::kBusy;
+  return p->Complete() ? Round::kFinished : Round::kGaveUp;  // tried again soon (Loop)
 }
 
 }  // namespace internal

@@ -89,9 +89,11 @@ class Checkpointer {
   Checkpointer(std::timed_mutex& store_mu, std::mutex& sqlite_mu, ReportError report);
   static void Committed(Shared& s, int64_t log_pages);  // the store's commit hook
   void Loop();
-  // One round: the log copied into the file, as much as readers and writers allow. True
-  // when it finished: the next commit starts the log again.
-  bool CopyLog();
+  // One round: the log copied into the file, as much as readers and writers allow.
+  // kFinished: the next commit starts the log again. kGaveUp: Finish() waited its whole
+  // wait for a transaction or reader. kBusy: another connection was copying.
+  enum class Round { kFinished, kGaveUp, kBusy };
+  Round CopyLog();
 
   std::timed_mutex& store_mu_;
   std::mutex& sqlite_mu_;
