@@ -1694,6 +1694,20 @@ BOOST_AUTO_TEST_CASE(pg_lock_journeys_also_locks_owners_a_journey_moved_to_since
   BOOST_TEST(held().empty());
 }
 
+// An e-mail message of shopper `id` (journey j<id>, cart c<id>, e:<id>@example.com).
+MessageRecord ShopperMessage(const std::string& id, const std::string& html) {
+  MessageRecord m;
+  m.message_id = "m" + id;
+  m.journey_id = "j" + id;
+  m.cart_id = "c" + id;
+  m.contact_key = "e:" + id + "@example.com";
+  m.flow = "cart-recovery";
+  m.path = "visitor";
+  m.channel = "email";
+  m.html = html;
+  return m;
+}
+
 // The rows a record step writes per reminder (pg_db.h, WriteRowsTogether): queued in one
 // transaction, each kind reaches the server as ONE statement carrying all its rows, counted
 // here by statement-level triggers; each row is written as its single-row statement would
@@ -1712,18 +1726,7 @@ BOOST_AUTO_TEST_CASE(pg_queued_record_writes_of_a_kind_reach_the_server_as_one_s
     j.next_step = step;
     return j;
   };
-  auto message = [](const std::string& id) {
-    MessageRecord m;
-    m.message_id = "m" + id;
-    m.journey_id = "j" + id;
-    m.cart_id = "c" + id;
-    m.contact_key = "e:" + id + "@example.com";
-    m.flow = "cart-recovery";
-    m.path = "visitor";
-    m.channel = "email";
-    m.html = "<p>Your kite</p>";
-    return m;
-  };
+  auto message = [](const std::string& id) { return ShopperMessage(id, "<p>Your kite</p>"); };
   store->Write([&] {
     for (const auto& id : ids) {
       Contact c;
@@ -1788,18 +1791,7 @@ BOOST_AUTO_TEST_CASE(pg_queued_record_writes_of_a_kind_reach_the_server_as_one_s
 BOOST_AUTO_TEST_CASE(pg_sending_marks_queued_together_each_get_their_own_body) {
   TestStore ts(Backend::kPostgres);
   auto store = OpenStore(ts.url());
-  auto message = [](const std::string& id, const std::string& html) {
-    MessageRecord m;
-    m.message_id = "m" + id;
-    m.journey_id = "j" + id;
-    m.cart_id = "c" + id;
-    m.contact_key = "e:" + id + "@example.com";
-    m.flow = "cart-recovery";
-    m.path = "visitor";
-    m.channel = "email";
-    m.html = html;
-    return m;
-  };
+  auto message = ShopperMessage;
   store->Write([&] { BOOST_REQUIRE(store->InsertMessage(message("old", "<p>first</p>"))); });
   ts.Exec(
       "CREATE TABLE statements(n BIGINT);"
