@@ -214,6 +214,15 @@ class TestStore {
   int64_t CountJobs(const std::string& where = "true") const {
     return Int("SELECT count(*) FROM jobs WHERE " + where);
   }
+  // The number of this backend's first migration whose SQL holds `text`; -1 if none does.
+  int MigrationWith(const std::string& text) const {
+    const int n = postgres() ? internal::PostgresSchemaVersion() : internal::SqliteSchemaVersion();
+    for (int i = 0; i < n; ++i) {
+      const std::string m = postgres() ? internal::PostgresMigration(i) : internal::SqliteMigration(i);
+      if (m.find(text) != std::string::npos) return i;
+    }
+    return -1;
+  }
 
  private:
   Backend backend_;
@@ -2443,11 +2452,7 @@ BOOST_DATA_TEST_CASE(the_incentive_budget_migration_counts_the_decisions_already
   }
   ts.Exec("DROP TABLE incentive_abandonments; DROP TABLE incentive_days;");
   const int budget_version = ts.postgres() ? internal::PostgresSchemaVersion() : internal::SqliteSchemaVersion();
-  int before = -1;  // the migration that creates the tables
-  for (int i = 0; i < budget_version && before < 0; ++i) {
-    const std::string m = ts.postgres() ? internal::PostgresMigration(i) : internal::SqliteMigration(i);
-    if (m.find("CREATE TABLE incentive_abandonments") != std::string::npos) before = i;
-  }
+  const int before = ts.MigrationWith("CREATE TABLE incentive_abandonments");  // creates the tables
   BOOST_REQUIRE(before >= 0);
   // Later migrations (none yet, or another helper's) are left applied: only ours runs again.
   if (ts.postgres()) {
@@ -2593,11 +2598,7 @@ BOOST_DATA_TEST_CASE(the_cold_body_migration_moves_the_bodies_already_stored, bd
                      backend) {
   TestStore ts(backend);
   const int target = ts.postgres() ? internal::PostgresSchemaVersion() : internal::SqliteSchemaVersion();
-  int before = -1;  // the migration that creates message_bodies
-  for (int i = 0; i < target && before < 0; ++i) {
-    const std::string m = ts.postgres() ? internal::PostgresMigration(i) : internal::SqliteMigration(i);
-    if (m.find("CREATE TABLE message_bodies") != std::string::npos) before = i;
-  }
+  const int before = ts.MigrationWith("CREATE TABLE message_bodies");
   BOOST_REQUIRE(before == 10);
   const std::string insert =
       "INSERT INTO messages(message_id, journey_id, cart_id, contact_key, flow, path, step, branch,"
@@ -2669,11 +2670,7 @@ BOOST_DATA_TEST_CASE(journeys_ended_before_migration_14_are_pruned_by_when_they_
                      bdata::make(kBothBackends), backend) {
   TestStore ts(backend);
   const int target = ts.postgres() ? internal::PostgresSchemaVersion() : internal::SqliteSchemaVersion();
-  int before = -1;  // the migration that adds finished_ms
-  for (int i = 0; i < target && before < 0; ++i) {
-    const std::string m = ts.postgres() ? internal::PostgresMigration(i) : internal::SqliteMigration(i);
-    if (m.find("ADD COLUMN finished_ms") != std::string::npos) before = i;
-  }
+  const int before = ts.MigrationWith("ADD COLUMN finished_ms");
   BOOST_REQUIRE(before == 13);
   const std::string rows =
       "INSERT INTO journeys(journey_id, contact_key, cart_id, flow, path, state, end_reason, next_step,"
