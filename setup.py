@@ -31,6 +31,7 @@ REQUIREMENTS = [
     ("OpenSSL", ("header", "openssl/ssl.h", "openssl"), "libssl-dev", "openssl-devel", "openssl@3"),
     ("libpq (PostgreSQL client)", ("header", "libpq-fe.h", "libpq"),
      "libpq-dev", "libpq-devel", "libpq"),
+    ("lz4", ("header", "lz4.h", "liblz4"), "liblz4-dev", "lz4-devel", "lz4"),
     ("date/tz (Howard Hinnant's date)", ("header", "date/tz.h", None),
      "libhowardhinnant-date-dev", "date-devel", "howard-hinnant-date"),
 ]

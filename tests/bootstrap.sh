@@ -21,7 +21,7 @@ if [ -f "$STAMP_FILE" ] && [ -x .venv/bin/python ] \
 fi
 
 DEBIAN_PACKAGES=(cmake ninja-build g++ pkg-config python3-venv sqlite3 openssl tzdata
-  libsqlite3-dev libpoco-dev libboost-test-dev libhowardhinnant-date-dev libpq-dev)
+  libsqlite3-dev libpoco-dev libboost-test-dev libhowardhinnant-date-dev libpq-dev liblz4-dev)
 # The browser tests drive Debian's chromium through Playwright (never `playwright install`).
 [ "${CARTRECOVERY_WITH_TESTS:-0}" = 1 ] && DEBIAN_PACKAGES+=(chromium)
 # The libFuzzer targets (tests/fuzz/run.sh) need clang and its sanitizer runtimes.

@@ -155,9 +155,11 @@ def test_the_hot_row_holds_no_body_and_export_lists_the_text(make_engine, clock,
     assert len(rows) == 1
     for needle in ("Zephyrine", m["subject"], m["text"][:40]):
         assert needle not in rows[0], needle
-    (body,) = store_execute(db_path, "SELECT m.message_id, b.subject, b.text, b.html FROM message_bodies b"
+    (body,) = store_execute(db_path, "SELECT m.message_id, b.subject FROM message_bodies b"
                                      " JOIN messages m ON m.body_id = b.body_id")
-    assert tuple(body) == (m["message_id"], m["subject"], m["text"], m["html"])
+    assert tuple(body) == (m["message_id"], m["subject"])
+    (stored,) = engine.messages(cart_id="c1")
+    assert (stored["subject"], stored["text"], stored["html"]) == (m["subject"], m["text"], m["html"])
     (exported,) = engine.export(email="ann@example.com")["messages"]
     assert (exported["subject"], exported["text"], exported["html"]) == (m["subject"], m["text"], m["html"])
     assert exported["to_addr"] == "ann@example.com"
@@ -181,3 +183,26 @@ def test_retention_and_forget_take_the_bodies(make_engine, clock, db_path):
     assert int(store_execute(db_path, "SELECT count(*) FROM message_bodies")[0][0]) == 0
     (ann,) = engine.messages(cart_id="c1")
     assert ann["status"] == "sent" and ann["text"] is None and ann["to"] == "ann@example.com"
+
+
+@pytest.mark.sqlite_only("how the SQLite file keeps the bodies")
+def test_bodies_are_packed_against_their_template_and_read_back_whole(make_engine, clock, db_path):
+    got = []
+    engine = make_engine(channels={"email": cr.CallbackChannel(got.append)})
+    for i, name in enumerate(["Zoë", "Łukasz", "Ann", "Jürgen"] * 5):
+        add_cart(engine, f"c{i}", email=f"s{i}@example.com", first_name=name,
+                 consent={"personalization": True})
+    run_at(engine, clock, T0 + 2 * HOUR)
+    assert len(got) == 20
+    kinds, dictionaries, stored = store_execute(
+        db_path, "SELECT group_concat(DISTINCT typeof(text) || '/' || typeof(html)),"
+                 " count(DISTINCT dict_id), sum(length(text) + length(html)) FROM message_bodies")[0]
+    assert (kinds, int(dictionaries)) == ("blob/blob", 1)
+    rendered = sum(len(m["text"].encode()) + len(m["html"].encode()) for m in got)
+    assert int(stored) * 3 < rendered, (stored, rendered)
+    # The dictionary is the template's own text: nobody's name or address is in it.
+    (dictionary,) = store_execute(db_path, "SELECT bytes FROM body_dictionaries")[0]
+    assert b"{{" in dictionary and b"example.com" not in dictionary and "Zoë".encode() not in dictionary
+    by_id = {m["message_id"]: m for m in engine.messages()}
+    for m in got:
+        assert (by_id[m["message_id"]]["text"], by_id[m["message_id"]]["html"]) == (m["text"], m["html"])

@@ -156,6 +156,10 @@ struct RenderedMessage {
   std::string html;     // e-mail only
   std::string template_name;  // the template used, e.g. "visitor_2_opened" or "reminder"
   std::string language;       // the language of the template used, lower-case, e.g. "de"
+  // The template's own text and HTML, what every message of it shares: the store packs the
+  // message's text and HTML against it (store.h MessageRecord::body_dictionary). Null for a
+  // template without an HTML part (SMS, push, webhooks: one short line).
+  std::shared_ptr<const std::string> body_dictionary;
 };
 
 // "visitor_2_opened", "customer_1": the shipped template name for a step.

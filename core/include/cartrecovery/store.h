@@ -122,6 +122,9 @@ struct MessageRecord {
   Millis created_ms = 0;
   std::string variant;        // the step experiment's variant ("holdout" too); "" without one
   Millis unsubscribed_ms = 0;  // the contact unsubscribed after this message (last touch)
+  // Written, never read back: what the store may pack text and html against (the template's
+  // text, RenderedMessage::body_dictionary), kept once per template. Null: stored as it is.
+  std::shared_ptr<const std::string> body_dictionary;
 };
 
 struct OrderRecord {

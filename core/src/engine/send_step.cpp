@@ -403,6 +403,7 @@ std::optional<Engine::Impl::StepPlan> Engine::Impl::PlanStep(Store& store, StepR
     m.subject = rendered.subject;
     m.text = rendered.text;
     m.html = rendered.html;
+    m.body_dictionary = rendered.body_dictionary;
     PendingSend ps;
     ps.channel = channel;
     ps.outgoing.message_id = m.message_id;

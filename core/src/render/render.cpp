@@ -243,6 +243,7 @@ RenderedMessage Render(const RenderRequest& request) {
     message.subject = OneLine(render(render_internal::kSubject, Escape::kNone));
     message.text = render(render_internal::kText, Escape::kNone);
     message.html = render(render_internal::kHtml, Escape::kHtml);
+    message.body_dictionary = t->body_dictionary;
     // A shop's own HTML that does not place the pixel itself gets it at the end of the body,
     // as the shared layout has it.
     if (!request.open_pixel_url.empty() &&

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -107,6 +108,9 @@ struct StoredPart {
 struct StoredTemplate {
   std::optional<StoredPart> parts[kPartCount];
   bool from_shop = false;  // shop HTML is a whole document: no shared layout
+  // Text then HTML part, once the set is whole (AddBodyDictionaries): what a rendered
+  // message's body is stored against (RenderedMessage::body_dictionary). E-mail only.
+  std::shared_ptr<const std::string> body_dictionary;
 };
 
 // (name, channel, language); language lower-case.
@@ -115,6 +119,10 @@ using TemplateKey = std::tuple<std::string, std::string, std::string>;
 struct TemplateData {
   std::map<TemplateKey, StoredTemplate> templates;
 };
+
+// Sets every e-mail template's body_dictionary from its parts; the last step of building
+// a set, after every part is in place.
+void AddBodyDictionaries(TemplateData& data);
 
 // What TemplateSet keeps private, for the module's own files.
 struct TemplateSetAccess {

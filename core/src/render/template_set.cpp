@@ -94,6 +94,7 @@ std::shared_ptr<const TemplateData> BuildShippedData() {
     data->templates[{"reminder", "short", lang}].parts[kText] =
         StoredPart{ExpandMergeTags(pack->short_text), "reminder.short." + lang + ".text"};
   }
+  AddBodyDictionaries(*data);
   return data;
 }
 
@@ -141,6 +142,14 @@ std::string StripBom(const std::string& s) {
 }
 
 }  // namespace
+
+void AddBodyDictionaries(TemplateData& data) {
+  for (auto& [key, t] : data.templates) {
+    t.body_dictionary = nullptr;
+    if (!t.parts[kText] || !t.parts[kHtml]) continue;
+    t.body_dictionary = std::make_shared<const std::string>(t.parts[kText]->tmpl + t.parts[kHtml]->tmpl);
+  }
+}
 
 const char* PartName(Part part) {
   switch (part) {
@@ -348,6 +357,7 @@ TemplateSet ParseTemplates(const std::map<std::string, std::string>& files) {
                                      "', which needs a subject, a text and an html part");
     }
   }
+  render_internal::AddBodyDictionaries(*data);
   return render_internal::TemplateSetAccess::Make(std::move(data));
 }
 

@@ -331,6 +331,21 @@ const std::vector<const char*>& Migrations() {
         END IF;
       END $$;
       )sql",
+      // 16: SQLite's store packs bodies against their template's text (body_codec.h) and
+      // reads them through unpack_body(value, dict_id). Here the server compresses them
+      // itself (15): bodies are written as they are, with no dict_id, and unpack_body gives
+      // them back as they are (a SQL function the planner inlines), so that the statements
+      // reading message_bodies are the same in both stores. body_dictionaries stays empty.
+      R"sql(
+      CREATE TABLE body_dictionaries(
+        dict_id BIGSERIAL PRIMARY KEY,
+        digest TEXT NOT NULL UNIQUE,
+        bytes BYTEA NOT NULL,
+        written_ms BIGINT NOT NULL);
+      ALTER TABLE message_bodies ADD COLUMN dict_id BIGINT;
+      CREATE FUNCTION unpack_body(body TEXT, dict_id BIGINT) RETURNS TEXT
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT body';
+      )sql",
   };
   return kMigrations;
 }
@@ -342,7 +357,7 @@ const char kOurTables[] =
     " 'workers', 'coupon_pools', 'coupons', 'offers', 'assignments', 'flow_pauses',"
     " 'schema_version', 'report_days', 'funnel_days', 'offer_days', 'consent_log',"
     " 'cart_event_counts', 'lead_days', 'lead_totals', 'incentive_abandonments', 'incentive_days',"
-    " 'message_bodies', 'key_locks'";
+    " 'message_bodies', 'key_locks', 'body_dictionaries'";
 
 // "unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS v(a, b, n)": the rows bound as one
 // array per column (PgDb::WriteRowsTogether), as a table v in the order they were queued.

@@ -374,8 +374,10 @@ bool SqlStore<Db>::InsertMessage(const MessageRecord& m) {
 template <class Db>
 int64_t SqlStore<Db>::InsertBody(const MessageRecord& m) {
   auto s = db_.Prepare(
-      "INSERT INTO message_bodies(subject, text, html, written_ms) VALUES(?1,?2,?3,?4) RETURNING body_id");
-  BindMessageBody(s, m);
+      "INSERT INTO message_bodies(subject, text, html, written_ms, dict_id) VALUES(?1,?2,?3,?4,?5)"
+      " RETURNING body_id");
+  BindBody(s, m);
+  s.Bind(4, m.created_ms);
   std::optional<int64_t> id;
   while (s.Step()) id = s.Int(0);  // to the end: the statement is done before the next
   if (!id) throw Error(ErrorCode::kStorage, "message_bodies: no body_id returned");
@@ -400,10 +402,13 @@ void SqlStore<Db>::UpdateBody(const MessageRecord& m) {
     if (s.Step()) body = s.Int(0);
   }
   if (body && HasBody(m)) {
+    // Equal stored values read back alike whichever dictionary they were packed against
+    // (equal bytes are equal lz4 tokens), so an unchanged body is not written again.
     auto s = db_.Prepare(
-        "UPDATE message_bodies SET subject = ?1, text = ?2, html = ?3 WHERE body_id = ?4"
+        "UPDATE message_bodies SET subject = ?1, text = ?2, html = ?3, dict_id = ?5 WHERE body_id = ?4"
         " AND (subject <> ?1 OR text <> ?2 OR html <> ?3)");
-    s.Bind(1, m.subject).Bind(2, m.text).Bind(3, m.html).Bind(4, *body).Run();
+    BindBody(s, m);
+    s.Bind(4, *body).Run();
     return;
   }
   if (!body && !HasBody(m)) return;
@@ -1256,7 +1261,8 @@ std::vector<std::pair<std::string, std::string>> SqlStore<Db>::PersonRows(const 
   for (const auto& [table, where] : PersonTables()) {
     // A message as the person was sent it: with its contents from the cold table.
     auto body = [](const char* column) {
-      return std::string("'") + column + "', coalesce((SELECT b." + column +
+      return std::string("'") + column + "', coalesce((SELECT " +
+             (column == std::string("subject") ? "subject" : std::string("unpack_body(b.") + column + ", b.dict_id)") +
              " FROM message_bodies b WHERE b.body_id = messages.body_id), '')";
     };
     const std::string extra = std::string(table) == "messages"

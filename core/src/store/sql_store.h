@@ -194,10 +194,17 @@ class SqlStore : public Store {
   // The whole journey row, inserted or updated where it lies (one queued statement).
   void WriteJourney(const JourneyRecord& j);
 
+  using Statement = decltype(std::declval<Db&>().Prepare(std::string()));
+  // message_bodies' subject, text, html and dict_id as ?1, ?2, ?3 and ?5: here as they are
+  // (dict_id NULL); the SQLite store packs text and html against m.body_dictionary
+  // (body_codec.h), and both read them back through unpack_body(value, dict_id).
+  virtual void BindBody(Statement& s, const MessageRecord& m) {
+    s.Bind(1, m.subject).Bind(2, m.text).Bind(3, m.html).BindNull(5);
+  }
+
   Db db_;
 
  private:
-  using Statement = decltype(std::declval<Db&>().Prepare(std::string()));
 
   // A message's subject, text and HTML in message_bodies (none: no row), by body_id.
   int64_t InsertBody(const MessageRecord& m);

@@ -50,6 +50,11 @@ Stmt& Stmt::Bind(int i, const std::string& v) {
   return *this;
 }
 
+Stmt& Stmt::BindBlob(int i, const std::string& bytes) {
+  sqlite3_bind_blob(stmt_, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
 Stmt& Stmt::BindNull(int i) {
   sqlite3_bind_null(stmt_, i);
   return *this;
@@ -100,6 +105,13 @@ SqliteDb::SqliteDb(const std::string& path) : path_(path) {
     profiling_ = true;
     sqlite3_trace_v2(db_, SQLITE_TRACE_PROFILE, &SqliteDb::ProfileHook, this);
   }
+}
+
+void SqliteDb::CreateFunction(const char* name, int args,
+                              void (*fn)(sqlite3_context*, int, sqlite3_value**), void* user) {
+  const int rc = sqlite3_create_function_v2(db_, name, args, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                            user, fn, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) Fail(rc, std::string("SQL function ") + name);
 }
 
 // The statement's text as written (placeholders, never bound values: no personal data).

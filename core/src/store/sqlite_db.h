@@ -38,6 +38,7 @@ class Stmt {
   Stmt& Bind(int i, const std::string& v);
   Stmt& Bind(int i, const char* v) { return Bind(i, std::string(v)); }
   Stmt& BindNull(int i);
+  Stmt& BindBlob(int i, const std::string& bytes);
   Stmt& Bind(int i, const std::optional<bool>& v);
   Stmt& Bind(int i, const std::optional<int64_t>& v);
   // A list of ids as a JSON array, for the SQL of SqliteStore::IdSet (json_each(?i)).
@@ -52,7 +53,7 @@ class Stmt {
 
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-  std::string Text(int col) const;
+  std::string Text(int col) const;  // a BLOB's bytes as they are
   std::optional<bool> OptBool(int col) const;
 
  private:
@@ -73,6 +74,10 @@ class SqliteDb {
   int64_t ChangedRows() const { return sqlite3_changes64(db_); }
   [[noreturn]] void Fail(int rc, const std::string& what) const;
   const std::string& path() const { return path_; }
+  // An SQL function of `args` arguments, deterministic, for this connection's statements;
+  // `user` reaches `fn` through sqlite3_user_data.
+  void CreateFunction(const char* name, int args,
+                      void (*fn)(sqlite3_context*, int, sqlite3_value**), void* user);
   // After fork() the inherited connection must be neither used nor closed (closing would
   // drop the parent's POSIX locks); Abandon() leaks it on purpose.
   void Abandon() { abandoned_ = true; }

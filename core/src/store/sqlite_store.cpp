@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "cartrecovery/status.h"
+#include "store/body_codec.h"
+#include "store/body_dictionaries.h"
 #include "store/sql_store.h"
 #include "store/sqlite_db.h"
 #include "store/store_codec.h"
@@ -277,6 +279,17 @@ const std::vector<const char*>& Migrations() {
       R"sql(
       -- no change
       )sql",
+      // 16: bodies packed against their template's text (body_codec.h): a body's text and
+      // html may be a BLOB, lz4 against the body_dictionaries row dict_id names. Rows
+      // written before stay TEXT with no dict_id, and read back as they are (unpack_body).
+      R"sql(
+      CREATE TABLE body_dictionaries(
+        dict_id INTEGER PRIMARY KEY,
+        digest TEXT NOT NULL UNIQUE,
+        bytes BLOB NOT NULL,
+        written_ms INTEGER NOT NULL);
+      ALTER TABLE message_bodies ADD COLUMN dict_id INTEGER;
+      )sql",
   };
   return kMigrations;
 }
@@ -335,6 +348,7 @@ class SqliteStore final : public SqlStore<SqliteDb> {
         --depth_;
         db_.Prepare("ROLLBACK TO nested").Run();
         db_.Prepare("RELEASE nested").Run();
+        dictionaries_.RolledBack();
         throw;
       }
       --depth_;
@@ -348,6 +362,7 @@ class SqliteStore final : public SqlStore<SqliteDb> {
       --depth_;
       db_.Prepare("COMMIT").Run();
       ++commits_;
+      dictionaries_.Committed();
     } catch (...) {
       if (depth_ > 0) --depth_;
       try {
@@ -355,6 +370,7 @@ class SqliteStore final : public SqlStore<SqliteDb> {
       } catch (...) {
         // The connection rolled back by itself (e.g. after an I/O error).
       }
+      dictionaries_.RolledBack();
       throw;
     }
   }
@@ -499,6 +515,22 @@ class SqliteStore final : public SqlStore<SqliteDb> {
     return seq == std::string::npos ? "" : ", " + order.replace(seq + 1, 3, "rowid");
   }
   std::string ByteOrder(const std::string& expr) const override { return expr; }
+  // A body's text and html packed against its template's text where that pays (body_codec.h).
+  void BindBody(Statement& s, const MessageRecord& m) override {
+    std::optional<std::string> text, html;
+    std::optional<int64_t> dict_id;
+    if (m.body_dictionary) {
+      const BodyDictionaries::Entry dictionary = dictionaries_.For(m.body_dictionary, m.created_ms);
+      text = dictionary.packer->Pack(m.text);
+      html = dictionary.packer->Pack(m.html);
+      if (text || html) dict_id = dictionary.dict_id;
+    }
+    s.Bind(1, m.subject).Bind(5, dict_id);
+    if (text) s.BindBlob(2, *text);
+    else s.Bind(2, m.text);
+    if (html) s.BindBlob(3, *html);
+    else s.Bind(3, m.html);
+  }
   std::string IdSet(int param, const char*) const override {
     return "SELECT value FROM json_each(?" + std::to_string(param) + ")";
   }
@@ -524,6 +556,7 @@ class SqliteStore final : public SqlStore<SqliteDb> {
 
   int depth_ = 0;  // Write() nesting
   uint64_t commits_ = 0;  // transactions committed through this connection (CommitMark)
+  BodyDictionaries dictionaries_{db_};  // unpack_body, and the rows bodies are packed against
 };
 
 void SqliteStore::Initialize() {

@@ -57,13 +57,19 @@ inline std::string JourneySelect(const std::string& tail) {
          tail;
 }
 
+// message_bodies' text and html as written: the SQLite store may have packed them against
+// a dictionary (body_codec.h); unpack_body is its SQL function for that, and PostgreSQL's
+// returns them as they are (migration 16).
+#define UNPACKED_TEXT "unpack_body(b.text, b.dict_id) AS text"
+#define UNPACKED_HTML "unpack_body(b.html, b.dict_id) AS html"
+
 // A message with its contents: subject, text and HTML live in message_bodies (migration 11),
 // a row only when there are some (read back as empty strings when there are none).
 inline std::string MessageSelect(const std::string& tail) {
   return std::string(
              "SELECT message_id, journey_id, cart_id, contact_key, flow, path, step, branch,"
-             " channel, status, reason, to_addr, subject, text, html, due_ms, sent_ms, opened_ms,"
-             " clicked_ms, attempts, created_ms, variant, unsubscribed_ms"
+             " channel, status, reason, to_addr, subject, " UNPACKED_TEXT ", " UNPACKED_HTML ","
+             " due_ms, sent_ms, opened_ms, clicked_ms, attempts, created_ms, variant, unsubscribed_ms"
              " FROM messages LEFT JOIN message_bodies b ON b.body_id = messages.body_id ") +
          tail;
 }
@@ -353,12 +359,6 @@ S& BindNewMessageRow(S& s, const MessageRecord& m) {
       .Bind(17, m.variant);
 }
 
-// message_bodies' row: subject, text, html, written_ms (the message's creation, what
-// retention's bodies window counts from).
-template <class S>
-S& BindMessageBody(S& s, const MessageRecord& m) {
-  return s.Bind(1, m.subject).Bind(2, m.text).Bind(3, m.html).Bind(4, m.created_ms);
-}
 inline bool HasBody(const MessageRecord& m) {
   return !m.subject.empty() || !m.text.empty() || !m.html.empty();
 }
