@@ -3,9 +3,11 @@
 // dict_id when one is read: the SQL function unpack_body(value, dict_id) that every
 // statement reading message_bodies uses (store_rows.h UNPACKED_TEXT).
 //
-// A dictionary row is written once and never changed or deleted, so what was read of one is
-// good for the life of the connection, whoever wrote it. The exception is a row inserted
-// in a transaction that was then undone: its dict_id may be given to another row later. So
+// A dictionary row is written once and never changed or deleted (retention leaves them:
+// one per template text ever sent, a few KB each, no shopper's data; deleting one would
+// need every process that remembers it to know), so what was read of one is good for the
+// life of the connection, whoever wrote it. The exception is a row inserted in a
+// transaction that was then undone: its dict_id may be given to another row later. So
 // whatever was learnt since the last commit (written or read: a read may have seen this
 // transaction's own row) is forgotten on a rollback, a savepoint's included.
 #ifndef CARTRECOVERY_SRC_STORE_BODY_DICTIONARIES_H_
