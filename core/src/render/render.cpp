@@ -246,7 +246,7 @@ RenderedMessage Render(const RenderRequest& request) {
     // A shop's own HTML that does not place the pixel itself gets it at the end of the body,
     // as the shared layout has it.
     if (!request.open_pixel_url.empty() &&
-        t->parts[render_internal::kHtml]->tmpl.find("open_pixel_url") == std::string::npos) {
+        !t->parts[render_internal::kHtml]->names_open_pixel) {
       const std::string pixel = render_internal::RenderMustache(
           "<img src=\"{{open_pixel_url}}\" width=\"1\" height=\"1\" alt=\"\">\n", context,
           "open pixel", Escape::kHtml);
