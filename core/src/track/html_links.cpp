@@ -170,12 +170,14 @@ struct Tag {
 };
 
 // Whether html[begin, end) is `lower` (lower case) in any case; compared in place, since a
-// message's HTML has hundreds of tags and attributes and few are the ones looked for.
-bool NameIs(const std::string& html, size_t begin, size_t end, const char* lower) {
-  size_t k = 0;
-  for (; begin + k < end; ++k)
-    if (lower[k] == '\0' || Lower(html[begin + k]) != lower[k]) return false;
-  return lower[k] == '\0';
+// message's HTML has hundreds of tags and attributes and few are the ones looked for (the
+// lengths differ for most, so most are told apart without reading a byte).
+template <size_t N>
+bool NameIs(const std::string& html, size_t begin, size_t end, const char (&lower)[N]) {
+  if (end - begin != N - 1) return false;
+  for (size_t k = 0; k < N - 1; ++k)
+    if (Lower(html[begin + k]) != lower[k]) return false;
+  return true;
 }
 
 // Scans the tag starting at html[lt] == '<' whose name starts at `pos`.
