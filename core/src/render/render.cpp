@@ -21,9 +21,10 @@ namespace {
 
 using render_internal::Escape;
 
-std::string FormatMoney(int64_t minor, const std::string& currency) {
-  std::string amount = FormatMinorUnits(minor, CurrencyExponent(currency));
-  return currency.empty() ? amount : amount + " " + currency;
+std::string FormatMoney(int64_t minor, int exponent, const std::string& currency) {
+  std::string amount = FormatMinorUnits(minor, exponent);
+  if (!currency.empty()) amount.append(" ").append(currency);
+  return amount;
 }
 
 std::string Trim(const std::string& s) {
@@ -117,61 +118,83 @@ const render_internal::LanguagePack& PackFor(const std::string& language,
   return render_internal::EnglishPack();
 }
 
+// Builds a map from keys given in ascending order: each goes in at the end without a
+// search (emplace_hint), where Value::Set would walk the tree and compare strings. A key out
+// of order still lands in its place, only slower.
+class SortedMap {
+ public:
+  SortedMap& Add(const char* key, Value v) {
+    map_.emplace_hint(map_.end(), key, std::move(v));
+    return *this;
+  }
+  Value Build() { return Value::MakeMap(std::move(map_)); }
+
+ private:
+  Value::Map map_;
+};
+
 Value BuildContext(const RenderRequest& r, const std::string& language,
                    const render_internal::LanguagePack& pack) {
   const std::string& currency = r.cart.currency;
-
-  Value shop = ShopContext(r.shop);
+  const int exponent = CurrencyExponent(currency);  // once, not per amount
+  auto money = [&](int64_t minor) { return FormatMoney(minor, exponent, currency); };
 
   Value::List items;
+  items.reserve(r.cart.items.size());
   for (const LineItem& item : r.cart.items) {
-    Value v = Value::MakeMap();
-    v.Set("name", Value::String(item.name));
-    v.Set("sku", Value::String(item.sku));
-    v.Set("quantity", Value::Int(item.quantity));
-    v.Set("price", Value::String(FormatMoney(item.price_minor, currency)));
-    v.Set("line_total", Value::String(FormatMoney(item.price_minor * item.quantity, currency)));
-    v.Set("image_url", Value::String(item.image_url));
-    v.Set("url", Value::String(item.url));
-    items.push_back(std::move(v));
+    items.push_back(SortedMap()
+                        .Add("image_url", Value::String(item.image_url))
+                        .Add("line_total", Value::String(money(item.price_minor * item.quantity)))
+                        .Add("name", Value::String(item.name))
+                        .Add("price", Value::String(money(item.price_minor)))
+                        .Add("quantity", Value::Int(item.quantity))
+                        .Add("sku", Value::String(item.sku))
+                        .Add("url", Value::String(item.url))
+                        .Build());
   }
+  const int64_t item_count = static_cast<int64_t>(items.size());
 
   // R3.7: the first name only with an explicit yes to personalization.
   std::string first_name;
   if (r.contact.consent.personalization.value_or(false)) first_name = Trim(r.contact.first_name);
+  std::string greeting = first_name.empty() ? std::string(pack.ui.greeting_neutral)
+                                            : pack.ui.greeting_named + first_name +
+                                                  pack.ui.greeting_named_end;
+  const Stage stage = r.cart.stage;
 
-  Value ctx = Value::MakeMap();
-  ctx.Set("shop", std::move(shop));
-  ctx.Set("greeting", Value::String(first_name.empty() ? std::string(pack.ui.greeting_neutral)
-                                                       : pack.ui.greeting_named + first_name +
-                                                             pack.ui.greeting_named_end));
-  ctx.Set("first_name", Value::String(first_name));
-  ctx.Set("item_count", Value::Int(static_cast<int64_t>(items.size())));
-  ctx.Set("items", Value::MakeList(std::move(items)));
-  ctx.Set("total", Value::String(FormatMoney(r.cart.ValueMinor(), currency)));
-  ctx.Set("currency", Value::String(currency));
-  // The request's link wins; the cart's own restore link is the fallback.
-  ctx.Set("cart_url", Value::String(r.cart_url.empty() ? r.cart.restore_url : r.cart_url));
-  ctx.Set("unsubscribe_url", Value::String(r.unsubscribe_url));
-  ctx.Set("coupon", Value::String(r.coupon_code));
-  ctx.Set("has_coupon", Value::Bool(!r.coupon_code.empty()));
-  ctx.Set("has_contact", Value::Bool(!r.shop.contact_email.empty() ||
-                                     !r.shop.contact_phone.empty() || !r.shop.chat_url.empty()));
-  ctx.Set("flow", Value::String(r.flow));
-  ctx.Set("path", Value::String(r.path));
-  ctx.Set("step", Value::Int(r.step));
-  ctx.Set("branch", Value::String(r.branch ? EngagementName(*r.branch) : ""));
-  // R1.3: where the cart was left, as a name and as one flag per stage, so a template can
-  // say "you left at payment" ({{#stage_payment}}...{{/stage_payment}}).
-  ctx.Set("stage", Value::String(StageName(r.cart.stage)));
-  for (Stage s : {Stage::kCart, Stage::kContact, Stage::kShippingAddress, Stage::kShippingMethod,
-                  Stage::kPayment})
-    ctx.Set(std::string("stage_") + StageName(s), Value::Bool(s == r.cart.stage));
-  ctx.Set("channel", Value::String(r.channel));
-  ctx.Set("language", Value::String(language));
-  ctx.Set("ui", UiContext(pack.ui));
-  ctx.Set("open_pixel_url", Value::String(r.channel == "email" ? r.open_pixel_url : ""));
-  return ctx;
+  // Keys in ascending order (see SortedMap).
+  return SortedMap()
+      .Add("branch", Value::String(r.branch ? EngagementName(*r.branch) : ""))
+      // The request's link wins; the cart's own restore link is the fallback.
+      .Add("cart_url", Value::String(r.cart_url.empty() ? r.cart.restore_url : r.cart_url))
+      .Add("channel", Value::String(r.channel))
+      .Add("coupon", Value::String(r.coupon_code))
+      .Add("currency", Value::String(currency))
+      .Add("first_name", Value::String(std::move(first_name)))
+      .Add("flow", Value::String(r.flow))
+      .Add("greeting", Value::String(std::move(greeting)))
+      .Add("has_contact", Value::Bool(!r.shop.contact_email.empty() ||
+                                      !r.shop.contact_phone.empty() || !r.shop.chat_url.empty()))
+      .Add("has_coupon", Value::Bool(!r.coupon_code.empty()))
+      .Add("item_count", Value::Int(item_count))
+      .Add("items", Value::MakeList(std::move(items)))
+      .Add("language", Value::String(language))
+      .Add("open_pixel_url", Value::String(r.channel == "email" ? r.open_pixel_url : ""))
+      .Add("path", Value::String(r.path))
+      .Add("shop", ShopContext(r.shop))
+      // R1.3: where the cart was left, as a name and as one flag per stage, so a template
+      // can say "you left at payment" ({{#stage_payment}}...{{/stage_payment}}).
+      .Add("stage", Value::String(StageName(stage)))
+      .Add("stage_cart", Value::Bool(stage == Stage::kCart))
+      .Add("stage_contact", Value::Bool(stage == Stage::kContact))
+      .Add("stage_payment", Value::Bool(stage == Stage::kPayment))
+      .Add("stage_shipping_address", Value::Bool(stage == Stage::kShippingAddress))
+      .Add("stage_shipping_method", Value::Bool(stage == Stage::kShippingMethod))
+      .Add("step", Value::Int(r.step))
+      .Add("total", Value::String(money(r.cart.ValueMinor())))
+      .Add("ui", UiContext(pack.ui))
+      .Add("unsubscribe_url", Value::String(r.unsubscribe_url))
+      .Build();
 }
 
 const TemplateSet& ShippedSet() {
