@@ -47,9 +47,17 @@ using internal::Base64UrlDecodeStrict;
 using internal::Base64UrlEncode;
 
 bool IsBase64UrlToken(const std::string& s) {
+  // IsBase64UrlChar as a table, filled from it once: every link built checks its token.
+  static const struct Table {
+    bool of[256];
+    Table() {
+      for (int c = 0; c < 256; ++c)
+        of[c] = internal::IsBase64UrlChar(static_cast<unsigned char>(c));
+    }
+  } kAlphabet;
   if (s.empty()) return false;
   for (unsigned char c : s)
-    if (!internal::IsBase64UrlChar(c)) return false;
+    if (!kAlphabet.of[c]) return false;
   return true;
 }
 
