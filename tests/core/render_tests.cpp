@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -243,6 +245,30 @@ BOOST_AUTO_TEST_CASE(mustache_escaping) {
   BOOST_TEST(render_internal::RenderMustache("{{html}}", TestContext(), "t",
                                              render_internal::Escape::kNone) ==
              "<b>\"Tom\" & 'Jerry'</b>");
+}
+
+BOOST_AUTO_TEST_CASE(mustache_ints_and_escapes_as_printf_and_by_hand) {
+  // Integers are written as printf's "%lld" writes them, over the whole range.
+  for (int64_t i : {int64_t(0), int64_t(-1), int64_t(7), int64_t(-250), int64_t(1234567890123),
+                    std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()}) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(i));
+    BOOST_TEST(RenderMustache("{{n}}", Map({{"n", Value::Int(i)}}), "t") == buf);
+  }
+  // Every byte value, escaped as the five-entity rule says.
+  std::string all, expected;
+  for (int c = 1; c < 256; ++c) {
+    all += char(c);
+    switch (char(c)) {
+      case '&': expected += "&amp;"; break;
+      case '<': expected += "&lt;"; break;
+      case '>': expected += "&gt;"; break;
+      case '"': expected += "&quot;"; break;
+      case '\'': expected += "&#39;"; break;
+      default: expected += char(c);
+    }
+  }
+  BOOST_TEST(RenderMustache("{{s}}", Map({{"s", S(all + all)}}), "t") == expected + expected);
 }
 
 BOOST_AUTO_TEST_CASE(mustache_sections) {
