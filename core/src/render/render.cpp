@@ -118,20 +118,39 @@ const render_internal::LanguagePack& PackFor(const std::string& language,
   return render_internal::EnglishPack();
 }
 
-// Builds a map from keys given in ascending order: each goes in at the end without a
-// search (emplace_hint), where Value::Set would walk the tree and compare strings. A key out
-// of order still lands in its place, only slower.
-class SortedMap {
+// Fills a map from keys given in ascending order. Each key the map already holds at that
+// place (the previous message's context had the same keys) gets its new value in its node;
+// any other goes in at the end without a search (emplace_hint), where Value::Set would walk
+// the tree comparing strings. Keys the map held past the last one given are dropped. Out of
+// order, a key still lands in its place, only slower.
+class SortedFill {
  public:
-  SortedMap& Add(const char* key, Value v) {
-    map_.emplace_hint(map_.end(), key, std::move(v));
+  explicit SortedFill(Value::Map* map) : map_(*map), next_(map->begin()) {}
+  SortedFill& Add(const char* key, Value v) {
+    if (next_ != map_.end() && next_->first == key) {
+      next_->second = std::move(v);
+      ++next_;
+    } else {
+      map_.erase(next_, map_.end());
+      map_.emplace_hint(map_.end(), key, std::move(v));
+      next_ = map_.end();
+    }
     return *this;
   }
-  Value Build() { return Value::MakeMap(std::move(map_)); }
+  void Done() { map_.erase(next_, map_.end()); }
 
  private:
-  Value::Map map_;
+  Value::Map& map_;
+  Value::Map::iterator next_;
 };
+
+// The top-level context this thread built last. Render() drops its context before it
+// returns, so the next message refills the same map: its nodes (one per key) are neither
+// allocated nor freed again. The cart's items are built anew, their number varies.
+Value& ThisThreadsContext() {
+  thread_local Value context = Value::MakeMap();
+  return context;
+}
 
 Value BuildContext(const RenderRequest& r, const std::string& language,
                    const render_internal::LanguagePack& pack) {
@@ -142,15 +161,16 @@ Value BuildContext(const RenderRequest& r, const std::string& language,
   Value::List items;
   items.reserve(r.cart.items.size());
   for (const LineItem& item : r.cart.items) {
-    items.push_back(SortedMap()
-                        .Add("image_url", Value::String(item.image_url))
-                        .Add("line_total", Value::String(money(item.price_minor * item.quantity)))
-                        .Add("name", Value::String(item.name))
-                        .Add("price", Value::String(money(item.price_minor)))
-                        .Add("quantity", Value::Int(item.quantity))
-                        .Add("sku", Value::String(item.sku))
-                        .Add("url", Value::String(item.url))
-                        .Build());
+    Value::Map fields;
+    SortedFill(&fields)
+        .Add("image_url", Value::String(item.image_url))
+        .Add("line_total", Value::String(money(item.price_minor * item.quantity)))
+        .Add("name", Value::String(item.name))
+        .Add("price", Value::String(money(item.price_minor)))
+        .Add("quantity", Value::Int(item.quantity))
+        .Add("sku", Value::String(item.sku))
+        .Add("url", Value::String(item.url));
+    items.push_back(Value::MakeMap(std::move(fields)));
   }
   const int64_t item_count = static_cast<int64_t>(items.size());
 
@@ -162,8 +182,9 @@ Value BuildContext(const RenderRequest& r, const std::string& language,
                                                   pack.ui.greeting_named_end;
   const Stage stage = r.cart.stage;
 
-  // Keys in ascending order (see SortedMap).
-  return SortedMap()
+  // Keys in ascending order (see SortedFill).
+  Value& context = ThisThreadsContext();
+  SortedFill(&context.as_map())
       .Add("branch", Value::String(r.branch ? EngagementName(*r.branch) : ""))
       // The request's link wins; the cart's own restore link is the fallback.
       .Add("cart_url", Value::String(r.cart_url.empty() ? r.cart.restore_url : r.cart_url))
@@ -194,7 +215,8 @@ Value BuildContext(const RenderRequest& r, const std::string& language,
       .Add("total", Value::String(money(r.cart.ValueMinor())))
       .Add("ui", UiContext(pack.ui))
       .Add("unsubscribe_url", Value::String(r.unsubscribe_url))
-      .Build();
+      .Done();
+  return context;  // shares the map; the copy goes when Render() returns
 }
 
 const TemplateSet& ShippedSet() {
@@ -248,6 +270,7 @@ RenderedMessage Render(const RenderRequest& request) {
     throw ConfigError("template " + name,
                       "has no template for channel '" + request.channel + "' in any language");
 
+  // Shares this thread's context map (ThisThreadsContext): not to be kept past this call.
   const Value context =
       BuildContext(request, language, PackFor(language, request.shop.default_language));
   auto render = [&](render_internal::Part part, Escape escape) {
