@@ -145,11 +145,20 @@ class SortedFill {
 };
 
 // The top-level context this thread built last. Render() drops its context before it
-// returns, so the next message refills the same map: its nodes (one per key) are neither
-// allocated nor freed again. The cart's items are built anew, their number varies.
+// returns, so the next message refills the same maps: their nodes (one per key) are neither
+// allocated nor freed again.
 Value& ThisThreadsContext() {
   thread_local Value context = Value::MakeMap();
   return context;
+}
+
+// The context's "items" list, moved out to be refilled (an empty list the first time).
+Value TakeItems(Value::Map* context) {
+  auto it = context->find("items");
+  if (it == context->end() || it->second.kind() != Value::Kind::kList) return Value::MakeList();
+  Value items = std::move(it->second);
+  it->second = Value();
+  return items;
 }
 
 Value BuildContext(const RenderRequest& r, const std::string& language,
@@ -158,21 +167,25 @@ Value BuildContext(const RenderRequest& r, const std::string& language,
   const int exponent = CurrencyExponent(currency);  // once, not per amount
   auto money = [&](int64_t minor) { return FormatMoney(minor, exponent, currency); };
 
-  Value::List items;
-  items.reserve(r.cart.items.size());
-  for (const LineItem& item : r.cart.items) {
-    Value::Map fields;
-    SortedFill(&fields)
+  // The previous message's item list and maps, refilled in place like the context.
+  Value& context = ThisThreadsContext();
+  Value items = TakeItems(&context.as_map());
+  Value::List& list = items.as_list();
+  list.resize(r.cart.items.size());
+  for (size_t i = 0; i < list.size(); ++i) {
+    const LineItem& item = r.cart.items[i];
+    if (list[i].kind() != Value::Kind::kMap) list[i] = Value::MakeMap();
+    SortedFill(&list[i].as_map())
         .Add("image_url", Value::String(item.image_url))
         .Add("line_total", Value::String(money(item.price_minor * item.quantity)))
         .Add("name", Value::String(item.name))
         .Add("price", Value::String(money(item.price_minor)))
         .Add("quantity", Value::Int(item.quantity))
         .Add("sku", Value::String(item.sku))
-        .Add("url", Value::String(item.url));
-    items.push_back(Value::MakeMap(std::move(fields)));
+        .Add("url", Value::String(item.url))
+        .Done();
   }
-  const int64_t item_count = static_cast<int64_t>(items.size());
+  const int64_t item_count = static_cast<int64_t>(list.size());
 
   // R3.7: the first name only with an explicit yes to personalization.
   std::string first_name;
@@ -183,7 +196,6 @@ Value BuildContext(const RenderRequest& r, const std::string& language,
   const Stage stage = r.cart.stage;
 
   // Keys in ascending order (see SortedFill).
-  Value& context = ThisThreadsContext();
   SortedFill(&context.as_map())
       .Add("branch", Value::String(r.branch ? EngagementName(*r.branch) : ""))
       // The request's link wins; the cart's own restore link is the fallback.
@@ -198,7 +210,7 @@ Value BuildContext(const RenderRequest& r, const std::string& language,
                                       !r.shop.contact_phone.empty() || !r.shop.chat_url.empty()))
       .Add("has_coupon", Value::Bool(!r.coupon_code.empty()))
       .Add("item_count", Value::Int(item_count))
-      .Add("items", Value::MakeList(std::move(items)))
+      .Add("items", std::move(items))
       .Add("language", Value::String(language))
       .Add("open_pixel_url", Value::String(r.channel == "email" ? r.open_pixel_url : ""))
       .Add("path", Value::String(r.path))
