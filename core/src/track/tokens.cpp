@@ -221,7 +221,8 @@ std::string ClaimsFault(const LinkClaims& c) {
 
 std::string Encode(const LinkClaims& c) {
   std::string p;
-  p.reserve(16 + c.message_id.size() + c.cart_id.size() + c.contact_key.size() + c.url.size());
+  p.reserve(16 + kTagBytes + c.message_id.size() + c.cart_id.size() + c.contact_key.size() +
+            c.url.size());
   p += char(kVersion);
   p += char(uint8_t(c.kind));
   PutVarint(p, uint64_t(c.expires_ms));
@@ -335,7 +336,8 @@ std::string SignLink(const std::vector<std::string>& secrets, const LinkClaims& 
     throw InvalidArgument(fault.substr(0, nl), fault.substr(nl + 1));
   }
   std::string payload = Encode(claims);
-  return Base64UrlEncode(payload + Tag(secrets[0], payload));
+  payload += Tag(secrets[0], payload);  // Encode reserved room for it
+  return Base64UrlEncode(payload);
 }
 
 LinkCheck CheckLink(const std::vector<std::string>& secrets, const std::string& token,
@@ -414,11 +416,13 @@ LinkClaims VerifyLink(const std::vector<std::string>& secrets, const std::string
 std::string LinkUrl(const std::string& base_url, LinkKind kind, const std::string& token) {
   if (!IsSafeRedirectUrl(base_url))
     throw ConfigError("base_url", "must be an absolute http(s) URL for tracking links");
-  if (base_url.find_first_of("?#") != std::string::npos)
+  if (base_url.find('?') != std::string::npos || base_url.find('#') != std::string::npos)
     throw ConfigError("base_url", "must not have a query or fragment");
   if (!IsBase64UrlToken(token))
     throw InvalidArgument("token", "must be a non-empty base64url token");
-  std::string url = base_url;
+  std::string url;
+  url.reserve(base_url.size() + 3 + token.size() + 4);  // '/', "c/", the token, ".gif"
+  url = base_url;
   if (url.back() != '/') url += '/';
   url += PathPrefix(kind);
   url += token;
