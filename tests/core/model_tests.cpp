@@ -4,19 +4,52 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
 #include <thread>
 
 #include "cartrecovery/clock.h"
 #include "cartrecovery/model.h"
 #include "cartrecovery/status.h"
 #include "cartrecovery/text.h"
+#include "cartrecovery/value.h"
 #include "ingest/cart_event_cap.h"
 #include "model/json_reader.h"
 
 using namespace cartrecovery;
 
 BOOST_AUTO_TEST_SUITE(model_tests)
+
+BOOST_AUTO_TEST_CASE(value_maps_keep_the_order_of_std_less) {
+  // Value::Map compares keys in line (ValueKeyLess); the order, and so every iteration over a
+  // map (JSON written from it, for one), must stay std::less<std::string>'s.
+  std::mt19937 rng(7);
+  const std::string alphabet = std::string("ab_\x7f\x80\xff", 6) + std::string(1, '\0');
+  std::vector<std::string> keys = {"", "a", "ab", "a_", "stage", "stage_cart", "stage_contact",
+                                   "\xc3\xa9", "z"};
+  for (int i = 0; i < 300; ++i) {
+    std::string k;
+    for (size_t n = rng() % 6; n > 0; --n) k += alphabet[rng() % alphabet.size()];
+    keys.push_back(k);
+  }
+  const ValueKeyLess less;
+  for (const std::string& a : keys)
+    for (const std::string& b : keys) BOOST_TEST(less(a, b) == std::less<std::string>()(a, b));
+  Value v = Value::MakeMap();
+  for (const std::string& k : keys) v.Set(k, Value::String(k));
+  std::vector<std::string> sorted = keys;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  std::vector<std::string> seen;
+  for (const auto& [k, value] : v.as_map()) seen.push_back(k);
+  BOOST_TEST(seen == sorted);
+  for (const std::string& k : keys) BOOST_TEST(v.Find(k)->as_string() == k);
+  BOOST_TEST(v.Find("absent") == nullptr);
+}
 
 BOOST_AUTO_TEST_CASE(parses_amounts_exactly_in_minor_units) {
   BOOST_TEST(ParseMinorUnits("19.90", 2, "price") == 1990);

@@ -13,6 +13,7 @@
 
 #include "cartrecovery/status.h"
 #include "cartrecovery/track.h"
+#include "reference_wrap_links.h"
 
 namespace cartrecovery {
 // Readable failures; static so they cannot clash with another suite's printers.
@@ -915,6 +916,65 @@ BOOST_AUTO_TEST_CASE(random_inputs_never_crash_or_change_untracked_html) {
     BOOST_TEST(Problem(html, LinkKind::kClick) != LinkProblem::kNone);
   }
   BOOST_TEST(tracked > 100);  // the generator does reach real links
+}
+
+BOOST_AUTO_TEST_CASE(fast_scanners_match_the_reference) {
+  // WrapLinks, AppendOpenPixel and IsSafeRedirectUrl against their earlier byte-loop
+  // versions (reference_wrap_links.h): the same output, the same URLs handed to the callback
+  // in the same order, over HTML glued at random from pieces that reach every branch of the
+  // tag scanner (odd attribute syntax, quotes inside names and unquoted values, every
+  // whitespace byte, unterminated tags, comments, script and style).
+  const std::vector<std::string> pieces = {
+      "<a", "<A", "<a ", "<td", "<TABLE ", "<p>", "<img", "<br/>", "</td>", "</a>", "</A >",
+      " href", " HREF", " hReF", "href", "=", " = ", "\"", "'", ">", "/", "/>", " / ",
+      " style=\"color:#fff;\"", " x=y", " x=a\"b", " a\"b", " =x", " title='a>b'", " href",
+      "<!--", "-->", "<!doctype html>", "<?x?>", "<![CDATA[", "<script>", "</script>",
+      "</SCRIPT>", "<style type=text/css>", "</style>", "<scripts>", "</body>", "</BODY >",
+      "https://shop.example/", "http://x.example/p?a=1", "https://kite.example/cr/r/Tok",
+      "HTTPS://S.EXAMPLE", "https://u@h.example/", "https://:1/", "https:///x", "mailto:a@b",
+      "tel:+49", "/relative", "&amp;", "&#38;", "&#x26", "&#X3c;", "&#1114112;", "&quot;",
+      "&lt;", "&apos;", "&copy=2", "&", "#", " ", "\n", "\t", "\r", "\f", "\v", "x", "é",
+      std::string(1, '\0'), std::string(1, '\x7f'), "\\", "<3", "a < b", "<abbr",
+      "<a href=\"https://shop.example/p?a=1&amp;b=2\">", "<a href=https://shop.example/u>",
+      "<A class=b HREF=' http://x.example/&#39;s '>", "<a title=\"a>b\" href=\"https://s.example\">",
+      "<a href=\"https://s.example\" href=\"https://t.example\">", "<a href = 'https://s.example/x y'>"};
+  std::mt19937 rng(20261208);
+  std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1), count(0, 60);
+  std::uniform_int_distribution<int> byte(0, 255);
+  int links = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string html;
+    for (size_t n = count(rng); n > 0; --n) html += pieces[pick(rng)];
+    if (round % 4 == 0)  // now and then a few raw bytes anywhere
+      for (int k = 0; k < 3 && !html.empty(); ++k) html[size_t(byte(rng)) % html.size()] = char(byte(rng));
+    std::vector<std::string> seen, seen_reference;
+    auto same = [](std::vector<std::string>* urls) {
+      return [urls](const std::string& url) {
+        urls->push_back(url);
+        return url;
+      };
+    };
+    BOOST_TEST(WrapLinks(html, same(&seen)) == reference::WrapLinks(html, same(&seen_reference)),
+               html);
+    BOOST_TEST(seen == seen_reference, html);
+    links += int(seen.size());
+    // A result that needs encoding in either quote, and differs per URL.
+    auto rewrite = [](const std::string& url) {
+      return "https://t.example/c/?u=" + url + "&q='\"" + std::to_string(url.size());
+    };
+    BOOST_TEST(WrapLinks(html, rewrite) == reference::WrapLinks(html, rewrite), html);
+    BOOST_TEST(AppendOpenPixel(html, "https://t.example/o/T.gif?a=1&b=2") ==
+                   reference::AppendOpenPixel(html, "https://t.example/o/T.gif?a=1&b=2"),
+               html);
+    BOOST_TEST(IsSafeRedirectUrl(html) == reference::IsSafeRedirectUrl(html), html);
+    const std::string url = "https://" + html;
+    BOOST_TEST(IsSafeRedirectUrl(url) == reference::IsSafeRedirectUrl(url), url);
+  }
+  BOOST_TEST(links > 5000);  // the generator does reach real links
+  for (int c = 0; c < 256; ++c) {  // every byte inside an otherwise safe URL
+    const std::string url = std::string("https://s.example/a") + char(c) + "b";
+    BOOST_TEST(IsSafeRedirectUrl(url) == reference::IsSafeRedirectUrl(url), c);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(append_open_pixel) {

@@ -15,11 +15,23 @@
 
 namespace cartrecovery {
 
+// The order of std::less<std::string> (bytes as unsigned char, then the shorter first),
+// compared in line: a map's keys are short words ("cart_url", "stage_payment") that differ
+// within a few bytes, and a call to memcmp per comparison was most of a template's lookups.
+struct ValueKeyLess {
+  bool operator()(const std::string& a, const std::string& b) const {
+    const size_t n = a.size() < b.size() ? a.size() : b.size();
+    for (size_t i = 0; i < n; ++i)
+      if (a[i] != b[i]) return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]);
+    return a.size() < b.size();
+  }
+};
+
 class Value {
  public:
   enum class Kind { kNull, kBool, kInt, kFloat, kDecimal, kString, kList, kMap };
   using List = std::vector<Value>;
-  using Map = std::map<std::string, Value>;
+  using Map = std::map<std::string, Value, ValueKeyLess>;
 
   Value() = default;
   static Value Bool(bool b) { Value v; v.kind_ = Kind::kBool; v.int_ = b; return v; }

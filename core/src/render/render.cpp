@@ -21,9 +21,10 @@ namespace {
 
 using render_internal::Escape;
 
-std::string FormatMoney(int64_t minor, const std::string& currency) {
-  std::string amount = FormatMinorUnits(minor, CurrencyExponent(currency));
-  return currency.empty() ? amount : amount + " " + currency;
+std::string FormatMoney(int64_t minor, int exponent, const std::string& currency) {
+  std::string amount = FormatMinorUnits(minor, exponent);
+  if (!currency.empty()) amount.append(" ").append(currency);
+  return amount;
 }
 
 std::string Trim(const std::string& s) {
@@ -117,61 +118,117 @@ const render_internal::LanguagePack& PackFor(const std::string& language,
   return render_internal::EnglishPack();
 }
 
+// Fills a map from keys given in ascending order. Each key the map already holds at that
+// place (the previous message's context had the same keys) gets its new value in its node;
+// any other goes in at the end without a search (emplace_hint), where Value::Set would walk
+// the tree comparing strings. Keys the map held past the last one given are dropped. Out of
+// order, a key still lands in its place, only slower.
+class SortedFill {
+ public:
+  explicit SortedFill(Value::Map* map) : map_(*map), next_(map->begin()) {}
+  SortedFill& Add(const char* key, Value v) {
+    if (next_ != map_.end() && next_->first == key) {
+      next_->second = std::move(v);
+      ++next_;
+    } else {
+      map_.erase(next_, map_.end());
+      map_.emplace_hint(map_.end(), key, std::move(v));
+      next_ = map_.end();
+    }
+    return *this;
+  }
+  void Done() { map_.erase(next_, map_.end()); }
+
+ private:
+  Value::Map& map_;
+  Value::Map::iterator next_;
+};
+
+// The top-level context this thread built last. Render() drops its context before it
+// returns, so the next message refills the same maps: their nodes (one per key) are neither
+// allocated nor freed again.
+Value& ThisThreadsContext() {
+  thread_local Value context = Value::MakeMap();
+  return context;
+}
+
+// The context's "items" list, moved out to be refilled (an empty list the first time).
+Value TakeItems(Value::Map* context) {
+  auto it = context->find("items");
+  if (it == context->end() || it->second.kind() != Value::Kind::kList) return Value::MakeList();
+  Value items = std::move(it->second);
+  it->second = Value();
+  return items;
+}
+
 Value BuildContext(const RenderRequest& r, const std::string& language,
                    const render_internal::LanguagePack& pack) {
   const std::string& currency = r.cart.currency;
+  const int exponent = CurrencyExponent(currency);  // once, not per amount
+  auto money = [&](int64_t minor) { return FormatMoney(minor, exponent, currency); };
 
-  Value shop = ShopContext(r.shop);
-
-  Value::List items;
-  for (const LineItem& item : r.cart.items) {
-    Value v = Value::MakeMap();
-    v.Set("name", Value::String(item.name));
-    v.Set("sku", Value::String(item.sku));
-    v.Set("quantity", Value::Int(item.quantity));
-    v.Set("price", Value::String(FormatMoney(item.price_minor, currency)));
-    v.Set("line_total", Value::String(FormatMoney(item.price_minor * item.quantity, currency)));
-    v.Set("image_url", Value::String(item.image_url));
-    v.Set("url", Value::String(item.url));
-    items.push_back(std::move(v));
+  // The previous message's item list and maps, refilled in place like the context.
+  Value& context = ThisThreadsContext();
+  Value items = TakeItems(&context.as_map());
+  Value::List& list = items.as_list();
+  list.resize(r.cart.items.size());
+  for (size_t i = 0; i < list.size(); ++i) {
+    const LineItem& item = r.cart.items[i];
+    if (list[i].kind() != Value::Kind::kMap) list[i] = Value::MakeMap();
+    SortedFill(&list[i].as_map())
+        .Add("image_url", Value::String(item.image_url))
+        .Add("line_total", Value::String(money(item.price_minor * item.quantity)))
+        .Add("name", Value::String(item.name))
+        .Add("price", Value::String(money(item.price_minor)))
+        .Add("quantity", Value::Int(item.quantity))
+        .Add("sku", Value::String(item.sku))
+        .Add("url", Value::String(item.url))
+        .Done();
   }
+  const int64_t item_count = static_cast<int64_t>(list.size());
 
   // R3.7: the first name only with an explicit yes to personalization.
   std::string first_name;
   if (r.contact.consent.personalization.value_or(false)) first_name = Trim(r.contact.first_name);
+  std::string greeting = first_name.empty() ? std::string(pack.ui.greeting_neutral)
+                                            : pack.ui.greeting_named + first_name +
+                                                  pack.ui.greeting_named_end;
+  const Stage stage = r.cart.stage;
 
-  Value ctx = Value::MakeMap();
-  ctx.Set("shop", std::move(shop));
-  ctx.Set("greeting", Value::String(first_name.empty() ? std::string(pack.ui.greeting_neutral)
-                                                       : pack.ui.greeting_named + first_name +
-                                                             pack.ui.greeting_named_end));
-  ctx.Set("first_name", Value::String(first_name));
-  ctx.Set("item_count", Value::Int(static_cast<int64_t>(items.size())));
-  ctx.Set("items", Value::MakeList(std::move(items)));
-  ctx.Set("total", Value::String(FormatMoney(r.cart.ValueMinor(), currency)));
-  ctx.Set("currency", Value::String(currency));
-  // The request's link wins; the cart's own restore link is the fallback.
-  ctx.Set("cart_url", Value::String(r.cart_url.empty() ? r.cart.restore_url : r.cart_url));
-  ctx.Set("unsubscribe_url", Value::String(r.unsubscribe_url));
-  ctx.Set("coupon", Value::String(r.coupon_code));
-  ctx.Set("has_coupon", Value::Bool(!r.coupon_code.empty()));
-  ctx.Set("has_contact", Value::Bool(!r.shop.contact_email.empty() ||
-                                     !r.shop.contact_phone.empty() || !r.shop.chat_url.empty()));
-  ctx.Set("flow", Value::String(r.flow));
-  ctx.Set("path", Value::String(r.path));
-  ctx.Set("step", Value::Int(r.step));
-  ctx.Set("branch", Value::String(r.branch ? EngagementName(*r.branch) : ""));
-  // R1.3: where the cart was left, as a name and as one flag per stage, so a template can
-  // say "you left at payment" ({{#stage_payment}}...{{/stage_payment}}).
-  ctx.Set("stage", Value::String(StageName(r.cart.stage)));
-  for (Stage s : {Stage::kCart, Stage::kContact, Stage::kShippingAddress, Stage::kShippingMethod,
-                  Stage::kPayment})
-    ctx.Set(std::string("stage_") + StageName(s), Value::Bool(s == r.cart.stage));
-  ctx.Set("channel", Value::String(r.channel));
-  ctx.Set("language", Value::String(language));
-  ctx.Set("ui", UiContext(pack.ui));
-  ctx.Set("open_pixel_url", Value::String(r.channel == "email" ? r.open_pixel_url : ""));
-  return ctx;
+  // Keys in ascending order (see SortedFill).
+  SortedFill(&context.as_map())
+      .Add("branch", Value::String(r.branch ? EngagementName(*r.branch) : ""))
+      // The request's link wins; the cart's own restore link is the fallback.
+      .Add("cart_url", Value::String(r.cart_url.empty() ? r.cart.restore_url : r.cart_url))
+      .Add("channel", Value::String(r.channel))
+      .Add("coupon", Value::String(r.coupon_code))
+      .Add("currency", Value::String(currency))
+      .Add("first_name", Value::String(std::move(first_name)))
+      .Add("flow", Value::String(r.flow))
+      .Add("greeting", Value::String(std::move(greeting)))
+      .Add("has_contact", Value::Bool(!r.shop.contact_email.empty() ||
+                                      !r.shop.contact_phone.empty() || !r.shop.chat_url.empty()))
+      .Add("has_coupon", Value::Bool(!r.coupon_code.empty()))
+      .Add("item_count", Value::Int(item_count))
+      .Add("items", std::move(items))
+      .Add("language", Value::String(language))
+      .Add("open_pixel_url", Value::String(r.channel == "email" ? r.open_pixel_url : ""))
+      .Add("path", Value::String(r.path))
+      .Add("shop", ShopContext(r.shop))
+      // R1.3: where the cart was left, as a name and as one flag per stage, so a template
+      // can say "you left at payment" ({{#stage_payment}}...{{/stage_payment}}).
+      .Add("stage", Value::String(StageName(stage)))
+      .Add("stage_cart", Value::Bool(stage == Stage::kCart))
+      .Add("stage_contact", Value::Bool(stage == Stage::kContact))
+      .Add("stage_payment", Value::Bool(stage == Stage::kPayment))
+      .Add("stage_shipping_address", Value::Bool(stage == Stage::kShippingAddress))
+      .Add("stage_shipping_method", Value::Bool(stage == Stage::kShippingMethod))
+      .Add("step", Value::Int(r.step))
+      .Add("total", Value::String(money(r.cart.ValueMinor())))
+      .Add("ui", UiContext(pack.ui))
+      .Add("unsubscribe_url", Value::String(r.unsubscribe_url))
+      .Done();
+  return context;  // shares the map; the copy goes when Render() returns
 }
 
 const TemplateSet& ShippedSet() {
@@ -225,6 +282,7 @@ RenderedMessage Render(const RenderRequest& request) {
     throw ConfigError("template " + name,
                       "has no template for channel '" + request.channel + "' in any language");
 
+  // Shares this thread's context map (ThisThreadsContext): not to be kept past this call.
   const Value context =
       BuildContext(request, language, PackFor(language, request.shop.default_language));
   auto render = [&](render_internal::Part part, Escape escape) {
@@ -247,7 +305,7 @@ RenderedMessage Render(const RenderRequest& request) {
     // A shop's own HTML that does not place the pixel itself gets it at the end of the body,
     // as the shared layout has it.
     if (!request.open_pixel_url.empty() &&
-        t->parts[render_internal::kHtml]->tmpl.find("open_pixel_url") == std::string::npos) {
+        !t->parts[render_internal::kHtml]->names_open_pixel) {
       const std::string pixel = render_internal::RenderMustache(
           "<img src=\"{{open_pixel_url}}\" width=\"1\" height=\"1\" alt=\"\">\n", context,
           "open pixel", Escape::kHtml);

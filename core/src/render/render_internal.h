@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "cartrecovery/render.h"
@@ -100,8 +101,16 @@ constexpr int kPartCount = 3;
 const char* PartName(Part part);
 
 struct StoredPart {
+  StoredPart(std::string tmpl_in, std::string source_in)
+      : tmpl(std::move(tmpl_in)),
+        source(std::move(source_in)),
+        names_open_pixel(tmpl.find("open_pixel_url") != std::string::npos) {}
+
   std::string tmpl;    // Mustache, merge tags already expanded
   std::string source;  // what errors call it: "visitor_1.email.de.html.mustache"
+  // Whether the text mentions open_pixel_url (the HTML then places the pixel itself); known
+  // once here rather than searched for in every message's template.
+  bool names_open_pixel;
 };
 
 // One (name, channel, language) entry; e-mail uses every part, other channels only kText.

@@ -47,9 +47,17 @@ using internal::Base64UrlDecodeStrict;
 using internal::Base64UrlEncode;
 
 bool IsBase64UrlToken(const std::string& s) {
+  // IsBase64UrlChar as a table, filled from it once: every link built checks its token.
+  static const struct Table {
+    bool of[256];
+    Table() {
+      for (int c = 0; c < 256; ++c)
+        of[c] = internal::IsBase64UrlChar(static_cast<unsigned char>(c));
+    }
+  } kAlphabet;
   if (s.empty()) return false;
   for (unsigned char c : s)
-    if (!internal::IsBase64UrlChar(c)) return false;
+    if (!kAlphabet.of[c]) return false;
   return true;
 }
 
@@ -213,7 +221,8 @@ std::string ClaimsFault(const LinkClaims& c) {
 
 std::string Encode(const LinkClaims& c) {
   std::string p;
-  p.reserve(16 + c.message_id.size() + c.cart_id.size() + c.contact_key.size() + c.url.size());
+  p.reserve(16 + kTagBytes + c.message_id.size() + c.cart_id.size() + c.contact_key.size() +
+            c.url.size());
   p += char(kVersion);
   p += char(uint8_t(c.kind));
   PutVarint(p, uint64_t(c.expires_ms));
@@ -246,6 +255,17 @@ const char* PathPrefix(LinkKind kind) {
   }
   return "?/";
 }
+
+// The bytes a safe redirect URL never holds, as a table: every link of every message is
+// checked, some of them several times, and a URL is a hundred bytes or more.
+struct UrlRefuses {
+  bool of[256] = {};
+  constexpr UrlRefuses() {
+    for (int c = 0; c <= 0x20; ++c) of[c] = true;
+    for (char c : {'\x7f', '\\', '<', '>', '"'}) of[static_cast<unsigned char>(c)] = true;
+  }
+};
+constexpr UrlRefuses kUrlRefuses;
 
 bool StartsWithNoCase(const std::string& s, const char* prefix) {
   size_t n = std::strlen(prefix);
@@ -292,7 +312,7 @@ bool IsSafeRedirectUrl(const std::string& url) {
     return false;
   }
   for (unsigned char c : url)
-    if (c <= 0x20 || c == 0x7F || c == '\\' || c == '<' || c == '>' || c == '"') return false;
+    if (kUrlRefuses.of[c]) return false;
   size_t host_end = url.find_first_of("/?#", scheme_len);
   if (host_end == std::string::npos) host_end = url.size();
   if (host_end == scheme_len) return false;  // "https:///x", "https://?q"
@@ -316,7 +336,8 @@ std::string SignLink(const std::vector<std::string>& secrets, const LinkClaims& 
     throw InvalidArgument(fault.substr(0, nl), fault.substr(nl + 1));
   }
   std::string payload = Encode(claims);
-  return Base64UrlEncode(payload + Tag(secrets[0], payload));
+  payload += Tag(secrets[0], payload);  // Encode reserved room for it
+  return Base64UrlEncode(payload);
 }
 
 LinkCheck CheckLink(const std::vector<std::string>& secrets, const std::string& token,
@@ -395,11 +416,13 @@ LinkClaims VerifyLink(const std::vector<std::string>& secrets, const std::string
 std::string LinkUrl(const std::string& base_url, LinkKind kind, const std::string& token) {
   if (!IsSafeRedirectUrl(base_url))
     throw ConfigError("base_url", "must be an absolute http(s) URL for tracking links");
-  if (base_url.find_first_of("?#") != std::string::npos)
+  if (base_url.find('?') != std::string::npos || base_url.find('#') != std::string::npos)
     throw ConfigError("base_url", "must not have a query or fragment");
   if (!IsBase64UrlToken(token))
     throw InvalidArgument("token", "must be a non-empty base64url token");
-  std::string url = base_url;
+  std::string url;
+  url.reserve(base_url.size() + 3 + token.size() + 4);  // '/', "c/", the token, ".gif"
+  url = base_url;
   if (url.back() != '/') url += '/';
   url += PathPrefix(kind);
   url += token;
