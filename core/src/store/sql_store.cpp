@@ -377,7 +377,7 @@ int64_t SqlStore<Db>::InsertBody(const MessageRecord& m) {
       "INSERT INTO message_bodies(subject, text, html, written_ms, dict_id) VALUES(?1,?2,?3,?4,?5)"
       " RETURNING body_id");
   BindBody(s, m);
-  s.Bind(4, m.created_ms);
+  s.Bind(4, m.created_ms);  // written_ms: what retention's bodies window counts from
   std::optional<int64_t> id;
   while (s.Step()) id = s.Int(0);  // to the end: the statement is done before the next
   if (!id) throw Error(ErrorCode::kStorage, "message_bodies: no body_id returned");
@@ -1260,13 +1260,13 @@ std::vector<std::pair<std::string, std::string>> SqlStore<Db>::PersonRows(const 
   const std::string events = EventsOfPerson();
   for (const auto& [table, where] : PersonTables()) {
     // A message as the person was sent it: with its contents from the cold table.
-    auto body = [](const char* column) {
-      return std::string("'") + column + "', coalesce((SELECT " +
-             (column == std::string("subject") ? "subject" : std::string("unpack_body(b.") + column + ", b.dict_id)") +
+    auto body = [](const char* name, const char* column) {
+      return std::string("'") + name + "', coalesce((SELECT " + column +
              " FROM message_bodies b WHERE b.body_id = messages.body_id), '')";
     };
     const std::string extra = std::string(table) == "messages"
-                                  ? body("subject") + ", " + body("text") + ", " + body("html")
+                                  ? body("subject", "subject") + ", " + body("text", UNPACKED_TEXT) +
+                                        ", " + body("html", UNPACKED_HTML)
                                   : std::string();
     auto s = db_.Prepare(PersonSets() + "SELECT " + RowJson(table, extra) + " FROM " + table + " WHERE " +
                          (where ? where : events) + WrittenOrder());
