@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # libFuzzer targets for the core's parsers (event JSON, flow JSON, coupon CSV, Mustache
-# templates), built with clang and AddressSanitizer (LeakSanitizer) + UBSan from only the
-# parser sources they need, then run for a bounded time each.
+# templates, packed message bodies), built with clang and AddressSanitizer (LeakSanitizer)
+# + UBSan from only the parser sources they need, then run for a bounded time each.
 #
 #   tests/fuzz/run.sh                 # CI: every target ~25 s (FUZZ_SECONDS), corpus kept
 #   FUZZ_SECONDS=600 tests/fuzz/run.sh flow_json   # a longer run of one target, by hand
@@ -15,7 +15,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 SECONDS_EACH="${FUZZ_SECONDS:-25}"
 OUT="${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}"
-TARGETS=(event_json flow_json csv template)
+TARGETS=(event_json flow_json csv template body_codec)
 [ $# -gt 0 ] && TARGETS=("$@")
 
 CXX="${FUZZ_CXX:-clang++}"
@@ -37,6 +37,7 @@ SOURCES=(
   core/src/flow/flow_document.cpp core/src/flow/journey_rules.cpp
   core/src/offer/csv_codes.cpp core/src/offer/coupons.cpp
   core/src/render/mustache.cpp
+  core/src/store/body_codec.cpp
 )
 FLAGS=(-std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined
        -fno-sanitize-recover=undefined -Icore/include -Icore/src -Itests/fuzz)
@@ -64,7 +65,7 @@ printf '%-12s %10s %8s %6s\n' target inputs crashes leaks
 for t in "${TARGETS[@]}"; do
   bin="$OUT/fuzz_$t"
   $LAUNCHER "$CXX" "${FLAGS[@]}" -fsanitize=fuzzer "tests/fuzz/fuzz_$t.cpp" "$OUT/libparsers.a" \
-    -lPocoJSON -lPocoFoundation -ldate-tz -lcrypto -lpthread -o "$bin"
+    -lPocoJSON -lPocoFoundation -ldate-tz -lcrypto -llz4 -lpthread -o "$bin"
   corpus="$OUT/corpus/$t"
   mkdir -p "$corpus" "$OUT/findings/$t"
   log="$OUT/fuzz_$t.log"
