@@ -17,6 +17,7 @@
 #include "cartrecovery/delivery.h"
 #include "cartrecovery/status.h"
 #include "deliver/http_client.h"
+#include "model/hex.h"
 
 namespace cartrecovery {
 namespace {
@@ -36,12 +37,8 @@ std::string HmacSha256Hex(const std::string& key, const std::string& data) {
             reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest, &length)) {
     throw Error(ErrorCode::kInternal, "HMAC-SHA256 failed");
   }
-  static const char kHex[] = "0123456789abcdef";
   std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xF];
-  }
+  internal::AppendHex(digest, length, &hex);
   return hex;
 }
 

@@ -14,6 +14,7 @@
 #include "cartrecovery/track.h"
 #include "engine/checkpointer.h"
 #include "engine/engine_impl.h"
+#include "model/hex.h"
 
 namespace cartrecovery {
 
@@ -24,13 +25,8 @@ std::string DerivedId(const std::string& prefix, const std::string& parts) {
   unsigned int size = 0;
   if (!EVP_Digest(parts.data(), parts.size(), digest, &size, EVP_sha256(), nullptr) || size < 12)
     throw Error(ErrorCode::kInternal, "SHA-256 failed");
-  static const char kHex[] = "0123456789abcdef";
   std::string id = prefix;
-  id.reserve(prefix.size() + 24);
-  for (int i = 0; i < 12; ++i) {
-    id += kHex[digest[i] >> 4];
-    id += kHex[digest[i] & 15];
-  }
+  internal::AppendHex(digest, 12, &id);
   return id;
 }
 

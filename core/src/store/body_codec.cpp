@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "cartrecovery/status.h"
+#include "model/hex.h"
 
 namespace cartrecovery {
 namespace internal {
@@ -96,12 +97,8 @@ std::string DictionaryDigest(const std::string& dictionary) {
   unsigned int size = 0;
   if (!EVP_Digest(dictionary.data(), dictionary.size(), digest, &size, EVP_sha256(), nullptr))
     throw Error(ErrorCode::kInternal, "SHA-256 of a body dictionary failed");
-  static const char kHex[] = "0123456789abcdef";
   std::string hex;
-  for (unsigned int i = 0; i < size; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xF];
-  }
+  AppendHex(digest, size, &hex);
   return hex;
 }
 
