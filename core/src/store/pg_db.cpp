@@ -340,6 +340,12 @@ void PgStmt::Send() {
     db_->pipeline_ = true;
   }
   const int n = static_cast<int>(values_.size());
+  const std::string stale = db_->NextPlan(prepared_);
+  if (!stale.empty()) {
+    if (PQsendQueryParams(conn, ("DEALLOCATE " + stale).c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) != 1)
+      db_->Fail(nullptr, "deallocate: " + Summary(prepared_->sql));
+    db_->queued_.push_back({"deallocate: " + Summary(prepared_->sql), nullptr});
+  }
   if (prepared_->generation != db_->generation_) {
     if (PQsendPrepare(conn, prepared_->name.c_str(), prepared_->sql.c_str(), n, types_.data()) != 1)
       db_->Fail(nullptr, "prepare: " + Summary(prepared_->sql));
@@ -391,6 +397,13 @@ void PgStmt::Execute() {
     PGconn* conn = db_->conn_;
     const int n = static_cast<int>(values_.size());
     PGresult* r = nullptr;
+    if (attempt == 0) {
+      const std::string stale = db_->NextPlan(prepared_);
+      if (!stale.empty()) {
+        Trips().Count("deallocate: " + Summary(prepared_->sql));
+        PQclear(PQexec(conn, ("DEALLOCATE " + stale).c_str()));  // a failure only leaves it be
+      }
+    }
     if (prepared_->generation != db_->generation_) {
       Trips().Count("prepare: " + Summary(prepared_->sql));
       r = PQprepare(conn, prepared_->name.c_str(), prepared_->sql.c_str(), n, types_.data());
@@ -530,6 +543,16 @@ void PgDb::EnsureUsable() {
                                            OneLine(PQerrorMessage(conn_))));
   ++generation_;
   SetUpSession();
+}
+
+std::string PgDb::NextPlan(PgPrepared* p) {
+  if (++p->runs < p->replan_at) return "";
+  p->runs = 0;
+  p->replan_at *= 4;
+  std::string stale = p->generation == generation_ ? p->name : "";
+  p->name = "cr" + std::to_string(++next_name_);
+  p->generation = 0;  // prepared anew under its new name, planned from the table as it is now
+  return stale;
 }
 
 PgStmt PgDb::Prepare(const std::string& sql) {

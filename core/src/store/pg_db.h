@@ -68,11 +68,19 @@ struct PgRowsWrite {
 };
 
 // A statement in the cache: prepared on the connection of generation `generation`.
+//
+// Prepared again, under a new name, after 64 runs, then 256, 1,024, ... (kFirstReplan, x4).
+// The server plans a prepared statement once for all (its generic plan) from the table as
+// it was: a table that started empty is scanned whole by that plan as it grows, until an
+// ANALYZE happens to come. A store's messages table grew from nothing to 20,000 rows in one
+// benchmark run, and every lookup of 128 messages read all of it (docs/POSTGRES.md).
 struct PgPrepared {
   std::string sql;
   std::string name;
   uint64_t generation = 0;  // 0: not prepared on any connection yet
   const PgRowsWrite* rows = nullptr;  // queued rows go together (WriteRowsTogether)
+  uint64_t runs = 0;                  // on this name
+  uint64_t replan_at = 64;            // runs at which it is prepared again
 };
 
 // A cached statement with its own parameters and result; executed by the first Step() or
@@ -269,6 +277,10 @@ class PgDb {
     std::string what;                // for the error message
     PgPrepared* prepared = nullptr;  // a PREPARE: not prepared after all if it failed
   };
+  // Counts a run of `p`; when it is due to be planned again (PgPrepared), gives it a new
+  // name to be prepared under and returns the old one, to be deallocated first ("" when
+  // none is due or the old one was not prepared on this connection).
+  std::string NextPlan(PgPrepared* p);
   std::vector<Queued> queued_;
   bool pipeline_ = false;  // in libpq's pipeline mode
   bool queue_writes_ = false;

@@ -694,19 +694,6 @@ class PostgresStore final : public SqlStore<PgDb> {
     return (static_cast<uint64_t>(ticks) << 24) + commits_;
   }
 
-
-
-
-
-
-
-
-
-
-
-
-
-
   std::vector<JobRecord> ClaimDueJobs(Millis now, int limit, Millis lease_ms) override {
     // One statement claims the batch; SKIP LOCKED passes over rows another transaction is
     // claiming, so two workers on different hosts can never both hold one job.
@@ -741,16 +728,6 @@ class PostgresStore final : public SqlStore<PgDb> {
         .Run();
     return static_cast<int>(db_.ChangedRows());
   }
-
-
-
-
-
-
-
-
-
-
 
   // The cap's counters (store.h): rows first (two writers adding the same cart's row wait
   // for each other), then locked in id order, so that writers of overlapping carts queue
@@ -855,34 +832,12 @@ class PostgresStore final : public SqlStore<PgDb> {
     return LoadCoupon(s.Text(0));
   }
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
   StoreStatus Status(Millis now) override {
     StoreStatus st = SqlStore::Status(now);
     st.schema_version = PostgresSchemaVersion();
     return st;
   }
   void Compact() override;
-
 
  private:
   void Initialize();
@@ -904,6 +859,9 @@ class PostgresStore final : public SqlStore<PgDb> {
   std::string ByteOrder(const std::string& expr) const override { return expr + " COLLATE \"C\""; }
   std::string IdSet(int param, const char* sql_type) const override {
     return "SELECT unnest(?" + std::to_string(param) + "::" + sql_type + "[])";
+  }
+  std::string InIds(const std::string& expr, int param, const char* sql_type) const override {
+    return expr + " = ANY(?" + std::to_string(param) + "::" + sql_type + "[])";
   }
   // Integer division, as SQLite's strftime(..., ms / 1000, 'unixepoch') does it.
   std::string DayOf(const std::string& ms) const override {
@@ -1074,8 +1032,6 @@ void PostgresStore::Initialize() {
         .Run();
   });
 }
-
-
 
 void PostgresStore::Compact() {
   // Dead row versions of the erased rows go from the tables' pages.
