@@ -83,7 +83,10 @@ std::string UnpackBodyPart(const char* packed, size_t size, const std::string& d
     length |= static_cast<uint64_t>(b & 0x7F) << shift;
     if (!(b & 0x80)) break;
   }
-  if (length > static_cast<uint64_t>(LZ4_MAX_INPUT_SIZE)) Corrupt("has a broken length");
+  // lz4 writes at most 255 bytes per byte of block (a match length is counted in bytes of
+  // 255): a length beyond that is damage, and is refused before it is allocated.
+  if (length > static_cast<uint64_t>(LZ4_MAX_INPUT_SIZE) || length > (size - pos) * 255 + 16)
+    Corrupt("has a broken length");
   std::string out(static_cast<size_t>(length), '\0');
   const int n = LZ4_decompress_safe_usingDict(
       packed + pos, out.data(), static_cast<int>(size - pos), static_cast<int>(length),
