@@ -15,6 +15,7 @@
 
 #include "cartrecovery/render.h"
 #include "cartrecovery/status.h"
+#include "model/byte_set.h"
 #include "render/render_internal.h"
 
 namespace cartrecovery {
@@ -243,19 +244,14 @@ bool Truthy(const Value* v) {
   return false;
 }
 
-// The bytes AppendHtmlEscaped replaces, as a table: one load per byte of every {{x}}.
-struct HtmlSpecial {
-  bool of[256] = {};
-  constexpr HtmlSpecial() {
-    for (char c : {'&', '<', '>', '"', '\''}) of[static_cast<unsigned char>(c)] = true;
-  }
-};
-constexpr HtmlSpecial kHtmlSpecial;
+// The bytes AppendHtmlEscaped replaces: one table load per byte of every {{x}}.
+constexpr internal::ByteSet kHtmlSpecial = internal::ByteSet::Where(
+    [](unsigned char c) { return c == '&' || c == '<' || c == '>' || c == '"' || c == '\''; });
 
 void AppendHtmlEscaped(const char* s, size_t n, std::string* out) {
   size_t plain = 0;  // s[plain, i) is copied in one append
   for (size_t i = 0; i < n; ++i) {
-    if (!kHtmlSpecial.of[static_cast<unsigned char>(s[i])]) continue;
+    if (!kHtmlSpecial(static_cast<unsigned char>(s[i]))) continue;
     const char* entity;
     switch (s[i]) {
       case '&': entity = "&amp;"; break;

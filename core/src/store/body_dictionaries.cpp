@@ -18,8 +18,8 @@ BodyDictionaries::BodyDictionaries(SqliteDb& db) : db_(db) {
   db_.CreateFunction("unpack_body", 2, &BodyDictionaries::Unpack, this);
 }
 
-BodyDictionaries::Entry BodyDictionaries::For(const std::shared_ptr<const std::string>& dictionary,
-                                               Millis now) {
+const BodyDictionaries::Entry& BodyDictionaries::For(
+    const std::shared_ptr<const std::string>& dictionary, Millis now) {
   auto known = ids_.find(dictionary.get());
   if (known != ids_.end()) return known->second;
   const std::string digest = DictionaryDigest(*dictionary);
@@ -34,10 +34,9 @@ BodyDictionaries::Entry BodyDictionaries::For(const std::shared_ptr<const std::s
   Entry entry{std::make_shared<const BodyPacker>(dictionary), s.Int(0)};
   if (ids_.size() >= kMaxRemembered) ids_.clear();
   if (bytes_.size() >= kMaxRemembered) bytes_.clear();
-  ids_[dictionary.get()] = entry;
   bytes_[entry.dict_id] = dictionary;
   fresh_.insert(entry.dict_id);
-  return entry;
+  return ids_[dictionary.get()] = std::move(entry);
 }
 
 void BodyDictionaries::RolledBack() {

@@ -39,7 +39,8 @@ class BodyDictionaries {
     std::shared_ptr<const BodyPacker> packer;
     int64_t dict_id = 0;
   };
-  Entry For(const std::shared_ptr<const std::string>& dictionary, Millis now);
+  // The entry stays as it is until the next call.
+  const Entry& For(const std::shared_ptr<const std::string>& dictionary, Millis now);
 
   // The caller's transaction committed: what it inserted is there for good.
   void Committed() { fresh_.clear(); }

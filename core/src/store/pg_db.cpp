@@ -401,7 +401,8 @@ void PgStmt::Execute() {
       const std::string stale = db_->NextPlan(prepared_);
       if (!stale.empty()) {
         Trips().Count("deallocate: " + Summary(prepared_->sql));
-        PQclear(PQexec(conn, ("DEALLOCATE " + stale).c_str()));  // a failure only leaves it be
+        // NextPlan names only what this connection prepared: it is there to go.
+        PQclear(PQexec(conn, ("DEALLOCATE " + stale).c_str()));
       }
     }
     if (prepared_->generation != db_->generation_) {

@@ -860,9 +860,6 @@ class PostgresStore final : public SqlStore<PgDb> {
   std::string IdSet(int param, const char* sql_type) const override {
     return "SELECT unnest(?" + std::to_string(param) + "::" + sql_type + "[])";
   }
-  std::string InIds(const std::string& expr, int param, const char* sql_type) const override {
-    return expr + " = ANY(?" + std::to_string(param) + "::" + sql_type + "[])";
-  }
   // Integer division, as SQLite's strftime(..., ms / 1000, 'unixepoch') does it.
   std::string DayOf(const std::string& ms) const override {
     return "to_char(to_timestamp(" + ms + " / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')";

@@ -1477,7 +1477,7 @@ std::vector<MessageRecord> SqlStore<Db>::MessageStates(const std::vector<std::st
 template <class Db>
 std::set<std::string> SqlStore<Db>::StillSending(const std::vector<std::string>& ids) {
   static const std::string sql =
-      "SELECT message_id FROM messages WHERE status = 'sending' AND " + InIds("message_id", 1, "text");
+      "SELECT message_id FROM messages WHERE status = 'sending' AND message_id IN (" + IdSet(1, "text") + ")";
   auto s = db_.Prepare(sql);
   s.BindIds(1, ids);
   std::set<std::string> out;

@@ -173,13 +173,6 @@ class SqlStore : public Store {
   // "x IN (" + IdSet(1, "text") + ")". `sql_type` is x's type: PostgreSQL compares only
   // like with like.
   virtual std::string IdSet(int param, const char* sql_type) const = 0;
-  // "`expr` is one of the ids bound with BindIds(param)", for a lookup that should be a
-  // probe per id. PostgreSQL: expr = ANY(...), which it plans for a few ids (an index
-  // probe each); for IN (IdSet) it plans a hundred, and over a small table a hash join
-  // that reads the whole table.
-  virtual std::string InIds(const std::string& expr, int param, const char* sql_type) const {
-    return expr + " IN (" + IdSet(param, sql_type) + ")";
-  }
   // The UTC day 'YYYY-MM-DD' of `ms`, an expression in milliseconds since the epoch.
   virtual std::string DayOf(const std::string& ms) const = 0;
   // A top-level field of the JSON text `json`, as text; NULL when it is missing.

@@ -520,7 +520,7 @@ class SqliteStore final : public SqlStore<SqliteDb> {
     std::optional<std::string> text, html;
     std::optional<int64_t> dict_id;
     if (m.body_dictionary) {
-      const BodyDictionaries::Entry dictionary = dictionaries_.For(m.body_dictionary, m.created_ms);
+      const BodyDictionaries::Entry& dictionary = dictionaries_.For(m.body_dictionary, m.created_ms);
       text = dictionary.packer->Pack(m.text);
       html = dictionary.packer->Pack(m.html);
       if (text || html) dict_id = dictionary.dict_id;

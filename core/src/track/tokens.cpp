@@ -30,6 +30,7 @@
 
 #include "cartrecovery/status.h"
 #include "model/base64url.h"
+#include "model/byte_set.h"
 
 namespace cartrecovery {
 
@@ -48,16 +49,10 @@ using internal::Base64UrlEncode;
 
 bool IsBase64UrlToken(const std::string& s) {
   // IsBase64UrlChar as a table, filled from it once: every link built checks its token.
-  static const struct Table {
-    bool of[256];
-    Table() {
-      for (int c = 0; c < 256; ++c)
-        of[c] = internal::IsBase64UrlChar(static_cast<unsigned char>(c));
-    }
-  } kAlphabet;
+  static const internal::ByteSet kAlphabet = internal::ByteSet::Where(internal::IsBase64UrlChar);
   if (s.empty()) return false;
   for (unsigned char c : s)
-    if (!kAlphabet.of[c]) return false;
+    if (!kAlphabet(c)) return false;
   return true;
 }
 
@@ -258,14 +253,9 @@ const char* PathPrefix(LinkKind kind) {
 
 // The bytes a safe redirect URL never holds, as a table: every link of every message is
 // checked, some of them several times, and a URL is a hundred bytes or more.
-struct UrlRefuses {
-  bool of[256] = {};
-  constexpr UrlRefuses() {
-    for (int c = 0; c <= 0x20; ++c) of[c] = true;
-    for (char c : {'\x7f', '\\', '<', '>', '"'}) of[static_cast<unsigned char>(c)] = true;
-  }
-};
-constexpr UrlRefuses kUrlRefuses;
+constexpr internal::ByteSet kUrlRefuses = internal::ByteSet::Where([](unsigned char c) {
+  return c <= 0x20 || c == 0x7F || c == '\\' || c == '<' || c == '>' || c == '"';
+});
 
 bool StartsWithNoCase(const std::string& s, const char* prefix) {
   size_t n = std::strlen(prefix);
@@ -312,7 +302,7 @@ bool IsSafeRedirectUrl(const std::string& url) {
     return false;
   }
   for (unsigned char c : url)
-    if (kUrlRefuses.of[c]) return false;
+    if (kUrlRefuses(c)) return false;
   size_t host_end = url.find_first_of("/?#", scheme_len);
   if (host_end == std::string::npos) host_end = url.size();
   if (host_end == scheme_len) return false;  // "https:///x", "https://?q"
